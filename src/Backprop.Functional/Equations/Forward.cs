@@ -1,0 +1,84 @@
+using System.Numerics;
+
+namespace Backprop.Functional;
+
+public static partial class Equations
+{
+    /// <summary>The forward pass of a network: for l = 1 … L, zˡ = Wˡaˡ⁻¹ + bˡ and aˡ = σ(zˡ), with a⁰ = x.
+    /// Every zˡ and aˡ stays in the workspace for the backward pass.</summary>
+    /// <param name="spec">The network's layers.</param>
+    /// <param name="theta">The flat parameter vector θ in <see cref="NetworkSpec.Layout"/>.</param>
+    /// <param name="x">Inputs, [batch × inputs], batch ≤ the workspace's.</param>
+    /// <param name="ws">Scratch sized for <paramref name="spec"/>.</param>
+    /// <returns>aᴸ, [batch × outputs], a view into the workspace.</returns>
+    /// <exception cref="ArgumentException">A shape does not match, or x holds NaN or infinity.</exception>
+    public static ReadOnlySpan<T> Forward<T>(NetworkSpec spec, ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = Check(spec, theta, x, ws);
+        Shapes.RequireFinite(x, spec.Inputs, "input");
+        ForwardFrom(spec, theta, x, ws, 0, rows);
+        return ws.A(spec.Layers.Count - 1, rows);
+    }
+
+    /// <summary>Runs layers <paramref name="first"/> … L − 1; layer <paramref name="first"/> reads x when it is 0,
+    /// else aᶠⁱʳˢᵗ⁻¹ from the workspace.</summary>
+    internal static void ForwardFrom<T>(NetworkSpec spec, ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws,
+        int first, int rows) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var layout = spec.Layout;
+        for (int l = first; l < spec.Layers.Count; l++)
+        {
+            var d = (Dense)spec.Layers[l];
+            var step = new DenseForward<T>
+            {
+                Parameters = theta[layout.LayerRange(l)],
+                X = l == 0 ? x : ws.A(l - 1, rows),
+                Z = ws.Z(l, rows),
+                A = ws.A(l, rows),
+                Inputs = d.Inputs,
+                Outputs = d.Outputs,
+                Threads = ws.Threads,
+            };
+            ActivationDispatch.Run(d.Activation, ref step);
+        }
+    }
+
+    /// <summary>aˡ = σ(zˡ) from the zˡ in the workspace (used to re-run the pass after zˡ was changed).</summary>
+    internal static void Activate<T>(NetworkSpec spec, Workspace<T> ws, int layer, int rows)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var step = new Activation<T> { Z = ws.Z(layer, rows), A = ws.A(layer, rows), Width = spec.Layers[layer].Outputs };
+        ActivationDispatch.Run(((Dense)spec.Layers[layer]).Activation, ref step);
+    }
+
+    private static int Check<T>(NetworkSpec spec, ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(ws);
+        if (theta.Length != spec.Layout.Count) Shapes.ThrowLengths("theta", theta.Length, "the layout", spec.Layout.Count);
+        if (ws.LayerCount != spec.Layers.Count || ws.InputWidth != spec.Inputs)
+            throw new ArgumentException($"the workspace was made for another network ({ws.LayerCount} layers, input [{ws.InputWidth}]) than {spec}");
+        return ws.RowsOf(x.Length);
+    }
+
+    private ref struct DenseForward<T> : IActivationAction where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public ReadOnlySpan<T> Parameters, X;
+        public Span<T> Z, A;
+        public int Inputs, Outputs, Threads;
+
+        public readonly void Invoke<TAct>() where TAct : struct, IActivation =>
+            DenseKernel.Forward<TAct, T>(Parameters, X, Z, A, Inputs, Outputs, Threads);
+    }
+
+    private ref struct Activation<T> : IActivationAction where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public ReadOnlySpan<T> Z;
+        public Span<T> A;
+        public int Width;
+
+        public readonly void Invoke<TAct>() where TAct : struct, IActivation => TAct.Apply(Z, A, Width);
+    }
+}

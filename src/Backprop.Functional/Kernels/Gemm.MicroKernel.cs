@@ -1,0 +1,245 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Backprop.Functional.Kernels;
+
+public static partial class Gemm
+{
+    /// <summary>
+    /// Register-blocked micro-kernel over packed panels:
+    /// C[MR × NR] ← (add ? C : 0) + Σₚ Ã[p, 0..MR) ⊗ B̃[p, 0..NR), where Ã is an MR-row panel stored
+    /// k-major (MR values per p) and B̃ an NR-column panel stored k-major (NR values per p).
+    /// The whole MR × NR block of C lives in vector registers for the length of the k loop.
+    /// Each C element is the FMA chain over p in increasing order, so results are independent of
+    /// which tile or thread computes them.
+    /// </summary>
+    internal static class MicroKernel<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        /// <summary>Rows of C per micro-tile (broadcast operand Ã).</summary>
+        internal static int MR
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => Vector512.IsHardwareAccelerated ? 8
+                 : Vector256.IsHardwareAccelerated || Vector128.IsHardwareAccelerated ? 6
+                 : 4;
+        }
+
+        /// <summary>Columns of C per micro-tile (vector operand B̃): two vectors wide.</summary>
+        internal static int NR
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => Vector512.IsHardwareAccelerated ? 2 * Vector512<T>.Count
+                 : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count
+                 : Vector128.IsHardwareAccelerated ? 2 * Vector128<T>.Count
+                 : 4;
+        }
+
+        /// <summary>C[MR × NR] (row stride <paramref name="ldc"/>) ← (add ? C : 0) + Ã·B̃ over <paramref name="kc"/> steps.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static void Run(ref T a, ref T b, int kc, ref T c, nint ldc, bool add)
+        {
+            if (Vector512.IsHardwareAccelerated)
+                Run512(ref a, ref b, kc, ref c, ldc, add);
+            else if (Vector256.IsHardwareAccelerated)
+                Run256(ref a, ref b, kc, ref c, ldc, add);
+            else if (Vector128.IsHardwareAccelerated)
+                Run128(ref a, ref b, kc, ref c, ldc, add);
+            else
+                RunScalar(ref a, ref b, kc, ref c, ldc, add);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<T> Fma(Vector512<T> x, Vector512<T> y, Vector512<T> z)
+        {
+            if (typeof(T) == typeof(float))
+                return Vector512.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+            return Vector512.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<T> Fma(Vector256<T> x, Vector256<T> y, Vector256<T> z)
+        {
+            if (typeof(T) == typeof(float))
+                return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+            return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<T> Fma(Vector128<T> x, Vector128<T> y, Vector128<T> z)
+        {
+            if (typeof(T) == typeof(float))
+                return Vector128.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+            return Vector128.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Store(ref T c, Vector512<T> v0, Vector512<T> v1, bool add)
+        {
+            nuint w = (nuint)Vector512<T>.Count;
+            if (add)
+            {
+                v0 = Vector512.LoadUnsafe(ref c) + v0;
+                v1 = Vector512.LoadUnsafe(ref c, w) + v1;
+            }
+            v0.StoreUnsafe(ref c);
+            v1.StoreUnsafe(ref c, w);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Store(ref T c, Vector256<T> v0, Vector256<T> v1, bool add)
+        {
+            nuint w = (nuint)Vector256<T>.Count;
+            if (add)
+            {
+                v0 = Vector256.LoadUnsafe(ref c) + v0;
+                v1 = Vector256.LoadUnsafe(ref c, w) + v1;
+            }
+            v0.StoreUnsafe(ref c);
+            v1.StoreUnsafe(ref c, w);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Store(ref T c, Vector128<T> v0, Vector128<T> v1, bool add)
+        {
+            nuint w = (nuint)Vector128<T>.Count;
+            if (add)
+            {
+                v0 = Vector128.LoadUnsafe(ref c) + v0;
+                v1 = Vector128.LoadUnsafe(ref c, w) + v1;
+            }
+            v0.StoreUnsafe(ref c);
+            v1.StoreUnsafe(ref c, w);
+        }
+
+        /// <summary>8 × (2·W512) tile: 16 zmm accumulators, 2 B̃ loads and 8 broadcasts per k step.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Run512(ref T a, ref T b, int kc, ref T c, nint ldc, bool add)
+        {
+            nuint w = (nuint)Vector512<T>.Count;
+            Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default;
+            Vector512<T> c20 = default, c21 = default, c30 = default, c31 = default;
+            Vector512<T> c40 = default, c41 = default, c50 = default, c51 = default;
+            Vector512<T> c60 = default, c61 = default, c70 = default, c71 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                Vector512<T> b0 = Vector512.LoadUnsafe(ref b);
+                Vector512<T> b1 = Vector512.LoadUnsafe(ref b, w);
+                Vector512<T> x = Vector512.Create(a);
+                c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
+                x = Vector512.Create(Unsafe.Add(ref a, 1));
+                c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
+                x = Vector512.Create(Unsafe.Add(ref a, 2));
+                c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
+                x = Vector512.Create(Unsafe.Add(ref a, 3));
+                c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
+                x = Vector512.Create(Unsafe.Add(ref a, 4));
+                c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
+                x = Vector512.Create(Unsafe.Add(ref a, 5));
+                c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
+                x = Vector512.Create(Unsafe.Add(ref a, 6));
+                c60 = Fma(x, b0, c60); c61 = Fma(x, b1, c61);
+                x = Vector512.Create(Unsafe.Add(ref a, 7));
+                c70 = Fma(x, b0, c70); c71 = Fma(x, b1, c71);
+                a = ref Unsafe.Add(ref a, 8);
+                b = ref Unsafe.Add(ref b, 2 * w);
+            }
+            Store(ref c, c00, c01, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c10, c11, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c20, c21, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c30, c31, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c40, c41, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c50, c51, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c60, c61, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c70, c71, add);
+        }
+
+        /// <summary>6 × (2·W256) tile: 12 ymm accumulators (fits the 16 AVX2 registers).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Run256(ref T a, ref T b, int kc, ref T c, nint ldc, bool add)
+        {
+            nuint w = (nuint)Vector256<T>.Count;
+            Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default;
+            Vector256<T> c20 = default, c21 = default, c30 = default, c31 = default;
+            Vector256<T> c40 = default, c41 = default, c50 = default, c51 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                Vector256<T> b0 = Vector256.LoadUnsafe(ref b);
+                Vector256<T> b1 = Vector256.LoadUnsafe(ref b, w);
+                Vector256<T> x = Vector256.Create(a);
+                c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
+                x = Vector256.Create(Unsafe.Add(ref a, 1));
+                c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
+                x = Vector256.Create(Unsafe.Add(ref a, 2));
+                c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
+                x = Vector256.Create(Unsafe.Add(ref a, 3));
+                c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
+                x = Vector256.Create(Unsafe.Add(ref a, 4));
+                c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
+                x = Vector256.Create(Unsafe.Add(ref a, 5));
+                c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
+                a = ref Unsafe.Add(ref a, 6);
+                b = ref Unsafe.Add(ref b, 2 * w);
+            }
+            Store(ref c, c00, c01, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c10, c11, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c20, c21, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c30, c31, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c40, c41, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c50, c51, add);
+        }
+
+        /// <summary>6 × (2·W128) tile: 12 xmm accumulators.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Run128(ref T a, ref T b, int kc, ref T c, nint ldc, bool add)
+        {
+            nuint w = (nuint)Vector128<T>.Count;
+            Vector128<T> c00 = default, c01 = default, c10 = default, c11 = default;
+            Vector128<T> c20 = default, c21 = default, c30 = default, c31 = default;
+            Vector128<T> c40 = default, c41 = default, c50 = default, c51 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                Vector128<T> b0 = Vector128.LoadUnsafe(ref b);
+                Vector128<T> b1 = Vector128.LoadUnsafe(ref b, w);
+                Vector128<T> x = Vector128.Create(a);
+                c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
+                x = Vector128.Create(Unsafe.Add(ref a, 1));
+                c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
+                x = Vector128.Create(Unsafe.Add(ref a, 2));
+                c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
+                x = Vector128.Create(Unsafe.Add(ref a, 3));
+                c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
+                x = Vector128.Create(Unsafe.Add(ref a, 4));
+                c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
+                x = Vector128.Create(Unsafe.Add(ref a, 5));
+                c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
+                a = ref Unsafe.Add(ref a, 6);
+                b = ref Unsafe.Add(ref b, 2 * w);
+            }
+            Store(ref c, c00, c01, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c10, c11, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c20, c21, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c30, c31, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c40, c41, add); c = ref Unsafe.Add(ref c, ldc);
+            Store(ref c, c50, c51, add);
+        }
+
+        /// <summary>Portable 4 × 4 tile for hardware without SIMD acceleration.</summary>
+        private static void RunScalar(ref T a, ref T b, int kc, ref T c, nint ldc, bool add)
+        {
+            const int Rows = 4, Cols = 4;
+            for (int i = 0; i < Rows; i++)
+            {
+                for (int j = 0; j < Cols; j++)
+                {
+                    T s = T.Zero;
+                    for (int p = 0; p < kc; p++)
+                        s = T.FusedMultiplyAdd(Unsafe.Add(ref a, p * Rows + i), Unsafe.Add(ref b, p * Cols + j), s);
+                    ref T cij = ref Unsafe.Add(ref c, i * ldc + j);
+                    cij = add ? cij + s : s;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,417 @@
+using System.Globalization;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Backprop.Functional.Kernels;
+
+/// <summary>
+/// Row-major general matrix multiply, C ← (accumulate ? C : 0) + op(A)·op(B),
+/// where op(X) = Xᵀ when the matching transpose flag is set and X otherwise.
+/// op(A) is [m × k], op(B) is [k × n] and C is [m × n]; every operand is a contiguous row-major span.
+/// </summary>
+/// <remarks>
+/// Large products run a packed, cache-blocked, register-blocked kernel (GotoBLAS/BLIS layout);
+/// small products (and single-row ones) run a direct vectorised loop with no packing.
+/// After the first call on a thread no call allocates. Results are bit-identical for every
+/// <c>threads</c> value: each element of C is always summed in the same order.
+/// </remarks>
+public static partial class Gemm
+{
+    /// <summary>Products with m·n·k at or below this run the direct (unpacked) path.</summary>
+    private const long DirectVolume = 1L << 15;
+
+    /// <summary>Products with m·n·k below this never leave the calling thread.</summary>
+    private const long ParallelVolume = 1L << 21;
+
+    /// <summary>
+    /// C ← (accumulate ? C : 0) + op(A)·op(B), i.e. Cᵢⱼ ← (accumulate ? Cᵢⱼ : 0) + Σₚ op(A)ᵢₚ·op(B)ₚⱼ.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="a">A, stored [m × k] row-major, or [k × m] if <paramref name="transposeA"/>.</param>
+    /// <param name="transposeA">Whether op(A) = Aᵀ.</param>
+    /// <param name="b">B, stored [k × n] row-major, or [n × k] if <paramref name="transposeB"/>.</param>
+    /// <param name="transposeB">Whether op(B) = Bᵀ.</param>
+    /// <param name="c">C, [m × n] row-major; read only when <paramref name="accumulate"/>.</param>
+    /// <param name="m">Rows of op(A) and C.</param>
+    /// <param name="n">Columns of op(B) and C.</param>
+    /// <param name="k">Columns of op(A) and rows of op(B).</param>
+    /// <param name="accumulate">If true C ← C + op(A)·op(B); otherwise C ← op(A)·op(B).</param>
+    /// <param name="threads">Maximum threads for large products (≥ 1); the result does not depend on it.</param>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A dimension is negative or <paramref name="threads"/> &lt; 1.</exception>
+    /// <exception cref="ArgumentException">A span length does not match its shape.</exception>
+    public static void Multiply<T>(ReadOnlySpan<T> a, bool transposeA, ReadOnlySpan<T> b, bool transposeB,
+        Span<T> c, int m, int n, int k, bool accumulate, int threads = 1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
+            throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        if (a.Length != (long)m * k)
+            throw new ArgumentException(Mismatch("A", a.Length, "op(A)", m, k, transposeA, m, n, k), nameof(a));
+        if (b.Length != (long)k * n)
+            throw new ArgumentException(Mismatch("B", b.Length, "op(B)", k, n, transposeB, m, n, k), nameof(b));
+        if (c.Length != (long)m * n)
+            throw new ArgumentException(Mismatch("C", c.Length, "C", m, n, false, m, n, k), nameof(c));
+
+        if (m == 0 || n == 0)
+            return;
+        if (k == 0)
+        {
+            if (!accumulate)
+                c.Clear();
+            return;
+        }
+
+        ref T ra = ref MemoryMarshal.GetReference(a);
+        ref T rb = ref MemoryMarshal.GetReference(b);
+        ref T rc = ref MemoryMarshal.GetReference(c);
+        long volume = (long)m * n * k;
+        if (volume <= DirectVolume || m <= 2 || n <= 2)
+        {
+            Direct<T>.Run(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate);
+            return;
+        }
+        if (threads > 1 && volume >= ParallelVolume && Environment.ProcessorCount > 1
+            && Team<T>.TryRun(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate,
+                Math.Min(threads, Environment.ProcessorCount)))
+            return;
+        Blocked<T>.Run(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate, 0, m, 0, n);
+    }
+
+    private static string Mismatch(string name, int length, string op, int rows, int cols, bool transposed, int m, int n, int k)
+    {
+        string stored = transposed
+            ? string.Create(CultureInfo.InvariantCulture, $" (stored transposed as [{cols} × {rows}])")
+            : "";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{name} has {length} elements but {op} must be [{rows} × {cols}] = {(long)rows * cols}{stored}, for op(A)[{m} × {k}] · op(B)[{k} × {n}] = C[{m} × {n}].");
+    }
+
+    /// <summary>Per-thread scratch buffers, grown on first use and then reused (no steady-state allocation).</summary>
+    internal static class Scratch<T>
+        where T : unmanaged
+    {
+        [ThreadStatic] private static T[]? t_packedA;
+        [ThreadStatic] private static T[]? t_packedB;
+        [ThreadStatic] private static T[]? t_tile;
+        [ThreadStatic] private static T[]? t_column;
+
+        internal static T[] PackedA(int length) => Ensure(ref t_packedA, length);
+
+        internal static T[] PackedB(int length) => Ensure(ref t_packedB, length);
+
+        internal static T[] Tile(int length) => Ensure(ref t_tile, length);
+
+        internal static T[] Column(int length) => Ensure(ref t_column, length);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static T[] Ensure(ref T[]? buffer, int length)
+        {
+            T[]? current = buffer;
+            if (current is null || current.Length < length)
+                current = buffer = new T[length];
+            return current;
+        }
+    }
+
+    /// <summary>
+    /// The cache-blocked driver: for each k block (KC) pack op(B) for the column range, for each row
+    /// block (MC) pack op(A), then sweep MR × NR micro-tiles over L2-sized column chunks (NC).
+    /// Computes C[i₀..i₁, j₀..j₁) only; any rectangle gives the same bits as the full product.
+    /// </summary>
+    internal static class Blocked<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        /// <summary>Depth of one k block: Ã micro-panel (MR·KC) stays in L1.</summary>
+        internal static int KC => 1536 / Unsafe.SizeOf<T>();
+
+        /// <summary>Rows per packed Ã block (MC·KC stays in L2 next to a B̃ chunk).</summary>
+        internal static int MC => 768 / Unsafe.SizeOf<T>();
+
+        /// <summary>Columns per L2-resident B̃ chunk.</summary>
+        internal static int NC => 1280 / Unsafe.SizeOf<T>();
+
+        /// <summary>Columns per packed B̃ block (bounds scratch for very wide C).</summary>
+        internal const int NCOuter = 4096;
+
+        /// <summary>The k-block length used for depth k: ⌈k / ⌈k/KC⌉⌉, so blocks are balanced; depends on k only.</summary>
+        internal static int BlockDepth(int k)
+        {
+            int blocks = (k + KC - 1) / KC;
+            return (k + blocks - 1) / blocks;
+        }
+
+        internal static void Run(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
+            int m, int n, int k, bool accumulate, int i0, int i1, int j0, int j1)
+        {
+            if (i0 >= i1 || j0 >= j1)
+                return;
+            int mr = MicroKernel<T>.MR, nr = MicroKernel<T>.NR;
+            int kcMax = BlockDepth(k);
+            int mcMax = Math.Min(MC, RoundUp(i1 - i0, mr));
+            int ncOuter = Math.Min(NCOuter, RoundUp(j1 - j0, nr));
+            ref T packedA = ref MemoryMarshal.GetArrayDataReference(Scratch<T>.PackedA(RoundUp(mcMax, mr) * kcMax));
+            ref T packedB = ref MemoryMarshal.GetArrayDataReference(Scratch<T>.PackedB(ncOuter * kcMax));
+            ref T tile = ref MemoryMarshal.GetArrayDataReference(Scratch<T>.Tile(mr * nr));
+            int chunk = NC;
+
+            for (int jo = j0; jo < j1; jo += ncOuter)
+            {
+                int no = Math.Min(ncOuter, j1 - jo);
+                for (int pc = 0; pc < k; pc += kcMax)
+                {
+                    int kc = Math.Min(kcMax, k - pc);
+                    bool add = accumulate || pc > 0;
+                    Packing<T>.PackB(ref b, transposeB, n, k, jo, no, pc, kc, ref packedB);
+                    for (int ic = i0; ic < i1; ic += mcMax)
+                    {
+                        int mc = Math.Min(mcMax, i1 - ic);
+                        Packing<T>.PackA(ref a, transposeA, m, k, ic, mc, pc, kc, ref packedA);
+                        for (int jc = 0; jc < no; jc += chunk)
+                        {
+                            int nc = Math.Min(chunk, no - jc);
+                            for (int ir = 0; ir < mc; ir += mr)
+                            {
+                                int rows = Math.Min(mr, mc - ir);
+                                ref T ap = ref Unsafe.Add(ref packedA, (nint)ir * kc);
+                                ref T cRow = ref Unsafe.Add(ref c, (nint)(ic + ir) * n + jo + jc);
+                                for (int jr = 0; jr < nc; jr += nr)
+                                {
+                                    int cols = Math.Min(nr, nc - jr);
+                                    ref T bp = ref Unsafe.Add(ref packedB, (nint)(jc + jr) * kc);
+                                    ref T ct = ref Unsafe.Add(ref cRow, jr);
+                                    if (rows == mr && cols == nr)
+                                    {
+                                        MicroKernel<T>.Run(ref ap, ref bp, kc, ref ct, n, add);
+                                    }
+                                    else
+                                    {
+                                        MicroKernel<T>.Run(ref ap, ref bp, kc, ref tile, nr, add: false);
+                                        MergeTile(ref tile, nr, ref ct, n, rows, cols, add);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// <summary>C[0..rows, 0..cols) ← (add ? C : 0) + tile[0..rows, 0..cols).</summary>
+        private static void MergeTile(ref T tile, int ldt, ref T c, int ldc, int rows, int cols, bool add)
+        {
+            for (int i = 0; i < rows; i++)
+            {
+                ref T t = ref Unsafe.Add(ref tile, (nint)i * ldt);
+                ref T d = ref Unsafe.Add(ref c, (nint)i * ldc);
+                if (add)
+                {
+                    for (int j = 0; j < cols; j++)
+                        Unsafe.Add(ref d, j) = Unsafe.Add(ref d, j) + Unsafe.Add(ref t, j);
+                }
+                else
+                {
+                    for (int j = 0; j < cols; j++)
+                        Unsafe.Add(ref d, j) = Unsafe.Add(ref t, j);
+                }
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
+    }
+
+    /// <summary>
+    /// Direct, unpacked path for small or thin products. When op(B) = B (rows of B contiguous) each
+    /// C row is a register-blocked sum of scaled B rows, Cᵢ,· ← Σₚ op(A)ᵢₚ·Bₚ,·; when op(B) = Bᵀ each
+    /// element is a dot product of an A row (gathered if A is transposed) with a B row.
+    /// </summary>
+    internal static class Direct<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        internal static void Run(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
+            int m, int n, int k, bool accumulate)
+        {
+            if (!transposeB)
+            {
+                nint rowStride = transposeA ? 1 : k, depthStride = transposeA ? m : 1;
+                for (int i = 0; i < m; i++)
+                    RowTimesMatrix(ref Unsafe.Add(ref a, i * rowStride), depthStride, ref b,
+                        ref Unsafe.Add(ref c, (nint)i * n), n, k, accumulate);
+            }
+            else
+            {
+                if (!transposeA)
+                {
+                    for (int i = 0; i < m; i++)
+                        RowTimesRows(ref Unsafe.Add(ref a, (nint)i * k), ref b, ref Unsafe.Add(ref c, (nint)i * n), n, k, accumulate);
+                }
+                else
+                {
+                    T[] column = Scratch<T>.Column(k);
+                    for (int i = 0; i < m; i++)
+                    {
+                        for (int p = 0; p < k; p++)
+                            column[p] = Unsafe.Add(ref a, (nint)p * m + i);
+                        RowTimesRows(ref MemoryMarshal.GetArrayDataReference(column), ref b, ref Unsafe.Add(ref c, (nint)i * n), n, k, accumulate);
+                    }
+                }
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector<T> Fma(Vector<T> x, Vector<T> y, Vector<T> z)
+        {
+            if (typeof(T) == typeof(float))
+                return Vector.FusedMultiplyAdd(x.As<T, float>(), y.As<T, float>(), z.As<T, float>()).As<float, T>();
+            return Vector.FusedMultiplyAdd(x.As<T, double>(), y.As<T, double>(), z.As<T, double>()).As<double, T>();
+        }
+
+        /// <summary>c[0..n) ← (accumulate ? c : 0) + Σₚ a[p·s]·B[p, 0..n), B being [k × n].</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void RowTimesMatrix(ref T a, nint s, ref T b, ref T c, int n, int k, bool accumulate)
+        {
+            int w = Vector<T>.Count;
+            int j = 0;
+            if (Vector.IsHardwareAccelerated)
+            {
+                for (; j + 4 * w <= n; j += 4 * w)
+                {
+                    ref T cj = ref Unsafe.Add(ref c, j);
+                    Vector<T> v0 = default, v1 = default, v2 = default, v3 = default;
+                    if (accumulate)
+                    {
+                        v0 = Vector.LoadUnsafe(ref cj);
+                        v1 = Vector.LoadUnsafe(ref cj, (nuint)w);
+                        v2 = Vector.LoadUnsafe(ref cj, (nuint)(2 * w));
+                        v3 = Vector.LoadUnsafe(ref cj, (nuint)(3 * w));
+                    }
+                    ref T bp = ref Unsafe.Add(ref b, j);
+                    for (int p = 0; p < k; p++)
+                    {
+                        Vector<T> x = new(Unsafe.Add(ref a, p * s));
+                        v0 = Fma(x, Vector.LoadUnsafe(ref bp), v0);
+                        v1 = Fma(x, Vector.LoadUnsafe(ref bp, (nuint)w), v1);
+                        v2 = Fma(x, Vector.LoadUnsafe(ref bp, (nuint)(2 * w)), v2);
+                        v3 = Fma(x, Vector.LoadUnsafe(ref bp, (nuint)(3 * w)), v3);
+                        bp = ref Unsafe.Add(ref bp, n);
+                    }
+                    v0.StoreUnsafe(ref cj);
+                    v1.StoreUnsafe(ref cj, (nuint)w);
+                    v2.StoreUnsafe(ref cj, (nuint)(2 * w));
+                    v3.StoreUnsafe(ref cj, (nuint)(3 * w));
+                }
+                for (; j + w <= n; j += w)
+                {
+                    ref T cj = ref Unsafe.Add(ref c, j);
+                    Vector<T> v0 = accumulate ? Vector.LoadUnsafe(ref cj) : default;
+                    ref T bp = ref Unsafe.Add(ref b, j);
+                    for (int p = 0; p < k; p++)
+                    {
+                        v0 = Fma(new Vector<T>(Unsafe.Add(ref a, p * s)), Vector.LoadUnsafe(ref bp), v0);
+                        bp = ref Unsafe.Add(ref bp, n);
+                    }
+                    v0.StoreUnsafe(ref cj);
+                }
+            }
+            for (; j < n; j++)
+            {
+                T v = accumulate ? Unsafe.Add(ref c, j) : T.Zero;
+                ref T bp = ref Unsafe.Add(ref b, j);
+                for (int p = 0; p < k; p++)
+                {
+                    v = T.FusedMultiplyAdd(Unsafe.Add(ref a, p * s), bp, v);
+                    bp = ref Unsafe.Add(ref bp, n);
+                }
+                Unsafe.Add(ref c, j) = v;
+            }
+        }
+
+        /// <summary>c[j] ← (accumulate ? c[j] : 0) + a[0..k)·B[j, 0..k) for j &lt; n, B being [n × k].</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void RowTimesRows(ref T a, ref T b, ref T c, int n, int k, bool accumulate)
+        {
+            int j = 0;
+            for (; j + 4 <= n; j += 4)
+            {
+                ref T b0 = ref Unsafe.Add(ref b, (nint)j * k);
+                ref T b1 = ref Unsafe.Add(ref b0, k);
+                ref T b2 = ref Unsafe.Add(ref b1, k);
+                ref T b3 = ref Unsafe.Add(ref b2, k);
+                Dot4(ref a, ref b0, ref b1, ref b2, ref b3, k, out T s0, out T s1, out T s2, out T s3);
+                ref T cj = ref Unsafe.Add(ref c, j);
+                if (accumulate)
+                {
+                    s0 = cj + s0;
+                    s1 = Unsafe.Add(ref cj, 1) + s1;
+                    s2 = Unsafe.Add(ref cj, 2) + s2;
+                    s3 = Unsafe.Add(ref cj, 3) + s3;
+                }
+                cj = s0;
+                Unsafe.Add(ref cj, 1) = s1;
+                Unsafe.Add(ref cj, 2) = s2;
+                Unsafe.Add(ref cj, 3) = s3;
+            }
+            for (; j < n; j++)
+            {
+                T s = Dot(ref a, ref Unsafe.Add(ref b, (nint)j * k), k);
+                ref T cj = ref Unsafe.Add(ref c, j);
+                cj = accumulate ? cj + s : s;
+            }
+        }
+
+        private static void Dot4(ref T a, ref T b0, ref T b1, ref T b2, ref T b3, int k,
+            out T s0, out T s1, out T s2, out T s3)
+        {
+            int p = 0;
+            s0 = s1 = s2 = s3 = T.Zero;
+            if (Vector.IsHardwareAccelerated)
+            {
+                int w = Vector<T>.Count;
+                Vector<T> v0 = default, v1 = default, v2 = default, v3 = default;
+                for (; p + w <= k; p += w)
+                {
+                    Vector<T> x = Vector.LoadUnsafe(ref a, (nuint)p);
+                    v0 = Fma(x, Vector.LoadUnsafe(ref b0, (nuint)p), v0);
+                    v1 = Fma(x, Vector.LoadUnsafe(ref b1, (nuint)p), v1);
+                    v2 = Fma(x, Vector.LoadUnsafe(ref b2, (nuint)p), v2);
+                    v3 = Fma(x, Vector.LoadUnsafe(ref b3, (nuint)p), v3);
+                }
+                s0 = Vector.Sum(v0);
+                s1 = Vector.Sum(v1);
+                s2 = Vector.Sum(v2);
+                s3 = Vector.Sum(v3);
+            }
+            for (; p < k; p++)
+            {
+                T x = Unsafe.Add(ref a, p);
+                s0 = T.FusedMultiplyAdd(x, Unsafe.Add(ref b0, p), s0);
+                s1 = T.FusedMultiplyAdd(x, Unsafe.Add(ref b1, p), s1);
+                s2 = T.FusedMultiplyAdd(x, Unsafe.Add(ref b2, p), s2);
+                s3 = T.FusedMultiplyAdd(x, Unsafe.Add(ref b3, p), s3);
+            }
+        }
+
+        private static T Dot(ref T a, ref T b, int k)
+        {
+            int p = 0;
+            T s = T.Zero;
+            if (Vector.IsHardwareAccelerated)
+            {
+                int w = Vector<T>.Count;
+                Vector<T> v = default;
+                for (; p + w <= k; p += w)
+                    v = Fma(Vector.LoadUnsafe(ref a, (nuint)p), Vector.LoadUnsafe(ref b, (nuint)p), v);
+                s = Vector.Sum(v);
+            }
+            for (; p < k; p++)
+                s = T.FusedMultiplyAdd(Unsafe.Add(ref a, p), Unsafe.Add(ref b, p), s);
+            return s;
+        }
+    }
+}

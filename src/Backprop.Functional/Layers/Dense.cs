@@ -1,0 +1,19 @@
+namespace Backprop.Functional;
+
+/// <summary>Fully connected layer: zˡ = Wˡaˡ⁻¹ + bˡ, aˡ = σ(zˡ), with Wˡ stored [outputs × inputs].</summary>
+/// <param name="Inputs">Width of aˡ⁻¹.</param>
+/// <param name="Outputs">Width of zˡ and aˡ.</param>
+/// <param name="Activation">σ.</param>
+public sealed record Dense(int Inputs, int Outputs, ActivationKind Activation = ActivationKind.Identity) : Layer
+{
+    /// <summary>Width of the layer's input aˡ⁻¹.</summary>
+    public override int Inputs { get; } = Inputs > 0 ? Inputs
+        : throw new ArgumentOutOfRangeException(nameof(Inputs), Inputs, "a layer needs at least one input");
+
+    /// <summary>Width of the layer's output aˡ.</summary>
+    public override int Outputs { get; } = Outputs > 0 ? Outputs
+        : throw new ArgumentOutOfRangeException(nameof(Outputs), Outputs, "a layer needs at least one output");
+
+    /// <summary>Number of parameters: Outputs × Inputs weights plus Outputs biases.</summary>
+    public int ParameterCount => Outputs * Inputs + Outputs;
+}

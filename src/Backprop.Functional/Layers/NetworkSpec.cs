@@ -1,0 +1,74 @@
+namespace Backprop.Functional;
+
+/// <summary>A whole network described: its layers in order and its cost. Immutable; validated on creation.</summary>
+public sealed record NetworkSpec
+{
+    private readonly Layer[] _layers;
+
+    /// <summary>A network of <paramref name="layers"/> trained on <paramref name="loss"/>.</summary>
+    /// <exception cref="ArgumentException">The layers do not chain, a layer kind is unsupported, or the loss does
+    /// not fit the output activation.</exception>
+    public NetworkSpec(IReadOnlyList<Layer> layers, LossKind loss)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        Shapes.RequireChained(layers);
+        _layers = [.. layers];
+        foreach (var layer in _layers)
+            if (layer is not Dense)
+                throw new ArgumentException($"layer kind {layer.GetType().Name} is not supported by the runtime network", nameof(layers));
+        Loss = loss;
+        var output = ((Dense)_layers[^1]).Activation;
+        if (!LossDispatch.Fits(loss, output))
+            throw new ArgumentException(
+                $"loss {loss} does not fit output activation {output}: " + loss switch
+                {
+                    LossKind.CrossEntropy => "binary cross-entropy needs outputs in (0, 1); use Sigmoid (or Softmax)",
+                    LossKind.SoftmaxCrossEntropy => "categorical cross-entropy needs a Softmax output",
+                    _ => "choose another pair",
+                }, nameof(loss));
+        Layout = ParameterLayout.For(_layers);
+    }
+
+    /// <summary>A network of dense layers with the given widths, e.g. (784, 128, 10): <paramref name="hidden"/>
+    /// between hidden layers, <paramref name="output"/> on the last.</summary>
+    public static NetworkSpec Mlp(ReadOnlySpan<int> widths, ActivationKind hidden, ActivationKind output, LossKind loss)
+    {
+        if (widths.Length < 2) throw new ArgumentException("an MLP needs at least an input and an output width", nameof(widths));
+        var layers = new Layer[widths.Length - 1];
+        for (int l = 0; l < layers.Length; l++)
+            layers[l] = new Dense(widths[l], widths[l + 1], l == layers.Length - 1 ? output : hidden);
+        return new NetworkSpec(layers, loss);
+    }
+
+    /// <summary>The layers in order.</summary>
+    public IReadOnlyList<Layer> Layers => _layers;
+
+    /// <summary>The cost.</summary>
+    public LossKind Loss { get; }
+
+    /// <summary>Where each layer's parameters sit in the flat vector.</summary>
+    public ParameterLayout Layout { get; }
+
+    /// <summary>Width of the network's input.</summary>
+    public int Inputs => _layers[0].Inputs;
+
+    /// <summary>Width of the network's output.</summary>
+    public int Outputs => _layers[^1].Outputs;
+
+    /// <summary>Value equality: same layers, same loss.</summary>
+    public bool Equals(NetworkSpec? other) =>
+        other is not null && Loss == other.Loss && _layers.AsSpan().SequenceEqual(other._layers);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Loss, _layers.Length, _layers[0]);
+
+    /// <summary>Readable form, e.g. <c>784-128(ReLU)-10(Softmax) SoftmaxCrossEntropy</c>.</summary>
+    public override string ToString()
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.Append(Inputs);
+        foreach (var layer in _layers)
+            sb.Append('-').Append(layer.Outputs).Append('(').Append(((Dense)layer).Activation).Append(')');
+        return sb.Append(' ').Append(Loss).ToString();
+    }
+}

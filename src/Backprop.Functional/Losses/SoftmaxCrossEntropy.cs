@@ -1,0 +1,58 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Backprop.Functional;
+
+/// <summary>Categorical cross-entropy: Cₓ = −Σⱼ yⱼ ln aⱼ; ∇ₐCₓ = −y / a. With a softmax output and targets
+/// that sum to 1, δᴸ = a − y exactly (the fused path).</summary>
+/// <remarks>Terms with yⱼ = 0 are skipped and a is kept off 0 by the smallest normal number inside the
+/// logarithm. The fused δᴸ = a − y assumes each target row sums to 1 (one-hot or a distribution).</remarks>
+public readonly struct SoftmaxCrossEntropy : ILoss
+{
+    /// <inheritdoc/>
+    public static LossKind Kind => LossKind.SoftmaxCrossEntropy;
+
+    /// <inheritdoc/>
+    public static bool Fits(ActivationKind output) => output is ActivationKind.Softmax;
+
+    /// <inheritdoc/>
+    public static T Cost<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Shapes.RequireSameLength(a, y, nameof(a), nameof(y));
+        T tiny = CrossEntropyTiny<T>.Value;
+        T sum = T.Zero;
+        for (int i = 0; i < a.Length; i++)
+            if (y[i] != T.Zero) sum -= y[i] * T.Log(T.Max(a[i], tiny));
+        return sum;
+    }
+
+    /// <inheritdoc/>
+    public static void Gradient<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> y, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Shapes.RequireSameLength(a, y, destination);
+        for (int i = 0; i < a.Length; i++)
+            destination[i] = -y[i] / a[i];
+    }
+
+    /// <inheritdoc/>
+    public static void OutputError<TAct, T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, ReadOnlySpan<T> y, Span<T> delta, int width)
+        where TAct : struct, IActivation where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Shapes.RequireSameLength(a, y, nameof(a), nameof(y));
+        if (typeof(TAct) == typeof(Softmax))
+        {
+            TensorPrimitives.Subtract(a, y, delta);   // δᴸ = a − y (fused)
+            return;
+        }
+        Gradient(a, y, delta);
+        Equations.OutputError<TAct, T>(delta, z, a, delta, width);
+    }
+}
+
+/// <summary>The smallest positive normal number of T, the floor inside the cross-entropy logarithms.</summary>
+internal static class CrossEntropyTiny<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static readonly T Value = typeof(T) == typeof(float) ? T.CreateChecked(1.17549435E-38f)
+        : T.CreateChecked(2.2250738585072014E-308);
+}

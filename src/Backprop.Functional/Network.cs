@@ -1,0 +1,92 @@
+using System.Numerics;
+
+namespace Backprop.Functional;
+
+/// <summary>A runtime network: a <see cref="NetworkSpec"/> and its flat parameter vector θ. The friendly face
+/// of the functional core: every method is one call into <see cref="Equations"/>.</summary>
+/// <example><code>
+/// using var net = Network&lt;double&gt;.Create(NetworkSpec.Mlp([4, 8, 3], ActivationKind.Tanh,
+///     ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy), seed: 1);
+/// using var ws = net.CreateWorkspace(batch: 2);
+/// using var g = net.CreateGradient();
+/// double cost = net.ValueAndGradient(x, y, ws, g.Span);
+/// </code></example>
+public sealed class Network<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly ParameterVector<T> _theta;
+
+    private Network(NetworkSpec spec)
+    {
+        Spec = spec;
+        _theta = new ParameterVector<T>(spec.Layout);
+    }
+
+    /// <summary>A network for <paramref name="spec"/> with parameters drawn from <paramref name="seed"/>.</summary>
+    public static Network<T> Create(NetworkSpec spec, long seed, Initialization initialization = Initialization.PyTorch)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var net = new Network<T>(spec);
+        Initializer.Fill(spec, net.Parameters, initialization, seed);
+        return net;
+    }
+
+    /// <summary>A network for <paramref name="spec"/> with a copy of <paramref name="theta"/> as its parameters.</summary>
+    /// <exception cref="ArgumentException">θ's length is not the layout's.</exception>
+    public static Network<T> FromParameters(NetworkSpec spec, ReadOnlySpan<T> theta)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (theta.Length != spec.Layout.Count) Shapes.ThrowLengths("theta", theta.Length, "the layout", spec.Layout.Count);
+        var net = new Network<T>(spec);
+        theta.CopyTo(net.Parameters);
+        return net;
+    }
+
+    /// <summary>The layers and cost.</summary>
+    public NetworkSpec Spec { get; }
+
+    /// <summary>Where each tensor sits in <see cref="Parameters"/>.</summary>
+    public ParameterLayout Layout => Spec.Layout;
+
+    /// <summary>θ, the flat parameter vector (writable: optimizers update it in place).</summary>
+    public Span<T> Parameters => _theta.Span;
+
+    /// <summary>Scratch for batches of up to <paramref name="batch"/> rows.</summary>
+    public Workspace<T> CreateWorkspace(int batch, int threads = 1) => new(Spec.Layers, batch) { Threads = threads };
+
+    /// <summary>A zeroed vector in this network's layout, for ∂C/∂θ.</summary>
+    public ParameterVector<T> CreateGradient() => new(Spec.Layout);
+
+    /// <summary>aᴸ for the rows of <paramref name="x"/> ([batch × inputs]); a view into <paramref name="ws"/>.</summary>
+    public ReadOnlySpan<T> Forward(ReadOnlySpan<T> x, Workspace<T> ws) => Equations.Forward(Spec, Parameters, x, ws);
+
+    /// <summary>∂C/∂θ into <paramref name="gradient"/> after <see cref="Forward"/> on the same x; returns the mean cost.</summary>
+    public T Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient) =>
+        Equations.Backward(Spec, Parameters, x, y, ws, gradient);
+
+    /// <summary>Forward then backward: the mean cost C of the batch, and ∂C/∂θ in <paramref name="gradient"/>.</summary>
+    public T ValueAndGradient(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient)
+    {
+        Forward(x, ws);
+        return Backward(x, y, ws, gradient);
+    }
+
+    /// <summary>The mean cost of the batch (forward pass only).</summary>
+    public T Cost(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws)
+    {
+        var a = Forward(x, ws);
+        Shapes.RequireLength(y, a.Length / Spec.Outputs, Spec.Outputs, "targets");
+        var cost = new CostOf { A = a, Y = y };
+        LossDispatch.Run(Spec.Loss, ref cost);
+        return cost.Sum / T.CreateChecked(a.Length / Spec.Outputs);
+    }
+
+    /// <summary>Returns the parameter buffer to the pool.</summary>
+    public void Dispose() => _theta.Dispose();
+
+    private ref struct CostOf : ILossAction
+    {
+        public ReadOnlySpan<T> A, Y;
+        public T Sum;
+        public void Invoke<TLoss>() where TLoss : struct, ILoss => Sum = TLoss.Cost(A, Y);
+    }
+}

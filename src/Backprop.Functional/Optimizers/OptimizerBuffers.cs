@@ -1,0 +1,62 @@
+using System.Numerics;
+using CommunityToolkit.HighPerformance.Buffers;
+
+namespace Backprop.Functional;
+
+/// <summary>
+/// The per-parameter state vectors of an optimizer (Adam's m and v, momentum's velocity, …):
+/// <see cref="Count"/> moment vectors of <see cref="Length"/> elements each, rented once as one
+/// contiguous, zero-initialised pooled block.
+/// </summary>
+/// <typeparam name="T">The element type, <see cref="float"/> or <see cref="double"/>.</typeparam>
+/// <remarks>
+/// Create it with <see cref="Optimizer.CreateBuffers{T}(int)"/>, which also applies optimizer-specific
+/// initial values (e.g. Adagrad's initial accumulator value). Buffers belong together with the
+/// <see cref="OptimizerState"/> they were updated with; dispose them to return the memory to the pool.
+/// </remarks>
+public sealed class OptimizerBuffers<T> : IDisposable
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly MemoryOwner<T> owner;
+
+    /// <summary>Rents <paramref name="count"/> zeroed moment vectors of <paramref name="length"/> elements.</summary>
+    /// <param name="count">Number of moment vectors (may be 0).</param>
+    /// <param name="length">Elements per moment vector: the number of parameters.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A negative argument.</exception>
+    /// <exception cref="OverflowException"><paramref name="count"/> × <paramref name="length"/> overflows <see cref="int"/>.</exception>
+    public OptimizerBuffers(int count, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        owner = MemoryOwner<T>.Allocate(checked(count * length), AllocationMode.Clear);
+        Count = count;
+        Length = length;
+    }
+
+    /// <summary>Number of moment vectors.</summary>
+    public int Count { get; }
+
+    /// <summary>Number of elements in each moment vector (equals the parameter count).</summary>
+    public int Length { get; }
+
+    /// <summary>The <paramref name="i"/>-th moment vector, a view into the pooled block.</summary>
+    /// <param name="i">Zero-based index, <c>0 ≤ i &lt; Count</c>.</param>
+    /// <returns>A span of <see cref="Length"/> elements.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="i"/> is out of range.</exception>
+    /// <exception cref="ObjectDisposedException">The buffers were disposed.</exception>
+    public Span<T> Moment(int i)
+    {
+        if ((uint)i >= (uint)Count)
+        {
+            ThrowMomentOutOfRange(i, Count);
+        }
+
+        return owner.Span.Slice(i * Length, Length);
+    }
+
+    /// <summary>Returns the pooled block; the moment spans must not be used afterwards.</summary>
+    public void Dispose() => owner.Dispose();
+
+    private static void ThrowMomentOutOfRange(int i, int count) =>
+        throw new ArgumentOutOfRangeException(nameof(i), i, $"moment index {i} is outside 0..{count - 1}");
+}

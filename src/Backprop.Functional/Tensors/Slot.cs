@@ -1,0 +1,22 @@
+namespace Backprop.Functional;
+
+/// <summary>One named tensor inside a flat parameter vector: elements [Offset, Offset + Length) hold a
+/// row-major [Rows × Columns] matrix (a vector has Columns = 1).</summary>
+/// <param name="Name">Tensor name as it appears in model files, e.g. <c>layers.0.weight</c>.</param>
+/// <param name="Offset">Index of the first element in the flat vector.</param>
+/// <param name="Rows">Rows (for a weight matrix Wˡ: the layer's outputs).</param>
+/// <param name="Columns">Columns (for a weight matrix Wˡ: the layer's inputs; 1 for a bias vector).</param>
+public readonly record struct Slot(string Name, int Offset, int Rows, int Columns)
+{
+    /// <summary>Number of elements, Rows × Columns.</summary>
+    public int Length => Rows * Columns;
+
+    /// <summary>The slot's shape as text, e.g. <c>[128 × 784]</c> or <c>[10]</c>.</summary>
+    public string Shape => Columns == 1 ? $"[{Rows}]" : $"[{Rows} × {Columns}]";
+
+    /// <summary>This slot's elements within <paramref name="flat"/>.</summary>
+    public Span<T> Of<T>(Span<T> flat) => flat.Slice(Offset, Length);
+
+    /// <summary>This slot's elements within <paramref name="flat"/>.</summary>
+    public ReadOnlySpan<T> Of<T>(ReadOnlySpan<T> flat) => flat.Slice(Offset, Length);
+}

@@ -1,0 +1,81 @@
+using System.Numerics;
+using CommunityToolkit.HighPerformance.Buffers;
+
+namespace Backprop.Functional;
+
+/// <summary>Scratch memory for one network at one batch size: zˡ and aˡ of the forward pass (what backprop
+/// reuses) and δˡ of the backward pass, for every layer. Rented once, cleared, returned on <see cref="Dispose"/>;
+/// a step takes spans from it and allocates nothing.</summary>
+/// <remarks>A workspace holds up to <see cref="Batch"/> rows; a smaller last batch uses the first rows.</remarks>
+public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly MemoryOwner<T> _buffer;
+    private readonly int[] _offsets;   // per layer: start of z; a and δ follow, each batch × width long
+    private readonly int[] _widths;
+
+    /// <summary>A workspace for <paramref name="layers"/> holding up to <paramref name="batch"/> rows.</summary>
+    /// <exception cref="ArgumentException">The layers do not chain.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
+    public Workspace(IReadOnlyList<Layer> layers, int batch)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        Shapes.RequireChained(layers);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
+        Batch = batch;
+        InputWidth = layers[0].Inputs;
+        _offsets = new int[layers.Count];
+        _widths = new int[layers.Count];
+        int offset = 0;
+        for (int l = 0; l < layers.Count; l++)
+        {
+            _offsets[l] = offset;
+            _widths[l] = layers[l].Outputs;
+            offset = checked(offset + 3 * batch * layers[l].Outputs);
+        }
+        _buffer = MemoryOwner<T>.Allocate(offset, AllocationMode.Clear);
+    }
+
+    /// <summary>Largest number of rows (samples) a step may use.</summary>
+    public int Batch { get; }
+
+    /// <summary>Width of the network's input.</summary>
+    public int InputWidth { get; }
+
+    /// <summary>Number of layers.</summary>
+    public int LayerCount => _widths.Length;
+
+    /// <summary>Threads a step may use for its large GEMMs (1: the calling thread only).</summary>
+    public int Threads { get; init; } = 1;
+
+    /// <summary>Width of layer <paramref name="layer"/>'s output.</summary>
+    public int Width(int layer) => _widths[layer];
+
+    /// <summary>zˡ for the first <paramref name="rows"/> rows, [rows × width].</summary>
+    public Span<T> Z(int layer, int rows) => _buffer.Span.Slice(_offsets[layer], Rows(rows) * _widths[layer]);
+
+    /// <summary>aˡ for the first <paramref name="rows"/> rows, [rows × width].</summary>
+    public Span<T> A(int layer, int rows) =>
+        _buffer.Span.Slice(_offsets[layer] + Batch * _widths[layer], Rows(rows) * _widths[layer]);
+
+    /// <summary>δˡ for the first <paramref name="rows"/> rows, [rows × width].</summary>
+    public Span<T> Delta(int layer, int rows) =>
+        _buffer.Span.Slice(_offsets[layer] + 2 * Batch * _widths[layer], Rows(rows) * _widths[layer]);
+
+    /// <summary>Rows in an input of <paramref name="inputLength"/> elements, checked against the capacity.</summary>
+    /// <exception cref="ArgumentException">The input is not whole rows of the input width, or has more rows than <see cref="Batch"/>.</exception>
+    public int RowsOf(int inputLength)
+    {
+        Shapes.RequireRows(inputLength, InputWidth, "input");
+        return Rows(inputLength / InputWidth);
+    }
+
+    private int Rows(int rows)
+    {
+        if ((uint)rows > (uint)Batch)
+            throw new ArgumentException($"a batch of {rows} rows does not fit this workspace of [{Batch} × ...] rows; create one with a larger batch");
+        return rows;
+    }
+
+    /// <summary>Returns the buffer to the pool.</summary>
+    public void Dispose() => _buffer.Dispose();
+}

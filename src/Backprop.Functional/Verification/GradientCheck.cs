@@ -1,0 +1,139 @@
+using System.Numerics;
+
+namespace Backprop.Functional;
+
+/// <summary>Options of a <see cref="GradientCheck"/>.</summary>
+/// <param name="Stencil">Finite-difference stencil.</param>
+/// <param name="Step">Relative step: hᵢ = Step · max(1, |θᵢ|). Null picks ε^(1/3) for the central stencil and
+/// ε^(1/5) for the five-point one (ε the machine epsilon of T), which balance truncation and rounding error.</param>
+/// <param name="Sample">Check this many parameters drawn without replacement from <paramref name="Seed"/>
+/// (null: every parameter).</param>
+/// <param name="Seed">Seed of the sample.</param>
+/// <param name="Floor">Absolute floor of the relative error's denominator:
+/// |g − ĝ| / max(|g|, |ĝ|, Floor), so gradients that are zero in exact arithmetic are judged by absolute error.</param>
+public sealed record GradientCheckOptions(
+    FiniteDifference Stencil = FiniteDifference.Central,
+    double? Step = null,
+    int? Sample = null,
+    long Seed = 0,
+    double Floor = 1e-8);
+
+/// <summary>The largest discrepancy found in one slot.</summary>
+/// <param name="Slot">The tensor checked.</param>
+/// <param name="Checked">How many of its parameters were checked.</param>
+/// <param name="MaxRelativeError">Largest |g − ĝ| / max(|g|, |ĝ|, floor) over those parameters.</param>
+/// <param name="WorstIndex">Flat index of the worst parameter (−1 when none was checked).</param>
+/// <param name="Backprop">g at the worst index, from backpropagation.</param>
+/// <param name="FiniteDifference">ĝ at the worst index, from finite differences.</param>
+public readonly record struct SlotError(Slot Slot, int Checked, double MaxRelativeError, int WorstIndex,
+    double Backprop, double FiniteDifference);
+
+/// <summary>What a gradient check found and what it cost.</summary>
+/// <param name="Slots">Per tensor, the largest relative error.</param>
+/// <param name="ParametersChecked">Parameters checked.</param>
+/// <param name="LossEvaluations">Forward passes the finite differences spent (2 or 4 per parameter), against
+/// backprop's one forward and one backward pass for all of them: the reason backprop exists.</param>
+public sealed record GradientCheckReport(IReadOnlyList<SlotError> Slots, int ParametersChecked, long LossEvaluations)
+{
+    /// <summary>The largest relative error over all slots.</summary>
+    public double MaxRelativeError
+    {
+        get
+        {
+            double max = 0;
+            foreach (var s in Slots) max = Math.Max(max, s.MaxRelativeError);
+            return max;
+        }
+    }
+
+    /// <summary>One line per slot.</summary>
+    public override string ToString()
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.Append(System.Globalization.CultureInfo.InvariantCulture,
+            $"{ParametersChecked} parameters, {LossEvaluations} loss evaluations (backprop: 1 forward + 1 backward), max relative error {MaxRelativeError:E2}");
+        foreach (var s in Slots)
+            sb.AppendLine().Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"  {s.Slot.Name} {s.Slot.Shape}: {s.Checked} checked, max relative error {s.MaxRelativeError:E2} at {s.WorstIndex} (backprop {s.Backprop:G6}, finite difference {s.FiniteDifference:G6})");
+        return sb.ToString();
+    }
+}
+
+/// <summary>Checks backpropagation against finite differences of the cost, parameter by parameter. Usable on any
+/// <see cref="Network{T}"/>: run it in double for tight tolerances.</summary>
+public static class GradientCheck
+{
+    /// <summary>Compares ∂C/∂θ from one backward pass with finite differences of C over the batch (x, y). θ is
+    /// perturbed in place and restored bit for bit.</summary>
+    public static GradientCheckReport Run<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y,
+        GradientCheckOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        options ??= new GradientCheckOptions();
+        int rows = x.Length / Math.Max(1, network.Spec.Inputs);
+        using var ws = network.CreateWorkspace(Math.Max(1, rows));
+        using var gradient = network.CreateGradient();
+        network.ValueAndGradient(x, y, ws, gradient.Span);
+
+        var layout = network.Layout;
+        var indices = Indices(layout.Count, options.Sample, options.Seed);
+        double eps = MachineEpsilon<T>();
+        double step = options.Step ?? Math.Pow(eps, options.Stencil == FiniteDifference.Central ? 1.0 / 3 : 1.0 / 5);
+
+        var perSlot = new SlotError[layout.Slots.Length];
+        for (int s = 0; s < perSlot.Length; s++) perSlot[s] = new SlotError(layout.Slots[s], 0, 0, -1, 0, 0);
+        var theta = network.Parameters;
+        foreach (int i in indices)
+        {
+            T saved = theta[i];
+            T h = T.CreateChecked(step * Math.Max(1, Math.Abs(double.CreateChecked(saved))));
+            double fd = options.Stencil == FiniteDifference.Central
+                ? (At(network, x, y, ws, i, saved, h) - At(network, x, y, ws, i, saved, -h)) / (2 * double.CreateChecked(h))
+                : (-At(network, x, y, ws, i, saved, h + h) + 8 * At(network, x, y, ws, i, saved, h)
+                   - 8 * At(network, x, y, ws, i, saved, -h) + At(network, x, y, ws, i, saved, -(h + h))) / (12 * double.CreateChecked(h));
+            theta[i] = saved;
+            double g = double.CreateChecked(gradient.Span[i]);
+            double err = RelativeError(g, fd, options.Floor);
+            int slot = SlotIndex(layout, i);
+            var cur = perSlot[slot];
+            perSlot[slot] = err > cur.MaxRelativeError || cur.WorstIndex < 0
+                ? new SlotError(cur.Slot, cur.Checked + 1, err, i, g, fd)
+                : cur with { Checked = cur.Checked + 1 };
+        }
+        int perParameter = options.Stencil == FiniteDifference.Central ? 2 : 4;
+        return new GradientCheckReport(perSlot, indices.Length, (long)perParameter * indices.Length);
+    }
+
+    /// <summary>|g − ĝ| / max(|g|, |ĝ|, floor).</summary>
+    public static double RelativeError(double g, double estimate, double floor) =>
+        Math.Abs(g - estimate) / Math.Max(Math.Max(Math.Abs(g), Math.Abs(estimate)), floor);
+
+    private static double At<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, int i, T saved, T h)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        network.Parameters[i] = saved + h;
+        return double.CreateChecked(network.Cost(x, y, ws));
+    }
+
+    private static double MachineEpsilon<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+        typeof(T) == typeof(float) ? MathF.BitIncrement(1f) - 1f : Math.BitIncrement(1.0) - 1.0;
+
+    private static int SlotIndex(ParameterLayout layout, int index)
+    {
+        var slots = layout.Slots;
+        for (int s = 0; s < slots.Length; s++)
+            if (index < slots[s].Offset + slots[s].Length) return s;
+        return slots.Length - 1;
+    }
+
+    private static int[] Indices(int count, int? sample, long seed)
+    {
+        var all = new int[count];
+        for (int i = 0; i < count; i++) all[i] = i;
+        if (sample is not { } n || n >= count) return all;
+        new SeededRandom(seed).Shuffle(all);
+        var picked = all[..Math.Max(0, n)];
+        Array.Sort(picked);
+        return picked;
+    }
+}

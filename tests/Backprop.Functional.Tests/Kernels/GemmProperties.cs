@@ -1,0 +1,230 @@
+using System.Globalization;
+using System.Numerics;
+using Backprop.Functional.Kernels;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using Xunit;
+
+namespace Backprop.Functional.Tests.Kernels;
+
+/// <summary>One random GEMM problem: op(A)[M × K] · op(B)[K × N], values drawn from <see cref="Seed"/>.</summary>
+public sealed record GemmCase(int M, int N, int K, bool TA, bool TB, bool Acc, int Seed)
+{
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"C[{M} × {N}] {(Acc ? "+=" : "=")} {(TA ? "Aᵀ" : "A")}·{(TB ? "Bᵀ" : "B")}, K = {K}, seed {Seed}");
+}
+
+public sealed class GemmProperties
+{
+    private const int MaxDim = 67;
+
+    private static readonly Gen<GemmCase> CaseGen =
+        from m in Gen.Choose(1, MaxDim)
+        from n in Gen.Choose(1, MaxDim)
+        from k in Gen.Choose(1, MaxDim)
+        from ta in Gen.Elements(false, true)
+        from tb in Gen.Elements(false, true)
+        from acc in Gen.Elements(false, true)
+        from seed in Gen.Choose(0, 1_000_000)
+        select new GemmCase(m, n, k, ta, tb, acc, seed);
+
+    /// <summary>Shrinks dimensions toward 1 (halving, then by one), flags toward false, seed toward 0.</summary>
+    private static IEnumerable<GemmCase> Shrink(GemmCase c)
+    {
+        foreach (int m in Smaller(c.M)) yield return c with { M = m };
+        foreach (int n in Smaller(c.N)) yield return c with { N = n };
+        foreach (int k in Smaller(c.K)) yield return c with { K = k };
+        if (c.TA) yield return c with { TA = false };
+        if (c.TB) yield return c with { TB = false };
+        if (c.Acc) yield return c with { Acc = false };
+        if (c.Seed != 0) yield return c with { Seed = 0 };
+    }
+
+    private static IEnumerable<int> Smaller(int x)
+    {
+        if (x > 1) yield return 1;
+        if (x / 2 > 1) yield return x / 2;
+        if (x - 1 > 1 && x - 1 != x / 2) yield return x - 1;
+    }
+
+    private static readonly Arbitrary<GemmCase> Cases = Arb.From(CaseGen, Shrink);
+
+    [Property(MaxTest = 250)]
+    public Property Multiply_RandomDoubleShapes_MatchesNaiveTripleLoop() =>
+        Prop.ForAll(Cases, c => CheckAgainstNaive<double>(c, threads: 1));
+
+    [Property(MaxTest = 250)]
+    public Property Multiply_RandomFloatShapes_MatchesNaiveTripleLoop() =>
+        Prop.ForAll(Cases, c => CheckAgainstNaive<float>(c, threads: 1));
+
+    [Property(MaxTest = 100)]
+    public Property Multiply_RandomShapesWithTwoThreads_MatchesNaiveTripleLoop() =>
+        Prop.ForAll(Cases, c => CheckAgainstNaive<float>(c, threads: 2));
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void Multiply_LargeShapes_MatchesNaiveTripleLoop(bool ta, bool tb)
+    {
+        CheckAgainstNaive<float>(new GemmCase(300, 257, 511, ta, tb, Acc: true, Seed: 7), threads: 1);
+        CheckAgainstNaive<double>(new GemmCase(300, 257, 511, ta, tb, Acc: false, Seed: 8), threads: 1);
+    }
+
+    [Theory]
+    [InlineData(300, 257, 511, false, false)]
+    [InlineData(300, 257, 511, false, true)]
+    [InlineData(300, 257, 511, true, false)]
+    [InlineData(300, 257, 511, true, true)]
+    [InlineData(1000, 10, 512, false, true)]
+    [InlineData(1024, 1024, 1024, false, false)]
+    [InlineData(256, 4099, 64, true, false)]
+    public void Multiply_TwoThreads_BitIdenticalToOneThread(int m, int n, int k, bool ta, bool tb)
+    {
+        var c = new GemmCase(m, n, k, ta, tb, Acc: true, Seed: m + n + k);
+        (float[] a, float[] b, float[] c0) = Operands<float>(c);
+        float[] one = (float[])c0.Clone(), two = (float[])c0.Clone();
+        Gemm.Multiply<float>(a, ta, b, tb, one, m, n, k, accumulate: true, threads: 1);
+        Gemm.Multiply<float>(a, ta, b, tb, two, m, n, k, accumulate: true, threads: 2);
+        for (int i = 0; i < one.Length; i++)
+            Assert.Equal(BitConverter.SingleToInt32Bits(one[i]), BitConverter.SingleToInt32Bits(two[i]));
+
+        (double[] ad, double[] bd, double[] cd) = Operands<double>(c);
+        double[] oneD = (double[])cd.Clone(), twoD = (double[])cd.Clone();
+        Gemm.Multiply<double>(ad, ta, bd, tb, oneD, m, n, k, accumulate: false, threads: 1);
+        Gemm.Multiply<double>(ad, ta, bd, tb, twoD, m, n, k, accumulate: false, threads: 2);
+        Assert.Equal(oneD, twoD);
+    }
+
+    [Fact]
+    public void Multiply_ThrowsForMismatchedShapes()
+    {
+        // op(A) = [3 × 5], op(B) = [5 × 4], C = [3 × 4].
+        var ex = Assert.Throws<ArgumentException>(() =>
+            Gemm.Multiply<double>(new double[12], false, new double[20], false, new double[12], 3, 4, 5, false));
+        Assert.Contains("A has 12 elements", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("[3 × 5] = 15", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("op(B)[5 × 4]", ex.Message, StringComparison.Ordinal);
+
+        ex = Assert.Throws<ArgumentException>(() =>
+            Gemm.Multiply<float>(new float[15], false, new float[21], true, new float[12], 3, 4, 5, false));
+        Assert.Contains("B has 21 elements", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("[5 × 4] = 20", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("op(A)[3 × 5]", ex.Message, StringComparison.Ordinal);
+
+        ex = Assert.Throws<ArgumentException>(() =>
+            Gemm.Multiply<float>(new float[15], true, new float[20], false, new float[11], 3, 4, 5, false));
+        Assert.Contains("C has 11 elements", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("[3 × 4] = 12", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Multiply_NegativeDimensionOrZeroThreads_Throws()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            Gemm.Multiply<float>([], false, [], false, [], -1, 0, 0, false));
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            Gemm.Multiply<float>([], false, [], false, [], 0, 0, 0, false, threads: 0));
+    }
+
+    [Fact]
+    public void Multiply_UnsupportedElementType_ThrowsNotSupported() =>
+        Assert.Throws<NotSupportedException>(() =>
+            Gemm.Multiply<Half>(new Half[1], false, new Half[1], false, new Half[1], 1, 1, 1, false));
+
+    [Fact]
+    public void Multiply_ZeroDepth_ClearsOrKeepsC()
+    {
+        float[] c = [1, 2, 3, 4, 5, 6];
+        Gemm.Multiply<float>([], false, [], false, c, 2, 3, 0, accumulate: true);
+        Assert.Equal([1f, 2, 3, 4, 5, 6], c);
+        Gemm.Multiply<float>([], false, [], false, c, 2, 3, 0, accumulate: false);
+        Assert.Equal(new float[6], c);
+        Gemm.Multiply<float>([], false, new float[5], false, [], 0, 5, 1, accumulate: false);
+    }
+
+    [Fact]
+    public void Multiply_NotAccumulating_OverwritesNaN()
+    {
+        double[] c = [double.NaN, double.NaN];
+        Gemm.Multiply<double>([2.0], false, [3.0, 4.0], false, c, 1, 2, 1, accumulate: false);
+        Assert.Equal([6.0, 8.0], c);
+    }
+
+    [Theory]
+    [InlineData(1, 32, 784, false, true, 1)]     // online learning forward: direct path
+    [InlineData(64, 128, 784, false, true, 1)]   // batched forward: packed path
+    [InlineData(128, 784, 64, true, false, 1)]   // weight gradient
+    [InlineData(64, 784, 128, false, false, 1)]  // input gradient
+    [InlineData(256, 256, 256, false, false, 2)] // threaded
+    [InlineData(512, 10, 1024, false, true, 2)]  // threaded, row split
+    public void Multiply_SteadyState_AllocatesNothing(int m, int n, int k, bool ta, bool tb, int threads)
+    {
+        var c = new GemmCase(m, n, k, ta, tb, Acc: false, Seed: 1);
+        (float[] a, float[] b, float[] cf) = Operands<float>(c);
+        (double[] ad, double[] bd, double[] cd) = Operands<double>(c);
+        Gemm.Multiply<float>(a, ta, b, tb, cf, m, n, k, accumulate: false, threads);
+        Gemm.Multiply<double>(ad, ta, bd, tb, cd, m, n, k, accumulate: true, threads);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            Gemm.Multiply<float>(a, ta, b, tb, cf, m, n, k, accumulate: false, threads);
+            Gemm.Multiply<double>(ad, ta, bd, tb, cd, m, n, k, accumulate: true, threads);
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
+
+    private static (T[] A, T[] B, T[] C) Operands<T>(GemmCase c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var random = new Random(c.Seed);
+        T[] Fill(int length)
+        {
+            var x = new T[length];
+            for (int i = 0; i < length; i++)
+                x[i] = T.CreateTruncating(random.NextDouble() * 2 - 1);
+            return x;
+        }
+        return (Fill(c.M * c.K), Fill(c.K * c.N), Fill(c.M * c.N));
+    }
+
+    /// <summary>
+    /// Compares against a double-precision triple loop, per element within the forward error bound
+    /// |ĉ − c| ≤ 2(k + 2)·u·Σ|terms| (u the unit roundoff of T).
+    /// </summary>
+    private static void CheckAgainstNaive<T>(GemmCase c, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        (T[] a, T[] b, T[] c0) = Operands<T>(c);
+        T[] got = (T[])c0.Clone();
+        Gemm.Multiply<T>(a, c.TA, b, c.TB, got, c.M, c.N, c.K, c.Acc, threads);
+
+        double u = typeof(T) == typeof(float) ? Math.ScaleB(1, -24) : Math.ScaleB(1, -53);
+        for (int i = 0; i < c.M; i++)
+        {
+            for (int j = 0; j < c.N; j++)
+            {
+                double sum = c.Acc ? double.CreateTruncating(c0[i * c.N + j]) : 0;
+                double magnitude = Math.Abs(sum);
+                for (int p = 0; p < c.K; p++)
+                {
+                    double x = double.CreateTruncating(c.TA ? a[p * c.M + i] : a[i * c.K + p]);
+                    double y = double.CreateTruncating(c.TB ? b[j * c.K + p] : b[p * c.N + j]);
+                    sum += x * y;
+                    magnitude += Math.Abs(x * y);
+                }
+                double actual = double.CreateTruncating(got[i * c.N + j]);
+                double tolerance = 2 * (c.K + 2) * u * magnitude + 1e-300;
+                if (!(Math.Abs(actual - sum) <= tolerance))
+                {
+                    throw new Xunit.Sdk.XunitException(string.Create(CultureInfo.InvariantCulture,
+                        $"{c} ({typeof(T).Name}, threads {threads}): C[{i},{j}] = {actual:R}, expected {sum:R} ± {tolerance:G3}"));
+                }
+            }
+        }
+    }
+}
