@@ -51,7 +51,7 @@ public static partial class Gemm
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector512<T> Fma(Vector512<T> x, Vector512<T> y, Vector512<T> z)
+        internal static Vector512<T> Fma(Vector512<T> x, Vector512<T> y, Vector512<T> z)
         {
             if (typeof(T) == typeof(float))
                 return Vector512.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();

@@ -84,13 +84,30 @@ public static partial class Gemm
                 }
                 else
                 {
-                    // B[p, j] = b[j·k + p]: each column of op(B) is a contiguous row of B.
-                    for (int jj = 0; jj < cols; jj++)
+                    // B[p, j] = b[j·k + p]: each column of op(B) is a contiguous row of B. Transpose in
+                    // blocks of Depth values of p so the destination block (Depth·NR) stays in L1.
+                    const int Depth = 16;
+                    for (int pb = 0; pb < kc; pb += Depth)
                     {
-                        ref T src = ref Unsafe.Add(ref b, (nint)(j0 + jr + jj) * k + p0);
-                        ref T dst = ref Unsafe.Add(ref panel, jj);
-                        for (int p = 0; p < kc; p++)
-                            Unsafe.Add(ref dst, (nint)p * nr) = Unsafe.Add(ref src, p);
+                        int depth = Math.Min(Depth, kc - pb);
+                        ref T block = ref Unsafe.Add(ref panel, (nint)pb * nr);
+                        for (int jj = 0; jj < cols; jj++)
+                        {
+                            ref T src = ref Unsafe.Add(ref b, (nint)(j0 + jr + jj) * k + p0 + pb);
+                            ref T dst = ref Unsafe.Add(ref block, jj);
+                            int p = 0;
+                            for (; p + 4 <= depth; p += 4)
+                            {
+                                T x0 = Unsafe.Add(ref src, p), x1 = Unsafe.Add(ref src, p + 1);
+                                T x2 = Unsafe.Add(ref src, p + 2), x3 = Unsafe.Add(ref src, p + 3);
+                                Unsafe.Add(ref dst, (nint)p * nr) = x0;
+                                Unsafe.Add(ref dst, (nint)(p + 1) * nr) = x1;
+                                Unsafe.Add(ref dst, (nint)(p + 2) * nr) = x2;
+                                Unsafe.Add(ref dst, (nint)(p + 3) * nr) = x3;
+                            }
+                            for (; p < depth; p++)
+                                Unsafe.Add(ref dst, (nint)p * nr) = Unsafe.Add(ref src, p);
+                        }
                     }
                     for (int jj = cols; jj < nr; jj++)
                     {

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Backprop.Functional.Kernels;
 
@@ -71,7 +72,8 @@ public static partial class Gemm
         ref T rb = ref MemoryMarshal.GetReference(b);
         ref T rc = ref MemoryMarshal.GetReference(c);
         long volume = (long)m * n * k;
-        if (volume <= DirectVolume || m <= 2 || n <= 2)
+        if (volume <= DirectVolume || m <= 2 || n <= 2
+            || (transposeB && !transposeA && n < MicroKernel<T>.NR / 2))
         {
             Direct<T>.Run(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate);
             return;
@@ -370,7 +372,24 @@ public static partial class Gemm
         {
             int p = 0;
             s0 = s1 = s2 = s3 = T.Zero;
-            if (Vector.IsHardwareAccelerated)
+            if (Vector512.IsHardwareAccelerated)
+            {
+                int w = Vector512<T>.Count;
+                Vector512<T> v0 = default, v1 = default, v2 = default, v3 = default;
+                for (; p + w <= k; p += w)
+                {
+                    Vector512<T> x = Vector512.LoadUnsafe(ref a, (nuint)p);
+                    v0 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b0, (nuint)p), v0);
+                    v1 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b1, (nuint)p), v1);
+                    v2 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b2, (nuint)p), v2);
+                    v3 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b3, (nuint)p), v3);
+                }
+                s0 = Vector512.Sum(v0);
+                s1 = Vector512.Sum(v1);
+                s2 = Vector512.Sum(v2);
+                s3 = Vector512.Sum(v3);
+            }
+            else if (Vector.IsHardwareAccelerated)
             {
                 int w = Vector<T>.Count;
                 Vector<T> v0 = default, v1 = default, v2 = default, v3 = default;

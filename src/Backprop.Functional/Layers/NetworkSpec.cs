@@ -22,7 +22,7 @@ public sealed record NetworkSpec
             throw new ArgumentException(
                 $"loss {loss} does not fit output activation {output}: " + loss switch
                 {
-                    LossKind.CrossEntropy => "binary cross-entropy needs outputs in (0, 1); use Sigmoid (or Softmax)",
+                    LossKind.CrossEntropy => "binary cross-entropy reads each output as a probability; use a Sigmoid output",
                     LossKind.SoftmaxCrossEntropy => "categorical cross-entropy needs a Softmax output",
                     _ => "choose another pair",
                 }, nameof(loss));

@@ -4,7 +4,8 @@ using System.Numerics.Tensors;
 namespace Backprop.Functional;
 
 /// <summary>Binary cross-entropy per output (Nielsen ch. 3): Cₓ = −Σⱼ [yⱼ ln aⱼ + (1 − yⱼ) ln(1 − aⱼ)];
-/// ∇ₐCₓ = (a − y) / (a(1 − a)). With a sigmoid output δᴸ = a − y: the σ′ that slows the quadratic cost cancels.</summary>
+/// ∇ₐCₓ = (a − y) / (a(1 − a)). With a sigmoid output δᴸ = a − y: the σ′ that slows the quadratic cost cancels.
+/// Fits sigmoid outputs only: each output is read as an independent probability.</summary>
 /// <remarks>Terms whose weight yⱼ or 1 − yⱼ is zero are skipped, and a is kept off 0 and 1 by the smallest
 /// normal number inside the logarithms, so a saturated output gives a large finite cost rather than NaN
 /// (Nielsen uses <c>nan_to_num</c> for the same purpose).</remarks>
@@ -14,7 +15,7 @@ public readonly struct CrossEntropy : ILoss
     public static LossKind Kind => LossKind.CrossEntropy;
 
     /// <inheritdoc/>
-    public static bool Fits(ActivationKind output) => output is ActivationKind.Sigmoid or ActivationKind.Softmax;
+    public static bool Fits(ActivationKind output) => output is ActivationKind.Sigmoid;
 
     /// <inheritdoc/>
     public static T Cost<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> y) where T : unmanaged, IFloatingPointIeee754<T>

@@ -1,0 +1,96 @@
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+
+namespace Backprop.Functional.Tests.Properties;
+
+public class ActivationProperties
+{
+    [Property(MaxTest = 500)]
+    public Property Sigmoid_derivative_is_s_times_one_minus_s_and_at_most_a_quarter(NormalFloat z)
+    {
+        double s = Sigmoid.Value(z.Get);
+        double d = Sigmoid.Derivative(z.Get, s);
+        return (d == s * (1 - s)).Label($"σ′ = {d} but σ(1 − σ) = {s * (1 - s)}")
+            .And((d >= 0 && d <= 0.25).Label($"σ′({z.Get}) = {d} outside [0, ¼]"));
+    }
+
+    [Property(MaxTest = 500)]
+    public Property Tanh_derivative_is_at_most_one(NormalFloat z)
+    {
+        double a = Tanh.Value(z.Get);
+        double d = Tanh.Derivative(z.Get, a);
+        return (d >= 0 && d <= 1).Label($"tanh′({z.Get}) = {d} outside [0, 1]");
+    }
+
+    /// <summary>Every element-wise activation: the vectorised value and derivative equal the scalar ones (float and
+    /// double, lengths that exercise the vector body and the scalar tail), and the scalar derivative equals a
+    /// central difference of the scalar value in double away from kinks.</summary>
+    [Property(MaxTest = 200)]
+    public Property Vector_forms_equal_scalar_forms_and_derivative_matches_value(PositiveInt length, int seed)
+    {
+        int n = 1 + length.Get % 70;
+        var rng = new SeededRandom(seed);
+        var z = new double[n];
+        for (int i = 0; i < n; i++) z[i] = 4 * rng.NextGaussian();
+        var failures = new List<string>();
+        Each<Identity>(z, failures); Each<Sigmoid>(z, failures); Each<Tanh>(z, failures); Each<ReLU>(z, failures);
+        Each<LeakyReLU>(z, failures); Each<Softplus>(z, failures); Each<GELU>(z, failures);
+        return (failures.Count == 0).Label(string.Join("; ", failures.Take(5)));
+    }
+
+    private static void Each<TAct>(double[] z, List<string> failures) where TAct : struct, IElementwiseActivation
+    {
+        var a = new double[z.Length];
+        var d = new double[z.Length];
+        TAct.Apply<double>(z, a, z.Length);
+        TAct.Derivative<double>(z, a, d);
+        var zf = z.Select(v => (float)v).ToArray();
+        var af = new float[z.Length];
+        var df = new float[z.Length];
+        TAct.Apply<float>(zf, af, z.Length);
+        TAct.Derivative<float>(zf, af, df);
+        for (int i = 0; i < z.Length; i++)
+        {
+            double av = TAct.Value(z[i]), dv = TAct.Derivative(z[i], av);
+            if (Oracles.RelativeError(av, a[i], 1e-300) > 1e-14) failures.Add($"{TAct.Kind} value at {z[i]}: {a[i]} vs {av}");
+            if (Oracles.RelativeError(TAct.Derivative(z[i], a[i]), d[i], 1e-300) > 1e-14) failures.Add($"{TAct.Kind} derivative at {z[i]}: {d[i]} vs {dv}");
+            float avf = TAct.Value(zf[i]);
+            if (Oracles.RelativeError(avf, af[i], 1e-30) > 1e-5)   // vectorised float tanh/exp are within a few ulps, not exact
+                failures.Add($"{TAct.Kind} float value at {zf[i]}: {af[i]} vs {avf}");
+            if (Oracles.RelativeError(TAct.Derivative(zf[i], af[i]), df[i], 1e-30) > 1e-5) failures.Add($"{TAct.Kind} float derivative at {zf[i]}");
+            double h = 1e-5;
+            if (Math.Abs(z[i]) > 10 * h)
+            {
+                double fd = (TAct.Value(z[i] + h) - TAct.Value(z[i] - h)) / (2 * h);
+                if (Oracles.RelativeError(fd, dv, 1e-4) > 1e-6) failures.Add($"{TAct.Kind} σ′({z[i]}) = {dv} but finite difference {fd}");
+            }
+        }
+    }
+
+    [Property(MaxTest = 200)]
+    public Property Softmax_rows_sum_to_one_and_backward_equals_full_jacobian_product(PositiveInt width, int seed)
+    {
+        int n = 1 + width.Get % 12, rows = 3;
+        var rng = new SeededRandom(seed);
+        var z = new double[rows * n];
+        var u = new double[rows * n];
+        for (int i = 0; i < z.Length; i++) { z[i] = 5 * rng.NextGaussian(); u[i] = rng.NextGaussian(); }
+        var a = new double[z.Length];
+        var delta = new double[z.Length];
+        Softmax.Apply<double>(z, a, n);
+        Softmax.Backward<double>(z, a, u, delta, n);
+        double worst = 0, sumErr = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            sumErr = Math.Max(sumErr, Math.Abs(a.AsSpan(r * n, n).ToArray().Sum() - 1));
+            for (int j = 0; j < n; j++)
+            {
+                double expected = 0;   // Σᵢ uᵢ ∂aᵢ/∂zⱼ with ∂aᵢ/∂zⱼ = aᵢ(𝟙ᵢⱼ − aⱼ)
+                for (int i = 0; i < n; i++) expected += u[r * n + i] * a[r * n + i] * ((i == j ? 1 : 0) - a[r * n + j]);
+                worst = Math.Max(worst, Math.Abs(expected - delta[r * n + j]));
+            }
+        }
+        return (sumErr <= 1e-14).Label($"row sums off by {sumErr}").And((worst <= 1e-14).Label($"J product off by {worst}"));
+    }
+}
