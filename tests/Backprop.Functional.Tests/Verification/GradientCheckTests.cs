@@ -4,7 +4,7 @@ using FsCheck.Fluent;
 using FsCheck.Xunit;
 using Xunit;
 
-namespace Backprop.Functional.Tests.GradientCheck;
+namespace Backprop.Functional.Tests.Verification;
 
 public class GradientCheckTests
 {
@@ -16,7 +16,7 @@ public class GradientCheckTests
         c = c with { Hidden = [.. c.Hidden.Select(h => h is ActivationKind.ReLU or ActivationKind.LeakyReLU ? ActivationKind.Tanh : h)] };
         if (c.Output is ActivationKind.ReLU or ActivationKind.LeakyReLU) c = c with { Output = ActivationKind.Identity };
         using var net = c.Network();
-        var report = Functional.GradientCheck.Run<double>(net, c.X(), c.Y(), new GradientCheckOptions(Floor: 1e-5));
+        var report = GradientCheck.Run<double>(net, c.X(), c.Y(), new GradientCheckOptions(Floor: 1e-5));
         return (report.MaxRelativeError <= 1e-4).Label($"{c}: {report}")
             .And((report.LossEvaluations == 2L * net.Layout.Count).Label($"evaluations {report.LossEvaluations}"))
             .And((report.Slots.Count == net.Layout.Slots.Length).Label("one entry per slot"));
@@ -28,7 +28,7 @@ public class GradientCheckTests
         // C = ½(w·x + b − y)² for one identity unit, w = 2, b = 0.5, x = 3, y = 1.
         var spec = new NetworkSpec([new Dense(1, 1)], LossKind.Quadratic);
         using var net = Network<double>.FromParameters(spec, [2.0, 0.5]);
-        var report = Functional.GradientCheck.Run<double>(net, [3.0], [1.0], new GradientCheckOptions(FiniteDifference.FivePoint));
+        var report = GradientCheck.Run<double>(net, [3.0], [1.0], new GradientCheckOptions(FiniteDifference.FivePoint));
         // dC/dw = (wx + b − y)·x = 5.5·3 = 16.5, dC/db = 5.5; backprop and finite differences both equal these.
         Assert.Equal(16.5, report.Slots[0].Backprop, 12);
         Assert.Equal(5.5, report.Slots[1].Backprop, 12);
@@ -44,7 +44,7 @@ public class GradientCheckTests
         double[] before = net.Parameters.ToArray();
         var x = new double[10];
         for (int i = 0; i < x.Length; i++) x[i] = Math.Sin(i);
-        var report = Functional.GradientCheck.Run<double>(net, x, [1, 0, 0, 0, 0, 1], new GradientCheckOptions(Sample: 9, Seed: 4));
+        var report = GradientCheck.Run<double>(net, x, [1, 0, 0, 0, 0, 1], new GradientCheckOptions(Sample: 9, Seed: 4));
         Assert.Equal(9, report.ParametersChecked);
         Assert.Equal(18, report.LossEvaluations);
         Assert.Equal(before, net.Parameters.ToArray());
