@@ -1,0 +1,64 @@
+using System.Numerics;
+
+namespace Backprop.Functional;
+
+/// <summary>Mini-batches of a <see cref="Dataset"/>: a seeded shuffle per epoch, then each batch's rows copied into
+/// caller-given buffers. The same seed gives the same order on every machine and thread count.</summary>
+public sealed class Batcher
+{
+    private readonly Dataset _data;
+    private readonly int[] _order;
+    private SeededRandom _rng;
+
+    /// <summary>Batches of <paramref name="batchSize"/> rows (the last may be smaller) of <paramref name="data"/>.</summary>
+    public Batcher(Dataset data, int batchSize, long seed, bool shuffle = true)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        _data = data;
+        BatchSize = batchSize;
+        Shuffle = shuffle;
+        _order = new int[data.Count];
+        for (int i = 0; i < _order.Length; i++) _order[i] = i;
+        _rng = new SeededRandom(seed);
+    }
+
+    /// <summary>Rows per batch.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Whether each epoch reshuffles.</summary>
+    public bool Shuffle { get; }
+
+    /// <summary>Batches per epoch, ⌈count / batch⌉.</summary>
+    public int BatchCount => (_data.Count + BatchSize - 1) / BatchSize;
+
+    /// <summary>Starts an epoch: reshuffles the order (Fisher–Yates from the seeded stream).</summary>
+    public void NextEpoch()
+    {
+        if (Shuffle) _rng.Shuffle(_order);
+    }
+
+    /// <summary>Copies batch <paramref name="index"/> of this epoch into x ([rows × features]) and y
+    /// ([rows × outputs]); returns its row count.</summary>
+    public int Copy<T>(int index, Span<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int start = index * BatchSize;
+        int rows = Math.Min(BatchSize, _data.Count - start);
+        int d = _data.Features, k = _data.Outputs;
+        for (int r = 0; r < rows; r++)
+        {
+            int s = _order[start + r];
+            Convert<T>(_data.X.AsSpan(s * d, d), x.Slice(r * d, d));
+            Convert<T>(_data.Y.AsSpan(s * k, k), y.Slice(r * k, k));
+        }
+        return rows;
+    }
+
+    internal static void Convert<T>(ReadOnlySpan<float> source, Span<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+            source.CopyTo(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(destination));
+        else
+            for (int i = 0; i < source.Length; i++) destination[i] = T.CreateChecked(source[i]);
+    }
+}

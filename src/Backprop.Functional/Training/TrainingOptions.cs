@@ -1,0 +1,51 @@
+namespace Backprop.Functional;
+
+/// <summary>How <see cref="Trainer"/> fits a network. Defaults: Adam(1e-3), batch 64, 5 epochs, seed 0.</summary>
+/// <param name="Epochs">Passes over the training set.</param>
+/// <param name="BatchSize">Rows per mini-batch.</param>
+/// <param name="Seed">Seed of the per-epoch shuffle.</param>
+/// <param name="Optimizer">The update rule (null: <see cref="Adam"/> with torch's defaults).</param>
+/// <param name="Schedule">Learning-rate schedule over update steps (null: constant).</param>
+/// <param name="L2">Nielsen's L2 regularisation λ: C = C₀ + λ/(2n)·Σw², so ∂C/∂w gains (λ/n)·w for every weight
+/// (biases are not decayed), n the training-set size. Distinct from the optimizers' torch-style WeightDecay.</param>
+/// <param name="ClipNorm">Clip the gradient to this global L2 norm before the update (null: no clipping).</param>
+/// <param name="Threads">Threads large GEMMs may use (small ones always run on the calling thread).</param>
+/// <param name="EvaluationBatch">Rows per batch when evaluating.</param>
+public sealed record TrainingOptions(
+    int Epochs = 5,
+    int BatchSize = 64,
+    long Seed = 0,
+    Optimizer? Optimizer = null,
+    LearningRateSchedule? Schedule = null,
+    double L2 = 0,
+    double? ClipNorm = null,
+    int Threads = 1,
+    int EvaluationBatch = 1000);
+
+/// <summary>What one epoch did.</summary>
+/// <param name="Epoch">1-based epoch number.</param>
+/// <param name="TrainLoss">Mean of the batch costs over the epoch (before each update).</param>
+/// <param name="Test">Evaluation on the test set after the epoch (null without a test set).</param>
+/// <param name="SamplesPerSecond">Training throughput of the epoch (data copying included, evaluation excluded).</param>
+/// <param name="Elapsed">Wall time of the epoch's training loop.</param>
+public sealed record EpochResult(int Epoch, double TrainLoss, Evaluation? Test, double SamplesPerSecond, TimeSpan Elapsed);
+
+/// <summary>Loss, accuracy and confusion matrix of a network on a dataset.</summary>
+/// <param name="Loss">Mean cost.</param>
+/// <param name="Accuracy">Fraction of samples whose arg-max output is the label.</param>
+/// <param name="Confusion">Counts, [label × predicted], classes × classes (row-major).</param>
+/// <param name="Classes">Number of classes.</param>
+public sealed record Evaluation(double Loss, double Accuracy, int[] Confusion, int Classes);
+
+/// <summary>A numerical blow-up during training: a NaN or infinite cost, stopped before it reached θ.</summary>
+public sealed class NonFiniteException : ArithmeticException
+{
+    /// <summary>Creates the exception with a message naming where it happened.</summary>
+    public NonFiniteException(string message) : base(message) { }
+
+    /// <summary>Creates the exception.</summary>
+    public NonFiniteException() { }
+
+    /// <summary>Creates the exception with an inner exception.</summary>
+    public NonFiniteException(string message, Exception inner) : base(message, inner) { }
+}
