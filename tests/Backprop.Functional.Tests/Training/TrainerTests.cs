@@ -1,0 +1,126 @@
+using Xunit;
+
+namespace Backprop.Functional.Tests.Training;
+
+public class TrainerTests
+{
+    /// <summary>Two Gaussian blobs per class in 4 dimensions, 3 classes, one-hot targets.</summary>
+    internal static Dataset Blobs(int count, long seed)
+    {
+        var rng = new SeededRandom(seed);
+        var x = new float[count * 4];
+        var labels = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            int c = rng.Next(3);
+            labels[i] = c;
+            for (int j = 0; j < 4; j++) x[i * 4 + j] = (float)(0.6 * rng.NextGaussian() + (j == c ? 2 : 0) - (j == 3 && c == 2 ? 1 : 0));
+        }
+        return Dataset.Create($"blobs{seed}", count, 4, 3, x, Dataset.OneHot(labels, 3), labels);
+    }
+
+    private static readonly NetworkSpec Spec = NetworkSpec.Mlp([4, 16, 3], ActivationKind.Tanh, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
+
+    public static TheoryData<string> Optimizers => new() { "sgd", "momentum", "momentum-classic", "nesterov", "nesterov-mu-half", "adagrad", "rmsprop", "adam", "adamw", "adadelta" };
+
+    internal static Optimizer Make(string name) => name switch
+    {
+        "sgd" => new Sgd(0.1),
+        "momentum" => new Momentum(0.05),
+        "momentum-classic" => new Momentum(0.05, Form: MomentumForm.Classic),
+        "nesterov" => new Nesterov(0.05),
+        "nesterov-mu-half" => new Nesterov(0.02, Mu: 0.5),
+        "adagrad" => new Adagrad(0.1),
+        "rmsprop" => new RmsProp(0.01),
+        "adam" => new Adam(0.01),
+        "adamw" => new AdamW(0.01),
+        "adadelta" => new AdaDelta(1.0),
+        _ => throw new ArgumentException(name),
+    };
+
+    [Theory]
+    [MemberData(nameof(Optimizers))]
+    public void Fit_with_each_optimizer_lowers_the_loss_of_a_small_network(string optimizer)
+    {
+        var train = Blobs(300, 1);
+        using var net = Network<float>.Create(Spec, seed: 3);
+        var before = Trainer.Evaluate(net, train);
+        var results = Trainer.Fit(net, train, null, new TrainingOptions(Epochs: 5, BatchSize: 16, Optimizer: Make(optimizer)));
+        var after = Trainer.Evaluate(net, train);
+        Assert.True(after.Loss < 0.6 * before.Loss, $"{optimizer}: loss {before.Loss:F4} → {after.Loss:F4}");
+        Assert.True(results[^1].TrainLoss < results[0].TrainLoss, $"{optimizer}: epoch losses {string.Join(", ", results.Select(r => r.TrainLoss.ToString("F4")))}");
+    }
+
+    [Fact]
+    public void Fit_same_seed_gives_bit_identical_models_and_another_seed_does_not()
+    {
+        var train = Blobs(200, 2);
+        float[] Run(long seed)
+        {
+            using var net = Network<float>.Create(Spec, seed: 5);
+            Trainer.Fit(net, train, null, new TrainingOptions(Epochs: 3, BatchSize: 10, Seed: seed,
+                Schedule: new CosineAnnealing(60), ClipNorm: 1.0, L2: 0.1));
+            return net.Parameters.ToArray();
+        }
+        Assert.Equal(Run(7), Run(7));
+        Assert.NotEqual(Run(7), Run(8));
+    }
+
+    [Fact]
+    public void Fit_reports_accuracy_and_confusion_on_the_test_set()
+    {
+        var train = Blobs(600, 3);
+        var test = Blobs(300, 4);
+        using var net = Network<float>.Create(Spec, seed: 1);
+        var results = Trainer.Fit(net, train, test, new TrainingOptions(Epochs: 5, BatchSize: 16, Optimizer: new Adam(0.01)));
+        var e = results[^1].Test!;
+        Assert.True(e.Accuracy > 0.9, $"accuracy {e.Accuracy}");
+        Assert.Equal(300, e.Confusion.Sum());
+        int diagonal = e.Confusion[0] + e.Confusion[4] + e.Confusion[8];
+        Assert.Equal(e.Accuracy, diagonal / 300.0, 12);
+    }
+
+    [Fact]
+    public void Fit_stops_on_a_non_finite_cost_before_the_update_and_names_the_step()
+    {
+        var train = Blobs(100, 5);
+        var spec = NetworkSpec.Mlp([4, 8, 3], ActivationKind.ReLU, ActivationKind.Identity, LossKind.Quadratic);
+        using var net = Network<float>.Create(spec, seed: 1);
+        var e = Assert.Throws<NonFiniteException>(() =>
+            Trainer.Fit(net, train, null, new TrainingOptions(Epochs: 50, BatchSize: 10, Optimizer: new Sgd(1e6))));
+        Assert.Contains("epoch", e.Message);
+        Assert.Contains("step", e.Message);
+        // The failing step's gradient never reached θ.
+        Assert.DoesNotContain(net.Parameters.ToArray(), float.IsNaN);
+    }
+
+    [Fact]
+    public void Fit_ThrowsForDatasetThatDoesNotFitTheNetwork()
+    {
+        using var net = Network<float>.Create(NetworkSpec.Mlp([5, 3], ActivationKind.Identity, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy), 1);
+        var e = Assert.Throws<ArgumentException>(() => Trainer.Fit(net, Blobs(10, 1), null, new TrainingOptions()));
+        Assert.Contains("[10 × 4]", e.Message);
+        Assert.Contains("[5]", e.Message);
+    }
+
+    [Theory]
+    [MemberData(nameof(Optimizers))]
+    public void Step_steady_state_allocates_nothing(string optimizer)
+    {
+        var train = Blobs(64, 6);
+        using var net = Network<float>.Create(Spec, seed: 1);
+        using var ws = net.CreateWorkspace(16);
+        using var g = net.CreateGradient();
+        var opt = Make(optimizer);
+        using var buffers = opt.CreateBuffers<float>(net.Layout.Count);
+        var options = new TrainingOptions(Schedule: new Warmup(5, new CosineAnnealing(100)), ClipNorm: 1.0, L2: 1.0);
+        var state = new OptimizerState(0);
+        var x = train.X.AsSpan(0, 16 * 4);
+        var y = train.Y.AsSpan(0, 16 * 3);
+        Trainer.Step(net, x, y, ws, g.Span, opt, ref state, buffers, options, 1e-3f);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) Trainer.Step(net, x, y, ws, g.Span, opt, ref state, buffers, options, 1e-3f);
+        Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(11, state.Step);
+    }
+}
