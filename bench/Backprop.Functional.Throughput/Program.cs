@@ -1,0 +1,66 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Backprop.Functional;
+using Backprop.Functional.Throughput;
+
+// End-to-end throughput runner. Usage:
+//   e2e <W1|W2|W3|W4|I1|G1> [--threads N] [--data DIR] [--seed S]   one measurement, prints "RESULT {json}" like the peer
+//   compare [--runs R] [--workloads W1,W2,...] [--data DIR] [--out FILE]   ours and TorchSharp alternately, median ratios
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+Thread.CurrentThread.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length == 0 || args[0] is not ("e2e" or "compare"))
+{
+    Console.Error.WriteLine("usage: e2e <W1|W2|W3|W4|I1|G1> [--threads N] [--data DIR] [--seed S] | compare [--runs R] [--workloads W1,W2] [--data DIR] [--out FILE]");
+    return 2;
+}
+string Option(string name, string fallback)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}
+string? dataDir = Option("--data", "") is { Length: > 0 } d ? d : null;
+
+if (args[0] == "compare")
+    return Compare.Run(int.Parse(Option("--runs", "3")), Option("--workloads", "W1,W2,W3,W4,I1,G1").Split(','),
+        Mnist.LocateOrFetch(dataDir, Console.Error), Option("--out", "bench/RESULTS.md"));
+
+string workload = args.Length > 1 ? args[1] : "W1";
+int threads = int.Parse(Option("--threads", "1"));
+long seed = long.Parse(Option("--seed", "1234"));
+var res = new Dictionary<string, object>
+{
+    ["harness"] = "backprop-functional",
+    ["workload"] = workload,
+    ["threads"] = threads,
+    ["vector512"] = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated,
+};
+if (workload == "G1")
+    Workloads.Gemm(res, threads);
+else
+{
+    string dir = Mnist.LocateOrFetch(dataDir, Console.Error);
+    var train = Mnist.LoadTrain(dir);
+    var test = Mnist.LoadTest(dir);
+    if (workload == "I1") Workloads.Inference(res, train, test, seed);
+    else Workloads.Epoch(res, workload, threads, train, test, seed);
+}
+using var stream = new MemoryStream();
+using (var json = new Utf8JsonWriter(stream))
+{
+    json.WriteStartObject();
+    foreach (var (key, value) in res)
+    {
+        switch (value)
+        {
+            case string s: json.WriteString(key, s); break;
+            case bool b: json.WriteBoolean(key, b); break;
+            case int i: json.WriteNumber(key, i); break;
+            case long l: json.WriteNumber(key, l); break;
+            case double v: json.WriteNumber(key, Math.Round(v, 6)); break;
+        }
+    }
+    json.WriteEndObject();
+}
+Console.WriteLine("RESULT " + Encoding.UTF8.GetString(stream.ToArray()));
+return 0;
