@@ -1,0 +1,54 @@
+using Backprop.Functional;
+
+namespace Backprop.Cli;
+
+/// <summary>Train/test loss (left axis) and test accuracy (right axis) per epoch, drawn with ScottPlot 5.</summary>
+internal static class LearningCurvePlot
+{
+    /// <summary>Writes <c>&lt;modelPath&gt;.png</c>; if the native Skia renderer cannot save a PNG here, writes
+    /// <c>&lt;modelPath&gt;.svg</c> through ScottPlot's SVG export instead.</summary>
+    /// <returns>The file written and, for the fallback, why.</returns>
+    public static (string Path, string? Note) Write(string modelPath, IReadOnlyList<EpochResult> epochs, bool classification)
+    {
+        ArgumentNullException.ThrowIfNull(epochs);
+        string png = modelPath + ".png";
+        try
+        {
+            var plot = Build(epochs, classification);
+            plot.SavePng(png, 800, 500);
+            return (png, null);
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            string svg = modelPath + ".svg";
+            Build(epochs, classification).SaveSvg(svg, 800, 500);
+            return (svg, $"PNG rendering unavailable ({e.GetType().Name}); wrote SVG instead");
+        }
+    }
+
+    private static ScottPlot.Plot Build(IReadOnlyList<EpochResult> epochs, bool classification)
+    {
+        double[] x = [.. epochs.Select(e => (double)e.Epoch)];
+        var plot = new ScottPlot.Plot();
+        var train = plot.Add.Scatter(x, [.. epochs.Select(e => e.TrainLoss)]);
+        train.LegendText = "train loss";
+        if (epochs.All(e => e.Test is not null))
+        {
+            var test = plot.Add.Scatter(x, [.. epochs.Select(e => e.Test!.Loss)]);
+            test.LegendText = "test loss";
+            if (classification)
+            {
+                var accuracy = plot.Add.Scatter(x, [.. epochs.Select(e => e.Test!.Accuracy)]);
+                accuracy.LegendText = "test accuracy";
+                accuracy.Axes.YAxis = plot.Axes.Right;
+                plot.Axes.Right.Label.Text = "test accuracy";
+            }
+        }
+
+        plot.Title("Learning curves");
+        plot.XLabel("epoch");
+        plot.YLabel("loss");
+        plot.ShowLegend(ScottPlot.Alignment.MiddleRight);
+        return plot;
+    }
+}

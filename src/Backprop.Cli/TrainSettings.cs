@@ -1,0 +1,77 @@
+using System.Globalization;
+using Backprop.Functional;
+
+namespace Backprop.Cli;
+
+/// <summary>Where training data comes from: MNIST in <see cref="MnistDir"/> (null: the cache, fetched if needed),
+/// or a CSV file with a label column.</summary>
+internal sealed record DataSource(string? MnistDir, string? Csv, string? LabelColumn, string? TestCsv, bool Regression)
+{
+    public bool IsCsv => Csv is not null;
+
+    public static DataSource Mnist(string? dir = null) => new(dir, null, null, null, false);
+}
+
+/// <summary>A learning-rate schedule as the command line states it; built once the number of updates is known
+/// (cosine annealing runs over the whole training).</summary>
+internal sealed record ScheduleSettings(string Kind, int? StepSize, double? Gamma, long Warmup)
+{
+    public static ScheduleSettings Constant { get; } = new("constant", null, null, 0);
+
+    public LearningRateSchedule? Build(long totalSteps)
+    {
+        LearningRateSchedule main = Kind switch
+        {
+            "constant" => new ConstantRate(),
+            "step" => new StepDecay(StepSize ?? throw new UsageException("--schedule step needs --step-size N (updates between decays)"), Gamma ?? 0.1),
+            "exp" => new ExponentialDecay(Gamma ?? throw new UsageException("--schedule exp needs --gamma G (factor per update, e.g. 0.9999)")),
+            "cosine" => new CosineAnnealing(Math.Max(1, totalSteps - Warmup)),
+            _ => throw new UsageException($"unknown schedule '{Kind}'"),
+        };
+        if (Warmup > 0) return new Warmup(Warmup, main);
+        return Kind == "constant" ? null : main;
+    }
+
+    public override string ToString()
+    {
+        string main = Kind switch
+        {
+            "step" => string.Create(CultureInfo.InvariantCulture, $"step(every {StepSize} updates, γ={Gamma ?? 0.1})"),
+            "exp" => string.Create(CultureInfo.InvariantCulture, $"exp(γ={Gamma})"),
+            _ => Kind,
+        };
+        return Warmup > 0 ? string.Create(CultureInfo.InvariantCulture, $"warmup {Warmup} then {main}") : main;
+    }
+}
+
+/// <summary>Everything <c>backprop train</c> needs, resolved from the command line, a preset and the defaults.</summary>
+/// <param name="Layers">Widths, input first; null: 784-128-10 for MNIST, features-128-classes for CSV data.</param>
+internal sealed record TrainSettings(
+    int[]? Layers,
+    ActivationKind Hidden,
+    ActivationKind Output,
+    LossKind Loss,
+    Optimizer Optimizer,
+    ScheduleSettings Schedule,
+    double L2,
+    double? ClipNorm,
+    Initialization Init,
+    int Batch,
+    int Epochs,
+    long Seed,
+    int Threads,
+    DataSource Data,
+    string Out,
+    string? Preset)
+{
+    /// <summary>The default run: MNIST 784-128-10, ReLU, softmax + cross-entropy, Adam 1e-3, batch 64, 5 epochs,
+    /// seed 0, PyTorch initialisation, saved to model.safetensors.</summary>
+    public static TrainSettings Default { get; } = new(
+        null, ActivationKind.ReLU, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy, new Adam(), ScheduleSettings.Constant,
+        0, null, Initialization.PyTorch, 64, 5, 0, 1, DataSource.Mnist(), "model.safetensors", null);
+
+    /// <summary>The widths to build, given the data's feature and output counts.</summary>
+    public int[] LayersFor(int features, int outputs) => Layers ?? (Data.IsCsv ? [features, 128, outputs] : [784, 128, 10]);
+
+    public string LayersText => Layers is null ? (Data.IsCsv ? "features-128-outputs" : "784-128-10") : string.Join('-', Layers);
+}
