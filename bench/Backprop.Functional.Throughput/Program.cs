@@ -9,7 +9,7 @@ using Backprop.Functional.Throughput;
 //   compare [--runs R] [--workloads W1,W2,...] [--data DIR] [--out FILE]   ours and TorchSharp alternately, median ratios
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 Thread.CurrentThread.CurrentCulture = CultureInfo.InvariantCulture;
-if (args.Length == 0 || args[0] is not ("e2e" or "compare"))
+if (args.Length == 0 || args[0] is not ("e2e" or "compare" or "profile"))
 {
     Console.Error.WriteLine("usage: e2e <W1|W2|W3|W4|I1|G1> [--threads N] [--data DIR] [--seed S] | compare [--runs R] [--workloads W1,W2] [--data DIR] [--out FILE]");
     return 2;
@@ -24,6 +24,12 @@ string? dataDir = Option("--data", "") is { Length: > 0 } d ? d : null;
 if (args[0] == "compare")
     return Compare.Run(int.Parse(Option("--runs", "3")), Option("--workloads", "W1,W2,W3,W4,I1,G1").Split(','),
         Mnist.LocateOrFetch(dataDir, Console.Error), Option("--out", "bench/RESULTS.md"));
+
+if (args[0] == "profile")
+{
+    Profile.Run(args.Length > 1 ? args[1] : "W4", Mnist.LoadTrain(Mnist.LocateOrFetch(dataDir, Console.Error)));
+    return 0;
+}
 
 string workload = args.Length > 1 ? args[1] : "W1";
 int threads = int.Parse(Option("--threads", "1"));
