@@ -29,7 +29,7 @@ internal sealed class TrainCommand
     private readonly Option<long?> _warmup = new("--warmup") { Description = "Linear warm-up over the first N updates, then the schedule", HelpName = "N" };
     private readonly Option<int?> _stepSize = new("--step-size") { Description = "Updates between decays (--schedule step)", HelpName = "N" };
     private readonly Option<double?> _gamma = new("--gamma") { Description = "Decay factor: per step-size (step, default 0.1) or per update (exp)", HelpName = "γ" };
-    private readonly Option<string> _init = new Option<string>("--init") { Description = "Weight initialisation [default: pytorch]", HelpName = "SCHEME" }.AcceptOnlyFromAmong(Names.Inits);
+    private readonly Option<string> _init = new Option<string>("--init") { Description = "Weight initialisation [default: he; the presets use nielsen]", HelpName = "SCHEME" }.AcceptOnlyFromAmong(Names.Inits);
     private readonly Option<int?> _batch = new("--batch") { Description = "Mini-batch size [default: 64]", HelpName = "N" };
     private readonly Option<int?> _epochs = new("--epochs") { Description = "Passes over the training set [default: 5]", HelpName = "N" };
     private readonly Option<long?> _seed = new("--seed") { Description = "Seed of initialisation and shuffling [default: 0]", HelpName = "N" };

@@ -68,7 +68,7 @@ internal sealed record TrainSettings(
     /// seed 0, PyTorch initialisation, saved to model.safetensors.</summary>
     public static TrainSettings Default { get; } = new(
         null, ActivationKind.ReLU, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy, new Adam(), ScheduleSettings.Constant,
-        0, null, Initialization.PyTorch, 64, 5, 0, 1, DataSource.Mnist(), "model.safetensors", null);
+        0, null, Initialization.He, 64, 5, 0, 1, DataSource.Mnist(), "model.safetensors", null);
 
     /// <summary>The widths to build, given the data's feature and output counts.</summary>
     public int[] LayersFor(int features, int outputs) => Layers ?? (Data.IsCsv ? [features, 128, outputs] : [784, 128, 10]);

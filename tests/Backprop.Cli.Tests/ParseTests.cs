@@ -16,7 +16,7 @@ public class ParseTests
         Assert.Equal(LossKind.SoftmaxCrossEntropy, s.Loss);
         Assert.Equal(new Adam(1e-3), s.Optimizer);
         Assert.Equal((64, 5, 0L, 1), (s.Batch, s.Epochs, s.Seed, s.Threads));
-        Assert.Equal(Initialization.PyTorch, s.Init);
+        Assert.Equal(Initialization.He, s.Init);
         Assert.Equal(0, s.L2);
         Assert.Null(s.ClipNorm);
         Assert.Null(s.Schedule.Build(1000));
