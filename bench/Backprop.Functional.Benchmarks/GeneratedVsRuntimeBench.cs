@@ -82,7 +82,9 @@ public class GeneratedVsRuntimeBench
         public readonly Network<float> Runtime;
         public readonly Workspace<float> RuntimeWorkspace, GeneratedWorkspace;
         public readonly float[] Theta, X, Y, Gradient, RuntimeGradient;
-        public readonly Optimizer Optimizer = new Adam(LearningRate: 1e-4);
+        // η = 0 keeps θ fixed, so every step does the same work on both sides: a real trajectory on one repeated sample
+        // saturates the softmax and drifts into subnormal gradients, and the two sides would time different states.
+        public readonly Optimizer Optimizer = new Adam(LearningRate: 0);
         public readonly OptimizerBuffers<float> RuntimeBuffers, GeneratedBuffers;
         public OptimizerState RuntimeState, GeneratedState;
 
