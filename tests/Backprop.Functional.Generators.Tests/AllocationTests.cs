@@ -1,9 +1,12 @@
 using Backprop.Functional.Generators.Tests.Networks;
 using Xunit;
 
+using Backprop.Functional.Tests;
+
 namespace Backprop.Functional.Generators.Tests;
 
 /// <summary>A generated TrainStep allocates nothing once warmed up (JIT, statics, pool buckets).</summary>
+[Collection(RunsAlone.Name)]
 public sealed class AllocationTests
 {
     [Fact]
@@ -24,11 +27,10 @@ public sealed class AllocationTests
         var y = new float[8 * MnistMlp.OutputSize];
         for (int r = 0; r < 8; r++) { y[r * 10 + r] = 1; x[r * 784 + 100 * r] = 1; }
         var state = default(OptimizerState);
-        MnistMlp.TrainStep(net.Parameters, x, y, ws, gradient, optimizer, ref state, buffers);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10; i++) MnistMlp.TrainStep(net.Parameters, x, y, ws, gradient, optimizer, ref state, buffers);
-        Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(11L, state.Step);
+        long calls = 0;
+        long allocated = SteadyState.AllocatedBytes(() => { MnistMlp.TrainStep(net.Parameters, x, y, ws, gradient, optimizer, ref state, buffers); calls++; });
+        Assert.Equal(0L, allocated);
+        Assert.Equal(calls, state.Step);
     }
 
     private static long MeasureTiny<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
@@ -42,10 +44,6 @@ public sealed class AllocationTests
         var y = new T[] { T.One };
         for (int i = 0; i < x.Length; i++) x[i] = T.CreateChecked(i) / T.CreateChecked(16);
         var state = default(OptimizerState);
-        var theta = net.Parameters;
-        Tiny.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers);   // warm-up
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10; i++) Tiny.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers);
-        return GC.GetAllocatedBytesForCurrentThread() - before;
+        return SteadyState.AllocatedBytes(() => Tiny.TrainStep(net.Parameters, x, y, ws, gradient, optimizer, ref state, buffers));
     }
 }

@@ -11,10 +11,10 @@ public static partial class Gemm
     /// Every rectangle reproduces the single-threaded bits, so the result is independent of the split.
     /// </summary>
     /// <remarks>
-    /// Spans cannot cross threads, so the operands are published as addresses. A worker turns them back into
-    /// GC-tracked references and reports; only if the caller's references still sit at the published
-    /// addresses (no compacting GC moved an operand in between) are the workers released to compute,
-    /// otherwise they stand down and the caller computes alone. Nothing is allocated per call.
+    /// Spans cannot cross threads, so the caller pins the three operands with <c>fixed</c> for the whole product
+    /// (it joins the workers before leaving the block) and publishes their addresses; workers turn them back into
+    /// references. Pinned memory cannot move, so the workers' references stay valid whatever the GC does. This is
+    /// the library's one use of <c>unsafe</c>. Nothing is allocated per call.
     /// </remarks>
     internal sealed class Team<T> : Pool.Job
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -24,14 +24,15 @@ public static partial class Gemm
         private nint _a, _b, _c;
         private bool _transposeA, _transposeB, _accumulate, _splitColumns;
         private int _m, _n, _k, _parts, _units;
-        private int _acquired;
-        private int _verdict; // 0 pending, 1 go, 2 stand down
 
         private Team()
         {
         }
 
-        internal static bool TryRun(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
+        /// <summary>Products that ran on more than one thread (for tests: the parallel path is really taken).</summary>
+        internal static long Runs;
+
+        internal static unsafe bool TryRun(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
             int m, int n, int k, bool accumulate, int threads)
         {
             int mr = MicroKernel<T>.MR, nr = MicroKernel<T>.NR;
@@ -43,39 +44,32 @@ public static partial class Gemm
                 return false;
             try
             {
-                Team<T> job = Shared;
-                job._a = Address(ref a);
-                job._b = Address(ref b);
-                job._c = Address(ref c);
-                job._transposeA = transposeA;
-                job._transposeB = transposeB;
-                job._accumulate = accumulate;
-                job._splitColumns = splitColumns;
-                job._m = m;
-                job._n = n;
-                job._k = k;
-                job._parts = parts;
-                job._units = units;
-                job._acquired = 0;
-                Volatile.Write(ref job._verdict, 0);
-
-                Pool.Start(job, parts - 1);
-                SpinWait spin = default;
-                while (Volatile.Read(ref job._acquired) < parts - 1)
-                    spin.SpinOnce(sleep1Threshold: -1);
-                bool unmoved = job._a == Address(ref a) && job._b == Address(ref b) && job._c == Address(ref c);
-                Volatile.Write(ref job._verdict, unmoved ? 1 : 2);
-                try
+                fixed (T* pa = &a, pb = &b, pc = &c)   // pinned until every worker has joined
                 {
-                    if (unmoved)
+                    Team<T> job = Shared;
+                    job._a = (nint)pa;
+                    job._b = (nint)pb;
+                    job._c = (nint)pc;
+                    job._transposeA = transposeA;
+                    job._transposeB = transposeB;
+                    job._accumulate = accumulate;
+                    job._splitColumns = splitColumns;
+                    job._m = m;
+                    job._n = n;
+                    job._k = k;
+                    job._parts = parts;
+                    job._units = units;
+                    Pool.Start(job, parts - 1);
+                    Interlocked.Increment(ref Runs);
+                    try
+                    {
                         job.Compute(ref a, ref b, ref c, 0);
+                    }
+                    finally
+                    {
+                        Pool.Join();
+                    }
                 }
-                finally
-                {
-                    Pool.Join();
-                }
-                if (!unmoved)
-                    Blocked<T>.Run(ref a, transposeA, ref b, transposeB, ref c, m, n, k, accumulate, 0, m, 0, n);
                 return true;
             }
             finally
@@ -84,20 +78,9 @@ public static partial class Gemm
             }
         }
 
-        /// <summary>Worker side: part ∈ [1, parts).</summary>
-        internal override void Execute(int part)
-        {
-            ref T a = ref FromAddress(_a);
-            ref T b = ref FromAddress(_b);
-            ref T c = ref FromAddress(_c);
-            Interlocked.Increment(ref _acquired);
-            SpinWait spin = default;
-            int verdict;
-            while ((verdict = Volatile.Read(ref _verdict)) == 0)
-                spin.SpinOnce(sleep1Threshold: -1);
-            if (verdict == 1)
-                Compute(ref a, ref b, ref c, part);
-        }
+        /// <summary>Worker side: part ∈ [1, parts), on operands the caller keeps pinned.</summary>
+        internal override unsafe void Execute(int part) =>
+            Compute(ref Unsafe.AsRef<T>((void*)_a), ref Unsafe.AsRef<T>((void*)_b), ref Unsafe.AsRef<T>((void*)_c), part);
 
         private void Compute(ref T a, ref T b, ref T c, int part)
         {
@@ -115,12 +98,6 @@ public static partial class Gemm
                     u0 * mr, Math.Min(_m, u1 * mr), 0, _n);
             }
         }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static nint Address(ref T x) => Unsafe.ByteOffset(ref Unsafe.NullRef<T>(), ref x);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static ref T FromAddress(nint address) => ref Unsafe.AddByteOffset(ref Unsafe.NullRef<T>(), address);
     }
 
     /// <summary>

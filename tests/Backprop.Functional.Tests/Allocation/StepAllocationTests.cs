@@ -4,6 +4,7 @@ namespace Backprop.Functional.Tests.Allocation;
 
 /// <summary>Zero allocation in steady state: after a warm-up step (JIT, statics, pool buckets), a forward and
 /// backward pass over a workspace allocates nothing.</summary>
+[Collection(RunsAlone.Name)]
 public class StepAllocationTests
 {
     public static TheoryData<int, int> Shapes => new() { { 1, 16 }, { 16, 32 }, { 64, 128 } };
@@ -37,10 +38,6 @@ public class StepAllocationTests
         for (int i = 0; i < x.Length; i++) x[i] = T.CreateChecked(rng.NextDouble());
         for (int r = 0; r < batch; r++) y[r * 10 + rng.Next(10)] = T.One;
 
-        net.ValueAndGradient(x, y, ws, g.Span);   // warm-up
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10; i++) net.ValueAndGradient(x, y, ws, g.Span);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0L, allocated);
+        Assert.Equal(0L, SteadyState.AllocatedBytes(() => net.ValueAndGradient(x, y, ws, g.Span)));
     }
 }
