@@ -3,10 +3,11 @@ using System.Numerics.Tensors;
 
 namespace Backprop.Functional;
 
-/// <summary>Categorical cross-entropy: Cₓ = −Σⱼ yⱼ ln aⱼ; ∇ₐCₓ = −y / a. With a softmax output and targets
-/// that sum to 1, δᴸ = a − y exactly (the fused path).</summary>
+/// <summary>Categorical cross-entropy: Cₓ = −Σⱼ yⱼ ln aⱼ; ∇ₐCₓ = −y / a. With a softmax output the fused
+/// δᴸⱼ = aⱼ·Σᵢyᵢ − yⱼ, which is a − y when the targets sum to 1 (one-hot or a distribution).</summary>
 /// <remarks>Terms with yⱼ = 0 are skipped and a is kept off 0 by the smallest normal number inside the
-/// logarithm. The fused δᴸ = a − y assumes each target row sums to 1 (one-hot or a distribution).</remarks>
+/// logarithm. The fused form is exact for any non-negative targets (label smoothing that does not renormalise,
+/// soft or unnormalised targets) and never divides by a.</remarks>
 public readonly struct SoftmaxCrossEntropy : ILoss
 {
     /// <inheritdoc/>
@@ -42,7 +43,14 @@ public readonly struct SoftmaxCrossEntropy : ILoss
         Shapes.RequireSameLength(a, y, nameof(a), nameof(y));
         if (typeof(TAct) == typeof(Softmax))
         {
-            TensorPrimitives.Subtract(a, y, delta);   // δᴸ = a − y (fused)
+            Shapes.RequireRows(a.Length, width, nameof(a));
+            for (int r = 0; r < a.Length; r += width)   // δᴸ = a·Σy − y per row (fused; a − y for one-hot y)
+            {
+                var yr = y.Slice(r, width);
+                var dr = delta.Slice(r, width);
+                TensorPrimitives.Multiply(a.Slice(r, width), TensorPrimitives.Sum(yr), dr);
+                TensorPrimitives.Subtract(dr, yr, dr);
+            }
             return;
         }
         Gradient(a, y, delta);

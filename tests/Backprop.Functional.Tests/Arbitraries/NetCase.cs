@@ -45,7 +45,8 @@ public sealed record NetCase(int[] Widths, ActivationKind[] Hidden, ActivationKi
         return x;
     }
 
-    /// <summary>Targets that suit the loss: one-hot rows for categorical cross-entropy, values in [0, 1] for
+    /// <summary>Targets that suit the loss: one-hot rows (even seeds) or unnormalised non-negative rows (odd seeds)
+    /// for categorical cross-entropy, values in [0, 1] for
     /// binary cross-entropy, N(0, 1) for the quadratic cost.</summary>
     public double[] Y(int salt = 0)
     {
@@ -56,7 +57,8 @@ public sealed record NetCase(int[] Widths, ActivationKind[] Hidden, ActivationKi
             var row = y.AsSpan(r * Outputs, Outputs);
             switch (Loss)
             {
-                case LossKind.SoftmaxCrossEntropy: row[rng.Next(Outputs)] = 1; break;
+                case LossKind.SoftmaxCrossEntropy when Seed % 2 == 0: row[rng.Next(Outputs)] = 1; break;
+                case LossKind.SoftmaxCrossEntropy: for (int j = 0; j < Outputs; j++) row[j] = 2 * rng.NextDouble(); break;   // unnormalised
                 case LossKind.CrossEntropy: for (int j = 0; j < Outputs; j++) row[j] = rng.NextDouble(); break;
                 default: for (int j = 0; j < Outputs; j++) row[j] = rng.NextGaussian(); break;
             }
