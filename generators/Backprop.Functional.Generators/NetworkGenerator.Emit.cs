@@ -89,6 +89,7 @@ public sealed partial class NetworkGenerator
             w.Line("    " + Constraint);
             w.Line("{");
             w.Line("    int rows = Rows(theta.Length, x.Length, ws);");
+            w.Line("    " + Lib + "Validate.Finite<T>(x, InputSize, \"input\");");
             for (int l = 0; l < count; l++)
             {
                 var d = layers[l];
@@ -116,6 +117,7 @@ public sealed partial class NetworkGenerator
             w.Line("    int rows = Rows(theta.Length, x.Length, ws);");
             w.Line("    if (y.Length != rows * OutputSize) ThrowTargets(y.Length, rows);");
             w.Line("    if (gradient.Length != ParameterCount) ThrowGradient(gradient.Length);");
+            w.Line("    " + Lib + "Validate.Finite<T>(y, OutputSize, \"targets\");");
             w.Line("    T cost = " + loss + ".Cost<T>(ws.A(" + last + ", rows), y);");
             w.Line("    " + loss + ".OutputError<" + Lib + layers[last].Activation + ", T>(ws.Z(" + last + ", rows), ws.A(" + last + ", rows), y, ws.Delta("
                 + last + ", rows), " + layers[last].Outputs + ");");
@@ -139,7 +141,8 @@ public sealed partial class NetworkGenerator
 
             // TrainStep
             w.Line("/// <summary>One training step: <see cref=\"Forward{T}\"/>, <see cref=\"Backward{T}\"/>, then the optimizer's in-place update of θ");
-            w.Line("/// at its base learning rate. Allocates nothing after the first call. Returns the batch's mean cost before the update.</summary>");
+            w.Line("/// (skipped when the cost is NaN or infinite, so θ is never trained on a blow-up: check the returned cost).");
+            w.Line("/// Allocates nothing after the first call. Returns the batch's mean cost before the update.</summary>");
             w.Line("/// <param name=\"theta\">θ, [ParameterCount], updated in place.</param>");
             w.Line("/// <param name=\"x\">Inputs, [rows × InputSize].</param>");
             w.Line("/// <param name=\"y\">Targets, [rows × OutputSize].</param>");
@@ -148,16 +151,18 @@ public sealed partial class NetworkGenerator
             w.Line("/// <param name=\"optimizer\">The update rule and its hyper-parameters.</param>");
             w.Line("/// <param name=\"state\">The optimizer's state, replaced by the state after the update.</param>");
             w.Line("/// <param name=\"buffers\">The optimizer's moments, from <c>optimizer.CreateBuffers&lt;T&gt;(ParameterCount)</c>.</param>");
-            w.Line("/// <exception cref=\"global::System.ArgumentException\">A length does not match.</exception>");
+            w.Line("/// <param name=\"learningRate\">This step's learning rate, e.g. from a schedule (null: the optimizer's own).</param>");
+            w.Line("/// <exception cref=\"global::System.ArgumentException\">A length does not match, or x or y holds NaN or infinity.</exception>");
             w.Line("public static T TrainStep<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, "
                 + Lib + "Workspace<T> ws, global::System.Span<T> gradient, " + Lib + "Optimizer optimizer, ref " + Lib + "OptimizerState state, "
-                + Lib + "OptimizerBuffers<T> buffers)");
+                + Lib + "OptimizerBuffers<T> buffers, double? learningRate = null)");
             w.Line("    " + Constraint);
             w.Line("{");
             w.Line("    global::System.ArgumentNullException.ThrowIfNull(optimizer);");
             w.Line("    Forward<T>(theta, x, ws);");
             w.Line("    T cost = Backward<T>(theta, x, y, ws, gradient);");
-            w.Line("    state = optimizer.Update<T>(state, theta, gradient, buffers, optimizer.LearningRate);");
+            w.Line("    if (!T.IsFinite(cost)) return cost;");
+            w.Line("    state = optimizer.Update<T>(state, theta, gradient, buffers, learningRate ?? optimizer.LearningRate);");
             w.Line("    return cost;");
             w.Line("}");
             w.Line();
@@ -189,7 +194,7 @@ public sealed partial class NetworkGenerator
             w.Line("{");
             w.Line("    global::System.ArgumentNullException.ThrowIfNull(ws);");
             w.Line("    if (thetaLength != ParameterCount) ThrowTheta(thetaLength);");
-            w.Line("    if (xLength % InputSize != 0) ThrowInput(xLength);");
+            w.Line("    if (xLength == 0 || xLength % InputSize != 0) ThrowInput(xLength);");
             var widths = new List<string> { "ws.LayerCount != LayerCount", "ws.InputWidth != InputSize" };
             for (int l = 0; l < count; l++) widths.Add("ws.Width(" + l + ") != " + layers[l].Outputs);
             w.Line("    if (" + string.Join(" || ", widths) + ") ThrowWorkspace();");
@@ -197,7 +202,7 @@ public sealed partial class NetworkGenerator
             w.Line("}");
             w.Line();
             Thrower(w, "ThrowTheta(int length)", "$\"theta has {length} elements but " + name + " has ParameterCount = " + parameterCount + "\", \"theta\"");
-            Thrower(w, "ThrowInput(int length)", "$\"x has {length} elements, not a whole number of rows of InputSize = " + layers[0].Inputs + " (" + name + ")\", \"x\"");
+            Thrower(w, "ThrowInput(int length)", "$\"x has {length} elements, not a positive whole number of rows of InputSize = " + layers[0].Inputs + " (" + name + ")\", \"x\"");
             Thrower(w, "ThrowTargets(int length, int rows)", "$\"y has {length} elements but the batch needs [{rows} × " + layers[last].Outputs + "] = {rows * OutputSize}\", \"y\"");
             Thrower(w, "ThrowGradient(int length)", "$\"gradient has {length} elements but " + name + " has ParameterCount = " + parameterCount + "\", \"gradient\"");
             Thrower(w, "ThrowDestination(int length, int rows)", "$\"destination has {length} elements but the batch has {rows} rows\", \"destination\"");

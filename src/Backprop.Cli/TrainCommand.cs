@@ -156,11 +156,13 @@ internal sealed class TrainCommand
         if (lr is { } rate && !(rate > 0 && double.IsFinite(rate))) throw new UsageException("--lr must be > 0");
         double? mu = parse.GetValue(_momentum), b1 = parse.GetValue(_beta1), b2 = parse.GetValue(_beta2);
         double? eps = parse.GetValue(_eps), alpha = parse.GetValue(_alpha), rho = parse.GetValue(_rho), wd = parse.GetValue(_weightDecay);
-        if (mu is < 0 or >= 1) throw new UsageException("--momentum must be in [0, 1)");
-        if (b1 is < 0 or >= 1 || b2 is < 0 or >= 1) throw new UsageException("--beta1 and --beta2 must be in [0, 1)");
-        if (alpha is < 0 or >= 1 || rho is < 0 or >= 1) throw new UsageException("--alpha and --rho must be in [0, 1)");
-        if (eps is <= 0) throw new UsageException("--eps must be > 0");
-        if (wd is < 0) throw new UsageException("--weight-decay must be ≥ 0");
+        // Written as "not inside the range" so that NaN, which fails every comparison, is refused too.
+        static bool OutsideUnit(double? v) => v is { } x && !(x >= 0 && x < 1);
+        if (OutsideUnit(mu)) throw new UsageException("--momentum must be in [0, 1)");
+        if (OutsideUnit(b1) || OutsideUnit(b2)) throw new UsageException("--beta1 and --beta2 must be in [0, 1)");
+        if (OutsideUnit(alpha) || OutsideUnit(rho)) throw new UsageException("--alpha and --rho must be in [0, 1)");
+        if (eps is { } e && !(e > 0 && double.IsFinite(e))) throw new UsageException("--eps must be > 0");
+        if (wd is { } w && !(w >= 0 && double.IsFinite(w))) throw new UsageException("--weight-decay must be ≥ 0");
 
         NotFor(name, mu, "--momentum", "sgd", "momentum", "nesterov", "rmsprop");
         NotFor(name, b1, "--beta1", "adam", "adamw");

@@ -65,7 +65,7 @@ internal sealed record TrainSettings(
     string? Preset)
 {
     /// <summary>The default run: MNIST 784-128-10, ReLU, softmax + cross-entropy, Adam 1e-3, batch 64, 5 epochs,
-    /// seed 0, PyTorch initialisation, saved to model.safetensors.</summary>
+    /// seed 0, He initialisation, saved to model.safetensors.</summary>
     public static TrainSettings Default { get; } = new(
         null, ActivationKind.ReLU, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy, new Adam(), ScheduleSettings.Constant,
         0, null, Initialization.He, 64, 5, 0, 1, DataSource.Mnist(), "model.safetensors", null);

@@ -50,7 +50,7 @@ public static class Trainer
                 T cost = Step(network, xs, ys, ws, gradient.Span, optimizer, ref state, buffers, options, l2);
                 if (!T.IsFinite(cost))
                     throw new NonFiniteException(
-                        $"epoch {epoch}, step {state.Step + 1} (batch {b + 1} of {batcher.BatchCount}): the cost is {cost}; training stopped before the update. Lower the learning rate, or check the data.");
+                        $"epoch {epoch}, step {state.Step + 1} (batch {b + 1} of {batcher.BatchCount}): the cost is {cost}; {WhereNonFinite(ws, rows)}. Training stopped before the update; lower the learning rate, or check the data.");
                 lossSum += double.CreateChecked(cost) * rows;
                 onBatch?.Invoke(b, batcher.BatchCount);
             }
@@ -121,6 +121,20 @@ public static class Trainer
         for (int i = 1; i < values.Length; i++)
             if (values[i] > values[best]) best = i;
         return best;
+    }
+
+    /// <summary>Names the first layer whose zˡ or aˡ is not finite, and where.</summary>
+    private static string WhereNonFinite<T>(Workspace<T> ws, int rows) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int l = 0; l < ws.LayerCount; l++)
+        {
+            int width = ws.Width(l);
+            foreach (var (name, values) in new[] { ("z", ws.Z(l, rows).ToArray()), ("a", ws.A(l, rows).ToArray()) })
+                for (int i = 0; i < values.Length; i++)
+                    if (!T.IsFinite(values[i]))
+                        return $"the first non-finite value is {name} of layer {l} (sample {i / width}, unit {i % width}) = {values[i]}";
+        }
+        return "every zˡ and aˡ is finite, so the cost itself overflowed";
     }
 
     private static void AddL2<T>(Network<T> network, Span<T> gradient, T scale) where T : unmanaged, IFloatingPointIeee754<T>

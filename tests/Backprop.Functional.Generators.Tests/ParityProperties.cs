@@ -95,6 +95,39 @@ public sealed class ParityProperties
         Assert.Throws<ArgumentException>(() => Tiny.Backward<double>(theta, new double[16], new double[1], ws, new double[5]));
         using var other = Mix.CreateWorkspace<double>(2);
         Assert.Throws<ArgumentException>(() => Tiny.Forward<double>(theta, new double[16], other));
+        Assert.Throws<ArgumentException>(() => Tiny.Forward<double>(theta, [], ws));   // an empty batch
+    }
+
+    [Fact]
+    public void Forward_and_Backward_ReportNonFiniteInputsAndTargets_like_the_runtime()
+    {
+        using var ws = Tiny.CreateWorkspace<double>(2);
+        var theta = new double[Tiny.ParameterCount];
+        var x = new double[32];
+        x[20] = double.NaN;   // sample 1, feature 4
+        Assert.Contains("sample 1, feature 4", Assert.Throws<ArgumentException>(() => Tiny.Forward<double>(theta, x, ws)).Message, StringComparison.Ordinal);
+        x[20] = 0;
+        Tiny.Forward<double>(theta, x, ws);
+        Assert.Contains("targets", Assert.Throws<ArgumentException>(() =>
+            Tiny.Backward<double>(theta, x, [1.0, double.PositiveInfinity], ws, new double[Tiny.ParameterCount])).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TrainStep_SkipsTheUpdateWhenTheCostIsNotFinite()
+    {
+        using var net = Network<float>.Create(Tiny.Spec, seed: 1);
+        float[] theta = net.Parameters.ToArray();
+        theta[^1] = float.PositiveInfinity;   // the output bias: zᴸ = ∞, so the quadratic cost is ∞
+        float[] before = (float[])theta.Clone();
+        using var ws = Tiny.CreateWorkspace<float>(1);
+        var optimizer = new Sgd(0.1);
+        using var buffers = optimizer.CreateBuffers<float>(Tiny.ParameterCount);
+        var state = default(OptimizerState);
+        var x = new float[Tiny.InputSize];
+        float cost = Tiny.TrainStep<float>(theta, x, [0f], ws, new float[Tiny.ParameterCount], optimizer, ref state, buffers);
+        Assert.False(float.IsFinite(cost));
+        Assert.Equal(before, theta);
+        Assert.Equal(0L, state.Step);
     }
 
     [Fact]

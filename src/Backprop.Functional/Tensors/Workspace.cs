@@ -66,6 +66,8 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
     public int RowsOf(int inputLength)
     {
         Shapes.RequireRows(inputLength, InputWidth, "input");
+        if (inputLength == 0)
+            throw new ArgumentException($"the input is empty: a batch needs at least one row of [{InputWidth}]");
         return Rows(inputLength / InputWidth);
     }
 

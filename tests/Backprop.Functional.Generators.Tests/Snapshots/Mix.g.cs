@@ -49,6 +49,7 @@ static partial class Outer
             where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
         {
             int rows = Rows(theta.Length, x.Length, ws);
+            global::Backprop.Functional.Validate.Finite<T>(x, InputSize, "input");
             global::Backprop.Functional.DenseKernel.Forward<global::Backprop.Functional.GELU, T>(theta.Slice(0, 56), x, ws.Z(0, rows), ws.A(0, rows), 6, 8, ws.Threads);
             global::Backprop.Functional.DenseKernel.Forward<global::Backprop.Functional.LeakyReLU, T>(theta.Slice(56, 63), ws.A(0, rows), ws.Z(1, rows), ws.A(1, rows), 8, 7, ws.Threads);
             global::Backprop.Functional.DenseKernel.Forward<global::Backprop.Functional.Softplus, T>(theta.Slice(119, 40), ws.A(1, rows), ws.Z(2, rows), ws.A(2, rows), 7, 5, ws.Threads);
@@ -70,6 +71,7 @@ static partial class Outer
             int rows = Rows(theta.Length, x.Length, ws);
             if (y.Length != rows * OutputSize) ThrowTargets(y.Length, rows);
             if (gradient.Length != ParameterCount) ThrowGradient(gradient.Length);
+            global::Backprop.Functional.Validate.Finite<T>(y, OutputSize, "targets");
             T cost = global::Backprop.Functional.CrossEntropy.Cost<T>(ws.A(3, rows), y);
             global::Backprop.Functional.CrossEntropy.OutputError<global::Backprop.Functional.Sigmoid, T>(ws.Z(3, rows), ws.A(3, rows), y, ws.Delta(3, rows), 3);
             T inverseBatch = T.One / T.CreateChecked(rows);
@@ -89,7 +91,8 @@ static partial class Outer
         }
 
         /// <summary>One training step: <see cref="Forward{T}"/>, <see cref="Backward{T}"/>, then the optimizer's in-place update of θ
-        /// at its base learning rate. Allocates nothing after the first call. Returns the batch's mean cost before the update.</summary>
+        /// (skipped when the cost is NaN or infinite, so θ is never trained on a blow-up: check the returned cost).
+        /// Allocates nothing after the first call. Returns the batch's mean cost before the update.</summary>
         /// <param name="theta">θ, [ParameterCount], updated in place.</param>
         /// <param name="x">Inputs, [rows × InputSize].</param>
         /// <param name="y">Targets, [rows × OutputSize].</param>
@@ -98,14 +101,16 @@ static partial class Outer
         /// <param name="optimizer">The update rule and its hyper-parameters.</param>
         /// <param name="state">The optimizer's state, replaced by the state after the update.</param>
         /// <param name="buffers">The optimizer's moments, from <c>optimizer.CreateBuffers&lt;T&gt;(ParameterCount)</c>.</param>
-        /// <exception cref="global::System.ArgumentException">A length does not match.</exception>
-        public static T TrainStep<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::System.Span<T> gradient, global::Backprop.Functional.Optimizer optimizer, ref global::Backprop.Functional.OptimizerState state, global::Backprop.Functional.OptimizerBuffers<T> buffers)
+        /// <param name="learningRate">This step's learning rate, e.g. from a schedule (null: the optimizer's own).</param>
+        /// <exception cref="global::System.ArgumentException">A length does not match, or x or y holds NaN or infinity.</exception>
+        public static T TrainStep<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::System.Span<T> gradient, global::Backprop.Functional.Optimizer optimizer, ref global::Backprop.Functional.OptimizerState state, global::Backprop.Functional.OptimizerBuffers<T> buffers, double? learningRate = null)
             where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
             Forward<T>(theta, x, ws);
             T cost = Backward<T>(theta, x, y, ws, gradient);
-            state = optimizer.Update<T>(state, theta, gradient, buffers, optimizer.LearningRate);
+            if (!T.IsFinite(cost)) return cost;
+            state = optimizer.Update<T>(state, theta, gradient, buffers, learningRate ?? optimizer.LearningRate);
             return cost;
         }
 
@@ -132,7 +137,7 @@ static partial class Outer
         {
             global::System.ArgumentNullException.ThrowIfNull(ws);
             if (thetaLength != ParameterCount) ThrowTheta(thetaLength);
-            if (xLength % InputSize != 0) ThrowInput(xLength);
+            if (xLength == 0 || xLength % InputSize != 0) ThrowInput(xLength);
             if (ws.LayerCount != LayerCount || ws.InputWidth != InputSize || ws.Width(0) != 8 || ws.Width(1) != 7 || ws.Width(2) != 5 || ws.Width(3) != 3) ThrowWorkspace();
             return xLength / InputSize;
         }
@@ -145,7 +150,7 @@ static partial class Outer
         [global::System.Diagnostics.CodeAnalysis.DoesNotReturn]
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
         private static void ThrowInput(int length) =>
-            throw new global::System.ArgumentException($"x has {length} elements, not a whole number of rows of InputSize = 6 (Mix)", "x");
+            throw new global::System.ArgumentException($"x has {length} elements, not a positive whole number of rows of InputSize = 6 (Mix)", "x");
 
         [global::System.Diagnostics.CodeAnalysis.DoesNotReturn]
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]

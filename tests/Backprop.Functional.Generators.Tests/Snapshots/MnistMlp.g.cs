@@ -45,6 +45,7 @@ static partial class MnistMlp
         where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
     {
         int rows = Rows(theta.Length, x.Length, ws);
+        global::Backprop.Functional.Validate.Finite<T>(x, InputSize, "input");
         global::Backprop.Functional.DenseKernel.Forward<global::Backprop.Functional.ReLU, T>(theta.Slice(0, 100480), x, ws.Z(0, rows), ws.A(0, rows), 784, 128, ws.Threads);
         global::Backprop.Functional.DenseKernel.Forward<global::Backprop.Functional.Softmax, T>(theta.Slice(100480, 1290), ws.A(0, rows), ws.Z(1, rows), ws.A(1, rows), 128, 10, ws.Threads);
         return ws.A(1, rows);
@@ -64,6 +65,7 @@ static partial class MnistMlp
         int rows = Rows(theta.Length, x.Length, ws);
         if (y.Length != rows * OutputSize) ThrowTargets(y.Length, rows);
         if (gradient.Length != ParameterCount) ThrowGradient(gradient.Length);
+        global::Backprop.Functional.Validate.Finite<T>(y, OutputSize, "targets");
         T cost = global::Backprop.Functional.SoftmaxCrossEntropy.Cost<T>(ws.A(1, rows), y);
         global::Backprop.Functional.SoftmaxCrossEntropy.OutputError<global::Backprop.Functional.Softmax, T>(ws.Z(1, rows), ws.A(1, rows), y, ws.Delta(1, rows), 10);
         T inverseBatch = T.One / T.CreateChecked(rows);
@@ -77,7 +79,8 @@ static partial class MnistMlp
     }
 
     /// <summary>One training step: <see cref="Forward{T}"/>, <see cref="Backward{T}"/>, then the optimizer's in-place update of θ
-    /// at its base learning rate. Allocates nothing after the first call. Returns the batch's mean cost before the update.</summary>
+    /// (skipped when the cost is NaN or infinite, so θ is never trained on a blow-up: check the returned cost).
+    /// Allocates nothing after the first call. Returns the batch's mean cost before the update.</summary>
     /// <param name="theta">θ, [ParameterCount], updated in place.</param>
     /// <param name="x">Inputs, [rows × InputSize].</param>
     /// <param name="y">Targets, [rows × OutputSize].</param>
@@ -86,14 +89,16 @@ static partial class MnistMlp
     /// <param name="optimizer">The update rule and its hyper-parameters.</param>
     /// <param name="state">The optimizer's state, replaced by the state after the update.</param>
     /// <param name="buffers">The optimizer's moments, from <c>optimizer.CreateBuffers&lt;T&gt;(ParameterCount)</c>.</param>
-    /// <exception cref="global::System.ArgumentException">A length does not match.</exception>
-    public static T TrainStep<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::System.Span<T> gradient, global::Backprop.Functional.Optimizer optimizer, ref global::Backprop.Functional.OptimizerState state, global::Backprop.Functional.OptimizerBuffers<T> buffers)
+    /// <param name="learningRate">This step's learning rate, e.g. from a schedule (null: the optimizer's own).</param>
+    /// <exception cref="global::System.ArgumentException">A length does not match, or x or y holds NaN or infinity.</exception>
+    public static T TrainStep<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::System.Span<T> gradient, global::Backprop.Functional.Optimizer optimizer, ref global::Backprop.Functional.OptimizerState state, global::Backprop.Functional.OptimizerBuffers<T> buffers, double? learningRate = null)
         where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
     {
         global::System.ArgumentNullException.ThrowIfNull(optimizer);
         Forward<T>(theta, x, ws);
         T cost = Backward<T>(theta, x, y, ws, gradient);
-        state = optimizer.Update<T>(state, theta, gradient, buffers, optimizer.LearningRate);
+        if (!T.IsFinite(cost)) return cost;
+        state = optimizer.Update<T>(state, theta, gradient, buffers, learningRate ?? optimizer.LearningRate);
         return cost;
     }
 
@@ -120,7 +125,7 @@ static partial class MnistMlp
     {
         global::System.ArgumentNullException.ThrowIfNull(ws);
         if (thetaLength != ParameterCount) ThrowTheta(thetaLength);
-        if (xLength % InputSize != 0) ThrowInput(xLength);
+        if (xLength == 0 || xLength % InputSize != 0) ThrowInput(xLength);
         if (ws.LayerCount != LayerCount || ws.InputWidth != InputSize || ws.Width(0) != 128 || ws.Width(1) != 10) ThrowWorkspace();
         return xLength / InputSize;
     }
@@ -133,7 +138,7 @@ static partial class MnistMlp
     [global::System.Diagnostics.CodeAnalysis.DoesNotReturn]
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static void ThrowInput(int length) =>
-        throw new global::System.ArgumentException($"x has {length} elements, not a whole number of rows of InputSize = 784 (MnistMlp)", "x");
+        throw new global::System.ArgumentException($"x has {length} elements, not a positive whole number of rows of InputSize = 784 (MnistMlp)", "x");
 
     [global::System.Diagnostics.CodeAnalysis.DoesNotReturn]
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]

@@ -71,6 +71,15 @@ public class ShapeTests
     }
 
     [Fact]
+    public void Forward_ThrowsForAnEmptyBatch()
+    {
+        using var net = Network<double>.Create(Spec, 1);
+        using var ws = net.CreateWorkspace(2);
+        var e = Assert.Throws<ArgumentException>(() => net.Forward([], ws));
+        Assert.Contains("[4]", e.Message);
+    }
+
+    [Fact]
     public void Forward_ThrowsForWorkspaceOfAnotherNetwork()
     {
         using var net = Network<double>.Create(Spec, 1);

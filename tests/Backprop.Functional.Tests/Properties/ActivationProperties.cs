@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
+using Xunit;
 
 namespace Backprop.Functional.Tests.Properties;
 
@@ -11,8 +12,66 @@ public class ActivationProperties
     {
         double s = Sigmoid.Value(z.Get);
         double d = Sigmoid.Derivative(z.Get, s);
-        return (d == s * (1 - s)).Label($"σ′ = {d} but σ(1 − σ) = {s * (1 - s)}")
+        double e = Math.Exp(-Math.Abs(z.Get));
+        double independent = e / ((1 + e) * (1 + e));   // σ′(z) = e⁻ᶻ/(1 + e⁻ᶻ)², even in z
+        // σ′ is computed as a(1 − a) from the activation backprop already has, as PyTorch does; 1 − a cancels for
+        // large z, so the agreement is absolute (a few ε), not relative.
+        return (Math.Abs(d - independent) <= 4e-16).Label($"σ′({z.Get}) = {d} but e⁻ᶻ/(1 + e⁻ᶻ)² = {independent}")
+            .And((Oracles.RelativeError(d, s * (1 - s), 1e-300) <= 1e-15 || d == s * (1 - s)).Label($"σ′ = {d} but σ(1 − σ) = {s * (1 - s)}"))
             .And((d >= 0 && d <= 0.25).Label($"σ′({z.Get}) = {d} outside [0, ¼]"));
+    }
+
+    /// <summary>Values against formulas written out here, independently of the library: a wrong constant (GELU's
+    /// 0.044715, LeakyReLU's slope) or a wrong formula fails.</summary>
+    [Property(MaxTest = 300)]
+    public Property Activation_values_equal_their_textbook_formulas(NormalFloat zf)
+    {
+        double z = Math.Clamp(zf.Get, -30, 30);
+        var failures = new List<string>();
+        void Check(string name, double actual, double expected)
+        {
+            if (Oracles.RelativeError(actual, expected, 1e-300) > 1e-12 && Math.Abs(actual - expected) > 1e-300)
+                failures.Add($"{name}({z}) = {actual}, formula {expected}");
+        }
+        Check("sigmoid", Sigmoid.Value(z), 1 / (1 + Math.Exp(-z)));
+        Check("tanh", Tanh.Value(z), (Math.Exp(z) - Math.Exp(-z)) / (Math.Exp(z) + Math.Exp(-z)));
+        Check("relu", ReLU.Value(z), Math.Max(z, 0));
+        Check("leaky relu", LeakyReLU.Value(z), z > 0 ? z : 0.01 * z);
+        Check("softplus", Softplus.Value(z), Math.Log(1 + Math.Exp(z)));
+        Check("gelu", GELU.Value(z), 0.5 * z * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (z + 0.044715 * z * z * z))));
+        Check("identity", Identity.Value(z), z);
+        return (failures.Count == 0).Label(string.Join("; ", failures));
+    }
+
+    [Fact]
+    public void Activation_values_at_known_points()
+    {
+        Assert.Equal(0.5, Sigmoid.Value(0.0));
+        Assert.Equal(Math.Log(2), Softplus.Value(0.0), 15);
+        Assert.Equal(-0.01, LeakyReLU.Value(-1.0), 15);
+        Assert.Equal(0.8411919906082768, GELU.Value(1.0), 12);     // ½(1 + tanh(√(2/π)·1.044715))
+        Assert.Equal(-0.15880800939172324, GELU.Value(-1.0), 12);
+    }
+
+    /// <summary>Costs against sums written out here: ½Σ(a − y)², −Σ[y ln a + (1 − y) ln(1 − a)], −Σ y ln a.</summary>
+    [Property(MaxTest = 200)]
+    public Property Costs_equal_their_textbook_formulas(PositiveInt length, int seed)
+    {
+        int n = 1 + length.Get % 20;
+        var rng = new SeededRandom(seed);
+        var a = new double[n];
+        var y = new double[n];
+        for (int i = 0; i < n; i++) { a[i] = 0.01 + 0.98 * rng.NextDouble(); y[i] = rng.NextDouble(); }
+        double quadratic = 0, ce = 0, sce = 0;
+        for (int i = 0; i < n; i++)
+        {
+            quadratic += 0.5 * (a[i] - y[i]) * (a[i] - y[i]);
+            ce -= y[i] * Math.Log(a[i]) + (1 - y[i]) * Math.Log(1 - a[i]);
+            sce -= y[i] * Math.Log(a[i]);
+        }
+        return (Oracles.RelativeError(Quadratic.Cost<double>(a, y), quadratic, 1e-300) <= 1e-12).Label("quadratic")
+            .And((Oracles.RelativeError(CrossEntropy.Cost<double>(a, y), ce, 1e-300) <= 1e-12).Label("binary cross-entropy"))
+            .And((Oracles.RelativeError(SoftmaxCrossEntropy.Cost<double>(a, y), sce, 1e-300) <= 1e-12).Label("categorical cross-entropy"));
     }
 
     [Property(MaxTest = 500)]

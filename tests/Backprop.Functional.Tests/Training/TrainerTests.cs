@@ -91,6 +91,7 @@ public class TrainerTests
             Trainer.Fit(net, train, null, new TrainingOptions(Epochs: 50, BatchSize: 10, Optimizer: new Sgd(1e6))));
         Assert.Contains("epoch", e.Message);
         Assert.Contains("step", e.Message);
+        Assert.Contains("layer", e.Message);
         // The failing step's gradient never reached θ.
         Assert.DoesNotContain(net.Parameters.ToArray(), float.IsNaN);
     }

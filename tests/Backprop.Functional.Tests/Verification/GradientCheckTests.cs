@@ -16,7 +16,7 @@ public class GradientCheckTests
         c = c with { Hidden = [.. c.Hidden.Select(h => h is ActivationKind.ReLU or ActivationKind.LeakyReLU ? ActivationKind.Tanh : h)] };
         if (c.Output is ActivationKind.ReLU or ActivationKind.LeakyReLU) c = c with { Output = ActivationKind.Identity };
         using var net = c.Network();
-        var report = GradientCheck.Run<double>(net, c.X(), c.Y(), new GradientCheckOptions(Floor: 1e-5));
+        var report = GradientCheck.Run<double>(net, c.X(), c.Y(), new GradientCheckOptions(Floor: 1e-4));
         return (report.MaxRelativeError <= 1e-4).Label($"{c}: {report}")
             .And((report.LossEvaluations == 2L * net.Layout.Count).Label($"evaluations {report.LossEvaluations}"))
             .And((report.Slots.Count == net.Layout.Slots.Length).Label("one entry per slot"));
