@@ -1,0 +1,49 @@
+using Microsoft.CodeAnalysis;
+
+namespace Backprop.Functional.Generators.Diagnostics;
+
+/// <summary>The diagnostics of [Network] declarations. Ids are stable; see AnalyzerReleases.*.md.</summary>
+internal static class Descriptors
+{
+    private const string Category = "Backprop.Functional";
+
+    public static readonly DiagnosticDescriptor SizesDoNotChain = new(
+        "BPF001", "Layer sizes do not chain",
+        "Layer {0} takes {1} inputs but layer {2} outputs {3}; a layer's inputs must equal the previous layer's outputs",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NotStaticPartial = new(
+        "BPF002", "Network type must be a non-generic static partial class",
+        "'{0}' must be a non-generic 'static partial class' (and every enclosing type 'partial') so the generator can add Forward, Backward and TrainStep to it",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor Unknown = new(
+        "BPF003", "Unknown activation or loss",
+        "'{0}' is not a known {1}: use one of the Backprop.Functional structs implementing {2}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor LossDoesNotFit = new(
+        "BPF004", "Loss does not fit the output activation",
+        "Loss {0} does not fit output activation {1}: {2}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NonPositiveSize = new(
+        "BPF005", "Layer size must be positive",
+        "Layer {0} has {1} = {2}; every layer needs at least one input and one output",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NoLayers = new(
+        "BPF006", "Network has no layers",
+        "'{0}' has no [Dense] layers; a network needs at least one",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static DiagnosticDescriptor ById(string id) => id switch
+    {
+        "BPF001" => SizesDoNotChain,
+        "BPF002" => NotStaticPartial,
+        "BPF003" => Unknown,
+        "BPF004" => LossDoesNotFit,
+        "BPF005" => NonPositiveSize,
+        _ => NoLayers,
+    };
+}

@@ -1,0 +1,70 @@
+using System.Collections.Generic;
+using Backprop.Functional.Generators.Helpers;
+
+namespace Backprop.Functional.Generators.Model;
+
+/// <summary>Where a problem sits: the type itself, its [Network] attribute, or the [Dense] attribute of a layer.</summary>
+internal enum Site
+{
+    Type,
+    Network,
+    Layer,
+}
+
+/// <summary>One thing wrong with a declaration: a descriptor id, where, and the message arguments.</summary>
+internal sealed record Problem(string Id, Site Site, int Layer, EquatableArray<string> Arguments);
+
+/// <summary>The rules of a valid network, as one pure function shared by the generator (which emits nothing for an
+/// invalid model) and the analyzer (which reports each problem).</summary>
+internal static class Validation
+{
+    /// <summary>The library's activation structs; each name is also an ActivationKind member.</summary>
+    public static readonly string[] Activations = { "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "GELU", "Softmax" };
+
+    /// <summary>The library's loss structs; each name is also a LossKind member.</summary>
+    public static readonly string[] Losses = { "Quadratic", "CrossEntropy", "SoftmaxCrossEntropy" };
+
+    /// <summary>Every problem of <paramref name="model"/>, in source order; empty when it can be emitted.</summary>
+    public static List<Problem> Check(NetworkModel model)
+    {
+        var problems = new List<Problem>();
+        if (!model.IsStaticPartial)
+            problems.Add(New("BPF002", Site.Type, -1, model.TypeName));
+        if (model.Loss is null)
+            problems.Add(New("BPF003", Site.Network, -1, model.LossDisplay, "loss", "ILoss"));
+        if (model.Layers.Count == 0)
+            problems.Add(New("BPF006", Site.Network, -1, model.TypeName));
+        for (int l = 0; l < model.Layers.Count; l++)
+        {
+            var d = model.Layers[l];
+            if (d.Inputs <= 0)
+                problems.Add(New("BPF005", Site.Layer, l, l.ToString(), "inputs", d.Inputs.ToString()));
+            if (d.Outputs <= 0)
+                problems.Add(New("BPF005", Site.Layer, l, l.ToString(), "outputs", d.Outputs.ToString()));
+            if (l > 0 && d.Inputs != model.Layers[l - 1].Outputs)
+                problems.Add(New("BPF001", Site.Layer, l, l.ToString(), d.Inputs.ToString(), (l - 1).ToString(), model.Layers[l - 1].Outputs.ToString()));
+            if (d.Activation is null)
+                problems.Add(New("BPF003", Site.Layer, l, d.ActivationDisplay, "activation", "IActivation"));
+        }
+        if (model.Loss is not null && model.Layers.Count > 0 && model.Layers[model.Layers.Count - 1].Activation is { } output
+            && !Fits(model.Loss, output))
+        {
+            problems.Add(New("BPF004", Site.Network, -1, model.Loss, output,
+                model.Loss == "CrossEntropy" ? "binary cross-entropy reads each output as a probability; use a Sigmoid output"
+                    : "categorical cross-entropy needs a Softmax output"));
+        }
+        return problems;
+    }
+
+    /// <summary>The runtime's rule (ILoss.Fits): CrossEntropy needs Sigmoid, SoftmaxCrossEntropy needs Softmax,
+    /// Quadratic fits every output.</summary>
+    public static bool Fits(string loss, string outputActivation) => loss switch
+    {
+        "CrossEntropy" => outputActivation == "Sigmoid",
+        "SoftmaxCrossEntropy" => outputActivation == "Softmax",
+        _ => true,
+    };
+
+    private static Problem New(string id, Site site, int layer, params string[] arguments) =>
+        new(id, site, layer, new EquatableArray<string>(arguments));
+}

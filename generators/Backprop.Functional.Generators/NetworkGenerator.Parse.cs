@@ -1,0 +1,125 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Backprop.Functional.Generators.Helpers;
+using Backprop.Functional.Generators.Model;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace Backprop.Functional.Generators;
+
+public sealed partial class NetworkGenerator
+{
+    /// <summary>Symbols → <see cref="NetworkModel"/>. The only code that touches Roslyn symbols; shared with
+    /// <see cref="NetworkAnalyzer"/>. Never throws: unexpected input yields <see langword="null"/>.</summary>
+    internal static class Parse
+    {
+        public const string NetworkAttribute = "Backprop.Functional.NetworkAttribute";
+        public const string DenseAttribute = "Backprop.Functional.DenseAttribute";
+        private const string LibraryNamespace = "Backprop.Functional";
+
+        /// <summary>The generator's transform: a valid model, or <see langword="null"/> (the analyzer says why).</summary>
+        public static NetworkModel? Network(GeneratorAttributeSyntaxContext context, CancellationToken ct)
+        {
+            try
+            {
+                if (context.TargetSymbol is not INamedTypeSymbol type || context.Attributes.Length == 0) return null;
+                var model = Read(type, context.Attributes[0], ct);
+                return model is not null && Validation.Check(model).Count == 0 ? model : null;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return null;   // never crash the compiler; NetworkAnalyzer reports what it can
+            }
+        }
+
+        /// <summary>The model of <paramref name="type"/> as written, valid or not; <see langword="null"/> when an
+        /// attribute cannot be read (the compiler already reports that error).</summary>
+        public static NetworkModel? Read(INamedTypeSymbol type, AttributeData network, CancellationToken ct)
+        {
+            ct.ThrowIfCancellationRequested();
+            string? loss = "Quadratic";
+            string lossDisplay = "Quadratic";
+            foreach (var named in network.NamedArguments)
+            {
+                if (named.Key != "Loss") continue;
+                if (named.Value.Kind != TypedConstantKind.Type) return null;
+                var lossType = named.Value.Value as ITypeSymbol;
+                lossDisplay = lossType?.ToDisplayString() ?? "null";
+                loss = Known(lossType, "ILoss", Validation.Losses);
+            }
+
+            var layers = new List<DenseModel>();
+            foreach (var attribute in type.GetAttributes())
+            {
+                if (attribute.AttributeClass?.ToDisplayString() != DenseAttribute) continue;
+                var layer = ReadDense(attribute);
+                if (layer is null) return null;
+                layers.Add(layer);
+            }
+
+            var containing = new List<string>();
+            bool partial = type.IsStatic && type.TypeParameters.Length == 0 && IsPartial(type, ct);
+            for (var outer = type.ContainingType; outer is not null; outer = outer.ContainingType)
+            {
+                partial &= outer.TypeParameters.Length == 0 && IsPartial(outer, ct);
+                containing.Insert(0, Declaration(outer));
+            }
+
+            string? ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : null;
+            return new NetworkModel(ns, type.Name, new EquatableArray<string>(containing.ToArray()), partial, loss, lossDisplay,
+                new EquatableArray<DenseModel>(layers.ToArray()));
+        }
+
+        /// <summary>One [Dense(inputs, outputs, activation)] application, or <see langword="null"/> if unreadable.</summary>
+        public static DenseModel? ReadDense(AttributeData attribute)
+        {
+            var args = attribute.ConstructorArguments;
+            if (attribute.AttributeConstructor is null || args.Length < 2) return null;
+            if (args[0].Value is not int inputs || args[1].Value is not int outputs) return null;
+            if (args.Length < 3 || args[2].IsNull) return new DenseModel(inputs, outputs, "Identity", "Identity");
+            if (args[2].Kind != TypedConstantKind.Type) return null;
+            var activation = args[2].Value as ITypeSymbol;
+            return new DenseModel(inputs, outputs, Known(activation, "IActivation", Validation.Activations),
+                activation?.ToDisplayString() ?? "null");
+        }
+
+        /// <summary>The struct's name when <paramref name="type"/> is one of the library's operator structs
+        /// implementing <paramref name="contract"/>; otherwise <see langword="null"/>.</summary>
+        private static string? Known(ITypeSymbol? type, string contract, string[] names)
+        {
+            if (type is not INamedTypeSymbol { TypeKind: TypeKind.Struct } named) return null;
+            if (named.ContainingNamespace?.ToDisplayString() != LibraryNamespace || named.ContainingType is not null) return null;
+            if (!names.Contains(named.Name)) return null;
+            bool implements = named.AllInterfaces.Any(i => i.Name == contract && i.ContainingNamespace?.ToDisplayString() == LibraryNamespace);
+            return implements ? named.Name : null;
+        }
+
+        private static bool IsPartial(INamedTypeSymbol type, CancellationToken ct)
+        {
+            if (type.DeclaringSyntaxReferences.Length == 0) return false;
+            foreach (var reference in type.DeclaringSyntaxReferences)
+            {
+                if (reference.GetSyntax(ct) is not TypeDeclarationSyntax declaration
+                    || !declaration.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword)))
+                    return false;
+            }
+            return true;
+        }
+
+        private static string Declaration(INamedTypeSymbol type)
+        {
+            string keyword = type switch
+            {
+                { IsRecord: true, TypeKind: TypeKind.Struct } => "record struct",
+                { IsRecord: true } => "record",
+                { TypeKind: TypeKind.Struct } => "struct",
+                { TypeKind: TypeKind.Interface } => "interface",
+                _ => "class",
+            };
+            return (type.IsStatic ? "static " : "") + "partial " + keyword + " " + type.Name;
+        }
+    }
+}

@@ -1,0 +1,20 @@
+namespace Backprop.Functional;
+
+/// <summary>Marks a <c>static partial class</c> as a generated network: the Backprop.Functional source generator
+/// reads the <see cref="DenseAttribute"/>s on the same class, in declaration order, and emits constant-sized
+/// <c>Forward</c>, <c>Backward</c>, <c>TrainStep</c> and <c>Predict</c> methods unrolled layer by layer.</summary>
+/// <example><code>
+/// [Network(Loss = typeof(SoftmaxCrossEntropy))]
+/// [Dense(784, 128, typeof(ReLU))]
+/// [Dense(128, 10, typeof(Softmax))]
+/// public static partial class MnistMlp;
+/// </code></example>
+/// <remarks>Read only at compile time, by the generator; nothing looks at it by reflection, so it is NativeAOT-safe.
+/// Mistakes are compile-time diagnostics BPF001-BPF005.</remarks>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+public sealed class NetworkAttribute : Attribute
+{
+    /// <summary>The cost C: one of the library's loss structs (<see cref="Quadratic"/>, <see cref="CrossEntropy"/>,
+    /// <see cref="SoftmaxCrossEntropy"/>). Defaults to <see cref="Quadratic"/>.</summary>
+    public Type Loss { get; set; } = typeof(Quadratic);
+}

@@ -1,0 +1,210 @@
+using System.Numerics;
+using Backprop.Functional.Generators.Tests.Networks;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using Xunit;
+
+namespace Backprop.Functional.Generators.Tests;
+
+/// <summary>A generated network as a type parameter, so one property body checks all of them.</summary>
+public interface IGenerated
+{
+    static abstract NetworkSpec Spec { get; }
+    static abstract Workspace<T> CreateWorkspace<T>(int batch) where T : unmanaged, IFloatingPointIeee754<T>;
+    static abstract ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T>;
+    static abstract T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient)
+        where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+#pragma warning disable CA1812 // used as type arguments only
+internal readonly struct MnistMlpNet : IGenerated
+{
+    public static NetworkSpec Spec => MnistMlp.Spec;
+    public static Workspace<T> CreateWorkspace<T>(int batch) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.CreateWorkspace<T>(batch);
+    public static ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.Forward(theta, x, ws);
+    public static T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.Backward(theta, x, y, ws, gradient);
+}
+
+internal readonly struct TinyNet : IGenerated
+{
+    public static NetworkSpec Spec => Tiny.Spec;
+    public static Workspace<T> CreateWorkspace<T>(int batch) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.CreateWorkspace<T>(batch);
+    public static ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.Forward(theta, x, ws);
+    public static T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.Backward(theta, x, y, ws, gradient);
+}
+
+internal readonly struct MixNet : IGenerated
+{
+    public static NetworkSpec Spec => Mix.Spec;
+    public static Workspace<T> CreateWorkspace<T>(int batch) where T : unmanaged, IFloatingPointIeee754<T> => Mix.CreateWorkspace<T>(batch);
+    public static ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T> => Mix.Forward(theta, x, ws);
+    public static T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient) where T : unmanaged, IFloatingPointIeee754<T> => Mix.Backward(theta, x, y, ws, gradient);
+}
+
+internal readonly struct SmallSoftmaxNet : IGenerated
+{
+    public static NetworkSpec Spec => SmallSoftmax.Spec;
+    public static Workspace<T> CreateWorkspace<T>(int batch) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.CreateWorkspace<T>(batch);
+    public static ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.Forward(theta, x, ws);
+    public static T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.Backward(theta, x, y, ws, gradient);
+}
+#pragma warning restore CA1812
+
+/// <summary>Static == dynamic (RTNeural): for random θ, x and y, a generated network's aᴸ, cost and ∂C/∂θ equal the
+/// runtime <see cref="Network{T}"/>'s built from its <c>Spec</c> (double: ≤ 1e-12 relative; float: bit for bit, the
+/// same kernels in the same order), and ∂C/∂θ equals central finite differences in double.</summary>
+public sealed class ParityProperties
+{
+    private const int Cases = 200;
+
+    [Property(MaxTest = Cases)]
+    public Property Tiny_equals_runtime_and_finite_differences(int seed, byte rows) => Check<TinyNet>(seed, rows);
+
+    [Property(MaxTest = Cases)]
+    public Property Mix_equals_runtime_and_finite_differences(int seed, byte rows) => Check<MixNet>(seed, rows);
+
+    [Property(MaxTest = Cases)]
+    public Property SmallSoftmax_equals_runtime_and_finite_differences(int seed, byte rows) => Check<SmallSoftmaxNet>(seed, rows);
+
+    [Property(MaxTest = Cases)]
+    public Property MnistMlp_equals_runtime_and_finite_differences(int seed, byte rows) => Check<MnistMlpNet>(seed, rows);
+
+    [Fact]
+    public void Layout_equals_runtime_layout()
+    {
+        Assert.Equal(ParameterLayout.For(MnistMlp.Spec.Layers), MnistMlp.Layout);
+        Assert.Equal(MnistMlp.ParameterCount, MnistMlp.Layout.Count);
+        Assert.Equal(784 * 128 + 128 + 128 * 10 + 10, MnistMlp.ParameterCount);
+        Assert.Equal(784, MnistMlp.InputSize);
+        Assert.Equal(10, MnistMlp.OutputSize);
+        Assert.Equal(Mix.ParameterCount, Mix.Layout.Count);
+        Assert.Equal(Tiny.ParameterCount, Tiny.Layout.Count);
+    }
+
+    [Fact]
+    public void Backward_ThrowsForMismatchedShapes()
+    {
+        using var ws = Tiny.CreateWorkspace<double>(2);
+        var theta = new double[Tiny.ParameterCount];
+        var g = new double[Tiny.ParameterCount];
+        Assert.Contains("InputSize = 16", Assert.Throws<ArgumentException>(() => Tiny.Forward<double>(theta, new double[15], ws)).Message, StringComparison.Ordinal);
+        Assert.Contains("ParameterCount", Assert.Throws<ArgumentException>(() => Tiny.Forward<double>(new double[3], new double[16], ws)).Message, StringComparison.Ordinal);
+        Tiny.Forward<double>(theta, new double[16], ws);
+        Assert.Throws<ArgumentException>(() => Tiny.Backward<double>(theta, new double[16], new double[2], ws, g));
+        Assert.Throws<ArgumentException>(() => Tiny.Backward<double>(theta, new double[16], new double[1], ws, new double[5]));
+        using var other = Mix.CreateWorkspace<double>(2);
+        Assert.Throws<ArgumentException>(() => Tiny.Forward<double>(theta, new double[16], other));
+    }
+
+    [Fact]
+    public void Predict_returns_argmax_of_each_row()
+    {
+        using var net = Network<double>.Create(SmallSoftmax.Spec, seed: 3);
+        using var ws = SmallSoftmax.CreateWorkspace<double>(3);
+        var x = Data(new Random(4), 3 * SmallSoftmax.InputSize);
+        Span<int> classes = stackalloc int[3];
+        Assert.Equal(3, SmallSoftmax.Predict<double>(net.Parameters, x, ws, classes));
+        var a = net.Forward(x, net.CreateWorkspace(3)).ToArray();
+        for (int r = 0; r < 3; r++)
+            Assert.Equal(Array.IndexOf(a, a.Skip(r * 4).Take(4).Max(), r * 4) - r * 4, classes[r]);
+    }
+
+    private static Property Check<TNet>(int seed, byte rawRows) where TNet : IGenerated
+    {
+        int rows = 1 + rawRows % 4;
+        var spec = TNet.Spec;
+        var random = new Random(seed);
+        using var runtime = Network<double>.Create(spec, seed);
+        double[] theta = runtime.Parameters.ToArray();
+        double[] x = Data(random, rows * spec.Inputs);
+        double[] y = Targets(random, spec, rows);
+
+        // double: generated vs runtime
+        using var wsGenerated = TNet.CreateWorkspace<double>(rows);
+        using var wsRuntime = runtime.CreateWorkspace(rows);
+        double[] a = TNet.Forward<double>(theta, x, wsGenerated).ToArray();
+        double[] g = new double[theta.Length];
+        double cost = TNet.Backward<double>(theta, x, y, wsGenerated, g);
+        double[] aRuntime = runtime.Forward(x, wsRuntime).ToArray();
+        double[] gRuntime = new double[theta.Length];
+        double costRuntime = runtime.Backward(x, y, wsRuntime, gRuntime);
+        string failure = Close(a, aRuntime, "aᴸ") ?? Close([cost], [costRuntime], "cost") ?? Close(g, gRuntime, "∂C/∂θ") ?? "";
+
+        // float: bit for bit
+        float[] thetaF = [.. theta.Select(v => (float)v)];
+        float[] xF = [.. x.Select(v => (float)v)];
+        float[] yF = [.. y.Select(v => (float)v)];
+        using var runtimeF = Network<float>.FromParameters(spec, thetaF);
+        using var wsGeneratedF = TNet.CreateWorkspace<float>(rows);
+        using var wsRuntimeF = runtimeF.CreateWorkspace(rows);
+        float[] aF = TNet.Forward<float>(thetaF, xF, wsGeneratedF).ToArray();
+        float[] gF = new float[theta.Length];
+        float costF = TNet.Backward<float>(thetaF, xF, yF, wsGeneratedF, gF);
+        float[] aRuntimeF = runtimeF.Forward(xF, wsRuntimeF).ToArray();
+        float[] gRuntimeF = new float[theta.Length];
+        float costRuntimeF = runtimeF.Backward(xF, yF, wsRuntimeF, gRuntimeF);
+        if (failure.Length == 0 && !(aF.SequenceEqual(aRuntimeF) && gF.SequenceEqual(gRuntimeF) && costF.Equals(costRuntimeF)))
+            failure = "float results are not bit-equal";
+
+        // central finite differences of the generated cost, for a few parameters
+        if (failure.Length == 0)
+        {
+            double[] scratch = new double[theta.Length];
+            for (int k = 0; k < 3; k++)
+            {
+                int i = random.Next(theta.Length);
+                const double h = 1e-6;
+                double saved = theta[i];
+                theta[i] = saved + h;
+                TNet.Forward<double>(theta, x, wsGenerated);
+                double plus = TNet.Backward<double>(theta, x, y, wsGenerated, scratch);
+                theta[i] = saved - h;
+                TNet.Forward<double>(theta, x, wsGenerated);
+                double minus = TNet.Backward<double>(theta, x, y, wsGenerated, scratch);
+                theta[i] = saved;
+                double fd = (plus - minus) / (2 * h);
+                if (Math.Abs(fd - g[i]) > 1e-6 * Math.Max(1, Math.Abs(g[i])) + 1e-8)
+                {
+                    failure = $"∂C/∂θ[{i}] = {g[i]:E6} but the central difference is {fd:E6}";
+                    break;
+                }
+            }
+        }
+        return (failure.Length == 0).Label($"{spec}, rows {rows}, seed {seed}: {failure}");
+    }
+
+    private static string? Close(double[] generated, double[] runtime, string what)
+    {
+        if (generated.Length != runtime.Length) return $"{what}: lengths {generated.Length} vs {runtime.Length}";
+        for (int i = 0; i < generated.Length; i++)
+        {
+            double scale = Math.Max(Math.Abs(runtime[i]), double.Epsilon);
+            if (Math.Abs(generated[i] - runtime[i]) > 1e-12 * scale)
+                return $"{what}[{i}]: generated {generated[i]:R} vs runtime {runtime[i]:R}";
+        }
+        return null;
+    }
+
+    private static double[] Data(Random random, int n)
+    {
+        var x = new double[n];
+        for (int i = 0; i < n; i++) x[i] = random.NextDouble() * 4 - 2;
+        return x;
+    }
+
+    private static double[] Targets(Random random, NetworkSpec spec, int rows)
+    {
+        var y = new double[rows * spec.Outputs];
+        for (int r = 0; r < rows; r++)
+        {
+            switch (spec.Loss)
+            {
+                case LossKind.SoftmaxCrossEntropy: y[r * spec.Outputs + random.Next(spec.Outputs)] = 1; break;
+                case LossKind.CrossEntropy: for (int j = 0; j < spec.Outputs; j++) y[r * spec.Outputs + j] = random.NextDouble(); break;
+                default: for (int j = 0; j < spec.Outputs; j++) y[r * spec.Outputs + j] = random.NextDouble() * 2 - 1; break;
+            }
+        }
+        return y;
+    }
+}
