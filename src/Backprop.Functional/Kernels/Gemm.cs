@@ -31,6 +31,12 @@ public static partial class Gemm
     /// <summary>op(A)·B with at most this depth runs the direct axpy tiles (C stays in registers over k).</summary>
     private const int AxpyDepthMax = 64;
 
+    /// <summary>Up to this depth, op(A)·B with a small C ([m × n] ≤ <see cref="AxpyAreaMax"/>) also runs the axpy tiles.</summary>
+    private const int AxpyDepthSmallC = 128;
+
+    /// <summary>See <see cref="AxpyDepthSmallC"/>: C small enough that packing does not pay for itself.</summary>
+    private const long AxpyAreaMax = 16384;
+
     /// <summary>The direct tiles re-read B from cache; above this many elements of B the packed path is used.</summary>
     private const long DirectOperandMax = 1L << 18;
 
@@ -91,7 +97,8 @@ public static partial class Gemm
             }
             small |= n < MicroKernel<T>.NR / 2;
         }
-        else if (!transposeB && Tiles<T>.CanAxpy && (small || (k <= AxpyDepthMax && (long)k * n <= DirectOperandMax)))
+        else if (!transposeB && Tiles<T>.CanAxpy && (small || (k <= AxpyDepthMax && (long)k * n <= DirectOperandMax)
+                || (k <= AxpyDepthSmallC && (long)m * n <= AxpyAreaMax)))
         {
             Tiles<T>.AxpyNN(ref ra, transposeA ? 1 : k, transposeA ? m : 1, ref rb, ref rc, m, n, k, accumulate);
             return;

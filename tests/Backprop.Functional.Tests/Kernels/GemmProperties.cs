@@ -82,6 +82,8 @@ public sealed class GemmProperties
     [InlineData(131, 795, 64, true, false)]   // axpy with 512, 256 and scalar column tails
     [InlineData(61, 90, 23, false, false)]    // hidden error, NN axpy tiles
     [InlineData(5, 12, 9, false, true)]       // k below one 512-bit vector
+    [InlineData(96, 80, 72, false, false)]    // axpy tiles for 64 < k ≤ 128 with a small C
+    [InlineData(65, 65, 100, true, false)]
     public void Multiply_DirectTileShapes_MatchNaiveTripleLoop(int m, int n, int k, bool ta, bool tb)
     {
         CheckAgainstNaive<float>(new GemmCase(m, n, k, ta, tb, Acc: true, Seed: 3), threads: 1);
