@@ -23,11 +23,27 @@ internal static class Profile
         double Time(Action body)
         {
             var warm = Stopwatch.StartNew();
-            while (warm.Elapsed.TotalSeconds < 0.7) body();   // let tiered compilation reach tier 1
-            int reps = 5000;
+            while (warm.Elapsed.TotalSeconds < 0.4) body();   // let tiered compilation reach tier 1
+            int reps = 2000;
             var sw = Stopwatch.StartNew();
             for (int i = 0; i < reps; i++) body();
             return sw.Elapsed.TotalNanoseconds / reps;
+        }
+        for (int l = 0; l < w.Spec.Layers.Count; l++)
+        {
+            var d = (Dense)w.Spec.Layers[l];
+            int bt = w.Batch, o = d.Outputs, i = d.Inputs;
+            Shape($"L{l} forward  NT", bt, o, i, false, true);
+            Shape($"L{l} wgrad    TN", o, i, bt, true, false);
+            if (l > 0) Shape($"L{l} hidden   NN", bt, i, o, false, false);
+        }
+        void Shape(string name, int m, int n, int k, bool ta, bool tb)
+        {
+            var ga = new float[m * k]; var gb = new float[k * n]; var gc = new float[m * n];
+            for (int q = 0; q < ga.Length; q++) ga[q] = (q % 7) * 0.1f;
+            for (int q = 0; q < gb.Length; q++) gb[q] = (q % 5) * 0.1f;
+            double ns = Time(() => Kernels.Gemm.Multiply<float>(ga, ta, gb, tb, gc, m, n, k, false));
+            Console.WriteLine($"{id}: gemm {name} [{m}x{n}x{k}] {ns:F0} ns  {2.0 * m * n * k / ns:F1} GFLOP/s");
         }
         var layer0 = (Dense)w.Spec.Layers[0];
         var p0 = net.Parameters[net.Layout.LayerRange(0)].ToArray();

@@ -59,7 +59,7 @@ public static partial class Gemm
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<T> Fma(Vector256<T> x, Vector256<T> y, Vector256<T> z)
+        internal static Vector256<T> Fma(Vector256<T> x, Vector256<T> y, Vector256<T> z)
         {
             if (typeof(T) == typeof(float))
                 return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();

@@ -25,6 +25,21 @@ public static partial class Gemm
     /// <summary>Products with m·n·k below this never leave the calling thread.</summary>
     private const long ParallelVolume = 1L << 21;
 
+    /// <summary>A·Bᵀ with at most this many rows runs the direct dot-product tiles (B is re-read per 4 rows of A).</summary>
+    private const int DotRowsMax = 64;
+
+    /// <summary>op(A)·B with at most this depth runs the direct axpy tiles (C stays in registers over k).</summary>
+    private const int AxpyDepthMax = 64;
+
+    /// <summary>Up to this depth, op(A)·B with a small C ([m × n] ≤ <see cref="AxpyAreaMax"/>) also runs the axpy tiles.</summary>
+    private const int AxpyDepthSmallC = 128;
+
+    /// <summary>See <see cref="AxpyDepthSmallC"/>: C small enough that packing does not pay for itself.</summary>
+    private const long AxpyAreaMax = 16384;
+
+    /// <summary>The direct tiles re-read B from cache; above this many elements of B the packed path is used.</summary>
+    private const long DirectOperandMax = 1L << 18;
+
     /// <summary>
     /// C ← (accumulate ? C : 0) + op(A)·op(B), i.e. Cᵢⱼ ← (accumulate ? Cᵢⱼ : 0) + Σₚ op(A)ᵢₚ·op(B)ₚⱼ.
     /// </summary>
@@ -72,8 +87,23 @@ public static partial class Gemm
         ref T rb = ref MemoryMarshal.GetReference(b);
         ref T rc = ref MemoryMarshal.GetReference(c);
         long volume = (long)m * n * k;
-        if (volume <= DirectVolume || m <= 2 || n <= 2
-            || (transposeB && !transposeA && n < MicroKernel<T>.NR / 2))
+        bool small = volume <= DirectVolume || m <= 2 || n <= 2;
+        if (transposeB && !transposeA)
+        {
+            if (Tiles<T>.CanDot(k) && (small || n < MicroKernel<T>.NR / 2 || (m <= DotRowsMax && (long)n * k <= DirectOperandMax)))
+            {
+                Tiles<T>.DotNT(ref ra, ref rb, ref rc, m, n, k, accumulate);
+                return;
+            }
+            small |= n < MicroKernel<T>.NR / 2;
+        }
+        else if (!transposeB && Tiles<T>.CanAxpy && (small || (k <= AxpyDepthMax && (long)k * n <= DirectOperandMax)
+                || (k <= AxpyDepthSmallC && (long)m * n <= AxpyAreaMax)))
+        {
+            Tiles<T>.AxpyNN(ref ra, transposeA ? 1 : k, transposeA ? m : 1, ref rb, ref rc, m, n, k, accumulate);
+            return;
+        }
+        if (small)
         {
             Direct<T>.Run(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate);
             return;

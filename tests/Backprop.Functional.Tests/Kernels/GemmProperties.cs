@@ -75,6 +75,25 @@ public sealed class GemmProperties
     }
 
     [Theory]
+    [InlineData(10, 30, 784, false, true)]    // W1 forward: direct dot tiles, Vector512 k loop
+    [InlineData(7, 33, 790, false, true)]     // masked k tail, row and column remainders
+    [InlineData(64, 128, 784, false, true)]   // largest direct dot shape
+    [InlineData(65, 128, 784, false, true)]   // just above: packed
+    [InlineData(30, 784, 10, true, false)]    // W1 weight gradient: direct axpy tiles
+    [InlineData(131, 795, 64, true, false)]   // axpy with 512, 256 and scalar column tails
+    [InlineData(61, 90, 23, false, false)]    // hidden error, NN axpy tiles
+    [InlineData(5, 12, 9, false, true)]       // k below one 512-bit vector
+    [InlineData(96, 80, 72, false, false)]    // axpy tiles for 64 < k ≤ 128 with a small C
+    [InlineData(65, 65, 100, true, false)]
+    public void Multiply_DirectTileShapes_MatchNaiveTripleLoop(int m, int n, int k, bool ta, bool tb)
+    {
+        CheckAgainstNaive<float>(new GemmCase(m, n, k, ta, tb, Acc: true, Seed: 3), threads: 1);
+        CheckAgainstNaive<float>(new GemmCase(m, n, k, ta, tb, Acc: false, Seed: 4), threads: 2);
+        CheckAgainstNaive<double>(new GemmCase(m, n, k, ta, tb, Acc: false, Seed: 5), threads: 1);
+        CheckAgainstNaive<double>(new GemmCase(m, n, k, ta, tb, Acc: true, Seed: 6), threads: 1);
+    }
+
+    [Theory]
     [InlineData(300, 257, 511, false, false)]
     [InlineData(300, 257, 511, false, true)]
     [InlineData(300, 257, 511, true, false)]
@@ -82,6 +101,8 @@ public sealed class GemmProperties
     [InlineData(1000, 10, 512, false, true)]
     [InlineData(1024, 1024, 1024, false, false)]
     [InlineData(256, 4099, 64, true, false)]
+    [InlineData(64, 128, 784, false, true)]
+    [InlineData(128, 784, 64, true, false)]
     public void Multiply_TwoThreads_BitIdenticalToOneThread(int m, int n, int k, bool ta, bool tb)
     {
         var c = new GemmCase(m, n, k, ta, tb, Acc: true, Seed: m + n + k);

@@ -1,0 +1,594 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Backprop.Functional.Kernels;
+
+public static partial class Gemm
+{
+    /// <summary>
+    /// Register-blocked direct kernels for products that are too small or too thin to repay packing:
+    /// A·Bᵀ (both operands k-contiguous: 4 × 4 blocks of dot products) and op(A)·B (4 rows × 4 vectors of C
+    /// accumulated in registers over k), in Vector512 and Vector256 forms. Each C element is always computed by the
+    /// same sequence of operations whatever block it falls in.
+    /// </summary>
+    internal static class Tiles<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        /// <summary>Whether A·Bᵀ with depth <paramref name="k"/> can run here (k at least one vector).</summary>
+        internal static bool CanDot(int k) =>
+            (Vector512.IsHardwareAccelerated && k >= Vector512<T>.Count) || (Vector256.IsHardwareAccelerated && k >= Vector256<T>.Count);
+
+        /// <summary>Whether op(A)·B can run here.</summary>
+        internal static bool CanAxpy => Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated;
+
+        /// <summary>C ← (accumulate ? C : 0) + A·Bᵀ, A [m × k], B [n × k]; requires <see cref="CanDot"/>.</summary>
+        internal static void DotNT(ref T a, ref T b, ref T c, int m, int n, int k, bool accumulate)
+        {
+            if (Vector512.IsHardwareAccelerated && k >= Vector512<T>.Count)
+                DotNT512(ref a, ref b, ref c, m, n, k, accumulate);
+            else
+                DotNT256(ref a, ref b, ref c, m, n, k, accumulate);
+        }
+
+        /// <summary>C ← (accumulate ? C : 0) + op(A)·B, B [k × n], op(A)ᵢₚ = a[i·rs + p·ds]; requires <see cref="CanAxpy"/>.</summary>
+        internal static void AxpyNN(ref T a, nint rs, nint ds, ref T b, ref T c, int m, int n, int k, bool accumulate)
+        {
+            if (Vector512.IsHardwareAccelerated)
+                AxpyNN512(ref a, rs, ds, ref b, ref c, m, n, k, accumulate);
+            else
+                AxpyNN256(ref a, rs, ds, ref b, ref c, m, n, k, accumulate);
+        }
+
+        /// <summary>C[0, j₀..n) ← (accumulate ? C : 0) + Σₚ a[p·ds]·B[p, j], scalar FMA chains.</summary>
+        private static void AxpyScalar(ref T a, nint ds, ref T b, ref T c, int j0, int n, int k, bool accumulate)
+        {
+            for (int j = j0; j < n; j++)
+            {
+                T v = accumulate ? Unsafe.Add(ref c, j) : T.Zero;
+                ref T bp = ref Unsafe.Add(ref b, j);
+                for (int p = 0; p < k; p++)
+                {
+                    v = T.FusedMultiplyAdd(Unsafe.Add(ref a, p * ds), bp, v);
+                    bp = ref Unsafe.Add(ref bp, n);
+                }
+                Unsafe.Add(ref c, j) = v;
+            }
+        }
+
+        /// <summary>C[m × n] ← (accumulate ? C : 0) + A·Bᵀ with A [m × k], B [n × k] (k ≥ W): 4 × 4 blocks of dot
+        /// products, one W-wide accumulator per C element, the k tail as one overlapping masked vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void DotNT512(ref T a, ref T b, ref T c, int m, int n, int k, bool accumulate)
+        {
+            int w = Vector512<T>.Count;
+            int rem = k % w;
+            Vector512<T> mask = Vector512.GreaterThanOrEqual(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(w - rem)));
+            int i = 0;
+            for (; i + 4 <= m; i += 4)
+            {
+                ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
+                ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
+                int j = 0;
+                for (; j + 4 <= n; j += 4)
+                    Dot4x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), n, accumulate);
+                for (; j < n; j++)
+                    for (int r = 0; r < 4; r++)
+                        Dot1x1_512(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * n + j), accumulate);
+            }
+            for (; i < m; i++)
+            {
+                ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
+                ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
+                int j = 0;
+                for (; j + 4 <= n; j += 4)
+                    Dot1x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
+                for (; j < n; j++)
+                    Dot1x1_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Put(ref T c, T s, bool accumulate) => c = accumulate ? c + s : s;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dot4x4_512(ref T a, ref T b, int k, int rem, Vector512<T> mask, ref T c, int ldc, bool accumulate)
+        {
+            int w = Vector512<T>.Count;
+            nint ka = k;
+            Vector512<T> c00 = default, c01 = default, c02 = default, c03 = default;
+            Vector512<T> c10 = default, c11 = default, c12 = default, c13 = default;
+            Vector512<T> c20 = default, c21 = default, c22 = default, c23 = default;
+            Vector512<T> c30 = default, c31 = default, c32 = default, c33 = default;
+            ref T a1 = ref Unsafe.Add(ref a, ka);
+            ref T a2 = ref Unsafe.Add(ref a1, ka);
+            ref T a3 = ref Unsafe.Add(ref a2, ka);
+            ref T b1 = ref Unsafe.Add(ref b, ka);
+            ref T b2 = ref Unsafe.Add(ref b1, ka);
+            ref T b3 = ref Unsafe.Add(ref b2, ka);
+            int end = k - rem;
+            for (int p = 0; p <= end; p += w)
+            {
+                Vector512<T> x0, x1, x2, x3;
+                nuint q;
+                if (p < end)
+                {
+                    q = (nuint)p;
+                    x0 = Vector512.LoadUnsafe(ref a, q);
+                    x1 = Vector512.LoadUnsafe(ref a1, q);
+                    x2 = Vector512.LoadUnsafe(ref a2, q);
+                    x3 = Vector512.LoadUnsafe(ref a3, q);
+                }
+                else
+                {
+                    if (rem == 0) break;
+                    q = (nuint)(k - w);
+                    x0 = Vector512.LoadUnsafe(ref a, q) & mask;
+                    x1 = Vector512.LoadUnsafe(ref a1, q) & mask;
+                    x2 = Vector512.LoadUnsafe(ref a2, q) & mask;
+                    x3 = Vector512.LoadUnsafe(ref a3, q) & mask;
+                }
+                Vector512<T> y = Vector512.LoadUnsafe(ref b, q);
+                c00 = MicroKernel<T>.Fma(x0, y, c00); c10 = MicroKernel<T>.Fma(x1, y, c10);
+                c20 = MicroKernel<T>.Fma(x2, y, c20); c30 = MicroKernel<T>.Fma(x3, y, c30);
+                y = Vector512.LoadUnsafe(ref b1, q);
+                c01 = MicroKernel<T>.Fma(x0, y, c01); c11 = MicroKernel<T>.Fma(x1, y, c11);
+                c21 = MicroKernel<T>.Fma(x2, y, c21); c31 = MicroKernel<T>.Fma(x3, y, c31);
+                y = Vector512.LoadUnsafe(ref b2, q);
+                c02 = MicroKernel<T>.Fma(x0, y, c02); c12 = MicroKernel<T>.Fma(x1, y, c12);
+                c22 = MicroKernel<T>.Fma(x2, y, c22); c32 = MicroKernel<T>.Fma(x3, y, c32);
+                y = Vector512.LoadUnsafe(ref b3, q);
+                c03 = MicroKernel<T>.Fma(x0, y, c03); c13 = MicroKernel<T>.Fma(x1, y, c13);
+                c23 = MicroKernel<T>.Fma(x2, y, c23); c33 = MicroKernel<T>.Fma(x3, y, c33);
+            }
+            nint ld = ldc;
+            Put(ref c, Vector512.Sum(c00), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c01), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c02), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c03), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, Vector512.Sum(c10), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c11), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c12), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c13), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, Vector512.Sum(c20), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c21), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c22), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c23), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, Vector512.Sum(c30), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c31), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c32), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c33), accumulate);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dot1x4_512(ref T a, ref T b, int k, int rem, Vector512<T> mask, ref T c, bool accumulate)
+        {
+            int w = Vector512<T>.Count;
+            nint ka = k;
+            Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default;
+            ref T b1 = ref Unsafe.Add(ref b, ka);
+            ref T b2 = ref Unsafe.Add(ref b1, ka);
+            ref T b3 = ref Unsafe.Add(ref b2, ka);
+            int end = k - rem;
+            for (int p = 0; p <= end; p += w)
+            {
+                Vector512<T> x;
+                nuint q;
+                if (p < end)
+                {
+                    q = (nuint)p;
+                    x = Vector512.LoadUnsafe(ref a, q);
+                }
+                else
+                {
+                    if (rem == 0) break;
+                    q = (nuint)(k - w);
+                    x = Vector512.LoadUnsafe(ref a, q) & mask;
+                }
+                c0 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b, q), c0);
+                c1 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b1, q), c1);
+                c2 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b2, q), c2);
+                c3 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b3, q), c3);
+            }
+            Put(ref c, Vector512.Sum(c0), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c1), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c2), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c3), accumulate);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dot1x1_512(ref T a, ref T b, int k, int rem, Vector512<T> mask, ref T c, bool accumulate)
+        {
+            int w = Vector512<T>.Count;
+            Vector512<T> c0 = default;
+            int end = k - rem;
+            for (int p = 0; p < end; p += w)
+                c0 = MicroKernel<T>.Fma(Vector512.LoadUnsafe(ref a, (nuint)p), Vector512.LoadUnsafe(ref b, (nuint)p), c0);
+            if (rem != 0)
+            {
+                nuint q = (nuint)(k - w);
+                c0 = MicroKernel<T>.Fma(Vector512.LoadUnsafe(ref a, q) & mask, Vector512.LoadUnsafe(ref b, q), c0);
+            }
+            Put(ref c, Vector512.Sum(c0), accumulate);
+        }
+
+        /// <summary>C[m × n] ← (accumulate ? C : 0) + op(A)·B with B [k × n] rows contiguous, op(A)ᵢₚ at
+        /// a[i·rs + p·ds]: 4 rows × 4 vectors of C held in registers over the whole k loop (an FMA chain over p in
+        /// increasing order per element, so every block shape gives the same bits).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void AxpyNN512(ref T a, nint rs, nint ds, ref T b, ref T c, int m, int n, int k, bool accumulate)
+        {
+            int w = Vector512<T>.Count;
+            int i = 0;
+            for (; i + 4 <= m; i += 4)
+            {
+                ref T ai = ref Unsafe.Add(ref a, i * rs);
+                ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
+                int j = 0;
+                for (; j + 4 * w <= n; j += 4 * w)
+                    Axpy4x4_512(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                for (; j + w <= n; j += w)
+                    Axpy4x1_512(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                if (j + w / 2 <= n)
+                {
+                    Axpy4x1_256(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                    j += w / 2;
+                }
+                for (int r = 0; r < 4; r++)
+                    AxpyScalar(ref Unsafe.Add(ref ai, r * rs), ds, ref b, ref Unsafe.Add(ref ci, (nint)r * n), j, n, k, accumulate);
+            }
+            for (; i < m; i++)
+            {
+                ref T ai = ref Unsafe.Add(ref a, i * rs);
+                ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
+                int j = 0;
+                for (; j + w <= n; j += w)
+                    Axpy1x1_512(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                if (j + w / 2 <= n)
+                {
+                    Axpy1x1_256(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                    j += w / 2;
+                }
+                AxpyScalar(ref ai, ds, ref b, ref ci, j, n, k, accumulate);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Axpy4x4_512(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
+        {
+            nuint w = (nuint)Vector512<T>.Count;
+            nint n = ldb;
+            Vector512<T> c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
+            ref T c1 = ref Unsafe.Add(ref c, n);
+            ref T c2 = ref Unsafe.Add(ref c1, n);
+            ref T c3 = ref Unsafe.Add(ref c2, n);
+            if (accumulate)
+            {
+                c00 = Vector512.LoadUnsafe(ref c); c01 = Vector512.LoadUnsafe(ref c, w); c02 = Vector512.LoadUnsafe(ref c, 2 * w); c03 = Vector512.LoadUnsafe(ref c, 3 * w);
+                c10 = Vector512.LoadUnsafe(ref c1); c11 = Vector512.LoadUnsafe(ref c1, w); c12 = Vector512.LoadUnsafe(ref c1, 2 * w); c13 = Vector512.LoadUnsafe(ref c1, 3 * w);
+                c20 = Vector512.LoadUnsafe(ref c2); c21 = Vector512.LoadUnsafe(ref c2, w); c22 = Vector512.LoadUnsafe(ref c2, 2 * w); c23 = Vector512.LoadUnsafe(ref c2, 3 * w);
+                c30 = Vector512.LoadUnsafe(ref c3); c31 = Vector512.LoadUnsafe(ref c3, w); c32 = Vector512.LoadUnsafe(ref c3, 2 * w); c33 = Vector512.LoadUnsafe(ref c3, 3 * w);
+            }
+            else
+            {
+                c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = default;
+            }
+            ref T a1 = ref Unsafe.Add(ref a, rs);
+            ref T a2 = ref Unsafe.Add(ref a1, rs);
+            ref T a3 = ref Unsafe.Add(ref a2, rs);
+            for (int p = 0; p < k; p++)
+            {
+                nint o = p * ds;
+                Vector512<T> y0 = Vector512.LoadUnsafe(ref b), y1 = Vector512.LoadUnsafe(ref b, w);
+                Vector512<T> y2 = Vector512.LoadUnsafe(ref b, 2 * w), y3 = Vector512.LoadUnsafe(ref b, 3 * w);
+                Vector512<T> x = Vector512.Create(Unsafe.Add(ref a, o));
+                c00 = MicroKernel<T>.Fma(x, y0, c00); c01 = MicroKernel<T>.Fma(x, y1, c01); c02 = MicroKernel<T>.Fma(x, y2, c02); c03 = MicroKernel<T>.Fma(x, y3, c03);
+                x = Vector512.Create(Unsafe.Add(ref a1, o));
+                c10 = MicroKernel<T>.Fma(x, y0, c10); c11 = MicroKernel<T>.Fma(x, y1, c11); c12 = MicroKernel<T>.Fma(x, y2, c12); c13 = MicroKernel<T>.Fma(x, y3, c13);
+                x = Vector512.Create(Unsafe.Add(ref a2, o));
+                c20 = MicroKernel<T>.Fma(x, y0, c20); c21 = MicroKernel<T>.Fma(x, y1, c21); c22 = MicroKernel<T>.Fma(x, y2, c22); c23 = MicroKernel<T>.Fma(x, y3, c23);
+                x = Vector512.Create(Unsafe.Add(ref a3, o));
+                c30 = MicroKernel<T>.Fma(x, y0, c30); c31 = MicroKernel<T>.Fma(x, y1, c31); c32 = MicroKernel<T>.Fma(x, y2, c32); c33 = MicroKernel<T>.Fma(x, y3, c33);
+                b = ref Unsafe.Add(ref b, n);
+            }
+            c00.StoreUnsafe(ref c); c01.StoreUnsafe(ref c, w); c02.StoreUnsafe(ref c, 2 * w); c03.StoreUnsafe(ref c, 3 * w);
+            c10.StoreUnsafe(ref c1); c11.StoreUnsafe(ref c1, w); c12.StoreUnsafe(ref c1, 2 * w); c13.StoreUnsafe(ref c1, 3 * w);
+            c20.StoreUnsafe(ref c2); c21.StoreUnsafe(ref c2, w); c22.StoreUnsafe(ref c2, 2 * w); c23.StoreUnsafe(ref c2, 3 * w);
+            c30.StoreUnsafe(ref c3); c31.StoreUnsafe(ref c3, w); c32.StoreUnsafe(ref c3, 2 * w); c33.StoreUnsafe(ref c3, 3 * w);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Axpy4x1_512(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
+        {
+            nint n = ldb;
+            ref T c1 = ref Unsafe.Add(ref c, n);
+            ref T c2 = ref Unsafe.Add(ref c1, n);
+            ref T c3 = ref Unsafe.Add(ref c2, n);
+            Vector512<T> c0v = accumulate ? Vector512.LoadUnsafe(ref c) : default;
+            Vector512<T> c1v = accumulate ? Vector512.LoadUnsafe(ref c1) : default;
+            Vector512<T> c2v = accumulate ? Vector512.LoadUnsafe(ref c2) : default;
+            Vector512<T> c3v = accumulate ? Vector512.LoadUnsafe(ref c3) : default;
+            ref T a1 = ref Unsafe.Add(ref a, rs);
+            ref T a2 = ref Unsafe.Add(ref a1, rs);
+            ref T a3 = ref Unsafe.Add(ref a2, rs);
+            for (int p = 0; p < k; p++)
+            {
+                nint o = p * ds;
+                Vector512<T> y = Vector512.LoadUnsafe(ref b);
+                c0v = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a, o)), y, c0v);
+                c1v = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a1, o)), y, c1v);
+                c2v = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a2, o)), y, c2v);
+                c3v = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a3, o)), y, c3v);
+                b = ref Unsafe.Add(ref b, n);
+            }
+            c0v.StoreUnsafe(ref c); c1v.StoreUnsafe(ref c1); c2v.StoreUnsafe(ref c2); c3v.StoreUnsafe(ref c3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Axpy1x1_512(ref T a, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
+        {
+            nint n = ldb;
+            Vector512<T> v = accumulate ? Vector512.LoadUnsafe(ref c) : default;
+            for (int p = 0; p < k; p++)
+            {
+                v = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a, p * ds)), Vector512.LoadUnsafe(ref b), v);
+                b = ref Unsafe.Add(ref b, n);
+            }
+            v.StoreUnsafe(ref c);
+        }
+
+        /// <summary>C[m × n] ← (accumulate ? C : 0) + A·Bᵀ with A [m × k], B [n × k] (k ≥ W): 4 × 4 blocks of dot
+        /// products, one W-wide accumulator per C element, the k tail as one overlapping masked vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void DotNT256(ref T a, ref T b, ref T c, int m, int n, int k, bool accumulate)
+        {
+            int w = Vector256<T>.Count;
+            int rem = k % w;
+            Vector256<T> mask = Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(w - rem)));
+            int i = 0;
+            for (; i + 4 <= m; i += 4)
+            {
+                ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
+                ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
+                int j = 0;
+                for (; j + 4 <= n; j += 4)
+                    Dot4x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), n, accumulate);
+                for (; j < n; j++)
+                    for (int r = 0; r < 4; r++)
+                        Dot1x1_256(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * n + j), accumulate);
+            }
+            for (; i < m; i++)
+            {
+                ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
+                ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
+                int j = 0;
+                for (; j + 4 <= n; j += 4)
+                    Dot1x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
+                for (; j < n; j++)
+                    Dot1x1_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dot4x4_256(ref T a, ref T b, int k, int rem, Vector256<T> mask, ref T c, int ldc, bool accumulate)
+        {
+            int w = Vector256<T>.Count;
+            nint ka = k;
+            Vector256<T> c00 = default, c01 = default, c02 = default, c03 = default;
+            Vector256<T> c10 = default, c11 = default, c12 = default, c13 = default;
+            Vector256<T> c20 = default, c21 = default, c22 = default, c23 = default;
+            Vector256<T> c30 = default, c31 = default, c32 = default, c33 = default;
+            ref T a1 = ref Unsafe.Add(ref a, ka);
+            ref T a2 = ref Unsafe.Add(ref a1, ka);
+            ref T a3 = ref Unsafe.Add(ref a2, ka);
+            ref T b1 = ref Unsafe.Add(ref b, ka);
+            ref T b2 = ref Unsafe.Add(ref b1, ka);
+            ref T b3 = ref Unsafe.Add(ref b2, ka);
+            int end = k - rem;
+            for (int p = 0; p <= end; p += w)
+            {
+                Vector256<T> x0, x1, x2, x3;
+                nuint q;
+                if (p < end)
+                {
+                    q = (nuint)p;
+                    x0 = Vector256.LoadUnsafe(ref a, q);
+                    x1 = Vector256.LoadUnsafe(ref a1, q);
+                    x2 = Vector256.LoadUnsafe(ref a2, q);
+                    x3 = Vector256.LoadUnsafe(ref a3, q);
+                }
+                else
+                {
+                    if (rem == 0) break;
+                    q = (nuint)(k - w);
+                    x0 = Vector256.LoadUnsafe(ref a, q) & mask;
+                    x1 = Vector256.LoadUnsafe(ref a1, q) & mask;
+                    x2 = Vector256.LoadUnsafe(ref a2, q) & mask;
+                    x3 = Vector256.LoadUnsafe(ref a3, q) & mask;
+                }
+                Vector256<T> y = Vector256.LoadUnsafe(ref b, q);
+                c00 = MicroKernel<T>.Fma(x0, y, c00); c10 = MicroKernel<T>.Fma(x1, y, c10);
+                c20 = MicroKernel<T>.Fma(x2, y, c20); c30 = MicroKernel<T>.Fma(x3, y, c30);
+                y = Vector256.LoadUnsafe(ref b1, q);
+                c01 = MicroKernel<T>.Fma(x0, y, c01); c11 = MicroKernel<T>.Fma(x1, y, c11);
+                c21 = MicroKernel<T>.Fma(x2, y, c21); c31 = MicroKernel<T>.Fma(x3, y, c31);
+                y = Vector256.LoadUnsafe(ref b2, q);
+                c02 = MicroKernel<T>.Fma(x0, y, c02); c12 = MicroKernel<T>.Fma(x1, y, c12);
+                c22 = MicroKernel<T>.Fma(x2, y, c22); c32 = MicroKernel<T>.Fma(x3, y, c32);
+                y = Vector256.LoadUnsafe(ref b3, q);
+                c03 = MicroKernel<T>.Fma(x0, y, c03); c13 = MicroKernel<T>.Fma(x1, y, c13);
+                c23 = MicroKernel<T>.Fma(x2, y, c23); c33 = MicroKernel<T>.Fma(x3, y, c33);
+            }
+            nint ld = ldc;
+            Put(ref c, Vector256.Sum(c00), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c01), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c02), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c03), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, Vector256.Sum(c10), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c11), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c12), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c13), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, Vector256.Sum(c20), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c21), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c22), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c23), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, Vector256.Sum(c30), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c31), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c32), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c33), accumulate);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dot1x4_256(ref T a, ref T b, int k, int rem, Vector256<T> mask, ref T c, bool accumulate)
+        {
+            int w = Vector256<T>.Count;
+            nint ka = k;
+            Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default;
+            ref T b1 = ref Unsafe.Add(ref b, ka);
+            ref T b2 = ref Unsafe.Add(ref b1, ka);
+            ref T b3 = ref Unsafe.Add(ref b2, ka);
+            int end = k - rem;
+            for (int p = 0; p <= end; p += w)
+            {
+                Vector256<T> x;
+                nuint q;
+                if (p < end)
+                {
+                    q = (nuint)p;
+                    x = Vector256.LoadUnsafe(ref a, q);
+                }
+                else
+                {
+                    if (rem == 0) break;
+                    q = (nuint)(k - w);
+                    x = Vector256.LoadUnsafe(ref a, q) & mask;
+                }
+                c0 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b, q), c0);
+                c1 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b1, q), c1);
+                c2 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b2, q), c2);
+                c3 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b3, q), c3);
+            }
+            Put(ref c, Vector256.Sum(c0), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c1), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c2), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c3), accumulate);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dot1x1_256(ref T a, ref T b, int k, int rem, Vector256<T> mask, ref T c, bool accumulate)
+        {
+            int w = Vector256<T>.Count;
+            Vector256<T> c0 = default;
+            int end = k - rem;
+            for (int p = 0; p < end; p += w)
+                c0 = MicroKernel<T>.Fma(Vector256.LoadUnsafe(ref a, (nuint)p), Vector256.LoadUnsafe(ref b, (nuint)p), c0);
+            if (rem != 0)
+            {
+                nuint q = (nuint)(k - w);
+                c0 = MicroKernel<T>.Fma(Vector256.LoadUnsafe(ref a, q) & mask, Vector256.LoadUnsafe(ref b, q), c0);
+            }
+            Put(ref c, Vector256.Sum(c0), accumulate);
+        }
+
+        /// <summary>C[m × n] ← (accumulate ? C : 0) + op(A)·B with B [k × n] rows contiguous, op(A)ᵢₚ at
+        /// a[i·rs + p·ds]: 4 rows × 4 vectors of C held in registers over the whole k loop (an FMA chain over p in
+        /// increasing order per element, so every block shape gives the same bits).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void AxpyNN256(ref T a, nint rs, nint ds, ref T b, ref T c, int m, int n, int k, bool accumulate)
+        {
+            int w = Vector256<T>.Count;
+            int i = 0;
+            for (; i + 4 <= m; i += 4)
+            {
+                ref T ai = ref Unsafe.Add(ref a, i * rs);
+                ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
+                int j = 0;
+                for (; j + 4 * w <= n; j += 4 * w)
+                    Axpy4x4_256(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                for (; j + w <= n; j += w)
+                    Axpy4x1_256(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                for (int r = 0; r < 4; r++)
+                    AxpyScalar(ref Unsafe.Add(ref ai, r * rs), ds, ref b, ref Unsafe.Add(ref ci, (nint)r * n), j, n, k, accumulate);
+            }
+            for (; i < m; i++)
+            {
+                ref T ai = ref Unsafe.Add(ref a, i * rs);
+                ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
+                int j = 0;
+                for (; j + w <= n; j += w)
+                    Axpy1x1_256(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                AxpyScalar(ref ai, ds, ref b, ref ci, j, n, k, accumulate);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Axpy4x4_256(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
+        {
+            nuint w = (nuint)Vector256<T>.Count;
+            nint n = ldb;
+            Vector256<T> c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
+            ref T c1 = ref Unsafe.Add(ref c, n);
+            ref T c2 = ref Unsafe.Add(ref c1, n);
+            ref T c3 = ref Unsafe.Add(ref c2, n);
+            if (accumulate)
+            {
+                c00 = Vector256.LoadUnsafe(ref c); c01 = Vector256.LoadUnsafe(ref c, w); c02 = Vector256.LoadUnsafe(ref c, 2 * w); c03 = Vector256.LoadUnsafe(ref c, 3 * w);
+                c10 = Vector256.LoadUnsafe(ref c1); c11 = Vector256.LoadUnsafe(ref c1, w); c12 = Vector256.LoadUnsafe(ref c1, 2 * w); c13 = Vector256.LoadUnsafe(ref c1, 3 * w);
+                c20 = Vector256.LoadUnsafe(ref c2); c21 = Vector256.LoadUnsafe(ref c2, w); c22 = Vector256.LoadUnsafe(ref c2, 2 * w); c23 = Vector256.LoadUnsafe(ref c2, 3 * w);
+                c30 = Vector256.LoadUnsafe(ref c3); c31 = Vector256.LoadUnsafe(ref c3, w); c32 = Vector256.LoadUnsafe(ref c3, 2 * w); c33 = Vector256.LoadUnsafe(ref c3, 3 * w);
+            }
+            else
+            {
+                c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = default;
+            }
+            ref T a1 = ref Unsafe.Add(ref a, rs);
+            ref T a2 = ref Unsafe.Add(ref a1, rs);
+            ref T a3 = ref Unsafe.Add(ref a2, rs);
+            for (int p = 0; p < k; p++)
+            {
+                nint o = p * ds;
+                Vector256<T> y0 = Vector256.LoadUnsafe(ref b), y1 = Vector256.LoadUnsafe(ref b, w);
+                Vector256<T> y2 = Vector256.LoadUnsafe(ref b, 2 * w), y3 = Vector256.LoadUnsafe(ref b, 3 * w);
+                Vector256<T> x = Vector256.Create(Unsafe.Add(ref a, o));
+                c00 = MicroKernel<T>.Fma(x, y0, c00); c01 = MicroKernel<T>.Fma(x, y1, c01); c02 = MicroKernel<T>.Fma(x, y2, c02); c03 = MicroKernel<T>.Fma(x, y3, c03);
+                x = Vector256.Create(Unsafe.Add(ref a1, o));
+                c10 = MicroKernel<T>.Fma(x, y0, c10); c11 = MicroKernel<T>.Fma(x, y1, c11); c12 = MicroKernel<T>.Fma(x, y2, c12); c13 = MicroKernel<T>.Fma(x, y3, c13);
+                x = Vector256.Create(Unsafe.Add(ref a2, o));
+                c20 = MicroKernel<T>.Fma(x, y0, c20); c21 = MicroKernel<T>.Fma(x, y1, c21); c22 = MicroKernel<T>.Fma(x, y2, c22); c23 = MicroKernel<T>.Fma(x, y3, c23);
+                x = Vector256.Create(Unsafe.Add(ref a3, o));
+                c30 = MicroKernel<T>.Fma(x, y0, c30); c31 = MicroKernel<T>.Fma(x, y1, c31); c32 = MicroKernel<T>.Fma(x, y2, c32); c33 = MicroKernel<T>.Fma(x, y3, c33);
+                b = ref Unsafe.Add(ref b, n);
+            }
+            c00.StoreUnsafe(ref c); c01.StoreUnsafe(ref c, w); c02.StoreUnsafe(ref c, 2 * w); c03.StoreUnsafe(ref c, 3 * w);
+            c10.StoreUnsafe(ref c1); c11.StoreUnsafe(ref c1, w); c12.StoreUnsafe(ref c1, 2 * w); c13.StoreUnsafe(ref c1, 3 * w);
+            c20.StoreUnsafe(ref c2); c21.StoreUnsafe(ref c2, w); c22.StoreUnsafe(ref c2, 2 * w); c23.StoreUnsafe(ref c2, 3 * w);
+            c30.StoreUnsafe(ref c3); c31.StoreUnsafe(ref c3, w); c32.StoreUnsafe(ref c3, 2 * w); c33.StoreUnsafe(ref c3, 3 * w);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Axpy4x1_256(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
+        {
+            nint n = ldb;
+            ref T c1 = ref Unsafe.Add(ref c, n);
+            ref T c2 = ref Unsafe.Add(ref c1, n);
+            ref T c3 = ref Unsafe.Add(ref c2, n);
+            Vector256<T> c0v = accumulate ? Vector256.LoadUnsafe(ref c) : default;
+            Vector256<T> c1v = accumulate ? Vector256.LoadUnsafe(ref c1) : default;
+            Vector256<T> c2v = accumulate ? Vector256.LoadUnsafe(ref c2) : default;
+            Vector256<T> c3v = accumulate ? Vector256.LoadUnsafe(ref c3) : default;
+            ref T a1 = ref Unsafe.Add(ref a, rs);
+            ref T a2 = ref Unsafe.Add(ref a1, rs);
+            ref T a3 = ref Unsafe.Add(ref a2, rs);
+            for (int p = 0; p < k; p++)
+            {
+                nint o = p * ds;
+                Vector256<T> y = Vector256.LoadUnsafe(ref b);
+                c0v = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a, o)), y, c0v);
+                c1v = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a1, o)), y, c1v);
+                c2v = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a2, o)), y, c2v);
+                c3v = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a3, o)), y, c3v);
+                b = ref Unsafe.Add(ref b, n);
+            }
+            c0v.StoreUnsafe(ref c); c1v.StoreUnsafe(ref c1); c2v.StoreUnsafe(ref c2); c3v.StoreUnsafe(ref c3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Axpy1x1_256(ref T a, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
+        {
+            nint n = ldb;
+            Vector256<T> v = accumulate ? Vector256.LoadUnsafe(ref c) : default;
+            for (int p = 0; p < k; p++)
+            {
+                v = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a, p * ds)), Vector256.LoadUnsafe(ref b), v);
+                b = ref Unsafe.Add(ref b, n);
+            }
+            v.StoreUnsafe(ref c);
+        }
+    }
+}
