@@ -5,36 +5,66 @@ using Backprop.Functional.Kernels;
 namespace Backprop.Functional;
 
 /// <summary>Softplus: σ(z) = ln(1 + eᶻ), computed as max(z, 0) + ln(1 + e^−|z|) so it never overflows; σ′(z) = 1/(1+e⁻ᶻ).</summary>
+/// <remarks>The span forms are vectorised (TensorPrimitives' exp, log and sigmoid); they agree with the scalar forms
+/// to a few ulps.</remarks>
 public readonly struct Softplus : IElementwiseActivation
 {
+    /// <summary>Elements per chunk of the stack scratch the backward pass uses when δ and u share memory.</summary>
+    private const int Chunk = 256;
+
     /// <inheritdoc/>
     public static ActivationKind Kind => ActivationKind.Softplus;
 
     /// <inheritdoc/>
-    public static T Value<T>(T z) where T : unmanaged, IFloatingPointIeee754<T> => T.Max(z, T.Zero) + T.LogP1(T.Exp(-T.Abs(z)));
+    public static T Value<T>(T z) where T : unmanaged, IFloatingPointIeee754<T> => T.Max(z, T.Zero) + T.Log(T.One + T.Exp(-T.Abs(z)));
 
     /// <inheritdoc/>
-    public static T Derivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => SoftplusPrime<T>.Invoke(z, a);
+    public static T Derivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => T.One / (T.One + T.Exp(-z));
 
     /// <inheritdoc/>
     public static void Derivative<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, Span<T> destination)
-        where T : unmanaged, IFloatingPointIeee754<T> => Elementwise.Map<SoftplusPrime<T>, T>(z, a, destination);
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Shapes.RequireSameLength(z, a, destination);
+        TensorPrimitives.Sigmoid(z, destination);   // σ′(z) = 1/(1 + e⁻ᶻ)
+    }
 
     /// <inheritdoc/>
     public static void Apply<T>(ReadOnlySpan<T> z, Span<T> a, int width) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Shapes.RequireSameLength(z, a, nameof(z), nameof(a));
-        for (int i = 0; i < z.Length; i++) a[i] = Value(z[i]);
+        if (z.Overlaps(a))
+        {
+            for (int i = 0; i < z.Length; i++) a[i] = Value(z[i]);
+            return;
+        }
+        TensorPrimitives.Abs(z, a);
+        TensorPrimitives.Negate(a, a);
+        TensorPrimitives.Exp(a, a);                            // e^−|z|
+        TensorPrimitives.Add(a, T.One, a);
+        TensorPrimitives.Log(a, a);                            // ln(1 + e^−|z|)
+        Elementwise.Map<SoftplusTail<T>, T>(z, a, a);          // + max(z, 0)
     }
 
     /// <inheritdoc/>
     public static void Backward<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, ReadOnlySpan<T> upstream, Span<T> delta, int width)
-        where T : unmanaged, IFloatingPointIeee754<T> => Elementwise.MultiplyBy<SoftplusPrime<T>, T>(upstream, z, a, delta);
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Shapes.RequireSameLength(z, a, delta);
+        Shapes.RequireSameLength(upstream, delta, nameof(upstream), nameof(delta));
+        Span<T> prime = stackalloc T[Chunk];
+        for (int i = 0; i < z.Length; i += Chunk)
+        {
+            int n = Math.Min(Chunk, z.Length - i);
+            TensorPrimitives.Sigmoid(z.Slice(i, n), prime[..n]);
+            TensorPrimitives.Multiply(upstream.Slice(i, n), prime[..n], delta.Slice(i, n));
+        }
+    }
 }
 
-/// <summary>σ′ of <see cref="Softplus"/>.</summary>
-internal readonly struct SoftplusPrime<T> : IElementOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+/// <summary>max(z, 0) + l: the last step of the vectorised softplus.</summary>
+internal readonly struct SoftplusTail<T> : IElementOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public static T Invoke(T z, T a) => T.One / (T.One + T.Exp(-z));
-    public static Vector<T> Invoke(Vector<T> z, Vector<T> a) => Elementwise.PerLane<SoftplusPrime<T>, T>(z, a);
+    public static T Invoke(T z, T l) => T.Max(z, T.Zero) + l;
+    public static Vector<T> Invoke(Vector<T> z, Vector<T> l) => Vector.Max(z, Vector<T>.Zero) + l;
 }

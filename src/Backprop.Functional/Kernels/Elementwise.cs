@@ -48,14 +48,4 @@ internal static class Elementwise
         for (; i < n; i++)
             Unsafe.Add(ref dr, i) = Unsafe.Add(ref ur, i) * TOp.Invoke(Unsafe.Add(ref zr, i), Unsafe.Add(ref ar, i));
     }
-
-    /// <summary>f applied lane by lane through its scalar form: the vector form of operators with no cheap
-    /// vector formula (exp, tanh inside a polynomial).</summary>
-    public static Vector<T> PerLane<TOp, T>(Vector<T> z, Vector<T> a)
-        where TOp : struct, IElementOp<T> where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        Span<T> lanes = stackalloc T[Vector<T>.Count];
-        for (int i = 0; i < lanes.Length; i++) lanes[i] = TOp.Invoke(z[i], a[i]);
-        return new Vector<T>(lanes);
-    }
 }

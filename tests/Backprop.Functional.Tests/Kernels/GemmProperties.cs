@@ -213,12 +213,15 @@ public sealed class GemmProperties
             {
                 _ = new byte[1000];   // something to compact away
                 GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                Thread.Sleep(1);
             }
         });
+        int collections = GC.CollectionCount(2);
         collector.Start();
         try
         {
-            for (int i = 0; i < 200; i++)
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (int i = 0; i < 200 && clock.Elapsed.TotalSeconds < 2; i++)
             {
                 var cc = new float[n * n];
                 Gemm.Multiply<float>(a, false, b, true, cc, n, n, n, accumulate: false, threads: 2);
@@ -231,6 +234,7 @@ public sealed class GemmProperties
             collector.Join();
         }
         Assert.True(Interlocked.Read(ref Gemm.Team<float>.Runs) > runsBefore, "the parallel path never ran");
+        Assert.True(GC.CollectionCount(2) > collections, "no compacting collection ran during the products");
     }
 
     private static (T[] A, T[] B, T[] C) Operands<T>(GemmCase c)
