@@ -28,14 +28,14 @@ public static partial class Tiny16;
 [CategoriesColumn]
 public class GeneratedVsRuntimeBench
 {
-    private Case _mnist32 = null!, _tiny16 = null!, _mnist128 = null!;
+    private StepCase _mnist32 = null!, _tiny16 = null!, _mnist128 = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        _mnist32 = new Case(Mnist32.Spec, batch: 1);
-        _tiny16 = new Case(Tiny16.Spec, batch: 1);
-        _mnist128 = new Case(Mnist128.Spec, batch: 64);
+        _mnist32 = new StepCase(Mnist32.Spec, 1, new Adam(LearningRate: 0));   // η = 0: every step does the same work
+        _tiny16 = new StepCase(Tiny16.Spec, 1, new Adam(LearningRate: 0));
+        _mnist128 = new StepCase(Mnist128.Spec, 64, new Adam(LearningRate: 0));
     }
 
     [GlobalCleanup]
@@ -74,51 +74,5 @@ public class GeneratedVsRuntimeBench
     {
         var c = _mnist128;
         return Mnist128.TrainStep<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Gradient, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
-    }
-
-    /// <summary>Both paths' buffers for one network: same θ, data and optimizer, each with its own workspace and state.</summary>
-    private sealed class Case : IDisposable
-    {
-        public readonly Network<float> Runtime;
-        public readonly Workspace<float> RuntimeWorkspace, GeneratedWorkspace;
-        public readonly float[] Theta, X, Y, Gradient, RuntimeGradient;
-        // η = 0 keeps θ fixed, so every step does the same work on both sides: a real trajectory on one repeated sample
-        // saturates the softmax and drifts into subnormal gradients, and the two sides would time different states.
-        public readonly Optimizer Optimizer = new Adam(LearningRate: 0);
-        public readonly OptimizerBuffers<float> RuntimeBuffers, GeneratedBuffers;
-        public OptimizerState RuntimeState, GeneratedState;
-
-        public Case(NetworkSpec spec, int batch)
-        {
-            Runtime = Network<float>.Create(spec, seed: 1);
-            Theta = Runtime.Parameters.ToArray();
-            RuntimeWorkspace = Runtime.CreateWorkspace(batch);
-            GeneratedWorkspace = new Workspace<float>(spec.Layers, batch);
-            var random = new Random(2);
-            X = new float[batch * spec.Inputs];
-            for (int i = 0; i < X.Length; i++) X[i] = random.NextSingle();
-            Y = new float[batch * spec.Outputs];
-            for (int r = 0; r < batch; r++) Y[r * spec.Outputs + random.Next(spec.Outputs)] = 1;
-            Gradient = new float[spec.Layout.Count];
-            RuntimeGradient = new float[spec.Layout.Count];
-            RuntimeBuffers = Optimizer.CreateBuffers<float>(spec.Layout.Count);
-            GeneratedBuffers = Optimizer.CreateBuffers<float>(spec.Layout.Count);
-        }
-
-        public float RuntimeStep()
-        {
-            float cost = Runtime.ValueAndGradient(X, Y, RuntimeWorkspace, RuntimeGradient);
-            RuntimeState = Optimizer.Update<float>(RuntimeState, Runtime.Parameters, RuntimeGradient, RuntimeBuffers, Optimizer.LearningRate);
-            return cost;
-        }
-
-        public void Dispose()
-        {
-            Runtime.Dispose();
-            RuntimeWorkspace.Dispose();
-            GeneratedWorkspace.Dispose();
-            RuntimeBuffers.Dispose();
-            GeneratedBuffers.Dispose();
-        }
     }
 }
