@@ -15,7 +15,7 @@ internal static class Compare
     private static readonly Dictionary<string, (string Metric, bool Higher, int Threads)> Metrics = new()
     {
         ["W1"] = ("samples_per_s", true, 1),
-        ["W2"] = ("samples_per_s", true, 1),
+        ["W2"] = ("samples_per_s", true, 2),
         ["W3"] = ("samples_per_s", true, 2),
         ["W4"] = ("steps_per_s", true, 1),
         ["I1"] = ("median_us", false, 1),

@@ -65,7 +65,8 @@ public static class Trainer
 
     /// <summary>One training step: C and ∂C/∂θ of the batch, then g += (λ/n)·w on the weights when
     /// <paramref name="l2PerWeight"/> ≠ 0, clipping when the options ask for it, and one optimizer update with the
-    /// scheduled rate. A non-finite cost returns before anything is updated. Allocates nothing.</summary>
+    /// scheduled rate (split over two threads when the workspace has more than one and θ is large). A non-finite cost
+    /// returns before anything is updated. Allocates nothing.</summary>
     /// <returns>The batch's mean cost before the update.</returns>
     public static T Step<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient,
         Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, TrainingOptions options, T l2PerWeight)
@@ -79,7 +80,9 @@ public static class Trainer
         if (l2PerWeight != T.Zero) AddL2(network, gradient, l2PerWeight);
         if (options.ClipNorm is { } clip) ClipByGlobalNorm.Apply(gradient, T.CreateChecked(clip));
         double lr = options.Schedule?.Rate(optimizer.LearningRate, state.Step) ?? optimizer.LearningRate;
-        state = optimizer.Update(state, network.Parameters, gradient, buffers, lr);
+        state = ws.Threads > 1 && gradient.Length >= ParallelUpdate<T>.MinimumLength && ParallelUpdate<T>.Splits(optimizer)
+            ? ParallelUpdate<T>.Run(optimizer, state, network.Parameters, gradient, buffers, lr)
+            : optimizer.Update(state, network.Parameters, gradient, buffers, lr);
         return cost;
     }
 

@@ -5,10 +5,23 @@ namespace Backprop.Functional.Kernels;
 
 public static partial class Gemm
 {
+    /// <summary>Which kernel a <see cref="Team{T}"/> splits.</summary>
+    internal enum Split
+    {
+        /// <summary>The packed <see cref="Blocked{T}"/> path, over tile-aligned column or row panels.</summary>
+        Blocked,
+        /// <summary><see cref="Tiles{T}.DotNT(ref T, ref T, ref T, int, int, int, bool)"/> (A·Bᵀ), over groups of four
+        /// columns of C, i.e. rows of B: in a dense layer's forward pass each thread reads only its share of W.</summary>
+        Dot,
+        /// <summary><see cref="Tiles{T}.AxpyNN"/> (op(A)·B), over groups of four rows of C.</summary>
+        Axpy,
+    }
+
     /// <summary>
     /// Splits C = op(A)·op(B) into disjoint, tile-aligned rectangles (column panels, or row panels when C
-    /// is tall and narrow) and runs <see cref="Blocked{T}"/> on each from a persistent worker pool.
-    /// Every rectangle reproduces the single-threaded bits, so the result is independent of the split.
+    /// is tall and narrow, or groups of four columns / rows for the direct tiles) and runs the kernel on each from
+    /// a persistent worker pool. Every rectangle reproduces the single-threaded bits (the tiles group rows and
+    /// columns by four, so a split at a multiple of four keeps every group), so the result is independent of the split.
     /// </summary>
     /// <remarks>
     /// Spans cannot cross threads, so the caller pins the three operands with <c>fixed</c> for the whole product
@@ -21,9 +34,13 @@ public static partial class Gemm
     {
         private static readonly Team<T> Shared = new();
 
-        private nint _a, _b, _c;
+        private nint _a, _b, _c, _rs, _ds;
         private bool _transposeA, _transposeB, _accumulate, _splitColumns;
         private int _m, _n, _k, _parts, _units;
+        private Split _split;
+
+        /// <summary>Rows of C per unit of work of the direct tiles.</summary>
+        private const int TileRows = 4;
 
         private Team()
         {
@@ -32,13 +49,26 @@ public static partial class Gemm
         /// <summary>Products that ran on more than one thread (for tests: the parallel path is really taken).</summary>
         internal static long Runs;
 
-        internal static unsafe bool TryRun(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
+        internal static bool TryRun(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
             int m, int n, int k, bool accumulate, int threads)
         {
             int mr = MicroKernel<T>.MR, nr = MicroKernel<T>.NR;
             int rowUnits = (m + mr - 1) / mr, colUnits = (n + nr - 1) / nr;
             bool splitColumns = colUnits >= rowUnits || colUnits >= threads;
-            int units = splitColumns ? colUnits : rowUnits;
+            return TryStart(Split.Blocked, ref a, transposeA, 0, 0, ref b, transposeB, ref c, m, n, k, accumulate, threads,
+                splitColumns, splitColumns ? colUnits : rowUnits);
+        }
+
+        /// <summary>Runs the direct A·Bᵀ (<see cref="Split.Dot"/>) or op(A)·B (<see cref="Split.Axpy"/>, op(A)ᵢₚ =
+        /// a[i·rs + p·ds]) tiles over groups of four rows of C.</summary>
+        internal static bool TryRunTiles(Split split, ref T a, nint rs, nint ds, ref T b, ref T c,
+            int m, int n, int k, bool accumulate, int threads) =>
+            TryStart(split, ref a, false, rs, ds, ref b, split == Split.Dot, ref c, m, n, k, accumulate, threads,
+                splitColumns: split == Split.Dot, units: ((split == Split.Dot ? n : m) + TileRows - 1) / TileRows);
+
+        private static unsafe bool TryStart(Split split, ref T a, bool transposeA, nint rs, nint ds, ref T b, bool transposeB,
+            ref T c, int m, int n, int k, bool accumulate, int threads, bool splitColumns, int units)
+        {
             int parts = Math.Min(threads, units);
             if (parts < 2 || !Pool.TryEnter(parts - 1))
                 return false;
@@ -54,6 +84,9 @@ public static partial class Gemm
                     job._transposeB = transposeB;
                     job._accumulate = accumulate;
                     job._splitColumns = splitColumns;
+                    job._split = split;
+                    job._rs = rs;
+                    job._ds = ds;
                     job._m = m;
                     job._n = n;
                     job._k = k;
@@ -85,7 +118,17 @@ public static partial class Gemm
         private void Compute(ref T a, ref T b, ref T c, int part)
         {
             int u0 = (int)((long)_units * part / _parts), u1 = (int)((long)_units * (part + 1) / _parts);
-            if (_splitColumns)
+            if (_split == Split.Dot)
+            {
+                int j0 = u0 * TileRows, j1 = Math.Min(_n, u1 * TileRows);
+                Tiles<T>.DotNT(ref a, ref Unsafe.Add(ref b, (nint)j0 * _k), ref Unsafe.Add(ref c, j0), _m, j1 - j0, _k, _n, _accumulate);
+            }
+            else if (_split == Split.Axpy)
+            {
+                int r0 = u0 * TileRows, r1 = Math.Min(_m, u1 * TileRows);
+                Tiles<T>.AxpyNN(ref Unsafe.Add(ref a, r0 * _rs), _rs, _ds, ref b, ref Unsafe.Add(ref c, (nint)r0 * _n), r1 - r0, _n, _k, _accumulate);
+            }
+            else if (_splitColumns)
             {
                 int nr = MicroKernel<T>.NR;
                 Blocked<T>.Run(ref a, _transposeA, ref b, _transposeB, ref c, _m, _n, _k, _accumulate,
@@ -178,6 +221,9 @@ public static partial class Gemm
 
         private sealed class Worker : IDisposable
         {
+            /// <summary>How long an idle worker spins before it sleeps: 2 ms.</summary>
+            private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 500;
+
             private readonly ManualResetEventSlim _wake = new(false, spinCount: 2000);
             private readonly int _part;
             private Job? _job;
@@ -196,7 +242,7 @@ public static partial class Gemm
 
             internal void Start(Job job)
             {
-                _job = job;
+                Volatile.Write(ref _job, job);
                 _wake.Set();
             }
 
@@ -211,18 +257,28 @@ public static partial class Gemm
             {
                 while (true)
                 {
-                    _wake.Wait();
-                    _wake.Reset();
-                    if (_disposed)
+                    Job? job;
+                    long idleSince = System.Diagnostics.Stopwatch.GetTimestamp();
+                    while ((job = Interlocked.Exchange(ref _job, null)) is null)
                     {
-                        _wake.Dispose();
-                        return;
+                        if (_disposed)
+                        {
+                            _wake.Dispose();
+                            return;
+                        }
+                        // Spin a little before sleeping: a training step hands out its large GEMMs every few hundred
+                        // microseconds, and waking a sleeping thread costs tens of microseconds on a VM.
+                        if (System.Diagnostics.Stopwatch.GetTimestamp() - idleSince < SpinTicks)
+                        {
+                            Thread.SpinWait(30);
+                            continue;
+                        }
+                        _wake.Wait();
+                        _wake.Reset();
                     }
-                    Job? job = _job;
-                    _job = null;
                     try
                     {
-                        job?.Execute(_part);
+                        job.Execute(_part);
                     }
                     finally
                     {

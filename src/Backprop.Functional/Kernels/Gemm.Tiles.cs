@@ -23,12 +23,17 @@ public static partial class Gemm
         internal static bool CanAxpy => Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated;
 
         /// <summary>C ← (accumulate ? C : 0) + A·Bᵀ, A [m × k], B [n × k]; requires <see cref="CanDot"/>.</summary>
-        internal static void DotNT(ref T a, ref T b, ref T c, int m, int n, int k, bool accumulate)
+        internal static void DotNT(ref T a, ref T b, ref T c, int m, int n, int k, bool accumulate) =>
+            DotNT(ref a, ref b, ref c, m, n, k, n, accumulate);
+
+        /// <summary>As <see cref="DotNT(ref T, ref T, ref T, int, int, int, bool)"/> with C's rows <paramref name="ldc"/>
+        /// apart (a column panel of a wider C).</summary>
+        internal static void DotNT(ref T a, ref T b, ref T c, int m, int n, int k, int ldc, bool accumulate)
         {
             if (Vector512.IsHardwareAccelerated && k >= Vector512<T>.Count)
-                DotNT512(ref a, ref b, ref c, m, n, k, accumulate);
+                DotNT512(ref a, ref b, ref c, m, n, k, ldc, accumulate);
             else
-                DotNT256(ref a, ref b, ref c, m, n, k, accumulate);
+                DotNT256(ref a, ref b, ref c, m, n, k, ldc, accumulate);
         }
 
         /// <summary>C ← (accumulate ? C : 0) + op(A)·B, B [k × n], op(A)ᵢₚ = a[i·rs + p·ds]; requires <see cref="CanAxpy"/>.</summary>
@@ -59,7 +64,7 @@ public static partial class Gemm
         /// <summary>C[m × n] ← (accumulate ? C : 0) + A·Bᵀ with A [m × k], B [n × k] (k ≥ W): 4 × 4 blocks of dot
         /// products, one W-wide accumulator per C element, the k tail as one overlapping masked vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DotNT512(ref T a, ref T b, ref T c, int m, int n, int k, bool accumulate)
+        private static void DotNT512(ref T a, ref T b, ref T c, int m, int n, int k, int ldc, bool accumulate)
         {
             int w = Vector512<T>.Count;
             int rem = k % w;
@@ -68,18 +73,18 @@ public static partial class Gemm
             for (; i + 4 <= m; i += 4)
             {
                 ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
-                ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
+                ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
                 int j = 0;
                 for (; j + 4 <= n; j += 4)
-                    Dot4x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), n, accumulate);
+                    Dot4x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
                 for (; j < n; j++)
                     for (int r = 0; r < 4; r++)
-                        Dot1x1_512(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * n + j), accumulate);
+                        Dot1x1_512(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * ldc + j), accumulate);
             }
             for (; i < m; i++)
             {
                 ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
-                ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
+                ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
                 int j = 0;
                 for (; j + 4 <= n; j += 4)
                     Dot1x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
@@ -333,7 +338,7 @@ public static partial class Gemm
         /// <summary>C[m × n] ← (accumulate ? C : 0) + A·Bᵀ with A [m × k], B [n × k] (k ≥ W): 4 × 4 blocks of dot
         /// products, one W-wide accumulator per C element, the k tail as one overlapping masked vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DotNT256(ref T a, ref T b, ref T c, int m, int n, int k, bool accumulate)
+        private static void DotNT256(ref T a, ref T b, ref T c, int m, int n, int k, int ldc, bool accumulate)
         {
             int w = Vector256<T>.Count;
             int rem = k % w;
@@ -342,18 +347,18 @@ public static partial class Gemm
             for (; i + 4 <= m; i += 4)
             {
                 ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
-                ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
+                ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
                 int j = 0;
                 for (; j + 4 <= n; j += 4)
-                    Dot4x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), n, accumulate);
+                    Dot4x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
                 for (; j < n; j++)
                     for (int r = 0; r < 4; r++)
-                        Dot1x1_256(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * n + j), accumulate);
+                        Dot1x1_256(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * ldc + j), accumulate);
             }
             for (; i < m; i++)
             {
                 ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
-                ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
+                ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
                 int j = 0;
                 for (; j + 4 <= n; j += 4)
                     Dot1x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);

@@ -88,11 +88,13 @@ public static partial class Gemm
         ref T rc = ref MemoryMarshal.GetReference(c);
         long volume = (long)m * n * k;
         bool small = volume <= DirectVolume || m <= 2 || n <= 2;
+        int team = threads > 1 && volume >= ParallelVolume ? Math.Min(threads, Environment.ProcessorCount) : 1;
         if (transposeB && !transposeA)
         {
             if (Tiles<T>.CanDot(k) && (small || n < MicroKernel<T>.NR / 2 || (m <= DotRowsMax && (long)n * k <= DirectOperandMax)))
             {
-                Tiles<T>.DotNT(ref ra, ref rb, ref rc, m, n, k, accumulate);
+                if (team < 2 || !Team<T>.TryRunTiles(Split.Dot, ref ra, k, 1, ref rb, ref rc, m, n, k, accumulate, team))
+                    Tiles<T>.DotNT(ref ra, ref rb, ref rc, m, n, k, accumulate);
                 return;
             }
             small |= n < MicroKernel<T>.NR / 2;
@@ -100,7 +102,9 @@ public static partial class Gemm
         else if (!transposeB && Tiles<T>.CanAxpy && (small || (k <= AxpyDepthMax && (long)k * n <= DirectOperandMax)
                 || (k <= AxpyDepthSmallC && (long)m * n <= AxpyAreaMax)))
         {
-            Tiles<T>.AxpyNN(ref ra, transposeA ? 1 : k, transposeA ? m : 1, ref rb, ref rc, m, n, k, accumulate);
+            nint rs = transposeA ? 1 : k, ds = transposeA ? m : 1;
+            if (team < 2 || !Team<T>.TryRunTiles(Split.Axpy, ref ra, rs, ds, ref rb, ref rc, m, n, k, accumulate, team))
+                Tiles<T>.AxpyNN(ref ra, rs, ds, ref rb, ref rc, m, n, k, accumulate);
             return;
         }
         if (small)
@@ -108,9 +112,7 @@ public static partial class Gemm
             Direct<T>.Run(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate);
             return;
         }
-        if (threads > 1 && volume >= ParallelVolume && Environment.ProcessorCount > 1
-            && Team<T>.TryRun(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate,
-                Math.Min(threads, Environment.ProcessorCount)))
+        if (team > 1 && Team<T>.TryRun(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate, team))
             return;
         Blocked<T>.Run(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate, 0, m, 0, n);
     }

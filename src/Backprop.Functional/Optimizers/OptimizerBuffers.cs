@@ -18,6 +18,9 @@ public sealed class OptimizerBuffers<T> : IDisposable
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly MemoryOwner<T> owner;
+    private readonly int stride, start;
+    private readonly bool ownsMemory = true;
+    private OptimizerBuffers<T>? low, high;
 
     /// <summary>Rents <paramref name="count"/> zeroed moment vectors of <paramref name="length"/> elements.</summary>
     /// <param name="count">Number of moment vectors (may be 0).</param>
@@ -31,6 +34,30 @@ public sealed class OptimizerBuffers<T> : IDisposable
         owner = MemoryOwner<T>.Allocate(checked(count * length), AllocationMode.Clear);
         Count = count;
         Length = length;
+        stride = length;
+    }
+
+    /// <summary>A view of elements [offset, offset + length) of every moment of <paramref name="parent"/>.</summary>
+    private OptimizerBuffers(OptimizerBuffers<T> parent, int offset, int length)
+    {
+        owner = parent.owner;
+        stride = parent.stride;
+        start = parent.start + offset;
+        Count = parent.Count;
+        Length = length;
+        ownsMemory = false;
+    }
+
+    /// <summary>Two views, elements [0, split) and [split, Length) of every moment, for updating the two halves of
+    /// θ on two threads. Created once per split point and cached, so a steady-state step allocates nothing.</summary>
+    internal (OptimizerBuffers<T> Low, OptimizerBuffers<T> High) Halves(int split)
+    {
+        if (low is null || low.Length != split)
+        {
+            low = new OptimizerBuffers<T>(this, 0, split);
+            high = new OptimizerBuffers<T>(this, split, Length - split);
+        }
+        return (low, high!);
     }
 
     /// <summary>Number of moment vectors.</summary>
@@ -51,11 +78,14 @@ public sealed class OptimizerBuffers<T> : IDisposable
             ThrowMomentOutOfRange(i, Count);
         }
 
-        return owner.Span.Slice(i * Length, Length);
+        return owner.Span.Slice(i * stride + start, Length);
     }
 
     /// <summary>Returns the pooled block; the moment spans must not be used afterwards.</summary>
-    public void Dispose() => owner.Dispose();
+    public void Dispose()
+    {
+        if (ownsMemory) owner.Dispose();
+    }
 
     private static void ThrowMomentOutOfRange(int i, int count) =>
         throw new ArgumentOutOfRangeException(nameof(i), i, $"moment index {i} is outside 0..{count - 1}");

@@ -101,8 +101,11 @@ public sealed class GemmProperties
     [InlineData(1000, 10, 512, false, true)]
     [InlineData(1024, 1024, 1024, false, false)]
     [InlineData(256, 4099, 64, true, false)]
-    [InlineData(64, 128, 784, false, true)]
-    [InlineData(128, 784, 64, true, false)]
+    [InlineData(64, 128, 784, false, true)]    // direct A·Bᵀ tiles, split by rows (W2 forward)
+    [InlineData(128, 784, 64, true, false)]    // direct op(A)·B tiles (W2 weight gradient)
+    [InlineData(62, 130, 790, false, true)]    // row count not a multiple of four
+    [InlineData(130, 700, 30, false, false)]
+    [InlineData(99, 1000, 40, true, false)]
     public void Multiply_TwoThreads_BitIdenticalToOneThread(int m, int n, int k, bool ta, bool tb)
     {
         var c = new GemmCase(m, n, k, ta, tb, Acc: true, Seed: m + n + k);
@@ -118,6 +121,20 @@ public sealed class GemmProperties
         Gemm.Multiply<double>(ad, ta, bd, tb, oneD, m, n, k, accumulate: false, threads: 1);
         Gemm.Multiply<double>(ad, ta, bd, tb, twoD, m, n, k, accumulate: false, threads: 2);
         Assert.Equal(oneD, twoD);
+    }
+
+    /// <summary>The direct tiles (A·Bᵀ with few rows, op(A)·B with a shallow k) also split across threads when the
+    /// product is large: the W2 step's two big GEMMs.</summary>
+    [Theory]
+    [InlineData(64, 128, 784, false, true)]
+    [InlineData(128, 784, 64, true, false)]
+    public void Multiply_TwoThreads_SplitsTheDirectTiles(int m, int n, int k, bool ta, bool tb)
+    {
+        if (Environment.ProcessorCount < 2) return;   // a one-core machine never takes the parallel path
+        (float[] a, float[] b, float[] cc) = Operands<float>(new GemmCase(m, n, k, ta, tb, Acc: false, Seed: 5));
+        long before = Interlocked.Read(ref Gemm.Team<float>.Runs);
+        Gemm.Multiply<float>(a, ta, b, tb, cc, m, n, k, accumulate: false, threads: 2);
+        Assert.True(Interlocked.Read(ref Gemm.Team<float>.Runs) > before, "the product ran on one thread");
     }
 
     [Fact]

@@ -67,6 +67,42 @@ public class TrainerTests
         Assert.NotEqual(Run(7), Run(8));
     }
 
+    /// <summary>Two threads split the large GEMMs (by columns of W for the forward pass, by rows of ∂C/∂W for the
+    /// weight gradient) and the optimizer update (by halves of θ); every element is still computed by the same
+    /// operations, so the model is the same bit for bit, and a steady-state step still allocates nothing.</summary>
+    [Theory]
+    [InlineData("adam")]
+    [InlineData("momentum")]
+    [InlineData("adadelta")]
+    public void Fit_with_two_threads_gives_the_same_model_bit_for_bit(string optimizer)
+    {
+        var spec = NetworkSpec.Mlp([784, 128, 10], ActivationKind.ReLU, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
+        var rng = new SeededRandom(9);
+        var x = new float[256 * 784];
+        var labels = new int[256];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
+        for (int i = 0; i < labels.Length; i++) labels[i] = rng.Next(10);
+        var data = Dataset.Create("noise", 256, 784, 10, x, Dataset.OneHot(labels, 10), labels);
+        float[] Run(int threads)
+        {
+            using var net = Network<float>.Create(spec, seed: 3);
+            Trainer.Fit(net, data, null, new TrainingOptions(Epochs: 2, BatchSize: 64, Optimizer: Make(optimizer), Threads: threads));
+            return net.Parameters.ToArray();
+        }
+        Assert.Equal(Run(1), Run(2));
+
+        using var net2 = Network<float>.Create(spec, seed: 3);
+        using var ws = net2.CreateWorkspace(64, threads: 2);
+        using var g = net2.CreateGradient();
+        var opt = Make(optimizer);
+        using var buffers = opt.CreateBuffers<float>(net2.Layout.Count);
+        var state = new OptimizerState(0);
+        var options = new TrainingOptions(Optimizer: opt, Threads: 2);
+        var xs = x[..(64 * 784)];
+        var ys = data.Y[..(64 * 10)];
+        Assert.Equal(0L, SteadyState.AllocatedBytes(() => Trainer.Step(net2, xs, ys, ws, g.Span, opt, ref state, buffers, options, 0f)));
+    }
+
     [Fact]
     public void Fit_reports_accuracy_and_confusion_on_the_test_set()
     {
