@@ -43,7 +43,7 @@ internal static class CliApp
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var e in parse.Errors) error.WriteLine($"backprop: {OneLine(e.Message)}");
+            foreach (var e in parse.Errors) error.WriteLine($"backprop: {Readable(OneLine(e.Message))}");
             error.WriteLine("Run 'backprop --help' (or 'backprop <command> --help') for usage.");
             return ExitCodes.Usage;
         }
@@ -73,6 +73,14 @@ internal static class CliApp
     private static bool IsExpected(Exception e) => e is IOException or InvalidDataException or ArgumentException
         or NonFiniteException or InvalidOperationException or UnauthorizedAccessException or NotSupportedException
         or CliException;
+
+    /// <summary>System.CommandLine names the expected type by its CLR name ("System.Nullable`1[System.Int32]"); say it in words.</summary>
+    private static string Readable(string message) => message
+        .Replace("as expected type 'System.Nullable`1[System.Int32]'", "as a whole number", StringComparison.Ordinal)
+        .Replace("as expected type 'System.Nullable`1[System.Int64]'", "as a whole number", StringComparison.Ordinal)
+        .Replace("as expected type 'System.Nullable`1[System.Double]'", "as a number", StringComparison.Ordinal)
+        .Replace("as expected type 'System.Int32'", "as a whole number", StringComparison.Ordinal)
+        .Replace("as expected type 'System.Double'", "as a number", StringComparison.Ordinal);
 
     private static string OneLine(string message) => message.ReplaceLineEndings(" ").Replace('\t', ' ').Replace("  ", " ", StringComparison.Ordinal).Trim();
 }

@@ -114,6 +114,15 @@ public class ParseTests
         Assert.True(r.Data.Regression);
     }
 
+    [Fact]
+    public void A_bad_number_is_named_in_words()
+    {
+        var r = Cli.Run("train", "--epochs", "many");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("'many' for option '--epochs' as a whole number", r.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", r.Error, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("train", "--bogus")]
     [InlineData("train", "--epochs", "0")]
