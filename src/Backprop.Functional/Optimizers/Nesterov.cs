@@ -69,7 +69,27 @@ public sealed record Nesterov(
         T eta = OptimizerGuard.Of<T>(lr);
         if (h.Form == NesterovForm.Torch)
         {
-            for (int i = 0; i < theta.Length; i++)
+            int i = 0;
+            if (System.Numerics.Vector.IsHardwareAccelerated)
+            {
+                // The scalar loop's operations in its order, a vector at a time: bit-identical.
+                var vMu = new System.Numerics.Vector<T>(mu);
+                var vLambda = new System.Numerics.Vector<T>(lambda);
+                var vEta = new System.Numerics.Vector<T>(eta);
+                ref T tr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(theta);
+                ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(g);
+                ref T vr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(v);
+                for (; i <= theta.Length - System.Numerics.Vector<T>.Count; i += System.Numerics.Vector<T>.Count)
+                {
+                    var th = System.Numerics.Vector.LoadUnsafe(ref tr, (nuint)i);
+                    var gi = System.Numerics.Vector.LoadUnsafe(ref gr, (nuint)i) + vLambda * th;
+                    var bi = vMu * System.Numerics.Vector.LoadUnsafe(ref vr, (nuint)i) + gi;
+                    bi.StoreUnsafe(ref vr, (nuint)i);
+                    (th - vEta * (gi + vMu * bi)).StoreUnsafe(ref tr, (nuint)i);
+                }
+            }
+
+            for (; i < theta.Length; i++)
             {
                 T gi = g[i] + lambda * theta[i];
                 T bi = mu * v[i] + gi;

@@ -59,7 +59,29 @@ public sealed record RmsProp(
         T eta = OptimizerGuard.Of<T>(lr);
         T mu = OptimizerGuard.Of<T>(h.Mu);
         T lambda = OptimizerGuard.Of<T>(h.WeightDecay);
-        for (int i = 0; i < theta.Length; i++)
+        int i = 0;
+        if (!centered && !momentum && System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            // The plain form, a vector at a time with the scalar loop's operations in its order: bit-identical.
+            var vAlpha = new System.Numerics.Vector<T>(alpha);
+            var vOneMinusAlpha = new System.Numerics.Vector<T>(oneMinusAlpha);
+            var vEps = new System.Numerics.Vector<T>(eps);
+            var vEta = new System.Numerics.Vector<T>(eta);
+            var vLambda = new System.Numerics.Vector<T>(lambda);
+            ref T tr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(theta);
+            ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(g);
+            ref T vr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(v);
+            for (; i <= theta.Length - System.Numerics.Vector<T>.Count; i += System.Numerics.Vector<T>.Count)
+            {
+                var th = System.Numerics.Vector.LoadUnsafe(ref tr, (nuint)i);
+                var gi = System.Numerics.Vector.LoadUnsafe(ref gr, (nuint)i) + vLambda * th;
+                var vi = vAlpha * System.Numerics.Vector.LoadUnsafe(ref vr, (nuint)i) + vOneMinusAlpha * gi * gi;
+                vi.StoreUnsafe(ref vr, (nuint)i);
+                (th - vEta * (gi / (System.Numerics.Vector.SquareRoot(vi) + vEps))).StoreUnsafe(ref tr, (nuint)i);
+            }
+        }
+
+        for (; i < theta.Length; i++)
         {
             T gi = g[i] + lambda * theta[i];
             T vi = alpha * v[i] + oneMinusAlpha * gi * gi;
