@@ -26,7 +26,4 @@ internal static class ActivationDispatch
             default: Shapes.ThrowUnknown(kind); break;
         }
     }
-
-    /// <summary>Whether <paramref name="kind"/> is applied element by element (everything but softmax).</summary>
-    public static bool IsElementwise(ActivationKind kind) => kind != ActivationKind.Softmax;
 }
