@@ -21,14 +21,15 @@ public static partial class Mnist128;
 [Dense(16, 1)]
 public static partial class Tiny16;
 
-/// <summary>One training step (forward, loss, backward, Adam update, float) of a generated network against the runtime
-/// <see cref="Network{T}"/> built from the same spec (Baseline), per network and batch size.</summary>
+/// <summary>One training step (forward, loss, backward, update, float) of a generated network against the runtime
+/// <see cref="Network{T}"/> built from the same spec (Baseline), per network and batch size: the generated TrainStep
+/// and, for one sample, the generated TrainOnline (∂C/∂W formed inside the update, never stored).</summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
 public class GeneratedVsRuntimeBench
 {
-    private StepCase _mnist32 = null!, _tiny16 = null!, _mnist128 = null!;
+    private StepCase _mnist32 = null!, _tiny16 = null!, _mnist128 = null!, _mnist32Sgd = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -36,6 +37,7 @@ public class GeneratedVsRuntimeBench
         _mnist32 = new StepCase(Mnist32.Spec, 1, new Adam(LearningRate: 0));   // η = 0: every step does the same work
         _tiny16 = new StepCase(Tiny16.Spec, 1, new Adam(LearningRate: 0));
         _mnist128 = new StepCase(Mnist128.Spec, 64, new Adam(LearningRate: 0));
+        _mnist32Sgd = new StepCase(Mnist32.Spec, 1, new Sgd(LearningRate: 0));   // W4's optimizer
     }
 
     [GlobalCleanup]
@@ -44,6 +46,7 @@ public class GeneratedVsRuntimeBench
         _mnist32.Dispose();
         _tiny16.Dispose();
         _mnist128.Dispose();
+        _mnist32Sgd.Dispose();
     }
 
     [BenchmarkCategory("784-32-10 batch 1"), Benchmark(Baseline = true)]
@@ -56,6 +59,30 @@ public class GeneratedVsRuntimeBench
         return Mnist32.TrainStep<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Gradient, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
     }
 
+    [BenchmarkCategory("784-32-10 batch 1"), Benchmark]
+    public float GeneratedOnline_784_32_10_b1()
+    {
+        var c = _mnist32;
+        return Mnist32.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
+    }
+
+    [BenchmarkCategory("784-32-10 batch 1 SGD"), Benchmark(Baseline = true)]
+    public float Runtime_784_32_10_b1_Sgd() => _mnist32Sgd.RuntimeStep();
+
+    [BenchmarkCategory("784-32-10 batch 1 SGD"), Benchmark]
+    public float Generated_784_32_10_b1_Sgd()
+    {
+        var c = _mnist32Sgd;
+        return Mnist32.TrainStep<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Gradient, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
+    }
+
+    [BenchmarkCategory("784-32-10 batch 1 SGD"), Benchmark]
+    public float GeneratedOnline_784_32_10_b1_Sgd()
+    {
+        var c = _mnist32Sgd;
+        return Mnist32.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
+    }
+
     [BenchmarkCategory("16-16-1 batch 1"), Benchmark(Baseline = true)]
     public float Runtime_16_16_1_b1() => _tiny16.RuntimeStep();
 
@@ -64,6 +91,13 @@ public class GeneratedVsRuntimeBench
     {
         var c = _tiny16;
         return Tiny16.TrainStep<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Gradient, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
+    }
+
+    [BenchmarkCategory("16-16-1 batch 1"), Benchmark]
+    public float GeneratedOnline_16_16_1_b1()
+    {
+        var c = _tiny16;
+        return Tiny16.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
     }
 
     [BenchmarkCategory("784-128-10 batch 64"), Benchmark(Baseline = true)]

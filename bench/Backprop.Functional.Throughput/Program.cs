@@ -7,12 +7,13 @@ using Backprop.Functional.Throughput;
 // End-to-end throughput runner. Usage:
 //   e2e <W1|W2|W3|W4|I1|G1> [--threads N] [--data DIR] [--seed S]   one measurement, prints "RESULT {json}" like the peer
 //   shapes [--append FILE]   untuned networks' step rates and GEMM efficiency over shapes > 64, as markdown
+//   peak   the machine's fp32 FMA ceiling (1 thread, all cores; 256- and 512-bit vectors), as markdown
 //   compare [--runs R] [--workloads W1,W2,...] [--data DIR] [--out FILE]   ours and TorchSharp alternately, median ratios
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 Thread.CurrentThread.CurrentCulture = CultureInfo.InvariantCulture;
-if (args.Length == 0 || args[0] is not ("e2e" or "compare" or "profile" or "shapes"))
+if (args.Length == 0 || args[0] is not ("e2e" or "compare" or "profile" or "shapes" or "peak"))
 {
-    Console.Error.WriteLine("usage: e2e <W1|W2|W3|W4|I1|G1> [--threads N] [--data DIR] [--seed S] | compare [--runs R] [--workloads W1,W2] [--data DIR] [--out FILE] | profile W | shapes [--append FILE]");
+    Console.Error.WriteLine("usage: e2e <W1|W2|W3|W4|I1|G1> [--threads N] [--data DIR] [--seed S] | compare [--runs R] [--workloads W1,W2] [--data DIR] [--out FILE] | profile W | shapes [--append FILE] | peak");
     return 2;
 }
 string Option(string name, string fallback)
@@ -23,8 +24,14 @@ string Option(string name, string fallback)
 string? dataDir = Option("--data", "") is { Length: > 0 } d ? d : null;
 
 if (args[0] == "compare")
-    return Compare.Run(int.Parse(Option("--runs", "3")), Option("--workloads", "W1,W2,W3,W4,I1,G1").Split(','),
+    return Compare.Run(int.Parse(Option("--runs", "3")), Option("--workloads", "W1,W2,W3,W4,I1,G1,G1@1").Split(','),
         Mnist.LocateOrFetch(dataDir, Console.Error), Option("--out", "bench/RESULTS.md"));
+
+if (args[0] == "peak")
+{
+    Peak.Report();
+    return 0;
+}
 
 if (args[0] == "shapes")
 {

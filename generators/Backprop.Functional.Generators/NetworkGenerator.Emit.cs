@@ -112,11 +112,16 @@ public sealed partial class NetworkGenerator
             w.Line("/// <exception cref=\"global::System.ArgumentException\">A length does not match.</exception>");
             w.Line("public static T Backward<T>(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, "
                 + Lib + "Workspace<T> ws, global::System.Span<T> gradient)");
+            w.Line("    " + Constraint + " => BackwardPass<T>(theta, x, y, ws, gradient, parameterGradients: true);");
+            w.Line();
+            w.Line("/// <summary><see cref=\"Backward{T}\"/>; without <paramref name=\"parameterGradients\"/> only the δˡ, for an update that forms ∂C/∂Wˡ and ∂C/∂bˡ itself.</summary>");
+            w.Line("private static T BackwardPass<T>(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, "
+                + Lib + "Workspace<T> ws, global::System.Span<T> gradient, bool parameterGradients)");
             w.Line("    " + Constraint);
             w.Line("{");
             w.Line("    int rows = Rows(theta.Length, x.Length, ws);");
             w.Line("    if (y.Length != rows * OutputSize) ThrowTargets(y.Length, rows);");
-            w.Line("    if (gradient.Length != ParameterCount) ThrowGradient(gradient.Length);");
+            w.Line("    if (parameterGradients && gradient.Length != ParameterCount) ThrowGradient(gradient.Length);");
             w.Line("    " + Lib + "Validate.Finite<T>(y, OutputSize, \"targets\");");
             w.Line("    T cost = " + loss + ".Cost<T>(ws.A(" + last + ", rows), y);");
             w.Line("    " + loss + ".OutputError<" + Lib + layers[last].Activation + ", T>(ws.Z(" + last + ", rows), ws.A(" + last + ", rows), y, ws.Delta("
@@ -127,9 +132,12 @@ public sealed partial class NetworkGenerator
             {
                 var d = layers[l];
                 string input = l == 0 ? "x" : "ws.A(" + (l - 1) + ", rows)";
-                w.Line("    " + Lib + "Equations.WeightGradient<T>(ws.Delta(" + l + ", rows), " + input + ", gradient.Slice(" + weight[l] + ", "
+                w.Line("    if (parameterGradients)");
+                w.Line("    {");
+                w.Line("        " + Lib + "Equations.WeightGradient<T>(ws.Delta(" + l + ", rows), " + input + ", gradient.Slice(" + weight[l] + ", "
                     + d.Outputs * d.Inputs + "), " + d.Inputs + ", " + d.Outputs + ", ws.Threads);");
-                w.Line("    " + Lib + "Equations.BiasGradient<T>(ws.Delta(" + l + ", rows), gradient.Slice(" + bias[l] + ", " + d.Outputs + "));");
+                w.Line("        " + Lib + "Equations.BiasGradient<T>(ws.Delta(" + l + ", rows), gradient.Slice(" + bias[l] + ", " + d.Outputs + "));");
+                w.Line("    }");
                 if (l == 0) break;
                 w.Line("    " + Lib + "Equations.HiddenError<" + Lib + layers[l - 1].Activation + ", T>(theta.Slice(" + weight[l] + ", " + d.Outputs * d.Inputs
                     + "), ws.Delta(" + l + ", rows), ws.Z(" + (l - 1) + ", rows), ws.A(" + (l - 1) + ", rows), ws.Delta(" + (l - 1) + ", rows), "
@@ -163,6 +171,43 @@ public sealed partial class NetworkGenerator
             w.Line("    T cost = Backward<T>(theta, x, y, ws, gradient);");
             w.Line("    if (!T.IsFinite(cost)) return cost;");
             w.Line("    state = optimizer.Update<T>(state, theta, gradient, buffers, learningRate ?? optimizer.LearningRate);");
+            w.Line("    return cost;");
+            w.Line("}");
+            w.Line();
+
+            // TrainOnline
+            w.Line("/// <summary>One training step on a single sample (online, embedded and streaming use), without a gradient buffer:");
+            w.Line("/// <see cref=\"Forward{T}\"/>, every δˡ (BP1, BP2), then the update of each layer with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ formed inside it as it is");
+            w.Line("/// read and never stored (<see cref=\"" + Lib + "OuterProductUpdate\"/>), so each step writes the weights once instead of twice.");
+            w.Line("/// θ, the moments and the state end exactly as after <see cref=\"TrainStep{T}\"/> on the same sample. The update is");
+            w.Line("/// skipped when the cost is NaN or infinite. Allocates nothing after the first call. Returns the sample's cost.</summary>");
+            w.Line("/// <param name=\"theta\">θ, [ParameterCount], updated in place.</param>");
+            w.Line("/// <param name=\"x\">One input, [InputSize].</param>");
+            w.Line("/// <param name=\"y\">Its target, [OutputSize].</param>");
+            w.Line("/// <param name=\"ws\">A workspace from <see cref=\"CreateWorkspace{T}(int)\"/>.</param>");
+            w.Line("/// <param name=\"optimizer\"><see cref=\"" + Lib + "Sgd\"/>, <see cref=\"" + Lib + "Adam\"/> or <see cref=\"" + Lib + "AdamW\"/> (any options).</param>");
+            w.Line("/// <param name=\"state\">The optimizer's state, replaced by the state after the update.</param>");
+            w.Line("/// <param name=\"buffers\">The optimizer's moments, from <c>optimizer.CreateBuffers&lt;T&gt;(ParameterCount)</c>.</param>");
+            w.Line("/// <param name=\"learningRate\">This step's learning rate, e.g. from a schedule (null: the optimizer's own).</param>");
+            w.Line("/// <exception cref=\"global::System.ArgumentException\">x is not one sample, a length does not match, x or y holds NaN or infinity,");
+            w.Line("/// or the optimizer is not one of the three (use <see cref=\"TrainStep{T}\"/> for the others).</exception>");
+            w.Line("public static T TrainOnline<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, "
+                + Lib + "Workspace<T> ws, " + Lib + "Optimizer optimizer, ref " + Lib + "OptimizerState state, "
+                + Lib + "OptimizerBuffers<T> buffers, double? learningRate = null)");
+            w.Line("    " + Constraint);
+            w.Line("{");
+            w.Line("    if (x.Length != InputSize) ThrowSample(x.Length);");
+            w.Line("    var update = " + Lib + "OuterProductUpdate.For<T>(optimizer, state.Step + 1, learningRate ?? optimizer.LearningRate);");
+            w.Line("    Forward<T>(theta, x, ws);");
+            w.Line("    T cost = BackwardPass<T>(theta, x, y, ws, default, parameterGradients: false);");
+            w.Line("    if (!T.IsFinite(cost)) return cost;");
+            for (int l = 0; l < count; l++)
+            {
+                var d = layers[l];
+                string input = l == 0 ? "x" : "ws.A(" + (l - 1) + ", 1)";
+                w.Line("    update.Layer(theta, buffers, " + weight[l] + ", " + d.Inputs + ", " + d.Outputs + ", ws.Delta(" + l + ", 1), " + input + ");");
+            }
+            w.Line("    state = state with { Step = state.Step + 1 };");
             w.Line("    return cost;");
             w.Line("}");
             w.Line();
@@ -205,6 +250,7 @@ public sealed partial class NetworkGenerator
             Thrower(w, "ThrowInput(int length)", "$\"x has {length} elements, not a positive whole number of rows of InputSize = " + layers[0].Inputs + " (" + name + ")\", \"x\"");
             Thrower(w, "ThrowTargets(int length, int rows)", "$\"y has {length} elements but the batch needs [{rows} × " + layers[last].Outputs + "] = {rows * OutputSize}\", \"y\"");
             Thrower(w, "ThrowGradient(int length)", "$\"gradient has {length} elements but " + name + " has ParameterCount = " + parameterCount + "\", \"gradient\"");
+            Thrower(w, "ThrowSample(int length)", "$\"TrainOnline takes one sample: x has {length} elements but InputSize = " + layers[0].Inputs + " (use TrainStep for batches)\", \"x\"");
             Thrower(w, "ThrowDestination(int length, int rows)", "$\"destination has {length} elements but the batch has {rows} rows\", \"destination\"");
             Thrower(w, "ThrowWorkspace()", "\"the workspace was made for another network than " + Describe(model) + "; create it with " + name + ".CreateWorkspace<T>(batch)\", \"ws\"", last: true);
 

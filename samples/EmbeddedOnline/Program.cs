@@ -1,5 +1,6 @@
 // Online learning on a small device: a network declared with attributes, its code generated at compile time with
 // every size a constant, trained one sample at a time on y = sin(πx₀)·cos(πx₁) / 2 with Adam.
+// TrainOnline forms each weight's gradient inside the Adam update and never stores it, so there is no gradient buffer.
 // Everything is rented up front; the steady-state steps allocate 0 bytes, and this program checks it.
 using Backprop.Functional;
 
@@ -8,7 +9,6 @@ const int Steps = 40_000, Window = 4_000, WarmUp = 100;
 using var net = Network<float>.Create(Sine.Spec, seed: 7);   // PyTorch-style initial θ, from a seed
 Span<float> theta = net.Parameters;
 using var ws = Sine.CreateWorkspace<float>(batch: 1);
-var gradient = new float[Sine.ParameterCount];
 var optimizer = new Adam(LearningRate: 3e-3);
 using var buffers = optimizer.CreateBuffers<float>(Sine.ParameterCount);
 var state = default(OptimizerState);
@@ -29,7 +29,7 @@ for (int start = 0; start < Steps; start += Window)
         x[0] = random.NextSigned();
         x[1] = random.NextSigned();
         y[0] = MathF.Sin(MathF.PI * x[0]) * MathF.Cos(MathF.PI * x[1]) / 2;
-        sum += Sine.TrainStep<float>(theta, x, y, ws, gradient, optimizer, ref state, buffers);
+        sum += Sine.TrainOnline<float>(theta, x, y, ws, optimizer, ref state, buffers);
     }
     allocated += GC.GetAllocatedBytesForCurrentThread() - before;   // printing below is not counted
     double mean = sum / Window;

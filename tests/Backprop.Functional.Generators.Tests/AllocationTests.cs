@@ -5,7 +5,7 @@ using Backprop.Functional.Tests;
 
 namespace Backprop.Functional.Generators.Tests;
 
-/// <summary>A generated TrainStep allocates nothing once warmed up (JIT, statics, pool buckets).</summary>
+/// <summary>A generated TrainStep and TrainOnline allocate nothing once warmed up (JIT, statics, pool buckets).</summary>
 [Collection(RunsAlone.Name)]
 public sealed class AllocationTests
 {
@@ -29,6 +29,32 @@ public sealed class AllocationTests
         var state = default(OptimizerState);
         long calls = 0;
         long allocated = SteadyState.AllocatedBytes(() => { MnistMlp.TrainStep(net.Parameters, x, y, ws, gradient, optimizer, ref state, buffers); calls++; });
+        Assert.Equal(0L, allocated);
+        Assert.Equal(calls, state.Step);
+    }
+
+    [Theory]
+    [InlineData("adam")]
+    [InlineData("adamw-amsgrad")]
+    [InlineData("sgd")]
+    public void TrainOnline_MnistMlp_float_allocates_nothing_after_warmup(string which)
+    {
+        Optimizer optimizer = which switch
+        {
+            "adam" => new Adam(),
+            "adamw-amsgrad" => new AdamW(Amsgrad: true),
+            _ => new Sgd(0.01, WeightDecay: 1e-4),
+        };
+        using var net = Network<float>.Create(MnistMlp.Spec, seed: 1);
+        using var ws = MnistMlp.CreateWorkspace<float>(1);
+        using var buffers = optimizer.CreateBuffers<float>(MnistMlp.ParameterCount);
+        var x = new float[MnistMlp.InputSize];
+        var y = new float[MnistMlp.OutputSize];
+        x[100] = 1;
+        y[3] = 1;
+        var state = default(OptimizerState);
+        long calls = 0;
+        long allocated = SteadyState.AllocatedBytes(() => { MnistMlp.TrainOnline(net.Parameters, x, y, ws, optimizer, ref state, buffers); calls++; });
         Assert.Equal(0L, allocated);
         Assert.Equal(calls, state.Step);
     }

@@ -15,6 +15,12 @@ public interface IGenerated
     static abstract ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T>;
     static abstract T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient)
         where T : unmanaged, IFloatingPointIeee754<T>;
+    static abstract T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient,
+        Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null)
+        where T : unmanaged, IFloatingPointIeee754<T>;
+    static abstract T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws,
+        Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null)
+        where T : unmanaged, IFloatingPointIeee754<T>;
 }
 
 #pragma warning disable CA1812 // used as type arguments only
@@ -24,6 +30,8 @@ internal readonly struct MnistMlpNet : IGenerated
     public static Workspace<T> CreateWorkspace<T>(int batch) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.CreateWorkspace<T>(batch);
     public static ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.Forward(theta, x, ws);
     public static T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.Backward(theta, x, y, ws, gradient);
+    public static T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers, learningRate);
+    public static T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.TrainOnline(theta, x, y, ws, optimizer, ref state, buffers, learningRate);
 }
 
 internal readonly struct TinyNet : IGenerated
@@ -32,6 +40,8 @@ internal readonly struct TinyNet : IGenerated
     public static Workspace<T> CreateWorkspace<T>(int batch) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.CreateWorkspace<T>(batch);
     public static ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.Forward(theta, x, ws);
     public static T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.Backward(theta, x, y, ws, gradient);
+    public static T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers, learningRate);
+    public static T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.TrainOnline(theta, x, y, ws, optimizer, ref state, buffers, learningRate);
 }
 
 internal readonly struct MixNet : IGenerated
@@ -40,6 +50,8 @@ internal readonly struct MixNet : IGenerated
     public static Workspace<T> CreateWorkspace<T>(int batch) where T : unmanaged, IFloatingPointIeee754<T> => Mix.CreateWorkspace<T>(batch);
     public static ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T> => Mix.Forward(theta, x, ws);
     public static T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient) where T : unmanaged, IFloatingPointIeee754<T> => Mix.Backward(theta, x, y, ws, gradient);
+    public static T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => Mix.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers, learningRate);
+    public static T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => Mix.TrainOnline(theta, x, y, ws, optimizer, ref state, buffers, learningRate);
 }
 
 internal readonly struct SmallSoftmaxNet : IGenerated
@@ -48,6 +60,8 @@ internal readonly struct SmallSoftmaxNet : IGenerated
     public static Workspace<T> CreateWorkspace<T>(int batch) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.CreateWorkspace<T>(batch);
     public static ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.Forward(theta, x, ws);
     public static T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.Backward(theta, x, y, ws, gradient);
+    public static T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers, learningRate);
+    public static T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.TrainOnline(theta, x, y, ws, optimizer, ref state, buffers, learningRate);
 }
 #pragma warning restore CA1812
 
@@ -69,6 +83,92 @@ public sealed class ParityProperties
 
     [Property(MaxTest = Cases)]
     public Property MnistMlp_equals_runtime_and_finite_differences(int seed, byte rows) => Check<MnistMlpNet>(seed, rows);
+
+    /// <summary>The optimizers TrainStep is checked with; TrainOnline takes the first five (the three with a fused
+    /// outer-product update, with their options).</summary>
+    private static readonly Optimizer[] StepOptimizers =
+    [
+        new Adam(0.01), new Adam(0.02, Beta1: 0.8, Amsgrad: true, WeightDecay: 0.1), new AdamW(0.01, WeightDecay: 0.05),
+        new Sgd(0.1), new Sgd(0.05, WeightDecay: 0.01), new Momentum(0.05, 0.9),
+    ];
+
+    [Property(MaxTest = Cases)]
+    public Property Tiny_TrainStep_equals_Backward_then_Update(int seed, byte rows, byte optimizer) => CheckStep<TinyNet>(seed, rows, optimizer);
+
+    [Property(MaxTest = Cases)]
+    public Property Mix_TrainStep_equals_Backward_then_Update(int seed, byte rows, byte optimizer) => CheckStep<MixNet>(seed, rows, optimizer);
+
+    [Property(MaxTest = Cases)]
+    public Property SmallSoftmax_TrainStep_equals_Backward_then_Update(int seed, byte rows, byte optimizer) => CheckStep<SmallSoftmaxNet>(seed, rows, optimizer);
+
+    [Property(MaxTest = 40)]
+    public Property MnistMlp_TrainStep_equals_Backward_then_Update(int seed, byte rows, byte optimizer) => CheckStep<MnistMlpNet>(seed, rows, optimizer);
+
+    /// <summary>Three TrainSteps (batch 1–3, half the cases one row) leave θ, the moments and the last gradient exactly
+    /// where the runtime network's Backward followed by optimizer.Update leaves them, in double and in float; on one-row
+    /// batches TrainOnline, which forms ∂C/∂W inside the update and never stores it, leaves θ, the moments, the state
+    /// and the cost exactly there too (the same operations in the same order).</summary>
+    private static Property CheckStep<TNet>(int seed, byte rawRows, byte rawOptimizer) where TNet : IGenerated
+    {
+        int rows = rawRows % 2 == 0 ? 1 : 1 + rawRows % 3;
+        var optimizer = StepOptimizers[rawOptimizer % StepOptimizers.Length];
+        string failure = CheckStep<TNet, double>(seed, rows, optimizer) ?? CheckStep<TNet, float>(seed, rows, optimizer) ?? "";
+        return (failure.Length == 0).Label($"{TNet.Spec}, rows {rows}, {optimizer}, seed {seed}: {failure}");
+    }
+
+    private static string? CheckStep<TNet, T>(int seed, int rows, Optimizer optimizer)
+        where TNet : IGenerated where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var spec = TNet.Spec;
+        var random = new Random(seed);
+        using var runtime = Network<T>.Create(spec, seed);
+        T[] theta = runtime.Parameters.ToArray();
+        using var wsGenerated = TNet.CreateWorkspace<T>(rows);
+        using var wsRuntime = runtime.CreateWorkspace(rows);
+        using var buffers = optimizer.CreateBuffers<T>(theta.Length);
+        using var buffersRuntime = optimizer.CreateBuffers<T>(theta.Length);
+        var g = new T[theta.Length];
+        var gRuntime = new T[theta.Length];
+        bool online = rows == 1 && OuterProductUpdate.Supports(optimizer);
+        T[] thetaOnline = [.. theta];
+        using var wsOnline = TNet.CreateWorkspace<T>(1);
+        using var buffersOnline = optimizer.CreateBuffers<T>(theta.Length);
+        OptimizerState state = default, stateRuntime = default, stateOnline = default;
+        for (int step = 0; step < 3; step++)
+        {
+            T[] x = [.. Data(random, rows * spec.Inputs).Select(T.CreateChecked)];
+            T[] y = [.. Targets(random, spec, rows).Select(T.CreateChecked)];
+            double eta = optimizer.LearningRate * (step + 1) / 2;   // a schedule's rate, passed in
+            T cost = TNet.TrainStep<T>(theta, x, y, wsGenerated, g, optimizer, ref state, buffers, eta);
+            runtime.Forward(x, wsRuntime);
+            T costRuntime = runtime.Backward(x, y, wsRuntime, gRuntime);
+            stateRuntime = optimizer.Update<T>(stateRuntime, runtime.Parameters, gRuntime, buffersRuntime, eta);
+            string at = $"step {step} ({typeof(T).Name}): ";
+            if (cost != costRuntime) return at + $"cost {cost} vs {costRuntime}";
+            if (state != stateRuntime) return at + $"state {state} vs {stateRuntime}";
+            string? differs = Differs(g, gRuntime, "∂C/∂θ") ?? Differs(theta, runtime.Parameters.ToArray(), "θ");
+            for (int k = 0; differs is null && k < buffers.Count; k++)
+                differs = Differs(buffers.Moment(k).ToArray(), buffersRuntime.Moment(k).ToArray(), $"moment {k}");
+            if (differs is not null) return at + differs;
+            if (!online) continue;
+            T costOnline = TNet.TrainOnline<T>(thetaOnline, x, y, wsOnline, optimizer, ref stateOnline, buffersOnline, eta);
+            if (costOnline != costRuntime) return at + $"TrainOnline cost {costOnline} vs {costRuntime}";
+            if (stateOnline != stateRuntime) return at + $"TrainOnline state {stateOnline} vs {stateRuntime}";
+            differs = Differs(thetaOnline, runtime.Parameters.ToArray(), "TrainOnline θ");
+            for (int k = 0; differs is null && k < buffers.Count; k++)
+                differs = Differs(buffersOnline.Moment(k).ToArray(), buffersRuntime.Moment(k).ToArray(), $"TrainOnline moment {k}");
+            if (differs is not null) return at + differs;
+        }
+        return null;
+    }
+
+    /// <summary>The first element that differs (== comparison: −0 equals +0, the one freedom the fused product has).</summary>
+    private static string? Differs<T>(T[] generated, T[] runtime, string what) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < generated.Length; i++)
+            if (generated[i] != runtime[i]) return $"{what}[{i}]: generated {generated[i]} vs runtime {runtime[i]}";
+        return null;
+    }
 
     [Fact]
     public void Layout_equals_runtime_layout()
@@ -128,6 +228,29 @@ public sealed class ParityProperties
         Assert.False(float.IsFinite(cost));
         Assert.Equal(before, theta);
         Assert.Equal(0L, state.Step);
+    }
+
+    [Fact]
+    public void TrainOnline_SkipsTheUpdateWhenTheCostIsNotFinite_and_refuses_batches_and_other_optimizers()
+    {
+        using var net = Network<float>.Create(Tiny.Spec, seed: 1);
+        float[] theta = net.Parameters.ToArray();
+        theta[^1] = float.PositiveInfinity;
+        float[] before = (float[])theta.Clone();
+        using var ws = Tiny.CreateWorkspace<float>(2);
+        var adam = new Adam(0.1);
+        using var buffers = adam.CreateBuffers<float>(Tiny.ParameterCount);
+        var state = default(OptimizerState);
+        Assert.False(float.IsFinite(Tiny.TrainOnline<float>(theta, new float[Tiny.InputSize], [0f], ws, adam, ref state, buffers)));
+        Assert.Equal(before, theta);
+        Assert.Equal(0L, state.Step);
+        Assert.Contains("one sample", Assert.Throws<ArgumentException>(() =>
+            Tiny.TrainOnline<float>(theta, new float[2 * Tiny.InputSize], [0f, 0f], ws, adam, ref state, buffers)).Message, StringComparison.Ordinal);
+        var momentum = new Momentum(0.1);
+        using var momentumBuffers = momentum.CreateBuffers<float>(Tiny.ParameterCount);
+        Assert.Contains("Momentum", Assert.Throws<ArgumentException>(() =>
+            Tiny.TrainOnline<float>(theta, new float[Tiny.InputSize], [0f], ws, momentum, ref state, momentumBuffers)).Message, StringComparison.Ordinal);
+        Assert.Equal(before, theta);
     }
 
     [Fact]

@@ -54,7 +54,8 @@ public sealed record Adam(
     }
 }
 
-/// <summary>The Adam/AdamW inner loop, shared so both stay bit-identical in the Adam part.</summary>
+/// <summary>The Adam/AdamW inner loop, shared so both stay bit-identical in the Adam part, and generic over where g
+/// comes from so the fused outer-product update (<see cref="OuterProductUpdate"/>) runs the same operations.</summary>
 internal static class AdamKernel
 {
     internal static void Step<T>(
@@ -62,39 +63,59 @@ internal static class AdamKernel
         Span<T> theta, ReadOnlySpan<T> g, OptimizerBuffers<T> buf, double lr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Span<T> m = buf.Moment(0);
-        Span<T> v = buf.Moment(1);
-        Span<T> vmax = amsgrad ? buf.Moment(2) : default;
-        double td = t;
-        T b1 = OptimizerGuard.Of<T>(beta1);
-        T oneMinusB1 = OptimizerGuard.Of<T>(1 - beta1);
-        T b2 = OptimizerGuard.Of<T>(beta2);
-        T oneMinusB2 = OptimizerGuard.Of<T>(1 - beta2);
-        T stepSize = OptimizerGuard.Of<T>(lr / (1 - Math.Pow(beta1, td)));
-        T invSqrtBc2 = OptimizerGuard.Of<T>(1 / Math.Sqrt(1 - Math.Pow(beta2, td)));
-        T eps = OptimizerGuard.Of<T>(epsilon);
-        T lambda = OptimizerGuard.Of<T>(l2);
+        var c = new Constants<T>(t, beta1, beta2, epsilon, amsgrad, l2, lr);
+        var source = new StoredGradient<T>(g);
+        Apply(c, theta, source, buf.Moment(0), buf.Moment(1), amsgrad ? buf.Moment(2) : default);
+    }
+
+    /// <summary>The per-step scalars: β's, η/(1−β₁ᵗ), 1/√(1−β₂ᵗ), ε, λ.</summary>
+    internal readonly struct Constants<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        internal readonly T B1, OneMinusB1, B2, OneMinusB2, StepSize, InvSqrtBc2, Eps, Lambda;
+        internal readonly bool Amsgrad;
+
+        internal Constants(long t, double beta1, double beta2, double epsilon, bool amsgrad, double l2, double lr)
+        {
+            double td = t;
+            B1 = OptimizerGuard.Of<T>(beta1);
+            OneMinusB1 = OptimizerGuard.Of<T>(1 - beta1);
+            B2 = OptimizerGuard.Of<T>(beta2);
+            OneMinusB2 = OptimizerGuard.Of<T>(1 - beta2);
+            StepSize = OptimizerGuard.Of<T>(lr / (1 - Math.Pow(beta1, td)));
+            InvSqrtBc2 = OptimizerGuard.Of<T>(1 / Math.Sqrt(1 - Math.Pow(beta2, td)));
+            Eps = OptimizerGuard.Of<T>(epsilon);
+            Lambda = OptimizerGuard.Of<T>(l2);
+            Amsgrad = amsgrad;
+        }
+    }
+
+    /// <summary>θ, m, v (and max v) over one range, gᵢ read from <paramref name="g"/>.</summary>
+    internal static void Apply<T, TSource>(
+        in Constants<T> c, Span<T> theta, TSource g, Span<T> m, Span<T> v, Span<T> vmax)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TSource : IGradientSource<T>, allows ref struct
+    {
         int i = 0;
-        if (!amsgrad && System.Numerics.Vector.IsHardwareAccelerated)
+        if (!c.Amsgrad && System.Numerics.Vector.IsHardwareAccelerated)
         {
             // The same operations in the same order as the scalar loop below, a vector at a time: bit-identical.
-            var vb1 = new System.Numerics.Vector<T>(b1);
-            var v1b1 = new System.Numerics.Vector<T>(oneMinusB1);
-            var vb2 = new System.Numerics.Vector<T>(b2);
-            var v1b2 = new System.Numerics.Vector<T>(oneMinusB2);
-            var vstep = new System.Numerics.Vector<T>(stepSize);
-            var vbc2 = new System.Numerics.Vector<T>(invSqrtBc2);
-            var veps = new System.Numerics.Vector<T>(eps);
-            var vlambda = new System.Numerics.Vector<T>(lambda);
+            var vb1 = new System.Numerics.Vector<T>(c.B1);
+            var v1b1 = new System.Numerics.Vector<T>(c.OneMinusB1);
+            var vb2 = new System.Numerics.Vector<T>(c.B2);
+            var v1b2 = new System.Numerics.Vector<T>(c.OneMinusB2);
+            var vstep = new System.Numerics.Vector<T>(c.StepSize);
+            var vbc2 = new System.Numerics.Vector<T>(c.InvSqrtBc2);
+            var veps = new System.Numerics.Vector<T>(c.Eps);
+            var vlambda = new System.Numerics.Vector<T>(c.Lambda);
             ref T tr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(theta);
-            ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(g);
             ref T mr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(m);
             ref T vr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(v);
             int width = System.Numerics.Vector<T>.Count;
             for (; i <= theta.Length - width; i += width)
             {
                 var th = System.Numerics.Vector.LoadUnsafe(ref tr, (nuint)i);
-                var gi = System.Numerics.Vector.LoadUnsafe(ref gr, (nuint)i) + vlambda * th;
+                var gi = g.Vector(i) + vlambda * th;
                 var mi = vb1 * System.Numerics.Vector.LoadUnsafe(ref mr, (nuint)i) + v1b1 * gi;
                 mi.StoreUnsafe(ref mr, (nuint)i);
                 var vi = vb2 * System.Numerics.Vector.LoadUnsafe(ref vr, (nuint)i) + v1b2 * gi * gi;
@@ -105,18 +126,18 @@ internal static class AdamKernel
 
         for (; i < theta.Length; i++)
         {
-            T gi = g[i] + lambda * theta[i];
-            T mi = b1 * m[i] + oneMinusB1 * gi;
+            T gi = g.Scalar(i) + c.Lambda * theta[i];
+            T mi = c.B1 * m[i] + c.OneMinusB1 * gi;
             m[i] = mi;
-            T vi = b2 * v[i] + oneMinusB2 * gi * gi;
+            T vi = c.B2 * v[i] + c.OneMinusB2 * gi * gi;
             v[i] = vi;
-            if (amsgrad)
+            if (c.Amsgrad)
             {
                 vi = T.Max(vmax[i], vi);
                 vmax[i] = vi;
             }
 
-            theta[i] -= stepSize * mi / (T.Sqrt(vi) * invSqrtBc2 + eps);
+            theta[i] -= c.StepSize * mi / (T.Sqrt(vi) * c.InvSqrtBc2 + c.Eps);
         }
     }
 }

@@ -37,22 +37,56 @@ public sealed record Sgd(double LearningRate = 0.01, double WeightDecay = 0) : O
     {
         ArgumentNullException.ThrowIfNull(h);
         OptimizerGuard.Check(theta.Length, g.Length, buf, 0);
-        T eta = OptimizerGuard.Of<T>(lr);
-        if (h.WeightDecay == 0)
+        SgdKernel.Stored(OptimizerGuard.Of<T>(lr), OptimizerGuard.Of<T>(h.WeightDecay), theta, g);
+        return s with { Step = s.Step + 1 };
+    }
+}
+
+/// <summary>The SGD loop, generic over where g comes from (see <see cref="OuterProductUpdate"/>).</summary>
+internal static class SgdKernel
+{
+    /// <summary>θ ← θ − η(g + λθ) with g in memory.</summary>
+    internal static void Stored<T>(T eta, T lambda, Span<T> theta, ReadOnlySpan<T> g)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (lambda == T.Zero)
         {
-            // θ + (−η)·g, computed unfused: bit-identical to θ − η·g.
+            // θ + (−η)·g, computed unfused: bit-identical to θ − η·g and to Apply below.
             TensorPrimitives.MultiplyAdd(g, -eta, theta, theta);
         }
         else
         {
-            T lambda = OptimizerGuard.Of<T>(h.WeightDecay);
-            for (int i = 0; i < theta.Length; i++)
+            var source = new StoredGradient<T>(g);
+            Apply(eta, lambda, theta, source);
+        }
+    }
+
+    /// <summary>θ ← θ + (−η)·g, or θ ← θ + (−η)(g + λθ) when λ ≠ 0, unfused, a vector at a time and then element by
+    /// element (bit-identical to each other and to θ − η·g).</summary>
+    internal static void Apply<T, TSource>(T eta, T lambda, Span<T> theta, TSource g)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TSource : IGradientSource<T>, allows ref struct
+    {
+        int i = 0;
+        T minusEta = -eta;
+        bool decay = lambda != T.Zero;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vMinusEta = new Vector<T>(minusEta);
+            var vlambda = new Vector<T>(lambda);
+            ref T tr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(theta);
+            for (; i <= theta.Length - Vector<T>.Count; i += Vector<T>.Count)
             {
-                T gi = g[i] + lambda * theta[i];
-                theta[i] -= eta * gi;
+                var th = Vector.LoadUnsafe(ref tr, (nuint)i);
+                var gi = decay ? g.Vector(i) + vlambda * th : g.Vector(i);
+                (gi * vMinusEta + th).StoreUnsafe(ref tr, (nuint)i);
             }
         }
 
-        return s with { Step = s.Step + 1 };
+        for (; i < theta.Length; i++)
+        {
+            T gi = decay ? g.Scalar(i) + lambda * theta[i] : g.Scalar(i);
+            theta[i] = gi * minusEta + theta[i];
+        }
     }
 }

@@ -66,27 +66,43 @@ static partial class Outer
         /// <param name="gradient">∂C/∂θ, written, [ParameterCount].</param>
         /// <exception cref="global::System.ArgumentException">A length does not match.</exception>
         public static T Backward<T>(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::System.Span<T> gradient)
+            where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T> => BackwardPass<T>(theta, x, y, ws, gradient, parameterGradients: true);
+
+        /// <summary><see cref="Backward{T}"/>; without <paramref name="parameterGradients"/> only the δˡ, for an update that forms ∂C/∂Wˡ and ∂C/∂bˡ itself.</summary>
+        private static T BackwardPass<T>(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::System.Span<T> gradient, bool parameterGradients)
             where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
         {
             int rows = Rows(theta.Length, x.Length, ws);
             if (y.Length != rows * OutputSize) ThrowTargets(y.Length, rows);
-            if (gradient.Length != ParameterCount) ThrowGradient(gradient.Length);
+            if (parameterGradients && gradient.Length != ParameterCount) ThrowGradient(gradient.Length);
             global::Backprop.Functional.Validate.Finite<T>(y, OutputSize, "targets");
             T cost = global::Backprop.Functional.CrossEntropy.Cost<T>(ws.A(3, rows), y);
             global::Backprop.Functional.CrossEntropy.OutputError<global::Backprop.Functional.Sigmoid, T>(ws.Z(3, rows), ws.A(3, rows), y, ws.Delta(3, rows), 3);
             T inverseBatch = T.One / T.CreateChecked(rows);
             global::System.Numerics.Tensors.TensorPrimitives.Multiply<T>(ws.Delta(3, rows), inverseBatch, ws.Delta(3, rows));
-            global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(3, rows), ws.A(2, rows), gradient.Slice(159, 15), 5, 3, ws.Threads);
-            global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(3, rows), gradient.Slice(174, 3));
+            if (parameterGradients)
+            {
+                global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(3, rows), ws.A(2, rows), gradient.Slice(159, 15), 5, 3, ws.Threads);
+                global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(3, rows), gradient.Slice(174, 3));
+            }
             global::Backprop.Functional.Equations.HiddenError<global::Backprop.Functional.Softplus, T>(theta.Slice(159, 15), ws.Delta(3, rows), ws.Z(2, rows), ws.A(2, rows), ws.Delta(2, rows), 5, 3, ws.Threads);
-            global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(2, rows), ws.A(1, rows), gradient.Slice(119, 35), 7, 5, ws.Threads);
-            global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(2, rows), gradient.Slice(154, 5));
+            if (parameterGradients)
+            {
+                global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(2, rows), ws.A(1, rows), gradient.Slice(119, 35), 7, 5, ws.Threads);
+                global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(2, rows), gradient.Slice(154, 5));
+            }
             global::Backprop.Functional.Equations.HiddenError<global::Backprop.Functional.LeakyReLU, T>(theta.Slice(119, 35), ws.Delta(2, rows), ws.Z(1, rows), ws.A(1, rows), ws.Delta(1, rows), 7, 5, ws.Threads);
-            global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(1, rows), ws.A(0, rows), gradient.Slice(56, 56), 8, 7, ws.Threads);
-            global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(1, rows), gradient.Slice(112, 7));
+            if (parameterGradients)
+            {
+                global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(1, rows), ws.A(0, rows), gradient.Slice(56, 56), 8, 7, ws.Threads);
+                global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(1, rows), gradient.Slice(112, 7));
+            }
             global::Backprop.Functional.Equations.HiddenError<global::Backprop.Functional.GELU, T>(theta.Slice(56, 56), ws.Delta(1, rows), ws.Z(0, rows), ws.A(0, rows), ws.Delta(0, rows), 8, 7, ws.Threads);
-            global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(0, rows), x, gradient.Slice(0, 48), 6, 8, ws.Threads);
-            global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(0, rows), gradient.Slice(48, 8));
+            if (parameterGradients)
+            {
+                global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(0, rows), x, gradient.Slice(0, 48), 6, 8, ws.Threads);
+                global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(0, rows), gradient.Slice(48, 8));
+            }
             return cost * inverseBatch;
         }
 
@@ -111,6 +127,37 @@ static partial class Outer
             T cost = Backward<T>(theta, x, y, ws, gradient);
             if (!T.IsFinite(cost)) return cost;
             state = optimizer.Update<T>(state, theta, gradient, buffers, learningRate ?? optimizer.LearningRate);
+            return cost;
+        }
+
+        /// <summary>One training step on a single sample (online, embedded and streaming use), without a gradient buffer:
+        /// <see cref="Forward{T}"/>, every δˡ (BP1, BP2), then the update of each layer with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ formed inside it as it is
+        /// read and never stored (<see cref="global::Backprop.Functional.OuterProductUpdate"/>), so each step writes the weights once instead of twice.
+        /// θ, the moments and the state end exactly as after <see cref="TrainStep{T}"/> on the same sample. The update is
+        /// skipped when the cost is NaN or infinite. Allocates nothing after the first call. Returns the sample's cost.</summary>
+        /// <param name="theta">θ, [ParameterCount], updated in place.</param>
+        /// <param name="x">One input, [InputSize].</param>
+        /// <param name="y">Its target, [OutputSize].</param>
+        /// <param name="ws">A workspace from <see cref="CreateWorkspace{T}(int)"/>.</param>
+        /// <param name="optimizer"><see cref="global::Backprop.Functional.Sgd"/>, <see cref="global::Backprop.Functional.Adam"/> or <see cref="global::Backprop.Functional.AdamW"/> (any options).</param>
+        /// <param name="state">The optimizer's state, replaced by the state after the update.</param>
+        /// <param name="buffers">The optimizer's moments, from <c>optimizer.CreateBuffers&lt;T&gt;(ParameterCount)</c>.</param>
+        /// <param name="learningRate">This step's learning rate, e.g. from a schedule (null: the optimizer's own).</param>
+        /// <exception cref="global::System.ArgumentException">x is not one sample, a length does not match, x or y holds NaN or infinity,
+        /// or the optimizer is not one of the three (use <see cref="TrainStep{T}"/> for the others).</exception>
+        public static T TrainOnline<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::Backprop.Functional.Optimizer optimizer, ref global::Backprop.Functional.OptimizerState state, global::Backprop.Functional.OptimizerBuffers<T> buffers, double? learningRate = null)
+            where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+        {
+            if (x.Length != InputSize) ThrowSample(x.Length);
+            var update = global::Backprop.Functional.OuterProductUpdate.For<T>(optimizer, state.Step + 1, learningRate ?? optimizer.LearningRate);
+            Forward<T>(theta, x, ws);
+            T cost = BackwardPass<T>(theta, x, y, ws, default, parameterGradients: false);
+            if (!T.IsFinite(cost)) return cost;
+            update.Layer(theta, buffers, 0, 6, 8, ws.Delta(0, 1), x);
+            update.Layer(theta, buffers, 56, 8, 7, ws.Delta(1, 1), ws.A(0, 1));
+            update.Layer(theta, buffers, 119, 7, 5, ws.Delta(2, 1), ws.A(1, 1));
+            update.Layer(theta, buffers, 159, 5, 3, ws.Delta(3, 1), ws.A(2, 1));
+            state = state with { Step = state.Step + 1 };
             return cost;
         }
 
@@ -161,6 +208,11 @@ static partial class Outer
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
         private static void ThrowGradient(int length) =>
             throw new global::System.ArgumentException($"gradient has {length} elements but Mix has ParameterCount = 177", "gradient");
+
+        [global::System.Diagnostics.CodeAnalysis.DoesNotReturn]
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private static void ThrowSample(int length) =>
+            throw new global::System.ArgumentException($"TrainOnline takes one sample: x has {length} elements but InputSize = 6 (use TrainStep for batches)", "x");
 
         [global::System.Diagnostics.CodeAnalysis.DoesNotReturn]
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]

@@ -60,21 +60,31 @@ static partial class Tiny
     /// <param name="gradient">∂C/∂θ, written, [ParameterCount].</param>
     /// <exception cref="global::System.ArgumentException">A length does not match.</exception>
     public static T Backward<T>(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::System.Span<T> gradient)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T> => BackwardPass<T>(theta, x, y, ws, gradient, parameterGradients: true);
+
+    /// <summary><see cref="Backward{T}"/>; without <paramref name="parameterGradients"/> only the δˡ, for an update that forms ∂C/∂Wˡ and ∂C/∂bˡ itself.</summary>
+    private static T BackwardPass<T>(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::System.Span<T> gradient, bool parameterGradients)
         where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
     {
         int rows = Rows(theta.Length, x.Length, ws);
         if (y.Length != rows * OutputSize) ThrowTargets(y.Length, rows);
-        if (gradient.Length != ParameterCount) ThrowGradient(gradient.Length);
+        if (parameterGradients && gradient.Length != ParameterCount) ThrowGradient(gradient.Length);
         global::Backprop.Functional.Validate.Finite<T>(y, OutputSize, "targets");
         T cost = global::Backprop.Functional.Quadratic.Cost<T>(ws.A(1, rows), y);
         global::Backprop.Functional.Quadratic.OutputError<global::Backprop.Functional.Identity, T>(ws.Z(1, rows), ws.A(1, rows), y, ws.Delta(1, rows), 1);
         T inverseBatch = T.One / T.CreateChecked(rows);
         global::System.Numerics.Tensors.TensorPrimitives.Multiply<T>(ws.Delta(1, rows), inverseBatch, ws.Delta(1, rows));
-        global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(1, rows), ws.A(0, rows), gradient.Slice(272, 16), 16, 1, ws.Threads);
-        global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(1, rows), gradient.Slice(288, 1));
+        if (parameterGradients)
+        {
+            global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(1, rows), ws.A(0, rows), gradient.Slice(272, 16), 16, 1, ws.Threads);
+            global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(1, rows), gradient.Slice(288, 1));
+        }
         global::Backprop.Functional.Equations.HiddenError<global::Backprop.Functional.Tanh, T>(theta.Slice(272, 16), ws.Delta(1, rows), ws.Z(0, rows), ws.A(0, rows), ws.Delta(0, rows), 16, 1, ws.Threads);
-        global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(0, rows), x, gradient.Slice(0, 256), 16, 16, ws.Threads);
-        global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(0, rows), gradient.Slice(256, 16));
+        if (parameterGradients)
+        {
+            global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(0, rows), x, gradient.Slice(0, 256), 16, 16, ws.Threads);
+            global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(0, rows), gradient.Slice(256, 16));
+        }
         return cost * inverseBatch;
     }
 
@@ -99,6 +109,35 @@ static partial class Tiny
         T cost = Backward<T>(theta, x, y, ws, gradient);
         if (!T.IsFinite(cost)) return cost;
         state = optimizer.Update<T>(state, theta, gradient, buffers, learningRate ?? optimizer.LearningRate);
+        return cost;
+    }
+
+    /// <summary>One training step on a single sample (online, embedded and streaming use), without a gradient buffer:
+    /// <see cref="Forward{T}"/>, every δˡ (BP1, BP2), then the update of each layer with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ formed inside it as it is
+    /// read and never stored (<see cref="global::Backprop.Functional.OuterProductUpdate"/>), so each step writes the weights once instead of twice.
+    /// θ, the moments and the state end exactly as after <see cref="TrainStep{T}"/> on the same sample. The update is
+    /// skipped when the cost is NaN or infinite. Allocates nothing after the first call. Returns the sample's cost.</summary>
+    /// <param name="theta">θ, [ParameterCount], updated in place.</param>
+    /// <param name="x">One input, [InputSize].</param>
+    /// <param name="y">Its target, [OutputSize].</param>
+    /// <param name="ws">A workspace from <see cref="CreateWorkspace{T}(int)"/>.</param>
+    /// <param name="optimizer"><see cref="global::Backprop.Functional.Sgd"/>, <see cref="global::Backprop.Functional.Adam"/> or <see cref="global::Backprop.Functional.AdamW"/> (any options).</param>
+    /// <param name="state">The optimizer's state, replaced by the state after the update.</param>
+    /// <param name="buffers">The optimizer's moments, from <c>optimizer.CreateBuffers&lt;T&gt;(ParameterCount)</c>.</param>
+    /// <param name="learningRate">This step's learning rate, e.g. from a schedule (null: the optimizer's own).</param>
+    /// <exception cref="global::System.ArgumentException">x is not one sample, a length does not match, x or y holds NaN or infinity,
+    /// or the optimizer is not one of the three (use <see cref="TrainStep{T}"/> for the others).</exception>
+    public static T TrainOnline<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::Backprop.Functional.Optimizer optimizer, ref global::Backprop.Functional.OptimizerState state, global::Backprop.Functional.OptimizerBuffers<T> buffers, double? learningRate = null)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        if (x.Length != InputSize) ThrowSample(x.Length);
+        var update = global::Backprop.Functional.OuterProductUpdate.For<T>(optimizer, state.Step + 1, learningRate ?? optimizer.LearningRate);
+        Forward<T>(theta, x, ws);
+        T cost = BackwardPass<T>(theta, x, y, ws, default, parameterGradients: false);
+        if (!T.IsFinite(cost)) return cost;
+        update.Layer(theta, buffers, 0, 16, 16, ws.Delta(0, 1), x);
+        update.Layer(theta, buffers, 272, 16, 1, ws.Delta(1, 1), ws.A(0, 1));
+        state = state with { Step = state.Step + 1 };
         return cost;
     }
 
@@ -149,6 +188,11 @@ static partial class Tiny
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static void ThrowGradient(int length) =>
         throw new global::System.ArgumentException($"gradient has {length} elements but Tiny has ParameterCount = 289", "gradient");
+
+    [global::System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void ThrowSample(int length) =>
+        throw new global::System.ArgumentException($"TrainOnline takes one sample: x has {length} elements but InputSize = 16 (use TrainStep for batches)", "x");
 
     [global::System.Diagnostics.CodeAnalysis.DoesNotReturn]
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
