@@ -82,13 +82,13 @@ internal static class Workloads
         res[id == "W4" ? "test_acc_after_20k_steps" : "test_acc"] = Trainer.Evaluate(net, test).Accuracy;
     }
 
-    public static void Inference(Dictionary<string, object> res, Dataset train, Dataset test, long seed)
+    public static void Inference(Dictionary<string, object> res, Dataset train, Dataset test, long seed, int threads)
     {
         var w = Get("I1");
         using var net = Network<float>.Create(w.Spec, seed, w.Init);
         Train(w, net, train, 1, seed, null);
         res["test_acc_of_trained_W2"] = Trainer.Evaluate(net, test).Accuracy;
-        using var ws = net.CreateWorkspace(1);
+        using var ws = net.CreateWorkspace(1, threads);
         const int warm = 5000, calls = 100_000;
         var lat = new double[calls];
         double tickUs = 1e6 / Stopwatch.Frequency;

@@ -25,6 +25,14 @@ public static partial class Gemm
     /// <summary>Products with m·n·k below this never leave the calling thread.</summary>
     private const long ParallelVolume = 1L << 21;
 
+    /// <summary>A product of at most <see cref="StreamRowsMax"/> rows of A against a B of at least this many elements is
+    /// bound by streaming B from cache (one-sample inference: 784 × 128 weights, 401 KB), not by arithmetic: split over
+    /// threads, each core streams its own part of B from its own L2, so it pays despite the small volume.</summary>
+    private const long StreamOperandMin = 1L << 16;
+
+    /// <summary>See <see cref="StreamOperandMin"/>.</summary>
+    private const int StreamRowsMax = 4;
+
     /// <summary>A·Bᵀ with at most this many rows runs the direct dot-product tiles (B is re-read per 4 rows of A).</summary>
     private const int DotRowsMax = 64;
 
@@ -88,7 +96,8 @@ public static partial class Gemm
         ref T rc = ref MemoryMarshal.GetReference(c);
         long volume = (long)m * n * k;
         bool small = volume <= DirectVolume || m <= 2 || n <= 2;
-        int team = threads > 1 && volume >= ParallelVolume ? Math.Min(threads, Environment.ProcessorCount) : 1;
+        bool streaming = m <= StreamRowsMax && (long)n * k >= StreamOperandMin;
+        int team = threads > 1 && (volume >= ParallelVolume || streaming) ? Math.Min(threads, Environment.ProcessorCount) : 1;
         if (transposeB && !transposeA)
         {
             if (Tiles<T>.CanDot(k) && (small || n < MicroKernel<T>.NR / 2 || (m <= DotRowsMax && (long)n * k <= DirectOperandMax)))

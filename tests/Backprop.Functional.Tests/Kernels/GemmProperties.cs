@@ -128,13 +128,17 @@ public sealed class GemmProperties
     [Theory]
     [InlineData(64, 128, 784, false, true)]
     [InlineData(128, 784, 64, true, false)]
+    [InlineData(1, 128, 784, false, true)]   // one-sample inference: small volume, but 401 KB of B to stream
     public void Multiply_TwoThreads_SplitsTheDirectTiles(int m, int n, int k, bool ta, bool tb)
     {
         if (Environment.ProcessorCount < 2) return;   // a one-core machine never takes the parallel path
         (float[] a, float[] b, float[] cc) = Operands<float>(new GemmCase(m, n, k, ta, tb, Acc: false, Seed: 5));
+        float[] one = (float[])cc.Clone();
+        Gemm.Multiply<float>(a, ta, b, tb, one, m, n, k, accumulate: false, threads: 1);
         long before = Interlocked.Read(ref Gemm.Team<float>.Runs);
         Gemm.Multiply<float>(a, ta, b, tb, cc, m, n, k, accumulate: false, threads: 2);
         Assert.True(Interlocked.Read(ref Gemm.Team<float>.Runs) > before, "the product ran on one thread");
+        Assert.Equal(one, cc);
     }
 
     [Fact]
