@@ -1,6 +1,8 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Backprop.Functional.Kernels;
 
@@ -25,7 +27,18 @@ public static partial class Gemm
             {
                 int rows = Math.Min(mr, mc - ir);
                 ref T panel = ref Unsafe.Add(ref packed, (nint)ir * kc);
-                if (!transposeA)
+                if (!transposeA && rows == 8 && mr == 8 && Transpose8.Supported<T>())
+                {
+                    // A[i, p] = a[i·k + p], eight rows at a time: 8 × 8 blocks transposed in registers.
+                    ref T src = ref Unsafe.Add(ref a, (nint)(i0 + ir) * k + p0);
+                    int p = 0;
+                    for (; p + 8 <= kc; p += 8)
+                        Transpose8.Block(ref Unsafe.Add(ref src, p), k, ref Unsafe.Add(ref panel, (nint)p * 8), 8);
+                    for (; p < kc; p++)
+                        for (int ii = 0; ii < 8; ii++)
+                            Unsafe.Add(ref panel, (nint)p * 8 + ii) = Unsafe.Add(ref src, (nint)ii * k + p);
+                }
+                else if (!transposeA)
                 {
                     // A[i, p] = a[i·k + p]: each row is contiguous, scattered with stride MR.
                     for (int ii = 0; ii < rows; ii++)
@@ -50,6 +63,11 @@ public static partial class Gemm
                         ref T src = ref Unsafe.Add(ref a, (nint)(p0 + p) * m + i0 + ir);
                         ref T dst = ref Unsafe.Add(ref panel, (nint)p * mr);
                         int ii = 0;
+                        if (Vector256.IsHardwareAccelerated)
+                        {
+                            for (; ii + Vector256<T>.Count <= rows; ii += Vector256<T>.Count)
+                                Vector256.LoadUnsafe(ref src, (nuint)ii).StoreUnsafe(ref dst, (nuint)ii);
+                        }
                         for (; ii < rows; ii++)
                             Unsafe.Add(ref dst, ii) = Unsafe.Add(ref src, ii);
                         for (; ii < mr; ii++)
@@ -91,7 +109,22 @@ public static partial class Gemm
                     {
                         int depth = Math.Min(Depth, kc - pb);
                         ref T block = ref Unsafe.Add(ref panel, (nint)pb * nr);
-                        for (int jj = 0; jj < cols; jj++)
+                        int jj = 0;
+                        if (Transpose8.Supported<T>())
+                        {
+                            // eight columns of op(B) (rows of B) × eight values of p, transposed in registers
+                            for (; jj + 8 <= cols; jj += 8)
+                            {
+                                ref T src = ref Unsafe.Add(ref b, (nint)(j0 + jr + jj) * k + p0 + pb);
+                                int p = 0;
+                                for (; p + 8 <= depth; p += 8)
+                                    Transpose8.Block(ref Unsafe.Add(ref src, p), k, ref Unsafe.Add(ref block, (nint)p * nr + jj), nr);
+                                for (; p < depth; p++)
+                                    for (int q = 0; q < 8; q++)
+                                        Unsafe.Add(ref block, (nint)p * nr + jj + q) = Unsafe.Add(ref src, (nint)q * k + p);
+                            }
+                        }
+                        for (; jj < cols; jj++)
                         {
                             ref T src = ref Unsafe.Add(ref b, (nint)(j0 + jr + jj) * k + p0 + pb);
                             ref T dst = ref Unsafe.Add(ref block, jj);
@@ -117,6 +150,51 @@ public static partial class Gemm
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>An 8 × 8 block of floats transposed in AVX registers: dst[q·dstStride + r] = src[r·srcStride + q].
+    /// Packing uses it where it would otherwise scatter element by element (rows of A into MR-interleaved panels,
+    /// rows of a transposed B into NR-wide panels).</summary>
+    internal static class Transpose8
+    {
+        /// <summary>Whether <see cref="Block{T}"/> runs for T here: float on AVX.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static bool Supported<T>() => typeof(T) == typeof(float) && Avx.IsSupported;
+
+        /// <summary>The block; only where <see cref="Supported{T}"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static void Block<T>(ref T src, nint srcStride, ref T dst, nint dstStride)
+            where T : unmanaged =>
+            Floats(ref Unsafe.As<T, float>(ref src), srcStride, ref Unsafe.As<T, float>(ref dst), dstStride);
+
+        private static void Floats(ref float src, nint s, ref float dst, nint d)
+        {
+            var r0 = Vector256.LoadUnsafe(ref src);
+            var r1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, s));
+            var r2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, 2 * s));
+            var r3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, 3 * s));
+            var r4 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, 4 * s));
+            var r5 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, 5 * s));
+            var r6 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, 6 * s));
+            var r7 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, 7 * s));
+            // pairs of rows interleaved, then quads, then the 128-bit halves exchanged
+            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+            var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            Avx.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref dst);
+            Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, d));
+            Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 2 * d));
+            Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 3 * d));
+            Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 4 * d));
+            Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 5 * d));
+            Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 6 * d));
+            Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 7 * d));
         }
     }
 }
