@@ -232,6 +232,15 @@ public static partial class Gemm
                     Axpy4x1_256(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                     j += w / 2;
                 }
+                if (j < n && n >= w)
+                {
+                    // the last n − j columns as the top lanes of one vector ending at column n (a scalar FMA chain
+                    // per column would be latency-bound: 65³ spent a third of its time there)
+                    for (int r = 0; r < 4; r++)
+                        AxpyTail1x1_512(ref Unsafe.Add(ref ai, r * rs), ds, ref Unsafe.Add(ref b, n - w), n, k,
+                            ref Unsafe.Add(ref ci, (nint)r * n + n - w), accumulate, w - (n - j));
+                    j = n;
+                }
                 for (int r = 0; r < 4; r++)
                     AxpyScalar(ref Unsafe.Add(ref ai, r * rs), ds, ref b, ref Unsafe.Add(ref ci, (nint)r * n), j, n, k, accumulate);
             }
@@ -246,6 +255,11 @@ public static partial class Gemm
                 {
                     Axpy1x1_256(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                     j += w / 2;
+                }
+                if (j < n && n >= w)
+                {
+                    AxpyTail1x1_512(ref ai, ds, ref Unsafe.Add(ref b, n - w), n, k, ref Unsafe.Add(ref ci, n - w), accumulate, w - (n - j));
+                    j = n;
                 }
                 AxpyScalar(ref ai, ds, ref b, ref ci, j, n, k, accumulate);
             }
@@ -320,6 +334,23 @@ public static partial class Gemm
                 b = ref Unsafe.Add(ref b, n);
             }
             c0v.StoreUnsafe(ref c); c1v.StoreUnsafe(ref c1); c2v.StoreUnsafe(ref c2); c3v.StoreUnsafe(ref c3);
+        }
+
+        /// <summary>Lanes [skip, W) of one row's vector of C (the columns not yet done): the same FMA chain per element
+        /// as <see cref="Axpy1x1_512"/>; the lower lanes are computed but their old values are stored back.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void AxpyTail1x1_512(ref T a, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate, int skip)
+        {
+            nint n = ldb;
+            Vector512<T> old = Vector512.LoadUnsafe(ref c);
+            Vector512<T> v = accumulate ? old : default;
+            for (int p = 0; p < k; p++)
+            {
+                v = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a, p * ds)), Vector512.LoadUnsafe(ref b), v);
+                b = ref Unsafe.Add(ref b, n);
+            }
+            Vector512<T> keep = Vector512.LessThan(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(skip)));
+            Vector512.ConditionalSelect(keep, old, v).StoreUnsafe(ref c);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
