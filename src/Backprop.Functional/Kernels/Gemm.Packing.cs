@@ -23,6 +23,27 @@ public static partial class Gemm
         internal static void PackA(ref T a, bool transposeA, int m, int k, int i0, int mc, int p0, int kc, ref T packed)
         {
             int mr = MicroKernel<T>.MR;
+            if (transposeA && Vector256.IsHardwareAccelerated && mr == Vector256<T>.Count)
+            {
+                // A[i, p] = a[p·m + i]: row p of A holds op(A)[i₀.., p] for every panel. Read it once, front to back,
+                // and deal MR-wide pieces to the panels (one pass per p instead of one per panel: A streams in order).
+                int full = mc / mr * mr;
+                for (int p = 0; p < kc; p++)
+                {
+                    ref T src = ref Unsafe.Add(ref a, (nint)(p0 + p) * m + i0);
+                    ref T dst = ref Unsafe.Add(ref packed, (nint)p * mr);
+                    for (int ir = 0; ir < full; ir += mr)
+                        Vector256.LoadUnsafe(ref src, (nuint)ir).StoreUnsafe(ref Unsafe.Add(ref dst, (nint)ir * kc));
+                    if (full < mc)
+                    {
+                        ref T last = ref Unsafe.Add(ref dst, (nint)full * kc);
+                        for (int ii = 0; ii < mr; ii++)
+                            Unsafe.Add(ref last, ii) = full + ii < mc ? Unsafe.Add(ref src, full + ii) : T.Zero;
+                    }
+                }
+                return;
+            }
+
             for (int ir = 0; ir < mc; ir += mr)
             {
                 int rows = Math.Min(mr, mc - ir);
@@ -75,6 +96,27 @@ public static partial class Gemm
                     }
                 }
             }
+        }
+
+        /// <summary>dst [cols × rows] ← src [rows × cols]ᵀ, both row-major: 8 × 8 register transposes where they fit.</summary>
+        internal static void Transpose(ref T src, int rows, int cols, ref T dst)
+        {
+            int i = 0;
+            if (Transpose8.Supported<T>())
+            {
+                for (; i + 8 <= rows; i += 8)
+                {
+                    int j = 0;
+                    for (; j + 8 <= cols; j += 8)
+                        Transpose8.Block(ref Unsafe.Add(ref src, (nint)i * cols + j), cols, ref Unsafe.Add(ref dst, (nint)j * rows + i), rows);
+                    for (; j < cols; j++)
+                        for (int r = i; r < i + 8; r++)
+                            Unsafe.Add(ref dst, (nint)j * rows + r) = Unsafe.Add(ref src, (nint)r * cols + j);
+                }
+            }
+            for (; i < rows; i++)
+                for (int j = 0; j < cols; j++)
+                    Unsafe.Add(ref dst, (nint)j * rows + i) = Unsafe.Add(ref src, (nint)i * cols + j);
         }
 
         /// <summary>

@@ -236,9 +236,7 @@ public static partial class Gemm
                 {
                     // the last n − j columns as the top lanes of one vector ending at column n (a scalar FMA chain
                     // per column would be latency-bound: 65³ spent a third of its time there)
-                    for (int r = 0; r < 4; r++)
-                        AxpyTail1x1_512(ref Unsafe.Add(ref ai, r * rs), ds, ref Unsafe.Add(ref b, n - w), n, k,
-                            ref Unsafe.Add(ref ci, (nint)r * n + n - w), accumulate, w - (n - j));
+                    AxpyTail4x1_512(ref ai, rs, ds, ref Unsafe.Add(ref b, n - w), n, k, ref Unsafe.Add(ref ci, n - w), accumulate, w - (n - j));
                     j = n;
                 }
                 for (int r = 0; r < 4; r++)
@@ -334,6 +332,39 @@ public static partial class Gemm
                 b = ref Unsafe.Add(ref b, n);
             }
             c0v.StoreUnsafe(ref c); c1v.StoreUnsafe(ref c1); c2v.StoreUnsafe(ref c2); c3v.StoreUnsafe(ref c3);
+        }
+
+        /// <summary><see cref="AxpyTail1x1_512"/> for four rows at once: four independent FMA chains instead of one
+        /// latency-bound chain per row.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void AxpyTail4x1_512(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate, int skip)
+        {
+            nint n = ldb;
+            ref T c1 = ref Unsafe.Add(ref c, n);
+            ref T c2 = ref Unsafe.Add(ref c1, n);
+            ref T c3 = ref Unsafe.Add(ref c2, n);
+            Vector512<T> o0 = Vector512.LoadUnsafe(ref c), o1 = Vector512.LoadUnsafe(ref c1);
+            Vector512<T> o2 = Vector512.LoadUnsafe(ref c2), o3 = Vector512.LoadUnsafe(ref c3);
+            Vector512<T> v0 = accumulate ? o0 : default, v1 = accumulate ? o1 : default;
+            Vector512<T> v2 = accumulate ? o2 : default, v3 = accumulate ? o3 : default;
+            ref T a1 = ref Unsafe.Add(ref a, rs);
+            ref T a2 = ref Unsafe.Add(ref a1, rs);
+            ref T a3 = ref Unsafe.Add(ref a2, rs);
+            for (int p = 0; p < k; p++)
+            {
+                nint o = p * ds;
+                Vector512<T> y = Vector512.LoadUnsafe(ref b);
+                v0 = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a, o)), y, v0);
+                v1 = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a1, o)), y, v1);
+                v2 = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a2, o)), y, v2);
+                v3 = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a3, o)), y, v3);
+                b = ref Unsafe.Add(ref b, n);
+            }
+            Vector512<T> keep = Vector512.LessThan(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(skip)));
+            Vector512.ConditionalSelect(keep, o0, v0).StoreUnsafe(ref c);
+            Vector512.ConditionalSelect(keep, o1, v1).StoreUnsafe(ref c1);
+            Vector512.ConditionalSelect(keep, o2, v2).StoreUnsafe(ref c2);
+            Vector512.ConditionalSelect(keep, o3, v3).StoreUnsafe(ref c3);
         }
 
         /// <summary>Lanes [skip, W) of one row's vector of C (the columns not yet done): the same FMA chain per element

@@ -98,6 +98,19 @@ public static partial class Gemm
         bool small = volume <= DirectVolume || m <= 2 || n <= 2;
         bool streaming = m <= StreamRowsMax && (long)n * k >= StreamOperandMin;
         int team = threads > 1 && (volume >= ParallelVolume || streaming) ? Math.Min(threads, Environment.ProcessorCount) : 1;
+        if (transposeB && !transposeA && Tiles<T>.CanAxpy && m >= 8 && n >= 16 && !(m <= 2 || n <= 2)
+            && ((k <= AxpyDepthMax && (long)k * n <= DirectOperandMax) || (k <= AxpyDepthSmallC && (long)m * n <= AxpyAreaMax)))
+        {
+            // A·Bᵀ with a shallow k: dot products of length k pay a horizontal sum per element and the packed path
+            // pays for packing, so transpose B (k·n values, 1/m of the work) and run the axpy tiles (65³: 63 → 85 GFLOP/s).
+            T[] bt = Scratch<T>.Transposed(k * n);
+            ref T rbt = ref MemoryMarshal.GetArrayDataReference(bt);
+            Packing<T>.Transpose(ref rb, n, k, ref rbt);
+            if (team < 2 || !Team<T>.TryRunTiles(Split.Axpy, ref ra, k, 1, ref rbt, ref rc, m, n, k, accumulate, team))
+                Tiles<T>.AxpyNN(ref ra, k, 1, ref rbt, ref rc, m, n, k, accumulate);
+            return;
+        }
+
         if (transposeB && !transposeA)
         {
             if (Tiles<T>.CanDot(k) && (small || n < MicroKernel<T>.NR / 2 || (m <= DotRowsMax && (long)n * k <= DirectOperandMax)))
@@ -143,6 +156,7 @@ public static partial class Gemm
         [ThreadStatic] private static T[]? t_packedB;
         [ThreadStatic] private static T[]? t_tile;
         [ThreadStatic] private static T[]? t_column;
+        [ThreadStatic] private static T[]? t_transposed;
 
         internal static T[] PackedA(int length) => Ensure(ref t_packedA, length);
 
@@ -151,6 +165,8 @@ public static partial class Gemm
         internal static T[] Tile(int length) => Ensure(ref t_tile, length);
 
         internal static T[] Column(int length) => Ensure(ref t_column, length);
+
+        internal static T[] Transposed(int length) => Ensure(ref t_transposed, length);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static T[] Ensure(ref T[]? buffer, int length)
