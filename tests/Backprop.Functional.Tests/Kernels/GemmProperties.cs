@@ -86,7 +86,9 @@ public sealed class GemmProperties
     [InlineData(96, 80, 72, false, false)]    // axpy tiles for 64 < k ≤ 128 with a small C
     [InlineData(65, 65, 100, true, false)]
     [InlineData(65, 65, 65, false, false)]    // axpy tiles, the last column as the top lane of a masked vector
-    [InlineData(65, 65, 65, false, true)]     // packed: one-vector-wide edge tile (65 mod 32 = 1), 8 × 8 transposes of A and B
+    [InlineData(65, 65, 65, false, true)]     // shallow A·Bᵀ: B transposed into scratch (8 × 8 blocks and edges), axpy tiles
+    [InlineData(8, 16, 128, false, true)]     // the smallest such shape, deepest k
+    [InlineData(67, 83, 129, false, true)]    // k just too deep: packed, 8 × 8 transposes of A and B, edge of 19 columns
     [InlineData(65, 65, 65, true, false)]     // axpy tiles reading A transposed
     [InlineData(67, 83, 300, true, true)]     // packed, transposed A (vector copies) and B, edge of 19 columns (full kernel)
     [InlineData(500, 70, 1000, true, false)]  // packed, edge of 6 columns (half kernel), partial row panel
