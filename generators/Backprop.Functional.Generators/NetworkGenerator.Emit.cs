@@ -179,7 +179,8 @@ public sealed partial class NetworkGenerator
             w.Line("/// <summary>One training step on a single sample (online, embedded and streaming use), without a gradient buffer:");
             w.Line("/// <see cref=\"Forward{T}\"/>, every δˡ (BP1, BP2), then the update of each layer with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ formed inside it as it is");
             w.Line("/// read and never stored (<see cref=\"" + Lib + "OuterProductUpdate\"/>), so each step writes the weights once instead of twice.");
-            w.Line("/// θ, the moments and the state end exactly as after <see cref=\"TrainStep{T}\"/> on the same sample. The update is");
+            w.Line("/// θ, the moments and the state end exactly as after <see cref=\"TrainStep{T}\"/> on the same sample (up to the sign of a");
+            w.Line("/// zero: the stored product is fma(δ, a, +0), the fused one δ·a). The update is");
             w.Line("/// skipped when the cost is NaN or infinite. Allocates nothing after the first call. Returns the sample's cost.</summary>");
             w.Line("/// <param name=\"theta\">θ, [ParameterCount], updated in place.</param>");
             w.Line("/// <param name=\"x\">One input, [InputSize].</param>");
@@ -196,6 +197,7 @@ public sealed partial class NetworkGenerator
                 + Lib + "OptimizerBuffers<T> buffers, double? learningRate = null)");
             w.Line("    " + Constraint);
             w.Line("{");
+            w.Line("    global::System.ArgumentNullException.ThrowIfNull(optimizer);");
             w.Line("    if (x.Length != InputSize) ThrowSample(x.Length);");
             w.Line("    var update = " + Lib + "OuterProductUpdate.For<T>(optimizer, state.Step + 1, learningRate ?? optimizer.LearningRate);");
             w.Line("    Forward<T>(theta, x, ws);");

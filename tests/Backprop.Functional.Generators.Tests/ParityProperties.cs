@@ -84,12 +84,12 @@ public sealed class ParityProperties
     [Property(MaxTest = Cases)]
     public Property MnistMlp_equals_runtime_and_finite_differences(int seed, byte rows) => Check<MnistMlpNet>(seed, rows);
 
-    /// <summary>The optimizers TrainStep is checked with; TrainOnline takes the first five (the three with a fused
-    /// outer-product update, with their options).</summary>
+    /// <summary>The optimizers TrainStep is checked with; TrainOnline also takes every one OuterProductUpdate supports
+    /// (Adam, AdamW and Sgd with their options), not Momentum.</summary>
     private static readonly Optimizer[] StepOptimizers =
     [
         new Adam(0.01), new Adam(0.02, Beta1: 0.8, Amsgrad: true, WeightDecay: 0.1), new AdamW(0.01, WeightDecay: 0.05),
-        new Sgd(0.1), new Sgd(0.05, WeightDecay: 0.01), new Momentum(0.05, 0.9),
+        new AdamW(0.01, WeightDecay: 0.05, Amsgrad: true), new Sgd(0.1), new Sgd(0.05, WeightDecay: 0.01), new Momentum(0.05, 0.9),
     ];
 
     [Property(MaxTest = Cases)]
@@ -244,6 +244,8 @@ public sealed class ParityProperties
         Assert.False(float.IsFinite(Tiny.TrainOnline<float>(theta, new float[Tiny.InputSize], [0f], ws, adam, ref state, buffers)));
         Assert.Equal(before, theta);
         Assert.Equal(0L, state.Step);
+        Assert.All(buffers.Moment(0).ToArray().Concat(buffers.Moment(1).ToArray()), m => Assert.Equal(0f, m));
+        Assert.Throws<ArgumentNullException>(() => Tiny.TrainOnline<float>(theta, new float[Tiny.InputSize], [0f], ws, null!, ref state, buffers));
         Assert.Contains("one sample", Assert.Throws<ArgumentException>(() =>
             Tiny.TrainOnline<float>(theta, new float[2 * Tiny.InputSize], [0f, 0f], ws, adam, ref state, buffers)).Message, StringComparison.Ordinal);
         var momentum = new Momentum(0.1);

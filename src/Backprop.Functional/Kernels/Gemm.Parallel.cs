@@ -265,7 +265,8 @@ public static partial class Gemm
                 {
                     Job? job;
                     long idleSince = System.Diagnostics.Stopwatch.GetTimestamp();
-                    while ((job = Interlocked.Exchange(ref _job, null)) is null)
+                    // read before exchanging: an idle worker polls with plain reads, not a stream of locked writes
+                    while ((job = Volatile.Read(ref _job) is null ? null : Interlocked.Exchange(ref _job, null)) is null)
                     {
                         if (_disposed)
                         {

@@ -29,10 +29,12 @@ public static class OuterProductUpdate
     /// <param name="learningRate">η for this step.</param>
     /// <returns>The update, to apply to each layer.</returns>
     /// <exception cref="ArgumentException">The optimizer has no fused path.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="step"/> is less than 1.</exception>
     public static OuterProductUpdate<T> For<T>(Optimizer optimizer, long step, double learningRate)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);   // Adam's bias corrections divide by 1 − βᵗ
         return optimizer switch
         {
             Sgd sgd => new(sgd, OptimizerGuard.Of<T>(learningRate), OptimizerGuard.Of<T>(sgd.WeightDecay), T.One, default),
@@ -88,7 +90,7 @@ public readonly struct OuterProductUpdate<T>
         Shapes.RequireLength(delta, 1, outputs, nameof(delta));
         Shapes.RequireLength(input, 1, inputs, nameof(input));
         int weights = checked(outputs * inputs);
-        int count = weights + outputs;
+        int count = checked(weights + outputs);
         if (offset < 0 || offset > theta.Length - count)
         {
             throw new ArgumentOutOfRangeException(nameof(offset), offset, $"a layer of {count} parameters at {offset} does not fit in θ of {theta.Length}");

@@ -115,7 +115,8 @@ static partial class Tiny
     /// <summary>One training step on a single sample (online, embedded and streaming use), without a gradient buffer:
     /// <see cref="Forward{T}"/>, every δˡ (BP1, BP2), then the update of each layer with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ formed inside it as it is
     /// read and never stored (<see cref="global::Backprop.Functional.OuterProductUpdate"/>), so each step writes the weights once instead of twice.
-    /// θ, the moments and the state end exactly as after <see cref="TrainStep{T}"/> on the same sample. The update is
+    /// θ, the moments and the state end exactly as after <see cref="TrainStep{T}"/> on the same sample (up to the sign of a
+    /// zero: the stored product is fma(δ, a, +0), the fused one δ·a). The update is
     /// skipped when the cost is NaN or infinite. Allocates nothing after the first call. Returns the sample's cost.</summary>
     /// <param name="theta">θ, [ParameterCount], updated in place.</param>
     /// <param name="x">One input, [InputSize].</param>
@@ -130,6 +131,7 @@ static partial class Tiny
     public static T TrainOnline<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::Backprop.Functional.Optimizer optimizer, ref global::Backprop.Functional.OptimizerState state, global::Backprop.Functional.OptimizerBuffers<T> buffers, double? learningRate = null)
         where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
     {
+        global::System.ArgumentNullException.ThrowIfNull(optimizer);
         if (x.Length != InputSize) ThrowSample(x.Length);
         var update = global::Backprop.Functional.OuterProductUpdate.For<T>(optimizer, state.Step + 1, learningRate ?? optimizer.LearningRate);
         Forward<T>(theta, x, ws);

@@ -136,6 +136,7 @@ public sealed class GemmProperties
     [InlineData(64, 128, 784, false, true)]
     [InlineData(128, 784, 64, true, false)]
     [InlineData(1, 128, 784, false, true)]   // one-sample inference: small volume, but 401 KB of B to stream
+    [InlineData(512, 256, 64, false, true)]  // shallow A·Bᵀ: B transposed into the caller's scratch, axpy tiles split
     public void Multiply_TwoThreads_SplitsTheDirectTiles(int m, int n, int k, bool ta, bool tb)
     {
         if (Environment.ProcessorCount < 2) return;   // a one-core machine never takes the parallel path

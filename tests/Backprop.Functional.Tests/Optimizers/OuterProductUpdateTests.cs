@@ -55,7 +55,11 @@ public sealed class OuterProductUpdateTests
             string? differs = Differs(theta.AsSpan(before, count), reference, "θ")
                 ?? Differs([.. theta[..before], .. theta[(before + count)..]], outside, "θ outside the layer");
             for (int k = 0; differs is null && k < buffers.Count; k++)
+            {
                 differs = Differs(buffers.Moment(k).Slice(before, count), bufRef.Moment(k), $"moment {k}");
+                foreach (T value in buffers.Moment(k)[..before]) differs ??= value == T.Zero ? null : $"moment {k} written before the layer";
+                foreach (T value in buffers.Moment(k)[(before + count)..]) differs ??= value == T.Zero ? null : $"moment {k} written after the layer";
+            }
             if (differs is not null) return at + differs;
         }
         return null;
@@ -85,6 +89,7 @@ public sealed class OuterProductUpdateTests
         Assert.False(OuterProductUpdate.Supports(new Momentum()));
         Assert.False(OuterProductUpdate.Supports(new RmsProp()));
         Assert.False(OuterProductUpdate.Supports(null));
+        Assert.Throws<ArgumentOutOfRangeException>(() => OuterProductUpdate.For<float>(new Adam(), 0, 0.1));
         var e = Assert.Throws<ArgumentException>(() => OuterProductUpdate.For<float>(new Momentum(), 1, 0.1));
         Assert.Contains("Momentum", e.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => default(OuterProductUpdate<float>).Layer(new float[6], null!, 0, 2, 2, new float[2], new float[2]));
