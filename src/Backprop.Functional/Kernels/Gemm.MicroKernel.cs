@@ -147,6 +147,40 @@ public static partial class Gemm
             Put(ref Unsafe.Add(ref c, 7 * ldc), c7, add);
         }
 
+        /// <summary><see cref="RunHalf"/> for edges at most a quarter of NR wide (one 256-bit vector): n = 70 and 100 leave
+        /// 6 and 4 columns.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        internal static void RunQuarter(ref T a, ref T b, int kc, ref T c, nint ldc, bool add)
+        {
+            nint nr = NR;
+            Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                Vector256<T> b0 = Vector256.LoadUnsafe(ref b);
+                c0 = Fma(Vector256.Create(a), b0, c0);
+                c1 = Fma(Vector256.Create(Unsafe.Add(ref a, 1)), b0, c1);
+                c2 = Fma(Vector256.Create(Unsafe.Add(ref a, 2)), b0, c2);
+                c3 = Fma(Vector256.Create(Unsafe.Add(ref a, 3)), b0, c3);
+                c4 = Fma(Vector256.Create(Unsafe.Add(ref a, 4)), b0, c4);
+                c5 = Fma(Vector256.Create(Unsafe.Add(ref a, 5)), b0, c5);
+                c6 = Fma(Vector256.Create(Unsafe.Add(ref a, 6)), b0, c6);
+                c7 = Fma(Vector256.Create(Unsafe.Add(ref a, 7)), b0, c7);
+                a = ref Unsafe.Add(ref a, 8);
+                b = ref Unsafe.Add(ref b, nr);
+            }
+            Put(ref c, c0, add);
+            Put(ref Unsafe.Add(ref c, ldc), c1, add);
+            Put(ref Unsafe.Add(ref c, 2 * ldc), c2, add);
+            Put(ref Unsafe.Add(ref c, 3 * ldc), c3, add);
+            Put(ref Unsafe.Add(ref c, 4 * ldc), c4, add);
+            Put(ref Unsafe.Add(ref c, 5 * ldc), c5, add);
+            Put(ref Unsafe.Add(ref c, 6 * ldc), c6, add);
+            Put(ref Unsafe.Add(ref c, 7 * ldc), c7, add);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Put(ref T c, Vector256<T> v, bool add) => (add ? Vector256.LoadUnsafe(ref c) + v : v).StoreUnsafe(ref c);
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Put(ref T c, Vector512<T> v, bool add) => (add ? Vector512.LoadUnsafe(ref c) + v : v).StoreUnsafe(ref c);
 

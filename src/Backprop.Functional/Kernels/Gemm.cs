@@ -248,6 +248,11 @@ public static partial class Gemm
                                     {
                                         MicroKernel<T>.Run(ref ap, ref bp, kc, ref ct, n, add);
                                     }
+                                    else if (MicroKernel<T>.HasHalf && cols <= nr / 4)
+                                    {
+                                        MicroKernel<T>.RunQuarter(ref ap, ref bp, kc, ref tile, nr, add: false);
+                                        MergeTile(ref tile, nr, ref ct, n, rows, cols, add);
+                                    }
                                     else if (MicroKernel<T>.HasHalf && cols <= nr / 2)
                                     {
                                         // a narrow edge (n mod NR ≤ W): a one-vector-wide kernel, half the wasted work

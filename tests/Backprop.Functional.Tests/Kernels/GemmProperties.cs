@@ -91,7 +91,8 @@ public sealed class GemmProperties
     [InlineData(67, 83, 129, false, true)]    // k just too deep: packed, 8 × 8 transposes of A and B, edge of 19 columns
     [InlineData(65, 65, 65, true, false)]     // axpy tiles reading A transposed
     [InlineData(67, 83, 300, true, true)]     // packed, transposed A (vector copies) and B, edge of 19 columns (full kernel)
-    [InlineData(500, 70, 1000, true, false)]  // packed, edge of 6 columns (half kernel), partial row panel
+    [InlineData(500, 70, 1000, true, false)]  // packed, edge of 6 columns (quarter-width kernel), partial row panel
+    [InlineData(200, 76, 300, false, false)]  // packed, edge of 12 columns (half-width kernel)
     public void Multiply_DirectTileShapes_MatchNaiveTripleLoop(int m, int n, int k, bool ta, bool tb)
     {
         CheckAgainstNaive<float>(new GemmCase(m, n, k, ta, tb, Acc: true, Seed: 3), threads: 1);
