@@ -232,11 +232,11 @@ public static partial class Gemm
                     Axpy4x1_256(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                     j += w / 2;
                 }
-                if (j < n && n >= w)
+                if (j < n && n >= w / 2)
                 {
-                    // the last n − j columns as the top lanes of one vector ending at column n (a scalar FMA chain
-                    // per column would be latency-bound: 65³ spent a third of its time there)
-                    AxpyTail4x1_512(ref ai, rs, ds, ref Unsafe.Add(ref b, n - w), n, k, ref Unsafe.Add(ref ci, n - w), accumulate, w - (n - j));
+                    // the last n − j (< W/2) columns as the top lanes of one 256-bit vector ending at column n (scalar
+                    // FMA chains per column would be latency-bound; a 512-bit vector would do twice the wasted work)
+                    AxpyTail4x1(ref ai, rs, ds, ref Unsafe.Add(ref b, n - w / 2), n, k, ref Unsafe.Add(ref ci, n - w / 2), accumulate, w / 2 - (n - j));
                     j = n;
                 }
                 for (int r = 0; r < 4; r++)
@@ -247,6 +247,8 @@ public static partial class Gemm
                 ref T ai = ref Unsafe.Add(ref a, i * rs);
                 ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
                 int j = 0;
+                for (; j + 4 * w <= n; j += 4 * w)
+                    Axpy1x4_512(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                 for (; j + w <= n; j += w)
                     Axpy1x1_512(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                 if (j + w / 2 <= n)
@@ -254,9 +256,9 @@ public static partial class Gemm
                     Axpy1x1_256(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                     j += w / 2;
                 }
-                if (j < n && n >= w)
+                if (j < n && n >= w / 2)
                 {
-                    AxpyTail1x1_512(ref ai, ds, ref Unsafe.Add(ref b, n - w), n, k, ref Unsafe.Add(ref ci, n - w), accumulate, w - (n - j));
+                    AxpyTail1x1(ref ai, ds, ref Unsafe.Add(ref b, n - w / 2), n, k, ref Unsafe.Add(ref ci, n - w / 2), accumulate, w / 2 - (n - j));
                     j = n;
                 }
                 AxpyScalar(ref ai, ds, ref b, ref ci, j, n, k, accumulate);
@@ -334,54 +336,75 @@ public static partial class Gemm
             c0v.StoreUnsafe(ref c); c1v.StoreUnsafe(ref c1); c2v.StoreUnsafe(ref c2); c3v.StoreUnsafe(ref c3);
         }
 
-        /// <summary><see cref="AxpyTail1x1_512"/> for four rows at once: four independent FMA chains instead of one
+        /// <summary><see cref="AxpyTail1x1"/> for four rows at once: four independent FMA chains instead of one
         /// latency-bound chain per row.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void AxpyTail4x1_512(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate, int skip)
+        private static void AxpyTail4x1(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate, int skip)
         {
             nint n = ldb;
             ref T c1 = ref Unsafe.Add(ref c, n);
             ref T c2 = ref Unsafe.Add(ref c1, n);
             ref T c3 = ref Unsafe.Add(ref c2, n);
-            Vector512<T> o0 = Vector512.LoadUnsafe(ref c), o1 = Vector512.LoadUnsafe(ref c1);
-            Vector512<T> o2 = Vector512.LoadUnsafe(ref c2), o3 = Vector512.LoadUnsafe(ref c3);
-            Vector512<T> v0 = accumulate ? o0 : default, v1 = accumulate ? o1 : default;
-            Vector512<T> v2 = accumulate ? o2 : default, v3 = accumulate ? o3 : default;
+            Vector256<T> o0 = Vector256.LoadUnsafe(ref c), o1 = Vector256.LoadUnsafe(ref c1);
+            Vector256<T> o2 = Vector256.LoadUnsafe(ref c2), o3 = Vector256.LoadUnsafe(ref c3);
+            Vector256<T> v0 = accumulate ? o0 : default, v1 = accumulate ? o1 : default;
+            Vector256<T> v2 = accumulate ? o2 : default, v3 = accumulate ? o3 : default;
             ref T a1 = ref Unsafe.Add(ref a, rs);
             ref T a2 = ref Unsafe.Add(ref a1, rs);
             ref T a3 = ref Unsafe.Add(ref a2, rs);
             for (int p = 0; p < k; p++)
             {
                 nint o = p * ds;
-                Vector512<T> y = Vector512.LoadUnsafe(ref b);
-                v0 = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a, o)), y, v0);
-                v1 = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a1, o)), y, v1);
-                v2 = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a2, o)), y, v2);
-                v3 = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a3, o)), y, v3);
+                Vector256<T> y = Vector256.LoadUnsafe(ref b);
+                v0 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a, o)), y, v0);
+                v1 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a1, o)), y, v1);
+                v2 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a2, o)), y, v2);
+                v3 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a3, o)), y, v3);
                 b = ref Unsafe.Add(ref b, n);
             }
-            Vector512<T> keep = Vector512.LessThan(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(skip)));
-            Vector512.ConditionalSelect(keep, o0, v0).StoreUnsafe(ref c);
-            Vector512.ConditionalSelect(keep, o1, v1).StoreUnsafe(ref c1);
-            Vector512.ConditionalSelect(keep, o2, v2).StoreUnsafe(ref c2);
-            Vector512.ConditionalSelect(keep, o3, v3).StoreUnsafe(ref c3);
+            Vector256<T> keep = Vector256.LessThan(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(skip)));
+            Vector256.ConditionalSelect(keep, o0, v0).StoreUnsafe(ref c);
+            Vector256.ConditionalSelect(keep, o1, v1).StoreUnsafe(ref c1);
+            Vector256.ConditionalSelect(keep, o2, v2).StoreUnsafe(ref c2);
+            Vector256.ConditionalSelect(keep, o3, v3).StoreUnsafe(ref c3);
         }
 
-        /// <summary>Lanes [skip, W) of one row's vector of C (the columns not yet done): the same FMA chain per element
-        /// as <see cref="Axpy1x1_512"/>; the lower lanes are computed but their old values are stored back.</summary>
+        /// <summary>Lanes [skip, W/2) of one row's 256-bit vector of C (the columns not yet done): the same FMA chain per
+        /// element as the other axpy tiles; the lower lanes are computed but their old values are stored back.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void AxpyTail1x1_512(ref T a, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate, int skip)
+        private static void AxpyTail1x1(ref T a, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate, int skip)
         {
             nint n = ldb;
-            Vector512<T> old = Vector512.LoadUnsafe(ref c);
-            Vector512<T> v = accumulate ? old : default;
+            Vector256<T> old = Vector256.LoadUnsafe(ref c);
+            Vector256<T> v = accumulate ? old : default;
             for (int p = 0; p < k; p++)
             {
-                v = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a, p * ds)), Vector512.LoadUnsafe(ref b), v);
+                v = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a, p * ds)), Vector256.LoadUnsafe(ref b), v);
                 b = ref Unsafe.Add(ref b, n);
             }
-            Vector512<T> keep = Vector512.LessThan(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(skip)));
-            Vector512.ConditionalSelect(keep, old, v).StoreUnsafe(ref c);
+            Vector256<T> keep = Vector256.LessThan(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(skip)));
+            Vector256.ConditionalSelect(keep, old, v).StoreUnsafe(ref c);
+        }
+
+        /// <summary>One row of C, four vectors wide: four independent FMA chains where <see cref="Axpy1x1_512"/> would run
+        /// one latency-bound chain per vector (the rows left over after the 4-row blocks).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Axpy1x4_512(ref T a, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
+        {
+            nint n = ldb;
+            nuint w = (nuint)Vector512<T>.Count;
+            Vector512<T> v0 = accumulate ? Vector512.LoadUnsafe(ref c) : default, v1 = accumulate ? Vector512.LoadUnsafe(ref c, w) : default;
+            Vector512<T> v2 = accumulate ? Vector512.LoadUnsafe(ref c, 2 * w) : default, v3 = accumulate ? Vector512.LoadUnsafe(ref c, 3 * w) : default;
+            for (int p = 0; p < k; p++)
+            {
+                Vector512<T> x = Vector512.Create(Unsafe.Add(ref a, p * ds));
+                v0 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b), v0);
+                v1 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b, w), v1);
+                v2 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b, 2 * w), v2);
+                v3 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b, 3 * w), v3);
+                b = ref Unsafe.Add(ref b, n);
+            }
+            v0.StoreUnsafe(ref c); v1.StoreUnsafe(ref c, w); v2.StoreUnsafe(ref c, 2 * w); v3.StoreUnsafe(ref c, 3 * w);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
