@@ -98,7 +98,7 @@ public static partial class Gemm
         bool small = volume <= DirectVolume || m <= 2 || n <= 2;
         bool streaming = m <= StreamRowsMax && (long)n * k >= StreamOperandMin;
         int team = threads > 1 && (volume >= ParallelVolume || streaming) ? Math.Min(threads, Environment.ProcessorCount) : 1;
-        if (transposeB && !transposeA && Tiles<T>.CanAxpy && m >= 8 && n >= 16 && !(m <= 2 || n <= 2)
+        if (transposeB && !transposeA && Tiles<T>.CanAxpy && m >= 8 && n >= 16
             && ((k <= AxpyDepthMax && (long)k * n <= DirectOperandMax) || (k <= AxpyDepthSmallC && (long)m * n <= AxpyAreaMax)))
         {
             // A·Bᵀ with a shallow k: dot products of length k pay a horizontal sum per element and the packed path
