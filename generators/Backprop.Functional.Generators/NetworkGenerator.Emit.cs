@@ -13,6 +13,10 @@ public sealed partial class NetworkGenerator
         private const string Lib = "global::Backprop.Functional.";
         private const string Constraint = "where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>";
 
+        /// <summary>The parameters TrainStep and TrainOnline end with.</summary>
+        private const string OptimizerParameters =
+            Lib + "Optimizer optimizer, ref " + Lib + "OptimizerState state, " + Lib + "OptimizerBuffers<T> buffers, double? learningRate = null";
+
         public static string Network(NetworkModel model)
         {
             var layers = model.Layers;
@@ -157,13 +161,10 @@ public sealed partial class NetworkGenerator
             w.Line("/// <param name=\"ws\">A workspace from <see cref=\"CreateWorkspace{T}(int)\"/>.</param>");
             w.Line("/// <param name=\"gradient\">Scratch for ∂C/∂θ, [ParameterCount]; holds this step's gradient afterwards.</param>");
             w.Line("/// <param name=\"optimizer\">The update rule and its hyper-parameters.</param>");
-            w.Line("/// <param name=\"state\">The optimizer's state, replaced by the state after the update.</param>");
-            w.Line("/// <param name=\"buffers\">The optimizer's moments, from <c>optimizer.CreateBuffers&lt;T&gt;(ParameterCount)</c>.</param>");
-            w.Line("/// <param name=\"learningRate\">This step's learning rate, e.g. from a schedule (null: the optimizer's own).</param>");
+            OptimizerParameterDocs(w);
             w.Line("/// <exception cref=\"global::System.ArgumentException\">A length does not match, or x or y holds NaN or infinity.</exception>");
             w.Line("public static T TrainStep<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, "
-                + Lib + "Workspace<T> ws, global::System.Span<T> gradient, " + Lib + "Optimizer optimizer, ref " + Lib + "OptimizerState state, "
-                + Lib + "OptimizerBuffers<T> buffers, double? learningRate = null)");
+                + Lib + "Workspace<T> ws, global::System.Span<T> gradient, " + OptimizerParameters + ")");
             w.Line("    " + Constraint);
             w.Line("{");
             w.Line("    global::System.ArgumentNullException.ThrowIfNull(optimizer);");
@@ -187,14 +188,11 @@ public sealed partial class NetworkGenerator
             w.Line("/// <param name=\"y\">Its target, [OutputSize].</param>");
             w.Line("/// <param name=\"ws\">A workspace from <see cref=\"CreateWorkspace{T}(int)\"/>.</param>");
             w.Line("/// <param name=\"optimizer\"><see cref=\"" + Lib + "Sgd\"/>, <see cref=\"" + Lib + "Adam\"/> or <see cref=\"" + Lib + "AdamW\"/> (any options).</param>");
-            w.Line("/// <param name=\"state\">The optimizer's state, replaced by the state after the update.</param>");
-            w.Line("/// <param name=\"buffers\">The optimizer's moments, from <c>optimizer.CreateBuffers&lt;T&gt;(ParameterCount)</c>.</param>");
-            w.Line("/// <param name=\"learningRate\">This step's learning rate, e.g. from a schedule (null: the optimizer's own).</param>");
+            OptimizerParameterDocs(w);
             w.Line("/// <exception cref=\"global::System.ArgumentException\">x is not one sample, a length does not match, x or y holds NaN or infinity,");
             w.Line("/// or the optimizer is not one of the three (use <see cref=\"TrainStep{T}\"/> for the others).</exception>");
             w.Line("public static T TrainOnline<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, "
-                + Lib + "Workspace<T> ws, " + Lib + "Optimizer optimizer, ref " + Lib + "OptimizerState state, "
-                + Lib + "OptimizerBuffers<T> buffers, double? learningRate = null)");
+                + Lib + "Workspace<T> ws, " + OptimizerParameters + ")");
             w.Line("    " + Constraint);
             w.Line("{");
             w.Line("    global::System.ArgumentNullException.ThrowIfNull(optimizer);");
@@ -259,6 +257,14 @@ public sealed partial class NetworkGenerator
             w.Close();
             for (int i = 0; i < model.ContainingTypes.Count; i++) w.Close();
             return w.ToString();
+        }
+
+        /// <summary>The doc lines of <see cref="OptimizerParameters"/> after <c>optimizer</c> (whose wording differs).</summary>
+        private static void OptimizerParameterDocs(CodeWriter w)
+        {
+            w.Line("/// <param name=\"state\">The optimizer's state, replaced by the state after the update.</param>");
+            w.Line("/// <param name=\"buffers\">The optimizer's moments, from <c>optimizer.CreateBuffers&lt;T&gt;(ParameterCount)</c>.</param>");
+            w.Line("/// <param name=\"learningRate\">This step's learning rate, e.g. from a schedule (null: the optimizer's own).</param>");
         }
 
         private static void Thrower(CodeWriter w, string signature, string arguments, bool last = false)
