@@ -67,6 +67,19 @@ public static class Trainer
     /// <paramref name="l2PerWeight"/> ≠ 0, clipping when the options ask for it, and one optimizer update with the
     /// scheduled rate (split over two threads when the workspace has more than one and θ is large). A non-finite cost
     /// returns before anything is updated. Allocates nothing.</summary>
+    /// <remarks>A one-sample batch with Sgd, Adam or AdamW and neither L2 nor clipping runs
+    /// <see cref="Network{T}.TrainOnline"/>: the same update bit for bit (up to the sign of a zero), with ∂C/∂θ formed
+    /// inside it, so <paramref name="gradient"/> is not written on that path.</remarks>
+    /// <param name="network">Updated in place.</param>
+    /// <param name="x">The batch's inputs, [rows × inputs].</param>
+    /// <param name="y">Its targets, [rows × outputs].</param>
+    /// <param name="ws">A workspace for at least <c>rows</c> rows.</param>
+    /// <param name="gradient">Scratch for ∂C/∂θ, [θ]; to read a gradient call <see cref="Network{T}.ValueAndGradient"/>.</param>
+    /// <param name="optimizer">The update rule.</param>
+    /// <param name="state">The optimizer's step count, advanced by one when θ is updated.</param>
+    /// <param name="buffers">The optimizer's moments.</param>
+    /// <param name="options">Schedule and clipping.</param>
+    /// <param name="l2PerWeight">λ/n of Nielsen's L2, or zero.</param>
     /// <returns>The batch's mean cost before the update.</returns>
     public static T Step<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient,
         Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, TrainingOptions options, T l2PerWeight)
@@ -75,11 +88,13 @@ public static class Trainer
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(options);
+        double lr = options.Schedule?.Rate(optimizer.LearningRate, state.Step) ?? optimizer.LearningRate;
+        if (x.Length == network.Spec.Inputs && l2PerWeight == T.Zero && options.ClipNorm is null && OuterProductUpdate.Supports(optimizer))
+            return network.TrainOnline(x, y, ws, optimizer, ref state, buffers, lr);
         T cost = network.ValueAndGradient(x, y, ws, gradient);
         if (!T.IsFinite(cost)) return cost;
         if (l2PerWeight != T.Zero) AddL2(network, gradient, l2PerWeight);
         if (options.ClipNorm is { } clip) ClipByGlobalNorm.Apply(gradient, T.CreateChecked(clip));
-        double lr = options.Schedule?.Rate(optimizer.LearningRate, state.Step) ?? optimizer.LearningRate;
         state = ws.Threads > 1 && gradient.Length >= ParallelUpdate<T>.MinimumLength && ParallelUpdate<T>.Splits(optimizer)
             ? ParallelUpdate<T>.Run(optimizer, state, network.Parameters, gradient, buffers, lr)
             : optimizer.Update(state, network.Parameters, gradient, buffers, lr);
