@@ -24,7 +24,7 @@ string Option(string name, string fallback)
 string? dataDir = Option("--data", "") is { Length: > 0 } d ? d : null;
 
 if (args[0] == "compare")
-    return Compare.Run(int.Parse(Option("--runs", "3")), Option("--workloads", "W1,W2,W3,W4,I1,I1@2,G1,G1@1").Split(','),
+    return Compare.Run(int.Parse(Option("--runs", "3")), Option("--workloads", "W1,W2,W3,W4,I1,G1,G1@1").Split(','),
         Mnist.LocateOrFetch(dataDir, Console.Error), Option("--out", "bench/RESULTS.md"));
 
 if (args[0] == "peak")

@@ -53,6 +53,9 @@ public sealed class Network<T> : IDisposable where T : unmanaged, IFloatingPoint
     /// <summary>Scratch for batches of up to <paramref name="batch"/> rows.</summary>
     public Workspace<T> CreateWorkspace(int batch, int threads = 1) => new(Spec.Layers, batch) { Threads = threads };
 
+    /// <summary>One-sample inference on a snapshot of θ, zero inputs skipped (see <see cref="Predictor{T}"/>).</summary>
+    public Predictor<T> CreatePredictor() => new(this);
+
     /// <summary>A zeroed vector in this network's layout, for ∂C/∂θ.</summary>
     public ParameterVector<T> CreateGradient() => new(Spec.Layout);
 
