@@ -9,14 +9,17 @@ namespace Backprop.Functional;
 /// One-sample inference on a copy of a network's θ, laid out for a single input vector: the first layer's weights are
 /// stored transposed, W⁰ᵀ [inputs × outputs], so z⁰ = b⁰ + Σᵢ xᵢ·W⁰ᵀᵢ reads one contiguous row per input and skips
 /// every row whose xᵢ is zero. Images with blank borders, one-hot and bag-of-words inputs are mostly zeros: an MNIST
-/// digit has about 150 non-zero pixels of 784, so the first layer reads a fifth of its weights. The later layers run
+/// digit has about 150 non-zero pixels of 784, so the first layer reads a fifth of its weights. An input with more
+/// than half its values non-zero runs the first layer as <see cref="Network{T}.Forward"/> does instead (every row is
+/// read either way, and the forward pass reads them in order). The later layers run
 /// <see cref="Equations.Forward{T}"/>'s kernels. Allocation happens when it is made; <see cref="Predict"/> allocates
 /// nothing.
 /// </summary>
 /// <remarks>
 /// The copy is a snapshot: training the network afterwards does not change the predictions until
-/// <see cref="Refresh"/>. aᴸ agrees with <see cref="Network{T}.Forward"/> to rounding (z⁰ sums the same products in
-/// another order: one FMA chain per unit in increasing i, starting from b). Not thread-safe: use one per thread.
+/// <see cref="Refresh"/>. On sparse inputs aᴸ agrees with <see cref="Network{T}.Forward"/> to rounding (z⁰ sums the same
+/// products in another order: one FMA chain per unit in increasing i, starting from b); on dense ones it is
+/// Forward's, bit for bit. Not thread-safe: use one per thread.
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
@@ -31,6 +34,7 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
     private readonly T[] _z;                 // [stride]
     private readonly int[] _live;            // indices of the non-zero inputs of the current sample
     private readonly int _stride;
+    private int _liveCount;
     private readonly Workspace<T> _ws;
 
     /// <summary>Copies <paramref name="network"/>'s θ into the inference layout.</summary>
@@ -78,11 +82,20 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
         if (x.Length != spec.Inputs)
             throw new ArgumentException($"a prediction takes one sample of [{spec.Inputs}], but x has {x.Length} values", nameof(x));
         Shapes.RequireFinite(x, spec.Inputs, "input");
-        FirstLayer(x);
-        _z.AsSpan(0, spec.Layers[0].Outputs).CopyTo(_ws.Z(0, 1));
-        Equations.Activate(spec, _ws, 0, 1);
-        if (spec.Layers.Count > 1)
-            Equations.ForwardFrom<T>(spec, _theta, x, _ws, 1, 1);
+        if (NonZeroInputs(x) * 2 <= x.Length)
+        {
+            FirstLayer(x);
+            _z.AsSpan(0, spec.Layers[0].Outputs).CopyTo(_ws.Z(0, 1));
+            Equations.Activate(spec, _ws, 0, 1);
+            if (spec.Layers.Count > 1)
+                Equations.ForwardFrom<T>(spec, _theta, x, _ws, 1, 1);
+        }
+        else
+        {
+            // mostly non-zero: every row would be read anyway, and the dot products of the forward pass read W⁰ in
+            // order (a dense 784-vector: 4.7 µs that way against 6.1 through the rows)
+            Equations.ForwardFrom<T>(spec, _theta, x, _ws, 0, 1);
+        }
         return _ws.A(spec.Layers.Count - 1, 1);
     }
 
@@ -90,10 +103,11 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
     /// <param name="x">One input, [inputs].</param>
     public int Classify(ReadOnlySpan<T> x) => Trainer.ArgMax(Predict(x));
 
-    /// <summary>z⁰ ← b⁰ + Σ over non-zero xᵢ of xᵢ·W⁰ᵀᵢ, one block of units at a time held in registers.</summary>
-    private void FirstLayer(ReadOnlySpan<T> x)
+    /// <summary>Lists the indices of the non-zero inputs in increasing order; returns how many there are, or stops
+    /// early with a count above half the inputs once that is certain (the list is not used then).</summary>
+    private int NonZeroInputs(ReadOnlySpan<T> x)
     {
-        int live = 0, v = Vector<T>.Count, i = 0;
+        int live = 0, i = 0, half = x.Length / 2;
         ref T x0 = ref MemoryMarshal.GetReference(x);
         ref int rows = ref MemoryMarshal.GetArrayDataReference(_live);
         if (Vector256.IsHardwareAccelerated)
@@ -105,11 +119,22 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
                     & ((1u << Vector256<T>.Count) - 1);
                 for (; nonZero != 0; nonZero &= nonZero - 1)
                     Unsafe.Add(ref rows, live++) = i + BitOperations.TrailingZeroCount(nonZero);
+                if (live > half)
+                    return live;
             }
         }
         for (; i < x.Length; i++)
             if (Unsafe.Add(ref x0, i) != T.Zero) Unsafe.Add(ref rows, live++) = i;
+        _liveCount = live;
+        return live;
+    }
 
+    /// <summary>z⁰ ← b⁰ + Σ over the listed non-zero xᵢ of xᵢ·W⁰ᵀᵢ, one block of units at a time held in registers.</summary>
+    private void FirstLayer(ReadOnlySpan<T> x)
+    {
+        int live = _liveCount, v = Vector<T>.Count;
+        ref T x0 = ref MemoryMarshal.GetReference(x);
+        ref int rows = ref MemoryMarshal.GetArrayDataReference(_live);
         ref T wt = ref MemoryMarshal.GetArrayDataReference(_firstTransposed);
         ref T bias = ref MemoryMarshal.GetArrayDataReference(_firstBias);
         ref T z = ref MemoryMarshal.GetArrayDataReference(_z);

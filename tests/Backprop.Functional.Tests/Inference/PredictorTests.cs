@@ -6,8 +6,9 @@ using Xunit;
 
 namespace Backprop.Functional.Tests.Inference;
 
-/// <summary><see cref="Predictor{T}"/>: its first layer is exactly the FMA chain it documents, z⁰ⱼ = fma(xᵢ, W⁰ⱼᵢ, …)
-/// over the non-zero xᵢ in increasing i starting from b⁰ⱼ; the whole network agrees with
+/// <summary><see cref="Predictor{T}"/>: on a sparse input its first layer is exactly the FMA chain it documents,
+/// z⁰ⱼ = fma(xᵢ, W⁰ⱼᵢ, …) over the non-zero xᵢ in increasing i starting from b⁰ⱼ, and on a dense one it is
+/// Network.Forward's; the whole network agrees with
 /// <see cref="Network{T}.Forward"/> to rounding; it is a snapshot until refreshed; bad input is refused; 0 bytes.</summary>
 [Collection(RunsAlone.Name)]
 public sealed class PredictorTests
@@ -25,7 +26,7 @@ public sealed class PredictorTests
     private static Arbitrary<(int Inputs, int Outputs, double Zeros, int Seed)> OneLayer() =>
         (from inputs in Gen.Choose(1, 100)
          from outputs in Gen.Choose(1, 150)   // more than one register block (64 floats, 32 doubles) and ragged ends
-         from zeros in Gen.Elements(0.0, 0.5, 0.9, 1.0)
+         from zeros in Gen.Elements(0.0, 0.4, 0.5, 0.6, 0.9, 1.0)
          from seed in Gen.Choose(0, 1_000_000)
          select (inputs, outputs, zeros, seed)).ToArbitrary();
 
@@ -44,6 +45,12 @@ public sealed class PredictorTests
         using var predictor = net.CreatePredictor();
         T[] x = [.. input.Select(T.CreateTruncating)];
         var got = predictor.Predict(x).ToArray();
+        if (x.Count(v => v != T.Zero) * 2 > x.Length)
+        {
+            using var ws = net.CreateWorkspace(1);   // mostly non-zero: the forward pass's own first layer
+            Assert.Equal(net.Forward(x, ws).ToArray(), got);
+            return;
+        }
         ReadOnlySpan<T> w = net.Layout.Weight(0).Of((ReadOnlySpan<T>)net.Parameters);
         ReadOnlySpan<T> b = net.Layout.Bias(0).Of((ReadOnlySpan<T>)net.Parameters);
         for (int j = 0; j < got.Length; j++)
