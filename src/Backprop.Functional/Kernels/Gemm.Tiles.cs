@@ -70,24 +70,28 @@ public static partial class Gemm
             int rem = k % w;
             Vector512<T> mask = Vector512.GreaterThanOrEqual(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(w - rem)));
             int i = 0;
+            Span<int> blocks = SkipsZeroBlocks(n, k, w) ? stackalloc int[k / w] : default;
             for (; i + 4 <= m; i += 4)
             {
                 ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
                 ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
                 int j = 0;
+                int live = blocks.IsEmpty ? 0 : NonZeroBlocks512(ref ai, 4, k, k - rem, blocks);
+                if (live < blocks.Length)
+                    for (; j + 4 <= n; j += 4)
+                        Dot4x4Blocks512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, blocks[..live], rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
                 for (; j + 4 <= n; j += 4)
                     Dot4x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
                 for (; j < n; j++)
                     for (int r = 0; r < 4; r++)
                         Dot1x1_512(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * ldc + j), accumulate);
             }
-            Span<int> blocks = i < m && SkipsZeroBlocks(n, k, w) ? stackalloc int[k / w] : default;
             for (; i < m; i++)
             {
                 ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
                 ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
                 int j = 0;
-                int live = blocks.IsEmpty ? 0 : NonZeroBlocks512(ref ai, k - rem, blocks);
+                int live = blocks.IsEmpty ? 0 : NonZeroBlocks512(ref ai, 1, k, k - rem, blocks);
                 if (live < blocks.Length)
                     for (; j + 4 <= n; j += 4)
                         Dot1x4Blocks512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, blocks[..live], rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
@@ -175,6 +179,72 @@ public static partial class Gemm
             Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c32), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c33), accumulate);
         }
 
+        /// <summary><see cref="Dot4x4_512"/> over the listed blocks (and the tail): the dense loop less the blocks that are
+        /// zero in all four rows of A, whose FMAs would have left every accumulator as it was.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dot4x4Blocks512(ref T a, ref T b, int k, ReadOnlySpan<int> blocks, int rem, Vector512<T> mask, ref T c, int ldc, bool accumulate)
+        {
+            int w = Vector512<T>.Count;
+            nint ka = k;
+            Vector512<T> c00 = default, c01 = default, c02 = default, c03 = default;
+            Vector512<T> c10 = default, c11 = default, c12 = default, c13 = default;
+            Vector512<T> c20 = default, c21 = default, c22 = default, c23 = default;
+            Vector512<T> c30 = default, c31 = default, c32 = default, c33 = default;
+            ref T a1 = ref Unsafe.Add(ref a, ka);
+            ref T a2 = ref Unsafe.Add(ref a1, ka);
+            ref T a3 = ref Unsafe.Add(ref a2, ka);
+            ref T b1 = ref Unsafe.Add(ref b, ka);
+            ref T b2 = ref Unsafe.Add(ref b1, ka);
+            ref T b3 = ref Unsafe.Add(ref b2, ka);
+            for (int t = 0; t <= blocks.Length; t++)
+            {
+                int p = t < blocks.Length ? blocks[t] : -1;
+                Vector512<T> x0, x1, x2, x3;
+                nuint q;
+                if (p >= 0)
+                {
+                    q = (nuint)p;
+                    x0 = Vector512.LoadUnsafe(ref a, q);
+                    x1 = Vector512.LoadUnsafe(ref a1, q);
+                    x2 = Vector512.LoadUnsafe(ref a2, q);
+                    x3 = Vector512.LoadUnsafe(ref a3, q);
+                }
+                else
+                {
+                    if (rem == 0) break;
+                    q = (nuint)(k - w);
+                    x0 = Vector512.LoadUnsafe(ref a, q) & mask;
+                    x1 = Vector512.LoadUnsafe(ref a1, q) & mask;
+                    x2 = Vector512.LoadUnsafe(ref a2, q) & mask;
+                    x3 = Vector512.LoadUnsafe(ref a3, q) & mask;
+                }
+                Vector512<T> y = Vector512.LoadUnsafe(ref b, q);
+                c00 = MicroKernel<T>.Fma(x0, y, c00); c10 = MicroKernel<T>.Fma(x1, y, c10);
+                c20 = MicroKernel<T>.Fma(x2, y, c20); c30 = MicroKernel<T>.Fma(x3, y, c30);
+                y = Vector512.LoadUnsafe(ref b1, q);
+                c01 = MicroKernel<T>.Fma(x0, y, c01); c11 = MicroKernel<T>.Fma(x1, y, c11);
+                c21 = MicroKernel<T>.Fma(x2, y, c21); c31 = MicroKernel<T>.Fma(x3, y, c31);
+                y = Vector512.LoadUnsafe(ref b2, q);
+                c02 = MicroKernel<T>.Fma(x0, y, c02); c12 = MicroKernel<T>.Fma(x1, y, c12);
+                c22 = MicroKernel<T>.Fma(x2, y, c22); c32 = MicroKernel<T>.Fma(x3, y, c32);
+                y = Vector512.LoadUnsafe(ref b3, q);
+                c03 = MicroKernel<T>.Fma(x0, y, c03); c13 = MicroKernel<T>.Fma(x1, y, c13);
+                c23 = MicroKernel<T>.Fma(x2, y, c23); c33 = MicroKernel<T>.Fma(x3, y, c33);
+            }
+            nint ld = ldc;
+            Put(ref c, Vector512.Sum(c00), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c01), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c02), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c03), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, Vector512.Sum(c10), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c11), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c12), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c13), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, Vector512.Sum(c20), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c21), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c22), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c23), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, Vector512.Sum(c30), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c31), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c32), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c33), accumulate);
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Dot1x4_512(ref T a, ref T b, int k, int rem, Vector512<T> mask, ref T c, bool accumulate)
         {
@@ -209,15 +279,21 @@ public static partial class Gemm
             Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c2), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c3), accumulate);
         }
 
-        /// <summary>Writes the offsets of the 512-bit blocks of a[0..<paramref name="end"/>) that hold a non-zero (NaN
-        /// counts as non-zero) to <paramref name="blocks"/> in increasing order; returns how many there are.</summary>
-        private static int NonZeroBlocks512(ref T a, int end, Span<int> blocks)
+        /// <summary>Writes the offsets of the 512-bit blocks of a[0..<paramref name="end"/>) that hold a non-zero in any of
+        /// <paramref name="rows"/> (1 or 4) rows <paramref name="lda"/> apart (NaN counts as non-zero) to
+        /// <paramref name="blocks"/> in increasing order; returns how many there are. The rows' bits are OR-ed, which is
+        /// ±0 only when every value is.</summary>
+        private static int NonZeroBlocks512(ref T a, int rows, nint lda, int end, Span<int> blocks)
         {
             int w = Vector512<T>.Count, live = 0;
             for (int p = 0; p < end; p += w)
             {
+                Vector512<T> x = Vector512.LoadUnsafe(ref a, (nuint)p);
+                if (rows == 4)
+                    x |= Vector512.LoadUnsafe(ref a, (nuint)(lda + p)) | Vector512.LoadUnsafe(ref a, (nuint)(2 * lda + p))
+                        | Vector512.LoadUnsafe(ref a, (nuint)(3 * lda + p));
                 blocks[live] = p;
-                live += Vector512.EqualsAll(Vector512.LoadUnsafe(ref a, (nuint)p), Vector512<T>.Zero) ? 0 : 1;
+                live += Vector512.EqualsAll(x, Vector512<T>.Zero) ? 0 : 1;
             }
             return live;
         }
@@ -490,24 +566,28 @@ public static partial class Gemm
             int rem = k % w;
             Vector256<T> mask = Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(w - rem)));
             int i = 0;
+            Span<int> blocks = SkipsZeroBlocks(n, k, w) ? stackalloc int[k / w] : default;
             for (; i + 4 <= m; i += 4)
             {
                 ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
                 ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
                 int j = 0;
+                int live = blocks.IsEmpty ? 0 : NonZeroBlocks256(ref ai, 4, k, k - rem, blocks);
+                if (live < blocks.Length)
+                    for (; j + 4 <= n; j += 4)
+                        Dot4x4Blocks256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, blocks[..live], rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
                 for (; j + 4 <= n; j += 4)
                     Dot4x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
                 for (; j < n; j++)
                     for (int r = 0; r < 4; r++)
                         Dot1x1_256(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * ldc + j), accumulate);
             }
-            Span<int> blocks = i < m && SkipsZeroBlocks(n, k, w) ? stackalloc int[k / w] : default;
             for (; i < m; i++)
             {
                 ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
                 ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
                 int j = 0;
-                int live = blocks.IsEmpty ? 0 : NonZeroBlocks256(ref ai, k - rem, blocks);
+                int live = blocks.IsEmpty ? 0 : NonZeroBlocks256(ref ai, 1, k, k - rem, blocks);
                 if (live < blocks.Length)
                     for (; j + 4 <= n; j += 4)
                         Dot1x4Blocks256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, blocks[..live], rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
@@ -539,6 +619,72 @@ public static partial class Gemm
                 Vector256<T> x0, x1, x2, x3;
                 nuint q;
                 if (p < end)
+                {
+                    q = (nuint)p;
+                    x0 = Vector256.LoadUnsafe(ref a, q);
+                    x1 = Vector256.LoadUnsafe(ref a1, q);
+                    x2 = Vector256.LoadUnsafe(ref a2, q);
+                    x3 = Vector256.LoadUnsafe(ref a3, q);
+                }
+                else
+                {
+                    if (rem == 0) break;
+                    q = (nuint)(k - w);
+                    x0 = Vector256.LoadUnsafe(ref a, q) & mask;
+                    x1 = Vector256.LoadUnsafe(ref a1, q) & mask;
+                    x2 = Vector256.LoadUnsafe(ref a2, q) & mask;
+                    x3 = Vector256.LoadUnsafe(ref a3, q) & mask;
+                }
+                Vector256<T> y = Vector256.LoadUnsafe(ref b, q);
+                c00 = MicroKernel<T>.Fma(x0, y, c00); c10 = MicroKernel<T>.Fma(x1, y, c10);
+                c20 = MicroKernel<T>.Fma(x2, y, c20); c30 = MicroKernel<T>.Fma(x3, y, c30);
+                y = Vector256.LoadUnsafe(ref b1, q);
+                c01 = MicroKernel<T>.Fma(x0, y, c01); c11 = MicroKernel<T>.Fma(x1, y, c11);
+                c21 = MicroKernel<T>.Fma(x2, y, c21); c31 = MicroKernel<T>.Fma(x3, y, c31);
+                y = Vector256.LoadUnsafe(ref b2, q);
+                c02 = MicroKernel<T>.Fma(x0, y, c02); c12 = MicroKernel<T>.Fma(x1, y, c12);
+                c22 = MicroKernel<T>.Fma(x2, y, c22); c32 = MicroKernel<T>.Fma(x3, y, c32);
+                y = Vector256.LoadUnsafe(ref b3, q);
+                c03 = MicroKernel<T>.Fma(x0, y, c03); c13 = MicroKernel<T>.Fma(x1, y, c13);
+                c23 = MicroKernel<T>.Fma(x2, y, c23); c33 = MicroKernel<T>.Fma(x3, y, c33);
+            }
+            nint ld = ldc;
+            Put(ref c, Vector256.Sum(c00), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c01), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c02), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c03), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, Vector256.Sum(c10), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c11), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c12), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c13), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, Vector256.Sum(c20), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c21), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c22), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c23), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, Vector256.Sum(c30), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c31), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c32), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c33), accumulate);
+        }
+
+        /// <summary><see cref="Dot4x4_256"/> over the listed blocks (and the tail): the dense loop less the blocks that are
+        /// zero in all four rows of A, whose FMAs would have left every accumulator as it was.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dot4x4Blocks256(ref T a, ref T b, int k, ReadOnlySpan<int> blocks, int rem, Vector256<T> mask, ref T c, int ldc, bool accumulate)
+        {
+            int w = Vector256<T>.Count;
+            nint ka = k;
+            Vector256<T> c00 = default, c01 = default, c02 = default, c03 = default;
+            Vector256<T> c10 = default, c11 = default, c12 = default, c13 = default;
+            Vector256<T> c20 = default, c21 = default, c22 = default, c23 = default;
+            Vector256<T> c30 = default, c31 = default, c32 = default, c33 = default;
+            ref T a1 = ref Unsafe.Add(ref a, ka);
+            ref T a2 = ref Unsafe.Add(ref a1, ka);
+            ref T a3 = ref Unsafe.Add(ref a2, ka);
+            ref T b1 = ref Unsafe.Add(ref b, ka);
+            ref T b2 = ref Unsafe.Add(ref b1, ka);
+            ref T b3 = ref Unsafe.Add(ref b2, ka);
+            for (int t = 0; t <= blocks.Length; t++)
+            {
+                int p = t < blocks.Length ? blocks[t] : -1;
+                Vector256<T> x0, x1, x2, x3;
+                nuint q;
+                if (p >= 0)
                 {
                     q = (nuint)p;
                     x0 = Vector256.LoadUnsafe(ref a, q);
@@ -616,15 +762,21 @@ public static partial class Gemm
             Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c2), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c3), accumulate);
         }
 
-        /// <summary>Writes the offsets of the 256-bit blocks of a[0..<paramref name="end"/>) that hold a non-zero (NaN
-        /// counts as non-zero) to <paramref name="blocks"/> in increasing order; returns how many there are.</summary>
-        private static int NonZeroBlocks256(ref T a, int end, Span<int> blocks)
+        /// <summary>Writes the offsets of the 256-bit blocks of a[0..<paramref name="end"/>) that hold a non-zero in any of
+        /// <paramref name="rows"/> (1 or 4) rows <paramref name="lda"/> apart (NaN counts as non-zero) to
+        /// <paramref name="blocks"/> in increasing order; returns how many there are. The rows' bits are OR-ed, which is
+        /// ±0 only when every value is.</summary>
+        private static int NonZeroBlocks256(ref T a, int rows, nint lda, int end, Span<int> blocks)
         {
             int w = Vector256<T>.Count, live = 0;
             for (int p = 0; p < end; p += w)
             {
+                Vector256<T> x = Vector256.LoadUnsafe(ref a, (nuint)p);
+                if (rows == 4)
+                    x |= Vector256.LoadUnsafe(ref a, (nuint)(lda + p)) | Vector256.LoadUnsafe(ref a, (nuint)(2 * lda + p))
+                        | Vector256.LoadUnsafe(ref a, (nuint)(3 * lda + p));
                 blocks[live] = p;
-                live += Vector256.EqualsAll(Vector256.LoadUnsafe(ref a, (nuint)p), Vector256<T>.Zero) ? 0 : 1;
+                live += Vector256.EqualsAll(x, Vector256<T>.Zero) ? 0 : 1;
             }
             return live;
         }
