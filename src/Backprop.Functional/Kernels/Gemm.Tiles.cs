@@ -355,6 +355,9 @@ public static partial class Gemm
         {
             int w = Vector512<T>.Count;
             int i = 0;
+            int wide = n / w * w;                         // columns the 512-bit tiles cover
+            bool half = n >= w / 2 && wide + w / 2 <= n;  // then one 256-bit vector of columns
+            int tail = n >= w / 2 ? n - wide - (half ? w / 2 : 0) : 0;
             for (; i + 4 <= m; i += 4)
             {
                 ref T ai = ref Unsafe.Add(ref a, i * rs);
@@ -364,20 +367,31 @@ public static partial class Gemm
                     Axpy4x4_512(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                 for (; j + w <= n; j += w)
                     Axpy4x1_512(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
-                if (j + w / 2 <= n)
+                if (n < w / 2)
+                    for (int r = 0; r < 4; r++)
+                        AxpyScalar(ref Unsafe.Add(ref ai, r * rs), ds, ref b, ref Unsafe.Add(ref ci, (nint)r * n), 0, n, k, accumulate);
+            }
+            // The last < W columns, 256 bits wide, eight rows at a time: four 256-bit FMA chains would keep only one of
+            // the two FMA pipes busy (latency 4, two per cycle), eight keep both. The tail (< W/2 columns) is the top
+            // lanes of one 256-bit vector ending at column n; scalar chains per column would be latency-bound.
+            for (int i8 = 0; i8 < i && (half || tail > 0); i8 += 8)
+            {
+                ref T ai = ref Unsafe.Add(ref a, i8 * rs);
+                ref T ci = ref Unsafe.Add(ref c, (nint)i8 * n);
+                if (i8 + 8 <= i)
                 {
-                    Axpy4x1_256(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
-                    j += w / 2;
+                    if (half)
+                        AxpyHalf8(ref ai, rs, ds, ref Unsafe.Add(ref b, wide), n, k, ref Unsafe.Add(ref ci, wide), accumulate, 0);
+                    if (tail > 0)
+                        AxpyHalf8(ref ai, rs, ds, ref Unsafe.Add(ref b, n - w / 2), n, k, ref Unsafe.Add(ref ci, n - w / 2), accumulate, w / 2 - tail);
                 }
-                if (j < n && n >= w / 2)
+                else
                 {
-                    // the last n − j (< W/2) columns as the top lanes of one 256-bit vector ending at column n (scalar
-                    // FMA chains per column would be latency-bound; a 512-bit vector would do twice the wasted work)
-                    AxpyTail4x1(ref ai, rs, ds, ref Unsafe.Add(ref b, n - w / 2), n, k, ref Unsafe.Add(ref ci, n - w / 2), accumulate, w / 2 - (n - j));
-                    j = n;
+                    if (half)
+                        Axpy4x1_256(ref ai, rs, ds, ref Unsafe.Add(ref b, wide), n, k, ref Unsafe.Add(ref ci, wide), accumulate);
+                    if (tail > 0)
+                        AxpyTail4x1(ref ai, rs, ds, ref Unsafe.Add(ref b, n - w / 2), n, k, ref Unsafe.Add(ref ci, n - w / 2), accumulate, w / 2 - tail);
                 }
-                for (int r = 0; r < 4; r++)
-                    AxpyScalar(ref Unsafe.Add(ref ai, r * rs), ds, ref b, ref Unsafe.Add(ref ci, (nint)r * n), j, n, k, accumulate);
             }
             for (; i < m; i++)
             {
@@ -504,6 +518,45 @@ public static partial class Gemm
             Vector256.ConditionalSelect(keep, o1, v1).StoreUnsafe(ref c1);
             Vector256.ConditionalSelect(keep, o2, v2).StoreUnsafe(ref c2);
             Vector256.ConditionalSelect(keep, o3, v3).StoreUnsafe(ref c3);
+        }
+
+        /// <summary>Eight rows × one 256-bit vector of C, lanes below <paramref name="skip"/> left as they were (0: the
+        /// whole vector): the same FMA chain per element as the other axpy tiles, eight chains to fill both FMA pipes.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void AxpyHalf8(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate, int skip)
+        {
+            nint n = ldb;
+            ref T c1 = ref Unsafe.Add(ref c, n); ref T c2 = ref Unsafe.Add(ref c1, n); ref T c3 = ref Unsafe.Add(ref c2, n);
+            ref T c4 = ref Unsafe.Add(ref c3, n); ref T c5 = ref Unsafe.Add(ref c4, n); ref T c6 = ref Unsafe.Add(ref c5, n);
+            ref T c7 = ref Unsafe.Add(ref c6, n);
+            Vector256<T> o0 = Vector256.LoadUnsafe(ref c), o1 = Vector256.LoadUnsafe(ref c1), o2 = Vector256.LoadUnsafe(ref c2);
+            Vector256<T> o3 = Vector256.LoadUnsafe(ref c3), o4 = Vector256.LoadUnsafe(ref c4), o5 = Vector256.LoadUnsafe(ref c5);
+            Vector256<T> o6 = Vector256.LoadUnsafe(ref c6), o7 = Vector256.LoadUnsafe(ref c7);
+            Vector256<T> v0 = accumulate ? o0 : default, v1 = accumulate ? o1 : default, v2 = accumulate ? o2 : default;
+            Vector256<T> v3 = accumulate ? o3 : default, v4 = accumulate ? o4 : default, v5 = accumulate ? o5 : default;
+            Vector256<T> v6 = accumulate ? o6 : default, v7 = accumulate ? o7 : default;
+            ref T a1 = ref Unsafe.Add(ref a, rs); ref T a2 = ref Unsafe.Add(ref a1, rs); ref T a3 = ref Unsafe.Add(ref a2, rs);
+            ref T a4 = ref Unsafe.Add(ref a3, rs); ref T a5 = ref Unsafe.Add(ref a4, rs); ref T a6 = ref Unsafe.Add(ref a5, rs);
+            ref T a7 = ref Unsafe.Add(ref a6, rs);
+            for (int p = 0; p < k; p++)
+            {
+                nint o = p * ds;
+                Vector256<T> y = Vector256.LoadUnsafe(ref b);
+                v0 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a, o)), y, v0);
+                v1 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a1, o)), y, v1);
+                v2 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a2, o)), y, v2);
+                v3 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a3, o)), y, v3);
+                v4 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a4, o)), y, v4);
+                v5 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a5, o)), y, v5);
+                v6 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a6, o)), y, v6);
+                v7 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a7, o)), y, v7);
+                b = ref Unsafe.Add(ref b, n);
+            }
+            Vector256<T> keep = Vector256.LessThan(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(skip)));
+            Vector256.ConditionalSelect(keep, o0, v0).StoreUnsafe(ref c); Vector256.ConditionalSelect(keep, o1, v1).StoreUnsafe(ref c1);
+            Vector256.ConditionalSelect(keep, o2, v2).StoreUnsafe(ref c2); Vector256.ConditionalSelect(keep, o3, v3).StoreUnsafe(ref c3);
+            Vector256.ConditionalSelect(keep, o4, v4).StoreUnsafe(ref c4); Vector256.ConditionalSelect(keep, o5, v5).StoreUnsafe(ref c5);
+            Vector256.ConditionalSelect(keep, o6, v6).StoreUnsafe(ref c6); Vector256.ConditionalSelect(keep, o7, v7).StoreUnsafe(ref c7);
         }
 
         /// <summary>Lanes [skip, W/2) of one row's 256-bit vector of C (the columns not yet done): the same FMA chain per
