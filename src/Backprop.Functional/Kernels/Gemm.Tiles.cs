@@ -79,9 +79,9 @@ public static partial class Gemm
                 int live = blocks.IsEmpty ? 0 : NonZeroBlocks512(ref ai, 4, k, k - rem, blocks);
                 if (live < blocks.Length)
                     for (; j + 4 <= n; j += 4)
-                        Dot4x4Blocks512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, blocks[..live], rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
+                        Dot4x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
                 for (; j + 4 <= n; j += 4)
-                    Dot4x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
+                    Dot4x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
                 for (; j < n; j++)
                     for (int r = 0; r < 4; r++)
                         Dot1x1_512(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * ldc + j), accumulate);
@@ -94,9 +94,9 @@ public static partial class Gemm
                 int live = blocks.IsEmpty ? 0 : NonZeroBlocks512(ref ai, 1, k, k - rem, blocks);
                 if (live < blocks.Length)
                     for (; j + 4 <= n; j += 4)
-                        Dot1x4Blocks512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, blocks[..live], rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
+                        Dot1x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
                 for (; j + 4 <= n; j += 4)
-                    Dot1x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
+                    Dot1x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
                 for (; j < n; j++)
                     Dot1x1_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
             }
@@ -112,11 +112,39 @@ public static partial class Gemm
         /// <summary>See <see cref="SkipsZeroBlocks"/>: at most 16,384 / W block offsets (8 KB) on the stack.</summary>
         private const int SparseDepthMax = 16384;
 
+        /// <summary>The W-wide blocks of k a dot-product tile visits, in increasing order; the masked tail is separate.
+        /// A type parameter, so each kind compiles to its own loop: <see cref="EveryBlock"/> to the plain dense loop.</summary>
+        private interface IBlockList
+        {
+            int Count { get; }
+
+            int Offset(int t);
+        }
+
+        /// <summary>Every block: 0, W, 2W, … (dense A).</summary>
+        private readonly struct EveryBlock(int count, int width) : IBlockList
+        {
+            public int Count => count;
+
+            public int Offset(int t) => t * width;
+        }
+
+        /// <summary>Only the listed blocks (the others are zero in every row of the tile; see <see cref="SkipsZeroBlocks"/>).</summary>
+        private readonly ref struct ListedBlocks(ReadOnlySpan<int> offsets) : IBlockList
+        {
+            private readonly ReadOnlySpan<int> _offsets = offsets;
+
+            public int Count => _offsets.Length;
+
+            public int Offset(int t) => _offsets[t];
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Put(ref T c, T s, bool accumulate) => c = accumulate ? c + s : s;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot4x4_512(ref T a, ref T b, int k, int rem, Vector512<T> mask, ref T c, int ldc, bool accumulate)
+        private static void Dot4x4_512<TBlocks>(ref T a, ref T b, int k, TBlocks blocks, int rem, Vector512<T> mask, ref T c, int ldc, bool accumulate)
+            where TBlocks : IBlockList, allows ref struct
         {
             int w = Vector512<T>.Count;
             nint ka = k;
@@ -130,80 +158,14 @@ public static partial class Gemm
             ref T b1 = ref Unsafe.Add(ref b, ka);
             ref T b2 = ref Unsafe.Add(ref b1, ka);
             ref T b3 = ref Unsafe.Add(ref b2, ka);
-            int end = k - rem;
-            for (int p = 0; p <= end; p += w)
+            int count = blocks.Count;
+            for (int t = 0; t <= count; t++)
             {
                 Vector512<T> x0, x1, x2, x3;
                 nuint q;
-                if (p < end)
+                if (t < count)
                 {
-                    q = (nuint)p;
-                    x0 = Vector512.LoadUnsafe(ref a, q);
-                    x1 = Vector512.LoadUnsafe(ref a1, q);
-                    x2 = Vector512.LoadUnsafe(ref a2, q);
-                    x3 = Vector512.LoadUnsafe(ref a3, q);
-                }
-                else
-                {
-                    if (rem == 0) break;
-                    q = (nuint)(k - w);
-                    x0 = Vector512.LoadUnsafe(ref a, q) & mask;
-                    x1 = Vector512.LoadUnsafe(ref a1, q) & mask;
-                    x2 = Vector512.LoadUnsafe(ref a2, q) & mask;
-                    x3 = Vector512.LoadUnsafe(ref a3, q) & mask;
-                }
-                Vector512<T> y = Vector512.LoadUnsafe(ref b, q);
-                c00 = MicroKernel<T>.Fma(x0, y, c00); c10 = MicroKernel<T>.Fma(x1, y, c10);
-                c20 = MicroKernel<T>.Fma(x2, y, c20); c30 = MicroKernel<T>.Fma(x3, y, c30);
-                y = Vector512.LoadUnsafe(ref b1, q);
-                c01 = MicroKernel<T>.Fma(x0, y, c01); c11 = MicroKernel<T>.Fma(x1, y, c11);
-                c21 = MicroKernel<T>.Fma(x2, y, c21); c31 = MicroKernel<T>.Fma(x3, y, c31);
-                y = Vector512.LoadUnsafe(ref b2, q);
-                c02 = MicroKernel<T>.Fma(x0, y, c02); c12 = MicroKernel<T>.Fma(x1, y, c12);
-                c22 = MicroKernel<T>.Fma(x2, y, c22); c32 = MicroKernel<T>.Fma(x3, y, c32);
-                y = Vector512.LoadUnsafe(ref b3, q);
-                c03 = MicroKernel<T>.Fma(x0, y, c03); c13 = MicroKernel<T>.Fma(x1, y, c13);
-                c23 = MicroKernel<T>.Fma(x2, y, c23); c33 = MicroKernel<T>.Fma(x3, y, c33);
-            }
-            nint ld = ldc;
-            Put(ref c, Vector512.Sum(c00), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c01), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c02), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c03), accumulate);
-            c = ref Unsafe.Add(ref c, ld);
-            Put(ref c, Vector512.Sum(c10), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c11), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c12), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c13), accumulate);
-            c = ref Unsafe.Add(ref c, ld);
-            Put(ref c, Vector512.Sum(c20), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c21), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c22), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c23), accumulate);
-            c = ref Unsafe.Add(ref c, ld);
-            Put(ref c, Vector512.Sum(c30), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c31), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c32), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c33), accumulate);
-        }
-
-        /// <summary><see cref="Dot4x4_512"/> over the listed blocks (and the tail): the dense loop less the blocks that are
-        /// zero in all four rows of A, whose FMAs would have left every accumulator as it was.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot4x4Blocks512(ref T a, ref T b, int k, ReadOnlySpan<int> blocks, int rem, Vector512<T> mask, ref T c, int ldc, bool accumulate)
-        {
-            int w = Vector512<T>.Count;
-            nint ka = k;
-            Vector512<T> c00 = default, c01 = default, c02 = default, c03 = default;
-            Vector512<T> c10 = default, c11 = default, c12 = default, c13 = default;
-            Vector512<T> c20 = default, c21 = default, c22 = default, c23 = default;
-            Vector512<T> c30 = default, c31 = default, c32 = default, c33 = default;
-            ref T a1 = ref Unsafe.Add(ref a, ka);
-            ref T a2 = ref Unsafe.Add(ref a1, ka);
-            ref T a3 = ref Unsafe.Add(ref a2, ka);
-            ref T b1 = ref Unsafe.Add(ref b, ka);
-            ref T b2 = ref Unsafe.Add(ref b1, ka);
-            ref T b3 = ref Unsafe.Add(ref b2, ka);
-            for (int t = 0; t <= blocks.Length; t++)
-            {
-                int p = t < blocks.Length ? blocks[t] : -1;
-                Vector512<T> x0, x1, x2, x3;
-                nuint q;
-                if (p >= 0)
-                {
-                    q = (nuint)p;
+                    q = (nuint)blocks.Offset(t);
                     x0 = Vector512.LoadUnsafe(ref a, q);
                     x1 = Vector512.LoadUnsafe(ref a1, q);
                     x2 = Vector512.LoadUnsafe(ref a2, q);
@@ -246,7 +208,8 @@ public static partial class Gemm
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot1x4_512(ref T a, ref T b, int k, int rem, Vector512<T> mask, ref T c, bool accumulate)
+        private static void Dot1x4_512<TBlocks>(ref T a, ref T b, int k, TBlocks blocks, int rem, Vector512<T> mask, ref T c, bool accumulate)
+            where TBlocks : IBlockList, allows ref struct
         {
             int w = Vector512<T>.Count;
             nint ka = k;
@@ -254,14 +217,14 @@ public static partial class Gemm
             ref T b1 = ref Unsafe.Add(ref b, ka);
             ref T b2 = ref Unsafe.Add(ref b1, ka);
             ref T b3 = ref Unsafe.Add(ref b2, ka);
-            int end = k - rem;
-            for (int p = 0; p <= end; p += w)
+            int count = blocks.Count;
+            for (int t = 0; t <= count; t++)
             {
                 Vector512<T> x;
                 nuint q;
-                if (p < end)
+                if (t < count)
                 {
-                    q = (nuint)p;
+                    q = (nuint)blocks.Offset(t);
                     x = Vector512.LoadUnsafe(ref a, q);
                 }
                 else
@@ -296,39 +259,6 @@ public static partial class Gemm
                 live += Vector512.EqualsAll(x, Vector512<T>.Zero) ? 0 : 1;
             }
             return live;
-        }
-
-        /// <summary><see cref="Dot1x4_512"/> over the listed blocks of the row only (and the tail): the same operations in
-        /// the same order less the FMAs whose x is all zero, each of which would have left its accumulator as it was.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot1x4Blocks512(ref T a, ref T b, int k, ReadOnlySpan<int> blocks, int rem, Vector512<T> mask, ref T c, bool accumulate)
-        {
-            int w = Vector512<T>.Count;
-            nint ka = k;
-            Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default;
-            ref T b1 = ref Unsafe.Add(ref b, ka);
-            ref T b2 = ref Unsafe.Add(ref b1, ka);
-            ref T b3 = ref Unsafe.Add(ref b2, ka);
-            foreach (int p in blocks)
-            {
-                nuint q = (nuint)p;
-                Vector512<T> x = Vector512.LoadUnsafe(ref a, q);
-                c0 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b, q), c0);
-                c1 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b1, q), c1);
-                c2 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b2, q), c2);
-                c3 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b3, q), c3);
-            }
-            if (rem != 0)
-            {
-                nuint q = (nuint)(k - w);
-                Vector512<T> x = Vector512.LoadUnsafe(ref a, q) & mask;
-                c0 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b, q), c0);
-                c1 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b1, q), c1);
-                c2 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b2, q), c2);
-                c3 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b3, q), c3);
-            }
-            Put(ref c, Vector512.Sum(c0), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c1), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c2), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c3), accumulate);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -628,9 +558,9 @@ public static partial class Gemm
                 int live = blocks.IsEmpty ? 0 : NonZeroBlocks256(ref ai, 4, k, k - rem, blocks);
                 if (live < blocks.Length)
                     for (; j + 4 <= n; j += 4)
-                        Dot4x4Blocks256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, blocks[..live], rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
+                        Dot4x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
                 for (; j + 4 <= n; j += 4)
-                    Dot4x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
+                    Dot4x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
                 for (; j < n; j++)
                     for (int r = 0; r < 4; r++)
                         Dot1x1_256(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * ldc + j), accumulate);
@@ -643,16 +573,17 @@ public static partial class Gemm
                 int live = blocks.IsEmpty ? 0 : NonZeroBlocks256(ref ai, 1, k, k - rem, blocks);
                 if (live < blocks.Length)
                     for (; j + 4 <= n; j += 4)
-                        Dot1x4Blocks256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, blocks[..live], rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
+                        Dot1x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
                 for (; j + 4 <= n; j += 4)
-                    Dot1x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
+                    Dot1x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
                 for (; j < n; j++)
                     Dot1x1_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
             }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot4x4_256(ref T a, ref T b, int k, int rem, Vector256<T> mask, ref T c, int ldc, bool accumulate)
+        private static void Dot4x4_256<TBlocks>(ref T a, ref T b, int k, TBlocks blocks, int rem, Vector256<T> mask, ref T c, int ldc, bool accumulate)
+            where TBlocks : IBlockList, allows ref struct
         {
             int w = Vector256<T>.Count;
             nint ka = k;
@@ -666,80 +597,14 @@ public static partial class Gemm
             ref T b1 = ref Unsafe.Add(ref b, ka);
             ref T b2 = ref Unsafe.Add(ref b1, ka);
             ref T b3 = ref Unsafe.Add(ref b2, ka);
-            int end = k - rem;
-            for (int p = 0; p <= end; p += w)
+            int count = blocks.Count;
+            for (int t = 0; t <= count; t++)
             {
                 Vector256<T> x0, x1, x2, x3;
                 nuint q;
-                if (p < end)
+                if (t < count)
                 {
-                    q = (nuint)p;
-                    x0 = Vector256.LoadUnsafe(ref a, q);
-                    x1 = Vector256.LoadUnsafe(ref a1, q);
-                    x2 = Vector256.LoadUnsafe(ref a2, q);
-                    x3 = Vector256.LoadUnsafe(ref a3, q);
-                }
-                else
-                {
-                    if (rem == 0) break;
-                    q = (nuint)(k - w);
-                    x0 = Vector256.LoadUnsafe(ref a, q) & mask;
-                    x1 = Vector256.LoadUnsafe(ref a1, q) & mask;
-                    x2 = Vector256.LoadUnsafe(ref a2, q) & mask;
-                    x3 = Vector256.LoadUnsafe(ref a3, q) & mask;
-                }
-                Vector256<T> y = Vector256.LoadUnsafe(ref b, q);
-                c00 = MicroKernel<T>.Fma(x0, y, c00); c10 = MicroKernel<T>.Fma(x1, y, c10);
-                c20 = MicroKernel<T>.Fma(x2, y, c20); c30 = MicroKernel<T>.Fma(x3, y, c30);
-                y = Vector256.LoadUnsafe(ref b1, q);
-                c01 = MicroKernel<T>.Fma(x0, y, c01); c11 = MicroKernel<T>.Fma(x1, y, c11);
-                c21 = MicroKernel<T>.Fma(x2, y, c21); c31 = MicroKernel<T>.Fma(x3, y, c31);
-                y = Vector256.LoadUnsafe(ref b2, q);
-                c02 = MicroKernel<T>.Fma(x0, y, c02); c12 = MicroKernel<T>.Fma(x1, y, c12);
-                c22 = MicroKernel<T>.Fma(x2, y, c22); c32 = MicroKernel<T>.Fma(x3, y, c32);
-                y = Vector256.LoadUnsafe(ref b3, q);
-                c03 = MicroKernel<T>.Fma(x0, y, c03); c13 = MicroKernel<T>.Fma(x1, y, c13);
-                c23 = MicroKernel<T>.Fma(x2, y, c23); c33 = MicroKernel<T>.Fma(x3, y, c33);
-            }
-            nint ld = ldc;
-            Put(ref c, Vector256.Sum(c00), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c01), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c02), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c03), accumulate);
-            c = ref Unsafe.Add(ref c, ld);
-            Put(ref c, Vector256.Sum(c10), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c11), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c12), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c13), accumulate);
-            c = ref Unsafe.Add(ref c, ld);
-            Put(ref c, Vector256.Sum(c20), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c21), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c22), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c23), accumulate);
-            c = ref Unsafe.Add(ref c, ld);
-            Put(ref c, Vector256.Sum(c30), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c31), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c32), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c33), accumulate);
-        }
-
-        /// <summary><see cref="Dot4x4_256"/> over the listed blocks (and the tail): the dense loop less the blocks that are
-        /// zero in all four rows of A, whose FMAs would have left every accumulator as it was.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot4x4Blocks256(ref T a, ref T b, int k, ReadOnlySpan<int> blocks, int rem, Vector256<T> mask, ref T c, int ldc, bool accumulate)
-        {
-            int w = Vector256<T>.Count;
-            nint ka = k;
-            Vector256<T> c00 = default, c01 = default, c02 = default, c03 = default;
-            Vector256<T> c10 = default, c11 = default, c12 = default, c13 = default;
-            Vector256<T> c20 = default, c21 = default, c22 = default, c23 = default;
-            Vector256<T> c30 = default, c31 = default, c32 = default, c33 = default;
-            ref T a1 = ref Unsafe.Add(ref a, ka);
-            ref T a2 = ref Unsafe.Add(ref a1, ka);
-            ref T a3 = ref Unsafe.Add(ref a2, ka);
-            ref T b1 = ref Unsafe.Add(ref b, ka);
-            ref T b2 = ref Unsafe.Add(ref b1, ka);
-            ref T b3 = ref Unsafe.Add(ref b2, ka);
-            for (int t = 0; t <= blocks.Length; t++)
-            {
-                int p = t < blocks.Length ? blocks[t] : -1;
-                Vector256<T> x0, x1, x2, x3;
-                nuint q;
-                if (p >= 0)
-                {
-                    q = (nuint)p;
+                    q = (nuint)blocks.Offset(t);
                     x0 = Vector256.LoadUnsafe(ref a, q);
                     x1 = Vector256.LoadUnsafe(ref a1, q);
                     x2 = Vector256.LoadUnsafe(ref a2, q);
@@ -782,7 +647,8 @@ public static partial class Gemm
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot1x4_256(ref T a, ref T b, int k, int rem, Vector256<T> mask, ref T c, bool accumulate)
+        private static void Dot1x4_256<TBlocks>(ref T a, ref T b, int k, TBlocks blocks, int rem, Vector256<T> mask, ref T c, bool accumulate)
+            where TBlocks : IBlockList, allows ref struct
         {
             int w = Vector256<T>.Count;
             nint ka = k;
@@ -790,14 +656,14 @@ public static partial class Gemm
             ref T b1 = ref Unsafe.Add(ref b, ka);
             ref T b2 = ref Unsafe.Add(ref b1, ka);
             ref T b3 = ref Unsafe.Add(ref b2, ka);
-            int end = k - rem;
-            for (int p = 0; p <= end; p += w)
+            int count = blocks.Count;
+            for (int t = 0; t <= count; t++)
             {
                 Vector256<T> x;
                 nuint q;
-                if (p < end)
+                if (t < count)
                 {
-                    q = (nuint)p;
+                    q = (nuint)blocks.Offset(t);
                     x = Vector256.LoadUnsafe(ref a, q);
                 }
                 else
@@ -832,39 +698,6 @@ public static partial class Gemm
                 live += Vector256.EqualsAll(x, Vector256<T>.Zero) ? 0 : 1;
             }
             return live;
-        }
-
-        /// <summary><see cref="Dot1x4_256"/> over the listed blocks of the row only (and the tail): the same operations in
-        /// the same order less the FMAs whose x is all zero, each of which would have left its accumulator as it was.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot1x4Blocks256(ref T a, ref T b, int k, ReadOnlySpan<int> blocks, int rem, Vector256<T> mask, ref T c, bool accumulate)
-        {
-            int w = Vector256<T>.Count;
-            nint ka = k;
-            Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default;
-            ref T b1 = ref Unsafe.Add(ref b, ka);
-            ref T b2 = ref Unsafe.Add(ref b1, ka);
-            ref T b3 = ref Unsafe.Add(ref b2, ka);
-            foreach (int p in blocks)
-            {
-                nuint q = (nuint)p;
-                Vector256<T> x = Vector256.LoadUnsafe(ref a, q);
-                c0 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b, q), c0);
-                c1 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b1, q), c1);
-                c2 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b2, q), c2);
-                c3 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b3, q), c3);
-            }
-            if (rem != 0)
-            {
-                nuint q = (nuint)(k - w);
-                Vector256<T> x = Vector256.LoadUnsafe(ref a, q) & mask;
-                c0 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b, q), c0);
-                c1 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b1, q), c1);
-                c2 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b2, q), c2);
-                c3 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b3, q), c3);
-            }
-            Put(ref c, Vector256.Sum(c0), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c1), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c2), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c3), accumulate);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
