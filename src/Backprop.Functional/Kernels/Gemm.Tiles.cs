@@ -112,6 +112,23 @@ public static partial class Gemm
         /// <summary>See <see cref="SkipsZeroBlocks"/>: at most 16,384 / W block offsets (8 KB) on the stack.</summary>
         private const int SparseDepthMax = 16384;
 
+        /// <summary>How many rows <see cref="AxpyHalf{TRows}"/> computes: a type parameter, so each count compiles to its
+        /// own straight-line kernel.</summary>
+        private interface IRowCount
+        {
+            static abstract bool Eight { get; }
+        }
+
+        private readonly struct FourRows : IRowCount
+        {
+            public static bool Eight => false;
+        }
+
+        private readonly struct EightRows : IRowCount
+        {
+            public static bool Eight => true;
+        }
+
         /// <summary>The W-wide blocks of k a dot-product tile visits, in increasing order; the masked tail is separate.
         /// A type parameter, so each kind compiles to its own loop: <see cref="EveryBlock"/> to the plain dense loop.</summary>
         private interface IBlockList
@@ -311,16 +328,16 @@ public static partial class Gemm
                 if (i8 + 8 <= i)
                 {
                     if (half)
-                        AxpyHalf8(ref ai, rs, ds, ref Unsafe.Add(ref b, wide), n, k, ref Unsafe.Add(ref ci, wide), accumulate, 0);
+                        AxpyHalf<EightRows>(ref ai, rs, ds, ref Unsafe.Add(ref b, wide), n, k, ref Unsafe.Add(ref ci, wide), accumulate, 0);
                     if (tail > 0)
-                        AxpyHalf8(ref ai, rs, ds, ref Unsafe.Add(ref b, n - w / 2), n, k, ref Unsafe.Add(ref ci, n - w / 2), accumulate, w / 2 - tail);
+                        AxpyHalf<EightRows>(ref ai, rs, ds, ref Unsafe.Add(ref b, n - w / 2), n, k, ref Unsafe.Add(ref ci, n - w / 2), accumulate, w / 2 - tail);
                 }
                 else
                 {
                     if (half)
-                        Axpy4x1_256(ref ai, rs, ds, ref Unsafe.Add(ref b, wide), n, k, ref Unsafe.Add(ref ci, wide), accumulate);
+                        AxpyHalf<FourRows>(ref ai, rs, ds, ref Unsafe.Add(ref b, wide), n, k, ref Unsafe.Add(ref ci, wide), accumulate, 0);
                     if (tail > 0)
-                        AxpyTail4x1(ref ai, rs, ds, ref Unsafe.Add(ref b, n - w / 2), n, k, ref Unsafe.Add(ref ci, n - w / 2), accumulate, w / 2 - tail);
+                        AxpyHalf<FourRows>(ref ai, rs, ds, ref Unsafe.Add(ref b, n - w / 2), n, k, ref Unsafe.Add(ref ci, n - w / 2), accumulate, w / 2 - tail);
                 }
             }
             for (; i < m; i++)
@@ -417,56 +434,27 @@ public static partial class Gemm
             c0v.StoreUnsafe(ref c); c1v.StoreUnsafe(ref c1); c2v.StoreUnsafe(ref c2); c3v.StoreUnsafe(ref c3);
         }
 
-        /// <summary><see cref="AxpyTail1x1"/> for four rows at once: four independent FMA chains instead of one
-        /// latency-bound chain per row.</summary>
+        /// <summary>Four or eight rows (<typeparamref name="TRows"/>) × one 256-bit vector of C, lanes below
+        /// <paramref name="skip"/> left as they were (0: the whole vector): the same FMA chain per element as the other
+        /// axpy tiles. Eight rows are eight independent chains, enough to keep both 256-bit FMA pipes busy.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void AxpyTail4x1(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate, int skip)
-        {
-            nint n = ldb;
-            ref T c1 = ref Unsafe.Add(ref c, n);
-            ref T c2 = ref Unsafe.Add(ref c1, n);
-            ref T c3 = ref Unsafe.Add(ref c2, n);
-            Vector256<T> o0 = Vector256.LoadUnsafe(ref c), o1 = Vector256.LoadUnsafe(ref c1);
-            Vector256<T> o2 = Vector256.LoadUnsafe(ref c2), o3 = Vector256.LoadUnsafe(ref c3);
-            Vector256<T> v0 = accumulate ? o0 : default, v1 = accumulate ? o1 : default;
-            Vector256<T> v2 = accumulate ? o2 : default, v3 = accumulate ? o3 : default;
-            ref T a1 = ref Unsafe.Add(ref a, rs);
-            ref T a2 = ref Unsafe.Add(ref a1, rs);
-            ref T a3 = ref Unsafe.Add(ref a2, rs);
-            for (int p = 0; p < k; p++)
-            {
-                nint o = p * ds;
-                Vector256<T> y = Vector256.LoadUnsafe(ref b);
-                v0 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a, o)), y, v0);
-                v1 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a1, o)), y, v1);
-                v2 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a2, o)), y, v2);
-                v3 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a3, o)), y, v3);
-                b = ref Unsafe.Add(ref b, n);
-            }
-            Vector256<T> keep = Vector256.LessThan(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(skip)));
-            Vector256.ConditionalSelect(keep, o0, v0).StoreUnsafe(ref c);
-            Vector256.ConditionalSelect(keep, o1, v1).StoreUnsafe(ref c1);
-            Vector256.ConditionalSelect(keep, o2, v2).StoreUnsafe(ref c2);
-            Vector256.ConditionalSelect(keep, o3, v3).StoreUnsafe(ref c3);
-        }
-
-        /// <summary>Eight rows × one 256-bit vector of C, lanes below <paramref name="skip"/> left as they were (0: the
-        /// whole vector): the same FMA chain per element as the other axpy tiles, eight chains to fill both FMA pipes.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void AxpyHalf8(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate, int skip)
+        private static void AxpyHalf<TRows>(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate, int skip)
+            where TRows : struct, IRowCount
         {
             nint n = ldb;
             ref T c1 = ref Unsafe.Add(ref c, n); ref T c2 = ref Unsafe.Add(ref c1, n); ref T c3 = ref Unsafe.Add(ref c2, n);
-            ref T c4 = ref Unsafe.Add(ref c3, n); ref T c5 = ref Unsafe.Add(ref c4, n); ref T c6 = ref Unsafe.Add(ref c5, n);
+            nint upper = TRows.Eight ? 4 * n : 0;   // four rows: the upper four alias the lower ones and go unused
+            ref T c4 = ref Unsafe.Add(ref c, upper); ref T c5 = ref Unsafe.Add(ref c4, n); ref T c6 = ref Unsafe.Add(ref c5, n);
             ref T c7 = ref Unsafe.Add(ref c6, n);
             Vector256<T> o0 = Vector256.LoadUnsafe(ref c), o1 = Vector256.LoadUnsafe(ref c1), o2 = Vector256.LoadUnsafe(ref c2);
-            Vector256<T> o3 = Vector256.LoadUnsafe(ref c3), o4 = Vector256.LoadUnsafe(ref c4), o5 = Vector256.LoadUnsafe(ref c5);
-            Vector256<T> o6 = Vector256.LoadUnsafe(ref c6), o7 = Vector256.LoadUnsafe(ref c7);
+            Vector256<T> o3 = Vector256.LoadUnsafe(ref c3);
+            Vector256<T> o4 = TRows.Eight ? Vector256.LoadUnsafe(ref c4) : default, o5 = TRows.Eight ? Vector256.LoadUnsafe(ref c5) : default;
+            Vector256<T> o6 = TRows.Eight ? Vector256.LoadUnsafe(ref c6) : default, o7 = TRows.Eight ? Vector256.LoadUnsafe(ref c7) : default;
             Vector256<T> v0 = accumulate ? o0 : default, v1 = accumulate ? o1 : default, v2 = accumulate ? o2 : default;
             Vector256<T> v3 = accumulate ? o3 : default, v4 = accumulate ? o4 : default, v5 = accumulate ? o5 : default;
             Vector256<T> v6 = accumulate ? o6 : default, v7 = accumulate ? o7 : default;
             ref T a1 = ref Unsafe.Add(ref a, rs); ref T a2 = ref Unsafe.Add(ref a1, rs); ref T a3 = ref Unsafe.Add(ref a2, rs);
-            ref T a4 = ref Unsafe.Add(ref a3, rs); ref T a5 = ref Unsafe.Add(ref a4, rs); ref T a6 = ref Unsafe.Add(ref a5, rs);
+            ref T a4 = ref Unsafe.Add(ref a, TRows.Eight ? 4 * rs : 0); ref T a5 = ref Unsafe.Add(ref a4, rs); ref T a6 = ref Unsafe.Add(ref a5, rs);
             ref T a7 = ref Unsafe.Add(ref a6, rs);
             for (int p = 0; p < k; p++)
             {
@@ -476,17 +464,23 @@ public static partial class Gemm
                 v1 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a1, o)), y, v1);
                 v2 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a2, o)), y, v2);
                 v3 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a3, o)), y, v3);
-                v4 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a4, o)), y, v4);
-                v5 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a5, o)), y, v5);
-                v6 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a6, o)), y, v6);
-                v7 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a7, o)), y, v7);
+                if (TRows.Eight)
+                {
+                    v4 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a4, o)), y, v4);
+                    v5 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a5, o)), y, v5);
+                    v6 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a6, o)), y, v6);
+                    v7 = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a7, o)), y, v7);
+                }
                 b = ref Unsafe.Add(ref b, n);
             }
             Vector256<T> keep = Vector256.LessThan(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(skip)));
             Vector256.ConditionalSelect(keep, o0, v0).StoreUnsafe(ref c); Vector256.ConditionalSelect(keep, o1, v1).StoreUnsafe(ref c1);
             Vector256.ConditionalSelect(keep, o2, v2).StoreUnsafe(ref c2); Vector256.ConditionalSelect(keep, o3, v3).StoreUnsafe(ref c3);
-            Vector256.ConditionalSelect(keep, o4, v4).StoreUnsafe(ref c4); Vector256.ConditionalSelect(keep, o5, v5).StoreUnsafe(ref c5);
-            Vector256.ConditionalSelect(keep, o6, v6).StoreUnsafe(ref c6); Vector256.ConditionalSelect(keep, o7, v7).StoreUnsafe(ref c7);
+            if (TRows.Eight)
+            {
+                Vector256.ConditionalSelect(keep, o4, v4).StoreUnsafe(ref c4); Vector256.ConditionalSelect(keep, o5, v5).StoreUnsafe(ref c5);
+                Vector256.ConditionalSelect(keep, o6, v6).StoreUnsafe(ref c6); Vector256.ConditionalSelect(keep, o7, v7).StoreUnsafe(ref c7);
+            }
         }
 
         /// <summary>Lanes [skip, W/2) of one row's 256-bit vector of C (the columns not yet done): the same FMA chain per
