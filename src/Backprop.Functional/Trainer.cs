@@ -90,7 +90,11 @@ public static class Trainer
         ArgumentNullException.ThrowIfNull(options);
         double lr = options.Schedule?.Rate(optimizer.LearningRate, state.Step) ?? optimizer.LearningRate;
         if (x.Length == network.Spec.Inputs && l2PerWeight == T.Zero && options.ClipNorm is null && OuterProductUpdate.Supports(optimizer))
+        {
+            if (gradient.Length != network.Parameters.Length)   // the same refusal as the stored path's
+                Shapes.ThrowLengths("gradient", gradient.Length, "theta", network.Parameters.Length);
             return network.TrainOnline(x, y, ws, optimizer, ref state, buffers, lr);
+        }
         T cost = network.ValueAndGradient(x, y, ws, gradient);
         if (!T.IsFinite(cost)) return cost;
         if (l2PerWeight != T.Zero) AddL2(network, gradient, l2PerWeight);

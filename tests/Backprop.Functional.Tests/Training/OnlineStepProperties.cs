@@ -106,6 +106,10 @@ public sealed class OnlineStepProperties
         using var momentum = new Momentum(0.1).CreateBuffers<double>(net.Layout.Count);
         var refused = Assert.Throws<ArgumentException>(() => net.TrainOnline(new double[4], new double[3], ws, new Momentum(0.1), ref state, momentum));
         Assert.Contains("Momentum", refused.Message);
+        var options = new TrainingOptions(BatchSize: 1, Optimizer: new Sgd(0.1));
+        var gradient = Assert.Throws<ArgumentException>(() =>
+            Trainer.Step(net, new double[4], new double[3], ws, new double[5], new Sgd(0.1), ref state, buffers, options, 0.0));
+        Assert.Contains("gradient has 5 elements", gradient.Message);
         Assert.Equal(0, state.Step);
     }
 
