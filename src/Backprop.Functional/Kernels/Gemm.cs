@@ -226,6 +226,7 @@ public static partial class Gemm
             return (k + blocks - 1) / blocks;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         internal static void Run(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
             int m, int n, int k, bool accumulate, int i0, int i1, int j0, int j1)
         {
@@ -294,6 +295,7 @@ public static partial class Gemm
         }
 
         /// <summary>C[0..rows, 0..cols) ← (add ? C : 0) + tile[0..rows, 0..cols).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void MergeTile(ref T tile, int ldt, ref T c, int ldc, int rows, int cols, bool add)
         {
             for (int i = 0; i < rows; i++)
