@@ -10,14 +10,18 @@ namespace Backprop.Functional.Benchmarks;
 public static partial class Nielsen30;
 
 /// <summary>One training step of the peer workloads W1 (784-30-10, SGD, batch 10), W2 (784-128-10, Adam, batch 64)
-/// and W4 (784-32-10, SGD, batch 1): the runtime <see cref="Network{T}"/> (Baseline) against the generated network.
+/// and W4 (784-32-10, SGD, batch 1): the runtime <see cref="Network{T}"/> (Baseline) against the generated network;
+/// and W3 (784-1024-1024-10, Adam, batch 256) on the runtime with one thread (Baseline) and two.
 /// η = 0, so every iteration does the same work on a stationary θ.</summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
 public class TrainStepBench
 {
-    private StepCase _w1 = null!, _w2 = null!, _w4 = null!;
+    private static readonly NetworkSpec W3Spec =
+        NetworkSpec.Mlp([784, 1024, 1024, 10], ActivationKind.ReLU, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
+
+    private StepCase _w1 = null!, _w2 = null!, _w4 = null!, _w3 = null!, _w3Two = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -25,6 +29,8 @@ public class TrainStepBench
         _w1 = new StepCase(Nielsen30.Spec, 10, new Sgd(0));
         _w2 = new StepCase(Mnist128.Spec, 64, new Adam(0));
         _w4 = new StepCase(Mnist32.Spec, 1, new Sgd(0));
+        _w3 = new StepCase(W3Spec, 256, new Adam(0));
+        _w3Two = new StepCase(W3Spec, 256, new Adam(0), threads: 2);
     }
 
     [GlobalCleanup]
@@ -33,7 +39,15 @@ public class TrainStepBench
         _w1.Dispose();
         _w2.Dispose();
         _w4.Dispose();
+        _w3.Dispose();
+        _w3Two.Dispose();
     }
+
+    [BenchmarkCategory("W3"), Benchmark(Baseline = true)]
+    public float W3_Runtime() => _w3.RuntimeStep();
+
+    [BenchmarkCategory("W3"), Benchmark]
+    public float W3_RuntimeTwoThreads() => _w3Two.RuntimeStep();
 
     [BenchmarkCategory("W1"), Benchmark(Baseline = true)]
     public float W1_Runtime() => _w1.RuntimeStep();
@@ -77,13 +91,13 @@ internal sealed class StepCase : IDisposable
     public OptimizerState RuntimeState, GeneratedState;
     private readonly TrainingOptions _options;
 
-    public StepCase(NetworkSpec spec, int batch, Optimizer optimizer)
+    public StepCase(NetworkSpec spec, int batch, Optimizer optimizer, int threads = 1)
     {
         Optimizer = optimizer;
-        _options = new TrainingOptions(BatchSize: batch, Optimizer: optimizer);
+        _options = new TrainingOptions(BatchSize: batch, Optimizer: optimizer, Threads: threads);
         Runtime = Network<float>.Create(spec, seed: 1);
         Theta = Runtime.Parameters.ToArray();
-        RuntimeWorkspace = Runtime.CreateWorkspace(batch);
+        RuntimeWorkspace = Runtime.CreateWorkspace(batch, threads);
         GeneratedWorkspace = new Workspace<float>(spec.Layers, batch);
         var random = new Random(2);
         X = new float[batch * spec.Inputs];
