@@ -102,14 +102,15 @@ public static partial class Gemm
             }
         }
 
-        /// <summary>Whether the single rows of A·Bᵀ skip their all-zero blocks: B wide enough ([n × k], n ≥ 8) that one scan
-        /// of the row (k/W compares) is repaid by the rows of B it spares, and the block list small enough for the stack.
-        /// One-sample inference on MNIST skips about 42 % of the 784 × 128 first-layer weights this way (blank image
-        /// borders). A zero block's FMAs could only change an accumulator through 0·∞ = NaN, so the result is the dense
-        /// loop's, bit for bit, whenever B is finite.</summary>
+        /// <summary>Whether the dot tiles of A·Bᵀ (four rows, or one) skip the blocks of A that are zero in every row of the
+        /// tile: B wide enough ([n × k], n ≥ 8) that one scan of the rows (k/W compares each) is repaid by the rows of B it
+        /// spares, and the block list small enough for the stack. One-sample inference on MNIST skips about 42 % of the
+        /// 784 × 128 first-layer weights this way (blank image borders). A zero block's FMAs could only change an
+        /// accumulator through 0·∞ = NaN, so the result is the dense loop's, bit for bit, whenever B is finite.</summary>
         private static bool SkipsZeroBlocks(int n, int k, int w) => n >= 8 && k >= 8 * w && k <= SparseDepthMax;
 
-        /// <summary>See <see cref="SkipsZeroBlocks"/>: at most 16,384 / W block offsets (8 KB) on the stack.</summary>
+        /// <summary>See <see cref="SkipsZeroBlocks"/>: at most 16,384 / W block offsets on the stack (4 KB for floats in
+        /// 512-bit vectors, 16 KB for doubles in 256-bit ones).</summary>
         private const int SparseDepthMax = 16384;
 
         /// <summary>How many rows <see cref="AxpyHalf{TRows}"/> computes: a type parameter, so each count compiles to its
