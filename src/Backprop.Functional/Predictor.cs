@@ -34,7 +34,6 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
     private readonly T[] _z;                 // [stride]
     private readonly int[] _live;            // indices of the non-zero inputs of the current sample
     private readonly int _stride;
-    private int _liveCount;
     private readonly Workspace<T> _ws;
 
     /// <summary>Copies <paramref name="network"/>'s θ into the inference layout.</summary>
@@ -82,9 +81,10 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
         if (x.Length != spec.Inputs)
             throw new ArgumentException($"a prediction takes one sample of [{spec.Inputs}], but x has {x.Length} values", nameof(x));
         Shapes.RequireFinite(x, spec.Inputs, "input");
-        if (NonZeroInputs(x) * 2 <= x.Length)
+        int live = NonZeroInputs(x);
+        if (live * 2 <= x.Length)
         {
-            FirstLayer(x);
+            FirstLayer(x, live);
             _z.AsSpan(0, spec.Layers[0].Outputs).CopyTo(_ws.Z(0, 1));
             Equations.Activate(spec, _ws, 0, 1);
             if (spec.Layers.Count > 1)
@@ -125,14 +125,14 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
         }
         for (; i < x.Length; i++)
             if (Unsafe.Add(ref x0, i) != T.Zero) Unsafe.Add(ref rows, live++) = i;
-        _liveCount = live;
         return live;
     }
 
-    /// <summary>z⁰ ← b⁰ + Σ over the listed non-zero xᵢ of xᵢ·W⁰ᵀᵢ, one block of units at a time held in registers.</summary>
-    private void FirstLayer(ReadOnlySpan<T> x)
+    /// <summary>z⁰ ← b⁰ + Σ over the <paramref name="live"/> listed non-zero xᵢ of xᵢ·W⁰ᵀᵢ, one block of units at a time
+    /// held in registers.</summary>
+    private void FirstLayer(ReadOnlySpan<T> x, int live)
     {
-        int live = _liveCount, v = Vector<T>.Count;
+        int v = Vector<T>.Count;
         ref T x0 = ref MemoryMarshal.GetReference(x);
         ref int rows = ref MemoryMarshal.GetArrayDataReference(_live);
         ref T wt = ref MemoryMarshal.GetArrayDataReference(_firstTransposed);

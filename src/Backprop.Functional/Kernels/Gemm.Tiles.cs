@@ -76,7 +76,7 @@ public static partial class Gemm
                 ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
                 ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
                 int j = 0;
-                int live = blocks.IsEmpty ? 0 : NonZeroBlocks512(ref ai, 4, k, k - rem, blocks);
+                int live = blocks.IsEmpty ? 0 : NonZeroBlocks(ref ai, 4, k, k - rem, w, blocks);
                 if (live < blocks.Length)
                     for (; j + 4 <= n; j += 4)
                         Dot4x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
@@ -91,7 +91,7 @@ public static partial class Gemm
                 ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
                 ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
                 int j = 0;
-                int live = blocks.IsEmpty ? 0 : NonZeroBlocks512(ref ai, 1, k, k - rem, blocks);
+                int live = blocks.IsEmpty ? 0 : NonZeroBlocks(ref ai, 1, k, k - rem, w, blocks);
                 if (live < blocks.Length)
                     for (; j + 4 <= n; j += 4)
                         Dot1x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
@@ -260,21 +260,25 @@ public static partial class Gemm
             Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c2), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c3), accumulate);
         }
 
-        /// <summary>Writes the offsets of the 512-bit blocks of a[0..<paramref name="end"/>) that hold a non-zero in any of
-        /// <paramref name="rows"/> (1 or 4) rows <paramref name="lda"/> apart (NaN counts as non-zero) to
-        /// <paramref name="blocks"/> in increasing order; returns how many there are. The rows' bits are OR-ed, which is
-        /// ±0 only when every value is.</summary>
-        private static int NonZeroBlocks512(ref T a, int rows, nint lda, int end, Span<int> blocks)
+        /// <summary>Writes the offsets of the <paramref name="width"/>-element blocks of a[0..<paramref name="end"/>) that
+        /// hold a non-zero in any of <paramref name="rows"/> (1 or 4) rows <paramref name="lda"/> apart (NaN counts as
+        /// non-zero) to <paramref name="blocks"/> in increasing order; returns how many there are. The rows' bits are
+        /// OR-ed, which is ±0 only when every value is. One body for both tile widths: a block is read as 256-bit vectors.</summary>
+        private static int NonZeroBlocks(ref T a, int rows, nint lda, int end, int width, Span<int> blocks)
         {
-            int w = Vector512<T>.Count, live = 0;
-            for (int p = 0; p < end; p += w)
+            int v = Vector256<T>.Count, live = 0;
+            for (int p = 0; p < end; p += width)
             {
-                Vector512<T> x = Vector512.LoadUnsafe(ref a, (nuint)p);
-                if (rows == 4)
-                    x |= Vector512.LoadUnsafe(ref a, (nuint)(lda + p)) | Vector512.LoadUnsafe(ref a, (nuint)(2 * lda + p))
-                        | Vector512.LoadUnsafe(ref a, (nuint)(3 * lda + p));
+                Vector256<T> x = Vector256<T>.Zero;
+                for (int q = p; q < p + width; q += v)
+                {
+                    x |= Vector256.LoadUnsafe(ref a, (nuint)q);
+                    if (rows == 4)
+                        x |= Vector256.LoadUnsafe(ref a, (nuint)(lda + q)) | Vector256.LoadUnsafe(ref a, (nuint)(2 * lda + q))
+                            | Vector256.LoadUnsafe(ref a, (nuint)(3 * lda + q));
+                }
                 blocks[live] = p;
-                live += Vector512.EqualsAll(x, Vector512<T>.Zero) ? 0 : 1;
+                live += Vector256.EqualsAll(x, Vector256<T>.Zero) ? 0 : 1;
             }
             return live;
         }
@@ -550,7 +554,7 @@ public static partial class Gemm
                 ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
                 ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
                 int j = 0;
-                int live = blocks.IsEmpty ? 0 : NonZeroBlocks256(ref ai, 4, k, k - rem, blocks);
+                int live = blocks.IsEmpty ? 0 : NonZeroBlocks(ref ai, 4, k, k - rem, w, blocks);
                 if (live < blocks.Length)
                     for (; j + 4 <= n; j += 4)
                         Dot4x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
@@ -565,7 +569,7 @@ public static partial class Gemm
                 ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
                 ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
                 int j = 0;
-                int live = blocks.IsEmpty ? 0 : NonZeroBlocks256(ref ai, 1, k, k - rem, blocks);
+                int live = blocks.IsEmpty ? 0 : NonZeroBlocks(ref ai, 1, k, k - rem, w, blocks);
                 if (live < blocks.Length)
                     for (; j + 4 <= n; j += 4)
                         Dot1x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
@@ -674,25 +678,6 @@ public static partial class Gemm
             }
             Put(ref c, Vector256.Sum(c0), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c1), accumulate);
             Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c2), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c3), accumulate);
-        }
-
-        /// <summary>Writes the offsets of the 256-bit blocks of a[0..<paramref name="end"/>) that hold a non-zero in any of
-        /// <paramref name="rows"/> (1 or 4) rows <paramref name="lda"/> apart (NaN counts as non-zero) to
-        /// <paramref name="blocks"/> in increasing order; returns how many there are. The rows' bits are OR-ed, which is
-        /// ±0 only when every value is.</summary>
-        private static int NonZeroBlocks256(ref T a, int rows, nint lda, int end, Span<int> blocks)
-        {
-            int w = Vector256<T>.Count, live = 0;
-            for (int p = 0; p < end; p += w)
-            {
-                Vector256<T> x = Vector256.LoadUnsafe(ref a, (nuint)p);
-                if (rows == 4)
-                    x |= Vector256.LoadUnsafe(ref a, (nuint)(lda + p)) | Vector256.LoadUnsafe(ref a, (nuint)(2 * lda + p))
-                        | Vector256.LoadUnsafe(ref a, (nuint)(3 * lda + p));
-                blocks[live] = p;
-                live += Vector256.EqualsAll(x, Vector256<T>.Zero) ? 0 : 1;
-            }
-            return live;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
