@@ -60,6 +60,7 @@ sdk="$(dotnet --version)"
 {
   echo '```'
   awk '
+    { sub(/[ \t]+$/, "") }
     /^epoch 1\// || (NR <= 2) { print; next }
     /^epoch / { last = $0; if (!skipped) { print "…"; skipped = 1 } next }
     /^test accuracy: / { print last; print; next }
