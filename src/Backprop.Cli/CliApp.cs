@@ -41,6 +41,12 @@ internal static class CliApp
         ArgumentNullException.ThrowIfNull(error);
         var root = BuildRoot(console);
         ParseResult parse = root.Parse(args);
+        if (parse.Errors.Count > 0 && parse.CommandResult.Command == root)
+        {
+            error.WriteLine($"backprop: {NoCommand(parse, root)}");
+            return ExitCodes.Usage;
+        }
+
         if (parse.Errors.Count > 0)
         {
             foreach (var e in parse.Errors) error.WriteLine($"backprop: {Readable(OneLine(e.Message))}");
@@ -67,6 +73,20 @@ internal static class CliApp
             error.WriteLine($"backprop: {OneLine(e.Message)}");
             return ExitCodes.Failure;
         }
+    }
+
+    /// <summary>One line for a command line that names no known command (System.CommandLine reports two errors:
+    /// the unknown word and the missing command).</summary>
+    private static string NoCommand(ParseResult parse, RootCommand root)
+    {
+        string commands = $"the commands are {string.Join(", ", root.Subcommands.Select(c => c.Name))} (see 'backprop --help')";
+        string? word = parse.UnmatchedTokens.Count > 0 ? parse.UnmatchedTokens[0] : null;
+        return word switch
+        {
+            null => $"no command given; {commands}",
+            _ when word.StartsWith('-') => $"unknown option '{word}' before a command; {commands}",
+            _ => $"unknown command '{word}'; {commands}",
+        };
     }
 
     /// <summary>Failures a user can cause and fix: they get one line, not a stack trace.</summary>

@@ -23,8 +23,8 @@ internal static class DataLoading
         return (train, test, false);
     }
 
-    /// <summary>The MNIST test set (for eval and predict).</summary>
-    public static Dataset MnistTest(string? dir) => Mnist.LoadTest(MnistDir(dir));
+    /// <summary>The MNIST test set (for eval and predict): only the two t10k files need to be there.</summary>
+    public static Dataset MnistTest(string? dir) => Mnist.LoadTest(MnistDir(dir, testSetOnly: true));
 
     public static Dataset LoadCsv(string path, DataSource source, int? classes)
     {
@@ -32,10 +32,10 @@ internal static class DataLoading
         return Csv.Load(path, source.LabelColumn!, source.Regression ? CsvTargets.Regression : CsvTargets.OneHot, classes);
     }
 
-    private static string MnistDir(string? dir)
+    private static string MnistDir(string? dir, bool testSetOnly = false)
     {
         if (dir is not null && !Directory.Exists(dir)) throw new CliException($"--data {dir}: no such directory");
         // Download messages go to stderr, so stdout stays the report.
-        return Mnist.LocateOrFetch(dir, Console.Error);
+        return Mnist.LocateOrFetch(dir, Console.Error, testSetOnly);
     }
 }

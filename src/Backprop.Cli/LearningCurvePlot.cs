@@ -1,4 +1,5 @@
 using Backprop.Functional;
+using Spectre.Console;
 
 namespace Backprop.Cli;
 
@@ -23,6 +24,23 @@ internal static class LearningCurvePlot
             string svg = modelPath + ".svg";
             Build(epochs, classification).SaveSvg(svg, 800, 500);
             return (svg, $"PNG rendering unavailable ({e.GetType().Name}); wrote SVG instead");
+        }
+    }
+
+    /// <summary>Writes the plot and says where; if it cannot be written (the model is saved by then), one warning
+    /// line goes to <paramref name="warnings"/> and the run still succeeds.</summary>
+    public static void WriteOrWarn(string modelPath, IReadOnlyList<EpochResult> epochs, bool classification, IAnsiConsole console, TextWriter warnings)
+    {
+        ArgumentNullException.ThrowIfNull(warnings);
+        try
+        {
+            var (path, note) = Write(modelPath, epochs, classification);
+            console.Line(note is null ? $"plot saved to {path}" : $"plot saved to {path} ({note})");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            string reason = e.Message.ReplaceLineEndings(" ").Trim();
+            warnings.WriteLine($"backprop: warning: could not write the plot {modelPath}.png ({reason}); the model was saved to {modelPath}");
         }
     }
 

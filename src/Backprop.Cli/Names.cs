@@ -13,6 +13,10 @@ internal static class Names
     public static readonly string[] Optimizers = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adadelta"];
     public static readonly string[] Schedules = ["constant", "step", "exp", "cosine"];
 
+    /// <summary>The allowed values as help text shows them, e.g. <c>sgd, momentum, adam</c>: built from the same
+    /// lists the parser accepts, so help and parser cannot disagree.</summary>
+    public static string List(IEnumerable<string> values) => string.Join(", ", values);
+
     public static ActivationKind Activation(string name) => name switch
     {
         "relu" => ActivationKind.ReLU,

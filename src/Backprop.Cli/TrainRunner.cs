@@ -11,11 +11,13 @@ internal static class TrainRunner
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public static int Run(TrainSettings s, IAnsiConsole console)
+    /// <param name="warnings">Where warnings go (a plot that could not be written) [default: stderr].</param>
+    public static int Run(TrainSettings s, IAnsiConsole console, TextWriter? warnings = null)
     {
         ArgumentNullException.ThrowIfNull(s);
         ArgumentNullException.ThrowIfNull(console);
         var wall = Stopwatch.StartNew();
+        OutputPath.Check(s.Out);
         var (train, test, testIsTrain) = DataLoading.Load(s.Data);
         int[] widths = s.LayersFor(train.Features, train.Outputs);
         if (widths[0] != train.Features || widths[^1] != train.Outputs)
@@ -52,8 +54,7 @@ internal static class TrainRunner
 
         Save(s, network, train, final, testIsTrain);
         console.Line($"model saved to {s.Out}");
-        var (plotPath, note) = LearningCurvePlot.Write(s.Out, results, classification);
-        console.Line(note is null ? $"plot saved to {plotPath}" : $"plot saved to {plotPath} ({note})");
+        LearningCurvePlot.WriteOrWarn(s.Out, results, classification, console, warnings ?? Console.Error);
         double trainSeconds = results.Sum(r => r.Elapsed.TotalSeconds);
         console.Line(string.Create(Inv,
             $"wall time {wall.Elapsed.TotalSeconds:F1} s (training {trainSeconds:F1} s, {results.Sum(r => r.SamplesPerSecond * r.Elapsed.TotalSeconds) / trainSeconds:N0} samples/s)"));

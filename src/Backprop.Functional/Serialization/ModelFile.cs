@@ -15,7 +15,9 @@ namespace Backprop.Functional;
 /// <c>784-128:ReLU,128-10:Softmax</c>), <c>loss</c> (a <see cref="LossKind"/> name) and the caller's entries.
 /// The header is padded with spaces to a multiple of 8 bytes, so the data buffer is 8-byte aligned.</para>
 /// <para>Writes go to a temporary file in the target's directory, are flushed to disk, and are renamed over the
-/// target, so a crash or error never leaves a half-written model where a good one was.</para>
+/// target, so a crash or error never leaves a half-written model where a good one was. The temporary is named
+/// <c>&lt;path&gt;.tmp-&lt;pid&gt;-&lt;random&gt;</c>; one left by a process that was killed mid-save is deleted by the next
+/// save of the same path once that process is gone.</para>
 /// </remarks>
 /// <example><code>
 /// ModelFile.Save("mnist.safetensors", net.Spec, net.Parameters, new Dictionary&lt;string, string&gt; { ["epochs"] = "10" });

@@ -209,12 +209,14 @@ internal static class SafeTensors
 
     /// <summary>Writes <paramref name="content"/> to a temporary file next to <paramref name="path"/>, flushes it to
     /// disk, and renames it over <paramref name="path"/>. On any failure the temporary file is deleted and an
-    /// existing file at <paramref name="path"/> is left as it was.</summary>
+    /// existing file at <paramref name="path"/> is left as it was. Temporaries of the same path left by a killed
+    /// process are deleted first (<see cref="TemporaryFiles"/>).</summary>
     public static void WriteAtomically<TContent>(string path, scoped ref TContent content)
         where TContent : IFileContent, allows ref struct
     {
         string target = Path.GetFullPath(path);
-        string temporary = target + ".tmp-" + Path.GetRandomFileName();
+        TemporaryFiles.RemoveStale(target);
+        string temporary = TemporaryFiles.NewName(target);
         try
         {
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
