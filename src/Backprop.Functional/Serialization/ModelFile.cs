@@ -27,6 +27,10 @@ public static class ModelFile
     /// <summary>The value of the <c>format</c> metadata entry that marks a Backprop.Functional model file.</summary>
     public const string Format = "backprop-functional";
 
+    /// <summary>The most tensor data a model file can hold: <see cref="ParameterLayout.MaxCount"/> parameters in F64,
+    /// 2 GB. A model read from a pipe is refused past this many bytes after its header.</summary>
+    public const long MaxDataBytes = (long)ParameterLayout.MaxCount * sizeof(double);
+
     /// <summary>Metadata keys the file format reserves; callers may not set them.</summary>
     public static IReadOnlyList<string> ReservedMetadataKeys { get; } = ["format", "layers", "loss"];
 
@@ -101,7 +105,9 @@ public static class ModelFile
     /// <summary>Loads the model at <paramref name="path"/>, converting its tensors to <typeparamref name="T"/> if
     /// they are stored in the other precision (F64 → float rounds to nearest).</summary>
     /// <param name="path">A file written by <see cref="Save{T}(string, NetworkSpec, ReadOnlySpan{T}, IReadOnlyDictionary{string, string}?)"/>
-    /// or by any safetensors writer given the same names, shapes and metadata.</param>
+    /// or by any safetensors writer given the same names, shapes and metadata. It may be a pipe (<c>/dev/stdin</c>, a
+    /// FIFO): that is read into memory first, up to a header of <c>SafeTensors</c>' 100 MB limit and
+    /// <see cref="MaxDataBytes"/> of data.</param>
     /// <returns>The spec, θ, and the metadata other than the reserved keys.</returns>
     /// <exception cref="InvalidDataException">The file is not a valid model file: truncated, a malformed header, missing
     /// or unknown format/layers/loss metadata, a missing or unexpected tensor, a dtype other than F32/F64, a shape that
@@ -113,7 +119,9 @@ public static class ModelFile
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         DTypeOf<T>();
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        // A pipe (/dev/stdin, a FIFO) cannot seek: read it into memory, bounded by the largest model there can be.
+        using Stream stream = file.CanSeek ? file : SafeTensors.ReadAll(file, path, MaxDataBytes);
         var header = SafeTensors.ReadHeader(stream, path);
         var meta = header.Metadata;
 
@@ -171,7 +179,7 @@ public static class ModelFile
         return t;
     }
 
-    private static void ReadTensor<T>(FileStream stream, long dataStart, TensorEntry t, Span<T> destination, string path)
+    private static void ReadTensor<T>(Stream stream, long dataStart, TensorEntry t, Span<T> destination, string path)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         stream.Position = dataStart + t.Begin;
