@@ -193,18 +193,20 @@ public static class Idx
         }
 
         // One record (an image: rows × columns) must fit an array even when there are no records, since a reader
-        // sizes rows of features by it; then all of them together. Both products are bounded as they are formed.
-        long record = 1;
+        // sizes rows of features by it; then all of them together.
+        Int128 recordSize = 1;
         for (int d = 1; d < dimensions; d++)
         {
-            record *= dims[d];
-            if (record > Array.MaxLength)
-            {
-                throw Bad(path, string.Create(CultureInfo.InvariantCulture,
-                    $"header says {kind} of {Shape(dims[1..], dimensions - 1)} bytes each, more than the {Array.MaxLength} bytes supported"));
-            }
+            recordSize *= dims[d];   // IDX images have two such factors, each below 2³¹
         }
 
+        if (recordSize > Array.MaxLength)
+        {
+            throw Bad(path, string.Create(CultureInfo.InvariantCulture,
+                $"header says {Shape(dims, dimensions)}: one of the {kind} is {Shape(dims[1..], dimensions - 1)} = {recordSize} bytes, more than the {Array.MaxLength} bytes supported"));
+        }
+
+        long record = (long)recordSize;
         long expected = dims[0] * record;   // < 2³¹ · 2³¹
         if (expected > Array.MaxLength)
         {

@@ -133,6 +133,10 @@ public static class ModelFile
             throw SafeTensors.Bad(path, "__metadata__ has no \"layers\" entry (the layer list, e.g. 784-128:ReLU,128-10:Softmax)");
         if (!meta.TryGetValue("loss", out string? loss))
             throw SafeTensors.Bad(path, "__metadata__ has no \"loss\" entry");
+        // Each layer needs two tensors in the header, so the header's size bounds the layer list before it is parsed.
+        int layerCount = layers.AsSpan().Count(',') + 1;
+        if (layerCount > header.Tensors.Count)
+            throw SafeTensors.Bad(path, $"the layer list names {layerCount} layers but the header has only {header.Tensors.Count} tensors (two per layer)");
         if (!LayerListText.TryParse(layers, loss, out var spec, out string error))
             throw SafeTensors.Bad(path, error);
 
