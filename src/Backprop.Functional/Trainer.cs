@@ -37,7 +37,7 @@ public static class Trainer
         using var y = new BatchBuffer<T>(batch * train.Outputs);
         var state = new OptimizerState(0);
         T l2 = T.CreateChecked(options.L2 / train.Count);
-        var results = new List<EpochResult>(options.Epochs);
+        var results = new List<EpochResult>(Math.Min(options.Epochs, 1024));   // not sized by a number from input
 
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {

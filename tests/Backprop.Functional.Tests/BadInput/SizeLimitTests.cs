@@ -72,6 +72,21 @@ public sealed class SizeLimitTests
     }
 
     [Fact]
+    public void Fit_ofIntMaxValueEpochs_startsTraining()
+    {
+        // The result list was sized by the epoch count up front: 2³¹ − 1 references, an OutOfMemoryException
+        // before the first step. The callback stops the run after one epoch.
+        using var network = Network<float>.Create(Spec, 3);
+        int epochs = 0;
+
+        Assert.Throws<OperationCanceledException>(() => Trainer.Fit(network, Blobs(12), null,
+            new TrainingOptions(Epochs: int.MaxValue, BatchSize: 4),
+            _ => throw new OperationCanceledException($"stopped after epoch {++epochs}")));
+
+        Assert.Equal(1, epochs);
+    }
+
+    [Fact]
     public void Fit_emptyTrainingSet_throwsNamingIt()
     {
         var empty = Dataset.Create("empty-train", 0, 2, 2, [], []);
