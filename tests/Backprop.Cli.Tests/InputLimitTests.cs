@@ -51,6 +51,19 @@ public class InputLimitTests
     }
 
     [Fact]
+    public void Csv_eval_of_a_model_with_more_outputs_than_csv_classes_names_the_csv()
+    {
+        using var dir = new TempDir();
+        SyntheticData.Blobs(dir["b.csv"], 10, seed: 1);
+        var spec = Backprop.Functional.NetworkSpec.Mlp([2, 70_000], Backprop.Functional.ActivationKind.ReLU,
+            Backprop.Functional.ActivationKind.Softmax, Backprop.Functional.LossKind.SoftmaxCrossEntropy);
+        using (var network = Backprop.Functional.Network<float>.Create(spec, 1))
+            Backprop.Functional.ModelFile.Save(dir["wide.safetensors"], network);
+        AssertFails(Cli.Run("eval", "--model", dir["wide.safetensors"], "--csv", dir["b.csv"], "--label-column", "label"), 1,
+            dir["b.csv"], "70000 outputs", "65536");
+    }
+
+    [Fact]
     public void Empty_idx_test_set_is_refused_by_eval_naming_the_file()
     {
         using var dir = new TempDir();
