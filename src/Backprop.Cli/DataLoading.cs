@@ -29,6 +29,8 @@ internal static class DataLoading
     public static Dataset LoadCsv(string path, DataSource source, int? classes)
     {
         if (!File.Exists(path)) throw new CliException($"{path}: no such file");
+        if (classes > Csv.MaxClasses)
+            throw new CliException($"{path}: the model has {classes} outputs, more classes than a CSV label column may name ({Csv.MaxClasses})");
         return Csv.Load(path, source.LabelColumn!, source.Regression ? CsvTargets.Regression : CsvTargets.OneHot, classes);
     }
 

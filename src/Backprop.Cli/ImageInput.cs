@@ -9,10 +9,14 @@ internal static class ImageInput
 {
     public const int Side = 28;
 
+    /// <summary>The largest image decoded: 4096 × 4096 pixels (64 MB as RGBA). The size is read from the file's header
+    /// before anything is decoded, so a small file that declares a huge image costs nothing.</summary>
+    public const long MaxPixels = 4096L * 4096;
+
     public static float[] Load(string path, bool invert)
     {
         if (!File.Exists(path)) throw new CliException($"{path}: no such image file");
-        using var decoded = SKBitmap.Decode(path) ?? throw new CliException($"{path}: not an image SkiaSharp can decode (PNG, JPEG, BMP, GIF, WebP)");
+        using var decoded = Decode(path);
         using var gray = new SKBitmap(new SKImageInfo(Side, Side, SKColorType.Gray8, SKAlphaType.Opaque));
         if (decoded.Width == Side && decoded.Height == Side && decoded.ColorType == SKColorType.Gray8)
         {
@@ -33,6 +37,35 @@ internal static class ImageInput
         }
 
         return ToUnit(gray, invert);
+    }
+
+    /// <summary>Reads the header, bounds the pixel count, then decodes the whole image or refuses it: a truncated or
+    /// corrupt file is an error, not a picture whose missing rows are left blank.</summary>
+    private static SKBitmap Decode(string path)
+    {
+        using var codec = SKCodec.Create(path, out SKCodecResult opened)
+            ?? throw new CliException(opened == SKCodecResult.IncompleteInput
+                ? $"{path}: truncated: the file ends inside the image header"
+                : $"{path}: not an image SkiaSharp can decode (PNG, JPEG, BMP, GIF, WebP)");
+        SKImageInfo info = codec.Info;
+        long pixels = (long)info.Width * info.Height;
+        if (pixels == 0) throw new CliException($"{path}: the image header says {info.Width} × {info.Height}: no pixels");
+        if (pixels > MaxPixels)
+            throw new CliException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{path}: the image is {info.Width} × {info.Height} = {pixels} pixels, more than the {MaxPixels} (4096 × 4096) that predict decodes; scale it down first (the network sees {Side} × {Side})"));
+
+        // As SKBitmap.Decode would: the codec's own colour type, with premultiplied rather than unpremultiplied alpha.
+        if (info.AlphaType == SKAlphaType.Unpremul) info = info.WithAlphaType(SKAlphaType.Premul);
+        var bitmap = new SKBitmap(info);
+        SKCodecResult result = codec.GetPixels(info, bitmap.GetPixels());
+        if (result == SKCodecResult.Success) return bitmap;
+        bitmap.Dispose();
+        throw new CliException(result switch
+        {
+            SKCodecResult.IncompleteInput => $"{path}: truncated: the image data ends before its last row",
+            SKCodecResult.ErrorInInput => $"{path}: corrupt image data",
+            _ => $"{path}: SkiaSharp cannot decode this image ({result})",
+        });
     }
 
     private static float[] ToUnit(SKBitmap bitmap, bool invert)

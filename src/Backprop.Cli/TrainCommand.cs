@@ -219,6 +219,11 @@ internal sealed class TrainCommand
         }
 
         if (widths.Length < 2) throw new UsageException($"--layers '{text}': give at least an input and an output width, e.g. 784-128-10");
+        Int128 parameters = 0;   // cannot overflow: at most 2³¹ layers of 2⁶² parameters
+        for (int k = 1; k < widths.Length; k++) parameters += ((Int128)widths[k - 1] * widths[k]) + widths[k];
+        if (parameters > ParameterLayout.MaxCount)
+            throw new UsageException(string.Create(CultureInfo.InvariantCulture,
+                $"--layers {text}: {parameters} parameters, more than the limit of {ParameterLayout.MaxCount}"));
         return widths;
     }
 }

@@ -16,7 +16,7 @@ public static class Trainer
     /// <param name="options">Epochs, batch size, optimizer …</param>
     /// <param name="onEpoch">Called after each epoch.</param>
     /// <param name="onBatch">Called after each batch with (batch index, batches per epoch).</param>
-    /// <exception cref="ArgumentException">The data does not fit the network.</exception>
+    /// <exception cref="ArgumentException">The data does not fit the network, or a data set is empty.</exception>
     /// <exception cref="NonFiniteException">A batch's cost became NaN or infinite (θ is left as before that step).</exception>
     public static IReadOnlyList<EpochResult> Fit<T>(Network<T> network, Dataset train, Dataset? test, TrainingOptions options,
         Action<EpochResult>? onEpoch = null, Action<int, int>? onBatch = null) where T : unmanaged, IFloatingPointIeee754<T>
@@ -27,15 +27,17 @@ public static class Trainer
         if (test is not null) RequireFits(network, test);
 
         var optimizer = options.Optimizer ?? new Adam();
-        var batcher = new Batcher(train, options.BatchSize, options.Seed);
-        using var ws = network.CreateWorkspace(options.BatchSize, options.Threads);
+        // A batch larger than the data set is the whole set: size the buffers by what the data can fill.
+        int batch = Math.Min(options.BatchSize, train.Count);
+        var batcher = new Batcher(train, batch, options.Seed);
+        using var ws = network.CreateWorkspace(batch, options.Threads);
         using var gradient = network.CreateGradient();
         using var buffers = optimizer.CreateBuffers<T>(network.Layout.Count);
-        using var x = new BatchBuffer<T>(options.BatchSize * train.Features);
-        using var y = new BatchBuffer<T>(options.BatchSize * train.Outputs);
+        using var x = new BatchBuffer<T>(batch * train.Features);
+        using var y = new BatchBuffer<T>(batch * train.Outputs);
         var state = new OptimizerState(0);
         T l2 = T.CreateChecked(options.L2 / train.Count);
-        var results = new List<EpochResult>(options.Epochs);
+        var results = new List<EpochResult>(Math.Min(options.Epochs, 1024));   // not sized by a number from input
 
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
@@ -172,6 +174,8 @@ public static class Trainer
     private static void RequireFits<T>(Network<T> network, Dataset data) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(data);
+        if (data.Count == 0)
+            throw new ArgumentException($"dataset {data.Name} has no samples: there is nothing to train on or evaluate");
         if (data.Features != network.Spec.Inputs || data.Outputs != network.Spec.Outputs)
             throw new ArgumentException(
                 $"dataset {data.Name} is [{data.Count} × {data.Features}] → [{data.Outputs}] but the network maps [{network.Spec.Inputs}] → [{network.Spec.Outputs}]");

@@ -10,6 +10,9 @@ namespace Backprop.Functional;
 /// </summary>
 public static class Csv
 {
+    /// <summary>Largest number of classes a label column may name: 65536 (class indices 0..65535).</summary>
+    public const int MaxClasses = 65_536;
+
     /// <summary>Loads <paramref name="path"/> as a data set named after the file.</summary>
     /// <param name="path">The CSV file; its first non-blank line is the header.</param>
     /// <param name="labelColumn">Header name of the label column (exact, case-sensitive match).</param>
@@ -18,8 +21,10 @@ public static class Csv
     /// Must be <see langword="null"/> for <see cref="CsvTargets.Regression"/>.</param>
     /// <returns>The data set: features in file column order without the label column.</returns>
     /// <exception cref="InvalidDataException">The file is empty, lacks the label column, has a row of the wrong width,
-    /// or a value that is not a finite number (or, for one-hot, not a class index); the message names file, line, column and text.</exception>
-    /// <exception cref="ArgumentException"><paramref name="classes"/> is given for regression or is less than 1.</exception>
+    /// or a value that is not a finite number (or, for one-hot, not a class index below <see cref="MaxClasses"/>), or the
+    /// one-hot targets (rows × classes) would not fit one array; the message names file, line, column and text.</exception>
+    /// <exception cref="ArgumentException"><paramref name="classes"/> is given for regression, or is less than 1 or more
+    /// than <see cref="MaxClasses"/>.</exception>
     public static Dataset Load(string path, string labelColumn, CsvTargets targets, int? classes = null)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -37,6 +42,7 @@ public static class Csv
             }
 
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classes.Value, nameof(classes));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(classes.Value, MaxClasses, nameof(classes));
         }
 
         string[]? header = null;
@@ -47,6 +53,7 @@ public static class Csv
         var labels = new List<int>();
         var fields = new List<string>();
         int lineNumber = 0;
+        int largestLabel = -1, largestLabelLine = 0;
 
         foreach (string line in File.ReadLines(path))
         {
@@ -89,7 +96,13 @@ public static class Csv
                 }
                 else
                 {
-                    labels.Add(ParseLabel(path, lineNumber, c, header[c], text, classes));
+                    int label = ParseLabel(path, lineNumber, c, header[c], text, classes);
+                    if (label > largestLabel)
+                    {
+                        (largestLabel, largestLabelLine) = (label, lineNumber);
+                    }
+
+                    labels.Add(label);
                 }
             }
         }
@@ -111,7 +124,17 @@ public static class Csv
             return Dataset.Create(name, count, features, 1, [.. x], [.. regression]);
         }
 
-        int classCount = classes ?? (labels.Max() + 1);
+        int classCount = classes ?? (largestLabel + 1);
+        long oneHot = (long)count * classCount;
+        if (oneHot > Array.MaxLength)
+        {
+            string where = classes is null
+                ? string.Create(CultureInfo.InvariantCulture, $"line {largestLabelLine}: label {largestLabel} makes {classCount} classes, and ")
+                : "";
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                $"{path}: {where}one-hot targets [{count} × {classCount}] would hold {oneHot} values, more than one array can ({Array.MaxLength})"));
+        }
+
         int[] labelArray = [.. labels];
         return Dataset.Create(name, count, features, classCount, [.. x], Dataset.OneHot(labelArray, classCount), labelArray);
     }
@@ -162,6 +185,12 @@ public static class Csv
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int label) || label < 0)
         {
             throw FieldError(path, line, column, columnName, text, "not a class index (a whole number ≥ 0)");
+        }
+
+        if (classes is null && label >= MaxClasses)
+        {
+            throw FieldError(path, line, column, columnName, text,
+                string.Create(CultureInfo.InvariantCulture, $"a class index past the limit of {MaxClasses} classes (0..{MaxClasses - 1}, Csv.MaxClasses)"));
         }
 
         if (label >= classes)

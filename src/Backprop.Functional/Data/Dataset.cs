@@ -92,11 +92,16 @@ public sealed record Dataset(string Name, int Count, int Features, int Outputs, 
     /// <param name="labels">Class index per sample, each in 0..<paramref name="classes"/>−1.</param>
     /// <param name="classes">Number of classes (≥ 1).</param>
     /// <returns>The one-hot target array.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">A label is outside 0..<paramref name="classes"/>−1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside 0..<paramref name="classes"/>−1, or the targets
+    /// would hold more than <see cref="Array.MaxLength"/> values.</exception>
     public static float[] OneHot(ReadOnlySpan<int> labels, int classes)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classes);
-        var y = new float[checked(labels.Length * classes)];
+        long length = (long)labels.Length * classes;
+        if (length > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(string.Create(CultureInfo.InvariantCulture,
+                $"one-hot targets [{labels.Length} × {classes}] would hold {length} values, more than one array can ({Array.MaxLength})"), innerException: null);
+        var y = new float[length];
         for (int i = 0; i < labels.Length; i++)
         {
             int label = labels[i];

@@ -51,11 +51,17 @@ public static class Idx
     /// <param name="labelsPath">IDX label file.</param>
     /// <param name="name">Name of the resulting data set.</param>
     /// <returns>The data set.</returns>
-    /// <exception cref="InvalidDataException">A file is malformed, the counts disagree, or a label is not 0..9.</exception>
+    /// <exception cref="InvalidDataException">A file is malformed, holds no images, the counts disagree, or a label is not 0..9.</exception>
     public static Dataset LoadMnist(string imagesPath, string labelsPath, string name)
     {
         ArgumentNullException.ThrowIfNull(name);
         (int count, int rows, int columns, byte[] pixels) = ReadImages(imagesPath);
+        if (count == 0)
+        {
+            throw Bad(imagesPath, string.Create(CultureInfo.InvariantCulture,
+                $"header says 0 × {rows} × {columns}: no images, and a data set needs at least one"));
+        }
+
         byte[] labelBytes = ReadLabels(labelsPath);
         if (labelBytes.Length != count)
         {
@@ -113,13 +119,16 @@ public static class Idx
     {
         ArgumentNullException.ThrowIfNull(path);
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
-        Span<byte> sniff = stackalloc byte[2];
+        byte[] sniff = new byte[2];
         int sniffed = file.ReadAtLeast(sniff, 2, throwOnEndOfStream: false);
-        file.Position = 0;
         bool gzip = sniffed == 2 && sniff[0] == 0x1F && sniff[1] == 0x8B;
+        // A pipe (/dev/stdin, a FIFO) cannot seek back and has no length: replay the sniffed bytes, and bound what is
+        // read by the header alone, as for gzip.
+        Stream input = file.CanSeek ? file : new ReplayStream(sniff.AsMemory(0, sniffed), file);
+        if (file.CanSeek) file.Position = 0;
         if (gzip)
         {
-            using var unzipped = new GZipStream(file, CompressionMode.Decompress);
+            using var unzipped = new GZipStream(input, CompressionMode.Decompress);
             try
             {
                 return Parse(path, unzipped, knownLength: null, dimensions, kind);
@@ -130,12 +139,12 @@ public static class Idx
             }
         }
 
-        return Parse(path, file, file.Length, dimensions, kind);
+        return Parse(path, input, file.CanSeek ? file.Length : null, dimensions, kind);
     }
 
     private static (int[] Dims, byte[] Data) Parse(string path, Stream stream, long? knownLength, int dimensions, string kind)
     {
-        string compressed = knownLength is null ? " (after decompression)" : "";
+        string compressed = knownLength is not null ? "" : stream is GZipStream ? " (after decompression)" : " (read from a pipe)";
         Span<byte> magic = stackalloc byte[4];
         int got = stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
         if (got < 4)
@@ -172,7 +181,6 @@ public static class Idx
         }
 
         var dims = new int[dimensions];
-        long expected = 1;
         for (int d = 0; d < dimensions; d++)
         {
             uint size = BinaryPrimitives.ReadUInt32BigEndian(sizes[(4 * d)..]);
@@ -182,12 +190,28 @@ public static class Idx
             }
 
             dims[d] = (int)size;
-            expected *= size;
-            if (expected > Array.MaxLength)
-            {
-                throw Bad(path, string.Create(CultureInfo.InvariantCulture,
-                    $"header says {Shape(dims, d + 1)} which is more than the {Array.MaxLength} bytes supported"));
-            }
+        }
+
+        // One record (an image: rows × columns) must fit an array even when there are no records, since a reader
+        // sizes rows of features by it; then all of them together.
+        Int128 recordSize = 1;
+        for (int d = 1; d < dimensions; d++)
+        {
+            recordSize *= dims[d];   // IDX images have two such factors, each below 2³¹
+        }
+
+        if (recordSize > Array.MaxLength)
+        {
+            throw Bad(path, string.Create(CultureInfo.InvariantCulture,
+                $"header says {Shape(dims, dimensions)}: one of the {kind} is {Shape(dims[1..], dimensions - 1)} = {recordSize} bytes, more than the {Array.MaxLength} bytes supported"));
+        }
+
+        long record = (long)recordSize;
+        long expected = dims[0] * record;   // < 2³¹ · 2³¹
+        if (expected > Array.MaxLength)
+        {
+            throw Bad(path, string.Create(CultureInfo.InvariantCulture,
+                $"header says {Shape(dims, dimensions)} = {expected} bytes of data, more than the {Array.MaxLength} bytes supported"));
         }
 
         string shape = Shape(dims, dimensions);
@@ -224,20 +248,16 @@ public static class Idx
             total += n;
         }
 
-        long extra = 0;
-        if (total == expected)
+        if (total != expected)
         {
-            Span<byte> scratch = stackalloc byte[4096];
-            int n;
-            while ((n = stream.Read(scratch)) > 0)
-            {
-                extra += n;
-            }
+            throw Bad(path, Mismatch(shape, expected, total, headerLength, compressed));
         }
 
-        if (total != expected || extra != 0)
+        // One byte more is enough to refuse: reading on to count them would let a gzip bomb run for minutes.
+        if (knownLength is null && stream.ReadByte() >= 0)
         {
-            throw Bad(path, Mismatch(shape, expected, total + extra, headerLength, compressed));
+            throw Bad(path, string.Create(CultureInfo.InvariantCulture,
+                $"too long: header says {shape} = {expected} bytes of data but the file has more than the {expected} byte{(expected == 1 ? "" : "s")} after the {headerLength}-byte header{compressed}"));
         }
 
         return (dims, data);
@@ -249,6 +269,51 @@ public static class Idx
 
     private static string Shape(int[] dims, int count) =>
         string.Join(" × ", dims.Take(count).Select(d => d.ToString(CultureInfo.InvariantCulture)));
+
+    /// <summary>Bytes already read from a stream that cannot seek, then the rest of that stream.</summary>
+    private sealed class ReplayStream(ReadOnlyMemory<byte> head, Stream rest) : Stream
+    {
+        private ReadOnlyMemory<byte> _head = head;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_head.IsEmpty)
+            {
+                return rest.Read(buffer);
+            }
+
+            int n = Math.Min(buffer.Length, _head.Length);
+            _head.Span[..n].CopyTo(buffer);
+            _head = _head[n..];
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 
     private static InvalidDataException Bad(string path, string reason, Exception? inner = null) =>
         new($"{path}: {reason}", inner);

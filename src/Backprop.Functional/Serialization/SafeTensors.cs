@@ -78,6 +78,43 @@ internal static class SafeTensors
         return header;
     }
 
+    /// <summary>Reads a stream that cannot seek (a pipe) to its end into memory: the 8-byte prefix, a header of at most
+    /// <see cref="MaxHeaderBytes"/>, then at most <paramref name="maxDataBytes"/>. The buffer grows with what arrives,
+    /// so a lying prefix cannot force a large allocation.</summary>
+    /// <exception cref="InvalidDataException">The prefix is short or past the limit, or more data arrives than allowed.</exception>
+    public static MemoryStream ReadAll(Stream pipe, string path, long maxDataBytes)
+    {
+        Span<byte> prefix = stackalloc byte[8];
+        int got = pipe.ReadAtLeast(prefix, 8, throwOnEndOfStream: false);
+        if (got < 8)
+            throw Bad(path, $"it is {got} bytes long, shorter than the 8-byte header length that starts a safetensors file");
+        ulong n = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+        if (n > MaxHeaderBytes)
+            throw Bad(path, $"the header length {n} exceeds the limit of {MaxHeaderBytes} bytes");
+        long limit = 8 + (long)n + maxDataBytes;
+        if (limit > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(maxDataBytes), maxDataBytes, "more than one array can hold");
+        byte[] buffer = new byte[(int)Math.Min(limit, 1 << 16)];
+        prefix.CopyTo(buffer);
+        int length = 8;
+        while (true)
+        {
+            if (length == buffer.Length)
+            {
+                if (length == limit)
+                {
+                    if (pipe.ReadByte() < 0) break;
+                    throw Bad(path, $"more than {limit} bytes arrive from this pipe: a header of {n} bytes and at most {maxDataBytes} bytes of tensor data");
+                }
+                Array.Resize(ref buffer, (int)Math.Min(limit, 2L * buffer.Length));
+            }
+            int read = pipe.Read(buffer, length, buffer.Length - length);
+            if (read == 0) break;
+            length += read;
+        }
+        return new MemoryStream(buffer, 0, length, writable: false);
+    }
+
     /// <summary>Reads and checks the container: prefix, header JSON, entry syntax, and that the entries cover the
     /// data buffer exactly. Does not read the data.</summary>
     /// <exception cref="InvalidDataException">Anything is malformed; the message names <paramref name="path"/>.</exception>

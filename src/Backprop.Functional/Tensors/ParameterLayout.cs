@@ -17,6 +17,11 @@ public sealed record ParameterLayout
         Count = count;
     }
 
+    /// <summary>Largest number of parameters a layout may hold: 250 million. θ in double is then at most 2 GB, which
+    /// one .NET array or span of bytes can hold (a model file writes θ as one span), and a trainer's θ, gradient and
+    /// optimizer moments (four or five such vectors) still fit the memory of an ordinary machine.</summary>
+    public const int MaxCount = 250_000_000;
+
     /// <summary>Total number of parameters (the flat vector's length).</summary>
     public int Count { get; }
 
@@ -25,21 +30,45 @@ public sealed record ParameterLayout
 
     /// <summary>The layout of a stack of layers: for each layer its weight, then its bias.</summary>
     /// <exception cref="ArgumentException">A layer's inputs do not match the previous layer's outputs.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The layers have more than <see cref="MaxCount"/> parameters.</exception>
     public static ParameterLayout For(IReadOnlyList<Layer> layers)
     {
         ArgumentNullException.ThrowIfNull(layers);
         Shapes.RequireChained(layers);
+        long total = CountOf(layers);
+        if (total > MaxCount)
+            throw new ArgumentOutOfRangeException(
+                $"layers {Widths(layers)} have {total} parameters, more parameters than the limit of {MaxCount} (ParameterLayout.MaxCount)", innerException: null);
         var slots = new Slot[layers.Count * 2];
         int offset = 0;
         for (int l = 0; l < layers.Count; l++)
         {
             var layer = layers[l];
             slots[2 * l] = new Slot($"layers.{l}.weight", offset, layer.Outputs, layer.Inputs);
-            offset = checked(offset + layer.Outputs * layer.Inputs);
+            offset += layer.Outputs * layer.Inputs;
             slots[2 * l + 1] = new Slot($"layers.{l}.bias", offset, layer.Outputs, 1);
-            offset = checked(offset + layer.Outputs);
+            offset += layer.Outputs;
         }
         return new ParameterLayout(slots, offset);
+    }
+
+    /// <summary>The number of parameters of <paramref name="layers"/> (weights and biases), without overflow (saturating at
+    /// <see cref="long.MaxValue"/>); compare it with <see cref="MaxCount"/> before building anything.</summary>
+    public static long CountOf(IReadOnlyList<Layer> layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        Int128 total = 0;   // 2³¹ layers of 2⁶² parameters each still fit
+        foreach (var layer in layers)
+            total += ((Int128)layer.Outputs * layer.Inputs) + layer.Outputs;
+        return total > long.MaxValue ? long.MaxValue : (long)total;
+    }
+
+    private static string Widths(IReadOnlyList<Layer> layers)
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.Append(layers[0].Inputs);
+        foreach (var layer in layers) sb.Append('-').Append(layer.Outputs);
+        return sb.ToString();
     }
 
     /// <summary>Weight slot of layer <paramref name="layer"/> (Wˡ, [outputs × inputs]).</summary>

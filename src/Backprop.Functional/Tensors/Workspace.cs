@@ -15,12 +15,20 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
 
     /// <summary>A workspace for <paramref name="layers"/> holding up to <paramref name="batch"/> rows.</summary>
     /// <exception cref="ArgumentException">The layers do not chain.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive, or the workspace would
+    /// hold more than <see cref="MaxElements"/> elements (the message names the batch, the widths and the limit).</exception>
     public Workspace(IReadOnlyList<Layer> layers, int batch)
     {
         ArgumentNullException.ThrowIfNull(layers);
         Shapes.RequireChained(layers);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
+        long widths = 0;
+        foreach (var layer in layers) widths += layer.Outputs;
+        Int128 elements = (Int128)3 * batch * widths;
+        if (elements > MaxElements)
+            throw new ArgumentOutOfRangeException(
+                $"a workspace for a batch of {batch} rows needs 3 × {batch} × {widths} (the layers' output widths) = {elements} elements, more than the limit of {MaxElements} (Workspace.MaxElements, one .NET array); use a smaller batch",
+                innerException: null);
         Batch = batch;
         InputWidth = layers[0].Inputs;
         _offsets = new int[layers.Count];
@@ -30,10 +38,14 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
         {
             _offsets[l] = offset;
             _widths[l] = layers[l].Outputs;
-            offset = checked(offset + 3 * batch * layers[l].Outputs);
+            offset += 3 * batch * layers[l].Outputs;
         }
         _buffer = MemoryOwner<T>.Allocate(offset, AllocationMode.Clear);
     }
+
+    /// <summary>Largest number of elements a workspace may hold (3 · batch · the sum of the layer widths): the most
+    /// that one .NET array can hold, <see cref="Array.MaxLength"/>.</summary>
+    public static int MaxElements => Array.MaxLength;
 
     /// <summary>Largest number of rows (samples) a step may use.</summary>
     public int Batch { get; }

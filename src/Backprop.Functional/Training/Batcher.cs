@@ -30,7 +30,7 @@ public sealed class Batcher
     public bool Shuffle { get; }
 
     /// <summary>Batches per epoch, ⌈count / batch⌉.</summary>
-    public int BatchCount => (_data.Count + BatchSize - 1) / BatchSize;
+    public int BatchCount => (int)(((long)_data.Count + BatchSize - 1) / BatchSize);
 
     /// <summary>Starts an epoch: reshuffles the order (Fisher–Yates from the seeded stream).</summary>
     public void NextEpoch()

@@ -145,4 +145,52 @@ public sealed class CsvTests : IDisposable
 
         Assert.Throws<ArgumentException>(() => Csv.Load(path, "y", CsvTargets.Regression, classes: 2));
     }
+
+    [Theory]
+    [InlineData("2147483647")]
+    [InlineData("1000000000")]
+    public void Load_hugeClassIndex_refusedNamingFileLineAndLimit(string label)
+    {
+        string path = Write("huge.csv", $"a,label\n1,0\n2,{label}\n");
+
+        var e = Assert.Throws<InvalidDataException>(() => Csv.Load(path, "label", CsvTargets.OneHot));
+
+        Assert.StartsWith(path, e.Message, StringComparison.Ordinal);
+        Assert.Contains("line 3, column 2 'label'", e.Message, StringComparison.Ordinal);
+        Assert.Contains(Csv.MaxClasses.ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_classIndexAtTheLimit_refusedAndJustBelow_accepted()
+    {
+        string below = Write("below.csv", $"a,label\n1,{Csv.MaxClasses - 1}\n");
+        string at = Write("at.csv", $"a,label\n1,{Csv.MaxClasses}\n");
+
+        Assert.Equal(Csv.MaxClasses, Csv.Load(below, "label", CsvTargets.OneHot).Outputs);
+        var e = Assert.Throws<InvalidDataException>(() => Csv.Load(at, "label", CsvTargets.OneHot));
+        Assert.Contains("line 2", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_classesArgumentPastTheLimit_throws()
+    {
+        string path = Write("c.csv", "a,label\n1,0\n");
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => Csv.Load(path, "label", CsvTargets.OneHot, classes: Csv.MaxClasses + 1));
+    }
+
+    [Fact]
+    public void Load_oneHotTargetsPastAnArray_refusedNamingLineOfLargestLabel()
+    {
+        // 32768 rows × 65536 classes = 2³¹ one-hot values, more than one array holds: refused before allocating 8 GB.
+        var text = new System.Text.StringBuilder("a,label\n");
+        for (int i = 0; i < 32768; i++) text.Append(i == 5 ? $"1,{Csv.MaxClasses - 1}\n" : "1,0\n");
+        string path = Write("wide.csv", text.ToString());
+
+        var e = Assert.Throws<InvalidDataException>(() => Csv.Load(path, "label", CsvTargets.OneHot));
+
+        Assert.StartsWith(path, e.Message, StringComparison.Ordinal);
+        Assert.Contains("line 7", e.Message, StringComparison.Ordinal);
+        Assert.Contains("32768 × 65536", e.Message, StringComparison.Ordinal);
+    }
 }

