@@ -224,6 +224,31 @@ public class LogitCostTests
         Assert.Equal(0.0, CrossEntropy.CostFromOutputs<double>([1.0, 0.0], [1.0, 0.0]));
     }
 
+    /// <summary>A NaN logit anywhere in a row makes the cost NaN (so training stops on it), at every width: the
+    /// vector body, the tail and both.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(8)]
+    [InlineData(11)]
+    [InlineData(19)]
+    public void A_NaN_logit_gives_a_NaN_cost(int width)
+    {
+        foreach (int at in new[] { 0, width / 2, width - 1 })
+        {
+            var z = new float[width];
+            for (int i = 0; i < width; i++) z[i] = i - 2.5f;
+            z[at] = float.NaN;
+            var y = new float[width];
+            y[(at + 1) % width] = 1;
+            var a = new float[width];
+            Softmax.Apply<float>(z, a, width);
+            Assert.True(float.IsNaN(SoftmaxCrossEntropy.Cost<Softmax, float>(z, a, y, width)), $"softmax, NaN at {at} of {width}");
+            Sigmoid.Apply<float>(z, a, width);
+            Assert.True(float.IsNaN(CrossEntropy.Cost<Sigmoid, float>(z, a, y, width)), $"sigmoid, NaN at {at} of {width}");
+        }
+    }
+
     /// <summary>A pair without a logit form (cross-entropy on a non-sigmoid output, reachable through the operator
     /// structs) uses the textbook form from a.</summary>
     [Fact]
