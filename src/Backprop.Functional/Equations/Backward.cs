@@ -151,7 +151,7 @@ public static partial class Equations
 
         public void Invoke<TAct>() where TAct : struct, IActivation
         {
-            Cost = TLoss.Cost<TAct, T>(Z, A, Y, Width);   // before δᴸ is written: Delta may be scratch the caller shares
+            Cost = TLoss.Cost<TAct, T>(Z, A, Y, Width);
             TLoss.OutputError<TAct, T>(Z, A, Y, Delta, Width);
         }
     }
