@@ -127,7 +127,8 @@ public sealed partial class NetworkGenerator
             w.Line("    if (y.Length != rows * OutputSize) ThrowTargets(y.Length, rows);");
             w.Line("    if (parameterGradients && gradient.Length != ParameterCount) ThrowGradient(gradient.Length);");
             w.Line("    " + Lib + "Validate.Finite<T>(y, OutputSize, \"targets\");");
-            w.Line("    T cost = " + loss + ".Cost<T>(ws.A(" + last + ", rows), y);");
+            w.Line("    T cost = " + loss + ".Cost<" + Lib + layers[last].Activation + ", T>(ws.Z(" + last + ", rows), ws.A(" + last + ", rows), y, "
+                + layers[last].Outputs + ");");
             w.Line("    " + loss + ".OutputError<" + Lib + layers[last].Activation + ", T>(ws.Z(" + last + ", rows), ws.A(" + last + ", rows), y, ws.Delta("
                 + last + ", rows), " + layers[last].Outputs + ");");
             w.Line("    T inverseBatch = T.One / T.CreateChecked(rows);");

@@ -83,23 +83,14 @@ public sealed class Network<T> : IDisposable where T : unmanaged, IFloatingPoint
         return Backward(x, y, ws, gradient);
     }
 
-    /// <summary>The mean cost of the batch (forward pass only).</summary>
+    /// <summary>The mean cost of the batch (forward pass only); from the logits zᴸ for softmax + categorical and sigmoid
+    /// + binary cross-entropy (see <see cref="ILoss.Cost{TAct, T}"/>), the same value <see cref="Backward"/> returns.</summary>
     public T Cost(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws)
     {
-        var a = Forward(x, ws);
-        Shapes.RequireLength(y, a.Length / Spec.Outputs, Spec.Outputs, "targets");
-        var cost = new CostOf { A = a, Y = y };
-        LossDispatch.Run(Spec.Loss, ref cost);
-        return cost.Sum / T.CreateChecked(a.Length / Spec.Outputs);
+        int rows = Forward(x, ws).Length / Spec.Outputs;
+        return Equations.Cost(Spec, y, ws, rows) * (T.One / T.CreateChecked(rows));   // as Backward scales it: the same bits
     }
 
     /// <summary>Returns the parameter buffer to the pool.</summary>
     public void Dispose() => _theta.Dispose();
-
-    private ref struct CostOf : ILossAction
-    {
-        public ReadOnlySpan<T> A, Y;
-        public T Sum;
-        public void Invoke<TLoss>() where TLoss : struct, ILoss => Sum = TLoss.Cost(A, Y);
-    }
 }

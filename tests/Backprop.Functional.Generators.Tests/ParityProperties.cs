@@ -255,6 +255,36 @@ public sealed class ParityProperties
         Assert.Equal(before, theta);
     }
 
+    /// <summary>The emitted Backward costs a saturated output from its logits, as the runtime does: exact in double and
+    /// float (sigmoid: z = ±800 and 40; softmax: logits ±400), where a cost from aᴸ was 708 or 354.</summary>
+    [Fact]
+    public void Cost_is_exact_when_the_output_saturates_like_the_runtime()
+    {
+        Saturated<MixNet, double>([800, -800, 40], [0, 0.5, 1], 1200);
+        Saturated<MixNet, float>([800, -800, 40], [0, 0.5f, 1], 1200);
+        Saturated<SmallSoftmaxNet, double>([400, -400, 0, 0], [0, 1, 0, 0], 800);
+        Saturated<SmallSoftmaxNet, float>([400, -400, 0, 0], [0, 1, 0, 0], 800);
+    }
+
+    /// <summary>Output weights 0 and biases <paramref name="bias"/>, so zᴸ = bias for two rows of any input.</summary>
+    private static void Saturated<TNet, T>(T[] bias, T[] target, double exact) where TNet : IGenerated where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var spec = TNet.Spec;
+        int last = spec.Layers.Count - 1;
+        using var runtime = Network<T>.Create(spec, seed: 5);
+        runtime.Layout.Weight(last).Of(runtime.Parameters).Clear();
+        bias.CopyTo(runtime.Layout.Bias(last).Of(runtime.Parameters));
+        T[] theta = runtime.Parameters.ToArray();
+        T[] x = [.. Enumerable.Range(0, 2 * spec.Inputs).Select(i => T.CreateChecked(Math.Sin(i)))];
+        T[] y = [.. target, .. target];
+        using var ws = TNet.CreateWorkspace<T>(2);
+        TNet.Forward<T>(theta, x, ws);
+        T cost = TNet.Backward<T>(theta, x, y, ws, new T[theta.Length]);
+        using var wsRuntime = runtime.CreateWorkspace(2);
+        Assert.Equal(runtime.Cost(x, y, wsRuntime), cost);
+        Assert.Equal(exact, double.CreateChecked(cost));
+    }
+
     [Fact]
     public void Predict_returns_argmax_of_each_row()
     {

@@ -124,7 +124,7 @@ public static partial class Equations
             HiddenError<TAct, T>(WeightNext, DeltaNext, Z, A, Delta, Width, OutputsNext, Threads);
     }
 
-    /// <summary>Loss dispatch, then activation dispatch, then TLoss.OutputError&lt;TAct&gt;; also the summed cost.</summary>
+    /// <summary>Loss dispatch, then activation dispatch, then TLoss.Cost&lt;TAct&gt; and TLoss.OutputError&lt;TAct&gt;.</summary>
     private ref struct LossOutputError<T> : ILossAction where T : unmanaged, IFloatingPointIeee754<T>
     {
         public ReadOnlySpan<T> Z, A, Y;
@@ -135,9 +135,9 @@ public static partial class Equations
 
         public void Invoke<TLoss>() where TLoss : struct, ILoss
         {
-            Cost = TLoss.Cost(A, Y);
             var inner = new OutputErrorStep<TLoss, T> { Z = Z, A = A, Y = Y, Delta = Delta, Width = Width };
             ActivationDispatch.Run(Activation, ref inner);
+            Cost = inner.Cost;
         }
     }
 
@@ -147,8 +147,12 @@ public static partial class Equations
         public ReadOnlySpan<T> Z, A, Y;
         public Span<T> Delta;
         public int Width;
+        public T Cost;
 
-        public readonly void Invoke<TAct>() where TAct : struct, IActivation =>
+        public void Invoke<TAct>() where TAct : struct, IActivation
+        {
+            Cost = TLoss.Cost<TAct, T>(Z, A, Y, Width);
             TLoss.OutputError<TAct, T>(Z, A, Y, Delta, Width);
+        }
     }
 }

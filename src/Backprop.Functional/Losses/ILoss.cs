@@ -13,10 +13,19 @@ public interface ILoss
     /// <summary>Whether this cost is defined for the outputs of <paramref name="output"/>.</summary>
     static abstract bool Fits(ActivationKind output);
 
-    /// <summary>Σₓ Cₓ: the summed cost of the rows of <paramref name="a"/> against <paramref name="y"/>.</summary>
-    /// <param name="a">Outputs aᴸ, [rows × outputs].</param>
-    /// <param name="y">Targets, [rows × outputs].</param>
-    static abstract T Cost<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> y) where T : unmanaged, IFloatingPointIeee754<T>;
+    /// <summary>Σₓ Cₓ: the summed cost of the rows against <paramref name="y"/>. Where the pair of cost and output
+    /// activation has a fused output error (softmax + categorical cross-entropy, sigmoid + binary cross-entropy) the cost
+    /// is computed from the logits zᴸ (log-sum-exp, softplus with the log1p correction), as PyTorch's
+    /// <c>cross_entropy</c> and <c>binary_cross_entropy_with_logits</c> do, so it stays exact when aᴸ saturates;
+    /// otherwise from aᴸ. Partial sums (a row, or a block of elements) are accumulated in double.</summary>
+    /// <typeparam name="TAct">The output activation σ, with aᴸ = σ(zᴸ).</typeparam>
+    /// <typeparam name="T">The number type.</typeparam>
+    /// <param name="z">zᴸ, [rows × width].</param>
+    /// <param name="a">aᴸ = σ(zᴸ), [rows × width].</param>
+    /// <param name="y">Targets, [rows × width].</param>
+    /// <param name="width">Outputs per row.</param>
+    static abstract T Cost<TAct, T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, ReadOnlySpan<T> y, int width)
+        where TAct : struct, IActivation where T : unmanaged, IFloatingPointIeee754<T>;
 
     /// <summary>∇ₐCₓ element-wise, written to <paramref name="destination"/>.</summary>
     static abstract void Gradient<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> y, Span<T> destination)

@@ -5,8 +5,9 @@ public enum LossKind
 {
     /// <summary><see cref="Backprop.Functional.Quadratic"/>: C = ½‖y − a‖².</summary>
     Quadratic,
-    /// <summary><see cref="Backprop.Functional.CrossEntropy"/>: binary, per output.</summary>
+    /// <summary><see cref="Backprop.Functional.CrossEntropy"/>: binary, per output; costed from the logits of its sigmoid output.</summary>
     CrossEntropy,
-    /// <summary><see cref="Backprop.Functional.SoftmaxCrossEntropy"/>: categorical, C = −Σ y ln a.</summary>
+    /// <summary><see cref="Backprop.Functional.SoftmaxCrossEntropy"/>: categorical, C = −Σ y ln a, costed from the logits as
+    /// −Σ yⱼ(zⱼ − LSE(z)).</summary>
     SoftmaxCrossEntropy,
 }

@@ -5,7 +5,7 @@ public enum FiniteDifference
 {
     /// <summary>Central difference (C(θ + h) − C(θ − h)) / 2h: 2 evaluations per parameter, error O(h²).</summary>
     Central,
-    /// <summary>Five-point stencil (−C(θ+2h) + 8C(θ+h) − 8C(θ−h) + C(θ−2h)) / 12h: 4 evaluations, error O(h⁴),
-    /// for tight checks in double.</summary>
+    /// <summary>Five-point stencil (8[C(θ+h) − C(θ−h)] − [C(θ+2h) − C(θ−2h)]) / 12h: 4 evaluations, error O(h⁴),
+    /// for tight checks in double. The two differences are taken first, so a flat direction gives exactly 0.</summary>
     FivePoint,
 }

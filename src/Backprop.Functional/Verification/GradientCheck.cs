@@ -77,21 +77,13 @@ public static class GradientCheck
 
         var layout = network.Layout;
         var indices = Indices(layout.Count, options.Sample, options.Seed);
-        double eps = MachineEpsilon<T>();
-        double step = options.Step ?? Math.Pow(eps, options.Stencil == FiniteDifference.Central ? 1.0 / 3 : 1.0 / 5);
+        double step = StepOf<T>(options);
 
         var perSlot = new SlotError[layout.Slots.Length];
         for (int s = 0; s < perSlot.Length; s++) perSlot[s] = new SlotError(layout.Slots[s], 0, 0, -1, 0, 0);
-        var theta = network.Parameters;
         foreach (int i in indices)
         {
-            T saved = theta[i];
-            T h = T.CreateChecked(step * Math.Max(1, Math.Abs(double.CreateChecked(saved))));
-            double fd = options.Stencil == FiniteDifference.Central
-                ? (At(network, x, y, ws, i, saved, h) - At(network, x, y, ws, i, saved, -h)) / (2 * double.CreateChecked(h))
-                : (-At(network, x, y, ws, i, saved, h + h) + 8 * At(network, x, y, ws, i, saved, h)
-                   - 8 * At(network, x, y, ws, i, saved, -h) + At(network, x, y, ws, i, saved, -(h + h))) / (12 * double.CreateChecked(h));
-            theta[i] = saved;
+            double fd = Estimate(network, x, y, ws, i, options.Stencil, step);
             double g = double.CreateChecked(gradient.Span[i]);
             double err = RelativeError(g, fd, options.Floor);
             int slot = SlotIndex(layout, i);
@@ -100,9 +92,63 @@ public static class GradientCheck
                 ? new SlotError(cur.Slot, cur.Checked + 1, err, i, g, fd)
                 : cur with { Checked = cur.Checked + 1 };
         }
-        int perParameter = options.Stencil == FiniteDifference.Central ? 2 : 4;
-        return new GradientCheckReport(perSlot, indices.Length, (long)perParameter * indices.Length);
+        return new GradientCheckReport(perSlot, indices.Length, EvaluationsPerParameter(options.Stencil) * indices.Length);
     }
+
+    /// <summary>The whole finite-difference estimate ĝ of ∂C/∂θ over the batch (x, y), in the flat layout: ĝᵢ into
+    /// <paramref name="destination"/>[i] for the parameters <see cref="GradientCheckOptions.Sample"/> picks (every
+    /// one by default) and NaN for the others, with the stencil and step of <paramref name="options"/>, the same
+    /// numbers <see cref="Run{T}"/> compares. θ is perturbed in place and restored bit for bit.</summary>
+    /// <param name="network">The network; its θ is the point of the estimate.</param>
+    /// <param name="x">Inputs, [batch × inputs].</param>
+    /// <param name="y">Targets, [batch × outputs].</param>
+    /// <param name="destination">ĝ, written, [θ's length] (slice it per tensor with <see cref="Slot.Of{T}(Span{T})"/>).</param>
+    /// <param name="options">Stencil, step and sample; null for the defaults.</param>
+    /// <returns>The loss evaluations spent (2 or 4 per estimated parameter).</returns>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is not θ's length, or a shape does not match.</exception>
+    public static long FiniteDifferences<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<double> destination,
+        GradientCheckOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        options ??= new GradientCheckOptions();
+        if (destination.Length != network.Layout.Count) Shapes.ThrowLengths("destination", destination.Length, "theta", network.Layout.Count);
+        int rows = x.Length / Math.Max(1, network.Spec.Inputs);
+        using var ws = network.CreateWorkspace(Math.Max(1, rows));
+        var indices = Indices(network.Layout.Count, options.Sample, options.Seed);
+        double step = StepOf<T>(options);
+        destination.Fill(double.NaN);
+        foreach (int i in indices) destination[i] = Estimate(network, x, y, ws, i, options.Stencil, step);
+        return EvaluationsPerParameter(options.Stencil) * indices.Length;
+    }
+
+    /// <summary>ĝᵢ by the stencil, the costs differenced before anything is scaled: a direction along which every
+    /// evaluated cost is the same number (a dead ReLU unit's weights) gives exactly 0. θᵢ is restored.</summary>
+    private static double Estimate<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, int i,
+        FiniteDifference stencil, double step) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var theta = network.Parameters;
+        T saved = theta[i];
+        T h = T.CreateChecked(step * Math.Max(1, Math.Abs(double.CreateChecked(saved))));
+        double fd;
+        if (stencil == FiniteDifference.Central)
+        {
+            double d1 = At(network, x, y, ws, i, saved, h) - At(network, x, y, ws, i, saved, -h);
+            fd = d1 / (2 * double.CreateChecked(h));
+        }
+        else
+        {
+            double d2 = At(network, x, y, ws, i, saved, h + h) - At(network, x, y, ws, i, saved, -(h + h));
+            double d1 = At(network, x, y, ws, i, saved, h) - At(network, x, y, ws, i, saved, -h);
+            fd = (8 * d1 - d2) / (12 * double.CreateChecked(h));
+        }
+        theta[i] = saved;
+        return fd;
+    }
+
+    private static double StepOf<T>(GradientCheckOptions options) where T : unmanaged, IFloatingPointIeee754<T> =>
+        options.Step ?? Math.Pow(MachineEpsilon<T>(), options.Stencil == FiniteDifference.Central ? 1.0 / 3 : 1.0 / 5);
+
+    private static long EvaluationsPerParameter(FiniteDifference stencil) => stencil == FiniteDifference.Central ? 2 : 4;
 
     /// <summary>|g − ĝ| / max(|g|, |ĝ|, floor).</summary>
     public static double RelativeError(double g, double estimate, double floor) =>

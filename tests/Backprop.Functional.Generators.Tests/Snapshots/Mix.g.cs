@@ -76,7 +76,7 @@ static partial class Outer
             if (y.Length != rows * OutputSize) ThrowTargets(y.Length, rows);
             if (parameterGradients && gradient.Length != ParameterCount) ThrowGradient(gradient.Length);
             global::Backprop.Functional.Validate.Finite<T>(y, OutputSize, "targets");
-            T cost = global::Backprop.Functional.CrossEntropy.Cost<T>(ws.A(3, rows), y);
+            T cost = global::Backprop.Functional.CrossEntropy.Cost<global::Backprop.Functional.Sigmoid, T>(ws.Z(3, rows), ws.A(3, rows), y, 3);
             global::Backprop.Functional.CrossEntropy.OutputError<global::Backprop.Functional.Sigmoid, T>(ws.Z(3, rows), ws.A(3, rows), y, ws.Delta(3, rows), 3);
             T inverseBatch = T.One / T.CreateChecked(rows);
             global::System.Numerics.Tensors.TensorPrimitives.Multiply<T>(ws.Delta(3, rows), inverseBatch, ws.Delta(3, rows));

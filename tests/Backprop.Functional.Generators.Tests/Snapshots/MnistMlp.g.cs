@@ -70,7 +70,7 @@ static partial class MnistMlp
         if (y.Length != rows * OutputSize) ThrowTargets(y.Length, rows);
         if (parameterGradients && gradient.Length != ParameterCount) ThrowGradient(gradient.Length);
         global::Backprop.Functional.Validate.Finite<T>(y, OutputSize, "targets");
-        T cost = global::Backprop.Functional.SoftmaxCrossEntropy.Cost<T>(ws.A(1, rows), y);
+        T cost = global::Backprop.Functional.SoftmaxCrossEntropy.Cost<global::Backprop.Functional.Softmax, T>(ws.Z(1, rows), ws.A(1, rows), y, 10);
         global::Backprop.Functional.SoftmaxCrossEntropy.OutputError<global::Backprop.Functional.Softmax, T>(ws.Z(1, rows), ws.A(1, rows), y, ws.Delta(1, rows), 10);
         T inverseBatch = T.One / T.CreateChecked(rows);
         global::System.Numerics.Tensors.TensorPrimitives.Multiply<T>(ws.Delta(1, rows), inverseBatch, ws.Delta(1, rows));

@@ -70,7 +70,7 @@ static partial class Tiny
         if (y.Length != rows * OutputSize) ThrowTargets(y.Length, rows);
         if (parameterGradients && gradient.Length != ParameterCount) ThrowGradient(gradient.Length);
         global::Backprop.Functional.Validate.Finite<T>(y, OutputSize, "targets");
-        T cost = global::Backprop.Functional.Quadratic.Cost<T>(ws.A(1, rows), y);
+        T cost = global::Backprop.Functional.Quadratic.Cost<global::Backprop.Functional.Identity, T>(ws.Z(1, rows), ws.A(1, rows), y, 1);
         global::Backprop.Functional.Quadratic.OutputError<global::Backprop.Functional.Identity, T>(ws.Z(1, rows), ws.A(1, rows), y, ws.Delta(1, rows), 1);
         T inverseBatch = T.One / T.CreateChecked(rows);
         global::System.Numerics.Tensors.TensorPrimitives.Multiply<T>(ws.Delta(1, rows), inverseBatch, ws.Delta(1, rows));

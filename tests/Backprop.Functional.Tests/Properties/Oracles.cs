@@ -14,13 +14,9 @@ internal static class Oracles
     public static double FivePoint(Func<double, double> f, double h) =>
         (-f(2 * h) + 8 * f(h) - 8 * f(-h) + f(-2 * h)) / (12 * h);
 
-    /// <summary>Mean cost of the batch from the aᴸ in the workspace.</summary>
-    public static double Cost(LossKind loss, ReadOnlySpan<double> a, ReadOnlySpan<double> y, int rows) => loss switch
-    {
-        LossKind.Quadratic => Quadratic.Cost(a, y),
-        LossKind.CrossEntropy => CrossEntropy.Cost(a, y),
-        _ => SoftmaxCrossEntropy.Cost(a, y),
-    } / rows;
+    /// <summary>Mean cost of the batch from the zᴸ and aᴸ in the workspace (the network's own cost function).</summary>
+    public static double Cost(NetworkSpec spec, Workspace<double> ws, ReadOnlySpan<double> y, int rows) =>
+        Equations.Cost(spec, y, ws, rows) / rows;
 
     /// <summary>The side of the kink of every ReLU-like unit: finite differences are only valid when no
     /// evaluation of the stencil crosses one.</summary>
@@ -54,7 +50,7 @@ internal static class Oracles
                 Equations.Activate(spec, ws, layer, rows);
                 Equations.ForwardFrom(spec, net.Parameters, x, ws, layer + 1, rows);
                 crossed |= AfterLayer(spec, layer, ws, rows, pattern);
-                return Cost(spec.Loss, ws.A(spec.Layers.Count - 1, rows), y, rows);
+                return Cost(spec, ws, y, rows);
             }, h);
         }
         net.Forward(x, ws);
@@ -91,9 +87,9 @@ internal static class Oracles
             result[i] = FivePoint(t =>
             {
                 net.Parameters[i] = saved + t;
-                var a = net.Forward(x, ws);
+                net.Forward(x, ws);
                 crossed |= KinkPattern(net.Spec, ws, rows) != pattern;
-                return Cost(net.Spec.Loss, a, y, rows);
+                return Cost(net.Spec, ws, y, rows);
             }, h);
             net.Parameters[i] = saved;
         }

@@ -50,4 +50,62 @@ public class GradientCheckTests
         Assert.Equal(before, net.Parameters.ToArray());
         Assert.True(report.MaxRelativeError < 1e-5, report.ToString());
     }
+
+    /// <summary>A 2-1(ReLU)-1 network whose hidden unit is dead (z = −10 for the sample): every cost the stencil
+    /// evaluates along its weights, its bias and the output weight is the same number, so the estimate must be
+    /// exactly 0, as backprop's gradient is. Scaling before differencing left −2.5·10⁻¹⁴-sized residues.</summary>
+    private static Network<double> DeadUnit() => Network<double>.FromParameters(
+        new NetworkSpec([new Dense(2, 1, ActivationKind.ReLU), new Dense(1, 1)], LossKind.Quadratic),
+        [0.5, -0.25, -10, 0.8, 1.1]);   // W⁰, b⁰, W¹, b¹; output 1.1 against y = 0: C = 0.605
+
+    [Theory]
+    [InlineData(FiniteDifference.FivePoint)]
+    [InlineData(FiniteDifference.Central)]
+    public void A_flat_direction_gives_exactly_zero(FiniteDifference stencil)
+    {
+        using var net = DeadUnit();
+        var options = new GradientCheckOptions(stencil);
+        var report = GradientCheck.Run<double>(net, [1.0, 2.0], [0.0], options);
+        for (int s = 0; s < 3; s++)   // layers.0.weight, layers.0.bias, layers.1.weight
+        {
+            Assert.Equal(0.0, report.Slots[s].Backprop);
+            Assert.True(report.Slots[s].FiniteDifference == 0 && report.Slots[s].MaxRelativeError == 0, report.ToString());
+        }
+        var fd = new double[net.Layout.Count];
+        GradientCheck.FiniteDifferences<double>(net, [1.0, 2.0], [0.0], fd, options);
+        Assert.Equal([0.0, 0.0, 0.0, 0.0], fd[..4]);
+        Assert.Equal(1.1, fd[4], 8);   // ∂C/∂b¹ = a − y
+    }
+
+    /// <summary>The whole finite-difference vector in the flat layout: equal to backprop's gradient on a smooth network,
+    /// NaN where a sample leaves a parameter out, θ restored, and the evaluations counted.</summary>
+    [Fact]
+    public void FiniteDifferences_fills_the_flat_vector()
+    {
+        var spec = NetworkSpec.Mlp([3, 5, 4], ActivationKind.Tanh, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
+        using var net = Network<double>.Create(spec, 11);
+        double[] before = net.Parameters.ToArray();
+        double[] x = [0.3, -1.2, 0.8, 1.5, 0.1, -0.4];
+        double[] y = [0, 0, 1, 0, 0.25, 0.25, 0.25, 0.25];
+        using var ws = net.CreateWorkspace(2);
+        using var g = net.CreateGradient();
+        net.ValueAndGradient(x, y, ws, g.Span);
+
+        var fd = new double[net.Layout.Count];
+        long evaluations = GradientCheck.FiniteDifferences<double>(net, x, y, fd, new GradientCheckOptions(FiniteDifference.FivePoint));
+        Assert.Equal(4L * fd.Length, evaluations);
+        Assert.Equal(before, net.Parameters.ToArray());
+        var (error, at) = Properties.Oracles.MaxError(g.Span, fd, 1e-8);
+        Assert.True(error <= 1e-8, $"entry {at}: backprop {g.Span[Math.Max(at, 0)]:R}, finite difference {fd[Math.Max(at, 0)]:R}");
+
+        var sampled = new double[fd.Length];
+        Assert.Equal(2L * 7, GradientCheck.FiniteDifferences<double>(net, x, y, sampled, new GradientCheckOptions(Sample: 7, Seed: 3)));
+        Assert.Equal(7, sampled.Count(v => !double.IsNaN(v)));
+        for (int i = 0; i < fd.Length; i++)
+            if (!double.IsNaN(sampled[i])) Assert.True(Math.Abs(sampled[i] - g.Span[i]) <= 1e-7 * Math.Max(1, Math.Abs(g.Span[i])), $"entry {i}");
+        Assert.Equal(before, net.Parameters.ToArray());
+
+        Assert.Contains("destination", Assert.Throws<ArgumentException>(() =>
+            GradientCheck.FiniteDifferences<double>(net, x, y, new double[fd.Length - 1])).Message, StringComparison.Ordinal);
+    }
 }
