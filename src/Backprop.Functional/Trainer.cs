@@ -69,7 +69,11 @@ public static class Trainer
     /// returns before anything is updated. Allocates nothing.</summary>
     /// <remarks>A one-sample batch with Sgd, Adam or AdamW and neither L2 nor clipping runs
     /// <see cref="Network{T}.TrainOnline"/>: the same update bit for bit (up to the sign of a zero), with ∂C/∂θ formed
-    /// inside it, so <paramref name="gradient"/> is not written on that path.</remarks>
+    /// inside it, so <paramref name="gradient"/> is not written on that path.
+    /// <para>With <see cref="Nesterov"/> in <see cref="NesterovForm.LookAhead"/> form the gradient (and the L2 term) is
+    /// taken at the look-ahead point θ − μv, written into the workspace's θ-sized scratch (rented on the first such step):
+    /// θ itself is not moved, so it is never shifted and shifted back with rounding. The returned cost is then the cost
+    /// at θ − μv, and the workspace holds that point's forward pass.</para></remarks>
     /// <param name="network">Updated in place.</param>
     /// <param name="x">The batch's inputs, [rows × inputs].</param>
     /// <param name="y">Its targets, [rows × outputs].</param>
@@ -95,9 +99,19 @@ public static class Trainer
                 Shapes.ThrowLengths("gradient", gradient.Length, "theta", network.Parameters.Length);
             return network.TrainOnline(x, y, ws, optimizer, ref state, buffers, lr);
         }
-        T cost = network.ValueAndGradient(x, y, ws, gradient);
+        ReadOnlySpan<T> at = network.Parameters;   // where ∂C/∂θ is evaluated
+        if (optimizer is Nesterov { Form: NesterovForm.LookAhead } nesterov)
+        {
+            // The textbook form needs ∇C(θ − μv): the point goes to scratch and θ is never moved, so there is no
+            // shift to undo (θ − μv + μv need not round back to θ).
+            var point = ws.ParameterScratch(at.Length);
+            Nesterov.LookAheadPoint(at, buffers, OptimizerGuard.Of<T>(nesterov.Mu), point);
+            at = point;
+        }
+        Equations.Forward(network.Spec, at, x, ws);
+        T cost = Equations.Backward(network.Spec, at, x, y, ws, gradient);
         if (!T.IsFinite(cost)) return cost;
-        if (l2PerWeight != T.Zero) AddL2(network, gradient, l2PerWeight);
+        if (l2PerWeight != T.Zero) AddL2(network.Layout, at, gradient, l2PerWeight);
         if (options.ClipNorm is { } clip) ClipByGlobalNorm.Apply(gradient, T.CreateChecked(clip));
         state = ws.Threads > 1 && gradient.Length >= ParallelUpdate<T>.MinimumLength && ParallelUpdate<T>.Splits(optimizer)
             ? ParallelUpdate<T>.Run(optimizer, state, network.Parameters, gradient, buffers, lr)
@@ -159,13 +173,13 @@ public static class Trainer
         return "every zˡ and aˡ is finite, so the cost itself overflowed";
     }
 
-    private static void AddL2<T>(Network<T> network, Span<T> gradient, T scale) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>g += scale·w on every weight, w read from <paramref name="theta"/> (θ, or the look-ahead point).</summary>
+    private static void AddL2<T>(ParameterLayout layout, ReadOnlySpan<T> theta, Span<T> gradient, T scale) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var layout = network.Layout;
-        for (int l = 0; l < network.Spec.Layers.Count; l++)
+        for (int l = 0; l < layout.Slots.Length / 2; l++)
         {
             var slot = layout.Weight(l);
-            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(slot.Of((ReadOnlySpan<T>)network.Parameters), scale, slot.Of(gradient), slot.Of(gradient));
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(slot.Of(theta), scale, slot.Of(gradient), slot.Of(gradient));
         }
     }
 
