@@ -20,7 +20,8 @@ namespace Backprop.Functional;
 /// <param name="ShuffleState">The shuffle generator's <see cref="SeededRandom.State"/>.</param>
 /// <param name="Order">The current epoch's order of the training rows, a permutation of 0 … n − 1.</param>
 /// <param name="EpochLossSum">Σ cost × rows over the batches of the current epoch done so far.</param>
-/// <param name="StartCost">The divergence check's starting cost (NaN when the check was off).</param>
+/// <param name="StartCost">The divergence check's starting cost (NaN when the check was off; a run resumed with the
+/// check on then measures it on the resumed θ).</param>
 /// <param name="RunningCost">The divergence check's running mean cost (NaN when the check was off).</param>
 /// <param name="History">The results of the finished epochs, [Epoch].</param>
 /// <param name="Metadata">The caller's entries (as given to <see cref="CheckpointFile.Save{T}"/>); empty from Fit.</param>
