@@ -40,12 +40,16 @@ internal sealed class TrainCommand
     private readonly Option<string> _testCsv = new("--test-csv") { Description = "CSV test set, same columns [default: evaluate on the training CSV]", HelpName = "FILE" };
     private readonly Option<bool> _regression = new("--regression") { Description = "The CSV label is a number to regress on, not a class" };
     private readonly Option<string> _out = new("--out") { Description = "Model file to write; the plot goes to <out>.png [default: model.safetensors]", HelpName = "FILE" };
+    private readonly Option<double?> _divergence = new("--divergence-factor") { Description = "Stop (exit 1, model not saved) when the running mean cost exceeds X × the starting cost; 0 turns this off (NaN/∞ costs always stop) [default: 10]", HelpName = "X" };
+    private readonly Option<int?> _checkpointEvery = new("--checkpoint-every") { Description = "Write a checkpoint (θ, optimizer state, data order, position) every N steps, atomically", HelpName = "N" };
+    private readonly Option<string> _checkpoint = new("--checkpoint") { Description = "Checkpoint file to write [default: <out> with extension .checkpoint.safetensors]", HelpName = "FILE" };
+    private readonly Option<string> _resume = new("--resume") { Description = "Continue from a checkpoint written by a run with the same options; ends with the same model bit for bit", HelpName = "FILE" };
 
     private IEnumerable<Option> All =>
     [
         _preset, _layers, _hidden, _output, _loss, _optimizer, _lr, _momentum, _beta1, _beta2, _eps, _alpha, _rho,
         _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads,
-        _data, _csv, _labelColumn, _testCsv, _regression, _out,
+        _data, _csv, _labelColumn, _testCsv, _regression, _out, _divergence, _checkpointEvery, _checkpoint, _resume,
     ];
 
     /// <summary>The <c>train</c> command, running on <paramref name="console"/>.</summary>
@@ -123,8 +127,19 @@ internal sealed class TrainCommand
             AtMostCores(Positive(parse.GetValue(_threads), "--threads")) ?? d.Threads,
             data,
             parse.GetValue(_out) is { } outPath ? (string.IsNullOrWhiteSpace(outPath) ? throw new UsageException("--out needs a file name, not an empty value") : outPath) : d.Out,
-            preset?.Name);
+            preset?.Name)
+        {
+            DivergenceFactor = parse.GetValue(_divergence) is { } f
+                ? (f == 0 ? null : f > 0 && double.IsFinite(f) ? f : throw new UsageException("--divergence-factor must be > 0, or 0 to turn the check off"))
+                : d.DivergenceFactor,
+            CheckpointEvery = Positive(parse.GetValue(_checkpointEvery), "--checkpoint-every") ?? 0,
+            Checkpoint = NonEmpty(parse.GetValue(_checkpoint), "--checkpoint"),
+            Resume = NonEmpty(parse.GetValue(_resume), "--resume"),
+        };
     }
+
+    private static string? NonEmpty(string? value, string option) =>
+        value is not null && string.IsNullOrWhiteSpace(value) ? throw new UsageException($"{option} needs a file name") : value;
 
     private DataSource ResolveData(ParseResult parse)
     {

@@ -28,7 +28,16 @@ internal static class TrainRunner
 
         int stepsPerEpoch = (train.Count + s.Batch - 1) / s.Batch;
         var options = new TrainingOptions(s.Epochs, s.Batch, s.Seed, s.Optimizer, s.Schedule.Build((long)stepsPerEpoch * s.Epochs),
-            s.L2, s.ClipNorm, s.Threads);
+            s.L2, s.ClipNorm, s.Threads, DivergenceFactor: s.DivergenceFactor, CheckpointEvery: s.CheckpointEvery);
+        var run = RunMetadata(s, spec, train);
+        var resume = s.Resume is null ? null : LoadCheckpoint(s.Resume, run);
+        Action<TrainingCheckpoint<float>>? onCheckpoint = null;
+        if (s.CheckpointEvery > 0)
+        {
+            string checkpoint = s.CheckpointPath;
+            if (Path.GetDirectoryName(Path.GetFullPath(checkpoint)) is { } checkpointDir) Directory.CreateDirectory(checkpointDir);
+            onCheckpoint = c => CheckpointFile.Save(checkpoint, c, run);
+        }
         bool classification = !s.Data.Regression;
         string testName = testIsTrain ? "train-set" : "test";
 
@@ -37,9 +46,12 @@ internal static class TrainRunner
         console.Line(string.Create(Inv,
             $"{Names.Of(s.Optimizer)}, schedule {s.Schedule}, L2 λ={s.L2}, batch {s.Batch}, {s.Epochs} epochs, seed {s.Seed}, init {Names.Of(s.Init)}, {s.Threads} thread(s)"));
 
+        if (resume is not null)
+            console.Line(string.Create(Inv, $"resuming from {s.Resume}: epoch {resume.Epoch + 1}, step {resume.Step}"));
+
         IReadOnlyList<EpochResult> results = console.Profile.Capabilities.Interactive
-            ? FitWithProgress(network, train, test, options, console, classification, testName)
-            : Trainer.Fit(network, train, test, options, r => console.Line(Report.EpochLine(r, s.Epochs, classification, testName)));
+            ? FitWithProgress(network, train, test, options, resume, onCheckpoint, console, classification, testName)
+            : Trainer.Fit(network, train, test, options, resume, onCheckpoint, r => console.Line(Report.EpochLine(r, s.Epochs, classification, testName)));
 
         var final = results[^1].Test!;
         if (classification)
@@ -62,7 +74,8 @@ internal static class TrainRunner
     }
 
     private static IReadOnlyList<EpochResult> FitWithProgress(Network<float> network, Dataset train, Dataset test,
-        TrainingOptions options, IAnsiConsole console, bool classification, string testName)
+        TrainingOptions options, TrainingCheckpoint<float>? resume, Action<TrainingCheckpoint<float>>? onCheckpoint,
+        IAnsiConsole console, bool classification, string testName)
     {
         IReadOnlyList<EpochResult> results = [];
         console.Progress()
@@ -71,13 +84,13 @@ internal static class TrainRunner
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                int epoch = 1;
+                int epoch = resume is null ? 1 : resume.Epoch + 1;
                 ProgressTask? task = null;
                 int every = 1;
                 // Cheap per batch: an integer test, and a locked field write about 200 times an epoch.
                 void OnBatch(int b, int n)
                 {
-                    if (b == 0)
+                    if (b == 0 || task is null)   // a resumed run starts mid-epoch
                     {
                         task = ctx.AddTask(string.Create(Inv, $"epoch {epoch}/{options.Epochs}"), maxValue: n);
                         every = Math.Max(1, n / 200);
@@ -93,9 +106,41 @@ internal static class TrainRunner
                     epoch++;
                 }
 
-                results = Trainer.Fit(network, train, test, options, OnEpoch, OnBatch);
+                results = Trainer.Fit(network, train, test, options, resume, onCheckpoint, OnEpoch, OnBatch);
             });
         return results;
+    }
+
+    /// <summary>What a checkpoint records of the command line: every option that shapes the model or its metadata
+    /// (not --threads, --out or the checkpoint options), so that a resume with other options is refused.</summary>
+    private static Dictionary<string, string> RunMetadata(TrainSettings s, NetworkSpec spec, Dataset train) => new()
+    {
+        ["run.network"] = spec.ToString(),
+        ["run.data"] = string.Create(Inv, $"{train.Name} ({train.Count} rows)"),
+        ["run.optimizer"] = Names.Of(s.Optimizer),
+        ["run.schedule"] = s.Schedule.ToString(),
+        ["run.l2"] = s.L2.ToString("R", Inv),
+        ["run.clip"] = s.ClipNorm?.ToString("R", Inv) ?? "none",
+        ["run.init"] = Names.Of(s.Init),
+        ["run.batch"] = s.Batch.ToString(Inv),
+        ["run.epochs"] = s.Epochs.ToString(Inv),
+        ["run.seed"] = s.Seed.ToString(Inv),
+        ["run.preset"] = s.Preset ?? "none",
+    };
+
+    /// <summary>Loads <paramref name="path"/> and checks it was written by a run with these options.</summary>
+    private static TrainingCheckpoint<float> LoadCheckpoint(string path, Dictionary<string, string> run)
+    {
+        var checkpoint = CheckpointFile.Load<float>(path);
+        foreach (var (key, value) in run)
+        {
+            string what = key["run.".Length..];
+            if (!checkpoint.Metadata.TryGetValue(key, out string? written))
+                throw new CliException($"{path} was not written by 'backprop train --checkpoint-every' (it records no {what})");
+            if (written != value)
+                throw new CliException($"{path} was written by a run with {what} {written}, but this run has {what} {value}; resume with the options of that run");
+        }
+        return checkpoint;
     }
 
     private static void Save(TrainSettings s, Network<float> network, Dataset train, Evaluation final, bool testIsTrain)

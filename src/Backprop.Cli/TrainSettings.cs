@@ -73,5 +73,20 @@ internal sealed record TrainSettings(
     /// <summary>The widths to build, given the data's feature and output counts.</summary>
     public int[] LayersFor(int features, int outputs) => Layers ?? (Data.IsCsv ? [features, 128, outputs] : [784, 128, 10]);
 
+    /// <summary>Stop when the running mean cost passes this multiple of the starting cost (null: only NaN/∞ stop).</summary>
+    public double? DivergenceFactor { get; init; } = 10;
+
+    /// <summary>Steps between checkpoints (0: none).</summary>
+    public int CheckpointEvery { get; init; }
+
+    /// <summary>Where checkpoints go (null: <see cref="CheckpointPath"/>'s default next to the model).</summary>
+    public string? Checkpoint { get; init; }
+
+    /// <summary>A checkpoint to continue from.</summary>
+    public string? Resume { get; init; }
+
+    /// <summary>The checkpoint file: --checkpoint, else the model's name with extension .checkpoint.safetensors.</summary>
+    public string CheckpointPath => Checkpoint ?? Path.ChangeExtension(Out, ".checkpoint.safetensors");
+
     public string LayersText => Layers is null ? (Data.IsCsv ? "features-128-outputs" : "784-128-10") : string.Join('-', Layers);
 }

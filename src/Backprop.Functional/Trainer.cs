@@ -18,13 +18,43 @@ public static class Trainer
     /// <param name="onBatch">Called after each batch with (batch index, batches per epoch).</param>
     /// <exception cref="ArgumentException">The data does not fit the network, or a data set is empty.</exception>
     /// <exception cref="NonFiniteException">A batch's cost became NaN or infinite (θ is left as before that step).</exception>
+    /// <exception cref="TrainingDivergedException">The running mean cost rose above
+    /// <see cref="TrainingOptions.DivergenceFactor"/> × the starting cost.</exception>
     public static IReadOnlyList<EpochResult> Fit<T>(Network<T> network, Dataset train, Dataset? test, TrainingOptions options,
+        Action<EpochResult>? onEpoch = null, Action<int, int>? onBatch = null) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Fit(network, train, test, options, resume: null, onCheckpoint: null, onEpoch, onBatch);
+
+    /// <summary>Trains <paramref name="network"/> as <see cref="Fit{T}(Network{T}, Dataset, Dataset?, TrainingOptions, Action{EpochResult}?, Action{int, int}?)"/>
+    /// does, continuing from <paramref name="resume"/> when given and handing a <see cref="TrainingCheckpoint{T}"/> to
+    /// <paramref name="onCheckpoint"/> every <see cref="TrainingOptions.CheckpointEvery"/> steps. A run resumed from any
+    /// of its checkpoints, with the same data and options, ends with the same θ bit for bit as the run that wrote it,
+    /// and returns the same epoch losses and evaluations (times and throughput aside).</summary>
+    /// <param name="network">Updated in place; with <paramref name="resume"/> its θ is replaced by the checkpoint's.</param>
+    /// <param name="train">Training set; its features and outputs must match the network.</param>
+    /// <param name="test">Optional test set.</param>
+    /// <param name="options">Epochs, batch size, optimizer …; when resuming, the same as the run that wrote the checkpoint.</param>
+    /// <param name="resume">A checkpoint of this run to continue from (null: start afresh).</param>
+    /// <param name="onCheckpoint">Receives a copy of the training state after every <see cref="TrainingOptions.CheckpointEvery"/>
+    /// steps (after the step's divergence check, so a step that diverged is never checkpointed).</param>
+    /// <param name="onEpoch">Called after each epoch.</param>
+    /// <param name="onBatch">Called after each batch with (batch index, batches per epoch).</param>
+    /// <returns>Every epoch's result, the resumed ones' taken from the checkpoint.</returns>
+    /// <exception cref="ArgumentException">The data does not fit the network, or <paramref name="resume"/> does not fit
+    /// this network, optimizer, batch size or dataset (the message names what differs).</exception>
+    /// <exception cref="NonFiniteException">A batch's cost became NaN or infinite (θ is left as before that step).</exception>
+    /// <exception cref="TrainingDivergedException">The running mean cost rose above
+    /// <see cref="TrainingOptions.DivergenceFactor"/> × the starting cost (θ holds that step's update).</exception>
+    public static IReadOnlyList<EpochResult> Fit<T>(Network<T> network, Dataset train, Dataset? test, TrainingOptions options,
+        TrainingCheckpoint<T>? resume, Action<TrainingCheckpoint<T>>? onCheckpoint,
         Action<EpochResult>? onEpoch = null, Action<int, int>? onBatch = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(options);
         RequireFits(network, train);
         if (test is not null) RequireFits(network, test);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.CheckpointEvery);
+        if (options.DivergenceFactor is { } factor && !(factor > 0 && double.IsFinite(factor)))
+            throw new ArgumentOutOfRangeException(nameof(options), factor, "DivergenceFactor must be a positive finite number, or null to turn the check off");
 
         var optimizer = options.Optimizer ?? new Adam();
         // A batch larger than the data set is the whole set: size the buffers by what the data can fill.
@@ -38,31 +68,167 @@ public static class Trainer
         var state = new OptimizerState(0);
         T l2 = T.CreateChecked(options.L2 / train.Count);
         var results = new List<EpochResult>(Math.Min(options.Epochs, 1024));   // not sized by a number from input
-
-        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        var divergence = new DivergenceCheck(options.DivergenceFactor, train.Count);
+        int firstEpoch = 1, firstBatch = 0;
+        double lossSum = 0;
+        if (resume is not null)
         {
-            batcher.NextEpoch();
+            Restore(resume, network, train, options, optimizer, batcher, buffers);
+            state = new OptimizerState(resume.Step);
+            firstEpoch = resume.Epoch + 1;
+            firstBatch = resume.Batch;
+            lossSum = resume.EpochLossSum;
+            results.AddRange(resume.History);
+            divergence.Start = resume.StartCost;
+            divergence.Running = resume.RunningCost;
+        }
+        if (divergence.Enabled && !double.IsFinite(divergence.Start))
+            divergence.Start = divergence.Running = StartCost(network, train, ws, x.Span, y.Span, batch);
+
+        for (int epoch = firstEpoch; epoch <= options.Epochs; epoch++)
+        {
+            if (firstBatch == 0) batcher.NextEpoch();   // a checkpoint taken mid-epoch holds that epoch's order already
             var clock = Stopwatch.StartNew();
-            double lossSum = 0;
-            for (int b = 0; b < batcher.BatchCount; b++)
+            long rowsDone = 0;
+            for (int b = firstBatch; b < batcher.BatchCount; b++)
             {
                 int rows = batcher.Copy<T>(b, x.Span, y.Span);
                 var xs = x.Span[..(rows * train.Features)];
                 var ys = y.Span[..(rows * train.Outputs)];
                 T cost = Step(network, xs, ys, ws, gradient.Span, optimizer, ref state, buffers, options, l2);
                 if (!T.IsFinite(cost))
+                {
+                    var (where, layer) = WhereNonFinite(ws, rows);
                     throw new NonFiniteException(
-                        $"epoch {epoch}, step {state.Step + 1} (batch {b + 1} of {batcher.BatchCount}): the cost is {cost}; {WhereNonFinite(ws, rows)}. Training stopped before the update; lower the learning rate, or check the data.");
-                lossSum += double.CreateChecked(cost) * rows;
+                        $"epoch {epoch}, step {state.Step + 1} (batch {b + 1} of {batcher.BatchCount}): the cost is {cost}; {where}. Training stopped before the update; lower the learning rate, or check the data.")
+                    { Epoch = epoch, Step = state.Step + 1, Layer = layer };
+                }
+                double c = double.CreateChecked(cost);
+                lossSum += c * rows;
+                rowsDone += rows;
+                if (divergence.Enabled && divergence.Add(c, rows)) ThrowDiverged(network, ws, rows, divergence, c, epoch, state.Step, b, batcher.BatchCount, options.DivergenceFactor!.Value);
                 onBatch?.Invoke(b, batcher.BatchCount);
+                if (onCheckpoint is not null && options.CheckpointEvery > 0 && state.Step % options.CheckpointEvery == 0)
+                {
+                    onCheckpoint(new TrainingCheckpoint<T>(network.Spec, network.Parameters.ToArray(), optimizer.GetType().Name,
+                        buffers.Count, CopyMoments(buffers), state.Step, epoch - 1, b + 1, options.BatchSize, batcher.ShuffleState,
+                        batcher.Order.ToArray(), lossSum, divergence.Start, divergence.Running, results.ToArray(), EmptyMetadata));
+                }
             }
+            firstBatch = 0;
             clock.Stop();
             var evaluation = test is null ? null : Evaluate(network, test, options.EvaluationBatch);
-            var result = new EpochResult(epoch, lossSum / train.Count, evaluation, train.Count / clock.Elapsed.TotalSeconds, clock.Elapsed);
+            var result = new EpochResult(epoch, lossSum / train.Count, evaluation, rowsDone / clock.Elapsed.TotalSeconds, clock.Elapsed);
+            lossSum = 0;
             results.Add(result);
             onEpoch?.Invoke(result);
         }
         return results;
+    }
+
+    private static readonly IReadOnlyDictionary<string, string> EmptyMetadata = new Dictionary<string, string>();
+
+    private static T[] CopyMoments<T>(OptimizerBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var moments = new T[checked(buffers.Count * buffers.Length)];
+        for (int i = 0; i < buffers.Count; i++) buffers.Moment(i).CopyTo(moments.AsSpan(i * buffers.Length));
+        return moments;
+    }
+
+    /// <summary>Checks that <paramref name="resume"/> belongs to this run, then puts its θ, moments and data order in place.</summary>
+    private static void Restore<T>(TrainingCheckpoint<T> resume, Network<T> network, Dataset train, TrainingOptions options,
+        Optimizer optimizer, Batcher batcher, OptimizerBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var c = resume;
+        static void Refuse(string why) => throw new ArgumentException($"the checkpoint does not fit this run: {why}", nameof(resume));
+        if (c.Spec != network.Spec) Refuse($"it is of {c.Spec}, the network is {network.Spec}");
+        int n = network.Layout.Count;
+        if (c.Parameters is null || c.Parameters.Length != n) Refuse($"θ has {c.Parameters?.Length} elements, the network {n}");
+        if (c.OptimizerName != optimizer.GetType().Name || c.MomentCount != optimizer.MomentCount)
+            Refuse($"it was written by {c.OptimizerName} with {c.MomentCount} moment vectors, this run uses {optimizer.GetType().Name} with {optimizer.MomentCount}");
+        if (c.Moments is null || c.Moments.Length != (long)c.MomentCount * n) Refuse($"it holds {c.Moments?.Length} moment values, not {c.MomentCount} × {n}");
+        if (c.BatchSize != options.BatchSize) Refuse($"it was written with batch size {c.BatchSize}, this run uses {options.BatchSize}");
+        if (c.Order is null || c.Order.Length != train.Count) Refuse($"its data order covers {c.Order?.Length} rows, {train.Name} has {train.Count}");
+        if (!IsPermutation(c.Order)) Refuse("its data order is not a permutation of the rows");
+        int batches = batcher.BatchCount;
+        if (c.Epoch < 0 || c.Epoch > options.Epochs || c.Batch < 0 || c.Batch > batches || (c.Epoch == options.Epochs && c.Batch != 0))
+            Refuse($"it is at epoch {c.Epoch} + {c.Batch} batches, outside this run's {options.Epochs} epochs of {batches} batches");
+        if (c.Step != (long)c.Epoch * batches + c.Batch)
+            Refuse($"its step count {c.Step} is not {c.Epoch} epochs × {batches} batches + {c.Batch}");
+        if (c.History is null || c.History.Count != c.Epoch) Refuse($"it holds {c.History?.Count} epoch results for {c.Epoch} finished epochs");
+
+        c.Parameters.CopyTo(network.Parameters);
+        for (int i = 0; i < c.MomentCount; i++) c.Moments.AsSpan(i * n, n).CopyTo(buffers.Moment(i));
+        batcher.Restore(c.ShuffleState, c.Order);
+    }
+
+    internal static bool IsPermutation(ReadOnlySpan<int> order)
+    {
+        var seen = new bool[order.Length];
+        foreach (int i in order)
+        {
+            if ((uint)i >= (uint)seen.Length || seen[i]) return false;
+            seen[i] = true;
+        }
+        return true;
+    }
+
+    /// <summary>The initial network's mean cost on the first <see cref="TrainingOptions.DivergenceHorizon"/> rows.</summary>
+    private static double StartCost<T>(Network<T> network, Dataset train, Workspace<T> ws, Span<T> x, Span<T> y, int batch)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rowsInOrder = new Batcher(train, batch, 0, shuffle: false);
+        double sum = 0;
+        int used = 0;
+        for (int b = 0; b < rowsInOrder.BatchCount && used < TrainingOptions.DivergenceHorizon; b++)
+        {
+            int rows = rowsInOrder.Copy<T>(b, x, y);
+            sum += double.CreateChecked(network.Cost(x[..(rows * train.Features)], y[..(rows * train.Outputs)], ws)) * rows;
+            used += rows;
+        }
+        return sum / used;
+    }
+
+    private static void ThrowDiverged<T>(Network<T> network, Workspace<T> ws, int rows, DivergenceCheck d, double cost,
+        int epoch, long step, int b, int batches, double factor) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var (where, layer) = WhereNonFinite(ws, rows);
+        if (layer < 0) (where, layer) = Largest(network, ws, rows);
+        throw new TrainingDivergedException(string.Create(inv,
+            $"epoch {epoch}, step {step} (batch {b + 1} of {batches}): training diverged: the running mean cost {d.Running:G4} is more than {factor:G4} × the starting cost {d.Start:G4} (this batch's cost: {cost:G4}); {where}. Training stopped; lower the learning rate, or raise the divergence factor if this rise is expected."))
+        { Epoch = epoch, Step = step, Layer = layer };
+    }
+
+    /// <summary>Names the layer with the largest |zˡ| and the tensor with the largest |θ|.</summary>
+    private static (string Where, int Layer) Largest<T>(Network<T> network, Workspace<T> ws, int rows) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int bestLayer = 0, bestIndex = 0;
+        double bestZ = -1;
+        for (int l = 0; l < ws.LayerCount; l++)
+        {
+            var z = ws.Z(l, rows);
+            for (int i = 0; i < z.Length; i++)
+            {
+                double v = Math.Abs(double.CreateChecked(z[i]));
+                if (v > bestZ) (bestZ, bestLayer, bestIndex) = (v, l, i);
+            }
+        }
+        string slotName = "";
+        double bestW = -1;
+        ReadOnlySpan<T> theta = network.Parameters;
+        foreach (var slot in network.Layout.Slots)
+        {
+            var values = slot.Of(theta);
+            for (int i = 0; i < values.Length; i++)
+            {
+                double v = Math.Abs(double.CreateChecked(values[i]));
+                if (v > bestW) (bestW, slotName) = (v, slot.Name);
+            }
+        }
+        int width = ws.Width(bestLayer);
+        return (string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"the largest |z| is {bestZ:G4} in layer {bestLayer} (sample {bestIndex / width}, unit {bestIndex % width}), the largest |θ| {bestW:G4} in {slotName}"), bestLayer);
     }
 
     /// <summary>One training step: C and ∂C/∂θ of the batch, then g += (λ/n)·w on the weights when
@@ -71,7 +237,11 @@ public static class Trainer
     /// returns before anything is updated. Allocates nothing.</summary>
     /// <remarks>A one-sample batch with Sgd, Adam or AdamW and neither L2 nor clipping runs
     /// <see cref="Network{T}.TrainOnline"/>: the same update bit for bit (up to the sign of a zero), with ∂C/∂θ formed
-    /// inside it, so <paramref name="gradient"/> is not written on that path.</remarks>
+    /// inside it, so <paramref name="gradient"/> is not written on that path.
+    /// <para>With <see cref="Nesterov"/> in <see cref="NesterovForm.LookAhead"/> form the gradient (and the L2 term) is
+    /// taken at the look-ahead point θ − μv, written into the workspace's θ-sized scratch (rented on the first such step):
+    /// θ itself is not moved, so it is never shifted and shifted back with rounding. The returned cost is then the cost
+    /// at θ − μv, and the workspace holds that point's forward pass.</para></remarks>
     /// <param name="network">Updated in place.</param>
     /// <param name="x">The batch's inputs, [rows × inputs].</param>
     /// <param name="y">Its targets, [rows × outputs].</param>
@@ -97,9 +267,19 @@ public static class Trainer
                 Shapes.ThrowLengths("gradient", gradient.Length, "theta", network.Parameters.Length);
             return network.TrainOnline(x, y, ws, optimizer, ref state, buffers, lr);
         }
-        T cost = network.ValueAndGradient(x, y, ws, gradient);
+        ReadOnlySpan<T> at = network.Parameters;   // where ∂C/∂θ is evaluated
+        if (optimizer is Nesterov { Form: NesterovForm.LookAhead } nesterov)
+        {
+            // The textbook form needs ∇C(θ − μv): the point goes to scratch and θ is never moved, so there is no
+            // shift to undo (θ − μv + μv need not round back to θ).
+            var point = ws.ParameterScratch(at.Length);
+            Nesterov.LookAheadPoint(at, buffers, OptimizerGuard.Of<T>(nesterov.Mu), point);
+            at = point;
+        }
+        Equations.Forward(network.Spec, at, x, ws);
+        T cost = Equations.Backward(network.Spec, at, x, y, ws, gradient);
         if (!T.IsFinite(cost)) return cost;
-        if (l2PerWeight != T.Zero) AddL2(network, gradient, l2PerWeight);
+        if (l2PerWeight != T.Zero) AddL2(network.Layout, at, gradient, l2PerWeight);
         if (options.ClipNorm is { } clip) ClipByGlobalNorm.Apply(gradient, T.CreateChecked(clip));
         state = ws.Threads > 1 && gradient.Length >= ParallelUpdate<T>.MinimumLength && ParallelUpdate<T>.Splits(optimizer)
             ? ParallelUpdate<T>.Run(optimizer, state, network.Parameters, gradient, buffers, lr)
@@ -147,8 +327,8 @@ public static class Trainer
         return best;
     }
 
-    /// <summary>Names the first layer whose zˡ or aˡ is not finite, and where.</summary>
-    private static string WhereNonFinite<T>(Workspace<T> ws, int rows) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Names the first layer whose zˡ or aˡ is not finite, and where (layer −1 when all are finite).</summary>
+    private static (string Where, int Layer) WhereNonFinite<T>(Workspace<T> ws, int rows) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int l = 0; l < ws.LayerCount; l++)
         {
@@ -156,18 +336,18 @@ public static class Trainer
             foreach (var (name, values) in new[] { ("z", ws.Z(l, rows).ToArray()), ("a", ws.A(l, rows).ToArray()) })
                 for (int i = 0; i < values.Length; i++)
                     if (!T.IsFinite(values[i]))
-                        return $"the first non-finite value is {name} of layer {l} (sample {i / width}, unit {i % width}) = {values[i]}";
+                        return ($"the first non-finite value is {name} of layer {l} (sample {i / width}, unit {i % width}) = {values[i]}", l);
         }
-        return "every zˡ and aˡ is finite, so the cost itself overflowed";
+        return ("every zˡ and aˡ is finite, so the cost itself overflowed", -1);
     }
 
-    private static void AddL2<T>(Network<T> network, Span<T> gradient, T scale) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>g += scale·w on every weight, w read from <paramref name="theta"/> (θ, or the look-ahead point).</summary>
+    private static void AddL2<T>(ParameterLayout layout, ReadOnlySpan<T> theta, Span<T> gradient, T scale) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var layout = network.Layout;
-        for (int l = 0; l < network.Spec.Layers.Count; l++)
+        for (int l = 0; l < layout.Slots.Length / 2; l++)
         {
             var slot = layout.Weight(l);
-            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(slot.Of((ReadOnlySpan<T>)network.Parameters), scale, slot.Of(gradient), slot.Of(gradient));
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(slot.Of(theta), scale, slot.Of(gradient), slot.Of(gradient));
         }
     }
 

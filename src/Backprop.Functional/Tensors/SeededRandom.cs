@@ -9,6 +9,12 @@ public struct SeededRandom
     /// <summary>A generator started from <paramref name="seed"/>.</summary>
     public SeededRandom(long seed) => _state = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + 0x2545F4914F6CDD1DUL);
 
+    /// <summary>The generator's whole state: <see cref="FromState"/> of it continues the same stream (checkpoints).</summary>
+    public readonly ulong State => _state;
+
+    /// <summary>A generator continuing from a <see cref="State"/>.</summary>
+    public static SeededRandom FromState(ulong state) => new() { _state = state };
+
     /// <summary>The next 64 random bits.</summary>
     public ulong NextUInt64()
     {

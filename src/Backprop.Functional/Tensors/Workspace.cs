@@ -90,6 +90,24 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
         return rows;
     }
 
-    /// <summary>Returns the buffer to the pool.</summary>
-    public void Dispose() => _buffer.Dispose();
+    /// <summary>A θ-sized scratch vector, rented on first use and kept: <see cref="Trainer.Step{T}"/> writes the
+    /// Nesterov look-ahead point θ − μv here and evaluates the gradient at it, leaving θ untouched.</summary>
+    internal Span<T> ParameterScratch(int length)
+    {
+        if (_parameterScratch is null || _parameterScratch.Length != length)
+        {
+            _parameterScratch?.Dispose();
+            _parameterScratch = MemoryOwner<T>.Allocate(length, AllocationMode.Clear);
+        }
+        return _parameterScratch.Span;
+    }
+
+    private MemoryOwner<T>? _parameterScratch;
+
+    /// <summary>Returns the buffers to the pool.</summary>
+    public void Dispose()
+    {
+        _buffer.Dispose();
+        _parameterScratch?.Dispose();
+    }
 }

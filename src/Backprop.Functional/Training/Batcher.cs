@@ -38,6 +38,21 @@ public sealed class Batcher
         if (Shuffle) _rng.Shuffle(_order);
     }
 
+    /// <summary>The shuffle generator's state (after this epoch's shuffle).</summary>
+    internal ulong ShuffleState => _rng.State;
+
+    /// <summary>This epoch's order of the rows.</summary>
+    internal ReadOnlySpan<int> Order => _order;
+
+    /// <summary>Continues from a saved order and generator state (a checkpoint); <paramref name="order"/> must be a
+    /// permutation of the rows (the caller checks).</summary>
+    internal void Restore(ulong shuffleState, ReadOnlySpan<int> order)
+    {
+        if (order.Length != _order.Length) Shapes.ThrowLengths("order", order.Length, "the dataset", _order.Length);
+        order.CopyTo(_order);
+        _rng = SeededRandom.FromState(shuffleState);
+    }
+
     /// <summary>Copies batch <paramref name="index"/> of this epoch into x ([rows × features]) and y
     /// ([rows × outputs]); returns its row count.</summary>
     public int Copy<T>(int index, Span<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>

@@ -11,6 +11,14 @@ namespace Backprop.Functional;
 /// <param name="ClipNorm">Clip the gradient to this global L2 norm before the update (null: no clipping).</param>
 /// <param name="Threads">Threads large GEMMs may use (small ones always run on the calling thread).</param>
 /// <param name="EvaluationBatch">Rows per batch when evaluating.</param>
+/// <param name="DivergenceFactor">Stop with <see cref="TrainingDivergedException"/> when the running mean of the batch
+/// costs (an exponential moving average over about the last <see cref="DivergenceHorizon"/> samples) exceeds this
+/// multiple of the starting cost (the initial network's mean cost on the first <see cref="DivergenceHorizon"/> training
+/// rows, measured once before the first step). Default 10: healthy runs stay below their starting cost, a diverging one
+/// crosses 10× within a few steps. Null turns this check off; a NaN or infinite cost always stops training
+/// (<see cref="NonFiniteException"/>).</param>
+/// <param name="CheckpointEvery">Call the checkpoint callback of <see cref="Trainer.Fit{T}(Network{T}, Dataset, Dataset?, TrainingOptions, TrainingCheckpoint{T}?, Action{TrainingCheckpoint{T}}?, Action{EpochResult}?, Action{int, int}?)"/>
+/// after every this many steps (0: never).</param>
 public sealed record TrainingOptions(
     int Epochs = 5,
     int BatchSize = 64,
@@ -20,7 +28,13 @@ public sealed record TrainingOptions(
     double L2 = 0,
     double? ClipNorm = null,
     int Threads = 1,
-    int EvaluationBatch = 1000);
+    int EvaluationBatch = 1000,
+    double? DivergenceFactor = 10,
+    int CheckpointEvery = 0)
+{
+    /// <summary>Samples the divergence check averages over, and measures the starting cost on.</summary>
+    public const int DivergenceHorizon = 1024;
+}
 
 /// <summary>What one epoch did.</summary>
 /// <param name="Epoch">1-based epoch number.</param>
@@ -38,7 +52,7 @@ public sealed record EpochResult(int Epoch, double TrainLoss, Evaluation? Test, 
 public sealed record Evaluation(double Loss, double Accuracy, int[] Confusion, int Classes);
 
 /// <summary>A numerical blow-up during training: a NaN or infinite cost, stopped before it reached θ.</summary>
-public sealed class NonFiniteException : ArithmeticException
+public sealed class NonFiniteException : TrainingDivergedException
 {
     /// <summary>Creates the exception with a message naming where it happened.</summary>
     public NonFiniteException(string message) : base(message) { }

@@ -22,7 +22,7 @@ public class TrainerTests
 
     private static readonly NetworkSpec Spec = NetworkSpec.Mlp([4, 16, 3], ActivationKind.Tanh, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
 
-    public static TheoryData<string> Optimizers => new() { "sgd", "momentum", "momentum-classic", "nesterov", "nesterov-mu-half", "adagrad", "rmsprop", "adam", "adamw", "adadelta" };
+    public static TheoryData<string> Optimizers => new() { "sgd", "momentum", "momentum-classic", "nesterov", "nesterov-mu-half", "nesterov-lookahead", "adagrad", "rmsprop", "adam", "adamw", "adadelta" };
 
     internal static Optimizer Make(string name) => name switch
     {
@@ -31,6 +31,7 @@ public class TrainerTests
         "momentum-classic" => new Momentum(0.05, Form: MomentumForm.Classic),
         "nesterov" => new Nesterov(0.05),
         "nesterov-mu-half" => new Nesterov(0.02, Mu: 0.5),
+        "nesterov-lookahead" => new Nesterov(0.05, Form: NesterovForm.LookAhead),
         "adagrad" => new Adagrad(0.1),
         "rmsprop" => new RmsProp(0.01),
         "adam" => new Adam(0.01),
@@ -124,7 +125,7 @@ public class TrainerTests
         var spec = NetworkSpec.Mlp([4, 8, 3], ActivationKind.ReLU, ActivationKind.Identity, LossKind.Quadratic);
         using var net = Network<float>.Create(spec, seed: 1);
         var e = Assert.Throws<NonFiniteException>(() =>
-            Trainer.Fit(net, train, null, new TrainingOptions(Epochs: 50, BatchSize: 10, Optimizer: new Sgd(1e6))));
+            Trainer.Fit(net, train, null, new TrainingOptions(Epochs: 50, BatchSize: 10, Optimizer: new Sgd(1e6), DivergenceFactor: null)));
         Assert.Contains("epoch", e.Message);
         Assert.Contains("step", e.Message);
         Assert.Contains("layer", e.Message);
