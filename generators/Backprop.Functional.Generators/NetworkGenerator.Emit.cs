@@ -155,6 +155,7 @@ public sealed partial class NetworkGenerator
             // TrainStep
             w.Line("/// <summary>One training step: <see cref=\"Forward{T}\"/>, <see cref=\"Backward{T}\"/>, then the optimizer's in-place update of θ");
             w.Line("/// (skipped when the cost is NaN or infinite, so θ is never trained on a blow-up: check the returned cost).");
+            w.Line("/// The gradient is taken where the optimizer says (<see cref=\"" + Lib + "Optimizer.GradientPoint{T}\"/>: θ, or θ − μv for Nesterov's look-ahead form).");
             w.Line("/// Allocates nothing after the first call. Returns the batch's mean cost before the update.</summary>");
             w.Line("/// <param name=\"theta\">θ, [ParameterCount], updated in place.</param>");
             w.Line("/// <param name=\"x\">Inputs, [rows × InputSize].</param>");
@@ -169,8 +170,9 @@ public sealed partial class NetworkGenerator
             w.Line("    " + Constraint);
             w.Line("{");
             w.Line("    global::System.ArgumentNullException.ThrowIfNull(optimizer);");
-            w.Line("    Forward<T>(theta, x, ws);");
-            w.Line("    T cost = Backward<T>(theta, x, y, ws, gradient);");
+            w.Line("    global::System.ReadOnlySpan<T> at = optimizer.GradientPoint<T>(theta, buffers, ws);   // θ, or Nesterov's look-ahead θ − μv");
+            w.Line("    Forward<T>(at, x, ws);");
+            w.Line("    T cost = Backward<T>(at, x, y, ws, gradient);");
             w.Line("    if (!T.IsFinite(cost)) return cost;");
             w.Line("    state = optimizer.Update<T>(state, theta, gradient, buffers, learningRate ?? optimizer.LearningRate);");
             w.Line("    return cost;");

@@ -267,15 +267,8 @@ public static class Trainer
                 Shapes.ThrowLengths("gradient", gradient.Length, "theta", network.Parameters.Length);
             return network.TrainOnline(x, y, ws, optimizer, ref state, buffers, lr);
         }
-        ReadOnlySpan<T> at = network.Parameters;   // where ∂C/∂θ is evaluated
-        if (optimizer is Nesterov { Form: NesterovForm.LookAhead } nesterov)
-        {
-            // The textbook form needs ∇C(θ − μv): the point goes to scratch and θ is never moved, so there is no
-            // shift to undo (θ − μv + μv need not round back to θ).
-            var point = ws.ParameterScratch(at.Length);
-            Nesterov.LookAheadPoint(at, buffers, OptimizerGuard.Of<T>(nesterov.Mu), point);
-            at = point;
-        }
+        // Where ∂C/∂θ is evaluated: θ, or Nesterov's look-ahead point θ − μv in workspace scratch (θ never moves).
+        ReadOnlySpan<T> at = optimizer.GradientPoint((ReadOnlySpan<T>)network.Parameters, buffers, ws);
         Equations.Forward(network.Spec, at, x, ws);
         T cost = Equations.Backward(network.Spec, at, x, y, ws, gradient);
         if (!T.IsFinite(cost)) return cost;

@@ -48,6 +48,16 @@ public sealed record Nesterov(
         OptimizerState state, Span<T> theta, ReadOnlySpan<T> g, OptimizerBuffers<T> buffers, double learningRate) =>
         Update(this, state, theta, g, buffers, learningRate);
 
+    /// <inheritdoc/>
+    public override ReadOnlySpan<T> GradientPoint<T>(ReadOnlySpan<T> theta, OptimizerBuffers<T> buffers, Workspace<T> ws)
+    {
+        if (Form != NesterovForm.LookAhead) return theta;
+        ArgumentNullException.ThrowIfNull(ws);
+        var point = ws.ParameterScratch(theta.Length);
+        LookAheadPoint(theta, buffers, OptimizerGuard.Of<T>(Mu), point);
+        return point;
+    }
+
     /// <summary>One Nesterov step in the configured <see cref="Form"/>; see <see cref="Nesterov"/>.</summary>
     /// <typeparam name="T">The element type.</typeparam>
     /// <param name="h">Hyper-parameters.</param>

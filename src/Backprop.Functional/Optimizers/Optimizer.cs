@@ -43,6 +43,19 @@ public abstract record Optimizer(double LearningRate, double WeightDecay)
     {
     }
 
+    /// <summary>Where this optimizer's gradient must be evaluated: θ itself for every rule except
+    /// <see cref="Nesterov"/> in <see cref="NesterovForm.LookAhead"/> form, whose point θ − μv is written to a θ-sized
+    /// scratch vector of <paramref name="ws"/> (θ is never moved, so there is no shift to undo). Every training step —
+    /// <see cref="Trainer.Step{T}"/> and a generated network's <c>TrainStep</c> — takes its gradient here.
+    /// Allocates nothing after the first call on a workspace.</summary>
+    /// <typeparam name="T">The element type.</typeparam>
+    /// <param name="theta">θ.</param>
+    /// <param name="buffers">This optimizer's moments (the velocity, for the look-ahead form).</param>
+    /// <param name="ws">The step's workspace, which keeps the scratch vector.</param>
+    /// <returns><paramref name="theta"/>, or the look-ahead point.</returns>
+    public virtual ReadOnlySpan<T> GradientPoint<T>(ReadOnlySpan<T> theta, OptimizerBuffers<T> buffers, Workspace<T> ws)
+        where T : unmanaged, IFloatingPointIeee754<T> => theta;
+
     /// <summary>
     /// Applies one update: writes θ and the moments in place and returns
     /// <c>state with { Step = state.Step + 1 }</c>.

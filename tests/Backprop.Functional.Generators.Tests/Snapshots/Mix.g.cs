@@ -108,6 +108,7 @@ static partial class Outer
 
         /// <summary>One training step: <see cref="Forward{T}"/>, <see cref="Backward{T}"/>, then the optimizer's in-place update of θ
         /// (skipped when the cost is NaN or infinite, so θ is never trained on a blow-up: check the returned cost).
+        /// The gradient is taken where the optimizer says (<see cref="global::Backprop.Functional.Optimizer.GradientPoint{T}"/>: θ, or θ − μv for Nesterov's look-ahead form).
         /// Allocates nothing after the first call. Returns the batch's mean cost before the update.</summary>
         /// <param name="theta">θ, [ParameterCount], updated in place.</param>
         /// <param name="x">Inputs, [rows × InputSize].</param>
@@ -123,8 +124,9 @@ static partial class Outer
             where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
-            Forward<T>(theta, x, ws);
-            T cost = Backward<T>(theta, x, y, ws, gradient);
+            global::System.ReadOnlySpan<T> at = optimizer.GradientPoint<T>(theta, buffers, ws);   // θ, or Nesterov's look-ahead θ − μv
+            Forward<T>(at, x, ws);
+            T cost = Backward<T>(at, x, y, ws, gradient);
             if (!T.IsFinite(cost)) return cost;
             state = optimizer.Update<T>(state, theta, gradient, buffers, learningRate ?? optimizer.LearningRate);
             return cost;
