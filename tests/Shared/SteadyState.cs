@@ -44,32 +44,43 @@ internal static class SteadyState
     public static long[] Measure(Action step, int windows = 10, int callsPerWindow = 10)
     {
         ArgumentNullException.ThrowIfNull(step);
-        var perWindow = new long[windows];   // allocated before anything is measured
         var clock = Stopwatch.StartNew();
         bool quiet = false;
         int calls = 0;
+        long windowTicks = 0;
         while (clock.Elapsed < MaxWarmup + HostStartup
             && !(quiet && clock.Elapsed >= MinWarmup && calls >= 3 * callsPerWindow && HostUptime() >= HostStartup))
         {
+            long start = Stopwatch.GetTimestamp();
             (long bytes, bool host) = Window(step, callsPerWindow);
+            windowTicks = Stopwatch.GetTimestamp() - start;
             quiet = bytes == 0 || (host && quiet);
             calls += callsPerWindow;
         }
-        int retries = 0;
-        for (int w = 0; w < windows;)
+        // A slow step (a scalar GEMM) gets shorter windows, so most of them fall between the host's timer ticks; the
+        // same windows × callsPerWindow calls are measured.
+        int per = (int)Math.Clamp(callsPerWindow * (double)WindowTarget.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond
+            / Math.Max(windowTicks, 1), 1, callsPerWindow);
+        var perWindow = new long[(windows * callsPerWindow + per - 1) / per];   // allocated before anything is measured
+        int retries = 0, maxRetries = MaxRetries + 2 * perWindow.Length;
+        for (int w = 0; w < perWindow.Length;)
         {
-            (long bytes, bool host) = Window(step, callsPerWindow);
-            if (bytes != 0 && host && ++retries <= MaxRetries)
+            (long bytes, bool host) = Window(step, per);
+            if (bytes != 0 && host && ++retries <= maxRetries)
                 continue;
             perWindow[w++] = bytes;
         }
         if (perWindow.Any(b => b != 0))   // for the log of a failing run: what was seen, and when
-            Console.Error.WriteLine($"SteadyState: {calls} warm-up calls in {clock.ElapsedMilliseconds} ms, {retries} windows measured again, windows [{string.Join(", ", perWindow)}] bytes, process up {HostUptime().TotalMilliseconds:F0} ms");
+            Console.Error.WriteLine($"SteadyState: {calls} warm-up calls in {clock.ElapsedMilliseconds} ms, {retries} windows measured again, windows of {per} calls [{string.Join(", ", perWindow)}] bytes, process up {HostUptime().TotalMilliseconds:F0} ms");
         return perWindow;
     }
 
+    /// <summary>How long a measured window should last at most: well below the host timer's 100 ms period.</summary>
+    private static readonly TimeSpan WindowTarget = TimeSpan.FromMilliseconds(20);
+
     /// <summary>Windows measured again because the test host's own thread-pool work (a timer of the test runner ticks
-    /// every 100 ms and allocates 168 bytes) ran in them; past this many, a window counts whatever ran in it.</summary>
+    /// every 100 ms and allocates 168 bytes) ran in them (plus two per window); past that, a window counts whatever ran
+    /// in it.</summary>
     private const int MaxRetries = 50;
 
     /// <summary>One window: the bytes all threads allocated during <paramref name="calls"/> calls, and whether a .NET

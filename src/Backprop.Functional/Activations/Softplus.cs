@@ -4,7 +4,8 @@ using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 
-/// <summary>Softplus: σ(z) = ln(1 + eᶻ), computed as max(z, 0) + ln(1 + e^−|z|) so it never overflows; σ′(z) = 1/(1+e⁻ᶻ).</summary>
+/// <summary>Softplus: σ(z) = ln(1 + eᶻ), computed as max(z, 0) + ln(1 + e^−|z|) so it never overflows; σ′(z) = 1/(1+e⁻ᶻ).
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 /// <remarks>The span forms are vectorised (TensorPrimitives' exp, log and sigmoid); they agree with the scalar forms
 /// to a few ulps.</remarks>
 public readonly struct Softplus : IElementwiseActivation

@@ -5,7 +5,8 @@ namespace Backprop.Functional;
 
 /// <summary>Binary cross-entropy per output (Nielsen ch. 3): Cₓ = −Σⱼ [yⱼ ln aⱼ + (1 − yⱼ) ln(1 − aⱼ)];
 /// ∇ₐCₓ = (a − y) / (a(1 − a)). With a sigmoid output δᴸ = a − y: the σ′ that slows the quadratic cost cancels.
-/// Fits sigmoid outputs only: each output is read as an independent probability.</summary>
+/// Fits sigmoid outputs only: each output is read as an independent probability.
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 /// <remarks>Terms whose weight yⱼ or 1 − yⱼ is zero are skipped, and a is kept off 0 and 1 by the smallest
 /// normal number inside the logarithms, so a saturated output gives a large finite cost rather than NaN
 /// (Nielsen uses <c>nan_to_num</c> for the same purpose).</remarks>

@@ -3,7 +3,8 @@ using System.Numerics.Tensors;
 
 namespace Backprop.Functional;
 
-/// <summary>Quadratic cost: Cₓ = ½‖y − a‖²; ∇ₐCₓ = a − y.</summary>
+/// <summary>Quadratic cost: Cₓ = ½‖y − a‖²; ∇ₐCₓ = a − y.
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 public readonly struct Quadratic : ILoss
 {
     /// <inheritdoc/>

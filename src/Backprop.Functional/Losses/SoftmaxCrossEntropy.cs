@@ -4,7 +4,8 @@ using System.Numerics.Tensors;
 namespace Backprop.Functional;
 
 /// <summary>Categorical cross-entropy: Cₓ = −Σⱼ yⱼ ln aⱼ; ∇ₐCₓ = −y / a. With a softmax output the fused
-/// δᴸⱼ = aⱼ·Σᵢyᵢ − yⱼ, which is a − y when the targets sum to 1 (one-hot or a distribution).</summary>
+/// δᴸⱼ = aⱼ·Σᵢyᵢ − yⱼ, which is a − y when the targets sum to 1 (one-hot or a distribution).
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 /// <remarks>Terms with yⱼ = 0 are skipped and a is kept off 0 by the smallest normal number inside the
 /// logarithm. The fused form is exact for any non-negative targets (label smoothing that does not renormalise,
 /// soft or unnormalised targets) and never divides by a.</remarks>
