@@ -3,7 +3,11 @@ using System.Numerics;
 namespace Backprop.Functional;
 
 /// <summary>A runtime network: a <see cref="NetworkSpec"/> and its flat parameter vector θ. The friendly face
-/// of the functional core: every method is one call into <see cref="Equations"/>.</summary>
+/// of the functional core: every method is one call into <see cref="Equations"/>.
+/// <para>Threads: θ is mutable. Reading it concurrently is safe: <see cref="Forward"/> and ValueAndGradient with one
+/// <see cref="Workspace{T}"/> per thread run correctly in parallel on one network (tested with 8 threads). Training
+/// (<see cref="Trainer"/>, TrainOnline, an optimizer update, loading parameters) writes θ and must not overlap any
+/// other use of the network.</para></summary>
 /// <example><code>
 /// using var net = Network&lt;double&gt;.Create(NetworkSpec.Mlp([4, 8, 3], ActivationKind.Tanh,
 ///     ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy), seed: 1);

@@ -19,7 +19,12 @@ namespace Backprop.Functional;
 /// The copy is a snapshot: training the network afterwards does not change the predictions until
 /// <see cref="Refresh"/>. On sparse inputs aᴸ agrees with <see cref="Network{T}.Forward"/> to rounding (z⁰ sums the same
 /// products in another order: one FMA chain per unit in increasing i, starting from b); on dense ones it is
-/// Forward's, bit for bit. Not thread-safe: use one per thread.
+/// Forward's, bit for bit.
+/// <para>Threads: one thread at a time. A predictor keeps its scratch (the workspace behind the returned span, z⁰, the
+/// list of non-zero inputs) in itself, so two overlapping calls would overwrite each other's sums. Overlapping calls of
+/// <see cref="Predict"/>, <see cref="Classify"/> or <see cref="Refresh"/> are detected (one interlocked flag per call)
+/// and throw <see cref="InvalidOperationException"/>; make one predictor per thread with
+/// <see cref="Network{T}.CreatePredictor"/>. The span a call returns is valid until the next call, from any thread.</para>
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
@@ -35,6 +40,7 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
     private readonly int[] _live;            // indices of the non-zero inputs of the current sample
     private readonly int _stride;
     private readonly Workspace<T> _ws;
+    private int _busy;                       // 1 while a call runs: concurrent use is refused, not computed wrong
 
     /// <summary>Copies <paramref name="network"/>'s θ into the inference layout.</summary>
     /// <param name="network">The network to predict with; read now and by <see cref="Refresh"/>.</param>
@@ -51,14 +57,28 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
         _z = new T[_stride];
         _live = new int[first.Inputs];
         _ws = network.CreateWorkspace(1);
-        Refresh();
+        Copy();
     }
 
     /// <summary>The network's layers and cost.</summary>
     public NetworkSpec Spec => _network.Spec;
 
     /// <summary>Copies the network's current θ again (after more training, or after loading new weights into it).</summary>
+    /// <exception cref="InvalidOperationException">Another thread is using this predictor.</exception>
     public void Refresh()
+    {
+        Enter();
+        try
+        {
+            Copy();
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private void Copy()
     {
         ReadOnlySpan<T> theta = _network.Parameters;
         theta.CopyTo(_theta);
@@ -75,7 +95,54 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
     /// <param name="x">One input, [inputs].</param>
     /// <returns>aᴸ, [outputs]; a view that the next call overwrites.</returns>
     /// <exception cref="ArgumentException">x is not [inputs] long, or holds NaN or infinity.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using this predictor.</exception>
     public ReadOnlySpan<T> Predict(ReadOnlySpan<T> x)
+    {
+        Enter();
+        try
+        {
+            return Run(x);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>The index of the largest output (the predicted class; the first on ties).</summary>
+    /// <param name="x">One input, [inputs].</param>
+    /// <exception cref="ArgumentException">x is not [inputs] long, or holds NaN or infinity.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using this predictor.</exception>
+    public int Classify(ReadOnlySpan<T> x)
+    {
+        Enter();
+        try
+        {
+            return Trainer.ArgMax(Run(x));
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Claims the predictor for the calling thread, or throws if a call is running on another.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Enter()
+    {
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+            ThrowConcurrentUse();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Exit() => Volatile.Write(ref _busy, 0);
+
+    private static void ThrowConcurrentUse() =>
+        throw new InvalidOperationException(
+            "a Predictor is used by one thread at a time, but Predict, Classify or Refresh was called while another call "
+            + "on the same Predictor was running; create one Predictor per thread (network.CreatePredictor())");
+
+    private ReadOnlySpan<T> Run(ReadOnlySpan<T> x)
     {
         var spec = _network.Spec;
         if (x.Length != spec.Inputs)
@@ -98,10 +165,6 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
         }
         return _ws.A(spec.Layers.Count - 1, 1);
     }
-
-    /// <summary>The index of the largest output (the predicted class; the first on ties).</summary>
-    /// <param name="x">One input, [inputs].</param>
-    public int Classify(ReadOnlySpan<T> x) => Trainer.ArgMax(Predict(x));
 
     /// <summary>Lists the indices of the non-zero inputs in increasing order; returns how many there are, or stops
     /// early with a count above half the inputs once that is certain (the list is not used then).</summary>

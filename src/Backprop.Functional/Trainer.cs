@@ -5,7 +5,10 @@ namespace Backprop.Functional;
 
 /// <summary>The training loop, thin over the core: per epoch a seeded shuffle; per mini-batch the mean gradient
 /// (<see cref="Network{T}.ValueAndGradient"/>), optional L2 and clipping, and one optimizer update; after each epoch
-/// an evaluation. The same seed gives the same model bit for bit. A step allocates nothing.</summary>
+/// an evaluation. The same seed gives the same model bit for bit. A step allocates nothing.
+/// <para>Threads: no shared state, but a step or a fit writes the network's θ, its workspace and the optimizer buffers:
+/// one training run per network, and nothing else uses that network meanwhile. Different networks train in parallel
+/// safely.</para></summary>
 public static class Trainer
 {
     /// <summary>Trains <paramref name="network"/> on <paramref name="train"/>, evaluating on <paramref name="test"/>

@@ -4,7 +4,8 @@ using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 
-/// <summary>GELU, tanh form (Hendrycks &amp; Gimpel 2016): σ(z) = ½z(1 + tanh(√(2/π)(z + 0.044715z³))); σ′(z) = ½(1 + t) + ½z(1 − t²)√(2/π)(1 + 3·0.044715z²), t the tanh above.</summary>
+/// <summary>GELU, tanh form (Hendrycks &amp; Gimpel 2016): σ(z) = ½z(1 + tanh(√(2/π)(z + 0.044715z³))); σ′(z) = ½(1 + t) + ½z(1 − t²)√(2/π)(1 + 3·0.044715z²), t the tanh above.
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 /// <remarks>The span forms are vectorised: t comes from <see cref="TensorPrimitives.Tanh{T}(ReadOnlySpan{T}, Span{T})"/>,
 /// the polynomials from the library's element driver. They agree with the scalar forms to a few ulps of the
 /// result's scale (the vectorised tanh is not bit-identical to <c>T.Tanh</c>).</remarks>

@@ -4,7 +4,8 @@ using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 
-/// <summary>Identity: σ(z) = z; σ′(z) = 1.</summary>
+/// <summary>Identity: σ(z) = z; σ′(z) = 1.
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 public readonly struct Identity : IElementwiseActivation
 {
     /// <inheritdoc/>

@@ -4,7 +4,8 @@ using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 
-/// <summary>Leaky ReLU with slope α = 0.01 (PyTorch's default): σ(z) = z for z &gt; 0, αz otherwise; σ′(z) = 1 or α.</summary>
+/// <summary>Leaky ReLU with slope α = 0.01 (PyTorch's default): σ(z) = z for z &gt; 0, αz otherwise; σ′(z) = 1 or α.
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 public readonly struct LeakyReLU : IElementwiseActivation
 {
     /// <inheritdoc/>

@@ -4,7 +4,8 @@ using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 
-/// <summary>Rectified linear unit: σ(z) = max(z, 0); σ′(z) = 1 for z &gt; 0, else 0 (the subgradient at 0 is taken as 0, as PyTorch does).</summary>
+/// <summary>Rectified linear unit: σ(z) = max(z, 0); σ′(z) = 1 for z &gt; 0, else 0 (the subgradient at 0 is taken as 0, as PyTorch does).
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 public readonly struct ReLU : IElementwiseActivation
 {
     /// <inheritdoc/>

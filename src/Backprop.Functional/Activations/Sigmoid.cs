@@ -4,7 +4,8 @@ using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 
-/// <summary>Logistic sigmoid: σ(z) = 1/(1+e⁻ᶻ); σ′(z) = σ(z)(1 − σ(z)) ≤ ¼.</summary>
+/// <summary>Logistic sigmoid: σ(z) = 1/(1+e⁻ᶻ); σ′(z) = σ(z)(1 − σ(z)) ≤ ¼.
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 public readonly struct Sigmoid : IElementwiseActivation
 {
     /// <inheritdoc/>

@@ -4,7 +4,8 @@ using System.Numerics.Tensors;
 namespace Backprop.Functional;
 
 /// <summary>Softmax over each row: aᵢ = e^(zᵢ − max z) / Σⱼ e^(zⱼ − max z). Not element-wise: its Jacobian is
-/// ∂aᵢ/∂zⱼ = aᵢ(𝟙ᵢⱼ − aⱼ), so the backward pass is the exact product δ = a ⊙ (u − (u·a)).</summary>
+/// ∂aᵢ/∂zⱼ = aᵢ(𝟙ᵢⱼ − aⱼ), so the backward pass is the exact product δ = a ⊙ (u − (u·a)).
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 /// <remarks>Meant as an output activation. With <see cref="SoftmaxCrossEntropy"/> the fused output error
 /// δᴸ = a − y is used instead of the product.</remarks>
 public readonly struct Softmax : IActivation

@@ -5,7 +5,8 @@ using Backprop.Functional.Kernels;
 namespace Backprop.Functional;
 
 /// <summary>Softplus: σ(z) = ln(1 + eᶻ), computed as max(z, 0) + ln(1 + e^−|z|) with the log1p correction, so it never
-/// overflows and keeps full relative precision where it is tiny (σ(−35) = 6.3·10⁻¹⁶); σ′(z) = 1/(1+e⁻ᶻ).</summary>
+/// overflows and keeps full relative precision where it is tiny (σ(−35) = 6.3·10⁻¹⁶); σ′(z) = 1/(1+e⁻ᶻ).
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 /// <remarks>The span forms are vectorised (System.Numerics.Vector's exp and log, TensorPrimitives' sigmoid) and agree
 /// with the scalar forms to a few ulps. σ′ needs no special form: 1/(1 + e⁻ᶻ) has no cancellation, and where e⁻ᶻ
 /// overflows the exact σ′ is below the smallest normal number.</remarks>

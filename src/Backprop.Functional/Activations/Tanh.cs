@@ -4,7 +4,8 @@ using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 
-/// <summary>Hyperbolic tangent: σ(z) = tanh z; σ′(z) = 1 − tanh² z ≤ 1.</summary>
+/// <summary>Hyperbolic tangent: σ(z) = tanh z; σ′(z) = 1 − tanh² z ≤ 1.
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 public readonly struct Tanh : IElementwiseActivation
 {
     /// <inheritdoc/>

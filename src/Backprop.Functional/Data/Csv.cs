@@ -7,6 +7,7 @@ namespace Backprop.Functional;
 /// Loads a comma-separated file with a header row into a <see cref="Dataset"/>. Every column except the label column is a
 /// numeric feature (invariant culture, e.g. <c>1.5e-3</c>); blank lines are skipped; fields may be double-quoted
 /// (<c>"a,b"</c>, <c>""</c> for a quote) but may not span lines.
+/// <para>Threads: no shared state; files may be read from several threads at once.</para>
 /// </summary>
 public static class Csv
 {

@@ -7,6 +7,8 @@ namespace Backprop.Functional;
 /// A supervised data set held in memory: features <see cref="X"/> of shape [<see cref="Count"/> × <see cref="Features"/>]
 /// and targets <see cref="Y"/> of shape [<see cref="Count"/> × <see cref="Outputs"/>], both row-major <see cref="float"/>;
 /// <see cref="Labels"/> optionally holds the class index of each sample (for accuracy), or is <see langword="null"/> for regression.
+/// <para>Threads: safe to read from any number of threads (loaders and training only read it); the arrays are shared,
+/// so do not write them while another thread reads.</para>
 /// </summary>
 /// <remarks>Use <see cref="Create"/> to build one from untrusted data: it checks shapes and refuses NaN/∞ values.
 /// The arrays are shared, not copied; treat them as read-only.</remarks>

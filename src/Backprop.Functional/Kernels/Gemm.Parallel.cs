@@ -239,6 +239,10 @@ public static partial class Gemm
             internal Worker(int part)
             {
                 _part = part;
+                // ManualResetEventSlim allocates its lock object the first time a waiter blocks. A worker whose first
+                // jobs come within its idle spin first blocks at some later product, which then allocates 24 bytes:
+                // block once here (1 ms, once per worker) so the lock exists before the first product.
+                _wake.Wait(1);
                 var thread = new Thread(Loop)
                 {
                     IsBackground = true,

@@ -10,6 +10,8 @@ namespace Backprop.Functional.Kernels;
 /// Row-major general matrix multiply, C ← (accumulate ? C : 0) + op(A)·op(B),
 /// where op(X) = Xᵀ when the matching transpose flag is set and X otherwise.
 /// op(A) is [m × k], op(B) is [k × n] and C is [m × n]; every operand is a contiguous row-major span.
+/// <para>Threads: safe to call from several threads at once. Products share one pool of worker threads; a call that
+/// finds the pool busy runs on its own thread alone, with the same bits.</para>
 /// </summary>
 /// <remarks>
 /// Large products run a packed, cache-blocked, register-blocked kernel (GotoBLAS/BLIS layout);

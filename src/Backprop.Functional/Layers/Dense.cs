@@ -1,6 +1,7 @@
 namespace Backprop.Functional;
 
-/// <summary>Fully connected layer: zˡ = Wˡaˡ⁻¹ + bˡ, aˡ = σ(zˡ), with Wˡ stored [outputs × inputs].</summary>
+/// <summary>Fully connected layer: zˡ = Wˡaˡ⁻¹ + bˡ, aˡ = σ(zˡ), with Wˡ stored [outputs × inputs].
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <param name="Inputs">Width of aˡ⁻¹.</param>
 /// <param name="Outputs">Width of zˡ and aˡ.</param>
 /// <param name="Activation">σ.</param>

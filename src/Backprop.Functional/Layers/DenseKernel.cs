@@ -4,7 +4,9 @@ using Backprop.Functional.Kernels;
 namespace Backprop.Functional;
 
 /// <summary>The forward kernel of a <see cref="Dense"/> layer, shared by the runtime <see cref="Network{T}"/>
-/// and generated networks.</summary>
+/// and generated networks.
+/// <para>Threads: no shared state: calls from several threads at once are safe, as long as no two of them write the
+/// same buffers.</para></summary>
 public static class DenseKernel
 {
     /// <summary>zˡ = Wˡaˡ⁻¹ + bˡ, aˡ = σ(zˡ) for every row: z is seeded with b, the GEMM A·Wᵀ accumulates onto it

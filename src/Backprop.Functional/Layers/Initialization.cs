@@ -13,7 +13,9 @@ public enum Initialization
     He,
 }
 
-/// <summary>Fills a flat parameter vector according to an <see cref="Initialization"/>.</summary>
+/// <summary>Fills a flat parameter vector according to an <see cref="Initialization"/>.
+/// <para>Threads: no shared state: calls from several threads at once are safe, as long as no two of them write the
+/// same buffers.</para></summary>
 public static class Initializer
 {
     /// <summary>Draws every parameter of <paramref name="spec"/> into <paramref name="theta"/>. The draws are made

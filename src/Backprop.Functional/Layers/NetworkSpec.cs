@@ -1,6 +1,7 @@
 namespace Backprop.Functional;
 
-/// <summary>A whole network described: its layers in order and its cost. Immutable; validated on creation.</summary>
+/// <summary>A whole network described: its layers in order and its cost. Immutable; validated on creation.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 public sealed record NetworkSpec
 {
     private readonly Layer[] _layers;

@@ -8,7 +8,8 @@ namespace Backprop.Functional;
 
 /// <summary>Binary cross-entropy per output (Nielsen ch. 3): Cₓ = −Σⱼ [yⱼ ln aⱼ + (1 − yⱼ) ln(1 − aⱼ)];
 /// ∇ₐCₓ = (a − y) / (a(1 − a)). With a sigmoid output δᴸ = a − y: the σ′ that slows the quadratic cost cancels.
-/// Fits sigmoid outputs only: each output is read as an independent probability.</summary>
+/// Fits sigmoid outputs only: each output is read as an independent probability.
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 /// <remarks>With a sigmoid output the cost is computed from the logits z, as PyTorch's
 /// <c>binary_cross_entropy_with_logits</c> does: Cₓ = Σⱼ max(zⱼ, 0) − zⱼyⱼ + ln(1 + e^−|zⱼ|), evaluated as
 /// max(zⱼ, 0)(1 − yⱼ) + max(−zⱼ, 0)yⱼ + ln(1 + e^−|zⱼ|) (no cancellation for yⱼ near 1) with the log1p correction,

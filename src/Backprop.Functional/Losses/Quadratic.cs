@@ -5,7 +5,8 @@ using System.Runtime.InteropServices;
 
 namespace Backprop.Functional;
 
-/// <summary>Quadratic cost: Cₓ = ½‖y − a‖²; ∇ₐCₓ = a − y. Fits any output; computed from aᴸ (it has no logit form).</summary>
+/// <summary>Quadratic cost: Cₓ = ½‖y − a‖²; ∇ₐCₓ = a − y. Fits any output; computed from aᴸ (it has no logit form).
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 public readonly struct Quadratic : ILoss
 {
     /// <summary>Elements summed in T (vector lanes) before the partial sum joins the double total.</summary>

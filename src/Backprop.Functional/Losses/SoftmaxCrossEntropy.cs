@@ -7,7 +7,8 @@ using Backprop.Functional.Kernels;
 namespace Backprop.Functional;
 
 /// <summary>Categorical cross-entropy: Cₓ = −Σⱼ yⱼ ln aⱼ; ∇ₐCₓ = −y / a. With a softmax output the fused
-/// δᴸⱼ = aⱼ·Σᵢyᵢ − yⱼ, which is a − y when the targets sum to 1 (one-hot or a distribution).</summary>
+/// δᴸⱼ = aⱼ·Σᵢyᵢ − yⱼ, which is a − y when the targets sum to 1 (one-hot or a distribution).
+/// <para>Threads: stateless (static abstract members only); safe from any thread.</para></summary>
 /// <remarks>With a softmax output the cost is computed from the logits z, as PyTorch's <c>cross_entropy</c> does:
 /// ln aⱼ = zⱼ − LSE(z), so Cₓ = −Σⱼ yⱼ(zⱼ − LSE(z)) with LSE(z) = ln Σᵢ e^zᵢ = m + ln(1 + s), m = max z and
 /// s = Σ e^(zᵢ − m) over all but one maximum (each term read off the forward pass's softmax as aᵢ/a_max, so a must be

@@ -4,6 +4,8 @@ namespace Backprop.Functional;
 
 /// <summary>
 /// AdaDelta: v ← ρv + (1−ρ)g²; Δ = √(u + ε) / √(v + ε) · g; u ← ρu + (1−ρ)Δ²; θ ← θ − ηΔ, with g ← g + λθ.
+/// <para>Threads: immutable and shareable; the state an update writes (θ, the caller's <see
+/// cref="OptimizerBuffers{T}"/>) takes one update at a time.</para>
 /// </summary>
 /// <param name="LearningRate">The learning rate η that scales Δ (1 in the paper).</param>
 /// <param name="Rho">Decay ρ of both running averages.</param>

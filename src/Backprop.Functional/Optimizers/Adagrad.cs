@@ -4,6 +4,8 @@ namespace Backprop.Functional;
 
 /// <summary>
 /// Adagrad: η̃ = η / (1 + (t−1)·lr_decay); G ← G + g²; θ ← θ − η̃ g / (√G + ε), with g ← g + λθ and t = Step + 1.
+/// <para>Threads: immutable and shareable; the state an update writes (θ, the caller's <see
+/// cref="OptimizerBuffers{T}"/>) takes one update at a time.</para>
 /// </summary>
 /// <param name="LearningRate">The learning rate η.</param>
 /// <param name="LrDecay">Learning-rate decay: the rate used at update t is η / (1 + (t−1)·LrDecay).</param>

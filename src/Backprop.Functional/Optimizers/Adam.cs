@@ -5,6 +5,8 @@ namespace Backprop.Functional;
 /// <summary>
 /// Adam: m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; m̂ = m/(1−β₁ᵗ); v̂ = v/(1−β₂ᵗ); θ ← θ − η m̂/(√v̂ + ε),
 /// with g ← g + λθ (L2) and t = Step + 1; AMSGrad uses v̂ = max(v₁…v_t)/(1−β₂ᵗ).
+/// <para>Threads: immutable and shareable; the state an update writes (θ, the caller's <see
+/// cref="OptimizerBuffers{T}"/>) takes one update at a time.</para>
 /// </summary>
 /// <param name="LearningRate">The learning rate η.</param>
 /// <param name="Beta1">Decay β₁ of the first moment.</param>

@@ -6,6 +6,8 @@ namespace Backprop.Functional;
 /// <summary>
 /// AdamW: θ ← θ(1 − ηλ) (decoupled decay, i.e. θ − ηλθ) first, then the <see cref="Adam"/> step with the raw g:
 /// m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; θ ← θ − η m̂/(√v̂ + ε).
+/// <para>Threads: immutable and shareable; the state an update writes (θ, the caller's <see
+/// cref="OptimizerBuffers{T}"/>) takes one update at a time.</para>
 /// </summary>
 /// <param name="LearningRate">The learning rate η.</param>
 /// <param name="Beta1">Decay β₁ of the first moment.</param>

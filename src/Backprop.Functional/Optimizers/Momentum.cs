@@ -15,6 +15,8 @@ public enum MomentumForm
 /// <summary>
 /// Heavy-ball momentum. Torch form: b ← μb + (1−d)(g + λθ) (b = g + λθ on the first step), θ ← θ − ηb.
 /// Classic form: v ← μv + (1−d)η(g + λθ) (v = η(g + λθ) on the first step), θ ← θ − v.
+/// <para>Threads: immutable and shareable; the state an update writes (θ, the caller's <see
+/// cref="OptimizerBuffers{T}"/>) takes one update at a time.</para>
 /// </summary>
 /// <param name="LearningRate">The learning rate η.</param>
 /// <param name="Mu">Momentum coefficient μ.</param>

@@ -16,6 +16,8 @@ public enum NesterovForm
 /// <summary>
 /// Nesterov momentum. Torch form: b ← μb + g, θ ← θ − η(g + μb), with g = ∇f(θ) + λθ.
 /// Look-ahead form: v ← μv + η(g + λ(θ − μv)), θ ← θ − v, with g = ∇f(θ − μv) supplied by the caller.
+/// <para>Threads: immutable and shareable; the state an update writes (θ, the caller's <see
+/// cref="OptimizerBuffers{T}"/>) takes one update at a time.</para>
 /// </summary>
 /// <param name="LearningRate">The learning rate η.</param>
 /// <param name="Mu">Momentum coefficient μ.</param>

@@ -5,6 +5,8 @@ namespace Backprop.Functional;
 /// <summary>
 /// Immutable hyper-parameters of a first-order optimizer θ ← θ − η·step(g, moments) over one flat
 /// parameter span θ, its gradient g and moment buffers of the same length.
+/// <para>Threads: immutable and shareable; the state an update writes (θ, the caller's <see
+/// cref="OptimizerBuffers{T}"/>) takes one update at a time.</para>
 /// </summary>
 /// <param name="LearningRate">The base learning rate η (a schedule may scale it per step).</param>
 /// <param name="WeightDecay">

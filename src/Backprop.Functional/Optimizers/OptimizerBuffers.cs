@@ -7,6 +7,7 @@ namespace Backprop.Functional;
 /// The per-parameter state vectors of an optimizer (Adam's m and v, momentum's velocity, …):
 /// <see cref="Count"/> moment vectors of <see cref="Length"/> elements each, rented once as one
 /// contiguous, zero-initialised pooled block.
+/// <para>Threads: one update at a time; one set of buffers per training run.</para>
 /// </summary>
 /// <typeparam name="T">The element type, <see cref="float"/> or <see cref="double"/>.</typeparam>
 /// <remarks>

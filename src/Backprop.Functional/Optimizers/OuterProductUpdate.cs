@@ -9,6 +9,8 @@ namespace Backprop.Functional;
 /// reads it and the gradient is never stored. On a one-row batch that saves the pass that writes ∂C/∂W (one store per
 /// weight, bound by the cache's write bandwidth) and the update's read of it. The numbers are the unfused ones: the same
 /// products and the same update operations in the same order, bit for bit (up to the sign of a zero).
+/// <para>Threads: no shared state: calls from several threads at once are safe, as long as no two of them write the
+/// same buffers.</para>
 /// </summary>
 /// <remarks>
 /// Generated networks use it in <c>TrainOnline</c>. It covers <see cref="Sgd"/>, <see cref="Adam"/> and

@@ -5,6 +5,8 @@ namespace Backprop.Functional;
 /// <summary>
 /// RMSProp: v ← αv + (1−α)g²; centered: ḡ ← αḡ + (1−α)g, ṽ = v − ḡ² (else ṽ = v);
 /// μ &gt; 0: b ← μb + g/(√ṽ + ε), θ ← θ − ηb; else θ ← θ − η g/(√ṽ + ε); with g ← g + λθ.
+/// <para>Threads: immutable and shareable; the state an update writes (θ, the caller's <see
+/// cref="OptimizerBuffers{T}"/>) takes one update at a time.</para>
 /// </summary>
 /// <param name="LearningRate">The learning rate η.</param>
 /// <param name="Alpha">Smoothing constant α of the running averages.</param>

@@ -5,6 +5,8 @@ namespace Backprop.Functional;
 
 /// <summary>
 /// Plain stochastic gradient descent: θ ← θ − η g (with weight decay λ: θ ← θ − η(g + λθ)).
+/// <para>Threads: immutable and shareable; the state an update writes (θ, the caller's <see
+/// cref="OptimizerBuffers{T}"/>) takes one update at a time.</para>
 /// </summary>
 /// <param name="LearningRate">The learning rate η.</param>
 /// <param name="WeightDecay">L2 penalty λ added to the gradient.</param>

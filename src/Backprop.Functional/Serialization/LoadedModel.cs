@@ -3,7 +3,9 @@ using System.Numerics;
 namespace Backprop.Functional;
 
 /// <summary>A model read from a file by <see cref="ModelFile.Load{T}(string)"/>: its description, its flat parameter
-/// vector θ in <see cref="NetworkSpec.Layout"/> order, and the caller's metadata.</summary>
+/// vector θ in <see cref="NetworkSpec.Layout"/> order, and the caller's metadata.
+/// <para>Threads: immutable by convention (nothing in the library writes <see cref="Parameters"/> after loading); safe
+/// to share for reading.</para></summary>
 /// <param name="Spec">The layers and cost, rebuilt from the file's <c>__metadata__</c>.</param>
 /// <param name="Parameters">θ, <c>Spec.Layout.Count</c> finite elements.</param>
 /// <param name="Metadata">The metadata given to <see cref="ModelFile.Save{T}(string, NetworkSpec, ReadOnlySpan{T}, IReadOnlyDictionary{string, string}?)"/>,

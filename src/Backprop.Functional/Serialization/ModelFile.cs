@@ -7,7 +7,9 @@ namespace Backprop.Functional;
 
 /// <summary>Saves and loads models as safetensors files: an 8-byte little-endian header length N, N bytes of JSON
 /// header, then θ's tensors little-endian (F32 for float networks, F64 for double), so PyTorch, NumPy and other
-/// safetensors readers can open them.</summary>
+/// safetensors readers can open them.
+/// <para>Threads: Save and Load may run on several threads at once; two saves to one path race, and the last rename
+/// wins (each file complete). Save reads θ, so do not train the network while it saves.</para></summary>
 /// <remarks>
 /// <para>Header: one entry per <see cref="ParameterLayout"/> slot, in layout order and contiguous
 /// (<c>layers.{l}.weight</c>, shape [outputs, inputs]; <c>layers.{l}.bias</c>, shape [outputs]), and a

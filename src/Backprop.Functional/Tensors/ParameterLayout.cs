@@ -4,6 +4,7 @@ namespace Backprop.Functional;
 /// Where every weight matrix and bias vector of a model lives in ONE flat vector. Parameters, gradients,
 /// optimizer moments and curvature diagonals all share this layout, so an optimizer is one loop over a span,
 /// a gradient check perturbs index i, and an all-reduce sends one buffer.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para>
 /// </summary>
 /// <remarks>Dense layer l occupies <c>layers.l.weight</c> (Wˡ, [outputs × inputs]) followed by
 /// <c>layers.l.bias</c> (bˡ, [outputs]); the names follow PyTorch's <c>nn.Sequential</c> state dict.</remarks>

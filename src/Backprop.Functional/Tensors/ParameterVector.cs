@@ -4,7 +4,8 @@ using CommunityToolkit.HighPerformance.Buffers;
 namespace Backprop.Functional;
 
 /// <summary>One flat, pooled vector in a <see cref="ParameterLayout"/>: a model's parameters θ, or its gradient
-/// ∂C/∂θ. Rented once (cleared), returned on <see cref="Dispose"/>.</summary>
+/// ∂C/∂θ. Rented once (cleared), returned on <see cref="Dispose"/>.
+/// <para>Threads: one writer at a time, and no reader while it writes; concurrent reads are safe.</para></summary>
 public sealed class ParameterVector<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly MemoryOwner<T> _buffer;

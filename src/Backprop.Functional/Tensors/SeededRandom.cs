@@ -1,7 +1,8 @@
 namespace Backprop.Functional;
 
 /// <summary>A small, fully specified generator (SplitMix64), so a seed gives the same numbers on every
-/// runtime, thread count and platform. A value type: copying it forks the stream.</summary>
+/// runtime, thread count and platform. A value type: copying it forks the stream.
+/// <para>Threads: a mutable value: one thread at a time per copy (each copy is an independent stream).</para></summary>
 public struct SeededRandom
 {
     private ulong _state;

@@ -1,7 +1,8 @@
 namespace Backprop.Functional;
 
 /// <summary>One named tensor inside a flat parameter vector: elements [Offset, Offset + Length) hold a
-/// row-major [Rows × Columns] matrix (a vector has Columns = 1).</summary>
+/// row-major [Rows × Columns] matrix (a vector has Columns = 1).
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <param name="Name">Tensor name as it appears in model files, e.g. <c>layers.0.weight</c>.</param>
 /// <param name="Offset">Index of the first element in the flat vector.</param>
 /// <param name="Rows">Rows (for a weight matrix Wˡ: the layer's outputs).</param>

@@ -2,7 +2,9 @@ using System.Numerics;
 
 namespace Backprop.Functional;
 
-/// <summary>Data checks shared by the runtime network and generated networks.</summary>
+/// <summary>Data checks shared by the runtime network and generated networks.
+/// <para>Threads: no shared state: calls from several threads at once are safe, as long as no two of them write the
+/// same buffers.</para></summary>
 public static class Validate
 {
     /// <summary>Throws if <paramref name="values"/> holds NaN or ±∞, naming the row (sample) and column (feature) of

@@ -5,7 +5,9 @@ namespace Backprop.Functional;
 
 /// <summary>Scratch memory for one network at one batch size: zˡ and aˡ of the forward pass (what backprop
 /// reuses) and δˡ of the backward pass, for every layer. Rented once, cleared, returned on <see cref="Dispose"/>;
-/// a step takes spans from it and allocates nothing.</summary>
+/// a step takes spans from it and allocates nothing.
+/// <para>Threads: one thread at a time. Give each thread its own workspace; several threads may then run <see
+/// cref="Network{T}.Forward"/> on one network at once.</para></summary>
 /// <remarks>A workspace holds up to <see cref="Batch"/> rows; a smaller last batch uses the first rows.</remarks>
 public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {

@@ -3,7 +3,8 @@ using System.Numerics;
 namespace Backprop.Functional;
 
 /// <summary>Mini-batches of a <see cref="Dataset"/>: a seeded shuffle per epoch, then each batch's rows copied into
-/// caller-given buffers. The same seed gives the same order on every machine and thread count.</summary>
+/// caller-given buffers. The same seed gives the same order on every machine and thread count.
+/// <para>Threads: one thread at a time (it holds the shuffled order and the position).</para></summary>
 public sealed class Batcher
 {
     private readonly Dataset _data;

@@ -1,6 +1,7 @@
 namespace Backprop.Functional;
 
-/// <summary>How <see cref="Trainer"/> fits a network. Defaults: Adam(1e-3), batch 64, 5 epochs, seed 0.</summary>
+/// <summary>How <see cref="Trainer"/> fits a network. Defaults: Adam(1e-3), batch 64, 5 epochs, seed 0.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <param name="Epochs">Passes over the training set.</param>
 /// <param name="BatchSize">Rows per mini-batch.</param>
 /// <param name="Seed">Seed of the per-epoch shuffle.</param>
@@ -36,7 +37,8 @@ public sealed record TrainingOptions(
     public const int DivergenceHorizon = 1024;
 }
 
-/// <summary>What one epoch did.</summary>
+/// <summary>What one epoch did.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <param name="Epoch">1-based epoch number.</param>
 /// <param name="TrainLoss">Mean of the batch costs over the epoch (before each update).</param>
 /// <param name="Test">Evaluation on the test set after the epoch (null without a test set).</param>
@@ -44,7 +46,9 @@ public sealed record TrainingOptions(
 /// <param name="Elapsed">Wall time of the epoch's training loop.</param>
 public sealed record EpochResult(int Epoch, double TrainLoss, Evaluation? Test, double SamplesPerSecond, TimeSpan Elapsed);
 
-/// <summary>Loss, accuracy and confusion matrix of a network on a dataset.</summary>
+/// <summary>Loss, accuracy and confusion matrix of a network on a dataset.
+/// <para>Threads: immutable once returned (nothing writes <see cref="Confusion"/> afterwards);
+/// shareable.</para></summary>
 /// <param name="Loss">Mean cost.</param>
 /// <param name="Accuracy">Fraction of samples whose arg-max output is the label.</param>
 /// <param name="Confusion">Counts, [label × predicted], classes × classes (row-major).</param>

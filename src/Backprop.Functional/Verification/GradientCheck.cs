@@ -2,7 +2,8 @@ using System.Numerics;
 
 namespace Backprop.Functional;
 
-/// <summary>Options of a <see cref="GradientCheck"/>.</summary>
+/// <summary>Options of a <see cref="GradientCheck"/>.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <param name="Stencil">Finite-difference stencil.</param>
 /// <param name="Step">Relative step: hᵢ = Step · max(1, |θᵢ|). Null picks ε^(1/3) for the central stencil and
 /// ε^(1/5) for the five-point one (ε the machine epsilon of T), which balance truncation and rounding error.</param>
@@ -18,7 +19,8 @@ public sealed record GradientCheckOptions(
     long Seed = 0,
     double Floor = 1e-8);
 
-/// <summary>The largest discrepancy found in one slot.</summary>
+/// <summary>The largest discrepancy found in one slot.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <param name="Slot">The tensor checked.</param>
 /// <param name="Checked">How many of its parameters were checked.</param>
 /// <param name="MaxRelativeError">Largest |g − ĝ| / max(|g|, |ĝ|, floor) over those parameters.</param>
@@ -28,7 +30,8 @@ public sealed record GradientCheckOptions(
 public readonly record struct SlotError(Slot Slot, int Checked, double MaxRelativeError, int WorstIndex,
     double Backprop, double FiniteDifference);
 
-/// <summary>What a gradient check found and what it cost.</summary>
+/// <summary>What a gradient check found and what it cost.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <param name="Slots">Per tensor, the largest relative error.</param>
 /// <param name="ParametersChecked">Parameters checked.</param>
 /// <param name="LossEvaluations">Forward passes the finite differences spent (2 or 4 per parameter), against
@@ -60,7 +63,10 @@ public sealed record GradientCheckReport(IReadOnlyList<SlotError> Slots, int Par
 }
 
 /// <summary>Checks backpropagation against finite differences of the cost, parameter by parameter. Usable on any
-/// <see cref="Network{T}"/>: run it in double for tight tolerances.</summary>
+/// <see cref="Network{T}"/>: run it in double for tight tolerances.
+/// <para>Threads: no shared state: calls from several threads at once are safe, as long as no two of them write the
+/// same buffers. A check perturbs the network's θ in place, so nothing else may use that network
+/// meanwhile.</para></summary>
 public static class GradientCheck
 {
     /// <summary>Compares ∂C/∂θ from one backward pass with finite differences of C over the batch (x, y). θ is

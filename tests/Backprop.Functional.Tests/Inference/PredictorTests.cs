@@ -119,4 +119,57 @@ public sealed class PredictorTests
         float[] x = [.. SparseInput(784, 3, 0.8).Select(v => (float)v)];
         Assert.Equal(0L, SteadyState.AllocatedBytes(() => predictor.Predict(x)));
     }
+    /// <summary>One predictor shared by 8 threads: overlapping calls throw <see cref="InvalidOperationException"/> naming
+    /// the rule, and every call that returns gives the class a predictor of its own gives (no silently wrong output).</summary>
+    [Fact]
+    public void Shared_by_eight_threads_refuses_overlapping_calls_and_never_answers_wrong()
+    {
+        const int threads = 8, calls = 10_000;
+        var spec = NetworkSpec.Mlp([64, 32, 10], ActivationKind.ReLU, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
+        using var net = Network<float>.Create(spec, 5);
+        using var shared = net.CreatePredictor();
+        var inputs = new float[threads][];
+        var expected = new int[threads];
+        using (var own = net.CreatePredictor())
+        {
+            for (int t = 0; t < threads; t++)
+            {
+                inputs[t] = [.. SparseInput(64, 100 + t, 0.3).Select(v => (float)v)];
+                expected[t] = own.Classify(inputs[t]);
+            }
+        }
+        Assert.True(expected.Distinct().Count() > 1, "the inputs should not all have one class");
+        int wrong = 0, refused = 0;
+        string? message = null;
+        Exception? other = null;
+        using var start = new Barrier(threads);
+        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+        {
+            start.SignalAndWait();
+            for (int i = 0; i < calls; i++)
+            {
+                try
+                {
+                    if (shared.Classify(inputs[t]) != expected[t]) Interlocked.Increment(ref wrong);
+                }
+                catch (InvalidOperationException e)
+                {
+                    Interlocked.Increment(ref refused);
+                    Interlocked.CompareExchange(ref message, e.Message, null);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref other, e, null);
+                }
+            }
+        })).ToList();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+
+        Assert.Null(other);
+        Assert.Equal(0, wrong);
+        Assert.True(refused > 0, $"{threads} threads × {calls} calls on one predictor: no overlapping call was refused");
+        Assert.Contains("one thread at a time", message);
+        Assert.Equal(expected[0], shared.Classify(inputs[0]));   // the flag is released after a refused call
+    }
 }

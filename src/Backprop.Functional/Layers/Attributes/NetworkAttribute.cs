@@ -2,7 +2,8 @@ namespace Backprop.Functional;
 
 /// <summary>Marks a <c>static partial class</c> as a generated network: the Backprop.Functional source generator
 /// reads the <see cref="DenseAttribute"/>s on the same class, in declaration order, and emits constant-sized
-/// <c>Forward</c>, <c>Backward</c>, <c>TrainStep</c> and <c>Predict</c> methods unrolled layer by layer.</summary>
+/// <c>Forward</c>, <c>Backward</c>, <c>TrainStep</c> and <c>Predict</c> methods unrolled layer by layer.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <example><code>
 /// [Network(Loss = typeof(SoftmaxCrossEntropy))]
 /// [Dense(784, 128, typeof(ReLU))]

@@ -3,6 +3,7 @@ namespace Backprop.Functional;
 /// <summary>
 /// A learning-rate schedule: the rate η_t for update number <c>t</c> (0-based count of updates already done),
 /// as a closed form of the base rate η.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para>
 /// </summary>
 /// <remarks>
 /// Mirrors the closed forms of <c>torch.optim.lr_scheduler</c> with one scheduler step per optimizer update
@@ -18,7 +19,8 @@ public abstract record LearningRateSchedule
     public abstract double Rate(double baseRate, long t);
 }
 
-/// <summary>The constant schedule: η_t = η.</summary>
+/// <summary>The constant schedule: η_t = η.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <remarks>torch: no scheduler (or <c>ConstantLR(factor=1)</c>).</remarks>
 public sealed record ConstantRate : LearningRateSchedule
 {
@@ -26,7 +28,8 @@ public sealed record ConstantRate : LearningRateSchedule
     public override double Rate(double baseRate, long t) => baseRate;
 }
 
-/// <summary>Step decay: η_t = η·γ^⌊t / StepSize⌋.</summary>
+/// <summary>Step decay: η_t = η·γ^⌊t / StepSize⌋.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <param name="StepSize">Number of updates between decays (≥ 1).</param>
 /// <param name="Gamma">Multiplicative factor γ applied every <paramref name="StepSize"/> updates.</param>
 /// <remarks>Closed form of <c>torch.optim.lr_scheduler.StepLR(step_size, gamma)</c>.</remarks>
@@ -41,7 +44,8 @@ public sealed record StepDecay(int StepSize, double Gamma = 0.1) : LearningRateS
     }
 }
 
-/// <summary>Exponential decay: η_t = η·γᵗ.</summary>
+/// <summary>Exponential decay: η_t = η·γᵗ.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <param name="Gamma">Multiplicative factor γ per update.</param>
 /// <remarks>Closed form of <c>torch.optim.lr_scheduler.ExponentialLR(gamma)</c>.</remarks>
 public sealed record ExponentialDecay(double Gamma) : LearningRateSchedule
@@ -54,7 +58,8 @@ public sealed record ExponentialDecay(double Gamma) : LearningRateSchedule
     }
 }
 
-/// <summary>Cosine annealing: η_t = η_min + ½(η − η_min)(1 + cos(π t / T_max)).</summary>
+/// <summary>Cosine annealing: η_t = η_min + ½(η − η_min)(1 + cos(π t / T_max)).
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <param name="TMax">Half-period T_max in updates (≥ 1); the rate reaches η_min at t = T_max.</param>
 /// <param name="MinRate">The minimum rate η_min.</param>
 /// <remarks>
@@ -75,6 +80,7 @@ public sealed record CosineAnnealing(long TMax, double MinRate = 0) : LearningRa
 /// <summary>
 /// Linear warm-up, then another schedule: η_t = η·(1/S + (1 − 1/S)·t/S) for t &lt; S, then
 /// <c>Then.Rate(η, t − S)</c>.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para>
 /// </summary>
 /// <param name="Steps">Warm-up length S in updates (≥ 1).</param>
 /// <param name="Then">The schedule used after warm-up, restarted at its step 0.</param>

@@ -5,6 +5,8 @@ namespace Backprop.Functional;
 
 /// <summary>
 /// Gradient clipping by global L2 norm: if ‖g‖₂ &gt; c then g ← g · c / (‖g‖₂ + 10⁻⁶).
+/// <para>Threads: no shared state: calls from several threads at once are safe, as long as no two of them write the
+/// same buffers.</para>
 /// </summary>
 /// <remarks>
 /// Same rule as <c>torch.nn.utils.clip_grad_norm_(max_norm=c, norm_type=2)</c> over the single flat gradient
