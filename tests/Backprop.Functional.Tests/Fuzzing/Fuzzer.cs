@@ -74,15 +74,19 @@ internal static class Fuzzer
         return new SeededRandom((h * 1_000_003) + index);
     }
 
-    public static FuzzReport Run(IFuzzTarget target, ITestOutputHelper output)
+    /// <summary>Runs <paramref name="cases"/> (default <see cref="Cases"/>) cases of <paramref name="target"/> and writes
+    /// the counts to <paramref name="output"/>; <paramref name="caseTimeout"/> (default <see cref="CaseTimeout"/>) is
+    /// how long one case may run before the run stops and reports it as a hang.</summary>
+    public static FuzzReport Run(IFuzzTarget target, ITestOutputHelper output, int? cases = null, TimeSpan? caseTimeout = null)
     {
         long seed = Seed;
-        int cases = Cases;
+        int count = cases ?? Cases;
+        var timeout = caseTimeout ?? CaseTimeout;
         string directory = Directory.CreateTempSubdirectory($"backprop-fuzz-{target.Format}-").FullName;
-        var report = new FuzzReport(target.Format, seed, cases);
+        var report = new FuzzReport(target.Format, seed, count);
         var state = new WorkerState();
         var watch = Stopwatch.StartNew();
-        var worker = new Thread(() => Work(target, seed, cases, directory, report, state))
+        var worker = new Thread(() => Work(target, seed, count, directory, report, state))
         {
             IsBackground = true,   // a hung case must not keep the test host alive
             Name = $"fuzz {target.Format}",
@@ -93,10 +97,10 @@ internal static class Fuzzer
             while (!worker.Join(100))
             {
                 long started = Volatile.Read(ref state.CaseStarted);
-                if (started != 0 && Stopwatch.GetElapsedTime(started) > CaseTimeout)
+                if (started != 0 && Stopwatch.GetElapsedTime(started) > timeout)
                 {
                     var hung = Volatile.Read(ref state.Current)!;
-                    report.Fail(hung, state.Index, $"still running after {CaseTimeout.TotalSeconds:F0} s (hang)");
+                    report.Fail(hung, state.Index, $"still running after {timeout.TotalSeconds:F1} s (hang)");
                     break;   // the worker is abandoned; it is a background thread
                 }
             }
