@@ -108,7 +108,9 @@ internal static class SafeTensors
         }
         catch (JsonException e)
         {
-            throw Bad(path, $"the header is not valid JSON: {e.Message}", e);
+            // The reader's message can quote the rest of the header; keep its start and say where the error is.
+            string at = e.LineNumber is long line ? $" at line {line + 1}, byte {e.BytePositionInLine + 1}" : "";
+            throw Bad(path, $"the header is not valid JSON{at}: {InputText.Excerpt(e.Message)}", e);
         }
         using (document)
         {

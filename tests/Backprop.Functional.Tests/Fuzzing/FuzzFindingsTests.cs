@@ -64,6 +64,56 @@ public sealed class FuzzFindingsTests : IDisposable
         Assert.Contains("format is \"backprop-functional\\u000A\"", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>model, seed 20261126 with the message length checked, cases like 1419: a layer list of thousands of
+    /// layers that do not fit the loss was quoted whole (64 K characters). The input here is the same shape, smaller.</summary>
+    [Fact]
+    public void Model_withHugeLayerList_throwsShortInvalidData()
+    {
+        string layers = string.Join(',', Enumerable.Repeat("1-1:Identity", 5000));
+        string header = $"{{\"__metadata__\":{{\"format\":\"backprop-functional\",\"layers\":\"{layers}\",\"loss\":\"CrossEntropy\"}}}}";
+        string path = Path.Combine(_dir, Fuzzer.FileStem + ".safetensors");
+        File.WriteAllBytes(path, Serialization.ModelFiles.Join(header, []));
+
+        var e = Assert.Throws<InvalidDataException>(() => ModelFile.Load(path));
+
+        AssertOneLineNamingFile(e, path);
+        Assert.InRange(e.Message.Length, 1, Fuzzer.MaxMessage);
+        Assert.Contains("(64999 characters)", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>model, seed 1, case 99 (indented header, cut and spliced): System.Text.Json's "invalid literal" message
+    /// quotes the rest of the header, 1033 characters here and up to the header's length in general.</summary>
+    [Fact]
+    public void Model_withInvalidJsonLiteral_throwsShortInvalidData()
+    {
+        string path = Write(
+            "nQIAAAAAAAB7CiAgIl9fbWV0YWRhdGFfXyI6IHsKICAgICJmb3JtYXQiOiB0YmFja3Byb3AtZnVuY3Rpb25hbCIsCiAgICAibGF5ZXJzIjogIjMtNDpSZUxVLDQtMjpTb2Z0bWF4IiwKICAgICJsb3NzIjogIlNvZnRtYXhDcm9zc0VudHJvcHkiLAogICAgImVwb2NocyI6ICIzIgogIH0sCiAgImxheWVycy4wLndlaWdodCI6IHsKICAgICJkdHlwZSI6ICJGMzIiLAogICAgInNoYXBlIjogWwogICAgICA0LAogICAgICAzCiAgICBdLAogICAgImRhdGFfb2Zmc2V0cyI6IFsKICAgICAgMCwKICAgICAgNDgKICAgIF0KICB9LAogICJsYXllcnMuMC5iaWFzIjogewogICAgImR0eXBlIjogIkYzMiIsCiAgICAic2hhcGUiOiBbCiAgICAgIDQKICAgIF0sCiAgICAiZGF0YV9vZmZzZXRzIjogWwogICAgICA0OCwKICAgICAgNjQKICAgIF0KICB9LAogICJsYXllcnMuMS53ZWlnaHQiOiB7CiAgICAiZHR5cGUiOiAiRjMyIiwKICAgICJzaGFwZSI6IFsKICAgICAgMiwKICAgICAgNAogICAgXSwKICAgICJkYXRhX29mZnNldHMiOiBbCiAgICAgIDY0LAogICAgICA5NgogICAgXQogIH0sCiAgMTA0CiAgICBdUXVhZHJhdGljIiwibm90ZSI6Ilx1MDBGQyBcdTAwMjJxXHUwMDIyIiwieiI6IiJ9LCJsYXllcnMuMC53ZWlnaHQiOnsiZHR5cGUiOiJGMzIiLCJzaGFwZSI6WzMsNF0sImRhdGFfb2Zmc2V0cyI6WzAsNDhdfSwibGF5ZXJzLjAuYmlhcyI6eyJkdHlwZSI6IkYzMiIsInNoYXBlIjpbM10sImRhdGFfb2Zmc2V0cyI6WzQ4LDYwXX0sImxheWVycy4xLndlaWdodCI6eyJkdHlwZSI6IkYzMiIsInNoYXBlIjpbMywzXSwiZGF0YV9vZmZzZXRzIjpbNjAsOTZdfSwibGF5ZXJzLjEuYmlhcyI6eyJkdHlwZSI6IkYzMiIsInNoYXBlIjpbM10sImRhdGFfb2Zmc2V0cyI6Wzk2LDEwOF19LCJsYXllcnMuMi53ZWlnaHQiOnsiZHR5cGUiOiAxMDQKICAgIF1RdWFkcmF0aWMiLCJub3RlIjoiXHUwMEZDIFx1MCJGMzIiLCJzaGFwZSI6WzIsM10sImRhdGFfb2Zmc2V0cyI6WzEwOCwxMzJdfSwibGF5ZXJzLjIuYmlhcyI6eyJkInlwZSI6IkYzMiIsInNoYXBlIjpbMl0sImRhdGFfb2Zmc2V0cyI6WzEzMiwxNDBdfX0gICBqrvAoXoWK5DAThyH9wgInEsuER474o4MOybbGHOJfbfkRD9Xctr69GlHzT3QF358GtGVrkbeOiG5XFWrp05aQmUiHBgPhLG5tqp8KwY2Z29cYzcfOP8NyPgMqXRe1634AYAM9IRtprph2cNa5xC/SOBNIGfwOB/uoqePC9jaMNNgbu/HLFSnIVeOHFg==");
+
+        var e = Assert.Throws<InvalidDataException>(() => ModelFile.Load<float>(path));
+
+        AssertOneLineNamingFile(e, path);
+        Assert.InRange(e.Message.Length, 1, Fuzzer.MaxMessage);
+        Assert.Contains("not valid JSON at line ", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>csv: a header of thousands of columns without the label column was listed whole, and a long field
+    /// that is not a number was quoted whole.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Csv_withHugeHeaderOrField_throwsShortInvalidData(bool header)
+    {
+        string path = Path.Combine(_dir, Fuzzer.FileStem + ".csv");
+        File.WriteAllText(path, header
+            ? string.Join(',', Enumerable.Range(0, 3000).Select(i => $"c{i}")) + "\n1\n"
+            : "x,label\n" + new string('9', 3000) + "x,1\n");
+
+        var e = Assert.Throws<InvalidDataException>(() => Csv.Load(path, "label", CsvTargets.OneHot));
+
+        AssertOneLineNamingFile(e, path);
+        Assert.InRange(e.Message.Length, 1, Fuzzer.MaxMessage);
+    }
+
     /// <summary>The fuzz harness's own pieces: the per-case generator is a pure function of (seed, format, index).</summary>
     [Fact]
     public void CaseRandom_isDeterministicPerCase()

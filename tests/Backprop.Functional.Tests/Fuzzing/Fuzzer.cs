@@ -41,7 +41,7 @@ internal interface IFuzzTarget
 
 /// <summary>
 /// Runs a target's cases on a worker thread: each case ends in a loaded value or <see cref="InvalidDataException"/>
-/// (one line, naming the file), allocates at most <see cref="AllocationBound"/> beyond twice the loaded value's size,
+/// (one line of at most <see cref="MaxMessage"/> characters, naming the file), allocates at most <see cref="AllocationBound"/> beyond twice the loaded value's size,
 /// and finishes before <see cref="CaseTimeout"/> (a hang detector, not a speed assertion). Any other outcome is a
 /// failure: its input is written to a file and shown in base64 in the message.
 /// </summary>
@@ -52,6 +52,9 @@ internal static class Fuzzer
 {
     public const long DefaultSeed = 20261126;
     public static readonly TimeSpan CaseTimeout = TimeSpan.FromSeconds(20);
+
+    /// <summary>Longest error message accepted: quoted input (a field, a header, a layer list) must be cut.</summary>
+    public const int MaxMessage = 1024;
 
     /// <summary>A marker the file names of fuzzed inputs carry, so a message can be checked for naming its file.</summary>
     public const string FileStem = "fuzzinput";
@@ -188,6 +191,11 @@ internal static class Fuzzer
                 report.Fail(c, index, $"InvalidDataException message is not one line: {Escape(message)}");
                 return;
             }
+            if (message.Length > MaxMessage)
+            {
+                report.Fail(c, index, $"InvalidDataException message is {message.Length} characters long (more than {MaxMessage}): {message[..200]} …");
+                return;
+            }
             if (!message.Contains(FileStem, StringComparison.Ordinal))
             {
                 report.Fail(c, index, $"InvalidDataException message does not name the file: {message}");
@@ -275,6 +283,7 @@ internal sealed class FuzzReport(string format, long seed, int cases)
         sb.Append(CultureInfo.InvariantCulture,
             $"fuzz {format}: seed {seed} (BPF_FUZZ_SEED), {cases} cases in {Elapsed.TotalSeconds:F1} s, largest allocation of a case {MaxAllocated:N0} bytes, longest message {LongestMessage.Length} chars\n");
         sb.Append("  outcomes: ").AppendJoin(", ", _outcomes.Select(o => $"{o.Key} {o.Value}")).Append('\n');
+        if (LongestMessage.Length > 0) sb.Append("  longest message: ").Append(Fuzzer.Escape(LongestMessage)).Append('\n');
         foreach (var (entry, outcomes) in _byEntry)
             sb.Append(CultureInfo.InvariantCulture, $"  {entry}: ").AppendJoin(", ", outcomes.Select(o => $"{o.Key} {o.Value}")).Append('\n');
         return sb.ToString();
