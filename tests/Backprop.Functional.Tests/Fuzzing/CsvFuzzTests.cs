@@ -53,7 +53,10 @@ internal sealed class CsvTarget : IFuzzTarget
         int kind = rng.Next(3);   // 0 regression, 1 one-hot with a class count, 2 one-hot with inferred classes
         int classes = kind == 1 ? (rng.Next(2) == 0 ? 10 : 1 + rng.Next(20)) : 0;
         string entry = kind switch { 0 => "Load(Regression)", 1 => "Load(OneHot, classes given)", _ => "Load(OneHot, classes inferred)" };
-        var c = new FuzzCase(bytes, entry, recipe.ToString()) { Kind = kind, SeedIndex = classes };
+        var c = new FuzzCase(bytes, entry, recipe.ToString()) { Kind = kind, Argument = classes };
+        // Known, fixed elsewhere (issue 10, "A 25-byte CSV whose label is 1000000000: 15 s, 3.9 GB"): an inferred
+        // class count from a huge label. Excluded only for that mode and only past MaxOneHot one-hot elements; remove
+        // this filter once the fix (Csv.MaxClasses on h/inputs) is merged.
         if (kind == 2 && LargestOneHot(bytes) > MaxOneHot)
             c = c with { KnownBeforeRun = "issue 10: a huge label makes a huge one-hot class count, fixed elsewhere" };
         return c;
@@ -139,7 +142,7 @@ internal sealed class CsvTarget : IFuzzTarget
         string path = Path.Combine(directory, Fuzzer.FileStem + ".csv");
         File.WriteAllBytes(path, c.Bytes);
         var targets = c.Kind == 0 ? CsvTargets.Regression : CsvTargets.OneHot;
-        int? classes = c.Kind == 1 ? c.SeedIndex : null;
+        int? classes = c.Kind == 1 ? c.Argument : null;
         return () =>
         {
             var d = Csv.Load(path, "label", targets, classes);

@@ -78,7 +78,6 @@ public sealed class FuzzFindingsTests : IDisposable
 
         AssertOneLineNamingFile(e, path);
         Assert.InRange(e.Message.Length, 1, Fuzzer.MaxMessage);
-        Assert.Contains("(64999 characters)", e.Message, StringComparison.Ordinal);
     }
 
     /// <summary>model, seed 1, case 99 (indented header, cut and spliced): System.Text.Json's "invalid literal" message

@@ -15,8 +15,8 @@ internal sealed record FuzzCase(byte[] Bytes, string Entry, string Recipe)
     /// <summary>Which entry point or mode the target runs (the target's own numbering).</summary>
     public int Kind { get; init; }
 
-    /// <summary>Which of the target's valid seeds the case started from.</summary>
-    public int SeedIndex { get; init; }
+    /// <summary>The target's own number: the valid seed a case started from (IDX, model) or the class count (CSV).</summary>
+    public int Argument { get; init; }
 
     /// <summary>Set when the case is, before it runs, an instance of a known bug fixed on another branch (the reason).</summary>
     public string? KnownBeforeRun { get; init; }

@@ -81,7 +81,7 @@ internal sealed class ModelFileTarget : IFuzzTarget
         };
         if (bytes == seed || rng.Next(4) == 0) bytes = Mutator.Havoc(bytes, _seeds[other], ref rng, recipe);
         int kind = rng.Next(2);
-        return new FuzzCase(bytes, kind == 0 ? "Load<float>" : "Load<double>", recipe.ToString()) { Kind = kind, SeedIndex = s };
+        return new FuzzCase(bytes, kind == 0 ? "Load<float>" : "Load<double>", recipe.ToString()) { Kind = kind, Argument = s };
     }
 
     private static byte[] PrefixEdit(byte[] seed, ref SeededRandom rng, StringBuilder recipe)
