@@ -48,6 +48,7 @@ internal sealed class IdxTarget : IFuzzTarget
     {
         int s = rng.Next(Shapes.Length), other = rng.Next(Shapes.Length);
         int kind = rng.Next(4);   // 0 images, 1 labels, 2 LoadMnist with mutated images, 3 LoadMnist with mutated labels
+        if (kind == 3 && Shapes[s].Count == 0) s = 0;   // the valid images of a LoadMnist pair: a data set needs a sample
         bool images = kind is 0 or 2;
         byte[] seed = images ? _images[s] : _labels[s];
         byte[] otherSeed = images ? _images[other] : _labels[other];
