@@ -160,7 +160,7 @@ public static class Csv
         if (found < 0)
         {
             throw new InvalidDataException(
-                $"{path}: line {lineNumber}: label column '{labelColumn}' not found in header (columns: {string.Join(", ", header)})");
+                $"{path}: line {lineNumber}: label column '{labelColumn}' not found in header (columns: {InputText.Excerpt(string.Join(", ", header))})");
         }
 
         return found;
@@ -205,7 +205,7 @@ public static class Csv
 
     private static InvalidDataException FieldError(string path, int line, int column, string columnName, string text, string reason) =>
         new(string.Create(CultureInfo.InvariantCulture,
-            $"{path}: line {line}, column {column + 1} '{columnName}': '{text}' is {reason}"));
+            $"{path}: line {line}, column {column + 1} '{InputText.Excerpt(columnName)}': '{InputText.Excerpt(text)}' is {reason}"));
 
     private static void Split(string path, int lineNumber, string line, List<string> fields)
     {

@@ -25,7 +25,7 @@ internal static class LayerListText
         spec = null;
         if (!TryParseName(loss, out LossKind lossKind))
         {
-            error = $"unknown loss \"{loss}\" (known: {string.Join(", ", Enum.GetNames<LossKind>())})";
+            error = $"unknown loss \"{InputText.Excerpt(loss)}\" (known: {string.Join(", ", Enum.GetNames<LossKind>())})";
             return false;
         }
         if (layers.Length == 0)
@@ -44,13 +44,13 @@ internal static class LayerListText
                 || !TryParseWidth(part.AsSpan(0, dash), out int inputs)
                 || !TryParseWidth(part.AsSpan(dash + 1, colon - dash - 1), out int outputs))
             {
-                error = $"layer {l} \"{part}\" is not of the form inputs-outputs:Activation with positive widths, e.g. 784-128:ReLU";
+                error = $"layer {l} \"{InputText.Excerpt(part)}\" is not of the form inputs-outputs:Activation with positive widths, e.g. 784-128:ReLU";
                 return false;
             }
             string activation = part[(colon + 1)..];
             if (!TryParseName(activation, out ActivationKind kind))
             {
-                error = $"layer {l} has unknown activation \"{activation}\" (known: {string.Join(", ", Enum.GetNames<ActivationKind>())})";
+                error = $"layer {l} has unknown activation \"{InputText.Excerpt(activation)}\" (known: {string.Join(", ", Enum.GetNames<ActivationKind>())})";
                 return false;
             }
             list[l] = new Dense(inputs, outputs, kind);
@@ -61,12 +61,12 @@ internal static class LayerListText
         }
         catch (ArgumentException e)
         {
-            error = $"layers \"{layers}\" with loss {loss} do not form a network: {e.Message}";
+            error = $"layers \"{InputText.Excerpt(layers)}\" with loss {loss} do not form a network: {e.Message}";
             return false;
         }
         catch (OverflowException)
         {
-            error = $"layers \"{layers}\" have more parameters than a flat vector can index ({int.MaxValue})";
+            error = $"layers \"{InputText.Excerpt(layers)}\" have more parameters than a flat vector can index ({int.MaxValue})";
             return false;
         }
         error = "";

@@ -132,7 +132,7 @@ public static class ModelFile
         if (!meta.TryGetValue("format", out string? format))
             throw SafeTensors.Bad(path, $"__metadata__ has no \"format\" entry; expected \"{Format}\"");
         if (format != Format)
-            throw SafeTensors.Bad(path, $"__metadata__ format is \"{format}\", not \"{Format}\"");
+            throw SafeTensors.Bad(path, $"__metadata__ format is \"{InputText.Excerpt(format)}\", not \"{Format}\"");
         if (!meta.TryGetValue("layers", out string? layers))
             throw SafeTensors.Bad(path, "__metadata__ has no \"layers\" entry (the layer list, e.g. 784-128:ReLU,128-10:Softmax)");
         if (!meta.TryGetValue("loss", out string? loss))
@@ -156,7 +156,7 @@ public static class ModelFile
         if (byName.Count > plan.Length)
             foreach (var t in header.Tensors)
                 if (Array.IndexOf(plan, t) < 0)
-                    throw SafeTensors.Bad(path, $"tensor \"{t.Name}\" is not part of the layers {layers}");
+                    throw SafeTensors.Bad(path, $"tensor \"{InputText.Excerpt(t.Name)}\" is not part of the layers {InputText.Excerpt(layers)}");
 
         var theta = new T[layout.Count];
         for (int l = 0; l < spec.Layers.Count; l++)

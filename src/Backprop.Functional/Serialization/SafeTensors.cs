@@ -145,7 +145,9 @@ internal static class SafeTensors
         }
         catch (JsonException e)
         {
-            throw Bad(path, $"the header is not valid JSON: {e.Message}", e);
+            // The reader's message can quote the rest of the header; keep its start and say where the error is.
+            string at = e.LineNumber is long line ? $" at line {line + 1}, byte {e.BytePositionInLine + 1}" : "";
+            throw Bad(path, $"the header is not valid JSON{at}: {InputText.Excerpt(e.Message)}", e);
         }
         using (document)
         {
@@ -157,18 +159,27 @@ internal static class SafeTensors
             bool sawMetadata = false;
             var tensors = new List<TensorEntry>();
             var names = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var property in root.EnumerateObject())
+            try
             {
-                if (property.Name == MetadataKey)
+                foreach (var property in root.EnumerateObject())
                 {
-                    if (sawMetadata) throw Bad(path, $"\"{MetadataKey}\" appears twice in the header");
-                    sawMetadata = true;
-                    ReadMetadata(property.Value, metadata, path);
-                    continue;
+                    if (property.Name == MetadataKey)
+                    {
+                        if (sawMetadata) throw Bad(path, $"\"{MetadataKey}\" appears twice in the header");
+                        sawMetadata = true;
+                        ReadMetadata(property.Value, metadata, path);
+                        continue;
+                    }
+                    if (!names.Add(property.Name))
+                        throw Bad(path, $"tensor \"{property.Name}\" appears twice in the header");
+                    tensors.Add(ReadEntry(property.Name, property.Value, path));
                 }
-                if (!names.Add(property.Name))
-                    throw Bad(path, $"tensor \"{property.Name}\" appears twice in the header");
-                tensors.Add(ReadEntry(property.Name, property.Value, path));
+            }
+            catch (InvalidOperationException e)
+            {
+                // JsonProperty.Name and JsonElement.GetString throw this for an escaped lone surrogate ("\ud800"):
+                // valid JSON, but no string.
+                throw Bad(path, "the header holds an escaped string that is not valid UTF-16 (a lone surrogate such as \\ud800)", e);
             }
 
             long dataStart = 8 + (long)n;
@@ -280,6 +291,20 @@ internal static class SafeTensors
         }
     }
 
+    /// <summary>The error for a file that is not a valid model file; control characters the reason quotes from the
+    /// file (a "\n" in a metadata value) are written as \uXXXX, so the message stays one line.</summary>
     public static InvalidDataException Bad(string path, string reason, Exception? inner = null) =>
-        new(string.Create(CultureInfo.InvariantCulture, $"{path} is not a valid model file: {reason}"), inner);
+        new(string.Create(CultureInfo.InvariantCulture, $"{path} is not a valid model file: {OneLine(reason)}"), inner);
+
+    private static string OneLine(string text)
+    {
+        if (!text.Any(char.IsControl)) return text;
+        var sb = new StringBuilder(text.Length + 16);
+        foreach (char ch in text)
+        {
+            if (char.IsControl(ch)) sb.Append(CultureInfo.InvariantCulture, $"\\u{(int)ch:X4}");
+            else sb.Append(ch);
+        }
+        return sb.ToString();
+    }
 }
