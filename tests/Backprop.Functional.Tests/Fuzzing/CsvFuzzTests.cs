@@ -54,11 +54,6 @@ internal sealed class CsvTarget : IFuzzTarget
         int classes = kind == 1 ? (rng.Next(2) == 0 ? 10 : 1 + rng.Next(20)) : 0;
         string entry = kind switch { 0 => "Load(Regression)", 1 => "Load(OneHot, classes given)", _ => "Load(OneHot, classes inferred)" };
         var c = new FuzzCase(bytes, entry, recipe.ToString()) { Kind = kind, Argument = classes };
-        // Known, fixed elsewhere (issue 10, "A 25-byte CSV whose label is 1000000000: 15 s, 3.9 GB"): an inferred
-        // class count from a huge label. Excluded only for that mode and only past MaxOneHot one-hot elements; remove
-        // this filter once the fix (Csv.MaxClasses on h/inputs) is merged.
-        if (kind == 2 && LargestOneHot(bytes) > MaxOneHot)
-            c = c with { KnownBeforeRun = "issue 10: a huge label makes a huge one-hot class count, fixed elsewhere" };
         return c;
     }
 
@@ -156,35 +151,6 @@ internal sealed class CsvTarget : IFuzzTarget
     }
 
     public string? KnownAfterRun(FuzzCase c, Exception e) => null;
-
-    /// <summary>One-hot elements (rows × (largest label + 1)) above which a case is the known huge-class-count bug.</summary>
-    private const long MaxOneHot = 1L << 22;
-
-    /// <summary>Rows × (largest label + 1) that an inferred class count would allocate, read the way
-    /// <see cref="Csv.Load"/> reads (header = first non-blank line, column named "label", quotes); 0 when unclear.</summary>
-    private static long LargestOneHot(byte[] bytes)
-    {
-        using var reader = new StreamReader(new MemoryStream(bytes), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-        int labelIndex = -1;
-        long rows = 0, largest = -1;
-        bool header = true;
-        while (reader.ReadLine() is { } line)
-        {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            var fields = SplitQuoted(line);
-            if (header)
-            {
-                labelIndex = fields.IndexOf("label");
-                if (labelIndex < 0) return 0;
-                header = false;
-                continue;
-            }
-            rows++;
-            if (labelIndex < fields.Count && long.TryParse(fields[labelIndex], NumberStyles.Integer, CultureInfo.InvariantCulture, out long label))
-                largest = Math.Max(largest, label);
-        }
-        return largest < 0 ? 0 : rows * (largest + 1);
-    }
 
     private static List<string> SplitQuoted(string line)
     {
