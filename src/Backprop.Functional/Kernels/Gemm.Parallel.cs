@@ -185,6 +185,17 @@ public static partial class Gemm
 
         internal static void Exit() => Gate.Exit();
 
+        /// <summary>Bytes the pool's worker threads have allocated since they started, as each recorded it at the end
+        /// of its last job (so it covers everything up to that job, waits included). Tests add it to the calling
+        /// thread's count to see every allocation a step makes on the library's threads, and none of the test host's.</summary>
+        internal static long WorkerAllocatedBytes()
+        {
+            long sum = 0;
+            foreach (var worker in Volatile.Read(ref s_workers))
+                sum += worker.AllocatedBytes;
+            return sum;
+        }
+
         /// <summary>Releases <paramref name="workers"/> workers on <paramref name="job"/>.</summary>
         internal static void Start(Job job, int workers)
         {
@@ -235,6 +246,10 @@ public static partial class Gemm
             private readonly int _part;
             private Job? _job;
             private volatile bool _disposed;
+            private long _allocated;
+
+            /// <summary>GC.GetAllocatedBytesForCurrentThread of this worker at the end of its last job.</summary>
+            internal long AllocatedBytes => Volatile.Read(ref _allocated);
 
             internal Worker(int part)
             {
@@ -294,6 +309,7 @@ public static partial class Gemm
                     }
                     finally
                     {
+                        Volatile.Write(ref _allocated, GC.GetAllocatedBytesForCurrentThread());   // before the caller can return
                         Finished();
                     }
                 }

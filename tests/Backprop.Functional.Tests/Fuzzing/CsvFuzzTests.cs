@@ -151,26 +151,4 @@ internal sealed class CsvTarget : IFuzzTarget
     }
 
     public string? KnownAfterRun(FuzzCase c, Exception e) => null;
-
-    private static List<string> SplitQuoted(string line)
-    {
-        var fields = new List<string>();
-        var field = new StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char ch = line[i];
-            if (quoted)
-            {
-                if (ch == '"' && i + 1 < line.Length && line[i + 1] == '"') { field.Append('"'); i++; }
-                else if (ch == '"') quoted = false;
-                else field.Append(ch);
-            }
-            else if (ch == '"') quoted = true;
-            else if (ch == ',') { fields.Add(field.ToString().Trim()); field.Clear(); }
-            else field.Append(ch);
-        }
-        fields.Add(field.ToString().Trim());
-        return fields;
-    }
 }

@@ -34,7 +34,9 @@ public class ActivationProperties
                 failures.Add($"{name}({z}) = {actual}, formula {expected}");
         }
         Check("sigmoid", Sigmoid.Value(z), 1 / (1 + Math.Exp(-z)));
-        Check("tanh", Tanh.Value(z), (Math.Exp(z) - Math.Exp(-z)) / (Math.Exp(z) + Math.Exp(-z)));
+        double z2 = z * z;   // (eᶻ − e⁻ᶻ)/(eᶻ + e⁻ᶻ), and its Taylor series where eᶻ − e⁻ᶻ cancels (|z| < 0.01)
+        Check("tanh", Tanh.Value(z), Math.Abs(z) < 0.01 ? z * (1 - z2 / 3 + 2 * z2 * z2 / 15 - 17 * z2 * z2 * z2 / 315)
+            : (Math.Exp(z) - Math.Exp(-z)) / (Math.Exp(z) + Math.Exp(-z)));
         Check("relu", ReLU.Value(z), Math.Max(z, 0));
         Check("leaky relu", LeakyReLU.Value(z), z > 0 ? z : 0.01 * z);
         double ez = Math.Exp(z);   // ln(1 + eᶻ); its Taylor series where 1 + eᶻ would round eᶻ away
