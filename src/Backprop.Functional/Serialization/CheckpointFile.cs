@@ -7,7 +7,9 @@ using System.Text;
 namespace Backprop.Functional;
 
 /// <summary>Saves and loads a <see cref="TrainingCheckpoint{T}"/> as a safetensors file, written like a model file
-/// (temporary file, flushed to disk, renamed over the target: a crash leaves the previous checkpoint intact).</summary>
+/// (temporary file, flushed to disk, renamed over the target: a crash leaves the previous checkpoint intact).
+/// <para>Threads: Save and Load may run on several threads at once; two saves to one path race, and the last rename
+/// wins (each file is whole).</para></summary>
 /// <remarks>
 /// <para>Tensors: θ as in a model file (<c>layers.{l}.weight</c>, <c>layers.{l}.bias</c>, F32 or F64), then
 /// <c>optimizer.moments</c> [moments, θ] (absent for an optimizer without moments), <c>data.order</c> I32 [n], and for

@@ -7,7 +7,9 @@ namespace Backprop.Functional;
 /// was never stopped: θ, the optimizer's moments and step count, the data order and its generator's state, the position
 /// (epoch and batch), the running sums behind the reported loss and the divergence check, and the finished epochs'
 /// results. Fit hands one to its checkpoint callback every <see cref="TrainingOptions.CheckpointEvery"/> steps (a copy:
-/// keep it or write it with <see cref="CheckpointFile.Save{T}"/>); <see cref="CheckpointFile.Load{T}"/> reads one back.</summary>
+/// keep it or write it with <see cref="CheckpointFile.Save{T}"/>); <see cref="CheckpointFile.Load{T}"/> reads one back.
+/// <para>Threads: immutable once made (Fit hands out a copy); safe to read from any thread, as long as nobody writes the
+/// arrays it holds.</para></summary>
 /// <param name="Spec">The network's layers and cost.</param>
 /// <param name="Parameters">θ, [<c>Spec.Layout.Count</c>].</param>
 /// <param name="OptimizerName">The optimizer's type name (e.g. <c>Adam</c>); resuming with another is refused.</param>

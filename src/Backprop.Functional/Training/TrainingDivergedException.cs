@@ -3,7 +3,8 @@ namespace Backprop.Functional;
 /// <summary>Training went wrong and <see cref="Trainer.Fit{T}(Network{T}, Dataset, Dataset?, TrainingOptions, TrainingCheckpoint{T}?, Action{TrainingCheckpoint{T}}?, Action{EpochResult}?, Action{int, int}?)"/>
 /// stopped: the running mean cost rose far above its start (<see cref="TrainingOptions.DivergenceFactor"/>), or a
 /// cost was NaN or infinite (<see cref="NonFiniteException"/>, a subclass). The message names the epoch, the step
-/// and the layer; so do <see cref="Epoch"/>, <see cref="Step"/> and <see cref="Layer"/>.</summary>
+/// and the layer; so do <see cref="Epoch"/>, <see cref="Step"/> and <see cref="Layer"/>.
+/// <para>Threads: immutable; safe from any thread.</para></summary>
 public class TrainingDivergedException : ArithmeticException
 {
     /// <summary>Creates the exception with a message naming where it happened.</summary>
