@@ -48,8 +48,8 @@ public readonly struct GELU : IElementwiseActivation
         }
         Inner(z, a);                                          // t
         TensorPrimitives.Add(a, T.One, a);                    // 1 + t
-        TensorPrimitives.Multiply(a, z, a);                   // z(1 + t)
-        TensorPrimitives.Multiply(a, GELUPrime<T>.Half, a);   // ½z(1 + t)
+        TensorPrimitives.Multiply(a, GELUPrime<T>.Half, a);   // ½(1 + t), halved first: z(1 + t) overflows past max/2
+        TensorPrimitives.Multiply(a, z, a);                   // ½z(1 + t)
     }
 
     /// <inheritdoc/>
@@ -90,13 +90,24 @@ internal readonly struct GELUPrime<T> : IElementOp<T> where T : unmanaged, IFloa
     /// <summary>t = tanh(√(2/π)(z + 0.044715z³)).</summary>
     internal static T Inner(T z) => T.Tanh(C * (z + K * z * z * z));
 
-    /// <summary>σ′ = ½(1 + t) + ½z(1 − t²)√(2/π)(1 + 3kz²).</summary>
-    public static T Invoke(T z, T t) => Half * (T.One + t) + Half * z * (T.One - t * t) * C * (T.One + K3 * z * z);
+    /// <summary>Past |z| = 10 the inner tanh is ±1 exactly in float and double (its argument exceeds 43), so
+    /// 1 − t² = 0; z is clamped there in the second term, whose 1 + 3kz² would overflow to ∞ (0·∞ = NaN) past
+    /// |z| ≈ 10¹⁹ in float and 10¹⁵⁴ in double.</summary>
+    private static readonly T Limit = T.CreateChecked(10);
+
+    /// <summary>σ′ = ½(1 + t) + ½z(1 − t²)√(2/π)(1 + 3kz²), with z clamped to ±10 in the second term.</summary>
+    public static T Invoke(T z, T t)
+    {
+        T zc = T.Clamp(z, -Limit, Limit);
+        return Half * (T.One + t) + Half * zc * (T.One - t * t) * C * (T.One + K3 * zc * zc);
+    }
 
     public static Vector<T> Invoke(Vector<T> z, Vector<T> t)
     {
         var half = new Vector<T>(Half);
         var one = Vector<T>.One;
-        return half * (one + t) + half * z * (one - t * t) * new Vector<T>(C) * (one + new Vector<T>(K3) * z * z);
+        var limit = new Vector<T>(Limit);
+        var zc = Vector.Min(Vector.Max(z, -limit), limit);
+        return half * (one + t) + half * zc * (one - t * t) * new Vector<T>(C) * (one + new Vector<T>(K3) * zc * zc);
     }
 }

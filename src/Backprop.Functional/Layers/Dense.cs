@@ -15,6 +15,8 @@ public sealed record Dense(int Inputs, int Outputs, ActivationKind Activation = 
     public override int Outputs { get; } = Outputs > 0 ? Outputs
         : throw new ArgumentOutOfRangeException(nameof(Outputs), Outputs, "a layer needs at least one output");
 
-    /// <summary>Number of parameters: Outputs × Inputs weights plus Outputs biases.</summary>
-    public int ParameterCount => Outputs * Inputs + Outputs;
+    /// <summary>Number of parameters: Outputs × Inputs weights plus Outputs biases, exact in a long (a single layer
+    /// can exceed an int; whether it fits a network is <see cref="ParameterLayout.For"/>'s check against
+    /// <see cref="ParameterLayout.MaxCount"/>).</summary>
+    public long ParameterCount => checked((long)Outputs * Inputs + Outputs);
 }

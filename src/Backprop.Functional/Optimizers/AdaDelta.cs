@@ -21,6 +21,12 @@ public sealed record AdaDelta(
     double Epsilon = 1e-6,
     double WeightDecay = 0) : Optimizer(LearningRate, WeightDecay)
 {
+    /// <summary>ρ, in [0, 1].</summary>
+    public double Rho { get; init => field = HyperParameter.Fraction(value, nameof(Rho)); } = HyperParameter.Fraction(Rho, nameof(Rho));
+
+    /// <summary>ε, a finite number ≥ 0.</summary>
+    public double Epsilon { get; init => field = HyperParameter.NonNegative(value, nameof(Epsilon)); } = HyperParameter.NonNegative(Epsilon, nameof(Epsilon));
+
     /// <inheritdoc/>
     public override int MomentCount => 2;
 

@@ -24,6 +24,15 @@ public sealed record Adagrad(
     double Epsilon = 1e-10,
     double WeightDecay = 0) : Optimizer(LearningRate, WeightDecay)
 {
+    /// <summary>Learning-rate decay, a finite number ≥ 0.</summary>
+    public double LrDecay { get; init => field = HyperParameter.NonNegative(value, nameof(LrDecay)); } = HyperParameter.NonNegative(LrDecay, nameof(LrDecay));
+
+    /// <summary>Initial accumulator, a finite number ≥ 0.</summary>
+    public double InitialAccumulatorValue { get; init => field = HyperParameter.NonNegative(value, nameof(InitialAccumulatorValue)); } = HyperParameter.NonNegative(InitialAccumulatorValue, nameof(InitialAccumulatorValue));
+
+    /// <summary>ε, a finite number ≥ 0.</summary>
+    public double Epsilon { get; init => field = HyperParameter.NonNegative(value, nameof(Epsilon)); } = HyperParameter.NonNegative(Epsilon, nameof(Epsilon));
+
     /// <inheritdoc/>
     public override int MomentCount => 1;
 

@@ -28,6 +28,15 @@ public sealed record AdamW(
     double WeightDecay = 1e-2,
     bool Amsgrad = false) : Optimizer(LearningRate, WeightDecay)
 {
+    /// <summary>β₁, in [0, 1).</summary>
+    public double Beta1 { get; init => field = HyperParameter.Below1(value, nameof(Beta1)); } = HyperParameter.Below1(Beta1, nameof(Beta1));
+
+    /// <summary>β₂, in [0, 1).</summary>
+    public double Beta2 { get; init => field = HyperParameter.Below1(value, nameof(Beta2)); } = HyperParameter.Below1(Beta2, nameof(Beta2));
+
+    /// <summary>ε, a finite number ≥ 0.</summary>
+    public double Epsilon { get; init => field = HyperParameter.NonNegative(value, nameof(Epsilon)); } = HyperParameter.NonNegative(Epsilon, nameof(Epsilon));
+
     /// <inheritdoc/>
     public override int MomentCount => Amsgrad ? 3 : 2;
 

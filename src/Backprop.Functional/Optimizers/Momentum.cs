@@ -39,6 +39,12 @@ public sealed record Momentum(
     MomentumForm Form = MomentumForm.Torch,
     double WeightDecay = 0) : Optimizer(LearningRate, WeightDecay)
 {
+    /// <summary>μ, a finite number ≥ 0.</summary>
+    public double Mu { get; init => field = HyperParameter.NonNegative(value, nameof(Mu)); } = HyperParameter.NonNegative(Mu, nameof(Mu));
+
+    /// <summary>Dampening, in [0, 1].</summary>
+    public double Dampening { get; init => field = HyperParameter.Fraction(value, nameof(Dampening)); } = HyperParameter.Fraction(Dampening, nameof(Dampening));
+
     /// <inheritdoc/>
     public override int MomentCount => 1;
 

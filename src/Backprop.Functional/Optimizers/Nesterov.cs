@@ -42,6 +42,9 @@ public sealed record Nesterov(
     NesterovForm Form = NesterovForm.Torch,
     double WeightDecay = 0) : Optimizer(LearningRate, WeightDecay)
 {
+    /// <summary>μ, a finite number ≥ 0.</summary>
+    public double Mu { get; init => field = HyperParameter.NonNegative(value, nameof(Mu)); } = HyperParameter.NonNegative(Mu, nameof(Mu));
+
     /// <inheritdoc/>
     public override int MomentCount => 1;
 

@@ -19,6 +19,12 @@ namespace Backprop.Functional;
 /// </remarks>
 public abstract record Optimizer(double LearningRate, double WeightDecay)
 {
+    /// <summary>The base learning rate η, a finite number ≥ 0.</summary>
+    public double LearningRate { get; init => field = HyperParameter.NonNegative(value, nameof(LearningRate)); } = HyperParameter.NonNegative(LearningRate, nameof(LearningRate));
+
+    /// <summary>The L2 penalty λ, a finite number ≥ 0.</summary>
+    public double WeightDecay { get; init => field = HyperParameter.NonNegative(value, nameof(WeightDecay)); } = HyperParameter.NonNegative(WeightDecay, nameof(WeightDecay));
+
     /// <summary>Number of moment vectors this optimizer keeps per parameter.</summary>
     public abstract int MomentCount { get; }
 

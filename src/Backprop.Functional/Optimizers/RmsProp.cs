@@ -27,6 +27,15 @@ public sealed record RmsProp(
     bool Centered = false,
     double WeightDecay = 0) : Optimizer(LearningRate, WeightDecay)
 {
+    /// <summary>α, in [0, 1].</summary>
+    public double Alpha { get; init => field = HyperParameter.Fraction(value, nameof(Alpha)); } = HyperParameter.Fraction(Alpha, nameof(Alpha));
+
+    /// <summary>ε, a finite number ≥ 0.</summary>
+    public double Epsilon { get; init => field = HyperParameter.NonNegative(value, nameof(Epsilon)); } = HyperParameter.NonNegative(Epsilon, nameof(Epsilon));
+
+    /// <summary>μ, a finite number ≥ 0.</summary>
+    public double Mu { get; init => field = HyperParameter.NonNegative(value, nameof(Mu)); } = HyperParameter.NonNegative(Mu, nameof(Mu));
+
     /// <inheritdoc/>
     public override int MomentCount => 1 + (Centered ? 1 : 0) + (Mu != 0 ? 1 : 0);
 

@@ -5,12 +5,13 @@ namespace Backprop.Functional;
 /// <summary>Options of a <see cref="GradientCheck"/>.
 /// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <param name="Stencil">Finite-difference stencil.</param>
-/// <param name="Step">Relative step: hᵢ = Step · max(1, |θᵢ|). Null picks ε^(1/3) for the central stencil and
+/// <param name="Step">Relative step: hᵢ = Step · max(1, |θᵢ|), taken as the step T can represent,
+/// h'ᵢ = (θᵢ + hᵢ) − θᵢ, and divided by that (positive, finite). Null picks ε^(1/3) for the central stencil and
 /// ε^(1/5) for the five-point one (ε the machine epsilon of T), which balance truncation and rounding error.</param>
 /// <param name="Sample">Check this many parameters drawn without replacement from <paramref name="Seed"/>
 /// (null: every parameter).</param>
 /// <param name="Seed">Seed of the sample.</param>
-/// <param name="Floor">Absolute floor of the relative error's denominator:
+/// <param name="Floor">Positive absolute floor of the relative error's denominator:
 /// |g − ĝ| / max(|g|, |ĝ|, Floor), so gradients that are zero in exact arithmetic are judged by absolute error.</param>
 public sealed record GradientCheckOptions(
     FiniteDifference Stencil = FiniteDifference.Central,
@@ -71,11 +72,14 @@ public static class GradientCheck
 {
     /// <summary>Compares ∂C/∂θ from one backward pass with finite differences of C over the batch (x, y). θ is
     /// perturbed in place and restored bit for bit.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (Step or Floor not positive and finite,
+    /// Sample negative), named in the message.</exception>
     public static GradientCheckReport Run<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y,
         GradientCheckOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(network);
         options ??= new GradientCheckOptions();
+        Check(options);
         int rows = x.Length / Math.Max(1, network.Spec.Inputs);
         using var ws = network.CreateWorkspace(Math.Max(1, rows));
         using var gradient = network.CreateGradient();
@@ -111,12 +115,14 @@ public static class GradientCheck
     /// <param name="destination">ĝ, written, [θ's length] (slice it per tensor with <see cref="Slot.Of{T}(Span{T})"/>).</param>
     /// <param name="options">Stencil, step and sample; null for the defaults.</param>
     /// <returns>The loss evaluations spent (2 or 4 per estimated parameter).</returns>
-    /// <exception cref="ArgumentException"><paramref name="destination"/> is not θ's length, or a shape does not match.</exception>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is not θ's length, a shape does not match, or
+    /// an option is out of range (<see cref="ArgumentOutOfRangeException"/>, naming the field).</exception>
     public static long FiniteDifferences<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<double> destination,
         GradientCheckOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(network);
         options ??= new GradientCheckOptions();
+        Check(options);
         if (destination.Length != network.Layout.Count) Shapes.ThrowLengths("destination", destination.Length, "theta", network.Layout.Count);
         int rows = x.Length / Math.Max(1, network.Spec.Inputs);
         using var ws = network.CreateWorkspace(Math.Max(1, rows));
@@ -128,27 +134,58 @@ public static class GradientCheck
     }
 
     /// <summary>ĝᵢ by the stencil, the costs differenced before anything is scaled: a direction along which every
-    /// evaluated cost is the same number (a dead ReLU unit's weights) gives exactly 0. θᵢ is restored.</summary>
+    /// evaluated cost is the same number (a dead ReLU unit's weights) gives exactly 0. The step is the one T can
+    /// represent, h' = (θᵢ + h) − θᵢ, and each difference is divided by the distance between the two points actually
+    /// evaluated, not by the requested h (in float at θᵢ = 1000, h = 10⁻³ is taken as 9.766·10⁻⁴). θᵢ is restored.</summary>
     private static double Estimate<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, int i,
         FiniteDifference stencil, double step) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var theta = network.Parameters;
         T saved = theta[i];
         T h = T.CreateChecked(step * Math.Max(1, Math.Abs(double.CreateChecked(saved))));
+        T taken = saved + h - saved;
+        if (taken == T.Zero)
+            throw new ArgumentOutOfRangeException(nameof(step), step,
+                $"Step {step:G3} is below the spacing of {typeof(T).Name} at parameter {i} (θ = {saved}): no step would be taken");
         double fd;
-        if (stencil == FiniteDifference.Central)
+        try
         {
-            double d1 = At(network, x, y, ws, i, saved, h) - At(network, x, y, ws, i, saved, -h);
-            fd = d1 / (2 * double.CreateChecked(h));
+            double s1 = Slope(network, x, y, ws, i, saved + taken, saved - taken);
+            if (stencil == FiniteDifference.Central) fd = s1;
+            else
+            {
+                // Richardson: (4·s(h') − s(2h'))/3 = (8[C(θ+h') − C(θ−h')] − [C(θ+2h') − C(θ−2h')]) / 12h'.
+                double s2 = Slope(network, x, y, ws, i, saved + (taken + taken), saved - (taken + taken));
+                fd = (4 * s1 - s2) / 3;
+            }
         }
-        else
+        finally
         {
-            double d2 = At(network, x, y, ws, i, saved, h + h) - At(network, x, y, ws, i, saved, -(h + h));
-            double d1 = At(network, x, y, ws, i, saved, h) - At(network, x, y, ws, i, saved, -h);
-            fd = (8 * d1 - d2) / (12 * double.CreateChecked(h));
+            theta[i] = saved;
         }
-        theta[i] = saved;
         return fd;
+    }
+
+    /// <summary>(C(θᵢ = plus) − C(θᵢ = minus)) / (plus − minus): the difference first, then the distance between the
+    /// points evaluated (exact in double for float θ).</summary>
+    private static double Slope<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, int i, T plus, T minus)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double d = At(network, x, y, ws, i, plus) - At(network, x, y, ws, i, minus);
+        return d / (double.CreateChecked(plus) - double.CreateChecked(minus));
+    }
+
+    /// <summary>Refuses options that would make every estimate NaN or meaningless, naming the field.</summary>
+    private static void Check(GradientCheckOptions options)
+    {
+        if (options.Step is { } step && !(step > 0 && double.IsFinite(step)))
+            throw new ArgumentOutOfRangeException(nameof(options), step, $"GradientCheckOptions.Step must be a positive finite number, got {step}");
+        if (options.Sample is < 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Sample, $"GradientCheckOptions.Sample must be non-negative (or null for every parameter), got {options.Sample}");
+        if (!(options.Floor > 0 && double.IsFinite(options.Floor)))
+            throw new ArgumentOutOfRangeException(nameof(options), options.Floor, $"GradientCheckOptions.Floor must be a positive finite number, got {options.Floor}");
+        if (!Enum.IsDefined(options.Stencil))
+            throw new ArgumentOutOfRangeException(nameof(options), options.Stencil, $"GradientCheckOptions.Stencil {(int)options.Stencil} is not a FiniteDifference value");
     }
 
     private static double StepOf<T>(GradientCheckOptions options) where T : unmanaged, IFloatingPointIeee754<T> =>
@@ -160,10 +197,10 @@ public static class GradientCheck
     public static double RelativeError(double g, double estimate, double floor) =>
         Math.Abs(g - estimate) / Math.Max(Math.Max(Math.Abs(g), Math.Abs(estimate)), floor);
 
-    private static double At<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, int i, T saved, T h)
+    private static double At<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, int i, T point)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        network.Parameters[i] = saved + h;
+        network.Parameters[i] = point;
         return double.CreateChecked(network.Cost(x, y, ws));
     }
 

@@ -30,6 +30,16 @@ public sealed class SizeLimitTests
         Assert.ThrowsAny<ArgumentException>(() => ParameterLayout.For([new Dense(1, half + 1)]));
     }
 
+    /// <summary>A single layer built outside any layout: 70000 × 70000 + 70000 = 4 900 070 000 parameters, which an
+    /// int wrapped to 605 102 704; the count is exact at the largest widths.</summary>
+    [Fact]
+    public void Dense_ParameterCount_ofBigLayer_isExact()
+    {
+        Assert.Equal(4_900_070_000L, new Dense(70_000, 70_000).ParameterCount);
+        Assert.Equal((long)int.MaxValue * int.MaxValue + int.MaxValue, new Dense(int.MaxValue, int.MaxValue).ParameterCount);
+        Assert.Equal(7850L, new Dense(784, 10).ParameterCount);
+    }
+
     [Fact]
     public void ParameterLayout_maxCountOfDoubles_fitsOneByteSpan()
     {

@@ -108,4 +108,37 @@ public class GradientCheckTests
         Assert.Contains("destination", Assert.Throws<ArgumentException>(() =>
             GradientCheck.FiniteDifferences<double>(net, x, y, new double[fd.Length - 1])).Message, StringComparison.Ordinal);
     }
+    /// <summary>In float, θ + h is rounded: at b = 1000 with h = 10⁻³ the step actually taken is 16 ulps = 9.766·10⁻⁴,
+    /// 2.3 % short of h. Dividing by the requested h put a 2.3 % error on a linear direction whose gradient is exactly 1
+    /// (C = ½(b − y)², x = 0); dividing by the step taken leaves only the cost's rounding.</summary>
+    [Theory]
+    [InlineData(FiniteDifference.Central)]
+    [InlineData(FiniteDifference.FivePoint)]
+    public void Float_estimate_divides_by_the_step_actually_taken(FiniteDifference stencil)
+    {
+        var spec = new NetworkSpec([new Dense(1, 1)], LossKind.Quadratic);
+        using var net = Network<float>.FromParameters(spec, [2f, 1000f]);
+        var fd = new double[2];
+        GradientCheck.FiniteDifferences<float>(net, [0f], [999f], fd, new GradientCheckOptions(stencil, Step: 1e-6));
+        Assert.True(Math.Abs(fd[1] - 1) <= 1e-4, $"∂C/∂b estimated {fd[1]:R}, exact 1");
+        Assert.Equal([2f, 1000f], net.Parameters.ToArray());
+    }
+
+    [Theory]
+    [InlineData(0.0, null, 1e-8, "Step")]
+    [InlineData(-1e-3, null, 1e-8, "Step")]
+    [InlineData(double.NaN, null, 1e-8, "Step")]
+    [InlineData(double.PositiveInfinity, null, 1e-8, "Step")]
+    [InlineData(null, -1, 1e-8, "Sample")]
+    [InlineData(null, null, -1.0, "Floor")]
+    [InlineData(null, null, double.NaN, "Floor")]
+    public void Options_out_of_range_are_refused_naming_the_field(double? step, int? sample, double floor, string field)
+    {
+        using var net = Network<double>.FromParameters(new NetworkSpec([new Dense(1, 1)], LossKind.Quadratic), [2.0, 0.5]);
+        var options = new GradientCheckOptions(Step: step, Sample: sample, Floor: floor);
+        var e = Assert.ThrowsAny<ArgumentException>(() => GradientCheck.Run<double>(net, [3.0], [1.0], options));
+        Assert.Contains(field, e.Message, StringComparison.Ordinal);
+        Assert.ThrowsAny<ArgumentException>(() => GradientCheck.FiniteDifferences<double>(net, [3.0], [1.0], new double[2], options));
+        Assert.Equal([2.0, 0.5], net.Parameters.ToArray());
+    }
 }
