@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
 using SkiaSharp;
+using Backprop.Functional.Tests;
 using Xunit;
 
 namespace Backprop.Cli.Tests;
@@ -194,47 +195,5 @@ public class InputLimitTests
             }
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
         return data.ToArray();
-    }
-}
-
-/// <summary>A named pipe (made with mkfifo) fed from another thread: a file that cannot seek and has no length.</summary>
-internal sealed class Fifo : IDisposable
-{
-    private readonly Task _feed;
-
-    public Fifo(string path, byte[] bytes)
-    {
-        Path = path;
-        using (var mkfifo = Process.Start(new ProcessStartInfo("mkfifo", [path]) { UseShellExecute = false })!)
-        {
-            mkfifo.WaitForExit();
-            if (mkfifo.ExitCode != 0) throw new IOException($"mkfifo {path} exited with {mkfifo.ExitCode}");
-        }
-
-        _feed = Task.Run(() =>
-        {
-            try
-            {
-                using var writer = new FileStream(path, FileMode.Open, FileAccess.Write);
-                writer.Write(bytes);
-            }
-            catch (IOException)
-            {
-                // The reader stopped early.
-            }
-        });
-    }
-
-    public string Path { get; }
-
-    public void Dispose()
-    {
-        if (!_feed.Wait(TimeSpan.FromMilliseconds(100)))
-        {
-            using var reader = new FileStream(Path, FileMode.Open, FileAccess.Read);
-            reader.CopyTo(Stream.Null);
-        }
-
-        _feed.Wait();
     }
 }

@@ -308,7 +308,7 @@ public sealed class IdxTests : IDisposable
     public void ReadImages_fromANamedPipe_readsIt()
     {
         byte[] pixels = Pixels(3 * 2 * 4);
-        using var pipe = new Backprop.Functional.Tests.BadInput.Fifo(Path.Combine(_dir, "images-pipe"), IdxBytes(0x08, [3, 2, 4], pixels));
+        using var pipe = new Backprop.Functional.Tests.Fifo(Path.Combine(_dir, "images-pipe"), IdxBytes(0x08, [3, 2, 4], pixels));
 
         (int count, int rows, int columns, byte[] read) = Idx.ReadImages(pipe.Path);
 
@@ -320,7 +320,7 @@ public sealed class IdxTests : IDisposable
     public void ReadImages_truncatedNamedPipe_refusedNamingIt()
     {
         byte[] full = IdxBytes(0x08, [10, 28, 28], Pixels(10 * 28 * 28));
-        using var pipe = new Backprop.Functional.Tests.BadInput.Fifo(Path.Combine(_dir, "images-pipe"), full[..(16 + 1000)]);
+        using var pipe = new Backprop.Functional.Tests.Fifo(Path.Combine(_dir, "images-pipe"), full[..(16 + 1000)]);
 
         var e = Assert.Throws<InvalidDataException>(() => Idx.ReadImages(pipe.Path));
 

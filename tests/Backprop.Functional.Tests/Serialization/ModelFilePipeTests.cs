@@ -1,4 +1,3 @@
-using Backprop.Functional.Tests.BadInput;
 using Xunit;
 
 namespace Backprop.Functional.Tests.Serialization;

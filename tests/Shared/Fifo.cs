@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Backprop.Functional.Tests.BadInput;
+namespace Backprop.Functional.Tests;
 
 /// <summary>A named pipe (made with mkfifo) fed from another thread: a file that cannot seek and has no length,
 /// as <c>/dev/stdin</c> or a shell's <c>&lt;(…)</c> is.</summary>
