@@ -52,7 +52,11 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
         _network = network;
         _stride = (first.Outputs + Block - 1) / Block * Block;
         _theta = new T[network.Layout.Count];
-        _firstTransposed = new T[first.Inputs * _stride];
+        long transposed = (long)first.Inputs * _stride;   // the first layer's rows padded to whole vector blocks
+        if (transposed > Array.MaxLength)
+            throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"the predictor stores the first layer [{first.Outputs} × {first.Inputs}] transposed with rows padded to {_stride}: {transposed} elements, more than one array holds ({Array.MaxLength}); use Network.Forward"), nameof(network));
+        _firstTransposed = new T[transposed];
         _firstBias = new T[_stride];
         _z = new T[_stride];
         _live = new int[first.Inputs];

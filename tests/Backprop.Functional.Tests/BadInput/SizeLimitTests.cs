@@ -8,6 +8,19 @@ namespace Backprop.Functional.Tests.BadInput;
 /// naming the size and the limit, never an <see cref="OverflowException"/> or a runaway allocation.</summary>
 public sealed class SizeLimitTests
 {
+    /// <summary>The predictor pads the transposed first layer's rows to whole vector blocks (8 vectors): a wide input
+    /// into one unit fits θ but not the padded copy, which is refused by name instead of overflowing the array size.</summary>
+    [Fact]
+    public void Predictor_ofFirstLayerPastOneArray_isRefusedByName()
+    {
+        int stride = 8 * System.Numerics.Vector<float>.Count;   // one output padded to a block
+        int inputs = (int)(Array.MaxLength / stride) + 1;
+        using var net = Network<float>.Create(NetworkSpec.Mlp([inputs, 1], ActivationKind.Identity, ActivationKind.Identity, LossKind.Quadratic), seed: 1);
+        var error = Assert.Throws<ArgumentException>(() => net.CreatePredictor());
+        Assert.Contains("transposed", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Network.Forward", error.Message, StringComparison.Ordinal);
+    }
+
     private static string Number(long n) => n.ToString(CultureInfo.InvariantCulture);
 
     [Fact]
