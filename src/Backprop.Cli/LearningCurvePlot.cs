@@ -8,7 +8,7 @@ internal static class LearningCurvePlot
 {
     /// <summary>Writes <c>&lt;modelPath&gt;.png</c>; if the native Skia renderer cannot save a PNG here, writes
     /// <c>&lt;modelPath&gt;.svg</c> through ScottPlot's SVG export instead. Either is written to a temporary and
-    /// renamed over the old plot (<see cref="AtomicFile"/>): a failure or a kill mid-write leaves the previous plot.</summary>
+    /// renamed over the old plot (<see cref="TemporaryFiles.Replace"/>): a failure or a kill mid-write leaves the previous plot.</summary>
     /// <param name="savePng">Saves a plot as PNG at a path (ScottPlot's <c>SavePng</c>; tests replace it).</param>
     /// <returns>The file written and, for the fallback, why.</returns>
     public static (string Path, string? Note) Write(string modelPath, IReadOnlyList<EpochResult> epochs, bool classification,
@@ -20,14 +20,14 @@ internal static class LearningCurvePlot
         try
         {
             var plot = Build(epochs, classification);
-            AtomicFile.Write(png, path => savePng(plot, path));
+            TemporaryFiles.Replace(png, path => savePng(plot, path));
             return (png, null);
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
         {
             string svg = modelPath + ".svg";
             var plot = Build(epochs, classification);
-            AtomicFile.Write(svg, path => plot.SaveSvg(path, 800, 500));
+            TemporaryFiles.Replace(svg, path => plot.SaveSvg(path, 800, 500));
             return (svg, $"PNG rendering unavailable ({e.GetType().Name}); wrote SVG instead");
         }
     }

@@ -276,17 +276,7 @@ internal static class SafeTensors
         }
         catch
         {
-            try
-            {
-                File.Delete(temporary);
-            }
-            catch (IOException)
-            {
-                // Keep the original exception; the temporary file's name says what it is.
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
+            TemporaryFiles.Discard(temporary);
             throw;
         }
     }

@@ -21,6 +21,44 @@ internal static class TemporaryFiles
     public static string NewName(string target) =>
         string.Create(CultureInfo.InvariantCulture, $"{target}.tmp-{Environment.ProcessId}-{Path.GetRandomFileName()}");
 
+    /// <summary>Replaces <paramref name="path"/> whole or not at all, for writers that take a path (the CLI's plot):
+    /// <paramref name="write"/> fills a fresh temporary next to it, which is flushed to disk and renamed over the target.
+    /// On any failure the temporary is deleted, the exception propagates and an existing file is left as it was.
+    /// Model files and checkpoints take the stream form, <see cref="SafeTensors.WriteAtomically{TContent}"/>.</summary>
+    public static void Replace(string path, Action<string> write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        string target = Path.GetFullPath(path);
+        RemoveStale(target);
+        string temporary = NewName(target);
+        try
+        {
+            write(temporary);
+            using (var stream = new FileStream(temporary, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+                stream.Flush(flushToDisk: true);   // the bytes are on disk before the name points at them
+            File.Move(temporary, target, overwrite: true);
+        }
+        catch
+        {
+            Discard(temporary);
+            throw;
+        }
+    }
+
+    /// <summary>Deletes a temporary after a failed write. Best effort: the caller rethrows its own exception, and a
+    /// temporary left here is removed by the next write of its target.</summary>
+    public static void Discard(string temporary)
+    {
+        try
+        {
+            File.Delete(temporary);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Keep the caller's exception; the temporary's name says what it is.
+        }
+    }
+
     /// <summary>Deletes the abandoned temporaries of <paramref name="target"/> (a full path). Best effort: never throws.</summary>
     public static void RemoveStale(string target)
     {
