@@ -52,7 +52,7 @@ public static class CheckpointFile
         ArgumentNullException.ThrowIfNull(checkpoint);
         RequireLittleEndian();
         var c = checkpoint;
-        string dtype = DTypeOf<T>();
+        string dtype = SafeTensors.DTypeOf<T>("checkpoints");
         int n = c.Spec.Layout.Count;
         if (c.Parameters.Length != n) Shapes.ThrowLengths("θ", c.Parameters.Length, $"the layout of {c.Spec}", n);
         if (c.MomentCount < 0 || c.Moments.Length != (long)c.MomentCount * n)
@@ -126,7 +126,7 @@ public static class CheckpointFile
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         RequireLittleEndian();
-        string dtype = DTypeOf<T>();
+        string dtype = SafeTensors.DTypeOf<T>("checkpoints");
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
         SafeTensorsHeader header;
         try
@@ -350,13 +350,8 @@ public static class CheckpointFile
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("checkpoints are written and read on little-endian machines");
     }
 
-    private static string DTypeOf<T>() =>
-        typeof(T) == typeof(float) ? "F32"
-        : typeof(T) == typeof(double) ? "F64"
-        : throw new NotSupportedException($"checkpoints store float (F32) or double (F64) parameters, not {typeof(T).Name}");
-
     private static InvalidDataException Bad(string path, string reason, Exception? inner = null) =>
-        new(string.Create(Inv, $"{path} is not a valid checkpoint: {reason}"), inner);
+        SafeTensors.Bad(path, reason, inner, "checkpoint");
 
     /// <summary>The data section's arrays, in file order.</summary>
     private readonly struct Sections<T>(T[] theta, T[] moments, int[] order, double[] history, int[] confusion) where T : unmanaged

@@ -63,7 +63,7 @@ public static class ModelFile
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(spec);
-        string dtype = DTypeOf<T>();
+        string dtype = SafeTensors.DTypeOf<T>("model files");
         var layout = spec.Layout;
         if (theta.Length != layout.Count) Shapes.ThrowLengths("theta", theta.Length, $"the layout of {spec}", layout.Count);
         RequireFinite(layout, theta);
@@ -122,7 +122,7 @@ public static class ModelFile
     public static LoadedModel<T> Load<T>(string path) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        DTypeOf<T>();
+        SafeTensors.DTypeOf<T>("model files");
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
         // A pipe (/dev/stdin, a FIFO) cannot seek: read it into memory, bounded by the largest model there can be.
         using Stream stream = file.CanSeek ? file : SafeTensors.ReadAll(file, path, MaxDataBytes);
@@ -254,11 +254,6 @@ public static class ModelFile
             if (key == reserved) return true;
         return false;
     }
-
-    private static string DTypeOf<T>() =>
-        typeof(T) == typeof(float) ? "F32"
-        : typeof(T) == typeof(double) ? "F64"
-        : throw new NotSupportedException($"model files store float (F32) or double (F64) parameters, not {typeof(T).Name}");
 
     /// <summary>The file's bytes: length prefix, header, then θ little-endian.</summary>
     private ref struct Content<T>(byte[] header, ReadOnlySpan<T> theta) : IFileContent where T : unmanaged

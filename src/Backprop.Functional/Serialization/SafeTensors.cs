@@ -281,10 +281,18 @@ internal static class SafeTensors
         }
     }
 
-    /// <summary>The error for a file that is not a valid model file; control characters the reason quotes from the
-    /// file (a "\n" in a metadata value) are written as \uXXXX, so the message stays one line.</summary>
-    public static InvalidDataException Bad(string path, string reason, Exception? inner = null) =>
-        new(string.Create(CultureInfo.InvariantCulture, $"{path} is not a valid model file: {OneLine(reason)}"), inner);
+    /// <summary>The error for a file that is not a valid <paramref name="kind"/> (model file, checkpoint); control
+    /// characters the reason quotes from the file (a "\n" in a metadata value) are written as \uXXXX, so the message
+    /// stays one line.</summary>
+    public static InvalidDataException Bad(string path, string reason, Exception? inner = null, string kind = "model file") =>
+        new(string.Create(CultureInfo.InvariantCulture, $"{path} is not a valid {kind}: {OneLine(reason)}"), inner);
+
+    /// <summary>The dtype that stores T: F32 or F64.</summary>
+    /// <param name="files">What is being written, for the message ("model files", "checkpoints").</param>
+    public static string DTypeOf<T>(string files) =>
+        typeof(T) == typeof(float) ? "F32"
+        : typeof(T) == typeof(double) ? "F64"
+        : throw new NotSupportedException($"{files} store float (F32) or double (F64) parameters, not {typeof(T).Name}");
 
     private static string OneLine(string text)
     {
