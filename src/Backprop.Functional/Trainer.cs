@@ -4,7 +4,8 @@ using System.Numerics;
 namespace Backprop.Functional;
 
 /// <summary>The training loop, thin over the core: per epoch a seeded shuffle; per mini-batch the mean gradient
-/// (<see cref="Network{T}.ValueAndGradient"/>), optional L2 and clipping, and one optimizer update; after each epoch
+/// (<see cref="Network{T}.ValueAndGradient"/>), then the gradient transform chain (L2, clipping, the optimizer …; see
+/// <see cref="TrainingOptions.ResolveTransform"/>); after each epoch
 /// an evaluation. The same seed gives the same model bit for bit. A step allocates nothing.
 /// <para>Threads: no shared state, but a step or a fit writes the network's θ, its workspace and the optimizer buffers:
 /// one training run per network, and nothing else uses that network meanwhile. Different networks train in parallel
@@ -59,24 +60,26 @@ public static class Trainer
         if (options.DivergenceFactor is { } factor && !(factor > 0 && double.IsFinite(factor)))
             throw new ArgumentOutOfRangeException(nameof(options), factor, "DivergenceFactor must be a positive finite number, or null to turn the check off");
 
-        var optimizer = options.Optimizer ?? new Adam();
+        var transform = options.ResolveTransform(train.Count);
+        // What a checkpoint records of the chain: its moments' owner. Options without Transform keep the optimizer's name
+        // (as checkpoints always have); the stateless L2, clip and schedule come from the same options on resume.
+        string stateName = options.Transform is null && transform is Chain legacy ? legacy.Members[^1].Name : transform.Name;
         // A batch larger than the data set is the whole set: size the buffers by what the data can fill.
         int batch = Math.Min(options.BatchSize, train.Count);
         var batcher = new Batcher(train, batch, options.Seed);
         using var ws = network.CreateWorkspace(batch, options.Threads);
         using var gradient = network.CreateGradient();
-        using var buffers = optimizer.CreateBuffers<T>(network.Layout.Count);
+        using var buffers = transform.CreateBuffers<T>(network.Layout.Count);
         using var x = new BatchBuffer<T>(batch * train.Features);
         using var y = new BatchBuffer<T>(batch * train.Outputs);
         var state = new OptimizerState(0);
-        T l2 = T.CreateChecked(options.L2 / train.Count);
         var results = new List<EpochResult>(Math.Min(options.Epochs, 1024));   // not sized by a number from input
         var divergence = new DivergenceCheck(options.DivergenceFactor, train.Count);
         int firstEpoch = 1, firstBatch = 0;
         double lossSum = 0;
         if (resume is not null)
         {
-            Restore(resume, network, train, options, optimizer, batcher, buffers);
+            Restore(resume, network, train, options, stateName, transform.MomentCount, batcher, buffers);
             state = new OptimizerState(resume.Step);
             firstEpoch = resume.Epoch + 1;
             firstBatch = resume.Batch;
@@ -98,7 +101,7 @@ public static class Trainer
                 int rows = batcher.Copy<T>(b, x.Span, y.Span);
                 var xs = x.Span[..(rows * train.Features)];
                 var ys = y.Span[..(rows * train.Outputs)];
-                T cost = Step(network, xs, ys, ws, gradient.Span, optimizer, ref state, buffers, options, l2);
+                T cost = Run(network, xs, ys, ws, gradient.Span, transform, ref state, buffers, transform.LearningRateAt(state.Step));
                 if (!T.IsFinite(cost))
                 {
                     var (where, layer) = WhereNonFinite(ws, rows);
@@ -113,7 +116,7 @@ public static class Trainer
                 onBatch?.Invoke(b, batcher.BatchCount);
                 if (onCheckpoint is not null && options.CheckpointEvery > 0 && state.Step % options.CheckpointEvery == 0)
                 {
-                    onCheckpoint(new TrainingCheckpoint<T>(network.Spec, network.Parameters.ToArray(), optimizer.GetType().Name,
+                    onCheckpoint(new TrainingCheckpoint<T>(network.Spec, network.Parameters.ToArray(), stateName,
                         buffers.Count, CopyMoments(buffers), state.Step, epoch - 1, b + 1, options.BatchSize, batcher.ShuffleState,
                         batcher.Order.ToArray(), lossSum, divergence.Start, divergence.Running, results.ToArray(), EmptyMetadata));
                 }
@@ -140,15 +143,15 @@ public static class Trainer
 
     /// <summary>Checks that <paramref name="resume"/> belongs to this run, then puts its θ, moments and data order in place.</summary>
     private static void Restore<T>(TrainingCheckpoint<T> resume, Network<T> network, Dataset train, TrainingOptions options,
-        Optimizer optimizer, Batcher batcher, OptimizerBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
+        string stateName, int momentCount, Batcher batcher, OptimizerBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var c = resume;
         static void Refuse(string why) => throw new ArgumentException($"the checkpoint does not fit this run: {why}", nameof(resume));
         if (c.Spec != network.Spec) Refuse($"it is of {c.Spec}, the network is {network.Spec}");
         int n = network.Layout.Count;
         if (c.Parameters is null || c.Parameters.Length != n) Refuse($"θ has {c.Parameters?.Length} elements, the network {n}");
-        if (c.OptimizerName != optimizer.GetType().Name || c.MomentCount != optimizer.MomentCount)
-            Refuse($"it was written by {c.OptimizerName} with {c.MomentCount} moment vectors, this run uses {optimizer.GetType().Name} with {optimizer.MomentCount}");
+        if (c.OptimizerName != stateName || c.MomentCount != momentCount)
+            Refuse($"it was written by {c.OptimizerName} with {c.MomentCount} moment vectors, this run uses {stateName} with {momentCount}");
         if (c.Moments is null || c.Moments.Length != (long)c.MomentCount * n) Refuse($"it holds {c.Moments?.Length} moment values, not {c.MomentCount} × {n}");
         if (c.BatchSize != options.BatchSize) Refuse($"it was written with batch size {c.BatchSize}, this run uses {options.BatchSize}");
         if (c.Order is null || c.Order.Length != train.Count) Refuse($"its data order covers {c.Order?.Length} rows, {train.Name} has {train.Count}");
@@ -237,8 +240,10 @@ public static class Trainer
     /// <summary>One training step: C and ∂C/∂θ of the batch, then g += (λ/n)·w on the weights when
     /// <paramref name="l2PerWeight"/> ≠ 0, clipping when the options ask for it, and one optimizer update with the
     /// scheduled rate (split over two threads when the workspace has more than one and θ is large). A non-finite cost
-    /// returns before anything is updated. Allocates nothing.</summary>
-    /// <remarks>A one-sample batch with Sgd, Adam or AdamW and neither L2 nor clipping runs
+    /// returns before anything is updated. Allocates nothing after the first call with given options.</summary>
+    /// <remarks>The step of a transform chain <c>Chain(L2(l2PerWeight), ClipByGlobalNorm(options.ClipNorm),
+    /// optimizer)</c> and <c>options.Schedule</c> (the optimizer alone when there is neither L2 nor clipping); that chain
+    /// is built once per options and optimizer and reused. A one-sample batch with Sgd, Adam or AdamW and neither L2 nor clipping runs
     /// <see cref="Network{T}.TrainOnline"/>: the same update bit for bit (up to the sign of a zero), with ∂C/∂θ formed
     /// inside it, so <paramref name="gradient"/> is not written on that path.
     /// <para>With <see cref="Nesterov"/> in <see cref="NesterovForm.LookAhead"/> form the gradient (and the L2 term) is
@@ -264,22 +269,37 @@ public static class Trainer
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(options);
         double lr = options.Schedule?.Rate(optimizer.LearningRate, state.Step) ?? optimizer.LearningRate;
-        if (x.Length == network.Spec.Inputs && l2PerWeight == T.Zero && options.ClipNorm is null && OuterProductUpdate.Supports(optimizer))
+        var transform = l2PerWeight == T.Zero && options.ClipNorm is null
+            ? optimizer
+            : LegacyChains.For(options, optimizer, double.CreateChecked(l2PerWeight));
+        return Run(network, x, y, ws, gradient, transform, ref state, buffers, lr);
+    }
+
+    /// <summary>One training step through a gradient transform chain with η = <paramref name="lr"/>: C and ∂C/∂θ of the
+    /// batch at <c>transform.GradientPoint</c> (θ, or a look-ahead point), then <c>transform.Update</c>, split over two
+    /// threads when the workspace has more than one, θ is large and the transform (or its element-wise tail) says it may
+    /// be. A one-sample batch with a transform that states <see cref="TransformCapabilities.FusedOuterProduct"/> runs
+    /// <see cref="Network{T}.TrainOnline"/> (the same bits up to the sign of a zero; <paramref name="gradient"/> is not
+    /// written). A non-finite cost returns before anything is updated. Allocates nothing. The legacy step and Fit call it.</summary>
+    internal static T Run<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient,
+        GradientTransform transform, ref OptimizerState state, OptimizerBuffers<T> buffers, double lr)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (x.Length == network.Spec.Inputs && OuterProductUpdate.Supports(transform))
         {
             if (gradient.Length != network.Parameters.Length)   // the same refusal as the stored path's
                 Shapes.ThrowLengths("gradient", gradient.Length, "theta", network.Parameters.Length);
-            return network.TrainOnline(x, y, ws, optimizer, ref state, buffers, lr);
+            return network.TrainOnline(x, y, ws, transform, ref state, buffers, lr);
         }
         // Where ∂C/∂θ is evaluated: θ, or Nesterov's look-ahead point θ − μv in workspace scratch (θ never moves).
-        ReadOnlySpan<T> at = optimizer.GradientPoint((ReadOnlySpan<T>)network.Parameters, buffers, ws);
+        ReadOnlySpan<T> at = transform.GradientPoint((ReadOnlySpan<T>)network.Parameters, buffers, ws);
         Equations.Forward(network.Spec, at, x, ws);
         T cost = Equations.Backward(network.Spec, at, x, y, ws, gradient);
         if (!T.IsFinite(cost)) return cost;
-        if (l2PerWeight != T.Zero) AddL2(network.Layout, at, gradient, l2PerWeight);
-        if (options.ClipNorm is { } clip) ClipByGlobalNorm.Apply(gradient, T.CreateChecked(clip));
-        state = ws.Threads > 1 && gradient.Length >= ParallelUpdate<T>.MinimumLength && ParallelUpdate<T>.Splits(optimizer)
-            ? ParallelUpdate<T>.Run(optimizer, state, network.Parameters, gradient, buffers, lr)
-            : optimizer.Update(state, network.Parameters, gradient, buffers, lr);
+        var context = new StepContext<T> { LearningRate = lr, Layout = network.Layout, Point = at };
+        state = ws.Threads > 1 && gradient.Length >= ParallelUpdate<T>.MinimumLength
+            ? transform.UpdateSplit(state, gradient, network.Parameters, buffers, in context)
+            : transform.Update(state, gradient, network.Parameters, buffers, in context);
         return cost;
     }
 
@@ -337,16 +357,6 @@ public static class Trainer
         return ("every zˡ and aˡ is finite, so the cost itself overflowed", -1);
     }
 
-    /// <summary>g += scale·w on every weight, w read from <paramref name="theta"/> (θ, or the look-ahead point).</summary>
-    private static void AddL2<T>(ParameterLayout layout, ReadOnlySpan<T> theta, Span<T> gradient, T scale) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int l = 0; l < layout.Slots.Length / 2; l++)
-        {
-            var slot = layout.Weight(l);
-            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(slot.Of(theta), scale, slot.Of(gradient), slot.Of(gradient));
-        }
-    }
-
     private static void RequireFits<T>(Network<T> network, Dataset data) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -355,5 +365,27 @@ public static class Trainer
         if (data.Features != network.Spec.Inputs || data.Outputs != network.Spec.Outputs)
             throw new ArgumentException(
                 $"dataset {data.Name} is [{data.Count} × {data.Features}] → [{data.Outputs}] but the network maps [{network.Spec.Inputs}] → [{network.Spec.Outputs}]");
+    }
+}
+
+/// <summary>The chain the legacy <see cref="Trainer.Step{T}(Network{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Workspace{T}, Span{T}, Optimizer, ref OptimizerState, OptimizerBuffers{T}, TrainingOptions, T)"/>
+/// means by its options, built once per (options, optimizer, λ/n) and kept beside the options, so a step allocates nothing.</summary>
+internal static class LegacyChains
+{
+    private sealed record Entry(Optimizer Optimizer, double L2, double? Clip, GradientTransform Chain);
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TrainingOptions, Entry> Chains = new();
+
+    internal static GradientTransform For(TrainingOptions options, Optimizer optimizer, double l2PerWeight)
+    {
+        if (Chains.TryGetValue(options, out var e) && ReferenceEquals(e.Optimizer, optimizer) && e.L2.Equals(l2PerWeight) && e.Clip == options.ClipNorm)
+            return e.Chain;
+        var members = new List<GradientTransform>(3);
+        if (l2PerWeight != 0) members.Add(new L2(l2PerWeight));
+        if (options.ClipNorm is { } clip) members.Add(new ClipByGlobalNorm(clip));
+        members.Add(optimizer);
+        var chain = Transforms.Chain([.. members]);
+        Chains.AddOrUpdate(options, new Entry(optimizer, l2PerWeight, options.ClipNorm, chain));
+        return chain;
     }
 }

@@ -50,14 +50,14 @@ public static partial class Equations
     /// One online-learning step on one sample: <see cref="Forward{T}"/>, δᴸ and every δˡ (BP1, BP2), then each layer
     /// updated by <see cref="OuterProductUpdate"/> with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ and ∂C/∂bˡ = δˡ formed inside the update
     /// (BP4, BP3), so ∂C/∂θ is never stored. Bit for bit (up to the sign of a zero) it is <see cref="Backward{T}"/>
-    /// followed by <see cref="Optimizer.Update{T}"/>; on 784-32-10 with SGD it takes about two thirds of the time.
+    /// followed by the optimizer's update; on 784-32-10 with SGD it takes about two thirds of the time.
     /// </summary>
     /// <param name="spec">The network's layers and cost.</param>
     /// <param name="theta">θ, updated in place.</param>
     /// <param name="x">One sample, [inputs].</param>
     /// <param name="y">Its target, [outputs].</param>
     /// <param name="ws">A workspace for this network.</param>
-    /// <param name="optimizer">Sgd, Adam or AdamW (<see cref="OuterProductUpdate.Supports"/>).</param>
+    /// <param name="optimizer">A transform with a fused path (<see cref="OuterProductUpdate.Supports"/>: Sgd, Adam, AdamW, …).</param>
     /// <param name="state">The optimizer's step count; advanced by one when θ is updated.</param>
     /// <param name="buffers">The optimizer's moments for the whole θ.</param>
     /// <param name="learningRate">η for this step.</param>
@@ -65,7 +65,7 @@ public static partial class Equations
     /// <exception cref="ArgumentException">x is not one sample, a shape does not match, y holds NaN or infinity, or
     /// the optimizer has no fused update.</exception>
     public static T TrainOnline<T>(NetworkSpec spec, Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws,
-        Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double learningRate)
+        GradientTransform optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double learningRate)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(optimizer);

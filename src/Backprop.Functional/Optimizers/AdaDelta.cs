@@ -28,6 +28,9 @@ public sealed record AdaDelta(
     public double Epsilon { get; init => field = HyperParameter.NonNegative(value, nameof(Epsilon)); } = HyperParameter.NonNegative(Epsilon, nameof(Epsilon));
 
     /// <inheritdoc/>
+    public override TransformCapabilities Capabilities => TransformCapabilities.ElementWise | TransformCapabilities.WritesParameters;
+
+    /// <inheritdoc/>
     public override int MomentCount => 2;
 
     /// <inheritdoc/>

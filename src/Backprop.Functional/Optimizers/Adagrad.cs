@@ -34,10 +34,13 @@ public sealed record Adagrad(
     public double Epsilon { get; init => field = HyperParameter.NonNegative(value, nameof(Epsilon)); } = HyperParameter.NonNegative(Epsilon, nameof(Epsilon));
 
     /// <inheritdoc/>
+    public override TransformCapabilities Capabilities => TransformCapabilities.ElementWise | TransformCapabilities.WritesParameters;
+
+    /// <inheritdoc/>
     public override int MomentCount => 1;
 
     /// <inheritdoc/>
-    protected override void InitializeBuffers<T>(OptimizerBuffers<T> buffers)
+    protected internal override void InitializeBuffers<T>(OptimizerBuffers<T> buffers)
     {
         ArgumentNullException.ThrowIfNull(buffers);
         buffers.Moment(0).Fill(OptimizerGuard.Of<T>(InitialAccumulatorValue));

@@ -40,6 +40,26 @@ public sealed record Adam(
     /// <inheritdoc/>
     public override int MomentCount => Amsgrad ? 3 : 2;
 
+    /// <summary>Element-wise, fused for one-sample steps, writes θ.</summary>
+    public override TransformCapabilities Capabilities =>
+        TransformCapabilities.ElementWise | TransformCapabilities.FusedOuterProduct | TransformCapabilities.WritesParameters;
+
+    /// <inheritdoc/>
+    protected internal override void PrepareFused(long t, double learningRate, ref FusedScalars<float> scalars) =>
+        new AdamKernel.Constants<float>(t, Beta1, Beta2, Epsilon, Amsgrad, WeightDecay, learningRate).Store(ref scalars, 1f);
+
+    /// <inheritdoc/>
+    protected internal override void PrepareFused(long t, double learningRate, ref FusedScalars<double> scalars) =>
+        new AdamKernel.Constants<double>(t, Beta1, Beta2, Epsilon, Amsgrad, WeightDecay, learningRate).Store(ref scalars, 1d);
+
+    /// <inheritdoc/>
+    protected internal override void UpdateFused(scoped in FusedScalars<float> scalars, scoped in FusedLayer<float> layer) =>
+        AdamKernel.Fused(scalars, layer);
+
+    /// <inheritdoc/>
+    protected internal override void UpdateFused(scoped in FusedScalars<double> scalars, scoped in FusedLayer<double> layer) =>
+        AdamKernel.Fused(scalars, layer);
+
     /// <inheritdoc/>
     public override OptimizerState Update<T>(
         OptimizerState state, Span<T> theta, ReadOnlySpan<T> g, OptimizerBuffers<T> buffers, double learningRate) =>
@@ -79,6 +99,35 @@ internal static class AdamKernel
         Apply(c, theta, source, buf.Moment(0), buf.Moment(1), amsgrad ? buf.Moment(2) : default);
     }
 
+    /// <summary>One dense layer of a one-sample step: AdamW's decoupled decay θ ← θ·s[9] when s[9] ≠ 1, then the Adam
+    /// step with g = δaᵀ (weights, row by row) and δ (bias) formed as read.</summary>
+    internal static void Fused<T>(scoped in FusedScalars<T> s, scoped in FusedLayer<T> layer)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var c = new Constants<T>(s);
+        T decay = s[9];
+        Span<T> th = layer.Theta;
+        ReadOnlySpan<T> delta = layer.Delta, input = layer.Input;
+        int inputs = layer.Inputs, outputs = layer.Outputs, weights = inputs * outputs;
+        if (decay != T.One)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Multiply(th, decay, th);   // AdamW's decoupled decay, before the Adam step
+        }
+
+        Span<T> m = layer.Moment(0);
+        Span<T> v = layer.Moment(1);
+        Span<T> vmax = c.Amsgrad ? layer.Moment(2) : default;
+        for (int r = 0; r < outputs; r++)
+        {
+            int at = r * inputs;
+            Apply(c, th.Slice(at, inputs), new OuterProductRow<T>(delta[r], input), m.Slice(at, inputs), v.Slice(at, inputs),
+                c.Amsgrad ? vmax.Slice(at, inputs) : default);
+        }
+
+        Apply(c, th.Slice(weights, outputs), new StoredGradient<T>(delta), m.Slice(weights, outputs), v.Slice(weights, outputs),
+            c.Amsgrad ? vmax.Slice(weights, outputs) : default);
+    }
+
     /// <summary>The per-step scalars: β's, η/(1−β₁ᵗ), 1/√(1−β₂ᵗ), ε, λ.</summary>
     internal readonly struct Constants<T>
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -98,6 +147,35 @@ internal static class AdamKernel
             Eps = OptimizerGuard.Of<T>(epsilon);
             Lambda = OptimizerGuard.Of<T>(l2);
             Amsgrad = amsgrad;
+        }
+
+        /// <summary>A copy of what <see cref="Store"/> wrote.</summary>
+        internal Constants(scoped in FusedScalars<T> s)
+        {
+            B1 = s[0];
+            OneMinusB1 = s[1];
+            B2 = s[2];
+            OneMinusB2 = s[3];
+            StepSize = s[4];
+            InvSqrtBc2 = s[5];
+            Eps = s[6];
+            Lambda = s[7];
+            Amsgrad = s[8] != T.Zero;
+        }
+
+        /// <summary>Slots 0–7: the scalars; 8: AMSGrad (1 or 0); 9: the decoupled decay factor (1: none).</summary>
+        internal void Store(ref FusedScalars<T> s, T decay)
+        {
+            s[0] = B1;
+            s[1] = OneMinusB1;
+            s[2] = B2;
+            s[3] = OneMinusB2;
+            s[4] = StepSize;
+            s[5] = InvSqrtBc2;
+            s[6] = Eps;
+            s[7] = Lambda;
+            s[8] = Amsgrad ? T.One : T.Zero;
+            s[9] = decay;
         }
     }
 

@@ -40,6 +40,26 @@ public sealed record AdamW(
     /// <inheritdoc/>
     public override int MomentCount => Amsgrad ? 3 : 2;
 
+    /// <summary>Element-wise, fused for one-sample steps, writes θ.</summary>
+    public override TransformCapabilities Capabilities =>
+        TransformCapabilities.ElementWise | TransformCapabilities.FusedOuterProduct | TransformCapabilities.WritesParameters;
+
+    /// <inheritdoc/>
+    protected internal override void PrepareFused(long t, double learningRate, ref FusedScalars<float> scalars) =>
+        new AdamKernel.Constants<float>(t, Beta1, Beta2, Epsilon, Amsgrad, 0, learningRate).Store(ref scalars, OptimizerGuard.Of<float>(1 - (learningRate * WeightDecay)));
+
+    /// <inheritdoc/>
+    protected internal override void PrepareFused(long t, double learningRate, ref FusedScalars<double> scalars) =>
+        new AdamKernel.Constants<double>(t, Beta1, Beta2, Epsilon, Amsgrad, 0, learningRate).Store(ref scalars, OptimizerGuard.Of<double>(1 - (learningRate * WeightDecay)));
+
+    /// <inheritdoc/>
+    protected internal override void UpdateFused(scoped in FusedScalars<float> scalars, scoped in FusedLayer<float> layer) =>
+        AdamKernel.Fused(scalars, layer);
+
+    /// <inheritdoc/>
+    protected internal override void UpdateFused(scoped in FusedScalars<double> scalars, scoped in FusedLayer<double> layer) =>
+        AdamKernel.Fused(scalars, layer);
+
     /// <inheritdoc/>
     public override OptimizerState Update<T>(
         OptimizerState state, Span<T> theta, ReadOnlySpan<T> g, OptimizerBuffers<T> buffers, double learningRate) =>

@@ -46,6 +46,9 @@ public sealed record Momentum(
     public double Dampening { get; init => field = HyperParameter.Fraction(value, nameof(Dampening)); } = HyperParameter.Fraction(Dampening, nameof(Dampening));
 
     /// <inheritdoc/>
+    public override TransformCapabilities Capabilities => TransformCapabilities.ElementWise | TransformCapabilities.WritesParameters;
+
+    /// <inheritdoc/>
     public override int MomentCount => 1;
 
     /// <inheritdoc/>

@@ -45,6 +45,10 @@ public sealed record Nesterov(
     /// <summary>μ, a finite number ≥ 0.</summary>
     public double Mu { get; init => field = HyperParameter.NonNegative(value, nameof(Mu)); } = HyperParameter.NonNegative(Mu, nameof(Mu));
 
+    /// <summary>Element-wise, writes θ; the look-ahead form also <see cref="TransformCapabilities.LookAhead"/>.</summary>
+    public override TransformCapabilities Capabilities => TransformCapabilities.ElementWise | TransformCapabilities.WritesParameters
+        | (Form == NesterovForm.LookAhead ? TransformCapabilities.LookAhead : TransformCapabilities.None);
+
     /// <inheritdoc/>
     public override int MomentCount => 1;
 

@@ -17,7 +17,7 @@ namespace Backprop.Functional;
 /// The update is a pure function of (state, θ, g, moments, η) that writes θ and the moments in place
 /// and returns the next <see cref="OptimizerState"/>; nothing is allocated per update.
 /// </remarks>
-public abstract record Optimizer(double LearningRate, double WeightDecay)
+public abstract record Optimizer(double LearningRate, double WeightDecay) : GradientTransform
 {
     /// <summary>The base learning rate η, a finite number ≥ 0.</summary>
     public double LearningRate { get; init => field = HyperParameter.NonNegative(value, nameof(LearningRate)); } = HyperParameter.NonNegative(LearningRate, nameof(LearningRate));
@@ -26,43 +26,29 @@ public abstract record Optimizer(double LearningRate, double WeightDecay)
     public double WeightDecay { get; init => field = HyperParameter.NonNegative(value, nameof(WeightDecay)); } = HyperParameter.NonNegative(WeightDecay, nameof(WeightDecay));
 
     /// <summary>Number of moment vectors this optimizer keeps per parameter.</summary>
-    public abstract int MomentCount { get; }
+    public abstract override int MomentCount { get; }
 
-    /// <summary>
-    /// Rents and initialises the moment buffers for <paramref name="parameterCount"/> parameters
-    /// (zeros, except where the optimizer specifies an initial value).
-    /// </summary>
-    /// <typeparam name="T">The element type, <see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="parameterCount">Length of θ.</param>
-    /// <returns>Buffers holding <see cref="MomentCount"/> moment vectors; the caller disposes them.</returns>
-    public OptimizerBuffers<T> CreateBuffers<T>(int parameterCount)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var buffers = new OptimizerBuffers<T>(MomentCount, parameterCount);
-        InitializeBuffers(buffers);
-        return buffers;
-    }
+    /// <summary>An optimizer writes θ; one that updates each element from that element alone also states
+    /// <see cref="TransformCapabilities.ElementWise"/> (every built-in one does), and Sgd, Adam and AdamW
+    /// <see cref="TransformCapabilities.FusedOuterProduct"/>.</summary>
+    public override TransformCapabilities Capabilities => TransformCapabilities.WritesParameters;
 
-    /// <summary>Writes optimizer-specific initial values into freshly zeroed buffers; the default does nothing.</summary>
+    /// <summary>η: <see cref="LearningRate"/> at every step (a <see cref="Chain"/> applies its schedule).</summary>
+    /// <param name="t">Updates already done (unused).</param>
+    /// <returns><see cref="LearningRate"/>.</returns>
+    public override double LearningRateAt(long t) => LearningRate;
+
+    /// <summary>As a transform: the optimizer's own update with η = <c>context.LearningRate</c>; g is not modified.</summary>
     /// <typeparam name="T">The element type.</typeparam>
-    /// <param name="buffers">Zero-initialised buffers with <see cref="MomentCount"/> moments.</param>
-    protected virtual void InitializeBuffers<T>(OptimizerBuffers<T> buffers)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-    }
-
-    /// <summary>Where this optimizer's gradient must be evaluated: θ itself for every rule except
-    /// <see cref="Nesterov"/> in <see cref="NesterovForm.LookAhead"/> form, whose point θ − μv is written to a θ-sized
-    /// scratch vector of <paramref name="ws"/> (θ is never moved, so there is no shift to undo). Every training step —
-    /// <see cref="Trainer.Step{T}"/> and a generated network's <c>TrainStep</c> — takes its gradient here.
-    /// Allocates nothing after the first call on a workspace.</summary>
-    /// <typeparam name="T">The element type.</typeparam>
-    /// <param name="theta">θ.</param>
-    /// <param name="buffers">This optimizer's moments (the velocity, for the look-ahead form).</param>
-    /// <param name="ws">The step's workspace, which keeps the scratch vector.</param>
-    /// <returns><paramref name="theta"/>, or the look-ahead point.</returns>
-    public virtual ReadOnlySpan<T> GradientPoint<T>(ReadOnlySpan<T> theta, OptimizerBuffers<T> buffers, Workspace<T> ws)
-        where T : unmanaged, IFloatingPointIeee754<T> => theta;
+    /// <param name="state">The state before this update.</param>
+    /// <param name="g">The gradient, [θ].</param>
+    /// <param name="theta">θ, updated in place.</param>
+    /// <param name="buffers">The moments.</param>
+    /// <param name="context">η for this step.</param>
+    /// <returns>The state after this update.</returns>
+    public sealed override OptimizerState Update<T>(
+        OptimizerState state, Span<T> g, Span<T> theta, OptimizerBuffers<T> buffers, scoped in StepContext<T> context) =>
+        Update(state, theta, (ReadOnlySpan<T>)g, buffers, context.LearningRate);
 
     /// <summary>
     /// Applies one update: writes θ and the moments in place and returns
@@ -72,7 +58,7 @@ public abstract record Optimizer(double LearningRate, double WeightDecay)
     /// <param name="state">The state before this update.</param>
     /// <param name="theta">The parameters θ, updated in place.</param>
     /// <param name="g">The gradient ∇f(θ), same length as θ; not modified.</param>
-    /// <param name="buffers">The moment buffers from <see cref="CreateBuffers{T}(int)"/>.</param>
+    /// <param name="buffers">The moment buffers from <see cref="GradientTransform.CreateBuffers{T}(int)"/>.</param>
     /// <param name="learningRate">The learning rate η for this step (pass <see cref="LearningRate"/> without a schedule).</param>
     /// <returns>The state after this update.</returns>
     /// <exception cref="ArgumentException">Lengths of θ, g and the buffers disagree, or too few moments.</exception>

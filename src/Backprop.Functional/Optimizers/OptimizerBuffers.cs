@@ -11,7 +11,7 @@ namespace Backprop.Functional;
 /// </summary>
 /// <typeparam name="T">The element type, <see cref="float"/> or <see cref="double"/>.</typeparam>
 /// <remarks>
-/// Create it with <see cref="Optimizer.CreateBuffers{T}(int)"/>, which also applies optimizer-specific
+/// Create it with <see cref="GradientTransform.CreateBuffers{T}(int)"/>, which also applies optimizer-specific
 /// initial values (e.g. Adagrad's initial accumulator value). Buffers belong together with the
 /// <see cref="OptimizerState"/> they were updated with; dispose them to return the memory to the pool.
 /// </remarks>
@@ -19,9 +19,10 @@ public sealed class OptimizerBuffers<T> : IDisposable
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly MemoryOwner<T> owner;
-    private readonly int stride, start;
+    private readonly int stride, start, firstMoment;
     private readonly bool ownsMemory = true;
     private OptimizerBuffers<T>? low, high;
+    private OptimizerBuffers<T>[]? shares;
 
     /// <summary>Rents <paramref name="count"/> zeroed moment vectors of <paramref name="length"/> elements.</summary>
     /// <param name="count">Number of moment vectors (may be 0).</param>
@@ -38,15 +39,34 @@ public sealed class OptimizerBuffers<T> : IDisposable
         stride = length;
     }
 
-    /// <summary>A view of elements [offset, offset + length) of every moment of <paramref name="parent"/>.</summary>
-    private OptimizerBuffers(OptimizerBuffers<T> parent, int offset, int length)
+    /// <summary>A view of elements [offset, offset + length) of moments [first, first + count) of <paramref name="parent"/>.</summary>
+    private OptimizerBuffers(OptimizerBuffers<T> parent, int offset, int length, int first, int count)
     {
         owner = parent.owner;
         stride = parent.stride;
         start = parent.start + offset;
-        Count = parent.Count;
+        firstMoment = parent.firstMoment + first;
+        Count = count;
         Length = length;
         ownsMemory = false;
+    }
+
+    /// <summary>The view of moments [first, first + count) over every element: a chain member's share of the chain's
+    /// buffers. Created once per share and cached, so a steady-state step allocates nothing; all of them when they
+    /// are all asked for.</summary>
+    internal OptimizerBuffers<T> Moments(int first, int count)
+    {
+        if (first == 0 && count == Count) return this;
+        if ((uint)first > (uint)Count || (uint)count > (uint)(Count - first))
+            throw new ArgumentException($"moments {first}..{first + count - 1} are outside these buffers' {Count}; create them with the chain's CreateBuffers");
+        if (shares is not null)
+        {
+            foreach (var share in shares)
+                if (share.firstMoment == firstMoment + first && share.Count == count) return share;
+        }
+        var view = new OptimizerBuffers<T>(this, 0, Length, first, count);
+        shares = shares is null ? [view] : [.. shares, view];
+        return view;
     }
 
     /// <summary>Two views, elements [0, split) and [split, Length) of every moment, for updating the two halves of
@@ -55,8 +75,8 @@ public sealed class OptimizerBuffers<T> : IDisposable
     {
         if (low is null || low.Length != split)
         {
-            low = new OptimizerBuffers<T>(this, 0, split);
-            high = new OptimizerBuffers<T>(this, split, Length - split);
+            low = new OptimizerBuffers<T>(this, 0, split, 0, Count);
+            high = new OptimizerBuffers<T>(this, split, Length - split, 0, Count);
         }
         return (low, high!);
     }
@@ -79,7 +99,7 @@ public sealed class OptimizerBuffers<T> : IDisposable
             ThrowMomentOutOfRange(i, Count);
         }
 
-        return owner.Span.Slice(i * stride + start, Length);
+        return owner.Span.Slice((firstMoment + i) * stride + start, Length);
     }
 
     /// <summary>Returns the pooled block; the moment spans must not be used afterwards.</summary>

@@ -1,5 +1,5 @@
 using System.Numerics;
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace Backprop.Functional;
 
@@ -13,42 +13,48 @@ namespace Backprop.Functional;
 /// same buffers.</para>
 /// </summary>
 /// <remarks>
-/// Generated networks use it in <c>TrainOnline</c>. It covers <see cref="Sgd"/>, <see cref="Adam"/> and
-/// <see cref="AdamW"/> with all their options; <see cref="Supports"/> says which. Every layer of one step is updated
+/// Generated networks use it in <c>TrainOnline</c>. It runs any transform that states
+/// <see cref="TransformCapabilities.FusedOuterProduct"/> (built in: <see cref="Sgd"/>, <see cref="Adam"/> and
+/// <see cref="AdamW"/> with all their options), through its <c>PrepareFused</c>/<c>UpdateFused</c>; <see cref="Supports"/> asks. Every layer of one step is updated
 /// after all δˡ are known (BP2 reads the old Wˡ⁺¹), with one <see cref="OuterProductUpdate{T}"/> made for that step.
 /// </remarks>
 public static class OuterProductUpdate
 {
-    /// <summary>Whether <paramref name="optimizer"/> has a fused path here.</summary>
-    /// <param name="optimizer">The optimizer.</param>
-    /// <returns>True for <see cref="Sgd"/>, <see cref="Adam"/> and <see cref="AdamW"/>.</returns>
-    public static bool Supports(Optimizer? optimizer) => optimizer is Sgd or Adam or AdamW;
+    /// <summary>Whether <paramref name="optimizer"/> has a fused path: it states <see cref="TransformCapabilities.FusedOuterProduct"/>.</summary>
+    /// <param name="optimizer">The optimizer or transform.</param>
+    /// <returns>True for <see cref="Sgd"/>, <see cref="Adam"/>, <see cref="AdamW"/> (and a one-member chain of them), or any
+    /// transform that states the capability.</returns>
+    public static bool Supports(GradientTransform? optimizer) =>
+        optimizer is not null && (optimizer.Capabilities & TransformCapabilities.FusedOuterProduct) != 0;
 
     /// <summary>The update of step <paramref name="step"/>, its scalars computed once for all layers.</summary>
     /// <typeparam name="T">The element type.</typeparam>
-    /// <param name="optimizer">A supported optimizer (<see cref="Supports"/>).</param>
+    /// <param name="optimizer">A supported optimizer or transform (<see cref="Supports"/>).</param>
     /// <param name="step">t = state.Step + 1, the step being taken; the caller advances its state once.</param>
     /// <param name="learningRate">η for this step.</param>
     /// <returns>The update, to apply to each layer.</returns>
-    /// <exception cref="ArgumentException">The optimizer has no fused path.</exception>
+    /// <exception cref="ArgumentException">The optimizer has no fused path (the message names it).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="step"/> is less than 1.</exception>
-    public static OuterProductUpdate<T> For<T>(Optimizer optimizer, long step, double learningRate)
+    public static OuterProductUpdate<T> For<T>(GradientTransform optimizer, long step, double learningRate)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);   // Adam's bias corrections divide by 1 − βᵗ
-        return optimizer switch
-        {
-            Sgd sgd => new(sgd, OptimizerGuard.Of<T>(learningRate), OptimizerGuard.Of<T>(sgd.WeightDecay), T.One, default),
-            Adam adam => new(adam, T.Zero, T.Zero, T.One,
-                new(step, adam.Beta1, adam.Beta2, adam.Epsilon, adam.Amsgrad, adam.WeightDecay, learningRate)),
-            AdamW adamW => new(adamW, T.Zero, T.Zero, OptimizerGuard.Of<T>(1 - (learningRate * adamW.WeightDecay)),
-                new(step, adamW.Beta1, adamW.Beta2, adamW.Epsilon, adamW.Amsgrad, 0, learningRate)),
-            _ => throw new ArgumentException(
-                $"{optimizer.GetType().Name} has no fused outer-product update (Sgd, Adam and AdamW have); check OuterProductUpdate.Supports first",
-                nameof(optimizer)),
-        };
+        if (!Supports(optimizer)) throw NotFused(optimizer, nameof(optimizer));
+        var scalars = default(FusedScalars<T>);
+        if (typeof(T) == typeof(float))
+            optimizer.PrepareFused(step, learningRate, ref Unsafe.As<FusedScalars<T>, FusedScalars<float>>(ref scalars));
+        else if (typeof(T) == typeof(double))
+            optimizer.PrepareFused(step, learningRate, ref Unsafe.As<FusedScalars<T>, FusedScalars<double>>(ref scalars));
+        else
+            throw new NotSupportedException($"the fused update runs on float and double, not {typeof(T).Name}");
+        return new(optimizer, scalars);
     }
+
+    /// <summary>The refusal for a transform without a fused path, naming it.</summary>
+    internal static ArgumentException NotFused(GradientTransform transform, string paramName) => new(
+        $"{transform.Name} has no fused outer-product update (it does not state TransformCapabilities.FusedOuterProduct; Sgd, Adam and AdamW do); check OuterProductUpdate.Supports first, or train it on stored gradients",
+        paramName);
 }
 
 /// <summary>One step's fused update (see <see cref="OuterProductUpdate"/>), applied layer by layer.</summary>
@@ -56,17 +62,13 @@ public static class OuterProductUpdate
 public readonly struct OuterProductUpdate<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Optimizer _optimizer;
-    private readonly T _eta, _lambda, _decay;
-    private readonly AdamKernel.Constants<T> _adam;
+    private readonly GradientTransform _transform;
+    private readonly FusedScalars<T> _scalars;
 
-    internal OuterProductUpdate(Optimizer optimizer, T eta, T lambda, T decay, AdamKernel.Constants<T> adam)
+    internal OuterProductUpdate(GradientTransform transform, FusedScalars<T> scalars)
     {
-        _optimizer = optimizer;
-        _eta = eta;
-        _lambda = lambda;
-        _decay = decay;
-        _adam = adam;
+        _transform = transform;
+        _scalars = scalars;
     }
 
     /// <summary>
@@ -83,12 +85,12 @@ public readonly struct OuterProductUpdate<T>
     /// <exception cref="ArgumentException">A length does not match, or this is a default instance.</exception>
     public void Layer(Span<T> theta, OptimizerBuffers<T> buffers, int offset, int inputs, int outputs, ReadOnlySpan<T> delta, ReadOnlySpan<T> input)
     {
-        if (_optimizer is null)
+        if (_transform is null)
         {
             throw new ArgumentException("a default OuterProductUpdate; create it with OuterProductUpdate.For", nameof(theta));
         }
 
-        OptimizerGuard.Check(theta.Length, theta.Length, buffers, _optimizer.MomentCount);
+        OptimizerGuard.Check(theta.Length, theta.Length, buffers, _transform.MomentCount);
         Shapes.RequireLength(delta, 1, outputs, nameof(delta));
         Shapes.RequireLength(input, 1, inputs, nameof(input));
         int weights = checked(outputs * inputs);
@@ -98,34 +100,18 @@ public readonly struct OuterProductUpdate<T>
             throw new ArgumentOutOfRangeException(nameof(offset), offset, $"a layer of {count} parameters at {offset} does not fit in θ of {theta.Length}");
         }
 
-        Span<T> th = theta.Slice(offset, count);
-        if (_optimizer is Sgd)
+        var layer = new FusedLayer<T>(theta.Slice(offset, count), buffers, offset, inputs, outputs, delta, input);
+        if (typeof(T) == typeof(float))
         {
-            for (int r = 0; r < outputs; r++)
-            {
-                SgdKernel.Apply(_eta, _lambda, th.Slice(r * inputs, inputs), new OuterProductRow<T>(delta[r], input));
-            }
-
-            SgdKernel.Stored(_eta, _lambda, th.Slice(weights, outputs), delta);
-            return;
+            _transform.UpdateFused(
+                in Unsafe.As<FusedScalars<T>, FusedScalars<float>>(ref Unsafe.AsRef(in _scalars)),
+                in Unsafe.As<FusedLayer<T>, FusedLayer<float>>(ref layer));
         }
-
-        if (_decay != T.One)
+        else
         {
-            TensorPrimitives.Multiply(th, _decay, th);   // AdamW's decoupled decay, before the Adam step
+            _transform.UpdateFused(
+                in Unsafe.As<FusedScalars<T>, FusedScalars<double>>(ref Unsafe.AsRef(in _scalars)),
+                in Unsafe.As<FusedLayer<T>, FusedLayer<double>>(ref layer));
         }
-
-        Span<T> m = buffers.Moment(0).Slice(offset, count);
-        Span<T> v = buffers.Moment(1).Slice(offset, count);
-        Span<T> vmax = _adam.Amsgrad ? buffers.Moment(2).Slice(offset, count) : default;
-        for (int r = 0; r < outputs; r++)
-        {
-            int at = r * inputs;
-            AdamKernel.Apply(_adam, th.Slice(at, inputs), new OuterProductRow<T>(delta[r], input), m.Slice(at, inputs), v.Slice(at, inputs),
-                _adam.Amsgrad ? vmax.Slice(at, inputs) : default);
-        }
-
-        AdamKernel.Apply(_adam, th.Slice(weights, outputs), new StoredGradient<T>(delta), m.Slice(weights, outputs), v.Slice(weights, outputs),
-            _adam.Amsgrad ? vmax.Slice(weights, outputs) : default);
     }
 }

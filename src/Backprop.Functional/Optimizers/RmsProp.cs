@@ -37,6 +37,9 @@ public sealed record RmsProp(
     public double Mu { get; init => field = HyperParameter.NonNegative(value, nameof(Mu)); } = HyperParameter.NonNegative(Mu, nameof(Mu));
 
     /// <inheritdoc/>
+    public override TransformCapabilities Capabilities => TransformCapabilities.ElementWise | TransformCapabilities.WritesParameters;
+
+    /// <inheritdoc/>
     public override int MomentCount => 1 + (Centered ? 1 : 0) + (Mu != 0 ? 1 : 0);
 
     /// <inheritdoc/>

@@ -19,6 +19,31 @@ public sealed record Sgd(double LearningRate = 0.01, double WeightDecay = 0) : O
     /// <inheritdoc/>
     public override int MomentCount => 0;
 
+    /// <summary>Element-wise, fused for one-sample steps, writes θ.</summary>
+    public override TransformCapabilities Capabilities =>
+        TransformCapabilities.ElementWise | TransformCapabilities.FusedOuterProduct | TransformCapabilities.WritesParameters;
+
+    /// <inheritdoc/>
+    protected internal override void PrepareFused(long t, double learningRate, ref FusedScalars<float> scalars) => Prepare(learningRate, ref scalars);
+
+    /// <inheritdoc/>
+    protected internal override void PrepareFused(long t, double learningRate, ref FusedScalars<double> scalars) => Prepare(learningRate, ref scalars);
+
+    /// <inheritdoc/>
+    protected internal override void UpdateFused(scoped in FusedScalars<float> scalars, scoped in FusedLayer<float> layer) =>
+        SgdKernel.Fused(scalars[0], scalars[1], layer);
+
+    /// <inheritdoc/>
+    protected internal override void UpdateFused(scoped in FusedScalars<double> scalars, scoped in FusedLayer<double> layer) =>
+        SgdKernel.Fused(scalars[0], scalars[1], layer);
+
+    /// <summary>Slot 0: η; slot 1: λ.</summary>
+    private void Prepare<T>(double learningRate, ref FusedScalars<T> scalars) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        scalars[0] = OptimizerGuard.Of<T>(learningRate);
+        scalars[1] = OptimizerGuard.Of<T>(WeightDecay);
+    }
+
     /// <inheritdoc/>
     public override OptimizerState Update<T>(
         OptimizerState state, Span<T> theta, ReadOnlySpan<T> g, OptimizerBuffers<T> buffers, double learningRate) =>
@@ -47,6 +72,21 @@ public sealed record Sgd(double LearningRate = 0.01, double WeightDecay = 0) : O
 /// <summary>The SGD loop, generic over where g comes from (see <see cref="OuterProductUpdate"/>).</summary>
 internal static class SgdKernel
 {
+    /// <summary>One dense layer of a one-sample step, g = δaᵀ (weights, row by row) and δ (bias) formed as read.</summary>
+    internal static void Fused<T>(T eta, T lambda, scoped in FusedLayer<T> layer)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Span<T> th = layer.Theta;
+        ReadOnlySpan<T> delta = layer.Delta, input = layer.Input;
+        int inputs = layer.Inputs, outputs = layer.Outputs;
+        for (int r = 0; r < outputs; r++)
+        {
+            Apply(eta, lambda, th.Slice(r * inputs, inputs), new OuterProductRow<T>(delta[r], input));
+        }
+
+        Stored(eta, lambda, th.Slice(outputs * inputs, outputs), delta);
+    }
+
     /// <summary>θ ← θ − η(g + λθ) with g in memory.</summary>
     internal static void Stored<T>(T eta, T lambda, Span<T> theta, ReadOnlySpan<T> g)
         where T : unmanaged, IFloatingPointIeee754<T>

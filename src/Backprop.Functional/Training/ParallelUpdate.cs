@@ -3,11 +3,11 @@ using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 
-/// <summary>An element-wise optimizer update on two threads: the calling thread updates θ[0, split), a GEMM pool
-/// worker θ[split, n). Every built-in optimizer updates each element from that element alone (and the shared step
-/// count), so the result is bit-identical to one thread. It also keeps memory where it was written: with the GEMMs
-/// split the same way, each core updates the gradient rows it just computed, instead of pulling them from the
-/// other core's cache (which cost more than the update itself).</summary>
+/// <summary>An element-wise transform's update on two threads: the calling thread updates θ[0, split), a GEMM pool
+/// worker θ[split, n). A transform that states <see cref="TransformCapabilities.ElementWise"/> updates each element from
+/// that element alone (and the step's scalars), so the result is bit-identical to one thread. It also keeps memory where
+/// it was written: with the GEMMs split the same way, each core updates the gradient rows it just computed, instead of
+/// pulling them from the other core's cache (which cost more than the update itself).</summary>
 internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Below this many parameters the update stays on one thread.</summary>
@@ -15,51 +15,59 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
 
     private static readonly ParallelUpdate<T> Shared = new();
 
-    private Optimizer? _optimizer;
+    private GradientTransform? _transform;
     private OptimizerState _state;
     private OptimizerBuffers<T>? _high;
-    private nint _theta, _g;
-    private int _split, _length;
+    private ParameterLayout? _layout;
+    private nint _theta, _g, _point;
+    private int _split, _length, _offset;
     private double _learningRate;
     private Exception? _error;
 
-    /// <summary>Whether <paramref name="optimizer"/> updates every element independently (the built-in ones do).</summary>
-    internal static bool Splits(Optimizer optimizer) =>
-        optimizer is Sgd or Momentum or Nesterov or Adagrad or RmsProp or Adam or AdamW or AdaDelta;
-
-    /// <summary>optimizer.Update on two threads, or on one when the pool is busy.</summary>
-    internal static unsafe OptimizerState Run(Optimizer optimizer, OptimizerState state, Span<T> theta, ReadOnlySpan<T> g,
-        OptimizerBuffers<T> buffers, double learningRate)
+    /// <summary>transform.Update on two threads (the caller checked that it is element-wise), or on one when the pool is
+    /// busy or a length does not match (the single-thread update then refuses with its own message).</summary>
+    internal static unsafe OptimizerState Run(GradientTransform transform, OptimizerState state, Span<T> g, Span<T> theta,
+        OptimizerBuffers<T> buffers, scoped in StepContext<T> context)
     {
-        if (g.Length != theta.Length || buffers.Length != theta.Length || !Gemm.Pool.TryEnter(1))
-            return optimizer.Update(state, theta, g, buffers, learningRate);   // validation and its messages stay in one place
+        if (g.Length != theta.Length || buffers.Length != theta.Length || (!context.Point.IsEmpty && context.Point.Length != theta.Length)
+            || !Gemm.Pool.TryEnter(1))
+            return transform.Update(state, g, theta, buffers, in context);   // validation and its messages stay in one place
         try
         {
             int split = theta.Length / 2 & ~63;   // a multiple of 64 elements: whole cache lines on either side
             var (low, high) = buffers.Halves(split);
-            fixed (T* pt = theta, pg = g)   // pinned until the worker has joined
+            fixed (T* pt = theta, pg = g, pp = context.Point)   // pinned until the worker has joined
             {
                 var job = Shared;
-                job._optimizer = optimizer;
+                job._transform = transform;
                 job._state = state;
                 job._high = high;
+                job._layout = context.Layout;
                 job._theta = (nint)pt;
                 job._g = (nint)pg;
+                job._point = (nint)pp;
                 job._split = split;
                 job._length = theta.Length;
-                job._learningRate = learningRate;
+                job._offset = context.Offset;
+                job._learningRate = context.LearningRate;
                 job._error = null;
                 Gemm.Pool.Start(job, 1);
                 OptimizerState next;
                 try
                 {
-                    next = optimizer.Update(state, theta[..split], g[..split], low, learningRate);
+                    var lowContext = new StepContext<T>
+                    {
+                        LearningRate = context.LearningRate, Layout = context.Layout, Offset = context.Offset,
+                        Point = context.Point.IsEmpty ? default : context.Point[..split],
+                    };
+                    next = transform.Update(state, g[..split], theta[..split], low, in lowContext);
                 }
                 finally
                 {
                     Gemm.Pool.Join();
-                    job._optimizer = null;
+                    job._transform = null;
                     job._high = null;
+                    job._layout = null;
                 }
                 if (job._error is { } error) throw new InvalidOperationException("the parallel optimizer update failed", error);
                 return next;
@@ -75,9 +83,15 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
     {
         try
         {
-            var theta = new Span<T>((T*)_theta + _split, _length - _split);
-            var g = new ReadOnlySpan<T>((T*)_g + _split, _length - _split);
-            _optimizer!.Update(_state, theta, g, _high!, _learningRate);
+            int n = _length - _split;
+            var theta = new Span<T>((T*)_theta + _split, n);
+            var g = new Span<T>((T*)_g + _split, n);
+            var context = new StepContext<T>
+            {
+                LearningRate = _learningRate, Layout = _layout, Offset = _offset + _split,
+                Point = _point == 0 ? default : new ReadOnlySpan<T>((T*)_point + _split, n),
+            };
+            _transform!.Update(_state, g, theta, _high!, in context);
         }
 #pragma warning disable CA1031 // the worker thread must not die: the error is rethrown on the calling thread
         catch (Exception e)

@@ -20,6 +20,10 @@ namespace Backprop.Functional;
 /// (<see cref="NonFiniteException"/>).</param>
 /// <param name="CheckpointEvery">Call the checkpoint callback of <see cref="Trainer.Fit{T}(Network{T}, Dataset, Dataset?, TrainingOptions, TrainingCheckpoint{T}?, Action{TrainingCheckpoint{T}}?, Action{EpochResult}?, Action{int, int}?)"/>
 /// after every this many steps (0: never).</param>
+/// <param name="Transform">The whole gradient transform chain, e.g. <c>Transforms.Chain(new Warmup(100, new CosineAnnealing(5000)),
+/// new L2(5.0 / 50_000), new ClipByGlobalNorm(5), new Adam(1e-3))</c>; it replaces <paramref name="Optimizer"/>,
+/// <paramref name="Schedule"/>, <paramref name="L2"/> and <paramref name="ClipNorm"/>, which must then be left unset
+/// (null: those four build the chain, see <see cref="ResolveTransform"/>).</param>
 public sealed record TrainingOptions(
     int Epochs = 5,
     int BatchSize = 64,
@@ -31,10 +35,44 @@ public sealed record TrainingOptions(
     int Threads = 1,
     int EvaluationBatch = 1000,
     double? DivergenceFactor = 10,
-    int CheckpointEvery = 0)
+    int CheckpointEvery = 0,
+    GradientTransform? Transform = null)
 {
     /// <summary>Samples the divergence check averages over, and measures the starting cost on.</summary>
     public const int DivergenceHorizon = 1024;
+
+    /// <summary>The chain a training run applies: <see cref="Transform"/> when set; otherwise
+    /// <c>Chain(L2(λ/n)?, ClipByGlobalNorm(c)?, Optimizer ?? new Adam())</c> with <see cref="Schedule"/>, each stage only
+    /// when asked for (the optimizer alone when none is), which is what these options have always meant.</summary>
+    /// <param name="trainCount">n, the training-set size (L2's λ/n).</param>
+    /// <returns>The transform.</returns>
+    /// <exception cref="ArgumentException"><see cref="Transform"/> is set together with Optimizer, Schedule, L2 or
+    /// ClipNorm, or the transform never writes θ.</exception>
+    public GradientTransform ResolveTransform(int trainCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(trainCount, 1);
+        if (Transform is { } transform)
+        {
+            if (Optimizer is not null || Schedule is not null || L2 != 0 || ClipNorm is not null)
+                throw new ArgumentException("TrainingOptions.Transform is the whole chain: leave Optimizer, Schedule, L2 and ClipNorm unset and put them in it (Transforms.Chain(schedule, new L2(λ / n), new ClipByGlobalNorm(c), optimizer))");
+            RequireWrites(transform);
+            return transform;
+        }
+        var optimizer = Optimizer ?? new Adam();
+        if (L2 == 0 && ClipNorm is null && Schedule is null) return optimizer;
+        var members = new List<GradientTransform>(3);
+        if (L2 != 0) members.Add(new L2(L2 / trainCount));
+        if (ClipNorm is { } clip) members.Add(new ClipByGlobalNorm(clip));
+        members.Add(optimizer);
+        return new Chain([.. members]) { Schedule = Schedule };
+    }
+
+    /// <summary>Refuses a transform that would never update θ, naming it.</summary>
+    internal static void RequireWrites(GradientTransform transform)
+    {
+        if ((transform.Capabilities & TransformCapabilities.WritesParameters) == 0)
+            throw new ArgumentException($"{transform.Name} never writes θ: a training chain ends with an optimizer (e.g. Transforms.Chain({transform.Name}, new Adam()))", nameof(transform));
+    }
 }
 
 /// <summary>What one epoch did.

@@ -11,7 +11,7 @@ public sealed class CheckpointTests : IDisposable
 
     private static readonly NetworkSpec Spec = NetworkSpec.Mlp([4, 16, 3], ActivationKind.Tanh, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
 
-    public static TheoryData<string> Runs => new() { "adam-warmup-cosine", "adamw-step", "nesterov-lookahead", "adagrad", "sgd", "momentum-online" };
+    public static TheoryData<string> Runs => new() { "adam-warmup-cosine", "adamw-step", "nesterov-lookahead", "adagrad", "sgd", "momentum-online", "chain" };
 
     private static TrainingOptions Options(string run) => run switch
     {
@@ -24,6 +24,9 @@ public sealed class CheckpointTests : IDisposable
         "adagrad" => new(Epochs: 3, BatchSize: 16, Seed: 6, Optimizer: new Adagrad(0.1), CheckpointEvery: 7),
         "sgd" => new(Epochs: 3, BatchSize: 16, Seed: 7, Optimizer: new Sgd(0.1), CheckpointEvery: 5),
         "momentum-online" => new(Epochs: 2, BatchSize: 1, Seed: 8, Optimizer: new Adam(0.01), CheckpointEvery: 37),
+        // A transform chain with two members that keep moments (Momentum's 1, then Adam's 2): each gets its share back.
+        "chain" => new(Epochs: 3, BatchSize: 16, Seed: 10, CheckpointEvery: 4,
+            Transform: Transforms.Chain(new StepDecay(5, 0.5), new ClipByGlobalNorm(1), new WeightDecay(1e-3), new Momentum(0.02), new Adam(0.01))),
         _ => throw new ArgumentException(run),
     };
 

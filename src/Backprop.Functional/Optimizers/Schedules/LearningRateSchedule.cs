@@ -8,7 +8,7 @@ namespace Backprop.Functional;
 /// <remarks>
 /// Mirrors the closed forms of <c>torch.optim.lr_scheduler</c> with one scheduler step per optimizer update
 /// (torch's <c>last_epoch</c> equals <c>t</c>). Pass <c>schedule.Rate(optimizer.LearningRate, state.Step)</c>
-/// as the <c>learningRate</c> argument of <see cref="Optimizer.Update{T}"/>.
+/// as the <c>learningRate</c> argument of <see cref="Optimizer.Update{T}(OptimizerState, Span{T}, ReadOnlySpan{T}, OptimizerBuffers{T}, double)"/>, or give it to a <see cref="Chain"/>.
 /// </remarks>
 public abstract record LearningRateSchedule
 {
