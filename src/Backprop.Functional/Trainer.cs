@@ -238,7 +238,7 @@ public static class Trainer
     /// <paramref name="l2PerWeight"/> ≠ 0, clipping when the options ask for it, and one optimizer update with the
     /// scheduled rate (split over two threads when the workspace has more than one and θ is large). A non-finite cost
     /// returns before anything is updated. Allocates nothing.</summary>
-    /// <remarks>A one-sample batch with Sgd, Adam or AdamW and neither L2 nor clipping runs
+    /// <remarks>A one-sample batch of a network whose layers with parameters are all dense, with Sgd, Adam or AdamW and neither L2 nor clipping runs
     /// <see cref="Network{T}.TrainOnline"/>: the same update bit for bit (up to the sign of a zero), with ∂C/∂θ formed
     /// inside it, so <paramref name="gradient"/> is not written on that path.
     /// <para>With <see cref="Nesterov"/> in <see cref="NesterovForm.LookAhead"/> form the gradient (and the L2 term) is
@@ -264,7 +264,8 @@ public static class Trainer
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(options);
         double lr = options.Schedule?.Rate(optimizer.LearningRate, state.Step) ?? optimizer.LearningRate;
-        if (x.Length == network.Spec.Inputs && l2PerWeight == T.Zero && options.ClipNorm is null && OuterProductUpdate.Supports(optimizer))
+        if (x.Length == network.Spec.Inputs && l2PerWeight == T.Zero && options.ClipNorm is null && OuterProductUpdate.Supports(optimizer)
+            && network.Spec.DenseOnly)
         {
             if (gradient.Length != network.Parameters.Length)   // the same refusal as the stored path's
                 Shapes.ThrowLengths("gradient", gradient.Length, "theta", network.Parameters.Length);
@@ -337,14 +338,11 @@ public static class Trainer
         return ("every zˡ and aˡ is finite, so the cost itself overflowed", -1);
     }
 
-    /// <summary>g += scale·w on every weight, w read from <paramref name="theta"/> (θ, or the look-ahead point).</summary>
+    /// <summary>g += scale·w on every decayed tensor (the weights), w read from <paramref name="theta"/> (θ, or the look-ahead point).</summary>
     private static void AddL2<T>(ParameterLayout layout, ReadOnlySpan<T> theta, Span<T> gradient, T scale) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int l = 0; l < layout.Slots.Length / 2; l++)
-        {
-            var slot = layout.Weight(l);
+        foreach (var slot in layout.DecayedSlots)
             System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(slot.Of(theta), scale, slot.Of(gradient), slot.Of(gradient));
-        }
     }
 
     private static void RequireFits<T>(Network<T> network, Dataset data) where T : unmanaged, IFloatingPointIeee754<T>

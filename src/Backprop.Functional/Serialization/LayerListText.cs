@@ -77,7 +77,7 @@ internal static class LayerListText
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out width) && width > 0;
 
     /// <summary>Exact, case-sensitive enum names only: not numbers, not comma-joined flags.</summary>
-    private static bool TryParseName<TEnum>(string name, out TEnum value) where TEnum : struct, Enum
+    internal static bool TryParseName<TEnum>(string name, out TEnum value) where TEnum : struct, Enum
     {
         foreach (TEnum candidate in Enum.GetValues<TEnum>())
             if (string.Equals(candidate.ToString(), name, StringComparison.Ordinal))
