@@ -10,7 +10,7 @@ using Microsoft.CodeAnalysis.Diagnostics;
 
 namespace Backprop.Functional.Generators;
 
-/// <summary>Reports BPF001-BPF006 for [Network] types, by running the same pure <see cref="Validation.Check"/> the
+/// <summary>Reports BPF001-BPF007 for [Network] types, by running the same pure <see cref="Validation.Check"/> the
 /// generator runs; each problem is reported at its attribute (or at the type's name for BPF002).</summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class NetworkAnalyzer : DiagnosticAnalyzer
@@ -18,7 +18,7 @@ public sealed class NetworkAnalyzer : DiagnosticAnalyzer
     /// <inheritdoc/>
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(
         Descriptors.SizesDoNotChain, Descriptors.NotStaticPartial, Descriptors.Unknown,
-        Descriptors.LossDoesNotFit, Descriptors.NonPositiveSize, Descriptors.NoLayers);
+        Descriptors.LossDoesNotFit, Descriptors.NonPositiveSize, Descriptors.NoLayers, Descriptors.KindNotGenerated);
 
     /// <inheritdoc/>
     public override void Initialize(AnalysisContext context)
@@ -42,8 +42,7 @@ public sealed class NetworkAnalyzer : DiagnosticAnalyzer
         {
             var model = NetworkGenerator.Parse.Read(type, network, context.CancellationToken);
             if (model is null) return;   // an attribute the compiler already reports as an error
-            var dense = type.GetAttributes()
-                .Where(a => a.AttributeClass?.ToDisplayString() == NetworkGenerator.Parse.DenseAttribute).ToList();
+            var dense = type.GetAttributes().Where(NetworkGenerator.Parse.IsLayer).ToList();
             foreach (var problem in Validation.Check(model))
             {
                 var location = problem.Site switch

@@ -18,6 +18,7 @@ public sealed partial class NetworkGenerator
     {
         public const string NetworkAttribute = "Backprop.Functional.NetworkAttribute";
         public const string DenseAttribute = "Backprop.Functional.DenseAttribute";
+        public const string LayerAttribute = "Backprop.Functional.LayerAttribute";
         private const string LibraryNamespace = "Backprop.Functional";
 
         /// <summary>The generator's transform: a valid model, or <see langword="null"/> (the analyzer says why).</summary>
@@ -51,11 +52,11 @@ public sealed partial class NetworkGenerator
                 loss = Known(lossType, "ILoss", Validation.Losses);
             }
 
-            var layers = new List<DenseModel>();
+            var layers = new List<LayerModel>();
             foreach (var attribute in type.GetAttributes())
             {
-                if (attribute.AttributeClass?.ToDisplayString() != DenseAttribute) continue;
-                var layer = ReadDense(attribute);
+                if (!IsLayer(attribute)) continue;
+                var layer = attribute.AttributeClass!.ToDisplayString() == DenseAttribute ? ReadDense(attribute) : OtherKind(attribute);
                 if (layer is null) return null;
                 layers.Add(layer);
             }
@@ -70,19 +71,35 @@ public sealed partial class NetworkGenerator
 
             string? ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : null;
             return new NetworkModel(ns, type.Name, new EquatableArray<string>(containing.ToArray()), partial, loss, lossDisplay,
-                new EquatableArray<DenseModel>(layers.ToArray()));
+                new EquatableArray<LayerModel>(layers.ToArray()));
+        }
+
+        /// <summary>Whether <paramref name="attribute"/> is a layer: its class derives from LayerAttribute.</summary>
+        public static bool IsLayer(AttributeData attribute)
+        {
+            for (var c = attribute.AttributeClass?.BaseType; c is not null; c = c.BaseType)
+                if (c.ToDisplayString() == LayerAttribute) return true;
+            return false;
+        }
+
+        /// <summary>A layer attribute of a kind the generator does not emit: its name without "Attribute" (BPF007).</summary>
+        private static LayerModel OtherKind(AttributeData attribute)
+        {
+            string name = attribute.AttributeClass!.Name;
+            string kind = name.EndsWith("Attribute", StringComparison.Ordinal) ? name.Substring(0, name.Length - "Attribute".Length) : name;
+            return new LayerModel(kind, 0, 0, null, kind);
         }
 
         /// <summary>One [Dense(inputs, outputs, activation)] application, or <see langword="null"/> if unreadable.</summary>
-        public static DenseModel? ReadDense(AttributeData attribute)
+        public static LayerModel? ReadDense(AttributeData attribute)
         {
             var args = attribute.ConstructorArguments;
             if (attribute.AttributeConstructor is null || args.Length < 2) return null;
             if (args[0].Value is not int inputs || args[1].Value is not int outputs) return null;
-            if (args.Length < 3 || args[2].IsNull) return new DenseModel(inputs, outputs, "Identity", "Identity");
+            if (args.Length < 3 || args[2].IsNull) return new LayerModel("Dense", inputs, outputs, "Identity", "Identity");
             if (args[2].Kind != TypedConstantKind.Type) return null;
             var activation = args[2].Value as ITypeSymbol;
-            return new DenseModel(inputs, outputs, Known(activation, "IActivation", Validation.Activations),
+            return new LayerModel("Dense", inputs, outputs, Known(activation, "IActivation", Validation.Activations),
                 activation?.ToDisplayString() ?? "null");
         }
 

@@ -57,15 +57,15 @@ internal static class PredictCommand
         using var ws = network.CreateWorkspace(1);
         float[] a = network.Forward(x, ws).ToArray();
         int predicted = Trainer.ArgMax<float>(a);
-        var last = (Dense)network.Spec.Layers[^1];
-        bool isDistribution = last.Activation == ActivationKind.Softmax;
+        var output = network.Spec.OutputActivation;
+        bool isDistribution = output == ActivationKind.Softmax;
         double sum = isDistribution ? 1 : a.Sum(v => Math.Max(0, v));
         var inv = CultureInfo.InvariantCulture;
         console.Line(label is { } l
             ? string.Create(inv, $"predicted: {predicted}  (label {l})")
             : string.Create(inv, $"predicted: {predicted}"));
         if (!isDistribution)
-            console.Line($"probabilities: {Names.Of(last.Activation)} outputs normalised to sum to 1");
+            console.Line($"probabilities: {Names.Of(output)} outputs normalised to sum to 1");
         for (int k = 0; k < a.Length; k++)
         {
             double p = sum > 0 ? Math.Max(0, a[k]) / sum : 0;

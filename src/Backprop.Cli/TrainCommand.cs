@@ -87,18 +87,23 @@ internal sealed class TrainCommand
         Preset? preset = parse.GetValue(_preset) is { } presetName ? Preset.Named(presetName) : null;
 
         var data = ResolveData(parse);
-        int[]? layers = parse.GetValue(_layers) is { } text ? ParseLayers(text) : preset?.Layers;
+        string? layersText = parse.GetValue(_layers);
+        IReadOnlyList<Layer>? layerList = layersText is not null && IsLayerList(layersText) ? ParseLayerList(layersText, parse) : null;
+        int[]? layers = layerList is not null ? null : layersText is { } text ? ParseLayers(text) : preset?.Layers;
         var hidden = parse.GetValue(_hidden) is { } h ? Names.Activation(h) : preset?.Hidden ?? d.Hidden;
-        var output = parse.GetValue(_output) is { } o ? Names.Activation(o)
+        var output = layerList is not null ? layerList[^1].OutputActivation
+            : parse.GetValue(_output) is { } o ? Names.Activation(o)
             : preset?.Output ?? (data.Regression ? ActivationKind.Identity : d.Output);
         var loss = parse.GetValue(_loss) is { } l ? Names.Loss(l) : preset?.Loss ?? DefaultLoss(output);
         try
         {
-            _ = NetworkSpec.Mlp(layers ?? [2, 2], hidden, output, loss);
+            _ = layerList is not null ? new NetworkSpec(layerList, loss) : NetworkSpec.Mlp(layers ?? [2, 2], hidden, output, loss);
         }
         catch (ArgumentException e)
         {
-            throw new UsageException($"--output {Names.Of(output)} with --loss {Names.Of(loss)}: {e.Message.Split(" (Parameter")[0]}");
+            throw new UsageException(layerList is not null
+                ? $"--layers {layersText} with --loss {Names.Of(loss)}: {e.Message.Split(" (Parameter")[0]}"
+                : $"--output {Names.Of(output)} with --loss {Names.Of(loss)}: {e.Message.Split(" (Parameter")[0]}");
         }
 
         string optimizerName = parse.GetValue(_optimizer) ?? preset?.Optimizer ?? "adam";
@@ -129,6 +134,7 @@ internal sealed class TrainCommand
             parse.GetValue(_out) is { } outPath ? (string.IsNullOrWhiteSpace(outPath) ? throw new UsageException("--out needs a file name, not an empty value") : outPath) : d.Out,
             preset?.Name)
         {
+            LayerList = layerList,
             DivergenceFactor = parse.GetValue(_divergence) is { } f
                 ? (f == 0 ? null : f > 0 && double.IsFinite(f) ? f : throw new UsageException("--divergence-factor must be > 0, or 0 to turn the check off"))
                 : d.DivergenceFactor,
@@ -220,6 +226,25 @@ internal sealed class TrainCommand
 
     private static int? Positive(int? value, string option) =>
         value is <= 0 ? throw new UsageException(string.Create(CultureInfo.InvariantCulture, $"{option} must be ≥ 1, not {value}")) : value;
+
+    /// <summary>Whether <paramref name="text"/> is a layer list (<c>784-128:ReLU,128-10:Softmax</c>, <c>Kind(…)</c>)
+    /// rather than widths joined by '-'.</summary>
+    public static bool IsLayerList(string text) => text.AsSpan().IndexOfAny(":(,") >= 0;
+
+    /// <summary>A layer list (<see cref="LayerList"/>: every layer's activation given), refused with --hidden or
+    /// --output, whose job it does.</summary>
+    private IReadOnlyList<Layer> ParseLayerList(string text, ParseResult parse)
+    {
+        if (parse.GetValue(_hidden) is not null || parse.GetValue(_output) is not null)
+            throw new UsageException($"--layers '{text}' is a layer list, which gives every layer's activation; drop --hidden and --output (or give widths, e.g. 784-128-10)");
+        if (!LayerList.TryParse(text, LayerCatalog.Default, out var list, out string error))
+            throw new UsageException($"--layers '{text}': {error}; write widths (784-128-10) or a layer list (784-128:ReLU,128-10:Softmax)");
+        long parameters = ParameterLayout.CountOf(list);
+        if (parameters > ParameterLayout.MaxCount)
+            throw new UsageException(string.Create(CultureInfo.InvariantCulture,
+                $"--layers {text}: {parameters} parameters, more than the limit of {ParameterLayout.MaxCount}"));
+        return list;
+    }
 
     /// <summary>"784-128-10" → [784, 128, 10].</summary>
     public static int[] ParseLayers(string text)

@@ -22,8 +22,8 @@ internal static class TrainRunner
         int[] widths = s.LayersFor(train.Features, train.Outputs);
         if (widths[0] != train.Features || widths[^1] != train.Outputs)
             throw new CliException(string.Create(Inv,
-                $"{train.Name} has {train.Features} features and {train.Outputs} {(s.Data.Regression ? "target" : "classes")}, but --layers {string.Join('-', widths)} maps {widths[0]} → {widths[^1]}"));
-        var spec = NetworkSpec.Mlp(widths, s.Hidden, s.Output, s.Loss);
+                $"{train.Name} has {train.Features} features and {train.Outputs} {(s.Data.Regression ? "target" : "classes")}, but --layers {s.LayersText} maps {widths[0]} → {widths[^1]}"));
+        var spec = s.SpecFor(train.Features, train.Outputs);
         using var network = Network<float>.Create(spec, s.Seed, s.Init);
 
         int stepsPerEpoch = (train.Count + s.Batch - 1) / s.Batch;

@@ -70,8 +70,18 @@ internal sealed record TrainSettings(
         null, ActivationKind.ReLU, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy, new Adam(), ScheduleSettings.Constant,
         0, null, Initialization.He, 64, 5, 0, 1, DataSource.Mnist(), "model.safetensors", null);
 
-    /// <summary>The widths to build, given the data's feature and output counts.</summary>
-    public int[] LayersFor(int features, int outputs) => Layers ?? (Data.IsCsv ? [features, 128, outputs] : [784, 128, 10]);
+    /// <summary>A layer list from <c>--layers</c> (each layer's kind and activation given; then <see cref="Layers"/>,
+    /// <see cref="Hidden"/> and <see cref="Output"/> are not used).</summary>
+    public IReadOnlyList<Layer>? LayerList { get; init; }
+
+    /// <summary>The widths to build (for a layer list: its edges), given the data's feature and output counts.</summary>
+    public int[] LayersFor(int features, int outputs) =>
+        LayerList is { } list ? [.. list.Select(l => l.Inputs), list[^1].Outputs]
+        : Layers ?? (Data.IsCsv ? [features, 128, outputs] : [784, 128, 10]);
+
+    /// <summary>The network to train, given the data's widths.</summary>
+    public NetworkSpec SpecFor(int features, int outputs) =>
+        LayerList is { } list ? new NetworkSpec(list, Loss) : NetworkSpec.Mlp(LayersFor(features, outputs), Hidden, Output, Loss);
 
     /// <summary>Stop when the running mean cost passes this multiple of the starting cost (null: only NaN/∞ stop).</summary>
     public double? DivergenceFactor { get; init; } = 10;
@@ -88,5 +98,5 @@ internal sealed record TrainSettings(
     /// <summary>The checkpoint file: --checkpoint, else the model's name with extension .checkpoint.safetensors.</summary>
     public string CheckpointPath => Checkpoint ?? Path.ChangeExtension(Out, ".checkpoint.safetensors");
 
-    public string LayersText => Layers is null ? (Data.IsCsv ? "features-128-outputs" : "784-128-10") : string.Join('-', Layers);
+    public string LayersText => LayerList is { } list ? Backprop.Functional.LayerList.Format(list) : Layers is null ? (Data.IsCsv ? "features-128-outputs" : "784-128-10") : string.Join('-', Layers);
 }

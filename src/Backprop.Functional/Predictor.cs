@@ -8,7 +8,8 @@ namespace Backprop.Functional;
 /// <summary>
 /// One-sample inference on a copy of a network's θ, laid out for a single input vector: the first layer's weights are
 /// stored transposed, W⁰ᵀ [inputs × outputs], so z⁰ = b⁰ + Σᵢ xᵢ·W⁰ᵀᵢ reads one contiguous row per input and skips
-/// every row whose xᵢ is zero. Images with blank borders, one-hot and bag-of-words inputs are mostly zeros: an MNIST
+/// every row whose xᵢ is zero (when the first layer is <see cref="Dense"/>; a network starting with another kind runs
+/// <see cref="Network{T}.Forward"/>'s pass, bit for bit). Images with blank borders, one-hot and bag-of-words inputs are mostly zeros: an MNIST
 /// digit has about 150 non-zero pixels of 784, so the first layer reads a fifth of its weights. An input with more
 /// than half its values non-zero runs the first layer as <see cref="Network{T}.Forward"/> does instead (every row is
 /// read either way, and the forward pass reads them in order). The later layers run
@@ -39,6 +40,7 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
     private readonly T[] _z;                 // [stride]
     private readonly int[] _live;            // indices of the non-zero inputs of the current sample
     private readonly int _stride;
+    private readonly Dense? _first;          // null: the first layer has no fast path, Predict runs Forward
     private readonly Workspace<T> _ws;
     private int _busy;                       // 1 while a call runs: concurrent use is refused, not computed wrong
 
@@ -47,20 +49,30 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
     public Predictor(Network<T> network)
     {
         ArgumentNullException.ThrowIfNull(network);
-        if (network.Spec.Layers[0] is not Dense first)
-            throw new NotSupportedException($"a Predictor needs a dense first layer; {network.Spec} starts with {network.Spec.Layers[0]}");
         _network = network;
-        _stride = (first.Outputs + Block - 1) / Block * Block;
         _theta = new T[network.Layout.Count];
-        long transposed = (long)first.Inputs * _stride;   // the first layer's rows padded to whole vector blocks
-        if (transposed > Array.MaxLength)
-            throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"the predictor stores the first layer [{first.Outputs} × {first.Inputs}] transposed with rows padded to {_stride}: {transposed} elements, more than one array holds ({Array.MaxLength}); use Network.Forward"), nameof(network));
-        _firstTransposed = new T[transposed];
-        _firstBias = new T[_stride];
-        _z = new T[_stride];
-        _live = new int[first.Inputs];
         _ws = network.CreateWorkspace(1);
+        _first = network.Spec.Layers[0] as Dense;
+        if (_first is { } first)
+        {
+            _stride = (first.Outputs + Block - 1) / Block * Block;
+            long transposed = (long)first.Inputs * _stride;   // the first layer's rows padded to whole vector blocks
+            if (transposed > Array.MaxLength)
+            {
+                _ws.Dispose();
+                throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"the predictor stores the first layer [{first.Outputs} × {first.Inputs}] transposed with rows padded to {_stride}: {transposed} elements, more than one array holds ({Array.MaxLength}); use Network.Forward"), nameof(network));
+            }
+            _firstTransposed = new T[transposed];
+            _firstBias = new T[_stride];
+            _z = new T[_stride];
+            _live = new int[first.Inputs];
+        }
+        else
+        {
+            _firstTransposed = _firstBias = _z = [];
+            _live = [];
+        }
         Copy();
     }
 
@@ -86,6 +98,7 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
     {
         ReadOnlySpan<T> theta = _network.Parameters;
         theta.CopyTo(_theta);
+        if (_first is null) return;
         var layout = _network.Layout;
         var w = layout.Weight(0);
         ReadOnlySpan<T> weights = w.Of(theta);
@@ -152,6 +165,11 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
         if (x.Length != spec.Inputs)
             throw new ArgumentException($"a prediction takes one sample of [{spec.Inputs}], but x has {x.Length} values", nameof(x));
         Shapes.RequireFinite(x, spec.Inputs, "input");
+        if (_first is null)
+        {
+            Equations.ForwardFrom<T>(spec, _theta, x, _ws, 0, 1);   // no fast path for this kind: the forward pass
+            return _ws.A(spec.Layers.Count - 1, 1);
+        }
         int live = NonZeroInputs(x);
         if (live * 2 <= x.Length)
         {

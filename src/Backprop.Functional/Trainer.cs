@@ -243,7 +243,7 @@ public static class Trainer
     /// returns before anything is updated. Allocates nothing after the first call with given options.</summary>
     /// <remarks>The step of a transform chain <c>Chain(L2(l2PerWeight), ClipByGlobalNorm(options.ClipNorm),
     /// optimizer)</c> and <c>options.Schedule</c> (the optimizer alone when there is neither L2 nor clipping); that chain
-    /// is built once per options and optimizer and reused. A one-sample batch with Sgd, Adam or AdamW and neither L2 nor clipping runs
+    /// is built once per options and optimizer and reused. A one-sample batch of a network whose layers with parameters are all dense, with Sgd, Adam or AdamW and neither L2 nor clipping runs
     /// <see cref="Network{T}.TrainOnline"/>: the same update bit for bit (up to the sign of a zero), with ∂C/∂θ formed
     /// inside it, so <paramref name="gradient"/> is not written on that path.
     /// <para>With <see cref="Nesterov"/> in <see cref="NesterovForm.LookAhead"/> form the gradient (and the L2 term) is
@@ -285,7 +285,7 @@ public static class Trainer
         GradientTransform transform, ref OptimizerState state, OptimizerBuffers<T> buffers, double lr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (x.Length == network.Spec.Inputs && OuterProductUpdate.Supports(transform))
+        if (x.Length == network.Spec.Inputs && OuterProductUpdate.Supports(transform) && network.Spec.DenseOnly)
         {
             if (gradient.Length != network.Parameters.Length)   // the same refusal as the stored path's
                 Shapes.ThrowLengths("gradient", gradient.Length, "theta", network.Parameters.Length);

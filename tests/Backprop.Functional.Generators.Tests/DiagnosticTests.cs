@@ -80,6 +80,18 @@ public sealed partial class DiagnosticTests
         static partial class Net;
         """);
 
+    [Fact]
+    public void LayerKindOtherThanDense_reports_BPF007_at_the_layer() => Verify("""
+        using Backprop.Functional;
+        [Network]
+        [Dense(4, 8, typeof(Tanh))]
+        [{|BPF007:Scale(8)|}]
+        [Dense(8, 2)]
+        static partial class Net;
+
+        sealed class ScaleAttribute(int width) : LayerAttribute { public int Width { get; } = width; }
+        """);
+
     [Theory]
     [InlineData(Sources.MnistMlp)]
     [InlineData(Sources.Tiny)]

@@ -37,6 +37,11 @@ internal static class Descriptors
         "'{0}' has no [Dense] layers; a network needs at least one",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor KindNotGenerated = new(
+        "BPF007", "Layer kind is not supported by generated networks",
+        "Layer kind {0} is not supported by generated networks; build it at run time with NetworkSpec",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
         "BPF001" => SizesDoNotChain,
@@ -44,6 +49,7 @@ internal static class Descriptors
         "BPF003" => Unknown,
         "BPF004" => LossDoesNotFit,
         "BPF005" => NonPositiveSize,
+        "BPF007" => KindNotGenerated,
         _ => NoLayers,
     };
 }

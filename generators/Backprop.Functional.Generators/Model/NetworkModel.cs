@@ -18,7 +18,7 @@ internal sealed record NetworkModel(
     bool IsStaticPartial,
     string? Loss,
     string LossDisplay,
-    EquatableArray<DenseModel> Layers)
+    EquatableArray<LayerModel> Layers)
 {
     /// <summary>The type's name with its namespace and enclosing types, e.g. "Samples.MnistMlp".</summary>
     public string FullName

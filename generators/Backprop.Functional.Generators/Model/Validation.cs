@@ -3,7 +3,7 @@ using Backprop.Functional.Generators.Helpers;
 
 namespace Backprop.Functional.Generators.Model;
 
-/// <summary>Where a problem sits: the type itself, its [Network] attribute, or the [Dense] attribute of a layer.</summary>
+/// <summary>Where a problem sits: the type itself, its [Network] attribute, or the layer attribute of a layer.</summary>
 internal enum Site
 {
     Type,
@@ -37,11 +37,16 @@ internal static class Validation
         for (int l = 0; l < model.Layers.Count; l++)
         {
             var d = model.Layers[l];
+            if (d.Kind != "Dense")
+            {
+                problems.Add(New("BPF007", Site.Layer, l, d.Kind));
+                continue;
+            }
             if (d.Inputs <= 0)
                 problems.Add(New("BPF005", Site.Layer, l, l.ToString(), "inputs", d.Inputs.ToString()));
             if (d.Outputs <= 0)
                 problems.Add(New("BPF005", Site.Layer, l, l.ToString(), "outputs", d.Outputs.ToString()));
-            if (l > 0 && d.Inputs != model.Layers[l - 1].Outputs)
+            if (l > 0 && model.Layers[l - 1].Kind == "Dense" && d.Inputs != model.Layers[l - 1].Outputs)
                 problems.Add(New("BPF001", Site.Layer, l, l.ToString(), d.Inputs.ToString(), (l - 1).ToString(), model.Layers[l - 1].Outputs.ToString()));
             if (d.Activation is null)
                 problems.Add(New("BPF003", Site.Layer, l, d.ActivationDisplay, "activation", "IActivation"));

@@ -37,8 +37,8 @@ public static partial class Equations
         int last = spec.Layers.Count - 1;
         var output = new LossOutputError<T>
         {
-            Z = ws.Z(last, rows), A = ws.A(last, rows), Y = y, Delta = ws.Delta(last, rows),
-            Width = spec.Outputs, Activation = ((Dense)spec.Layers[last]).Activation,
+            Z = OutputZ(spec, ws, rows), A = ws.A(last, rows), Y = y, Delta = ws.Delta(last, rows),
+            Width = spec.Outputs, Activation = spec.OutputActivation,
         };
         LossDispatch.Run(spec.Loss, ref output);
         T inverseBatch = T.One / T.CreateChecked(rows);
@@ -70,6 +70,7 @@ public static partial class Equations
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(buffers);
+        if (spec is { DenseOnly: false }) ThrowNotDense(spec);
         if (Check(spec, theta, x, ws) != 1)
             throw new ArgumentException($"an online step takes one sample of [{spec.Inputs}], but x has {x.Length} values ({x.Length / spec.Inputs} samples)", nameof(x));
         var update = OuterProductUpdate.For<T>(optimizer, state.Step + 1, learningRate);
@@ -81,47 +82,61 @@ public static partial class Equations
         var layout = spec.Layout;
         for (int l = 0; l <= top; l++)
         {
-            var d = (Dense)spec.Layers[l];
+            if (spec.Layers[l] is not Dense d) continue;   // a kind without parameters (DenseOnly)
             update.Layer(theta, buffers, layout.Weight(l).Offset, d.Inputs, d.Outputs, ws.Delta(l, 1), l == 0 ? x : ws.A(l - 1, 1));
         }
         state = state with { Step = state.Step + 1 };
         return cost;
     }
 
-    /// <summary>Given δ of layer <paramref name="top"/> in the workspace, the δ of every layer below and, when
-    /// <paramref name="parameterGradients"/>, the gradients of layers <paramref name="top"/> … 0.</summary>
+    /// <summary>Given ∂C/∂y of layer <paramref name="top"/> in the workspace (δ of the last layer, the loss fused with
+    /// its activation), each layer's Backward from <paramref name="top"/> down to 0: ∂C/∂x into the layer below's δ
+    /// buffer and, when <paramref name="parameterGradients"/>, ∂C/∂θ into the layer's slice of
+    /// <paramref name="gradient"/>. For dense layers the sequence is BP4, BP3, the product with Wˡ into δˡ⁻¹, then
+    /// σ′ of layer l − 1 in place: BP2. One type test per layer, as in <see cref="ForwardFrom{T}"/>.</summary>
     internal static void BackwardFrom<T>(NetworkSpec spec, ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws,
         int top, int rows, Span<T> gradient, bool parameterGradients) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var layout = spec.Layout;
+        int last = spec.Layers.Count - 1;
         for (int l = top; l >= 0; l--)
         {
-            var d = (Dense)spec.Layers[l];
-            var delta = ws.Delta(l, rows);
-            if (parameterGradients)
+            var layer = spec.Layers[l];
+            int offset = layout.LayerOffset(l), length = layout.LayerLength(l);
+            var pass = new BackwardPass<T>
             {
-                WeightGradient(delta, l == 0 ? x : ws.A(l - 1, rows), layout.Weight(l).Of(gradient), d.Inputs, d.Outputs, ws.Threads);
-                BiasGradient<T>(delta, layout.Bias(l).Of(gradient));
-            }
-            if (l == 0) break;
-            var hidden = new HiddenErrorStep<T>
-            {
-                WeightNext = layout.Weight(l).Of(theta), DeltaNext = delta,
-                Z = ws.Z(l - 1, rows), A = ws.A(l - 1, rows), Delta = ws.Delta(l - 1, rows),
-                Width = d.Inputs, OutputsNext = d.Outputs, Threads = ws.Threads,
+                Theta = theta.Slice(offset, length),
+                X = l == 0 ? x : ws.A(l - 1, rows),
+                Y = ws.A(l, rows),
+                Scratch = ws.Z(l, rows),
+                DY = ws.Delta(l, rows),
+                DX = l == 0 ? default : ws.Delta(l - 1, rows),
+                DTheta = parameterGradients ? gradient.Slice(offset, length) : default,
+                Rows = rows,
+                Time = ws.Time,
+                Threads = ws.Threads,
+                DYIsDelta = l == last,
             };
-            ActivationDispatch.Run(((Dense)spec.Layers[l - 1]).Activation, ref hidden);
+            if (layer is Dense d) DenseKernel.Backward(d, in pass);
+            else layer.Backward(in pass);
         }
     }
 
-    private ref struct HiddenErrorStep<T> : IActivationAction where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>zᴸ for the loss: the last layer's scratch when it keeps z (dense, or a kind declaring an output
+    /// activation), else aᴸ (an Identity output: z = a).</summary>
+    internal static Span<T> OutputZ<T>(NetworkSpec spec, Workspace<T> ws, int rows) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public ReadOnlySpan<T> WeightNext, DeltaNext, Z, A;
-        public Span<T> Delta;
-        public int Width, OutputsNext, Threads;
+        int last = spec.Layers.Count - 1;
+        return spec.Layers[last] is Dense || spec.OutputActivation != ActivationKind.Identity ? ws.Z(last, rows) : ws.A(last, rows);
+    }
 
-        public readonly void Invoke<TAct>() where TAct : struct, IActivation =>
-            HiddenError<TAct, T>(WeightNext, DeltaNext, Z, A, Delta, Width, OutputsNext, Threads);
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowNotDense(NetworkSpec spec)
+    {
+        for (int l = 0; l < spec.Layers.Count; l++)
+            if (spec.Layers[l] is not Dense && spec.Layout.SlotsOf(l).Length > 0)
+                throw new ArgumentException($"the fused online step updates dense layers only, but layer {l} ({spec.Layers[l].Kind}) has parameters; train this network with Trainer.Step, which takes the stored-gradient path for it", nameof(spec));
+        throw new ArgumentException("the fused online step updates dense layers only", nameof(spec));
     }
 
     /// <summary>Loss dispatch, then activation dispatch, then TLoss.Cost&lt;TAct&gt; and TLoss.OutputError&lt;TAct&gt;.</summary>

@@ -14,8 +14,8 @@ public static partial class Equations
         int last = spec.Layers.Count - 1;
         var cost = new LossCost<T>
         {
-            Z = ws.Z(last, rows), A = ws.A(last, rows), Y = y, Width = spec.Outputs,
-            Activation = ((Dense)spec.Layers[last]).Activation,
+            Z = OutputZ(spec, ws, rows), A = ws.A(last, rows), Y = y, Width = spec.Outputs,
+            Activation = spec.OutputActivation,
         };
         LossDispatch.Run(spec.Loss, ref cost);
         return cost.Sum;

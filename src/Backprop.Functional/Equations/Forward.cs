@@ -4,8 +4,9 @@ namespace Backprop.Functional;
 
 public static partial class Equations
 {
-    /// <summary>The forward pass of a network: for l = 1 … L, zˡ = Wˡaˡ⁻¹ + bˡ and aˡ = σ(zˡ), with a⁰ = x.
-    /// Every zˡ and aˡ stays in the workspace for the backward pass.</summary>
+    /// <summary>The forward pass of a network: for l = 1 … L, each layer's Forward (dense: zˡ = Wˡaˡ⁻¹ + bˡ and
+    /// aˡ = σ(zˡ)), with a⁰ = x. Every output and every layer's scratch (dense: zˡ) stays in the workspace for the
+    /// backward pass.</summary>
     /// <param name="spec">The network's layers.</param>
     /// <param name="theta">The flat parameter vector θ in <see cref="NetworkSpec.Layout"/>.</param>
     /// <param name="x">Inputs, [batch × inputs], batch ≤ the workspace's.</param>
@@ -22,25 +23,27 @@ public static partial class Equations
     }
 
     /// <summary>Runs layers <paramref name="first"/> … L − 1; layer <paramref name="first"/> reads x when it is 0,
-    /// else aᶠⁱʳˢᵗ⁻¹ from the workspace.</summary>
+    /// else aᶠⁱʳˢᵗ⁻¹ from the workspace. One type test per layer: a dense layer's kernel is called directly (a closed
+    /// generic call), any other kind through its <see cref="Layer{TSelf, TKernel}"/> (one virtual call).</summary>
     internal static void ForwardFrom<T>(NetworkSpec spec, ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws,
         int first, int rows) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var layout = spec.Layout;
         for (int l = first; l < spec.Layers.Count; l++)
         {
-            var d = (Dense)spec.Layers[l];
-            var step = new DenseForward<T>
+            var layer = spec.Layers[l];
+            var pass = new ForwardPass<T>
             {
-                Parameters = theta[layout.LayerRange(l)],
+                Theta = theta.Slice(layout.LayerOffset(l), layout.LayerLength(l)),
                 X = l == 0 ? x : ws.A(l - 1, rows),
-                Z = ws.Z(l, rows),
-                A = ws.A(l, rows),
-                Inputs = d.Inputs,
-                Outputs = d.Outputs,
+                Y = ws.A(l, rows),
+                Scratch = ws.Z(l, rows),
+                Rows = rows,
+                Time = ws.Time,
                 Threads = ws.Threads,
             };
-            ActivationDispatch.Run(d.Activation, ref step);
+            if (layer is Dense d) DenseKernel.Forward(d, in pass);
+            else layer.Forward(in pass);
         }
     }
 
@@ -61,16 +64,6 @@ public static partial class Equations
         if (ws.LayerCount != spec.Layers.Count || ws.InputWidth != spec.Inputs)
             throw new ArgumentException($"the workspace was made for another network ({ws.LayerCount} layers, input [{ws.InputWidth}]) than {spec}");
         return ws.RowsOf(x.Length);
-    }
-
-    private ref struct DenseForward<T> : IActivationAction where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        public ReadOnlySpan<T> Parameters, X;
-        public Span<T> Z, A;
-        public int Inputs, Outputs, Threads;
-
-        public readonly void Invoke<TAct>() where TAct : struct, IActivation =>
-            DenseKernel.Forward<TAct, T>(Parameters, X, Z, A, Inputs, Outputs, Threads);
     }
 
     private ref struct Activation<T> : IActivationAction where T : unmanaged, IFloatingPointIeee754<T>

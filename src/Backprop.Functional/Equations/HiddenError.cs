@@ -20,11 +20,26 @@ public static partial class Equations
         ReadOnlySpan<T> a, Span<T> delta, int width, int outputsNext, int threads = 1)
         where TAct : struct, IActivation where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Shapes.RequireRows(delta.Length, width, nameof(delta));
-        int batch = delta.Length / width;
-        Shapes.RequireLength(weightNext, outputsNext, width, nameof(weightNext));
-        Shapes.RequireLength(deltaNext, batch, outputsNext, nameof(deltaNext));
-        Gemm.Multiply(deltaNext, false, weightNext, false, delta, batch, width, outputsNext, accumulate: false, threads);
+        InputGradient(weightNext, deltaNext, delta, width, outputsNext, threads);
         TAct.Backward(z, a, delta, delta, width);
+    }
+
+    /// <summary>BP2's product, the dense layer's vector–Jacobian product with respect to its input:
+    /// ∂C/∂aˡ⁻¹ = (Wˡ)ᵀδˡ, row by row δˡ·Wˡ (one GEMM). <see cref="HiddenError{TAct, T}"/> is this followed by σ′.</summary>
+    /// <param name="weight">Wˡ, [outputs × inputs].</param>
+    /// <param name="delta">δˡ, [batch × outputs].</param>
+    /// <param name="gradient">∂C/∂aˡ⁻¹, written, [batch × inputs].</param>
+    /// <param name="inputs">Width of aˡ⁻¹.</param>
+    /// <param name="outputs">Width of δˡ.</param>
+    /// <param name="threads">Threads the GEMM may use.</param>
+    /// <exception cref="ArgumentException">A span does not have the shape given.</exception>
+    public static void InputGradient<T>(ReadOnlySpan<T> weight, ReadOnlySpan<T> delta, Span<T> gradient,
+        int inputs, int outputs, int threads = 1) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Shapes.RequireRows(gradient.Length, inputs, nameof(gradient));
+        int batch = gradient.Length / inputs;
+        Shapes.RequireLength(weight, outputs, inputs, nameof(weight));
+        Shapes.RequireLength(delta, batch, outputs, nameof(delta));
+        Gemm.Multiply(delta, false, weight, false, gradient, batch, inputs, outputs, accumulate: false, threads);
     }
 }

@@ -5,7 +5,7 @@ namespace Backprop.Functional;
 /// <param name="Inputs">Width of aˡ⁻¹.</param>
 /// <param name="Outputs">Width of zˡ and aˡ.</param>
 /// <param name="Activation">σ.</param>
-public sealed record Dense(int Inputs, int Outputs, ActivationKind Activation = ActivationKind.Identity) : Layer
+public sealed record Dense(int Inputs, int Outputs, ActivationKind Activation = ActivationKind.Identity) : Layer<Dense, DenseKernel>
 {
     /// <summary>Width of the layer's input aˡ⁻¹.</summary>
     public override int Inputs { get; } = Inputs > 0 ? Inputs
@@ -19,4 +19,7 @@ public sealed record Dense(int Inputs, int Outputs, ActivationKind Activation = 
     /// can exceed an int; whether it fits a network is <see cref="ParameterLayout.For"/>'s check against
     /// <see cref="ParameterLayout.MaxCount"/>).</summary>
     public long ParameterCount => checked((long)Outputs * Inputs + Outputs);
+
+    /// <summary>σ: the loss may fuse with it when this layer is last.</summary>
+    public override ActivationKind OutputActivation => Activation;
 }

@@ -1,14 +1,89 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.Numerics;
 using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 
-/// <summary>The forward kernel of a <see cref="Dense"/> layer, shared by the runtime <see cref="Network{T}"/>
-/// and generated networks.
+/// <summary>The kernels of a <see cref="Dense"/> layer: Forward is zˡ = Wˡaˡ⁻¹ + bˡ, aˡ = σ(zˡ); Backward is the four
+/// equations of <see cref="Equations"/> (BP1's σ′ unless the loss fused it, BP4, BP3, and BP2's product with Wˡ), in
+/// the order and on the memory the dense network always used. The static <see cref="Forward{TAct, T}"/> is shared with
+/// generated networks.
 /// <para>Threads: no shared state: calls from several threads at once are safe, as long as no two of them write the
 /// same buffers.</para></summary>
-public static class DenseKernel
+public readonly struct DenseKernel : ILayerKernel<Dense>
 {
+    /// <summary><c>Dense</c>.</summary>
+    public static string Kind => "Dense";
+
+    /// <summary><c>weight</c> Wˡ [outputs × inputs], then <c>bias</c> bˡ [outputs] (torch.nn.Linear).</summary>
+    public static ParameterTensor[] Parameters(Dense layer) =>
+        [ParameterTensor.Matrix("weight", layer.Outputs, layer.Inputs), ParameterTensor.Vector("bias", layer.Outputs)];
+
+    /// <summary>zˡ: Outputs values per sample.</summary>
+    public static int ScratchPerSample(Dense layer, int time) => layer.Outputs;
+
+    /// <summary>zˡ into the scratch, aˡ into y, through the layer's activation (one switch).</summary>
+    public static void Forward<T>(Dense layer, scoped in ForwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var step = new ForwardStep<T>
+        {
+            Parameters = p.Theta, X = p.X, Z = p.Scratch, A = p.Y,
+            Inputs = layer.Inputs, Outputs = layer.Outputs, Threads = p.Threads,
+        };
+        ActivationDispatch.Run(layer.Activation, ref step);
+    }
+
+    /// <summary>δˡ = ∂C/∂aˡ ⊙ σ′(zˡ) in place of DY (unless DYIsDelta), then ∂C/∂Wˡ (BP4) and ∂C/∂bˡ (BP3) into
+    /// DTheta, then ∂C/∂aˡ⁻¹ = (Wˡ)ᵀδˡ into DX.</summary>
+    public static void Backward<T>(Dense layer, scoped in BackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int inputs = layer.Inputs, outputs = layer.Outputs, weights = outputs * inputs;
+        if (!p.DYIsDelta)
+        {
+            var error = new ErrorStep<T> { Z = p.Scratch, A = p.Y, Delta = p.DY, Outputs = outputs };
+            ActivationDispatch.Run(layer.Activation, ref error);
+        }
+        if (!p.DTheta.IsEmpty)
+        {
+            Equations.WeightGradient(p.DY, p.X, p.DTheta[..weights], inputs, outputs, p.Threads);
+            Equations.BiasGradient<T>(p.DY, p.DTheta.Slice(weights, outputs));
+        }
+        if (!p.DX.IsEmpty)
+            Equations.InputGradient(p.Theta[..weights], p.DY, p.DX, inputs, outputs, p.Threads);
+    }
+
+    /// <summary><c>inputs-outputs:Activation</c>, e.g. <c>784-128:ReLU</c>.</summary>
+    public static string Format(Dense layer) =>
+        string.Create(CultureInfo.InvariantCulture, $"{layer.Inputs}-{layer.Outputs}:{layer.Activation}");
+
+    /// <summary>Parses <c>inputs-outputs:Activation</c> (positive widths, an exact <see cref="ActivationKind"/> name).</summary>
+    public static bool TryParse(string arguments, [NotNullWhen(true)] out Dense? layer, out string reason)
+    {
+        layer = null;
+        int dash = arguments.IndexOf('-', StringComparison.Ordinal);
+        int colon = arguments.IndexOf(':', StringComparison.Ordinal);
+        if (dash <= 0 || colon <= dash + 1
+            || !TryParseWidth(arguments.AsSpan(0, dash), out int inputs)
+            || !TryParseWidth(arguments.AsSpan(dash + 1, colon - dash - 1), out int outputs))
+        {
+            reason = $"\"{InputText.Excerpt(arguments)}\" is not of the form inputs-outputs:Activation with positive widths, e.g. 784-128:ReLU";
+            return false;
+        }
+        string activation = arguments[(colon + 1)..];
+        if (!LayerListText.TryParseName(activation, out ActivationKind kind))
+        {
+            reason = $"unknown activation \"{InputText.Excerpt(activation)}\" (known: {string.Join(", ", Enum.GetNames<ActivationKind>())})";
+            return false;
+        }
+        layer = new Dense(inputs, outputs, kind);
+        reason = "";
+        return true;
+    }
+
+    private static bool TryParseWidth(ReadOnlySpan<char> text, out int width) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out width) && width > 0;
+
     /// <summary>zˡ = Wˡaˡ⁻¹ + bˡ, aˡ = σ(zˡ) for every row: z is seeded with b, the GEMM A·Wᵀ accumulates onto it
     /// (bias fused, no extra pass), then σ runs once over the batch.</summary>
     /// <param name="parameters">This layer's slice of the flat vector: Wˡ [outputs × inputs] then bˡ [outputs].</param>
@@ -33,5 +108,26 @@ public static class DenseKernel
         for (int r = 0; r < batch; r++) b.CopyTo(z.Slice(r * outputs, outputs));
         Gemm.Multiply(x, false, w, true, z, batch, outputs, inputs, accumulate: true, threads);
         TAct.Apply(z, a, outputs);
+    }
+
+    private ref struct ForwardStep<T> : IActivationAction where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public ReadOnlySpan<T> Parameters, X;
+        public Span<T> Z, A;
+        public int Inputs, Outputs, Threads;
+
+        public readonly void Invoke<TAct>() where TAct : struct, IActivation =>
+            Forward<TAct, T>(Parameters, X, Z, A, Inputs, Outputs, Threads);
+    }
+
+    /// <summary>BP1's form with ∂C/∂aˡ in place of ∇ₐC: δˡ = J_σ(zˡ)ᵀ ∂C/∂aˡ, in place.</summary>
+    private ref struct ErrorStep<T> : IActivationAction where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public ReadOnlySpan<T> Z, A;
+        public Span<T> Delta;
+        public int Outputs;
+
+        public readonly void Invoke<TAct>() where TAct : struct, IActivation =>
+            Equations.OutputError<TAct, T>(Delta, Z, A, Delta, Outputs);
     }
 }

@@ -18,42 +18,61 @@ public enum Initialization
 /// same buffers.</para></summary>
 public static class Initializer
 {
-    /// <summary>Draws every parameter of <paramref name="spec"/> into <paramref name="theta"/>. The draws are made
+    /// <summary>Draws every parameter of <paramref name="spec"/> into <paramref name="theta"/>, tensor by tensor in θ
+    /// order, each as its kind declared (<see cref="ParameterInit"/>: weights and biases by the scheme's rules with the
+    /// layer's fan-in and fan-out, scales as ones, the rest as zeros). The draws are made
     /// in double and rounded to T, so a float and a double network from the same seed agree to float precision.</summary>
     public static void Fill<T>(NetworkSpec spec, Span<T> theta, Initialization scheme, long seed)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(spec);
         if (theta.Length != spec.Layout.Count) Shapes.ThrowLengths("theta", theta.Length, "the layout", spec.Layout.Count);
+        if (!Enum.IsDefined(scheme)) Shapes.ThrowUnknown(scheme);
         var rng = new SeededRandom(seed);
+        var layout = spec.Layout;
         for (int l = 0; l < spec.Layers.Count; l++)
         {
             var layer = spec.Layers[l];
             double nIn = layer.Inputs, nOut = layer.Outputs;
-            var w = spec.Layout.Weight(l).Of(theta);
-            var b = spec.Layout.Bias(l).Of(theta);
-            switch (scheme)
+            foreach (var slot in layout.SlotsOf(l))
             {
-                case Initialization.PyTorch:
-                    Uniform(ref rng, w, 1 / Math.Sqrt(nIn));
-                    Uniform(ref rng, b, 1 / Math.Sqrt(nIn));
-                    break;
-                case Initialization.Nielsen:
-                    Normal(ref rng, w, 1 / Math.Sqrt(nIn));
-                    Normal(ref rng, b, 1);
-                    break;
-                case Initialization.Xavier:
-                    Uniform(ref rng, w, Math.Sqrt(6 / (nIn + nOut)));
-                    b.Clear();
-                    break;
-                case Initialization.He:
-                    Normal(ref rng, w, Math.Sqrt(2 / nIn));
-                    b.Clear();
-                    break;
-                default:
-                    Shapes.ThrowUnknown(scheme);
-                    break;
+                var values = slot.Of(theta);
+                switch (slot.Init)
+                {
+                    case ParameterInit.FanIn: Weights(ref rng, values, scheme, nIn, nOut); break;
+                    case ParameterInit.Bias: Biases(ref rng, values, scheme, nIn); break;
+                    case ParameterInit.Ones: values.Fill(T.One); break;
+                    case ParameterInit.Zeros: values.Clear(); break;
+                    default: Shapes.ThrowUnknown(slot.Init); break;
+                }
             }
+        }
+    }
+
+    /// <summary>A weight tensor (<see cref="ParameterInit.FanIn"/>) by the scheme's weight rule.</summary>
+    private static void Weights<T>(ref SeededRandom rng, Span<T> w, Initialization scheme, double nIn, double nOut)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        switch (scheme)
+        {
+            case Initialization.PyTorch: Uniform(ref rng, w, 1 / Math.Sqrt(nIn)); break;
+            case Initialization.Nielsen: Normal(ref rng, w, 1 / Math.Sqrt(nIn)); break;
+            case Initialization.Xavier: Uniform(ref rng, w, Math.Sqrt(6 / (nIn + nOut))); break;
+            case Initialization.He: Normal(ref rng, w, Math.Sqrt(2 / nIn)); break;
+            default: Shapes.ThrowUnknown(scheme); break;
+        }
+    }
+
+    /// <summary>A bias tensor (<see cref="ParameterInit.Bias"/>) by the scheme's bias rule.</summary>
+    private static void Biases<T>(ref SeededRandom rng, Span<T> b, Initialization scheme, double nIn)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        switch (scheme)
+        {
+            case Initialization.PyTorch: Uniform(ref rng, b, 1 / Math.Sqrt(nIn)); break;
+            case Initialization.Nielsen: Normal(ref rng, b, 1); break;
+            case Initialization.Xavier or Initialization.He: b.Clear(); break;
+            default: Shapes.ThrowUnknown(scheme); break;
         }
     }
 

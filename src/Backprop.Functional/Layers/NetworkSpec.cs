@@ -7,18 +7,23 @@ public sealed record NetworkSpec
     private readonly Layer[] _layers;
 
     /// <summary>A network of <paramref name="layers"/> trained on <paramref name="loss"/>.</summary>
-    /// <exception cref="ArgumentException">The layers do not chain, a layer kind is unsupported, or the loss does
-    /// not fit the output activation.</exception>
+    /// <exception cref="ArgumentException">The layers do not chain (the message names the layer and both edges), the
+    /// last layer gives a sequence, or the loss does not fit the output activation.</exception>
     public NetworkSpec(IReadOnlyList<Layer> layers, LossKind loss)
     {
         ArgumentNullException.ThrowIfNull(layers);
         Shapes.RequireChained(layers);
         _layers = [.. layers];
-        foreach (var layer in _layers)
-            if (layer is not Dense)
-                throw new ArgumentException($"layer kind {layer.GetType().Name} is not supported by the runtime network", nameof(layers));
+        var top = _layers[^1];
+        if (top.Output.IsSequence)
+            throw new ArgumentException($"the last layer {_layers.Length - 1} ({top.Kind}) gives {top.Output}, but the loss takes features [batch × n]", nameof(layers));
         Loss = loss;
-        var output = ((Dense)_layers[^1]).Activation;
+        var output = top.OutputActivation;
+        if (output != ActivationKind.Identity && top is not Dense && top.ScratchPerSample(1) != top.Outputs)
+            throw new ArgumentException($"the last layer {_layers.Length - 1} ({top.Kind}) declares output activation {output} but does not keep its z [batch × {top.Outputs}] as its scratch", nameof(layers));
+        OutputActivation = output;
+        foreach (var layer in _layers)
+            if (layer is not Dense && layer.ParameterTensors().Length > 0) DenseOnly = false;
         if (!LossDispatch.Fits(loss, output))
             throw new ArgumentException(
                 $"loss {loss} does not fit output activation {output}: " + loss switch
@@ -40,6 +45,14 @@ public sealed record NetworkSpec
             layers[l] = new Dense(widths[l], widths[l + 1], l == layers.Length - 1 ? output : hidden);
         return new NetworkSpec(layers, loss);
     }
+
+    /// <summary>The activation the last layer's output passes through last (its <see cref="Layer.OutputActivation"/>):
+    /// the one the loss fits and fuses with.</summary>
+    public ActivationKind OutputActivation { get; }
+
+    /// <summary>Whether every layer with parameters is <see cref="Dense"/>, so the fused online update
+    /// (<see cref="Equations.TrainOnline{T}"/>) can form each layer's ∂C/∂θ itself.</summary>
+    internal bool DenseOnly { get; } = true;
 
     /// <summary>The layers in order.</summary>
     public IReadOnlyList<Layer> Layers => _layers;
@@ -63,13 +76,15 @@ public sealed record NetworkSpec
     /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Loss, _layers.Length, _layers[0]);
 
-    /// <summary>Readable form, e.g. <c>784-128(ReLU)-10(Softmax) SoftmaxCrossEntropy</c>.</summary>
+    /// <summary>Readable form, e.g. <c>784-128(ReLU)-10(Softmax) SoftmaxCrossEntropy</c>; a layer of another kind
+    /// reads <c>-Kind(arguments)</c>, e.g. <c>4-Scale(4)-3(Softmax)</c>.</summary>
     public override string ToString()
     {
         var sb = new System.Text.StringBuilder();
         sb.Append(Inputs);
         foreach (var layer in _layers)
-            sb.Append('-').Append(layer.Outputs).Append('(').Append(((Dense)layer).Activation).Append(')');
+            if (layer is Dense d) sb.Append('-').Append(d.Outputs).Append('(').Append(d.Activation).Append(')');
+            else sb.Append('-').Append(layer.Kind).Append('(').Append(layer.FormatArguments()).Append(')');
         return sb.Append(' ').Append(Loss).ToString();
     }
 }

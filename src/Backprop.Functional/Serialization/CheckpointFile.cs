@@ -94,7 +94,7 @@ public static class CheckpointFile
         var tensors = new List<(string, string, long[], long, long)>();
         var layout = c.Spec.Layout;
         foreach (var slot in layout.Slots)
-            tensors.Add((slot.Name, dtype, slot.Name.EndsWith(".bias", StringComparison.Ordinal) ? [slot.Rows] : [slot.Rows, slot.Columns],
+            tensors.Add((slot.Name, dtype, ModelFile.ShapeOf(slot),
                 (long)slot.Offset * size, (long)(slot.Offset + slot.Length) * size));
         long at = (long)n * size;
         void Add(string name, string type, long[] shape, long bytes)
@@ -172,7 +172,7 @@ public static class CheckpointFile
         foreach (var t in header.Tensors) byName.Add(t.Name, t);
         var layout = spec.Layout;
         foreach (var slot in layout.Slots)
-            Expect(path, byName, slot.Name, dtype, slot.Name.EndsWith(".bias", StringComparison.Ordinal) ? [slot.Rows] : [slot.Rows, slot.Columns]);
+            Expect(path, byName, slot.Name, dtype, ModelFile.ShapeOf(slot));
         if (moments > 0) Expect(path, byName, "optimizer.moments", dtype, [moments, n]);
         var orderEntry = Take(path, byName, "data.order", "I32");
         if (orderEntry.Shape.Length != 1) throw Bad(path, $"tensor \"data.order\" has shape {orderEntry.ShapeText}, not [rows]");

@@ -1,26 +1,12 @@
-using System.Globalization;
-using System.Text;
-
 namespace Backprop.Functional;
 
-/// <summary>The compact text form of a layer list stored in a model file's metadata: one
-/// <c>inputs-outputs:Activation</c> per dense layer, comma-separated, e.g. <c>784-128:ReLU,128-10:Softmax</c>.</summary>
+/// <summary>A model file's layer list and loss as text (<see cref="LayerList"/>), and the spec they form.</summary>
 internal static class LayerListText
 {
-    public static string Format(NetworkSpec spec)
-    {
-        var sb = new StringBuilder();
-        for (int l = 0; l < spec.Layers.Count; l++)
-        {
-            var d = (Dense)spec.Layers[l];
-            if (l > 0) sb.Append(',');
-            sb.Append(CultureInfo.InvariantCulture, $"{d.Inputs}-{d.Outputs}:{d.Activation}");
-        }
-        return sb.ToString();
-    }
+    public static string Format(NetworkSpec spec) => LayerList.Format(spec.Layers);
 
     /// <summary>Parses <paramref name="layers"/> and builds the spec; on failure returns false and says why.</summary>
-    public static bool TryParse(string layers, string loss, out NetworkSpec? spec, out string error)
+    public static bool TryParse(string layers, string loss, out NetworkSpec? spec, out string error, LayerCatalog? catalog = null)
     {
         spec = null;
         if (!TryParseName(loss, out LossKind lossKind))
@@ -33,28 +19,8 @@ internal static class LayerListText
             error = "the layer list \"layers\" is empty";
             return false;
         }
-        string[] parts = layers.Split(',');
-        var list = new Layer[parts.Length];
-        for (int l = 0; l < parts.Length; l++)
-        {
-            string part = parts[l];
-            int dash = part.IndexOf('-', StringComparison.Ordinal);
-            int colon = part.IndexOf(':', StringComparison.Ordinal);
-            if (dash <= 0 || colon <= dash + 1
-                || !TryParseWidth(part.AsSpan(0, dash), out int inputs)
-                || !TryParseWidth(part.AsSpan(dash + 1, colon - dash - 1), out int outputs))
-            {
-                error = $"layer {l} \"{InputText.Excerpt(part)}\" is not of the form inputs-outputs:Activation with positive widths, e.g. 784-128:ReLU";
-                return false;
-            }
-            string activation = part[(colon + 1)..];
-            if (!TryParseName(activation, out ActivationKind kind))
-            {
-                error = $"layer {l} has unknown activation \"{InputText.Excerpt(activation)}\" (known: {string.Join(", ", Enum.GetNames<ActivationKind>())})";
-                return false;
-            }
-            list[l] = new Dense(inputs, outputs, kind);
-        }
+        if (!LayerList.TryParse(layers, catalog ?? LayerCatalog.Default, out var list, out error))
+            return false;
         try
         {
             spec = new NetworkSpec(list, lossKind);
@@ -73,11 +39,8 @@ internal static class LayerListText
         return true;
     }
 
-    private static bool TryParseWidth(ReadOnlySpan<char> text, out int width) =>
-        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out width) && width > 0;
-
     /// <summary>Exact, case-sensitive enum names only: not numbers, not comma-joined flags.</summary>
-    private static bool TryParseName<TEnum>(string name, out TEnum value) where TEnum : struct, Enum
+    internal static bool TryParseName<TEnum>(string name, out TEnum value) where TEnum : struct, Enum
     {
         foreach (TEnum candidate in Enum.GetValues<TEnum>())
             if (string.Equals(candidate.ToString(), name, StringComparison.Ordinal))

@@ -2,7 +2,7 @@ using System.Numerics;
 
 namespace Backprop.Functional;
 
-/// <summary>A model read from a file by <see cref="ModelFile.Load{T}(string)"/>: its description, its flat parameter
+/// <summary>A model read from a file by <see cref="ModelFile.Load{T}(string, LayerCatalog?)"/>: its description, its flat parameter
 /// vector θ in <see cref="NetworkSpec.Layout"/> order, and the caller's metadata.
 /// <para>Threads: immutable by convention (nothing in the library writes <see cref="Parameters"/> after loading); safe
 /// to share for reading.</para></summary>

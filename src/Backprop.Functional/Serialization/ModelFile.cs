@@ -90,20 +90,16 @@ public static class ModelFile
         }
 
         int size = SafeTensors.ElementSize(dtype);
-        var tensors = new List<(string, string, long[], long, long)>(2 * spec.Layers.Count);
-        for (int l = 0; l < spec.Layers.Count; l++)
-        {
-            Slot w = layout.Weight(l), b = layout.Bias(l);
-            tensors.Add((w.Name, dtype, [w.Rows, w.Columns], (long)w.Offset * size, (long)(w.Offset + w.Length) * size));
-            tensors.Add((b.Name, dtype, [b.Rows], (long)b.Offset * size, (long)(b.Offset + b.Length) * size));
-        }
+        var tensors = new List<(string, string, long[], long, long)>(layout.Slots.Length);
+        foreach (var slot in layout.Slots)
+            tensors.Add((slot.Name, dtype, ShapeOf(slot), (long)slot.Offset * size, (long)(slot.Offset + slot.Length) * size));
 
         var content = new Content<T>(SafeTensors.WriteHeader(tensors, entries), theta);
         SafeTensors.WriteAtomically(path, ref content);
     }
 
     /// <summary>Loads a model saved with float parameters (F32), or converts F64 ones to float.</summary>
-    /// <inheritdoc cref="Load{T}(string)"/>
+    /// <inheritdoc cref="Load{T}(string, LayerCatalog?)"/>
     public static LoadedModel<float> Load(string path) => Load<float>(path);
 
     /// <summary>Loads the model at <paramref name="path"/>, converting its tensors to <typeparamref name="T"/> if
@@ -119,7 +115,9 @@ public static class ModelFile
     /// NaN/±∞ parameter (tensor and index named). The message starts with the path.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
     /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
-    public static LoadedModel<T> Load<T>(string path) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <param name="layerCatalog">The layer kinds the file may name (null: <see cref="LayerCatalog.Default"/>, the
+    /// built-in kinds); a kind not in it is refused naming the catalog.</param>
+    public static LoadedModel<T> Load<T>(string path, LayerCatalog? layerCatalog = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         SafeTensors.DTypeOf<T>("model files");
@@ -137,39 +135,38 @@ public static class ModelFile
             throw SafeTensors.Bad(path, "__metadata__ has no \"layers\" entry (the layer list, e.g. 784-128:ReLU,128-10:Softmax)");
         if (!meta.TryGetValue("loss", out string? loss))
             throw SafeTensors.Bad(path, "__metadata__ has no \"loss\" entry");
-        // Each layer needs two tensors in the header, so the header's size bounds the layer list before it is parsed.
+        // Each dense layer needs two tensors in the header, so the header's size bounds an all-dense layer list before
+        // it is parsed (other kinds may own fewer; their list is bounded by the header's length).
         int layerCount = layers.AsSpan().Count(',') + 1;
-        if (layerCount > header.Tensors.Count)
+        if (layerCount > header.Tensors.Count && !layers.Contains('(', StringComparison.Ordinal))
             throw SafeTensors.Bad(path, $"the layer list names {layerCount} layers but the header has only {header.Tensors.Count} tensors (two per layer)");
-        if (!LayerListText.TryParse(layers, loss, out var spec, out string error))
+        if (!LayerListText.TryParse(layers, loss, out var spec, out string error, layerCatalog))
             throw SafeTensors.Bad(path, error);
 
         var byName = new Dictionary<string, TensorEntry>(StringComparer.Ordinal);
         foreach (var t in header.Tensors) byName.Add(t.Name, t);
         var layout = spec!.Layout;
-        var plan = new TensorEntry[2 * spec.Layers.Count];
-        for (int l = 0; l < spec.Layers.Count; l++)
-        {
-            plan[2 * l] = Expect(byName, layout.Weight(l), [layout.Weight(l).Rows, layout.Weight(l).Columns], path);
-            plan[2 * l + 1] = Expect(byName, layout.Bias(l), [layout.Bias(l).Rows], path);
-        }
+        var slots = layout.Slots;
+        var plan = new TensorEntry[slots.Length];
+        for (int s = 0; s < slots.Length; s++)
+            plan[s] = Expect(byName, slots[s], ShapeOf(slots[s]), path);
         if (byName.Count > plan.Length)
             foreach (var t in header.Tensors)
                 if (Array.IndexOf(plan, t) < 0)
                     throw SafeTensors.Bad(path, $"tensor \"{InputText.Excerpt(t.Name)}\" is not part of the layers {InputText.Excerpt(layers)}");
 
         var theta = new T[layout.Count];
-        for (int l = 0; l < spec.Layers.Count; l++)
-        {
-            ReadTensor(stream, header.DataStart, plan[2 * l], layout.Weight(l).Of(theta.AsSpan()), path);
-            ReadTensor(stream, header.DataStart, plan[2 * l + 1], layout.Bias(l).Of(theta.AsSpan()), path);
-        }
+        for (int s = 0; s < slots.Length; s++)
+            ReadTensor(stream, header.DataStart, plan[s], slots[s].Of(theta.AsSpan()), path);
 
         var rest = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in meta)
             if (!IsReserved(key)) rest.Add(key, value);
         return new LoadedModel<T>(spec, theta, rest);
     }
+
+    /// <summary>A slot's safetensors shape: [rows] for a vector, [rows, columns] for a matrix.</summary>
+    internal static long[] ShapeOf(Slot slot) => slot.Rank == 1 ? [slot.Rows] : [slot.Rows, slot.Columns];
 
     private static TensorEntry Expect(Dictionary<string, TensorEntry> byName, Slot slot, long[] shape, string path)
     {

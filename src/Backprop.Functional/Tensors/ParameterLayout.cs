@@ -6,16 +6,28 @@ namespace Backprop.Functional;
 /// a gradient check perturbs index i, and an all-reduce sends one buffer.
 /// <para>Threads: immutable, so one instance can be shared by any number of threads.</para>
 /// </summary>
-/// <remarks>Dense layer l occupies <c>layers.l.weight</c> (Wˡ, [outputs × inputs]) followed by
-/// <c>layers.l.bias</c> (bˡ, [outputs]); the names follow PyTorch's <c>nn.Sequential</c> state dict.</remarks>
+/// <remarks>Layer l's tensors (<see cref="ILayerKernel{TLayer}.Parameters"/>) sit one after another as
+/// <c>layers.l.{name}</c>, layer after layer; a dense layer's are <c>layers.l.weight</c> (Wˡ, [outputs × inputs]) then
+/// <c>layers.l.bias</c> (bˡ, [outputs]). The names follow PyTorch's <c>nn.Sequential</c> state dict.</remarks>
 public sealed record ParameterLayout
 {
     private readonly Slot[] _slots;
+    private readonly Slot[] _decayed;
+    private readonly int[] _firstSlot;    // per layer, then one past the last: layer l's slots are [_firstSlot[l], _firstSlot[l + 1])
+    private readonly int[] _layerOffset;  // per layer, then Count: layer l's elements are [_layerOffset[l], _layerOffset[l + 1])
+    private readonly int[] _weight, _bias;   // per layer, the index of its "weight" / "bias" slot, or −1
+    private readonly string[] _kinds;
 
-    private ParameterLayout(Slot[] slots, int count)
+    private ParameterLayout(Slot[] slots, int[] firstSlot, int[] layerOffset, int[] weight, int[] bias, string[] kinds)
     {
         _slots = slots;
-        Count = count;
+        _firstSlot = firstSlot;
+        _layerOffset = layerOffset;
+        _weight = weight;
+        _bias = bias;
+        _kinds = kinds;
+        Count = layerOffset[^1];
+        _decayed = Array.FindAll(slots, static slot => slot.Decayed);
     }
 
     /// <summary>Largest number of parameters a layout may hold: 250 million. θ in double is then at most 2 GB, which
@@ -29,38 +41,66 @@ public sealed record ParameterLayout
     /// <summary>The slots in order of offset.</summary>
     public ReadOnlySpan<Slot> Slots => _slots;
 
-    /// <summary>The layout of a stack of layers: for each layer its weight, then its bias.</summary>
-    /// <exception cref="ArgumentException">A layer's inputs do not match the previous layer's outputs.</exception>
+    /// <summary>The slots that L2 / weight decay applies to (<see cref="Slot.Decayed"/>: the weight matrices), in order of offset.</summary>
+    public ReadOnlySpan<Slot> DecayedSlots => _decayed;
+
+    /// <summary>Number of layers.</summary>
+    public int LayerCount => _kinds.Length;
+
+    /// <summary>The layout of a stack of layers: for each layer its tensors in the order its kind declares them.</summary>
+    /// <exception cref="ArgumentException">A layer's input edge does not match the previous layer's output edge.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The layers have more than <see cref="MaxCount"/> parameters.</exception>
     public static ParameterLayout For(IReadOnlyList<Layer> layers)
     {
         ArgumentNullException.ThrowIfNull(layers);
         Shapes.RequireChained(layers);
-        long total = CountOf(layers);
+        var tensors = new ParameterTensor[layers.Count][];
+        Int128 total = 0;
+        int slotCount = 0;
+        for (int l = 0; l < layers.Count; l++)
+        {
+            tensors[l] = layers[l].ParameterTensors();
+            slotCount += tensors[l].Length;
+            foreach (var t in tensors[l]) total += (Int128)t.Rows * t.Columns;
+        }
         if (total > MaxCount)
             throw new ArgumentOutOfRangeException(
                 $"layers {Widths(layers)} have {total} parameters, more parameters than the limit of {MaxCount} (ParameterLayout.MaxCount)", innerException: null);
-        var slots = new Slot[layers.Count * 2];
-        int offset = 0;
+        var slots = new Slot[slotCount];
+        var firstSlot = new int[layers.Count + 1];
+        var layerOffset = new int[layers.Count + 1];
+        var kinds = new string[layers.Count];
+        var weight = new int[layers.Count];
+        var bias = new int[layers.Count];
+        int offset = 0, s = 0;
         for (int l = 0; l < layers.Count; l++)
         {
-            var layer = layers[l];
-            slots[2 * l] = new Slot($"layers.{l}.weight", offset, layer.Outputs, layer.Inputs);
-            offset += layer.Outputs * layer.Inputs;
-            slots[2 * l + 1] = new Slot($"layers.{l}.bias", offset, layer.Outputs, 1);
-            offset += layer.Outputs;
+            firstSlot[l] = s;
+            layerOffset[l] = offset;
+            kinds[l] = layers[l].Kind;
+            weight[l] = bias[l] = -1;
+            foreach (var t in tensors[l])
+            {
+                if (t.Name == "weight") weight[l] = s;
+                else if (t.Name == "bias") bias[l] = s;
+                slots[s++] = new Slot($"layers.{l}.{t.Name}", offset, t.Rows, t.Columns) { Rank = t.Rank, Decayed = t.Decayed, Init = t.Init };
+                offset += t.Rows * t.Columns;
+            }
         }
-        return new ParameterLayout(slots, offset);
+        firstSlot[^1] = s;
+        layerOffset[^1] = offset;
+        return new ParameterLayout(slots, firstSlot, layerOffset, weight, bias, kinds);
     }
 
-    /// <summary>The number of parameters of <paramref name="layers"/> (weights and biases), without overflow (saturating at
-    /// <see cref="long.MaxValue"/>); compare it with <see cref="MaxCount"/> before building anything.</summary>
+    /// <summary>The number of parameters of <paramref name="layers"/> (every tensor of every layer), without overflow
+    /// (saturating at <see cref="long.MaxValue"/>); compare it with <see cref="MaxCount"/> before building anything.</summary>
     public static long CountOf(IReadOnlyList<Layer> layers)
     {
         ArgumentNullException.ThrowIfNull(layers);
         Int128 total = 0;   // 2³¹ layers of 2⁶² parameters each still fit
         foreach (var layer in layers)
-            total += ((Int128)layer.Outputs * layer.Inputs) + layer.Outputs;
+            foreach (var t in layer.ParameterTensors())
+                total += (Int128)t.Rows * t.Columns;
         return total > long.MaxValue ? long.MaxValue : (long)total;
     }
 
@@ -73,13 +113,38 @@ public sealed record ParameterLayout
     }
 
     /// <summary>Weight slot of layer <paramref name="layer"/> (Wˡ, [outputs × inputs]).</summary>
-    public Slot Weight(int layer) => _slots[2 * layer];
+    /// <exception cref="InvalidOperationException">The layer's kind has no tensor named <c>weight</c>.</exception>
+    public Slot Weight(int layer)
+    {
+        int s = _weight[layer];
+        if (s < 0) ThrowNo(layer, "weight");
+        return _slots[s];
+    }
 
     /// <summary>Bias slot of layer <paramref name="layer"/> (bˡ, [outputs]).</summary>
-    public Slot Bias(int layer) => _slots[2 * layer + 1];
+    /// <exception cref="InvalidOperationException">The layer's kind has no tensor named <c>bias</c>.</exception>
+    public Slot Bias(int layer)
+    {
+        int s = _bias[layer];
+        if (s < 0) ThrowNo(layer, "bias");
+        return _slots[s];
+    }
 
-    /// <summary>Elements of layer <paramref name="layer"/>: its weight immediately followed by its bias.</summary>
-    public Range LayerRange(int layer) => new(Weight(layer).Offset, Bias(layer).Offset + Bias(layer).Length);
+    /// <summary>The slots of layer <paramref name="layer"/>, in θ order (empty for a kind without parameters).</summary>
+    public ReadOnlySpan<Slot> SlotsOf(int layer) => _slots.AsSpan(_firstSlot[layer], _firstSlot[layer + 1] - _firstSlot[layer]);
+
+    /// <summary>Elements of layer <paramref name="layer"/>: all its tensors, one after another (a dense layer's weight
+    /// immediately followed by its bias).</summary>
+    public Range LayerRange(int layer) => new(_layerOffset[layer], _layerOffset[layer + 1]);
+
+    /// <summary>Index of layer <paramref name="layer"/>'s first element in θ.</summary>
+    internal int LayerOffset(int layer) => _layerOffset[layer];
+
+    /// <summary>Number of layer <paramref name="layer"/>'s elements in θ.</summary>
+    internal int LayerLength(int layer) => _layerOffset[layer + 1] - _layerOffset[layer];
+
+    private void ThrowNo(int layer, string tensor) =>
+        throw new InvalidOperationException($"layer {layer} ({_kinds[layer]}) has no {tensor}");
 
     /// <summary>The slot containing flat index <paramref name="index"/>.</summary>
     public Slot SlotOf(int index)

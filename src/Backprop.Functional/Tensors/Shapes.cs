@@ -38,10 +38,12 @@ internal static class Shapes
     public static void RequireChained(IReadOnlyList<Layer> layers)
     {
         if (layers.Count == 0) throw new ArgumentException("a network needs at least one layer", nameof(layers));
+        for (int l = 0; l < layers.Count; l++)
+            if (layers[l] is null) throw new ArgumentException($"layer {l} is null", nameof(layers));
         for (int l = 1; l < layers.Count; l++)
-            if (layers[l].Inputs != layers[l - 1].Outputs)
+            if (layers[l].Input != layers[l - 1].Output)
                 throw new ArgumentException(
-                    $"layers do not chain: layer {l - 1} outputs [{layers[l - 1].Outputs}] but layer {l} takes [{layers[l].Inputs}] inputs",
+                    $"layers do not chain: layer {l} ({layers[l].Kind}) takes {layers[l].Input} but layer {l - 1} ({layers[l - 1].Kind}) gives {layers[l - 1].Output}",
                     nameof(layers));
     }
 

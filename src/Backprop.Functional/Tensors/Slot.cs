@@ -1,7 +1,7 @@
 namespace Backprop.Functional;
 
 /// <summary>One named tensor inside a flat parameter vector: elements [Offset, Offset + Length) hold a
-/// row-major [Rows × Columns] matrix (a vector has Columns = 1).
+/// row-major [Rows × Columns] matrix, or a [Rows] vector when <see cref="Rank"/> is 1 (then Columns = 1).
 /// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <param name="Name">Tensor name as it appears in model files, e.g. <c>layers.0.weight</c>.</param>
 /// <param name="Offset">Index of the first element in the flat vector.</param>
@@ -9,11 +9,20 @@ namespace Backprop.Functional;
 /// <param name="Columns">Columns (for a weight matrix Wˡ: the layer's inputs; 1 for a bias vector).</param>
 public readonly record struct Slot(string Name, int Offset, int Rows, int Columns)
 {
+    /// <summary>2 for a matrix, 1 for a vector (a bias: [Rows]).</summary>
+    public int Rank { get; init; } = 2;
+
+    /// <summary>Whether L2 / weight decay applies (the weight matrices), as the layer's kind declared it.</summary>
+    public bool Decayed { get; init; }
+
+    /// <summary>How <see cref="Initializer"/> draws it, as the layer's kind declared it.</summary>
+    public ParameterInit Init { get; init; }
+
     /// <summary>Number of elements, Rows × Columns.</summary>
     public int Length => Rows * Columns;
 
     /// <summary>The slot's shape as text, e.g. <c>[128 × 784]</c> or <c>[10]</c>.</summary>
-    public string Shape => Columns == 1 ? $"[{Rows}]" : $"[{Rows} × {Columns}]";
+    public string Shape => Rank == 1 ? $"[{Rows}]" : $"[{Rows} × {Columns}]";
 
     /// <summary>This slot's elements within <paramref name="flat"/>.</summary>
     public Span<T> Of<T>(Span<T> flat) => flat.Slice(Offset, Length);

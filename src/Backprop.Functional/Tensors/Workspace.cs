@@ -3,54 +3,87 @@ using CommunityToolkit.HighPerformance.Buffers;
 
 namespace Backprop.Functional;
 
-/// <summary>Scratch memory for one network at one batch size: zˡ and aˡ of the forward pass (what backprop
-/// reuses) and δˡ of the backward pass, for every layer. Rented once, cleared, returned on <see cref="Dispose"/>;
-/// a step takes spans from it and allocates nothing.
+/// <summary>Scratch memory for one network at one batch size: per layer its scratch (what its Forward keeps for its
+/// Backward: zˡ for a dense layer), its output aˡ and ∂C/∂aˡ (δˡ for a dense layer, once its Backward ran). Rented
+/// once, cleared, returned on <see cref="Dispose"/>; a step takes spans from it and allocates nothing.
 /// <para>Threads: one thread at a time. Give each thread its own workspace; several threads may then run <see
 /// cref="Network{T}.Forward"/> on one network at once.</para></summary>
-/// <remarks>A workspace holds up to <see cref="Batch"/> rows; a smaller last batch uses the first rows.</remarks>
+/// <remarks>A workspace holds up to <see cref="Batch"/> rows; a smaller last batch uses the first rows. Layer l's
+/// buffers are [batch × scratch | batch × output | batch × output]; for dense layers that is today's z, a, δ.</remarks>
 public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly MemoryOwner<T> _buffer;
-    private readonly int[] _offsets;   // per layer: start of z; a and δ follow, each batch × width long
-    private readonly int[] _widths;
+    private readonly int[] _scratchOffsets, _aOffsets, _deltaOffsets;   // per layer, where its three buffers start
+    private readonly int[] _scratch, _widths;                            // per layer, per sample: scratch values, output values
+    private readonly int _inputPerSample;
 
-    /// <summary>A workspace for <paramref name="layers"/> holding up to <paramref name="batch"/> rows.</summary>
+    /// <summary>A workspace for <paramref name="layers"/> holding up to <paramref name="batch"/> rows of sequences of
+    /// <paramref name="time"/> steps (1 when no edge is a sequence).</summary>
     /// <exception cref="ArgumentException">The layers do not chain.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive, or the workspace would
-    /// hold more than <see cref="MaxElements"/> elements (the message names the batch, the widths and the limit).</exception>
-    public Workspace(IReadOnlyList<Layer> layers, int batch)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="time"/> is not
+    /// positive, or the workspace would hold more than <see cref="MaxElements"/> elements (the message names the batch,
+    /// the widths and the limit).</exception>
+    public Workspace(IReadOnlyList<Layer> layers, int batch, int time = 1)
     {
         ArgumentNullException.ThrowIfNull(layers);
         Shapes.RequireChained(layers);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
-        long widths = 0;
-        foreach (var layer in layers) widths += layer.Outputs;
-        Int128 elements = (Int128)3 * batch * widths;
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(time);
+        int n = layers.Count;
+        var scratch = new long[n];
+        var widths = new long[n];
+        long outputWidths = 0;
+        Int128 perSample = 0;
+        bool dense = true;
+        for (int l = 0; l < n; l++)
+        {
+            var layer = layers[l];
+            scratch[l] = layer.ScratchPerSample(time);
+            widths[l] = layer.Output.IsSequence ? (long)time * layer.Output.Width : layer.Output.Width;
+            outputWidths += widths[l];
+            perSample += scratch[l] + 2 * (Int128)widths[l];
+            dense &= layer is Dense;
+        }
+        Int128 elements = batch * perSample;
         if (elements > MaxElements)
-            throw new ArgumentOutOfRangeException(
-                $"a workspace for a batch of {batch} rows needs 3 × {batch} × {widths} (the layers' output widths) = {elements} elements, more than the limit of {MaxElements} (Workspace.MaxElements, one .NET array); use a smaller batch",
+            throw new ArgumentOutOfRangeException(dense
+                ? $"a workspace for a batch of {batch} rows needs 3 × {batch} × {outputWidths} (the layers' output widths) = {elements} elements, more than the limit of {MaxElements} (Workspace.MaxElements, one .NET array); use a smaller batch"
+                : $"a workspace for a batch of {batch} rows needs {batch} × {perSample} (each layer's scratch and twice its output per sample) = {elements} elements, more than the limit of {MaxElements} (Workspace.MaxElements, one .NET array); use a smaller batch",
                 innerException: null);
         Batch = batch;
+        Time = time;
         InputWidth = layers[0].Inputs;
-        _offsets = new int[layers.Count];
-        _widths = new int[layers.Count];
+        _inputPerSample = layers[0].Input.IsSequence ? time * InputWidth : InputWidth;
+        _scratchOffsets = new int[n];
+        _aOffsets = new int[n];
+        _deltaOffsets = new int[n];
+        _scratch = new int[n];
+        _widths = new int[n];
         int offset = 0;
-        for (int l = 0; l < layers.Count; l++)
+        for (int l = 0; l < n; l++)
         {
-            _offsets[l] = offset;
-            _widths[l] = layers[l].Outputs;
-            offset += 3 * batch * layers[l].Outputs;
+            _scratch[l] = (int)scratch[l];
+            _widths[l] = (int)widths[l];
+            _scratchOffsets[l] = offset;
+            offset += batch * _scratch[l];
+            _aOffsets[l] = offset;
+            offset += batch * _widths[l];
+            _deltaOffsets[l] = offset;
+            offset += batch * _widths[l];
         }
         _buffer = MemoryOwner<T>.Allocate(offset, AllocationMode.Clear);
     }
 
-    /// <summary>Largest number of elements a workspace may hold (3 · batch · the sum of the layer widths): the most
-    /// that one .NET array can hold, <see cref="Array.MaxLength"/>.</summary>
+    /// <summary>Largest number of elements a workspace may hold (batch · the sum over layers of scratch plus twice the
+    /// output, per sample; 3 · batch · the sum of the widths for dense layers): the most that one .NET array can hold,
+    /// <see cref="Array.MaxLength"/>.</summary>
     public static int MaxElements => Array.MaxLength;
 
     /// <summary>Largest number of rows (samples) a step may use.</summary>
     public int Batch { get; }
+
+    /// <summary>Time steps of the sequence edges (1 when there are none).</summary>
+    public int Time { get; }
 
     /// <summary>Width of the network's input.</summary>
     public int InputWidth { get; }
@@ -61,28 +94,32 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
     /// <summary>Threads a step may use for its large GEMMs (1: the calling thread only).</summary>
     public int Threads { get; init; } = 1;
 
-    /// <summary>Width of layer <paramref name="layer"/>'s output.</summary>
+    /// <summary>Values per sample of layer <paramref name="layer"/>'s output (its width, times the time steps for a sequence).</summary>
     public int Width(int layer) => _widths[layer];
 
-    /// <summary>zˡ for the first <paramref name="rows"/> rows, [rows × width].</summary>
-    public Span<T> Z(int layer, int rows) => _buffer.Span.Slice(_offsets[layer], Rows(rows) * _widths[layer]);
+    /// <summary>zˡ for the first <paramref name="rows"/> rows, [rows × width]: layer <paramref name="layer"/>'s scratch,
+    /// which for a dense layer is zˡ (see <see cref="Scratch"/>).</summary>
+    public Span<T> Z(int layer, int rows) => _buffer.Span.Slice(_scratchOffsets[layer], Rows(rows) * _scratch[layer]);
+
+    /// <summary>Layer <paramref name="layer"/>'s scratch for the first <paramref name="rows"/> rows, [rows × its
+    /// ScratchPerSample]: what its Forward keeps for its Backward.</summary>
+    public Span<T> Scratch(int layer, int rows) => Z(layer, rows);
 
     /// <summary>aˡ for the first <paramref name="rows"/> rows, [rows × width].</summary>
-    public Span<T> A(int layer, int rows) =>
-        _buffer.Span.Slice(_offsets[layer] + Batch * _widths[layer], Rows(rows) * _widths[layer]);
+    public Span<T> A(int layer, int rows) => _buffer.Span.Slice(_aOffsets[layer], Rows(rows) * _widths[layer]);
 
-    /// <summary>δˡ for the first <paramref name="rows"/> rows, [rows × width].</summary>
-    public Span<T> Delta(int layer, int rows) =>
-        _buffer.Span.Slice(_offsets[layer] + 2 * Batch * _widths[layer], Rows(rows) * _widths[layer]);
+    /// <summary>δˡ for the first <paramref name="rows"/> rows, [rows × width]: ∂C/∂aˡ handed to the layer's Backward,
+    /// which for a dense layer turns it into δˡ = ∂C/∂zˡ in place.</summary>
+    public Span<T> Delta(int layer, int rows) => _buffer.Span.Slice(_deltaOffsets[layer], Rows(rows) * _widths[layer]);
 
     /// <summary>Rows in an input of <paramref name="inputLength"/> elements, checked against the capacity.</summary>
     /// <exception cref="ArgumentException">The input is not whole rows of the input width, or has more rows than <see cref="Batch"/>.</exception>
     public int RowsOf(int inputLength)
     {
-        Shapes.RequireRows(inputLength, InputWidth, "input");
+        Shapes.RequireRows(inputLength, _inputPerSample, "input");
         if (inputLength == 0)
-            throw new ArgumentException($"the input is empty: a batch needs at least one row of [{InputWidth}]");
-        return Rows(inputLength / InputWidth);
+            throw new ArgumentException($"the input is empty: a batch needs at least one row of [{_inputPerSample}]");
+        return Rows(inputLength / _inputPerSample);
     }
 
     private int Rows(int rows)

@@ -24,7 +24,7 @@ internal static class Oracles
     {
         var sb = new System.Text.StringBuilder();
         for (int l = 0; l < spec.Layers.Count; l++)
-            if (((Dense)spec.Layers[l]).Activation is ActivationKind.ReLU or ActivationKind.LeakyReLU)
+            if (spec.Layers[l] is Dense { Activation: ActivationKind.ReLU or ActivationKind.LeakyReLU })
                 foreach (double z in ws.Z(l, rows)) sb.Append(z > 0 ? '+' : '-');
         return sb.ToString();
     }
@@ -64,7 +64,7 @@ internal static class Oracles
         int offset = 0;
         for (int l = 0; l < spec.Layers.Count; l++)
         {
-            if (((Dense)spec.Layers[l]).Activation is not (ActivationKind.ReLU or ActivationKind.LeakyReLU)) continue;
+            if (spec.Layers[l] is not Dense { Activation: ActivationKind.ReLU or ActivationKind.LeakyReLU }) continue;
             int n = rows * spec.Layers[l].Outputs;
             if (l >= layer && !now.AsSpan(offset, n).SequenceEqual(pattern.AsSpan(offset, n))) return true;
             offset += n;

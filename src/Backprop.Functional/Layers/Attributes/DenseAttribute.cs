@@ -8,7 +8,7 @@ namespace Backprop.Functional;
 /// <param name="activation">σ: one of the library's activation structs (e.g. <c>typeof(ReLU)</c>); <see langword="null"/>
 /// means <see cref="Identity"/>.</param>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
-public sealed class DenseAttribute(int inputs, int outputs, Type? activation = null) : Attribute
+public sealed class DenseAttribute(int inputs, int outputs, Type? activation = null) : LayerAttribute
 {
     /// <summary>Width of the layer's input aˡ⁻¹.</summary>
     public int Inputs { get; } = inputs;

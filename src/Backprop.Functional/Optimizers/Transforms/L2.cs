@@ -34,9 +34,8 @@ public sealed record L2(double PerWeight) : GradientTransform
         int start = context.Offset, end = context.Offset + g.Length;
         if (start < 0 || end > layout.Count)
             throw new ArgumentException($"a range of {g.Length} parameters at {start} does not fit the layout's {layout.Count}", nameof(context));
-        for (int k = 0; k < DecayedSlots.Count(layout); k++)
+        foreach (var slot in layout.DecayedSlots)
         {
-            var slot = DecayedSlots.At(layout, k);
             int from = Math.Max(slot.Offset, start), to = Math.Min(slot.Offset + slot.Length, end);
             if (from >= to) continue;
             var gs = g[(from - start)..(to - start)];
@@ -44,15 +43,4 @@ public sealed record L2(double PerWeight) : GradientTransform
         }
         return state with { Step = state.Step + 1 };
     }
-}
-
-/// <summary>The tensors <see cref="L2"/> decays: every weight matrix, no bias. The one place that says so, to re-point
-/// when layouts state it per tensor.</summary>
-internal static class DecayedSlots
-{
-    /// <summary>How many there are.</summary>
-    internal static int Count(ParameterLayout layout) => layout.Slots.Length / 2;
-
-    /// <summary>The <paramref name="k"/>-th, in θ order.</summary>
-    internal static Slot At(ParameterLayout layout, int k) => layout.Weight(k);
 }

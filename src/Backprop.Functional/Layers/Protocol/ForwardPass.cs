@@ -1,0 +1,28 @@
+namespace Backprop.Functional;
+
+/// <summary>What a layer's <see cref="ILayerKernel{TLayer}.Forward"/> reads and writes for one batch: views into θ
+/// and the <see cref="Workspace{T}"/>, built once per layer per batch.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+public readonly ref struct ForwardPass<T>
+{
+    /// <summary>This layer's slice of θ: its tensors in declaration order.</summary>
+    public ReadOnlySpan<T> Theta { get; init; }
+
+    /// <summary>The input, [rows × input edge].</summary>
+    public ReadOnlySpan<T> X { get; init; }
+
+    /// <summary>The output, written, [rows × output edge].</summary>
+    public Span<T> Y { get; init; }
+
+    /// <summary>The layer's scratch, [rows × ScratchPerSample]: what Forward keeps for Backward (Dense: zˡ).</summary>
+    public Span<T> Scratch { get; init; }
+
+    /// <summary>Samples in the batch.</summary>
+    public int Rows { get; init; }
+
+    /// <summary>Time steps of a sequence edge (1 for features).</summary>
+    public int Time { get; init; }
+
+    /// <summary>Threads the layer's GEMMs may use.</summary>
+    public int Threads { get; init; }
+}
