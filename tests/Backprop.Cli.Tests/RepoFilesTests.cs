@@ -8,6 +8,18 @@ namespace Backprop.Cli.Tests;
 /// the measured figures that docs/cli.md and the README quote.</summary>
 public partial class RepoFilesTests
 {
+    /// <summary>The layer protocol's proof kind lives in the test project only: the core runs it without knowing it.</summary>
+    [Fact]
+    public void No_source_file_of_the_library_mentions_the_test_only_Scale_kind()
+    {
+        var mentions = Directory.EnumerateFiles(Repo.File("src"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Where(f => Regex.IsMatch(File.ReadAllText(f), @"\bScale(Kernel)?\b"))
+            .ToList();
+        Assert.Empty(mentions);
+        Assert.True(File.Exists(Repo.File("tests/Backprop.Functional.Tests/Layers/Scale.cs")));
+    }
+
     [Fact]
     public void Sample_digit_is_a_small_mnist_style_image()
     {

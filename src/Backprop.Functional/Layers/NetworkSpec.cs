@@ -77,7 +77,7 @@ public sealed record NetworkSpec
     public override int GetHashCode() => HashCode.Combine(Loss, _layers.Length, _layers[0]);
 
     /// <summary>Readable form, e.g. <c>784-128(ReLU)-10(Softmax) SoftmaxCrossEntropy</c>; a layer of another kind
-    /// reads <c>-Kind(arguments)</c>, e.g. <c>4-Scale(4)-3(Softmax)</c>.</summary>
+    /// reads <c>-Kind(arguments)</c>, e.g. <c>4-Gain(4)-3(Softmax)</c>.</summary>
     public override string ToString()
     {
         var sb = new System.Text.StringBuilder();

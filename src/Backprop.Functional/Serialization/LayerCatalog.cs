@@ -8,7 +8,7 @@ namespace Backprop.Functional;
 /// is the kind's static <see cref="ILayerKernel{TLayer}.TryParse"/>, captured when the kind is added: no type is looked
 /// up by name, so it works under NativeAOT.
 /// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
-/// <example><c>ModelFile.Load&lt;float&gt;(path, LayerCatalog.Default.With&lt;Scale, ScaleKernel&gt;())</c></example>
+/// <example><c>ModelFile.Load&lt;float&gt;(path, LayerCatalog.Default.With&lt;Gain, GainKernel&gt;())</c></example>
 public sealed record LayerCatalog
 {
     private delegate bool Parser(string arguments, out Layer? layer, out string reason);
@@ -71,6 +71,6 @@ public sealed record LayerCatalog
     /// <inheritdoc/>
     public override int GetHashCode() => _entries.Length;
 
-    /// <summary>The kinds, e.g. <c>LayerCatalog { Dense, Scale }</c>.</summary>
+    /// <summary>The kinds, e.g. <c>LayerCatalog { Dense, Gain }</c>.</summary>
     public override string ToString() => $"LayerCatalog {{ {string.Join(", ", Kinds)} }}";
 }

@@ -5,11 +5,12 @@ namespace Backprop.Functional;
 
 /// <summary>The text form of a layer list, as model files store it and the CLI's <c>--layers</c> takes it: layers
 /// joined by <c>,</c>; a dense layer as <c>inputs-outputs:Activation</c> (<c>784-128:ReLU</c>, the form every model
-/// file has used), any other kind as <c>Kind(arguments)</c> (<c>Scale(128)</c>; <c>Dense(784-128:ReLU)</c> is read too).
+/// file has used), any other kind as <c>Kind(arguments)</c> (<c>Gain(128)</c>; <c>Dense(784-128:ReLU)</c> is read too).
 /// <para>Threads: no shared state.</para></summary>
 public static class LayerList
 {
-    /// <summary>The list's text, e.g. <c>784-128:ReLU,128-Scale…</c>: dense layers in their short form.</summary>
+    /// <summary>The list's text, e.g. <c>784-128:ReLU,Gain(128),128-10:Softmax</c>: dense layers in their short form.</summary>
+    /// <exception cref="ArgumentException">A kind's name or arguments would not read back (the layer is named).</exception>
     public static string Format(IReadOnlyList<Layer> layers)
     {
         ArgumentNullException.ThrowIfNull(layers);
@@ -19,7 +20,13 @@ public static class LayerList
             if (l > 0) sb.Append(',');
             var layer = layers[l];
             if (layer is Dense d) sb.Append(DenseKernel.Format(d));
-            else sb.Append(layer.Kind).Append('(').Append(layer.FormatArguments()).Append(')');
+            else
+            {
+                string arguments = layer.FormatArguments();
+                if (arguments.AsSpan().IndexOfAny(",()") >= 0 || layer.Kind.AsSpan().IndexOfAny(",():-") >= 0 || layer.Kind.Length == 0)
+                    throw new ArgumentException($"layer {l} ({layer.Kind}) formats as {layer.Kind}({arguments}), which a layer list cannot hold: a kind is a name and its arguments hold no ',', '(' or ')'", nameof(layers));
+                sb.Append(layer.Kind).Append('(').Append(arguments).Append(')');
+            }
         }
         return sb.ToString();
     }

@@ -36,6 +36,13 @@ public class LayerListFileTests
     }
 
     [Fact]
+    public void Format_refuses_a_kind_whose_arguments_would_not_read_back()
+    {
+        var e = Assert.Throws<ArgumentException>(() => LayerList.Format([new Dense(2, 3), new Pair(3)]));
+        Assert.StartsWith("layer 1 (Pair) formats as Pair(3,3)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Catalog_lists_its_kinds_and_With_replaces_a_kind_of_the_same_name()
     {
         Assert.Equal(["Dense"], LayerCatalog.Default.Kinds);
@@ -76,5 +83,28 @@ public class LayerListFileTests
         var loaded = ModelFile.Load<double>(path);
         Assert.Equal(spec, loaded.Spec);
         Assert.Equal(net.Parameters.ToArray(), loaded.Parameters);
+    }
+}
+
+/// <summary>A kind whose arguments hold a comma: a layer list could not read it back.</summary>
+public sealed record Pair(int Width) : Layer<Pair, PairKernel>
+{
+    public override int Inputs => Width;
+    public override int Outputs => Width;
+}
+
+public readonly struct PairKernel : ILayerKernel<Pair>
+{
+    public static string Kind => "Pair";
+    public static ParameterTensor[] Parameters(Pair layer) => [];
+    public static int ScratchPerSample(Pair layer, int time) => 0;
+    public static void Forward<T>(Pair layer, scoped in ForwardPass<T> p) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> => p.X.CopyTo(p.Y);
+    public static void Backward<T>(Pair layer, scoped in BackwardPass<T> p) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> => p.DY.CopyTo(p.DX);
+    public static string Format(Pair layer) => $"{layer.Width},{layer.Width}";
+    public static bool TryParse(string arguments, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Pair? layer, out string reason)
+    {
+        layer = null;
+        reason = "never";
+        return false;
     }
 }

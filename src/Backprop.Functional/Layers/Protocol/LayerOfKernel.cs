@@ -7,8 +7,8 @@ namespace Backprop.Functional;
 /// description, so a kind from another assembly costs one virtual call per layer per batch and built-in kinds, which the
 /// core switches on by type, none.</summary>
 /// <example><code>
-/// public sealed record Scale(int Width) : Layer&lt;Scale, ScaleKernel&gt; { … Inputs, Outputs … }
-/// public readonly struct ScaleKernel : ILayerKernel&lt;Scale&gt; { … static kernels … }
+/// public sealed record Gain(int Width) : Layer&lt;Gain, GainKernel&gt; { … Inputs, Outputs … }
+/// public readonly struct GainKernel : ILayerKernel&lt;Gain&gt; { … static kernels … }
 /// </code></example>
 /// <typeparam name="TSelf">The kind's description record.</typeparam>
 /// <typeparam name="TKernel">The kind's kernels.</typeparam>
