@@ -9,6 +9,7 @@ using Backprop.Functional.Throughput;
 //   shapes [--append FILE]   untuned networks' step rates and GEMM efficiency over shapes > 64, as markdown
 //   peak   the machine's fp32 FMA ceiling (1 thread, all cores; 256- and 512-bit vectors), as markdown
 //   compare [--runs R] [--workloads W1,W2,...] [--data DIR] [--out FILE]   ours and TorchSharp alternately, median ratios
+// MNIST: --data DIR, else the cache folder that scripts/fetch-mnist.sh (or `backprop train`) fills; this runner never downloads.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 Thread.CurrentThread.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length == 0 || args[0] is not ("e2e" or "compare" or "profile" or "shapes" or "peak"))
@@ -25,7 +26,7 @@ string? dataDir = Option("--data", "") is { Length: > 0 } d ? d : null;
 
 if (args[0] == "compare")
     return Compare.Run(int.Parse(Option("--runs", "3")), Option("--workloads", "W1,W2,W3,W4,I1,G1,G1@1").Split(','),
-        Mnist.LocateOrFetch(dataDir, Console.Error), Option("--out", "bench/RESULTS.md"));
+        Mnist.Require(dataDir), Option("--out", "bench/RESULTS.md"));
 
 if (args[0] == "peak")
 {
@@ -41,7 +42,7 @@ if (args[0] == "shapes")
 
 if (args[0] == "profile")
 {
-    Profile.Run(args.Length > 1 ? args[1] : "W4", Mnist.LoadTrain(Mnist.LocateOrFetch(dataDir, Console.Error)));
+    Profile.Run(args.Length > 1 ? args[1] : "W4", Mnist.LoadTrain(Mnist.Require(dataDir)));
     return 0;
 }
 
@@ -59,7 +60,7 @@ if (workload == "G1")
     Workloads.Gemm(res, threads);
 else
 {
-    string dir = Mnist.LocateOrFetch(dataDir, Console.Error);
+    string dir = Mnist.Require(dataDir);
     var train = Mnist.LoadTrain(dir);
     var test = Mnist.LoadTest(dir);
     if (workload == "I1") Workloads.Inference(res, train, test, seed, threads);

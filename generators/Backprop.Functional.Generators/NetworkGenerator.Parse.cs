@@ -49,7 +49,7 @@ public sealed partial class NetworkGenerator
                 if (named.Value.Kind != TypedConstantKind.Type) return null;
                 var lossType = named.Value.Value as ITypeSymbol;
                 lossDisplay = lossType?.ToDisplayString() ?? "null";
-                loss = Known(lossType, "ILoss", Validation.Losses);
+                loss = Known(lossType, "ILoss", KindNames.Losses);
             }
 
             var layers = new List<LayerModel>();
@@ -99,7 +99,7 @@ public sealed partial class NetworkGenerator
             if (args.Length < 3 || args[2].IsNull) return new LayerModel("Dense", inputs, outputs, "Identity", "Identity");
             if (args[2].Kind != TypedConstantKind.Type) return null;
             var activation = args[2].Value as ITypeSymbol;
-            return new LayerModel("Dense", inputs, outputs, Known(activation, "IActivation", Validation.Activations),
+            return new LayerModel("Dense", inputs, outputs, Known(activation, "IActivation", KindNames.Activations),
                 activation?.ToDisplayString() ?? "null");
         }
 

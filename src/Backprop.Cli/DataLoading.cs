@@ -38,6 +38,6 @@ internal static class DataLoading
     {
         if (dir is not null && !Directory.Exists(dir)) throw new CliException($"--data {dir}: no such directory");
         // Download messages go to stderr, so stdout stays the report.
-        return Mnist.LocateOrFetch(dir, Console.Error, testSetOnly);
+        return MnistDownload.LocateOrFetch(dir, Console.Error, testSetOnly);
     }
 }

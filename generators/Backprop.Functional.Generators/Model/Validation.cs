@@ -15,15 +15,10 @@ internal enum Site
 internal sealed record Problem(string Id, Site Site, int Layer, EquatableArray<string> Arguments);
 
 /// <summary>The rules of a valid network, as one pure function shared by the generator (which emits nothing for an
-/// invalid model) and the analyzer (which reports each problem).</summary>
+/// invalid model) and the analyzer (which reports each problem). Kind names and the loss/output rule come from the
+/// library's KindNames.cs, compiled in here too.</summary>
 internal static class Validation
 {
-    /// <summary>The library's activation structs; each name is also an ActivationKind member.</summary>
-    public static readonly string[] Activations = { "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "GELU", "Softmax" };
-
-    /// <summary>The library's loss structs; each name is also a LossKind member.</summary>
-    public static readonly string[] Losses = { "Quadratic", "CrossEntropy", "SoftmaxCrossEntropy" };
-
     /// <summary>Every problem of <paramref name="model"/>, in source order; empty when it can be emitted.</summary>
     public static List<Problem> Check(NetworkModel model)
     {
@@ -52,23 +47,12 @@ internal static class Validation
                 problems.Add(New("BPF003", Site.Layer, l, d.ActivationDisplay, "activation", "IActivation"));
         }
         if (model.Loss is not null && model.Layers.Count > 0 && model.Layers[model.Layers.Count - 1].Activation is { } output
-            && !Fits(model.Loss, output))
+            && !KindNames.Fits(model.Loss, output))
         {
-            problems.Add(New("BPF004", Site.Network, -1, model.Loss, output,
-                model.Loss == "CrossEntropy" ? "binary cross-entropy reads each output as a probability; use a Sigmoid output"
-                    : "categorical cross-entropy needs a Softmax output"));
+            problems.Add(New("BPF004", Site.Network, -1, model.Loss, output, KindNames.Misfit(model.Loss)));
         }
         return problems;
     }
-
-    /// <summary>The runtime's rule (ILoss.Fits): CrossEntropy needs Sigmoid, SoftmaxCrossEntropy needs Softmax,
-    /// Quadratic fits every output.</summary>
-    public static bool Fits(string loss, string outputActivation) => loss switch
-    {
-        "CrossEntropy" => outputActivation == "Sigmoid",
-        "SoftmaxCrossEntropy" => outputActivation == "Softmax",
-        _ => true,
-    };
 
     private static Problem New(string id, Site site, int layer, params string[] arguments) =>
         new(id, site, layer, new EquatableArray<string>(arguments));

@@ -167,11 +167,18 @@ public static partial class Gemm
         private static int s_pending;
         private static int s_started;
 
-        /// <summary>Claims the pool for the calling thread, creating workers up to <paramref name="workers"/>.</summary>
+        /// <summary>Times a caller found the pool busy and ran alone (for tests: two callers really overlapped).</summary>
+        internal static long Refused;
+
+        /// <summary>Claims the pool for the calling thread, creating workers up to <paramref name="workers"/>; false,
+        /// at once, when another thread holds it (the caller then computes alone: same bits, no waiting).</summary>
         internal static bool TryEnter(int workers)
         {
             if (!Gate.TryEnter())
+            {
+                Interlocked.Increment(ref Refused);
                 return false;
+            }
             if (s_workers.Length < workers)
             {
                 Worker[] grown = new Worker[workers];

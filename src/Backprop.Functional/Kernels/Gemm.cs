@@ -18,6 +18,18 @@ namespace Backprop.Functional.Kernels;
 /// small products (and single-row ones) run a direct vectorised loop with no packing.
 /// After the first call on a thread no call allocates. Results are bit-identical for every
 /// <c>threads</c> value: each element of C is always summed in the same order.
+/// <para>Process-wide state (docs/ARCHITECTURE.md, "Process-wide state"). <b>The worker pool</b>: dedicated
+/// background threads ("Gemm worker n"), created the first time a product (or <c>Trainer.Step</c>'s split optimizer
+/// update) asks for them, as many as the largest request (min(threads, <see cref="Environment.ProcessorCount"/>) − 1
+/// for a product, one for the update), never stopped: background threads do not keep the process alive, and idle ones
+/// spin 2 ms, then sleep. It serves one caller at a time: a call that finds it held by another thread does not wait,
+/// it computes on its own thread alone, with the same bits, so two trainers with <c>threads: 2</c> share the extra
+/// core rather than getting one each. The one job object per element type that hands a product to the workers is
+/// written only by the pool's holder. <b>Packing scratch</b>: per thread and element type (<c>[ThreadStatic]</c>),
+/// pinned, grown to the largest product the thread has run and never shrunk (packed B̃ up to 6.3 MB, reached only by
+/// products at least 4096 columns wide, packed Ã up to 0.3 MB, a transposed B of at most 2¹⁸ values, a column of A
+/// for thin doubly-transposed products), freed with its thread, so the pool's workers keep theirs for the process's life.
+/// Neither can be disposed: there is no handle to pass around.</para>
 /// </remarks>
 public static partial class Gemm
 {

@@ -25,13 +25,7 @@ public sealed record NetworkSpec
         foreach (var layer in _layers)
             if (layer is not Dense && layer.ParameterTensors().Length > 0) DenseOnly = false;
         if (!LossDispatch.Fits(loss, output))
-            throw new ArgumentException(
-                $"loss {loss} does not fit output activation {output}: " + loss switch
-                {
-                    LossKind.CrossEntropy => "binary cross-entropy reads each output as a probability; use a Sigmoid output",
-                    LossKind.SoftmaxCrossEntropy => "categorical cross-entropy needs a Softmax output",
-                    _ => "choose another pair",
-                }, nameof(loss));
+            throw new ArgumentException($"loss {loss} does not fit output activation {output}: {KindNames.Misfit(loss.ToString())}", nameof(loss));
         Layout = ParameterLayout.For(_layers);
     }
 

@@ -92,6 +92,12 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
     public int LayerCount => _widths.Length;
 
     /// <summary>Threads a step may use for its large GEMMs (1: the calling thread only).</summary>
+    /// <remarks>The extra threads are not the workspace's: they come from the process-wide GEMM worker pool (see
+    /// <see cref="Kernels.Gemm"/>), created on first use and kept for the process's life; disposing the workspace does
+    /// not stop them. The pool serves one caller at a time; a step whose product finds it busy runs that product on
+    /// the calling thread alone, with the same bits, so several workspaces with <c>Threads = 2</c> used at once are
+    /// safe and deterministic but share the second core. At most <see cref="Environment.ProcessorCount"/> threads
+    /// work on one product.</remarks>
     public int Threads { get; init; } = 1;
 
     /// <summary>Values per sample of layer <paramref name="layer"/>'s output (its width, times the time steps for a sequence).</summary>
