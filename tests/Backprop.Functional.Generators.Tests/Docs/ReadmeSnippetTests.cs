@@ -49,6 +49,8 @@ public class ReadmeSnippetTests
             Network<float> net = null!;
             Dataset train = null!, test = null!;
             """,
+        [("Training in C#", 2)] = "using Backprop.Functional;",
+        [("Layer kinds", 0)] = "",
         [("Inference", 0)] = """
             using Backprop.Functional;
             Network<float> net = null!;
