@@ -122,7 +122,10 @@ public static class CheckpointFile
     /// (a changed or truncated byte), non-finite parameters or moments, or an order that is not a permutation. The
     /// message starts with the path and gives the reason.</exception>
     /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
-    public static TrainingCheckpoint<T> Load<T>(string path) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <param name="path">The checkpoint file.</param>
+    /// <param name="layerCatalog">The layer kinds the file may name (null: <see cref="LayerCatalog.Default"/>, the
+    /// built-in kinds), as for <see cref="ModelFile.Load{T}(string, LayerCatalog?)"/>.</param>
+    public static TrainingCheckpoint<T> Load<T>(string path, LayerCatalog? layerCatalog = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         RequireLittleEndian();
@@ -147,7 +150,7 @@ public static class CheckpointFile
         string error;
         try
         {
-            if (!LayerListText.TryParse(Get("layers"), Get("loss"), out spec, out error)) throw Bad(path, error);
+            if (!LayerListText.TryParse(Get("layers"), Get("loss"), out spec, out error, layerCatalog)) throw Bad(path, error);
             _ = spec!.Layout.Count;
         }
         catch (Exception e) when (e is OverflowException or ArgumentException)

@@ -68,6 +68,26 @@ public class LayerListFileTests
         Assert.StartsWith(path, e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_checkpoint_of_a_network_with_a_scale_layer_resumes_bit_for_bit_with_the_catalog()
+    {
+        using var dir = new Serialization.ModelDirectory();
+        var train = Training.TrainerTests.Blobs(60, 1);
+        var options = new TrainingOptions(Epochs: 2, BatchSize: 16, Seed: 3, Optimizer: new Adam(0.01), CheckpointEvery: 3);
+        var checkpoints = new List<TrainingCheckpoint<float>>();
+        using var net = Network<float>.Create(ScaleSpec(), seed: 5);
+        Trainer.Fit(net, train, null, options, resume: null, onCheckpoint: checkpoints.Add);
+        string path = dir.File("scale-checkpoint.safetensors");
+        CheckpointFile.Save(path, checkpoints[1]);
+
+        var e = Assert.Throws<InvalidDataException>(() => CheckpointFile.Load<float>(path));
+        Assert.Contains("unknown layer kind \"Scale\" (known: Dense)", e.Message, StringComparison.Ordinal);
+        var loaded = CheckpointFile.Load<float>(path, WithScale);
+        using var again = Network<float>.Create(ScaleSpec(), seed: 99);
+        Trainer.Fit(again, train, null, options, loaded, onCheckpoint: null);
+        Assert.True(net.Parameters.SequenceEqual(again.Parameters), "θ resumed from a checkpoint differs");
+    }
+
     /// <summary>SHA-256 of this file as main wrote it before the protocol (4-8(Tanh)-3(Softmax) in double, PyTorch init, seed 42).</summary>
     private const string DenseFileBeforeTheProtocol = "6A1C3584D57C5AA5FA635853DB1814EA44E2F625E618A80753C1CA8284D87222";
 
