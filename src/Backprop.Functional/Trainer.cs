@@ -12,27 +12,71 @@ namespace Backprop.Functional;
 /// safely.</para></summary>
 public static class Trainer
 {
-    /// <summary>Trains <paramref name="network"/> on <paramref name="train"/>, evaluating on <paramref name="test"/>
-    /// after every epoch.</summary>
+    /// <summary>Trains <paramref name="network"/> on <paramref name="train"/> epoch by epoch as the returned run is read,
+    /// evaluating on <paramref name="test"/> after every epoch: <c>foreach (var epoch in Trainer.Fit(…))</c> sees each
+    /// epoch as soon as it is done. A run resumed from any of its checkpoints (<see cref="FitHooks{T}.Resume"/>), with
+    /// the same data and options, ends with the same θ bit for bit as the run that wrote it, and yields the same epoch
+    /// losses and evaluations (times and throughput aside), the resumed epochs' taken from the checkpoint.</summary>
+    /// <remarks>The arguments (and a checkpoint to resume from) are checked here; training happens as the run is read
+    /// (see <see cref="TrainingRun"/>): a result that is never read trains nothing. <c>Complete()</c> trains all of it.
+    /// <paramref name="cancellationToken"/> is checked before each step, so a cancelled run stops after the step that
+    /// was running, θ, the moments and the step count consistent with each other.</remarks>
+    /// <param name="network">Updated in place while the run is read; with a checkpoint its θ is replaced by the checkpoint's.</param>
+    /// <param name="train">Training set; its features and outputs must match the network.</param>
+    /// <param name="test">Optional test set.</param>
+    /// <param name="options">Epochs, batch size, optimizer …; when resuming, the same as the run that wrote the checkpoint.</param>
+    /// <param name="hooks">A checkpoint to resume from, and callbacks per step and per checkpoint (null: none).</param>
+    /// <param name="cancellationToken">Stops training between two steps with <see cref="OperationCanceledException"/>.</param>
+    /// <returns>The run: every epoch's result, trained as it is read.</returns>
+    /// <exception cref="ArgumentException">The data does not fit the network, a data set is empty, or the checkpoint does
+    /// not fit this network, optimizer, batch size or dataset (the message names what differs).</exception>
+    /// <exception cref="NonFiniteException">While reading: a batch's cost became NaN or infinite (θ is left as before that step).</exception>
+    /// <exception cref="TrainingDivergedException">While reading: the running mean cost rose above
+    /// <see cref="TrainingOptions.DivergenceFactor"/> × the starting cost (θ holds that step's update).</exception>
+    /// <exception cref="OperationCanceledException">While reading: <paramref name="cancellationToken"/> was cancelled.</exception>
+    public static TrainingRun Fit<T>(Network<T> network, Dataset train, Dataset? test, TrainingOptions options,
+        FitHooks<T>? hooks = null, CancellationToken cancellationToken = default) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(options);
+        RequireFits(network, train);
+        if (test is not null) RequireFits(network, test);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.CheckpointEvery);
+        if (options.DivergenceFactor is { } factor && !(factor > 0 && double.IsFinite(factor)))
+            throw new ArgumentOutOfRangeException(nameof(options), factor, "DivergenceFactor must be a positive finite number, or null to turn the check off");
+        hooks ??= new FitHooks<T>();
+        var transform = options.ResolveTransform(train.Count);
+        // What a checkpoint records of the chain: its moments' owner. Options without Transform keep the optimizer's name
+        // (as checkpoints always have); the stateless L2, clip and schedule come from the same options on resume.
+        string stateName = options.Transform is null && transform is Chain legacy ? legacy.Members[^1].Name : transform.Name;
+        // A batch larger than the data set is the whole set: size the buffers by what the data can fill.
+        int batch = Math.Min(options.BatchSize, train.Count);
+        var batcher = new Batcher(train, batch, options.Seed);
+        if (hooks.Resume is { } resume) RequireResumable(resume, network, train, options, stateName, transform.MomentCount, batcher.BatchCount);
+        return new TrainingRun(Epochs(network, train, test, options, hooks, transform, stateName, batcher, batch, cancellationToken));
+    }
+
+    /// <summary>Trains <paramref name="network"/> to the end, as reading all of
+    /// <see cref="Fit{T}(Network{T}, Dataset, Dataset?, TrainingOptions, FitHooks{T}?, CancellationToken)"/> does,
+    /// calling <paramref name="onEpoch"/> after each epoch.</summary>
     /// <param name="network">Updated in place.</param>
     /// <param name="train">Training set; its features and outputs must match the network.</param>
     /// <param name="test">Optional test set.</param>
     /// <param name="options">Epochs, batch size, optimizer …</param>
     /// <param name="onEpoch">Called after each epoch.</param>
     /// <param name="onBatch">Called after each batch with (batch index, batches per epoch).</param>
+    /// <returns>Every epoch's result.</returns>
     /// <exception cref="ArgumentException">The data does not fit the network, or a data set is empty.</exception>
     /// <exception cref="NonFiniteException">A batch's cost became NaN or infinite (θ is left as before that step).</exception>
     /// <exception cref="TrainingDivergedException">The running mean cost rose above
     /// <see cref="TrainingOptions.DivergenceFactor"/> × the starting cost.</exception>
     public static IReadOnlyList<EpochResult> Fit<T>(Network<T> network, Dataset train, Dataset? test, TrainingOptions options,
-        Action<EpochResult>? onEpoch = null, Action<int, int>? onBatch = null) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Action<EpochResult>? onEpoch, Action<int, int>? onBatch = null) where T : unmanaged, IFloatingPointIeee754<T> =>
         Fit(network, train, test, options, resume: null, onCheckpoint: null, onEpoch, onBatch);
 
-    /// <summary>Trains <paramref name="network"/> as <see cref="Fit{T}(Network{T}, Dataset, Dataset?, TrainingOptions, Action{EpochResult}?, Action{int, int}?)"/>
-    /// does, continuing from <paramref name="resume"/> when given and handing a <see cref="TrainingCheckpoint{T}"/> to
-    /// <paramref name="onCheckpoint"/> every <see cref="TrainingOptions.CheckpointEvery"/> steps. A run resumed from any
-    /// of its checkpoints, with the same data and options, ends with the same θ bit for bit as the run that wrote it,
-    /// and returns the same epoch losses and evaluations (times and throughput aside).</summary>
+    /// <summary>Trains <paramref name="network"/> to the end, as reading all of
+    /// <see cref="Fit{T}(Network{T}, Dataset, Dataset?, TrainingOptions, FitHooks{T}?, CancellationToken)"/> with
+    /// these hooks does, calling <paramref name="onEpoch"/> after each epoch trained here (not the resumed ones).</summary>
     /// <param name="network">Updated in place; with <paramref name="resume"/> its θ is replaced by the checkpoint's.</param>
     /// <param name="train">Training set; its features and outputs must match the network.</param>
     /// <param name="test">Optional test set.</param>
@@ -52,34 +96,33 @@ public static class Trainer
         TrainingCheckpoint<T>? resume, Action<TrainingCheckpoint<T>>? onCheckpoint,
         Action<EpochResult>? onEpoch = null, Action<int, int>? onBatch = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ArgumentNullException.ThrowIfNull(network);
-        ArgumentNullException.ThrowIfNull(options);
-        RequireFits(network, train);
-        if (test is not null) RequireFits(network, test);
-        ArgumentOutOfRangeException.ThrowIfNegative(options.CheckpointEvery);
-        if (options.DivergenceFactor is { } factor && !(factor > 0 && double.IsFinite(factor)))
-            throw new ArgumentOutOfRangeException(nameof(options), factor, "DivergenceFactor must be a positive finite number, or null to turn the check off");
+        using var run = Fit(network, train, test, options, new FitHooks<T>(resume, onCheckpoint, onBatch));
+        int resumed = resume?.Epoch ?? 0;
+        foreach (var result in run)
+            if (result.Epoch > resumed) onEpoch?.Invoke(result);
+        return run;
+    }
 
-        var transform = options.ResolveTransform(train.Count);
-        // What a checkpoint records of the chain: its moments' owner. Options without Transform keep the optimizer's name
-        // (as checkpoints always have); the stateless L2, clip and schedule come from the same options on resume.
-        string stateName = options.Transform is null && transform is Chain legacy ? legacy.Members[^1].Name : transform.Name;
-        // A batch larger than the data set is the whole set: size the buffers by what the data can fill.
-        int batch = Math.Min(options.BatchSize, train.Count);
-        var batcher = new Batcher(train, batch, options.Seed);
+    /// <summary>The training loop behind <see cref="TrainingRun"/>: yields each epoch's result as it finishes (a resumed
+    /// run's history first). Its buffers live from the first MoveNext to the end or Dispose.</summary>
+    private static IEnumerable<EpochResult> Epochs<T>(Network<T> network, Dataset train, Dataset? test, TrainingOptions options,
+        FitHooks<T> hooks, GradientTransform transform, string stateName, Batcher batcher, int batch, CancellationToken cancellationToken)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (resume, onCheckpoint, onBatch) = hooks;
         using var ws = network.CreateWorkspace(batch, options.Threads);
         using var gradient = network.CreateGradient();
         using var buffers = transform.CreateBuffers<T>(network.Layout.Count);
         using var x = new BatchBuffer<T>(batch * train.Features);
         using var y = new BatchBuffer<T>(batch * train.Outputs);
         var state = new OptimizerState(0);
-        var results = new List<EpochResult>(Math.Min(options.Epochs, 1024));   // not sized by a number from input
+        var results = new List<EpochResult>();   // not sized by a number from input
         var divergence = new DivergenceCheck(options.DivergenceFactor, train.Count);
         int firstEpoch = 1, firstBatch = 0;
         double lossSum = 0;
         if (resume is not null)
         {
-            Restore(resume, network, train, options, stateName, transform.MomentCount, batcher, buffers);
+            Restore(resume, network, batcher, buffers);
             state = new OptimizerState(resume.Step);
             firstEpoch = resume.Epoch + 1;
             firstBatch = resume.Batch;
@@ -87,6 +130,7 @@ public static class Trainer
             results.AddRange(resume.History);
             divergence.Start = resume.StartCost;
             divergence.Running = resume.RunningCost;
+            foreach (var done in resume.History) yield return done;
         }
         if (divergence.Enabled && !double.IsFinite(divergence.Start))
             divergence.Start = divergence.Running = StartCost(network, train, ws, x.Span, y.Span, batch);
@@ -98,6 +142,7 @@ public static class Trainer
             long rowsDone = 0;
             for (int b = firstBatch; b < batcher.BatchCount; b++)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 int rows = batcher.Copy<T>(b, x.Span, y.Span);
                 var xs = x.Span[..(rows * train.Features)];
                 var ys = y.Span[..(rows * train.Outputs)];
@@ -127,9 +172,8 @@ public static class Trainer
             var result = new EpochResult(epoch, lossSum / train.Count, evaluation, rowsDone / clock.Elapsed.TotalSeconds, clock.Elapsed);
             lossSum = 0;
             results.Add(result);
-            onEpoch?.Invoke(result);
+            yield return result;
         }
-        return results;
     }
 
     private static readonly IReadOnlyDictionary<string, string> EmptyMetadata = new Dictionary<string, string>();
@@ -141,9 +185,9 @@ public static class Trainer
         return moments;
     }
 
-    /// <summary>Checks that <paramref name="resume"/> belongs to this run, then puts its θ, moments and data order in place.</summary>
-    private static void Restore<T>(TrainingCheckpoint<T> resume, Network<T> network, Dataset train, TrainingOptions options,
-        string stateName, int momentCount, Batcher batcher, OptimizerBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Checks that <paramref name="resume"/> belongs to this run.</summary>
+    private static void RequireResumable<T>(TrainingCheckpoint<T> resume, Network<T> network, Dataset train, TrainingOptions options,
+        string stateName, int momentCount, int batches) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var c = resume;
         static void Refuse(string why) => throw new ArgumentException($"the checkpoint does not fit this run: {why}", nameof(resume));
@@ -156,13 +200,18 @@ public static class Trainer
         if (c.BatchSize != options.BatchSize) Refuse($"it was written with batch size {c.BatchSize}, this run uses {options.BatchSize}");
         if (c.Order is null || c.Order.Length != train.Count) Refuse($"its data order covers {c.Order?.Length} rows, {train.Name} has {train.Count}");
         if (!IsPermutation(c.Order)) Refuse("its data order is not a permutation of the rows");
-        int batches = batcher.BatchCount;
         if (c.Epoch < 0 || c.Epoch > options.Epochs || c.Batch < 0 || c.Batch > batches || (c.Epoch == options.Epochs && c.Batch != 0))
             Refuse($"it is at epoch {c.Epoch} + {c.Batch} batches, outside this run's {options.Epochs} epochs of {batches} batches");
         if (c.Step != (long)c.Epoch * batches + c.Batch)
             Refuse($"its step count {c.Step} is not {c.Epoch} epochs × {batches} batches + {c.Batch}");
         if (c.History is null || c.History.Count != c.Epoch) Refuse($"it holds {c.History?.Count} epoch results for {c.Epoch} finished epochs");
+    }
 
+    /// <summary>Puts the checked <paramref name="c"/>'s θ, moments and data order in place.</summary>
+    private static void Restore<T>(TrainingCheckpoint<T> c, Network<T> network, Batcher batcher, OptimizerBuffers<T> buffers)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = network.Layout.Count;
         c.Parameters.CopyTo(network.Parameters);
         for (int i = 0; i < c.MomentCount; i++) c.Moments.AsSpan(i * n, n).CopyTo(buffers.Moment(i));
         batcher.Restore(c.ShuffleState, c.Order);

@@ -81,8 +81,8 @@ public sealed class SizeLimitTests
         using var full = Network<float>.Create(spec, 3);
         using var huge = Network<float>.Create(spec, 3);
 
-        Trainer.Fit(full, data, null, options);
-        Trainer.Fit(huge, data, null, options with { BatchSize = 100_000_000 });
+        Trainer.Fit(full, data, null, options).Complete();
+        Trainer.Fit(huge, data, null, options with { BatchSize = 100_000_000 }).Complete();
 
         Assert.Equal(full.Parameters.ToArray(), huge.Parameters.ToArray());
     }

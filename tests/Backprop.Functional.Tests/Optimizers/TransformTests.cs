@@ -303,8 +303,10 @@ public class TransformTests
         var legacy = new TrainingOptions(Epochs: 2, BatchSize: 8, Optimizer: new Adam(0.01), Schedule: new StepDecay(3, 0.5), L2: 0.3, ClipNorm: 0.2);
         var chained = new TrainingOptions(Epochs: 2, BatchSize: 8,
             Transform: Transforms.Chain(new StepDecay(3, 0.5), new L2(0.3 / 64), new ClipByGlobalNorm(0.2), new Adam(0.01)));
-        Trainer.Fit(a, train, null, legacy);
-        Trainer.Fit(b, train, null, chained);
+        double[] initial = a.Parameters.ToArray();
+        Trainer.Fit(a, train, null, legacy).Complete();
+        Trainer.Fit(b, train, null, chained).Complete();
+        Assert.False(a.Parameters.SequenceEqual(initial), "the run did not train");
         Assert.True(a.Parameters.SequenceEqual(b.Parameters));
         var e = Assert.Throws<ArgumentException>(() => Trainer.Fit(b, train, null, chained with { Optimizer = new Sgd() }));
         Assert.Contains("leave Optimizer, Schedule, L2 and ClipNorm unset", e.Message, StringComparison.Ordinal);

@@ -21,7 +21,7 @@ public class DivergenceTests
         var (net, data) = Growing();
         using var _ = net;
         var e = Assert.Throws<TrainingDivergedException>(() =>
-            Trainer.Fit(net, data, null, new TrainingOptions(Epochs: 5, BatchSize: 16, Optimizer: new Sgd(1.5))));
+            Trainer.Fit(net, data, null, new TrainingOptions(Epochs: 5, BatchSize: 16, Optimizer: new Sgd(1.5))).Complete());
         Assert.IsNotType<NonFiniteException>(e);
         Assert.Equal(4, e.Step);
         Assert.Equal(1, e.Epoch);
@@ -38,7 +38,7 @@ public class DivergenceTests
         var (net, data) = Growing();
         using var _ = net;
         var e = Assert.Throws<TrainingDivergedException>(() =>
-            Trainer.Fit(net, data, null, new TrainingOptions(Epochs: 5, BatchSize: 16, Optimizer: new Sgd(1.5), DivergenceFactor: 1000)));
+            Trainer.Fit(net, data, null, new TrainingOptions(Epochs: 5, BatchSize: 16, Optimizer: new Sgd(1.5), DivergenceFactor: 1000)).Complete());
         Assert.True(e.Step > 4, $"a higher threshold stops later, not at step {e.Step}");
 
         var (net2, _) = Growing();
@@ -54,7 +54,7 @@ public class DivergenceTests
         var spec = NetworkSpec.Mlp([4, 16, 3], ActivationKind.ReLU, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
         using var net = Network<float>.Create(spec, seed: 1);
         var e = Assert.ThrowsAny<TrainingDivergedException>(() =>
-            Trainer.Fit(net, TrainerTests.Blobs(512, 3), null, new TrainingOptions(Epochs: 20, BatchSize: 16, Optimizer: new Adam(1e6))));
+            Trainer.Fit(net, TrainerTests.Blobs(512, 3), null, new TrainingOptions(Epochs: 20, BatchSize: 16, Optimizer: new Adam(1e6))).Complete());
         Assert.True(e.Step is > 0 and <= 100, $"stopped at step {e.Step} of 640: {e.Message}");
         Assert.InRange(e.Layer, 0, 1);
     }

@@ -129,7 +129,7 @@ public class NesterovLookAheadTrainingTests
         var data = TrainerTests.Blobs(32, 7);
         using var net = Network<double>.Create(spec, seed: 4);
         double[] theta = net.Parameters.ToArray();
-        Trainer.Fit(net, data, null, new TrainingOptions(Epochs: 10, BatchSize: 32, Optimizer: new Nesterov(eta, mu, NesterovForm.LookAhead)));
+        Trainer.Fit(net, data, null, new TrainingOptions(Epochs: 10, BatchSize: 32, Optimizer: new Nesterov(eta, mu, NesterovForm.LookAhead))).Complete();
 
         using var oracle = Network<double>.FromParameters(spec, theta);
         using var ws = oracle.CreateWorkspace(32);

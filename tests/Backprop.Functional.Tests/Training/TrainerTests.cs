@@ -47,7 +47,8 @@ public class TrainerTests
         var train = Blobs(300, 1);
         using var net = Network<float>.Create(Spec, seed: 3);
         var before = Trainer.Evaluate(net, train);
-        var results = Trainer.Fit(net, train, null, new TrainingOptions(Epochs: 5, BatchSize: 16, Optimizer: Make(optimizer)));
+        using var results = Trainer.Fit(net, train, null, new TrainingOptions(Epochs: 5, BatchSize: 16, Optimizer: Make(optimizer)));
+        results.Complete();                                         // Fit trains as its result is read
         var after = Trainer.Evaluate(net, train);
         Assert.True(after.Loss < 0.6 * before.Loss, $"{optimizer}: loss {before.Loss:F4} → {after.Loss:F4}");
         Assert.True(results[^1].TrainLoss < results[0].TrainLoss, $"{optimizer}: epoch losses {string.Join(", ", results.Select(r => r.TrainLoss.ToString("F4")))}");
@@ -61,7 +62,7 @@ public class TrainerTests
         {
             using var net = Network<float>.Create(Spec, seed: 5);
             Trainer.Fit(net, train, null, new TrainingOptions(Epochs: 3, BatchSize: 10, Seed: seed,
-                Schedule: new CosineAnnealing(60), ClipNorm: 1.0, L2: 0.1));
+                Schedule: new CosineAnnealing(60), ClipNorm: 1.0, L2: 0.1)).Complete();
             return net.Parameters.ToArray();
         }
         Assert.Equal(Run(7), Run(7));
@@ -87,7 +88,7 @@ public class TrainerTests
         float[] Run(int threads)
         {
             using var net = Network<float>.Create(spec, seed: 3);
-            Trainer.Fit(net, data, null, new TrainingOptions(Epochs: 2, BatchSize: 64, Optimizer: Make(optimizer), Threads: threads));
+            Trainer.Fit(net, data, null, new TrainingOptions(Epochs: 2, BatchSize: 64, Optimizer: Make(optimizer), Threads: threads)).Complete();
             return net.Parameters.ToArray();
         }
         Assert.Equal(Run(1), Run(2));
@@ -125,7 +126,7 @@ public class TrainerTests
         var spec = NetworkSpec.Mlp([4, 8, 3], ActivationKind.ReLU, ActivationKind.Identity, LossKind.Quadratic);
         using var net = Network<float>.Create(spec, seed: 1);
         var e = Assert.Throws<NonFiniteException>(() =>
-            Trainer.Fit(net, train, null, new TrainingOptions(Epochs: 50, BatchSize: 10, Optimizer: new Sgd(1e6), DivergenceFactor: null)));
+            Trainer.Fit(net, train, null, new TrainingOptions(Epochs: 50, BatchSize: 10, Optimizer: new Sgd(1e6), DivergenceFactor: null)).Complete());
         Assert.Contains("epoch", e.Message);
         Assert.Contains("step", e.Message);
         Assert.Contains("layer", e.Message);
