@@ -92,6 +92,31 @@ public sealed partial class DiagnosticTests
         sealed class ScaleAttribute(int width) : LayerAttribute { public int Width { get; } = width; }
         """);
 
+    [Fact]
+    public void A_discarded_Fit_run_reports_BPF008_and_a_read_one_does_not()
+    {
+        var result = GeneratorHarness.Run("""
+            using Backprop.Functional;
+            static class Use
+            {
+                static void Train(Network<float> net, Dataset data, TrainingOptions options)
+                {
+                    Trainer.Fit(net, data, null, options);
+                    Trainer.Fit(net, data, null, options).Complete();
+                    foreach (var epoch in Trainer.Fit(net, data, null, options)) { }
+                    using var run = Trainer.Fit(net, data, null, options);
+                    Trainer.Fit(net, data, null, options, onEpoch: null);
+                }
+            }
+            """);
+        Assert.Empty(result.CompilationDiagnostics.Where(d => d.Severity >= DiagnosticSeverity.Warning));
+        var diagnostic = Assert.Single(result.AnalyzerDiagnostics);
+        Assert.Equal("BPF008", diagnostic.Id);
+        Assert.Equal(DiagnosticSeverity.Warning, diagnostic.Severity);
+        Assert.Equal(5, diagnostic.Location.GetLineSpan().StartLinePosition.Line);   // the first Fit line, 0-based
+        Assert.StartsWith("The result of Trainer.Fit is discarded, so nothing trains", diagnostic.GetMessage(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(Sources.MnistMlp)]
     [InlineData(Sources.Tiny)]

@@ -42,7 +42,7 @@ internal static class GeneratorHarness
         var input = Compilation(source);
         var driver = Driver().RunGeneratorsAndUpdateCompilation(input, out var output, out var generatorDiagnostics);
         var run = driver.GetRunResult();
-        var analyzer = output.WithAnalyzers([new NetworkAnalyzer()])
+        var analyzer = output.WithAnalyzers([new NetworkAnalyzer(), new FitResultAnalyzer()])
             .GetAnalyzerDiagnosticsAsync().GetAwaiter().GetResult();
         return new Result(
             [.. run.Results.SelectMany(r => r.GeneratedSources).Select(s => s.SourceText.ToString())],

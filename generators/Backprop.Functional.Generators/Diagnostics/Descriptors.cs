@@ -42,6 +42,11 @@ internal static class Descriptors
         "Layer kind {0} is not supported by generated networks; build it at run time with NetworkSpec",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor FitResultDiscarded = new(
+        "BPF008", "The result of Trainer.Fit is discarded, so nothing trains",
+        "The result of Trainer.Fit is discarded, so nothing trains: the run trains as it is read; enumerate it (foreach) or call Complete()",
+        Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
         "BPF001" => SizesDoNotChain,

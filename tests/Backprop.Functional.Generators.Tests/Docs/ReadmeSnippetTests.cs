@@ -157,7 +157,7 @@ public class ReadmeSnippetTests
     {
         var block = Blocks(Readme()).Single(b => b.Section == section && b.Index == index);
         var compilation = Compile(Sources(block));
-        var analyzer = await compilation.WithAnalyzers([new NetworkAnalyzer()]).GetAnalyzerDiagnosticsAsync();
+        var analyzer = await compilation.WithAnalyzers([new NetworkAnalyzer(), new FitResultAnalyzer()]).GetAnalyzerDiagnosticsAsync();
         var diagnostics = compilation.GetDiagnostics().Concat(analyzer).Where(d => d.Severity >= DiagnosticSeverity.Warning).ToArray();
         Assert.True(diagnostics.Length == 0, $"{block}:\n{Describe(diagnostics)}");
     }
