@@ -281,7 +281,7 @@ public static class Trainer
                 if (v > bestW) (bestW, slotName) = (v, slot.Name);
             }
         }
-        int width = ws.Width(bestLayer);
+        int width = Math.Max(1, ws.Z(bestLayer, rows).Length / rows);
         return (string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"the largest |z| is {bestZ:G4} in layer {bestLayer} (sample {bestIndex / width}, unit {bestIndex % width}), the largest |θ| {bestW:G4} in {slotName}"), bestLayer);
     }
@@ -397,11 +397,13 @@ public static class Trainer
     {
         for (int l = 0; l < ws.LayerCount; l++)
         {
-            int width = ws.Width(l);
             foreach (var (name, values) in new[] { ("z", ws.Z(l, rows).ToArray()), ("a", ws.A(l, rows).ToArray()) })
+            {
+                int width = values.Length / rows;   // a layer's scratch (dense: zˡ) need not be as wide as its output
                 for (int i = 0; i < values.Length; i++)
                     if (!T.IsFinite(values[i]))
                         return ($"the first non-finite value is {name} of layer {l} (sample {i / width}, unit {i % width}) = {values[i]}", l);
+            }
         }
         return ("every zˡ and aˡ is finite, so the cost itself overflowed", -1);
     }
