@@ -15,7 +15,7 @@ public sealed partial class NetworkGenerator
 
         /// <summary>The parameters TrainStep and TrainOnline end with.</summary>
         private const string OptimizerParameters =
-            Lib + "Optimizer optimizer, ref " + Lib + "OptimizerState state, " + Lib + "OptimizerBuffers<T> buffers, double? learningRate = null";
+            Lib + "GradientTransform optimizer, ref " + Lib + "OptimizerState state, " + Lib + "OptimizerBuffers<T> buffers, double? learningRate = null";
 
         public static string Network(NetworkModel model)
         {
@@ -127,12 +127,8 @@ public sealed partial class NetworkGenerator
             w.Line("    if (y.Length != rows * OutputSize) ThrowTargets(y.Length, rows);");
             w.Line("    if (parameterGradients && gradient.Length != ParameterCount) ThrowGradient(gradient.Length);");
             w.Line("    " + Lib + "Validate.Finite<T>(y, OutputSize, \"targets\");");
-            w.Line("    T cost = " + loss + ".Cost<" + Lib + layers[last].Activation + ", T>(ws.Z(" + last + ", rows), ws.A(" + last + ", rows), y, "
-                + layers[last].Outputs + ");");
-            w.Line("    " + loss + ".OutputError<" + Lib + layers[last].Activation + ", T>(ws.Z(" + last + ", rows), ws.A(" + last + ", rows), y, ws.Delta("
-                + last + ", rows), " + layers[last].Outputs + ");");
-            w.Line("    T inverseBatch = T.One / T.CreateChecked(rows);");
-            w.Line("    global::System.Numerics.Tensors.TensorPrimitives.Multiply<T>(ws.Delta(" + last + ", rows), inverseBatch, ws.Delta(" + last + ", rows));");
+            w.Line("    T cost = " + Lib + "Equations.OutputDelta<" + loss + ", " + Lib + layers[last].Activation + ", T>(ws.Z(" + last + ", rows), ws.A("
+                + last + ", rows), y, ws.Delta(" + last + ", rows), " + layers[last].Outputs + ", rows);");
             for (int l = last; l >= 0; l--)
             {
                 var d = layers[l];
@@ -148,21 +144,22 @@ public sealed partial class NetworkGenerator
                     + "), ws.Delta(" + l + ", rows), ws.Z(" + (l - 1) + ", rows), ws.A(" + (l - 1) + ", rows), ws.Delta(" + (l - 1) + ", rows), "
                     + d.Inputs + ", " + d.Outputs + ", ws.Threads);");
             }
-            w.Line("    return cost * inverseBatch;");
+            w.Line("    return cost;");
             w.Line("}");
             w.Line();
 
             // TrainStep
-            w.Line("/// <summary>One training step: <see cref=\"Forward{T}\"/>, <see cref=\"Backward{T}\"/>, then the optimizer's in-place update of θ");
-            w.Line("/// (skipped when the cost is NaN or infinite, so θ is never trained on a blow-up: check the returned cost).");
-            w.Line("/// The gradient is taken where the optimizer says (<see cref=\"" + Lib + "Optimizer.GradientPoint{T}\"/>: θ, or θ − μv for Nesterov's look-ahead form).");
+            w.Line("/// <summary>One training step, <see cref=\"" + Lib + "TrainingStep\"/> (the runtime's step) on this network's unrolled passes:");
+            w.Line("/// <see cref=\"Forward{T}\"/> and <see cref=\"Backward{T}\"/> at the transform's gradient point (<see cref=\"" + Lib
+                + "GradientTransform.GradientPoint{T}\"/>: θ, or θ − μv for Nesterov's look-ahead form), then the transform chain's in-place");
+            w.Line("/// update of θ (skipped when the cost is NaN or infinite, so θ is never trained on a blow-up: check the returned cost).");
             w.Line("/// Allocates nothing after the first call. Returns the batch's mean cost before the update.</summary>");
             w.Line("/// <param name=\"theta\">θ, [ParameterCount], updated in place.</param>");
             w.Line("/// <param name=\"x\">Inputs, [rows × InputSize].</param>");
             w.Line("/// <param name=\"y\">Targets, [rows × OutputSize].</param>");
             w.Line("/// <param name=\"ws\">A workspace from <see cref=\"CreateWorkspace{T}(int)\"/>.</param>");
             w.Line("/// <param name=\"gradient\">Scratch for ∂C/∂θ, [ParameterCount]; holds this step's gradient afterwards.</param>");
-            w.Line("/// <param name=\"optimizer\">The update rule and its hyper-parameters.</param>");
+            w.Line("/// <param name=\"optimizer\">The update: an optimizer, or any transform chain (<c>Transforms.Chain(new ClipByGlobalNorm(5), new Adam(1e-3))</c>).</param>");
             OptimizerParameterDocs(w);
             w.Line("/// <exception cref=\"global::System.ArgumentException\">A length does not match, or x or y holds NaN or infinity.</exception>");
             w.Line("public static T TrainStep<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, "
@@ -170,48 +167,50 @@ public sealed partial class NetworkGenerator
             w.Line("    " + Constraint);
             w.Line("{");
             w.Line("    global::System.ArgumentNullException.ThrowIfNull(optimizer);");
-            w.Line("    global::System.ReadOnlySpan<T> at = optimizer.GradientPoint<T>(theta, buffers, ws);   // θ, or Nesterov's look-ahead θ − μv");
-            w.Line("    Forward<T>(at, x, ws);");
-            w.Line("    T cost = Backward<T>(at, x, y, ws, gradient);");
-            w.Line("    if (!T.IsFinite(cost)) return cost;");
-            w.Line("    state = optimizer.Update<T>(state, theta, gradient, buffers, learningRate ?? optimizer.LearningRate);");
-            w.Line("    return cost;");
+            w.Line("    return " + Lib + "TrainingStep.Run<T, Trainable<T>>(default, theta, x, y, ws, gradient, optimizer, ref state, buffers,");
+            w.Line("        learningRate ?? optimizer.LearningRateAt(state.Step), " + Lib + "StepMode.Stored);");
             w.Line("}");
             w.Line();
 
             // TrainOnline
             w.Line("/// <summary>One training step on a single sample (online, embedded and streaming use), without a gradient buffer:");
-            w.Line("/// <see cref=\"Forward{T}\"/>, every δˡ (BP1, BP2), then the update of each layer with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ formed inside it as it is");
-            w.Line("/// read and never stored (<see cref=\"" + Lib + "OuterProductUpdate\"/>), so each step writes the weights once instead of twice.");
-            w.Line("/// θ, the moments and the state end exactly as after <see cref=\"TrainStep{T}\"/> on the same sample (up to the sign of a");
-            w.Line("/// zero: the stored product is fma(δ, a, +0), the fused one δ·a). The update is");
+            w.Line("/// the fused step of <see cref=\"" + Lib + "TrainingStep\"/>: <see cref=\"Forward{T}\"/>, every δˡ (BP1, BP2), then the update of each layer");
+            w.Line("/// with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ formed inside it as it is read and never stored (<see cref=\"" + Lib + "OuterProductUpdate\"/>), so each");
+            w.Line("/// step writes the weights once instead of twice. θ, the moments and the state end exactly as after <see cref=\"TrainStep{T}\"/>");
+            w.Line("/// on the same sample (up to the sign of a zero: the stored product is fma(δ, a, +0), the fused one δ·a). The update is");
             w.Line("/// skipped when the cost is NaN or infinite. Allocates nothing after the first call. Returns the sample's cost.</summary>");
             w.Line("/// <param name=\"theta\">θ, [ParameterCount], updated in place.</param>");
             w.Line("/// <param name=\"x\">One input, [InputSize].</param>");
             w.Line("/// <param name=\"y\">Its target, [OutputSize].</param>");
             w.Line("/// <param name=\"ws\">A workspace from <see cref=\"CreateWorkspace{T}(int)\"/>.</param>");
-            w.Line("/// <param name=\"optimizer\"><see cref=\"" + Lib + "Sgd\"/>, <see cref=\"" + Lib + "Adam\"/> or <see cref=\"" + Lib + "AdamW\"/> (any options).</param>");
+            w.Line("/// <param name=\"optimizer\">A transform with a fused update (<see cref=\"" + Lib + "OuterProductUpdate.Supports\"/>: <see cref=\""
+                + Lib + "Sgd\"/>, <see cref=\"" + Lib + "Adam\"/>, <see cref=\"" + Lib + "AdamW\"/>, any options).</param>");
             OptimizerParameterDocs(w);
             w.Line("/// <exception cref=\"global::System.ArgumentException\">x is not one sample, a length does not match, x or y holds NaN or infinity,");
-            w.Line("/// or the optimizer is not one of the three (use <see cref=\"TrainStep{T}\"/> for the others).</exception>");
+            w.Line("/// or the transform has no fused update (use <see cref=\"TrainStep{T}\"/> for the others).</exception>");
             w.Line("public static T TrainOnline<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, "
                 + Lib + "Workspace<T> ws, " + OptimizerParameters + ")");
             w.Line("    " + Constraint);
             w.Line("{");
             w.Line("    global::System.ArgumentNullException.ThrowIfNull(optimizer);");
-            w.Line("    if (x.Length != InputSize) ThrowSample(x.Length);");
-            w.Line("    var update = " + Lib + "OuterProductUpdate.For<T>(optimizer, state.Step + 1, learningRate ?? optimizer.LearningRate);");
-            w.Line("    Forward<T>(theta, x, ws);");
-            w.Line("    T cost = BackwardPass<T>(theta, x, y, ws, default, parameterGradients: false);");
-            w.Line("    if (!T.IsFinite(cost)) return cost;");
-            for (int l = 0; l < count; l++)
-            {
-                var d = layers[l];
-                string input = l == 0 ? "x" : "ws.A(" + (l - 1) + ", 1)";
-                w.Line("    update.Layer(theta, buffers, " + weight[l] + ", " + d.Inputs + ", " + d.Outputs + ", ws.Delta(" + l + ", 1), " + input + ");");
-            }
-            w.Line("    state = state with { Step = state.Step + 1 };");
-            w.Line("    return cost;");
+            w.Line("    return " + Lib + "TrainingStep.Run<T, Trainable<T>>(default, theta, x, y, ws, default, optimizer, ref state, buffers,");
+            w.Line("        learningRate ?? optimizer.LearningRateAt(state.Step), " + Lib + "StepMode.Fused);");
+            w.Line("}");
+            w.Line();
+
+            // The passes as the step sees them
+            w.Line("/// <summary>This network's unrolled passes, as <see cref=\"" + Lib + "TrainingStep\"/> takes them (a struct: closed calls, nothing virtual).</summary>");
+            w.Line("private readonly struct Trainable<T> : " + Lib + "ITrainable<T>");
+            w.Line("    " + Constraint);
+            w.Line("{");
+            w.Line("    public " + Lib + "NetworkSpec Spec => s_spec;");
+            w.Line();
+            w.Line("    public void Forward(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, " + Lib + "Workspace<T> ws) =>");
+            w.Line("        " + name + ".Forward<T>(theta, x, ws);");
+            w.Line();
+            w.Line("    public T Backward(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, "
+                + Lib + "Workspace<T> ws, global::System.Span<T> gradient, bool parameterGradients) =>");
+            w.Line("        BackwardPass<T>(theta, x, y, ws, gradient, parameterGradients);");
             w.Line("}");
             w.Line();
 
@@ -253,7 +252,6 @@ public sealed partial class NetworkGenerator
             Thrower(w, "ThrowInput(int length)", "$\"x has {length} elements, not a positive whole number of rows of InputSize = " + layers[0].Inputs + " (" + name + ")\", \"x\"");
             Thrower(w, "ThrowTargets(int length, int rows)", "$\"y has {length} elements but the batch needs [{rows} × " + layers[last].Outputs + "] = {rows * OutputSize}\", \"y\"");
             Thrower(w, "ThrowGradient(int length)", "$\"gradient has {length} elements but " + name + " has ParameterCount = " + parameterCount + "\", \"gradient\"");
-            Thrower(w, "ThrowSample(int length)", "$\"TrainOnline takes one sample: x has {length} elements but InputSize = " + layers[0].Inputs + " (use TrainStep for batches)\", \"x\"");
             Thrower(w, "ThrowDestination(int length, int rows)", "$\"destination has {length} elements but the batch has {rows} rows\", \"destination\"");
             Thrower(w, "ThrowWorkspace()", "\"the workspace was made for another network than " + Describe(model) + "; create it with " + name + ".CreateWorkspace<T>(batch)\", \"ws\"", last: true);
 
@@ -267,7 +265,7 @@ public sealed partial class NetworkGenerator
         {
             w.Line("/// <param name=\"state\">The optimizer's state, replaced by the state after the update.</param>");
             w.Line("/// <param name=\"buffers\">The optimizer's moments, from <c>optimizer.CreateBuffers&lt;T&gt;(ParameterCount)</c>.</param>");
-            w.Line("/// <param name=\"learningRate\">This step's learning rate, e.g. from a schedule (null: the optimizer's own).</param>");
+            w.Line("/// <param name=\"learningRate\">This step's learning rate, e.g. from a schedule (null: <c>optimizer.LearningRateAt(state.Step)</c>, a chain's schedule applied).</param>");
         }
 
         private static void Thrower(CodeWriter w, string signature, string arguments, bool last = false)

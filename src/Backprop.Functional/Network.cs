@@ -71,14 +71,15 @@ public sealed class Network<T> : IDisposable where T : unmanaged, IFloatingPoint
         Equations.Backward(Spec, Parameters, x, y, ws, gradient);
 
     /// <summary>One online-learning step on one sample, ∂C/∂θ formed inside the optimizer's update and never stored
-    /// (see <see cref="Equations.TrainOnline{T}"/>); any transform with <see cref="TransformCapabilities.FusedOuterProduct"/>
+    /// (the fused step of <see cref="TrainingStep"/>); any transform with <see cref="TransformCapabilities.FusedOuterProduct"/>
     /// (Sgd, Adam, AdamW; others are refused by name). η defaults to <c>optimizer.LearningRateAt(state.Step)</c>. Returns
     /// the cost before the update; when it is not finite θ, the moments and <paramref name="state"/> are left alone.</summary>
     public T TrainOnline(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, GradientTransform optimizer,
         ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
-        return Equations.TrainOnline(Spec, Parameters, x, y, ws, optimizer, ref state, buffers, learningRate ?? optimizer.LearningRateAt(state.Step));
+        return TrainingStep.Run(new SpecTrainable<T>(Spec), Parameters, x, y, ws, default, optimizer, ref state, buffers,
+            learningRate ?? optimizer.LearningRateAt(state.Step), StepMode.Fused);
     }
 
     /// <summary>Forward then backward: the mean cost C of the batch, and ∂C/∂θ in <paramref name="gradient"/>.</summary>

@@ -324,33 +324,42 @@ public static class Trainer
         return Run(network, x, y, ws, gradient, transform, ref state, buffers, lr);
     }
 
+    /// <summary>One training step of <paramref name="network"/> as <paramref name="train"/> describes it: η =
+    /// <c>train.Transform.LearningRateAt(train.State.Step)</c> (a chain's schedule applied), then <see cref="TrainingStep"/>
+    /// in <see cref="TrainState{T}.Mode"/> (by default fused on a one-sample batch when the network and the transform can,
+    /// stored otherwise), with the state's workspace, gradient and moments; <see cref="TrainState{T}.State"/> advances by one
+    /// when θ is updated. The same bits as the ten-parameter step with the equivalent chain. A non-finite cost returns before
+    /// anything is updated. Allocates nothing.</summary>
+    /// <param name="network">Updated in place.</param>
+    /// <param name="x">The batch's inputs, [rows × inputs], rows ≤ the state's batch.</param>
+    /// <param name="y">Its targets, [rows × outputs].</param>
+    /// <param name="train">The transform, its state and moments, the workspace and gradient, the mode.</param>
+    /// <returns>The batch's mean cost before the update.</returns>
+    /// <exception cref="ArgumentException">A shape does not match (the state was made for another network), y holds NaN
+    /// or infinity, or a fused step was asked of what cannot take one.</exception>
+    public static T Step<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, TrainState<T> train)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(train);
+        var state = train.State;
+        T cost = TrainingStep.Run(new SpecTrainable<T>(network.Spec), network.Parameters, x, y, train.Workspace, train.Gradient.Span,
+            train.Transform, ref state, train.Buffers, train.Transform.LearningRateAt(state.Step), train.Mode);
+        train.State = state;
+        return cost;
+    }
+
     /// <summary>One training step through a gradient transform chain with η = <paramref name="lr"/>: C and ∂C/∂θ of the
     /// batch at <c>transform.GradientPoint</c> (θ, or a look-ahead point), then <c>transform.Update</c>, split over two
     /// threads when the workspace has more than one, θ is large and the transform (or its element-wise tail) says it may
     /// be. A one-sample batch with a transform that states <see cref="TransformCapabilities.FusedOuterProduct"/> runs
-    /// <see cref="Network{T}.TrainOnline"/> (the same bits up to the sign of a zero; <paramref name="gradient"/> is not
-    /// written). A non-finite cost returns before anything is updated. Allocates nothing. The legacy step and Fit call it.</summary>
+    /// the fused step (the same bits up to the sign of a zero; <paramref name="gradient"/> is not
+    /// written). A non-finite cost returns before anything is updated. Allocates nothing. The legacy step and Fit call it;
+    /// it is <see cref="TrainingStep.Run{T, TNet}"/> in <see cref="StepMode.Auto"/>.</summary>
     internal static T Run<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient,
         GradientTransform transform, ref OptimizerState state, OptimizerBuffers<T> buffers, double lr)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (x.Length == network.Spec.Inputs && OuterProductUpdate.Supports(transform) && network.Spec.DenseOnly)
-        {
-            if (gradient.Length != network.Parameters.Length)   // the same refusal as the stored path's
-                Shapes.ThrowLengths("gradient", gradient.Length, "theta", network.Parameters.Length);
-            return network.TrainOnline(x, y, ws, transform, ref state, buffers, lr);
-        }
-        // Where ∂C/∂θ is evaluated: θ, or Nesterov's look-ahead point θ − μv in workspace scratch (θ never moves).
-        ReadOnlySpan<T> at = transform.GradientPoint((ReadOnlySpan<T>)network.Parameters, buffers, ws);
-        Equations.Forward(network.Spec, at, x, ws);
-        T cost = Equations.Backward(network.Spec, at, x, y, ws, gradient);
-        if (!T.IsFinite(cost)) return cost;
-        var context = new StepContext<T> { LearningRate = lr, Layout = network.Layout, Point = at };
-        state = ws.Threads > 1 && gradient.Length >= ParallelUpdate<T>.MinimumLength
-            ? transform.UpdateSplit(state, gradient, network.Parameters, buffers, in context)
-            : transform.Update(state, gradient, network.Parameters, buffers, in context);
-        return cost;
-    }
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        TrainingStep.Run(new SpecTrainable<T>(network.Spec), network.Parameters, x, y, ws, gradient, transform, ref state, buffers, lr, StepMode.Auto);
 
     /// <summary>Mean cost, accuracy (arg-max of the output against the arg-max of the target) and confusion matrix.</summary>
     public static Evaluation Evaluate<T>(Network<T> network, Dataset data, int batch = 1000) where T : unmanaged, IFloatingPointIeee754<T>

@@ -16,10 +16,10 @@ public interface IGenerated
     static abstract T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient)
         where T : unmanaged, IFloatingPointIeee754<T>;
     static abstract T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient,
-        Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null)
+        GradientTransform optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null)
         where T : unmanaged, IFloatingPointIeee754<T>;
     static abstract T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws,
-        Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null)
+        GradientTransform optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null)
         where T : unmanaged, IFloatingPointIeee754<T>;
 }
 
@@ -30,8 +30,8 @@ internal readonly struct MnistMlpNet : IGenerated
     public static Workspace<T> CreateWorkspace<T>(int batch) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.CreateWorkspace<T>(batch);
     public static ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.Forward(theta, x, ws);
     public static T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.Backward(theta, x, y, ws, gradient);
-    public static T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers, learningRate);
-    public static T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.TrainOnline(theta, x, y, ws, optimizer, ref state, buffers, learningRate);
+    public static T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient, GradientTransform optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers, learningRate);
+    public static T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, GradientTransform optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => MnistMlp.TrainOnline(theta, x, y, ws, optimizer, ref state, buffers, learningRate);
 }
 
 internal readonly struct TinyNet : IGenerated
@@ -40,8 +40,8 @@ internal readonly struct TinyNet : IGenerated
     public static Workspace<T> CreateWorkspace<T>(int batch) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.CreateWorkspace<T>(batch);
     public static ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.Forward(theta, x, ws);
     public static T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.Backward(theta, x, y, ws, gradient);
-    public static T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers, learningRate);
-    public static T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.TrainOnline(theta, x, y, ws, optimizer, ref state, buffers, learningRate);
+    public static T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient, GradientTransform optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers, learningRate);
+    public static T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, GradientTransform optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => Tiny.TrainOnline(theta, x, y, ws, optimizer, ref state, buffers, learningRate);
 }
 
 internal readonly struct MixNet : IGenerated
@@ -50,8 +50,8 @@ internal readonly struct MixNet : IGenerated
     public static Workspace<T> CreateWorkspace<T>(int batch) where T : unmanaged, IFloatingPointIeee754<T> => Mix.CreateWorkspace<T>(batch);
     public static ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T> => Mix.Forward(theta, x, ws);
     public static T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient) where T : unmanaged, IFloatingPointIeee754<T> => Mix.Backward(theta, x, y, ws, gradient);
-    public static T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => Mix.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers, learningRate);
-    public static T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => Mix.TrainOnline(theta, x, y, ws, optimizer, ref state, buffers, learningRate);
+    public static T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient, GradientTransform optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => Mix.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers, learningRate);
+    public static T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, GradientTransform optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => Mix.TrainOnline(theta, x, y, ws, optimizer, ref state, buffers, learningRate);
 }
 
 internal readonly struct SmallSoftmaxNet : IGenerated
@@ -60,8 +60,8 @@ internal readonly struct SmallSoftmaxNet : IGenerated
     public static Workspace<T> CreateWorkspace<T>(int batch) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.CreateWorkspace<T>(batch);
     public static ReadOnlySpan<T> Forward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.Forward(theta, x, ws);
     public static T Backward<T>(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.Backward(theta, x, y, ws, gradient);
-    public static T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers, learningRate);
-    public static T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Optimizer optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.TrainOnline(theta, x, y, ws, optimizer, ref state, buffers, learningRate);
+    public static T TrainStep<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient, GradientTransform optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.TrainStep(theta, x, y, ws, gradient, optimizer, ref state, buffers, learningRate);
+    public static T TrainOnline<T>(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, GradientTransform optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double? learningRate = null) where T : unmanaged, IFloatingPointIeee754<T> => SmallSoftmax.TrainOnline(theta, x, y, ws, optimizer, ref state, buffers, learningRate);
 }
 #pragma warning restore CA1812
 
@@ -159,6 +159,76 @@ public sealed class ParityProperties
                 differs = Differs(buffersOnline.Moment(k).ToArray(), buffersRuntime.Moment(k).ToArray(), $"TrainOnline moment {k}");
             if (differs is not null) return at + differs;
         }
+        return null;
+    }
+
+    /// <summary>Transform chains through the generated step: clipping (at a norm some gradients pass and some do not),
+    /// L2 on the weights, a schedule, then Adam or Nesterov's look-ahead.</summary>
+    private static readonly GradientTransform[] StepChains =
+    [
+        Transforms.Chain(new ClipByGlobalNorm(0.5), new Adam(0.01)),
+        Transforms.Chain(new ClipByGlobalNorm(5), new Adam(0.02, Amsgrad: true)),
+        Transforms.Chain(new StepDecay(1, 0.5), new L2(0.01), new ClipByGlobalNorm(0.1), new AdamW(0.01, WeightDecay: 0.05)),
+        Transforms.Chain(new ClipByGlobalNorm(1), new Nesterov(0.05, 0.9, Form: NesterovForm.LookAhead)),
+    ];
+
+    [Property(MaxTest = Cases)]
+    public Property Tiny_TrainStep_with_a_chain_equals_the_runtime_step(int seed, byte rows, byte chain) => CheckChain<TinyNet>(seed, rows, chain);
+
+    [Property(MaxTest = Cases)]
+    public Property Mix_TrainStep_with_a_chain_equals_the_runtime_step(int seed, byte rows, byte chain) => CheckChain<MixNet>(seed, rows, chain);
+
+    [Property(MaxTest = Cases)]
+    public Property SmallSoftmax_TrainStep_with_a_chain_equals_the_runtime_step(int seed, byte rows, byte chain) => CheckChain<SmallSoftmaxNet>(seed, rows, chain);
+
+    /// <summary>Three generated TrainSteps with a transform chain (η from the chain: its schedule) leave the cost, the
+    /// state, θ, the moments and the gradient bit for bit where the runtime's <see cref="Trainer.Step{T}(Network{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, TrainState{T})"/>
+    /// leaves them, in double and in float.</summary>
+    private static Property CheckChain<TNet>(int seed, byte rawRows, byte rawChain) where TNet : IGenerated
+    {
+        int rows = 1 + rawRows % 3;
+        var chain = StepChains[rawChain % StepChains.Length];
+        string failure = CheckChain<TNet, double>(seed, rows, chain) ?? CheckChain<TNet, float>(seed, rows, chain) ?? "";
+        return (failure.Length == 0).Label($"{TNet.Spec}, rows {rows}, {chain}, seed {seed}: {failure}");
+    }
+
+    private static string? CheckChain<TNet, T>(int seed, int rows, GradientTransform chain)
+        where TNet : IGenerated where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var spec = TNet.Spec;
+        var random = new Random(seed);
+        using var runtime = Network<T>.Create(spec, seed);
+        using var train = new TrainState<T>(runtime, chain, rows);
+        T[] theta = runtime.Parameters.ToArray();
+        using var ws = TNet.CreateWorkspace<T>(rows);
+        using var buffers = chain.CreateBuffers<T>(theta.Length);
+        var g = new T[theta.Length];
+        OptimizerState state = default;
+        for (int step = 0; step < 3; step++)
+        {
+            T[] x = [.. Data(random, rows * spec.Inputs).Select(T.CreateChecked)];
+            T[] y = [.. Targets(random, spec, rows).Select(T.CreateChecked)];
+            T cost = TNet.TrainStep<T>(theta, x, y, ws, g, chain, ref state, buffers);
+            T costRuntime = Trainer.Step(runtime, x, y, train);
+            string at = $"step {step} ({typeof(T).Name}): ";
+            if (!Same(cost, costRuntime)) return at + $"cost {cost} vs {costRuntime}";
+            if (state != train.State) return at + $"state {state} vs {train.State}";
+            string? differs = Bitwise(g, train.Gradient.Span.ToArray(), "∂C/∂θ") ?? Bitwise(theta, runtime.Parameters.ToArray(), "θ");
+            for (int k = 0; differs is null && k < buffers.Count; k++)
+                differs = Bitwise(buffers.Moment(k).ToArray(), train.Buffers.Moment(k).ToArray(), $"moment {k}");
+            if (differs is not null) return at + differs;
+        }
+        return null;
+    }
+
+    private static bool Same<T>(T a, T b) where T : unmanaged, IFloatingPointIeee754<T> =>
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in a)).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in b)));
+
+    /// <summary>The first element whose bits differ.</summary>
+    private static string? Bitwise<T>(T[] generated, T[] runtime, string what) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < generated.Length; i++)
+            if (!Same(generated[i], runtime[i])) return $"{what}[{i}]: generated {generated[i]} vs runtime {runtime[i]}";
         return null;
     }
 

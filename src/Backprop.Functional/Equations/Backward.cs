@@ -38,54 +38,44 @@ public static partial class Equations
         var output = new LossOutputError<T>
         {
             Z = OutputZ(spec, ws, rows), A = ws.A(last, rows), Y = y, Delta = ws.Delta(last, rows),
-            Width = spec.Outputs, Activation = spec.OutputActivation,
+            Width = spec.Outputs, Rows = rows, Activation = spec.OutputActivation,
         };
         LossDispatch.Run(spec.Loss, ref output);
-        T inverseBatch = T.One / T.CreateChecked(rows);
-        TensorPrimitives.Multiply(ws.Delta(last, rows), inverseBatch, ws.Delta(last, rows));
-        return output.Cost * inverseBatch;
+        return output.Cost;
     }
 
-    /// <summary>
-    /// One online-learning step on one sample: <see cref="Forward{T}"/>, δᴸ and every δˡ (BP1, BP2), then each layer
-    /// updated by <see cref="OuterProductUpdate"/> with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ and ∂C/∂bˡ = δˡ formed inside the update
-    /// (BP4, BP3), so ∂C/∂θ is never stored. Bit for bit (up to the sign of a zero) it is <see cref="Backward{T}"/>
-    /// followed by the optimizer's update; on 784-32-10 with SGD it takes about two thirds of the time.
-    /// </summary>
-    /// <param name="spec">The network's layers and cost.</param>
-    /// <param name="theta">θ, updated in place.</param>
-    /// <param name="x">One sample, [inputs].</param>
-    /// <param name="y">Its target, [outputs].</param>
-    /// <param name="ws">A workspace for this network.</param>
-    /// <param name="optimizer">A transform with a fused path (<see cref="OuterProductUpdate.Supports"/>: Sgd, Adam, AdamW, …).</param>
-    /// <param name="state">The optimizer's step count; advanced by one when θ is updated.</param>
-    /// <param name="buffers">The optimizer's moments for the whole θ.</param>
-    /// <param name="learningRate">η for this step.</param>
-    /// <returns>The sample's cost before the update. When it is NaN or infinite nothing is updated.</returns>
-    /// <exception cref="ArgumentException">x is not one sample, a shape does not match, y holds NaN or infinity, or
-    /// the optimizer has no fused update.</exception>
-    public static T TrainOnline<T>(NetworkSpec spec, Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws,
-        GradientTransform optimizer, ref OptimizerState state, OptimizerBuffers<T> buffers, double learningRate)
+    /// <summary>BP1 for a batch, the one place the 1/m of a mean cost lives: C = (1/m) Σₓ Cₓ by TLoss's cost of the
+    /// logits, δᴸ = ∇ₐC ⊙ σ′(zᴸ) (or the cost's fused form), then δᴸ scaled by 1/m in place. The runtime's backward pass
+    /// and every generated network's call it.</summary>
+    /// <typeparam name="TLoss">The cost.</typeparam>
+    /// <typeparam name="TAct">The output activation.</typeparam>
+    /// <typeparam name="T">The element type.</typeparam>
+    /// <param name="z">zᴸ, [rows × width].</param>
+    /// <param name="a">aᴸ, [rows × width].</param>
+    /// <param name="y">Targets, [rows × width].</param>
+    /// <param name="delta">δᴸ, written, [rows × width].</param>
+    /// <param name="width">Width of the output layer.</param>
+    /// <param name="rows">m, the rows of the batch.</param>
+    /// <returns>The batch's mean cost.</returns>
+    public static T OutputDelta<TLoss, TAct, T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, ReadOnlySpan<T> y, Span<T> delta, int width, int rows)
+        where TLoss : struct, ILoss where TAct : struct, IActivation where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T cost = TLoss.Cost<TAct, T>(z, a, y, width);
+        TLoss.OutputError<TAct, T>(z, a, y, delta, width);
+        T inverseBatch = T.One / T.CreateChecked(rows);
+        TensorPrimitives.Multiply(delta, inverseBatch, delta);
+        return cost * inverseBatch;
+    }
+
+    /// <summary>Every δˡ without ∂C/∂θ, after <see cref="Forward{T}"/> on the same x: δᴸ scaled by 1/m, then BP2 from
+    /// the last layer down; for an update that forms each layer's ∂C/∂θ itself (<see cref="TrainingStep"/>'s fused step).</summary>
+    /// <returns>The batch's mean cost.</returns>
+    internal static T Deltas<T>(NetworkSpec spec, ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ArgumentNullException.ThrowIfNull(optimizer);
-        ArgumentNullException.ThrowIfNull(buffers);
-        if (spec is { DenseOnly: false }) ThrowNotDense(spec);
-        if (Check(spec, theta, x, ws) != 1)
-            throw new ArgumentException($"an online step takes one sample of [{spec.Inputs}], but x has {x.Length} values ({x.Length / spec.Inputs} samples)", nameof(x));
-        var update = OuterProductUpdate.For<T>(optimizer, state.Step + 1, learningRate);
-        Forward(spec, theta, x, ws);
-        T cost = OutputDelta(spec, y, ws, 1);
-        if (!T.IsFinite(cost)) return cost;
-        int top = spec.Layers.Count - 1;
-        BackwardFrom(spec, theta, x, ws, top, 1, default, parameterGradients: false);
-        var layout = spec.Layout;
-        for (int l = 0; l <= top; l++)
-        {
-            if (spec.Layers[l] is not Dense d) continue;   // a kind without parameters (DenseOnly)
-            update.Layer(theta, buffers, layout.Weight(l).Offset, d.Inputs, d.Outputs, ws.Delta(l, 1), l == 0 ? x : ws.A(l - 1, 1));
-        }
-        state = state with { Step = state.Step + 1 };
+        int rows = Check(spec, theta, x, ws);
+        T cost = OutputDelta(spec, y, ws, rows);
+        if (T.IsFinite(cost)) BackwardFrom(spec, theta, x, ws, spec.Layers.Count - 1, rows, default, parameterGradients: false);
         return cost;
     }
 
@@ -130,27 +120,18 @@ public static partial class Equations
         return spec.Layers[last] is Dense || spec.OutputActivation != ActivationKind.Identity ? ws.Z(last, rows) : ws.A(last, rows);
     }
 
-    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
-    private static void ThrowNotDense(NetworkSpec spec)
-    {
-        for (int l = 0; l < spec.Layers.Count; l++)
-            if (spec.Layers[l] is not Dense && spec.Layout.SlotsOf(l).Length > 0)
-                throw new ArgumentException($"the fused online step updates dense layers only, but layer {l} ({spec.Layers[l].Kind}) has parameters; train this network with Trainer.Step, which takes the stored-gradient path for it", nameof(spec));
-        throw new ArgumentException("the fused online step updates dense layers only", nameof(spec));
-    }
-
     /// <summary>Loss dispatch, then activation dispatch, then TLoss.Cost&lt;TAct&gt; and TLoss.OutputError&lt;TAct&gt;.</summary>
     private ref struct LossOutputError<T> : ILossAction where T : unmanaged, IFloatingPointIeee754<T>
     {
         public ReadOnlySpan<T> Z, A, Y;
         public Span<T> Delta;
-        public int Width;
+        public int Width, Rows;
         public ActivationKind Activation;
         public T Cost;
 
         public void Invoke<TLoss>() where TLoss : struct, ILoss
         {
-            var inner = new OutputErrorStep<TLoss, T> { Z = Z, A = A, Y = Y, Delta = Delta, Width = Width };
+            var inner = new OutputErrorStep<TLoss, T> { Z = Z, A = A, Y = Y, Delta = Delta, Width = Width, Rows = Rows };
             ActivationDispatch.Run(Activation, ref inner);
             Cost = inner.Cost;
         }
@@ -161,13 +142,9 @@ public static partial class Equations
     {
         public ReadOnlySpan<T> Z, A, Y;
         public Span<T> Delta;
-        public int Width;
+        public int Width, Rows;
         public T Cost;
 
-        public void Invoke<TAct>() where TAct : struct, IActivation
-        {
-            Cost = TLoss.Cost<TAct, T>(Z, A, Y, Width);
-            TLoss.OutputError<TAct, T>(Z, A, Y, Delta, Width);
-        }
+        public void Invoke<TAct>() where TAct : struct, IActivation => Cost = OutputDelta<TLoss, TAct, T>(Z, A, Y, Delta, Width, Rows);
     }
 }

@@ -45,7 +45,7 @@ public sealed record NetworkSpec
     public ActivationKind OutputActivation { get; }
 
     /// <summary>Whether every layer with parameters is <see cref="Dense"/>, so the fused online update
-    /// (<see cref="Equations.TrainOnline{T}"/>) can form each layer's ∂C/∂θ itself.</summary>
+    /// (the fused step of <see cref="TrainingStep"/>) can form each layer's ∂C/∂θ itself.</summary>
     internal bool DenseOnly { get; } = true;
 
     /// <summary>The layers in order.</summary>

@@ -135,7 +135,7 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
         return rows;
     }
 
-    /// <summary>A θ-sized scratch vector, rented on first use and kept: <see cref="Trainer.Step{T}"/> writes the
+    /// <summary>A θ-sized scratch vector, rented on first use and kept: every training step (<see cref="TrainingStep"/>) writes the
     /// Nesterov look-ahead point θ − μv here and evaluates the gradient at it, leaving θ untouched.</summary>
     internal Span<T> ParameterScratch(int length)
     {

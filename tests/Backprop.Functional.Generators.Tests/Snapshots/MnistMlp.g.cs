@@ -70,10 +70,7 @@ static partial class MnistMlp
         if (y.Length != rows * OutputSize) ThrowTargets(y.Length, rows);
         if (parameterGradients && gradient.Length != ParameterCount) ThrowGradient(gradient.Length);
         global::Backprop.Functional.Validate.Finite<T>(y, OutputSize, "targets");
-        T cost = global::Backprop.Functional.SoftmaxCrossEntropy.Cost<global::Backprop.Functional.Softmax, T>(ws.Z(1, rows), ws.A(1, rows), y, 10);
-        global::Backprop.Functional.SoftmaxCrossEntropy.OutputError<global::Backprop.Functional.Softmax, T>(ws.Z(1, rows), ws.A(1, rows), y, ws.Delta(1, rows), 10);
-        T inverseBatch = T.One / T.CreateChecked(rows);
-        global::System.Numerics.Tensors.TensorPrimitives.Multiply<T>(ws.Delta(1, rows), inverseBatch, ws.Delta(1, rows));
+        T cost = global::Backprop.Functional.Equations.OutputDelta<global::Backprop.Functional.SoftmaxCrossEntropy, global::Backprop.Functional.Softmax, T>(ws.Z(1, rows), ws.A(1, rows), y, ws.Delta(1, rows), 10, rows);
         if (parameterGradients)
         {
             global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(1, rows), ws.A(0, rows), gradient.Slice(100480, 1280), 128, 10, ws.Threads);
@@ -85,64 +82,66 @@ static partial class MnistMlp
             global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(0, rows), x, gradient.Slice(0, 100352), 784, 128, ws.Threads);
             global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(0, rows), gradient.Slice(100352, 128));
         }
-        return cost * inverseBatch;
+        return cost;
     }
 
-    /// <summary>One training step: <see cref="Forward{T}"/>, <see cref="Backward{T}"/>, then the optimizer's in-place update of θ
-    /// (skipped when the cost is NaN or infinite, so θ is never trained on a blow-up: check the returned cost).
-    /// The gradient is taken where the optimizer says (<see cref="global::Backprop.Functional.Optimizer.GradientPoint{T}"/>: θ, or θ − μv for Nesterov's look-ahead form).
+    /// <summary>One training step, <see cref="global::Backprop.Functional.TrainingStep"/> (the runtime's step) on this network's unrolled passes:
+    /// <see cref="Forward{T}"/> and <see cref="Backward{T}"/> at the transform's gradient point (<see cref="global::Backprop.Functional.GradientTransform.GradientPoint{T}"/>: θ, or θ − μv for Nesterov's look-ahead form), then the transform chain's in-place
+    /// update of θ (skipped when the cost is NaN or infinite, so θ is never trained on a blow-up: check the returned cost).
     /// Allocates nothing after the first call. Returns the batch's mean cost before the update.</summary>
     /// <param name="theta">θ, [ParameterCount], updated in place.</param>
     /// <param name="x">Inputs, [rows × InputSize].</param>
     /// <param name="y">Targets, [rows × OutputSize].</param>
     /// <param name="ws">A workspace from <see cref="CreateWorkspace{T}(int)"/>.</param>
     /// <param name="gradient">Scratch for ∂C/∂θ, [ParameterCount]; holds this step's gradient afterwards.</param>
-    /// <param name="optimizer">The update rule and its hyper-parameters.</param>
+    /// <param name="optimizer">The update: an optimizer, or any transform chain (<c>Transforms.Chain(new ClipByGlobalNorm(5), new Adam(1e-3))</c>).</param>
     /// <param name="state">The optimizer's state, replaced by the state after the update.</param>
     /// <param name="buffers">The optimizer's moments, from <c>optimizer.CreateBuffers&lt;T&gt;(ParameterCount)</c>.</param>
-    /// <param name="learningRate">This step's learning rate, e.g. from a schedule (null: the optimizer's own).</param>
+    /// <param name="learningRate">This step's learning rate, e.g. from a schedule (null: <c>optimizer.LearningRateAt(state.Step)</c>, a chain's schedule applied).</param>
     /// <exception cref="global::System.ArgumentException">A length does not match, or x or y holds NaN or infinity.</exception>
-    public static T TrainStep<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::System.Span<T> gradient, global::Backprop.Functional.Optimizer optimizer, ref global::Backprop.Functional.OptimizerState state, global::Backprop.Functional.OptimizerBuffers<T> buffers, double? learningRate = null)
+    public static T TrainStep<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::System.Span<T> gradient, global::Backprop.Functional.GradientTransform optimizer, ref global::Backprop.Functional.OptimizerState state, global::Backprop.Functional.OptimizerBuffers<T> buffers, double? learningRate = null)
         where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
     {
         global::System.ArgumentNullException.ThrowIfNull(optimizer);
-        global::System.ReadOnlySpan<T> at = optimizer.GradientPoint<T>(theta, buffers, ws);   // θ, or Nesterov's look-ahead θ − μv
-        Forward<T>(at, x, ws);
-        T cost = Backward<T>(at, x, y, ws, gradient);
-        if (!T.IsFinite(cost)) return cost;
-        state = optimizer.Update<T>(state, theta, gradient, buffers, learningRate ?? optimizer.LearningRate);
-        return cost;
+        return global::Backprop.Functional.TrainingStep.Run<T, Trainable<T>>(default, theta, x, y, ws, gradient, optimizer, ref state, buffers,
+            learningRate ?? optimizer.LearningRateAt(state.Step), global::Backprop.Functional.StepMode.Stored);
     }
 
     /// <summary>One training step on a single sample (online, embedded and streaming use), without a gradient buffer:
-    /// <see cref="Forward{T}"/>, every δˡ (BP1, BP2), then the update of each layer with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ formed inside it as it is
-    /// read and never stored (<see cref="global::Backprop.Functional.OuterProductUpdate"/>), so each step writes the weights once instead of twice.
-    /// θ, the moments and the state end exactly as after <see cref="TrainStep{T}"/> on the same sample (up to the sign of a
-    /// zero: the stored product is fma(δ, a, +0), the fused one δ·a). The update is
+    /// the fused step of <see cref="global::Backprop.Functional.TrainingStep"/>: <see cref="Forward{T}"/>, every δˡ (BP1, BP2), then the update of each layer
+    /// with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ formed inside it as it is read and never stored (<see cref="global::Backprop.Functional.OuterProductUpdate"/>), so each
+    /// step writes the weights once instead of twice. θ, the moments and the state end exactly as after <see cref="TrainStep{T}"/>
+    /// on the same sample (up to the sign of a zero: the stored product is fma(δ, a, +0), the fused one δ·a). The update is
     /// skipped when the cost is NaN or infinite. Allocates nothing after the first call. Returns the sample's cost.</summary>
     /// <param name="theta">θ, [ParameterCount], updated in place.</param>
     /// <param name="x">One input, [InputSize].</param>
     /// <param name="y">Its target, [OutputSize].</param>
     /// <param name="ws">A workspace from <see cref="CreateWorkspace{T}(int)"/>.</param>
-    /// <param name="optimizer"><see cref="global::Backprop.Functional.Sgd"/>, <see cref="global::Backprop.Functional.Adam"/> or <see cref="global::Backprop.Functional.AdamW"/> (any options).</param>
+    /// <param name="optimizer">A transform with a fused update (<see cref="global::Backprop.Functional.OuterProductUpdate.Supports"/>: <see cref="global::Backprop.Functional.Sgd"/>, <see cref="global::Backprop.Functional.Adam"/>, <see cref="global::Backprop.Functional.AdamW"/>, any options).</param>
     /// <param name="state">The optimizer's state, replaced by the state after the update.</param>
     /// <param name="buffers">The optimizer's moments, from <c>optimizer.CreateBuffers&lt;T&gt;(ParameterCount)</c>.</param>
-    /// <param name="learningRate">This step's learning rate, e.g. from a schedule (null: the optimizer's own).</param>
+    /// <param name="learningRate">This step's learning rate, e.g. from a schedule (null: <c>optimizer.LearningRateAt(state.Step)</c>, a chain's schedule applied).</param>
     /// <exception cref="global::System.ArgumentException">x is not one sample, a length does not match, x or y holds NaN or infinity,
-    /// or the optimizer is not one of the three (use <see cref="TrainStep{T}"/> for the others).</exception>
-    public static T TrainOnline<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::Backprop.Functional.Optimizer optimizer, ref global::Backprop.Functional.OptimizerState state, global::Backprop.Functional.OptimizerBuffers<T> buffers, double? learningRate = null)
+    /// or the transform has no fused update (use <see cref="TrainStep{T}"/> for the others).</exception>
+    public static T TrainOnline<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::Backprop.Functional.GradientTransform optimizer, ref global::Backprop.Functional.OptimizerState state, global::Backprop.Functional.OptimizerBuffers<T> buffers, double? learningRate = null)
         where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
     {
         global::System.ArgumentNullException.ThrowIfNull(optimizer);
-        if (x.Length != InputSize) ThrowSample(x.Length);
-        var update = global::Backprop.Functional.OuterProductUpdate.For<T>(optimizer, state.Step + 1, learningRate ?? optimizer.LearningRate);
-        Forward<T>(theta, x, ws);
-        T cost = BackwardPass<T>(theta, x, y, ws, default, parameterGradients: false);
-        if (!T.IsFinite(cost)) return cost;
-        update.Layer(theta, buffers, 0, 784, 128, ws.Delta(0, 1), x);
-        update.Layer(theta, buffers, 100480, 128, 10, ws.Delta(1, 1), ws.A(0, 1));
-        state = state with { Step = state.Step + 1 };
-        return cost;
+        return global::Backprop.Functional.TrainingStep.Run<T, Trainable<T>>(default, theta, x, y, ws, default, optimizer, ref state, buffers,
+            learningRate ?? optimizer.LearningRateAt(state.Step), global::Backprop.Functional.StepMode.Fused);
+    }
+
+    /// <summary>This network's unrolled passes, as <see cref="global::Backprop.Functional.TrainingStep"/> takes them (a struct: closed calls, nothing virtual).</summary>
+    private readonly struct Trainable<T> : global::Backprop.Functional.ITrainable<T>
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        public global::Backprop.Functional.NetworkSpec Spec => s_spec;
+
+        public void Forward(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, global::Backprop.Functional.Workspace<T> ws) =>
+            MnistMlp.Forward<T>(theta, x, ws);
+
+        public T Backward(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::System.Span<T> gradient, bool parameterGradients) =>
+            BackwardPass<T>(theta, x, y, ws, gradient, parameterGradients);
     }
 
     /// <summary>Forward, then the index of the largest output of each row (the predicted class) into
@@ -192,11 +191,6 @@ static partial class MnistMlp
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static void ThrowGradient(int length) =>
         throw new global::System.ArgumentException($"gradient has {length} elements but MnistMlp has ParameterCount = 101770", "gradient");
-
-    [global::System.Diagnostics.CodeAnalysis.DoesNotReturn]
-    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static void ThrowSample(int length) =>
-        throw new global::System.ArgumentException($"TrainOnline takes one sample: x has {length} elements but InputSize = 784 (use TrainStep for batches)", "x");
 
     [global::System.Diagnostics.CodeAnalysis.DoesNotReturn]
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
