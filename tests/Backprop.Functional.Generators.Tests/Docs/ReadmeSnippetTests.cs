@@ -47,9 +47,14 @@ public class ReadmeSnippetTests
         [("Training in C#", 1)] = """
             using Backprop.Functional;
             Network<float> net = null!;
+            float[] x = [], y = [];
+            """,
+        [("Training in C#", 2)] = """
+            using Backprop.Functional;
+            Network<float> net = null!;
             Dataset train = null!, test = null!;
             """,
-        [("Training in C#", 2)] = "using Backprop.Functional;",
+        [("Training in C#", 3)] = "using Backprop.Functional;",
         [("Layer kinds", 0)] = "",
         [("Inference", 0)] = """
             using Backprop.Functional;
