@@ -54,8 +54,9 @@ public sealed class Network<T> : IDisposable where T : unmanaged, IFloatingPoint
     /// <summary>θ, the flat parameter vector (writable: optimizers update it in place).</summary>
     public Span<T> Parameters => _theta.Span;
 
-    /// <summary>Scratch for batches of up to <paramref name="batch"/> rows.</summary>
-    public Workspace<T> CreateWorkspace(int batch, int threads = 1) => new(Spec.Layers, batch) { Threads = threads };
+    /// <summary>Scratch for batches of up to <paramref name="batch"/> rows (of sequences of <paramref name="time"/> steps
+    /// when the network reads sequences).</summary>
+    public Workspace<T> CreateWorkspace(int batch, int threads = 1, int time = 1) => new(Spec.Layers, batch, time) { Threads = threads };
 
     /// <summary>One-sample inference on a snapshot of θ, zero inputs skipped (see <see cref="Predictor{T}"/>).</summary>
     public Predictor<T> CreatePredictor() => new(this);
@@ -93,8 +94,8 @@ public sealed class Network<T> : IDisposable where T : unmanaged, IFloatingPoint
     /// + binary cross-entropy (see <see cref="ILoss.Cost{TAct, T}"/>), the same value <see cref="Backward"/> returns.</summary>
     public T Cost(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws)
     {
-        int rows = Forward(x, ws).Length / Spec.Outputs;
-        return Equations.Cost(Spec, y, ws, rows) * (T.One / T.CreateChecked(rows));   // as Backward scales it: the same bits
+        Forward(x, ws);
+        return Equations.MeanCost(Spec, y, ws, ws.RowsOf(x.Length));   // as Backward scales it: the same bits
     }
 
     /// <summary>Returns the parameter buffer to the pool.</summary>

@@ -20,7 +20,6 @@ public static partial class Equations
         Workspace<T> ws, Span<T> gradient) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = Check(spec, theta, x, ws);
-        Shapes.RequireLength(y, rows, spec.Outputs, "targets");
         if (gradient.Length != theta.Length) Shapes.ThrowLengths("gradient", gradient.Length, "theta", theta.Length);
         T cost = OutputDelta(spec, y, ws, rows);
         BackwardFrom(spec, theta, x, ws, spec.Layers.Count - 1, rows, gradient, parameterGradients: true);
@@ -32,13 +31,14 @@ public static partial class Equations
     private static T OutputDelta<T>(NetworkSpec spec, ReadOnlySpan<T> y, Workspace<T> ws, int rows)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Shapes.RequireLength(y, rows, spec.Outputs, "targets");
+        var positions = LossPositions.Of(spec, ws, rows);
+        Shapes.RequireLength(y, positions.Count, spec.Outputs, "targets");
         Shapes.RequireFinite(y, spec.Outputs, "targets");
         int last = spec.Layers.Count - 1;
         var output = new LossOutputError<T>
         {
             Z = OutputZ(spec, ws, rows), A = ws.A(last, rows), Y = y, Delta = ws.Delta(last, rows),
-            Width = spec.Outputs, Rows = rows, Activation = spec.OutputActivation,
+            Width = spec.Outputs, Positions = positions, Activation = spec.OutputActivation,
         };
         LossDispatch.Run(spec.Loss, ref output);
         return output.Cost;
@@ -89,6 +89,7 @@ public static partial class Equations
     {
         var layout = spec.Layout;
         int last = spec.Layers.Count - 1;
+        var lengths = ws.Lengths(rows);
         for (int l = top; l >= 0; l--)
         {
             var layer = spec.Layers[l];
@@ -104,6 +105,7 @@ public static partial class Equations
                 DTheta = parameterGradients ? gradient.Slice(offset, length) : default,
                 Rows = rows,
                 Time = ws.Time,
+                Lengths = lengths,
                 Threads = ws.Threads,
                 DYIsDelta = l == last,
             };
@@ -125,13 +127,14 @@ public static partial class Equations
     {
         public ReadOnlySpan<T> Z, A, Y;
         public Span<T> Delta;
-        public int Width, Rows;
+        public int Width;
+        public LossPositions Positions;
         public ActivationKind Activation;
         public T Cost;
 
         public void Invoke<TLoss>() where TLoss : struct, ILoss
         {
-            var inner = new OutputErrorStep<TLoss, T> { Z = Z, A = A, Y = Y, Delta = Delta, Width = Width, Rows = Rows };
+            var inner = new OutputErrorStep<TLoss, T> { Z = Z, A = A, Y = Y, Delta = Delta, Width = Width, Positions = Positions };
             ActivationDispatch.Run(Activation, ref inner);
             Cost = inner.Cost;
         }
@@ -142,9 +145,34 @@ public static partial class Equations
     {
         public ReadOnlySpan<T> Z, A, Y;
         public Span<T> Delta;
-        public int Width, Rows;
+        public int Width;
+        public LossPositions Positions;
         public T Cost;
 
-        public void Invoke<TAct>() where TAct : struct, IActivation => Cost = OutputDelta<TLoss, TAct, T>(Z, A, Y, Delta, Width, Rows);
+        public void Invoke<TAct>() where TAct : struct, IActivation
+        {
+            if (!Positions.Masked)
+            {
+                Cost = OutputDelta<TLoss, TAct, T>(Z, A, Y, Delta, Width, Positions.Count);
+                return;
+            }
+            // A per-step loss with padding or a truncation window: each counted run of positions costed and
+            // differentiated as a batch of its own, the rest of δ zero, then the mean over the counted positions.
+            Delta.Clear();
+            T sum = T.Zero;
+            int counted = 0;
+            for (int r = 0; r < Positions.Rows; r++)
+            {
+                var (start, length) = Positions.Run(r);
+                if (length == 0) continue;
+                int s = start * Width, n = length * Width;
+                sum += TLoss.Cost<TAct, T>(Z.Slice(s, n), A.Slice(s, n), Y.Slice(s, n), Width);
+                TLoss.OutputError<TAct, T>(Z.Slice(s, n), A.Slice(s, n), Y.Slice(s, n), Delta.Slice(s, n), Width);
+                counted += length;
+            }
+            T inverse = T.One / T.CreateChecked(Math.Max(counted, 1));
+            TensorPrimitives.Multiply(Delta, inverse, Delta);
+            Cost = sum * inverse;
+        }
     }
 }

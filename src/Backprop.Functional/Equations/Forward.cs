@@ -29,6 +29,7 @@ public static partial class Equations
         int first, int rows) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var layout = spec.Layout;
+        var lengths = ws.Lengths(rows);
         for (int l = first; l < spec.Layers.Count; l++)
         {
             var layer = spec.Layers[l];
@@ -40,6 +41,7 @@ public static partial class Equations
                 Scratch = ws.Z(l, rows),
                 Rows = rows,
                 Time = ws.Time,
+                Lengths = lengths,
                 Threads = ws.Threads,
             };
             if (layer is Dense d) DenseKernel.Forward(d, in pass);

@@ -22,4 +22,15 @@ public sealed record Dense(int Inputs, int Outputs, ActivationKind Activation = 
 
     /// <summary>σ: the loss may fuse with it when this layer is last.</summary>
     public override ActivationKind OutputActivation => Activation;
+
+    /// <summary>Applied at every time step of a sequence edge (a head at every step of a recurrent layer that returns
+    /// sequences): input [batch × time × Inputs], output [batch × time × Outputs], the same W and b at each step. As
+    /// the last layer, the loss is then the mean over every (sequence, step) position that is not padding.</summary>
+    public bool PerStep { get; init; }
+
+    /// <inheritdoc/>
+    public override EdgeShape Input => new(Inputs, PerStep);
+
+    /// <inheritdoc/>
+    public override EdgeShape Output => new(Outputs, PerStep);
 }

@@ -20,8 +20,8 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
     public static ParameterTensor[] Parameters(Dense layer) =>
         [ParameterTensor.Matrix("weight", layer.Outputs, layer.Inputs), ParameterTensor.Vector("bias", layer.Outputs)];
 
-    /// <summary>zˡ: Outputs values per sample.</summary>
-    public static int ScratchPerSample(Dense layer, int time) => layer.Outputs;
+    /// <summary>zˡ: Outputs values per sample (per step of a <see cref="Dense.PerStep"/> layer).</summary>
+    public static int ScratchPerSample(Dense layer, int time) => layer.PerStep ? checked(time * layer.Outputs) : layer.Outputs;
 
     /// <summary>zˡ into the scratch, aˡ into y, through the layer's activation (one switch).</summary>
     public static void Forward<T>(Dense layer, scoped in ForwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>
@@ -53,11 +53,15 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
             Equations.InputGradient(p.Theta[..weights], p.DY, p.DX, inputs, outputs, p.Threads);
     }
 
-    /// <summary><c>inputs-outputs:Activation</c>, e.g. <c>784-128:ReLU</c>.</summary>
+    /// <summary><c>inputs-outputs:Activation</c>, e.g. <c>784-128:ReLU</c>; a <see cref="Dense.PerStep"/> layer adds
+    /// <c>:per-step</c>.</summary>
     public static string Format(Dense layer) =>
-        string.Create(CultureInfo.InvariantCulture, $"{layer.Inputs}-{layer.Outputs}:{layer.Activation}");
+        string.Create(CultureInfo.InvariantCulture, $"{layer.Inputs}-{layer.Outputs}:{layer.Activation}{(layer.PerStep ? PerStepSuffix : "")}");
 
-    /// <summary>Parses <c>inputs-outputs:Activation</c> (positive widths, an exact <see cref="ActivationKind"/> name).</summary>
+    private const string PerStepSuffix = ":per-step";
+
+    /// <summary>Parses <c>inputs-outputs:Activation</c> (positive widths, an exact <see cref="ActivationKind"/> name),
+    /// optionally followed by <c>:per-step</c>.</summary>
     public static bool TryParse(string arguments, [NotNullWhen(true)] out Dense? layer, out string reason)
     {
         layer = null;
@@ -71,12 +75,14 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
             return false;
         }
         string activation = arguments[(colon + 1)..];
+        bool perStep = activation.EndsWith(PerStepSuffix, StringComparison.Ordinal);
+        if (perStep) activation = activation[..^PerStepSuffix.Length];
         if (!LayerListText.TryParseName(activation, out ActivationKind kind))
         {
             reason = $"unknown activation \"{InputText.Excerpt(activation)}\" (known: {string.Join(", ", Enum.GetNames<ActivationKind>())})";
             return false;
         }
-        layer = new Dense(inputs, outputs, kind);
+        layer = new Dense(inputs, outputs, kind) { PerStep = perStep };
         reason = "";
         return true;
     }

@@ -33,9 +33,9 @@ public static class Initializer
         for (int l = 0; l < spec.Layers.Count; l++)
         {
             var layer = spec.Layers[l];
-            double nIn = layer.Inputs, nOut = layer.Outputs;
             foreach (var slot in layout.SlotsOf(l))
             {
+                double nIn = slot.FanIn > 0 ? slot.FanIn : layer.Inputs, nOut = layer.Outputs;
                 var values = slot.Of(theta);
                 switch (slot.Init)
                 {

@@ -15,8 +15,8 @@ public sealed record NetworkSpec
         Shapes.RequireChained(layers);
         _layers = [.. layers];
         var top = _layers[^1];
-        if (top.Output.IsSequence)
-            throw new ArgumentException($"the last layer {_layers.Length - 1} ({top.Kind}) gives {top.Output}, but the loss takes features [batch × n]", nameof(layers));
+        if (top.Output.IsSequence && top is not Dense)
+            throw new ArgumentException($"the last layer {_layers.Length - 1} ({top.Kind}) gives {top.Output}; a loss at every step takes a per-step dense head (Dense {{ PerStep = true }}), else the loss takes features [batch × n]", nameof(layers));
         Loss = loss;
         var output = top.OutputActivation;
         if (output != ActivationKind.Identity && top is not Dense && top.ScratchPerSample(1) != top.Outputs)

@@ -18,7 +18,8 @@ public sealed record LayerCatalog
     private LayerCatalog(ImmutableArray<(string, Parser)> entries) => _entries = entries;
 
     /// <summary>The built-in kinds: <see cref="Dense"/>.</summary>
-    public static LayerCatalog Default { get; } = new LayerCatalog(ImmutableArray<(string, Parser)>.Empty).With<Dense, DenseKernel>();
+    public static LayerCatalog Default { get; } = new LayerCatalog(ImmutableArray<(string, Parser)>.Empty)
+        .With<Dense, DenseKernel>().With<Rnn, RnnKernel>().With<Lstm, LstmKernel>().With<Gru, GruKernel>();
 
     /// <summary>This catalog and the kind <typeparamref name="TLayer"/> (replacing a kind of the same name).</summary>
     public LayerCatalog With<TLayer, TKernel>()

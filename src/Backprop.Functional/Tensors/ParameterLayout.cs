@@ -83,7 +83,7 @@ public sealed record ParameterLayout
             {
                 if (t.Name == "weight") weight[l] = s;
                 else if (t.Name == "bias") bias[l] = s;
-                slots[s++] = new Slot($"layers.{l}.{t.Name}", offset, t.Rows, t.Columns) { Rank = t.Rank, Decayed = t.Decayed, Init = t.Init };
+                slots[s++] = new Slot($"layers.{l}.{t.Name}", offset, t.Rows, t.Columns) { Rank = t.Rank, Decayed = t.Decayed, Init = t.Init, FanIn = t.FanIn };
                 offset += t.Rows * t.Columns;
             }
         }

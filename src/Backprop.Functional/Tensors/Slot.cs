@@ -18,6 +18,9 @@ public readonly record struct Slot(string Name, int Offset, int Rows, int Column
     /// <summary>How <see cref="Initializer"/> draws it, as the layer's kind declared it.</summary>
     public ParameterInit Init { get; init; }
 
+    /// <summary>The fan-in <see cref="Initializer"/> uses (0: the layer's inputs), as the layer's kind declared it.</summary>
+    public int FanIn { get; init; }
+
     /// <summary>Number of elements, Rows × Columns.</summary>
     public int Length => Rows * Columns;
 

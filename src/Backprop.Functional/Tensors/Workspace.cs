@@ -72,6 +72,7 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
             offset += batch * _widths[l];
         }
         _buffer = MemoryOwner<T>.Allocate(offset, AllocationMode.Clear);
+        _lengths = layers[0].Input.IsSequence ? new int[batch] : [];
     }
 
     /// <summary>Largest number of elements a workspace may hold (batch · the sum over layers of scratch plus twice the
@@ -134,6 +135,54 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
             throw new ArgumentException($"a batch of {rows} rows does not fit this workspace of [{Batch} × ...] rows; create one with a larger batch");
         return rows;
     }
+
+    /// <summary>Sets the length of each sequence of the next batches (row i's steps ≥ lengths[i] are padding, which never
+    /// changes a result: recurrent layers hold their state over them, a per-step loss leaves them out). Kept until set
+    /// again or <see cref="ClearLengths"/>; a batch may not have more rows than lengths were set for.</summary>
+    /// <exception cref="InvalidOperationException">The network does not read sequences.</exception>
+    /// <exception cref="ArgumentException">More lengths than <see cref="Batch"/>, or a length outside 1 … <see cref="Time"/>
+    /// (the message names the row).</exception>
+    public void SetLengths(ReadOnlySpan<int> lengths)
+    {
+        if (_lengths.Length == 0)
+            throw new InvalidOperationException("per-sequence lengths apply to a network whose first layer reads sequences [batch × time × n]; this one reads features");
+        if (lengths.Length > Batch)
+            throw new ArgumentException($"{lengths.Length} lengths for a workspace of {Batch} rows", nameof(lengths));
+        for (int i = 0; i < lengths.Length; i++)
+            if ((uint)(lengths[i] - 1) >= (uint)Time)
+                throw new ArgumentException($"sequence {i} has length {lengths[i]}, outside 1 … {Time} (the workspace's time steps)", nameof(lengths));
+        lengths.CopyTo(_lengths);
+        _lengthCount = lengths.Length;
+    }
+
+    /// <summary>Every sequence full length (<see cref="Time"/> steps) again, as after creation.</summary>
+    public void ClearLengths() => _lengthCount = 0;
+
+    /// <summary>The lengths set for the first <paramref name="rows"/> rows, or empty when every sequence is full length.</summary>
+    /// <exception cref="ArgumentException">Lengths were set for fewer rows.</exception>
+    public ReadOnlySpan<int> Lengths(int rows)
+    {
+        if (_lengthCount == 0) return default;
+        if (rows > _lengthCount)
+            throw new ArgumentException($"a batch of {rows} rows, but lengths were set for {_lengthCount}: set one per row (SetLengths) or clear them");
+        return _lengths.AsSpan(0, rows);
+    }
+
+    /// <summary>The first time step whose per-step loss counts (0: all). Truncated BPTT with k₂ &gt; k₁ runs k₂ steps
+    /// and lets only the losses of the last k₁ reach the gradient (see <see cref="Bptt"/>).</summary>
+    public int LossFrom
+    {
+        get => _lossFrom;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(value, Time);
+            _lossFrom = value;
+        }
+    }
+
+    private readonly int[] _lengths;
+    private int _lengthCount, _lossFrom;
 
     /// <summary>A θ-sized scratch vector, rented on first use and kept: every training step (<see cref="TrainingStep"/>) writes the
     /// Nesterov look-ahead point θ − μv here and evaluates the gradient at it, leaving θ untouched.</summary>

@@ -21,15 +21,17 @@ public sealed class TrainState<T> : IDisposable
     /// <param name="transform">The transform chain (an optimizer alone is one).</param>
     /// <param name="batch">The largest batch a step will take.</param>
     /// <param name="threads">Threads for the large GEMMs and the update (1: the calling thread only).</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="threads"/> is less than 1.</exception>
-    public TrainState(Network<T> network, GradientTransform transform, int batch, int threads = 1)
+    /// <param name="time">Time steps of the sequences, when the network reads sequences.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/>, <paramref name="threads"/> or
+    /// <paramref name="time"/> is less than 1.</exception>
+    public TrainState(Network<T> network, GradientTransform transform, int batch, int threads = 1, int time = 1)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(transform);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         Transform = transform;
-        Workspace = network.CreateWorkspace(batch, threads);
+        Workspace = network.CreateWorkspace(batch, threads, time);
         Gradient = network.CreateGradient();
         Buffers = transform.CreateBuffers<T>(network.Layout.Count);
     }

@@ -34,6 +34,10 @@ public readonly ref struct BackwardPass<T>
     /// <summary>Time steps of a sequence edge (1 for features).</summary>
     public int Time { get; init; }
 
+    /// <summary>Each sequence's length, [rows], when they differ; empty when every sequence has <see cref="Time"/> steps.
+    /// Steps at or beyond a row's length are padding: they must not change y, ∂C/∂x or ∂C/∂θ.</summary>
+    public ReadOnlySpan<int> Lengths { get; init; }
+
     /// <summary>Threads the layer's GEMMs may use.</summary>
     public int Threads { get; init; }
 

@@ -33,6 +33,11 @@ public readonly record struct ParameterTensor(string Name, int Rows, int Columns
     public static ParameterTensor Vector(string name, int n, ParameterInit init = ParameterInit.Bias) =>
         new(name, n, 1, 1, Decayed: false, init);
 
+    /// <summary>The fan-in the initialisation scheme uses for this tensor; 0 (the default) means the layer's
+    /// <see cref="Layer.Inputs"/>. Recurrent kinds set the hidden width, as torch.nn.RNN/LSTM/GRU draw every tensor
+    /// from U(±1/√hidden).</summary>
+    public int FanIn { get; init; }
+
     /// <summary>Number of elements, Rows × Columns, exact in a long.</summary>
     public long Length => (long)Rows * Columns;
 }

@@ -1,0 +1,127 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Backprop.Functional;
+
+/// <summary>Gated recurrent unit (Cho et al. 2014, as torch.nn.GRU computes it), at each step t:
+/// <code>
+/// r = σ(W_ir xₜ + b_ir + W_hr hₜ₋₁ + b_hr)             reset gate
+/// z = σ(W_iz xₜ + b_iz + W_hz hₜ₋₁ + b_hz)             update gate
+/// n = tanh(W_in xₜ + b_in + r ⊙ (W_hn hₜ₋₁ + b_hn))    candidate (b_hn inside the reset product)
+/// hₜ = (1 − z) ⊙ n + z ⊙ hₜ₋₁
+/// </code>
+/// Parameters as torch.nn.GRU's: <c>weight_ih_l0</c> [3H × I], <c>weight_hh_l0</c> [3H × H], <c>bias_ih_l0</c> [3H],
+/// <c>bias_hh_l0</c> [3H], rows in the order r, z, n; then <c>h0</c> [H] when the initial state is learned.
+/// <para>The δ recursion: ∂C/∂hₜ₋₁ = z ⊙ ∂C/∂hₜ + W_hhᵀδʰₜ, where δʰ is δ with its n block multiplied by r; the
+/// direct z ⊙ ∂C/∂hₜ term is the GRU's gradient highway.</para>
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
+public sealed record Gru : RecurrentLayer<Gru, GruKernel>
+{
+    /// <summary>A GRU reading <paramref name="inputs"/> features per step into <paramref name="hidden"/> units.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A width is not positive.</exception>
+    public Gru(int inputs, int hidden) : base(inputs, hidden) { }
+}
+
+/// <summary>The kernels of a <see cref="Gru"/>: BPTT over <see cref="GruCell"/>.</summary>
+public readonly struct GruKernel : ILayerKernel<Gru>
+{
+    /// <summary><c>Gru</c>.</summary>
+    public static string Kind => "Gru";
+
+    /// <inheritdoc cref="ILayerKernel{TLayer}.Parameters"/>
+    public static ParameterTensor[] Parameters(Gru layer) => Recurrence<GruCell>.Parameters(layer.Inputs, layer.Hidden, layer.InitialState);
+
+    /// <inheritdoc cref="ILayerKernel{TLayer}.ScratchPerSample"/>
+    public static int ScratchPerSample(Gru layer, int time) => Recurrence<GruCell>.ScratchPerSample(layer.Inputs, layer.Hidden, time);
+
+    /// <inheritdoc cref="ILayerKernel{TLayer}.Forward"/>
+    public static void Forward<T>(Gru layer, scoped in ForwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Recurrence<GruCell>.Forward(layer.Inputs, layer.Hidden, layer.ReturnSequences, layer.InitialState, in p);
+
+    /// <inheritdoc cref="ILayerKernel{TLayer}.Backward"/>
+    public static void Backward<T>(Gru layer, scoped in BackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Recurrence<GruCell>.Backward(layer.Inputs, layer.Hidden, layer.ReturnSequences, layer.InitialState, in p);
+
+    /// <summary><c>inputs-hidden[:sequences][:learned-state|:carried-state]</c>, e.g. <c>28-128</c>.</summary>
+    public static string Format(Gru layer) => layer.FormatShared();
+
+    /// <inheritdoc cref="ILayerKernel{TLayer}.TryParse"/>
+    public static bool TryParse(string arguments, [NotNullWhen(true)] out Gru? layer, out string reason)
+    {
+        layer = null;
+        if (!RecurrentText.TryParse(arguments, Kind, out int inputs, out int hidden, out bool sequences, out var initial, out string? other, out reason))
+            return false;
+        if (other is not null)
+        {
+            reason = $"unknown Gru option \"{InputText.Excerpt(other)}\" (known: sequences, learned-state, carried-state)";
+            return false;
+        }
+        layer = new Gru(inputs, hidden) { ReturnSequences = sequences, InitialState = initial };
+        return true;
+    }
+}
+
+/// <summary>One GRU step for every row (see <see cref="Gru"/>); keeps W_hn hₜ₋₁ + b_hn for the backward step.</summary>
+internal readonly struct GruCell : IRecurrentCell
+{
+    public static int Gates => 3;
+    public static bool HasCell => false;
+    public static int Extra => 1;
+    public static bool Separate => true;
+
+    public static void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int h = s.Hidden, gh = 3 * h;
+        for (int r = 0; r < s.Rows; r++)
+        {
+            var row = s.Gates.Slice(r * gh, gh);
+            var hp = s.HProj.Slice(r * gh, gh);
+            var rz = row[..(2 * h)];
+            var n = row.Slice(2 * h, h);
+            var hn = s.Extra.Slice(r * h, h);
+            TensorPrimitives.Add(rz, hp[..(2 * h)], rz);
+            TensorPrimitives.Sigmoid(rz, rz);                                   // r, z
+            hp.Slice(2 * h, h).CopyTo(hn);                                      // W_hn h + b_hn
+            TensorPrimitives.FusedMultiplyAdd(row[..h], hn, n, n);              // W_in x + b_in + r ⊙ (W_hn h + b_hn)
+            TensorPrimitives.Tanh(n, n);
+            var next = s.HNext.Slice(r * h, h);
+            TensorPrimitives.Subtract(s.HPrev.Slice(r * h, h), n, next);         // hₜ = n + z ⊙ (hₜ₋₁ − n)
+            TensorPrimitives.FusedMultiplyAdd(row.Slice(h, h), next, n, next);
+        }
+    }
+
+    public static void StepBack<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int h = s.Hidden, gh = 3 * h;
+        for (int r = 0; r < s.Rows; r++)
+        {
+            var row = s.Gates.Slice(r * gh, gh);
+            var rg = row[..h];
+            var z = row.Slice(h, h);
+            var n = row.Slice(2 * h, h);
+            var hn = s.Extra.Slice(r * h, h);
+            var dh = s.DH.Slice(r * h, h);
+            var dgh = s.DGh.Slice(r * gh, gh);
+            var temp = s.Temp.Slice(r * 4 * h, 4 * h);
+            var a = temp[..h];
+            var b = temp.Slice(h, h);
+            var c = temp.Slice(2 * h, h);
+            var e = temp.Slice(3 * h, h);
+            TensorPrimitives.Subtract(s.HPrev.Slice(r * h, h), n, a);
+            TensorPrimitives.Multiply(a, dh, a);                    // ∂C/∂z = ∂C/∂h ⊙ (hₜ₋₁ − n)
+            TensorPrimitives.Subtract(T.One, z, b);
+            TensorPrimitives.Multiply(b, dh, b);                    // ∂C/∂n = ∂C/∂h ⊙ (1 − z)
+            TensorPrimitives.Multiply(dh, z, s.DPrev.Slice(r * h, h));   // the direct term z ⊙ ∂C/∂h
+            TensorPrimitives.Multiply(n, n, c);
+            TensorPrimitives.Subtract(T.One, c, c);
+            TensorPrimitives.Multiply(c, b, c);                     // δn = ∂C/∂n ⊙ (1 − n²)
+            LstmCell.SigmoidBack(z, a, e);                          // δz, in place of z
+            TensorPrimitives.Multiply(c, hn, a);                    // ∂C/∂r = δn ⊙ (W_hn h + b_hn)
+            TensorPrimitives.Multiply(c, rg, dgh.Slice(2 * h, h));  // hidden side of n: δn ⊙ r
+            LstmCell.SigmoidBack(rg, a, e);                         // δr, in place of r
+            c.CopyTo(n);
+            row[..(2 * h)].CopyTo(dgh[..(2 * h)]);
+        }
+    }
+}

@@ -1,0 +1,145 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Backprop.Functional;
+
+/// <summary>Long short-term memory (Hochreiter &amp; Schmidhuber 1997, with PyTorch's gate order and two biases), at
+/// each step t:
+/// <code>
+/// i = σ(W_ii xₜ + b_ii + W_hi hₜ₋₁ + b_hi)      input gate
+/// f = σ(W_if xₜ + b_if + W_hf hₜ₋₁ + b_hf)      forget gate
+/// g = tanh(W_ig xₜ + b_ig + W_hg hₜ₋₁ + b_hg)   candidate
+/// o = σ(W_io xₜ + b_io + W_ho hₜ₋₁ + b_ho)      output gate
+/// cₜ = f ⊙ cₜ₋₁ + i ⊙ g
+/// hₜ = o ⊙ tanh(cₜ)
+/// </code>
+/// Parameters as torch.nn.LSTM's: <c>weight_ih_l0</c> [4H × I], <c>weight_hh_l0</c> [4H × H], <c>bias_ih_l0</c> [4H],
+/// <c>bias_hh_l0</c> [4H], rows in the order i, f, g, o; then <c>h0</c>, <c>c0</c> [H] when the initial state is learned.
+/// <para>The δ recursion: with δₜ the gradient at the four pre-activations, ∂C/∂hₜ₋₁ = W_hhᵀδₜ and
+/// ∂C/∂cₜ₋₁ = ∂C/∂cₜ ⊙ f: the cell path multiplies by f, not by a σ′ ≤ ¼ and a weight, which is why an LSTM with
+/// f ≈ 1 carries a gradient over many steps where an Elman RNN's vanishes.</para>
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
+public sealed record Lstm : RecurrentLayer<Lstm, LstmKernel>
+{
+    /// <summary>An LSTM reading <paramref name="inputs"/> features per step into <paramref name="hidden"/> units.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A width is not positive.</exception>
+    public Lstm(int inputs, int hidden) : base(inputs, hidden) { }
+}
+
+/// <summary>The kernels of an <see cref="Lstm"/>: BPTT over <see cref="LstmCell"/>.</summary>
+public readonly struct LstmKernel : ILayerKernel<Lstm>
+{
+    /// <summary><c>Lstm</c>.</summary>
+    public static string Kind => "Lstm";
+
+    /// <inheritdoc cref="ILayerKernel{TLayer}.Parameters"/>
+    public static ParameterTensor[] Parameters(Lstm layer) => Recurrence<LstmCell>.Parameters(layer.Inputs, layer.Hidden, layer.InitialState);
+
+    /// <inheritdoc cref="ILayerKernel{TLayer}.ScratchPerSample"/>
+    public static int ScratchPerSample(Lstm layer, int time) => Recurrence<LstmCell>.ScratchPerSample(layer.Inputs, layer.Hidden, time);
+
+    /// <inheritdoc cref="ILayerKernel{TLayer}.Forward"/>
+    public static void Forward<T>(Lstm layer, scoped in ForwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Recurrence<LstmCell>.Forward(layer.Inputs, layer.Hidden, layer.ReturnSequences, layer.InitialState, in p);
+
+    /// <inheritdoc cref="ILayerKernel{TLayer}.Backward"/>
+    public static void Backward<T>(Lstm layer, scoped in BackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Recurrence<LstmCell>.Backward(layer.Inputs, layer.Hidden, layer.ReturnSequences, layer.InitialState, in p);
+
+    /// <summary><c>inputs-hidden[:sequences][:learned-state|:carried-state]</c>, e.g. <c>28-128</c>.</summary>
+    public static string Format(Lstm layer) => layer.FormatShared();
+
+    /// <inheritdoc cref="ILayerKernel{TLayer}.TryParse"/>
+    public static bool TryParse(string arguments, [NotNullWhen(true)] out Lstm? layer, out string reason)
+    {
+        layer = null;
+        if (!RecurrentText.TryParse(arguments, Kind, out int inputs, out int hidden, out bool sequences, out var initial, out string? other, out reason))
+            return false;
+        if (other is not null)
+        {
+            reason = $"unknown Lstm option \"{InputText.Excerpt(other)}\" (known: sequences, learned-state, carried-state)";
+            return false;
+        }
+        layer = new Lstm(inputs, hidden) { ReturnSequences = sequences, InitialState = initial };
+        return true;
+    }
+}
+
+/// <summary>One LSTM step for every row (see <see cref="Lstm"/>); keeps tanh(cₜ) for the backward step.</summary>
+internal readonly struct LstmCell : IRecurrentCell
+{
+    public static int Gates => 4;
+    public static bool HasCell => true;
+    public static int Extra => 1;
+    public static bool Separate => false;
+
+    public static void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int h = s.Hidden, gh = 4 * h;
+        TensorPrimitives.Add(s.Gates, s.HProj, s.Gates);
+        for (int r = 0; r < s.Rows; r++)
+        {
+            var row = s.Gates.Slice(r * gh, gh);
+            var i = row[..h];
+            var f = row.Slice(h, h);
+            var g = row.Slice(2 * h, h);
+            var o = row.Slice(3 * h, h);
+            TensorPrimitives.Sigmoid(row[..(2 * h)], row[..(2 * h)]);   // i, f
+            TensorPrimitives.Tanh(g, g);
+            TensorPrimitives.Sigmoid(o, o);
+            var c = s.CNext.Slice(r * h, h);
+            var tanhC = s.Extra.Slice(r * h, h);
+            TensorPrimitives.Multiply(i, g, c);
+            TensorPrimitives.FusedMultiplyAdd(f, s.CPrev.Slice(r * h, h), c, c);         // cₜ = f ⊙ cₜ₋₁ + i ⊙ g
+            TensorPrimitives.Tanh(c, tanhC);
+            TensorPrimitives.Multiply(o, tanhC, s.HNext.Slice(r * h, h));                 // hₜ = o ⊙ tanh(cₜ)
+        }
+    }
+
+    public static void StepBack<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int h = s.Hidden, gh = 4 * h;
+        for (int r = 0; r < s.Rows; r++)
+        {
+            var row = s.Gates.Slice(r * gh, gh);
+            var i = row[..h];
+            var f = row.Slice(h, h);
+            var g = row.Slice(2 * h, h);
+            var o = row.Slice(3 * h, h);
+            var tanhC = s.Extra.Slice(r * h, h);
+            var dh = s.DH.Slice(r * h, h);
+            var dc = s.DC.Slice(r * h, h);
+            var temp = s.Temp.Slice(r * 4 * h, 4 * h);
+            var a = temp[..h];
+            var b = temp.Slice(h, h);
+            var e = temp.Slice(2 * h, h);
+            // ∂C/∂cₜ += ∂C/∂hₜ ⊙ o ⊙ (1 − tanh²cₜ)
+            TensorPrimitives.Multiply(tanhC, tanhC, a);
+            TensorPrimitives.Subtract(T.One, a, a);
+            TensorPrimitives.Multiply(o, dh, b);
+            TensorPrimitives.FusedMultiplyAdd(a, b, dc, dc);
+            // δo = ∂C/∂hₜ ⊙ tanh cₜ ⊙ o(1 − o)
+            TensorPrimitives.Multiply(dh, tanhC, b);
+            SigmoidBack(o, b, a);
+            // ∂C/∂i = ∂C/∂c ⊙ g and ∂C/∂g = ∂C/∂c ⊙ i, both before either is overwritten
+            TensorPrimitives.Multiply(dc, g, b);
+            TensorPrimitives.Multiply(dc, i, e);
+            SigmoidBack(i, b, a);                                          // δi
+            TensorPrimitives.Multiply(g, g, a);                            // δg = ∂C/∂g ⊙ (1 − g²)
+            TensorPrimitives.Subtract(T.One, a, a);
+            TensorPrimitives.Multiply(a, e, g);
+            TensorPrimitives.Multiply(dc, s.CPrev.Slice(r * h, h), b);     // ∂C/∂f = ∂C/∂c ⊙ cₜ₋₁
+            TensorPrimitives.Multiply(dc, f, dc);                          // ∂C/∂cₜ₋₁ = ∂C/∂cₜ ⊙ f
+            SigmoidBack(f, b, a);                                          // δf
+        }
+    }
+
+    /// <summary>y ← y(1 − y) ⊙ upstream: σ's Jacobian from its output, in place; <paramref name="temp"/> is overwritten.</summary>
+    internal static void SigmoidBack<T>(Span<T> y, ReadOnlySpan<T> upstream, Span<T> temp) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        TensorPrimitives.Subtract(T.One, y, temp);
+        TensorPrimitives.Multiply(y, temp, y);
+        TensorPrimitives.Multiply(y, upstream, y);
+    }
+}

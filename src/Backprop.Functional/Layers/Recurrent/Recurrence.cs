@@ -1,0 +1,389 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Backprop.Functional.Kernels;
+
+namespace Backprop.Functional;
+
+/// <summary>One recurrent cell's arithmetic at one time step, for every row of the batch at once; the unrolling in
+/// time, the GEMMs and the bookkeeping are <see cref="Recurrence{TCell}"/>'s. Implemented by the cells of
+/// <see cref="Rnn"/>, <see cref="Lstm"/> and <see cref="Gru"/>.</summary>
+internal interface IRecurrentCell
+{
+    /// <summary>G: gate blocks of H rows in weight_ih / weight_hh (RNN 1, LSTM 4, GRU 3).</summary>
+    static abstract int Gates { get; }
+
+    /// <summary>Whether the cell has a second state c (LSTM).</summary>
+    static abstract bool HasCell { get; }
+
+    /// <summary>[rows × H] blocks per step the cell keeps besides the gates (LSTM: tanh cₜ; GRU: W_hn h + b_hn).</summary>
+    static abstract int Extra { get; }
+
+    /// <summary>Whether ∂C/∂(W_hh h + b_hh) differs from ∂C/∂(W_ih x + b_ih) (GRU: its n block is multiplied by r),
+    /// and whether h′ depends on h other than through W_hh h (GRU: z ⊙ h).</summary>
+    static abstract bool Separate { get; }
+
+    /// <summary>Forward step: <c>Gates</c> holds W_ih xₜ + b_ih on entry and the gate activations on exit;
+    /// <c>HProj</c> = W_hh hₜ₋₁ + b_hh; writes hₜ (and cₜ) and the extra blocks.</summary>
+    static abstract void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>;
+
+    /// <summary>Backward step: from ∂C/∂hₜ (<c>DH</c>, may be overwritten) and ∂C/∂cₜ (<c>DC</c>, turned into ∂C/∂cₜ₋₁)
+    /// writes ∂C/∂(W_ih xₜ + b_ih) over the gates, ∂C/∂(W_hh hₜ₋₁ + b_hh) into <c>DGh</c> when <see cref="Separate"/>,
+    /// and, when <see cref="Separate"/>, the part of ∂C/∂hₜ₋₁ that does not pass through W_hh into <c>DPrev</c>.</summary>
+    static abstract void StepBack<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+/// <summary>The spans of one time step, [rows × …] each, row-major.</summary>
+internal readonly ref struct CellStep<T>
+{
+    public Span<T> Gates { get; init; }
+    public Span<T> HProj { get; init; }
+    public Span<T> DGh { get; init; }
+    public ReadOnlySpan<T> HPrev { get; init; }
+    public ReadOnlySpan<T> CPrev { get; init; }
+    public Span<T> HNext { get; init; }
+    public Span<T> CNext { get; init; }
+    public Span<T> Extra { get; init; }
+    public Span<T> DH { get; init; }
+    public Span<T> DC { get; init; }
+    public Span<T> DPrev { get; init; }
+    public Span<T> Temp { get; init; }
+    public int Rows { get; init; }
+    public int Hidden { get; init; }
+}
+
+/// <summary>Where a recurrent layer keeps its numbers in its scratch, for a batch of <c>rows</c> sequences of
+/// <c>time</c> steps. The scratch is the layer's own: it is laid out time-major, so that each step's rows are one
+/// contiguous matrix for the GEMMs (the edges stay batch-first).</summary>
+internal readonly struct RecurrentLayout
+{
+    public RecurrentLayout(int gates, bool hasCell, int extra, bool separate, int inputs, int hidden, int rows, int time)
+    {
+        int gh = gates * hidden, states = hasCell ? 2 : 1;
+        int step = rows * hidden;
+        Inputs = inputs;
+        Hidden = hidden;
+        GH = gh;
+        Rows = rows;
+        Time = time;
+        XT = 0;
+        G = XT + time * rows * inputs;
+        DGh = G + time * rows * gh;
+        H = DGh + (separate ? time * rows * gh : 0);
+        C = H + (time + 1) * step;
+        Ex = C + (hasCell ? (time + 1) * step : 0);
+        Tmp = Ex + time * extra * step;
+        DA = Tmp + rows * TempWidth(gates, hidden);
+        DB = DA + step;
+        DC = DB + step;
+        D0 = DC + (hasCell ? step : 0);
+        End = D0 + states * step;
+    }
+
+    /// <summary>Values per sample: time·(I + G·H·(1 + separate) + H·(states + extra)) + the per-step and gradient buffers.</summary>
+    public static int PerSample(int gates, bool hasCell, int extra, bool separate, int inputs, int hidden, int time)
+    {
+        long gh = (long)gates * hidden, states = hasCell ? 2 : 1;
+        long perStep = inputs + gh * (separate ? 2 : 1) + hidden * (states + extra);
+        long total = time * perStep + states * hidden + TempWidth(gates, hidden) + 2L * hidden + (hasCell ? hidden : 0) + states * hidden;
+        return total <= int.MaxValue ? (int)total
+            : throw new ArgumentOutOfRangeException(nameof(time), $"a recurrent layer [{inputs} → {hidden}] over {time} steps keeps {total} values per sample, more than an int indexes");
+    }
+
+    private static int TempWidth(int gates, int hidden) => Math.Max(gates, 4) * hidden;
+
+    public int Inputs { get; }
+    public int Hidden { get; }
+    public int GH { get; }
+    public int Rows { get; }
+    public int Time { get; }
+
+    /// <summary>Offsets: the input time-major [time × rows × I]; the gates [time × rows × GH]; GRU's hidden-side gate
+    /// gradients; h₀…h_T and c₀…c_T [(time + 1) × rows × H]; the extra blocks; a per-step temporary; two ∂C/∂h and one
+    /// ∂C/∂c [rows × H]; ∂C/∂h₀ (and ∂C/∂c₀) [rows × H] each.</summary>
+    public int XT { get; }
+    public int G { get; }
+    public int DGh { get; }
+    public int H { get; }
+    public int C { get; }
+    public int Ex { get; }
+    public int Tmp { get; }
+    public int DA { get; }
+    public int DB { get; }
+    public int DC { get; }
+    public int D0 { get; }
+    public int End { get; }
+
+    public int Step => Rows * Hidden;
+}
+
+/// <summary>Backpropagation through time for any <see cref="IRecurrentCell"/>: the forward pass unrolled over the
+/// steps, keeping each step's gates and states; the backward pass runs back from the last step, the cell's
+/// vector–Jacobian product at each, and sums the weight gradients over the steps.</summary>
+/// <remarks>
+/// How this generalises the dense equations. Unrolled, step t is a dense layer whose input is [xₜ, hₜ₋₁] and whose
+/// weights W_ih, W_hh are shared by every step; its δ is the gradient with respect to the gate pre-activations. So
+/// <list type="bullet">
+/// <item>BP4 and BP3 are unchanged, summed over steps: ∂C/∂W_ih = Σₜ δₜᵀxₜ and ∂C/∂W_hh = Σₜ δₜᵀhₜ₋₁ (each one GEMM
+/// over all time·rows rows: <see cref="Equations.WeightGradient{T}"/>), ∂C/∂b = Σₜ δₜ (<see cref="Equations.BiasGradient{T}"/>);</item>
+/// <item>BP2 becomes the recursion in time: ∂C/∂hₜ₋₁ = W_hhᵀδₜ (+ the cell's direct term) + the loss's own ∂C/∂hₜ₋₁
+/// when the layer returns sequences, and then the cell's Jacobian at t − 1 turns it into δₜ₋₁, as σ′ does in BP2;</item>
+/// <item>∂C/∂xₜ = W_ihᵀδₜ is BP2's product towards the layer below (<see cref="Equations.InputGradient{T}"/>).</item>
+/// </list>
+/// Padded steps (t ≥ a row's length) hold the state: hₜ = hₜ₋₁, cₜ = cₜ₋₁, their output is 0 and, backward, their δ is
+/// 0 and ∂C/∂h passes through unchanged, so neither the padding's values nor its count change any result.
+/// </remarks>
+internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
+{
+    internal static int ScratchPerSample(int inputs, int hidden, int time) =>
+        RecurrentLayout.PerSample(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, time);
+
+    internal static RecurrentLayout Layout(int inputs, int hidden, int rows, int time) =>
+        new(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, rows, time);
+
+    internal static ParameterTensor[] Parameters(int inputs, int hidden, InitialState initial)
+    {
+        int gh = TCell.Gates * hidden;
+        // torch.nn.RNN/LSTM/GRU draw every tensor from U(±1/√hidden): the fan-in the initialiser uses is hidden.
+        var list = new List<ParameterTensor>(6)
+        {
+            ParameterTensor.Matrix("weight_ih_l0", gh, inputs) with { FanIn = hidden },
+            ParameterTensor.Matrix("weight_hh_l0", gh, hidden) with { FanIn = hidden },
+            ParameterTensor.Vector("bias_ih_l0", gh) with { FanIn = hidden },
+            ParameterTensor.Vector("bias_hh_l0", gh) with { FanIn = hidden },
+        };
+        if (initial == InitialState.Learned)
+        {
+            list.Add(ParameterTensor.Vector("h0", hidden, ParameterInit.Zeros));
+            if (TCell.HasCell) list.Add(ParameterTensor.Vector("c0", hidden, ParameterInit.Zeros));
+        }
+        return [.. list];
+    }
+
+    internal static void Forward<T>(int inputs, int hidden, bool sequences, InitialState initial, scoped in ForwardPass<T> p)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = p.Rows, time = p.Time, gh = TCell.Gates * hidden;
+        var L = Layout(inputs, hidden, rows, time);
+        var s = p.Scratch;
+        int step = L.Step;
+        var wih = Wih(p.Theta, inputs, hidden);
+        var whh = Whh(p.Theta, inputs, hidden);
+        var bih = Bih(p.Theta, inputs, hidden);
+        var bhh = Bhh(p.Theta, inputs, hidden);
+        var lengths = p.Lengths;
+
+        // x time-major, then W_ih xₜ + b_ih for every step in one GEMM.
+        var xt = s.Slice(L.XT, time * rows * inputs);
+        ToTimeMajor(p.X, xt, rows, time, inputs);
+        var gates = s.Slice(L.G, time * rows * gh);
+        for (int r = 0; r < time * rows; r++) bih.CopyTo(gates.Slice(r * gh, gh));
+        Gemm.Multiply(xt, false, wih, true, gates, time * rows, gh, inputs, accumulate: true, p.Threads);
+
+        InitialStates(p.Theta, inputs, hidden, initial, s, L);
+        var hproj = s.Slice(L.Tmp, rows * gh);
+        for (int t = 0; t < time; t++)
+        {
+            var hPrev = s.Slice(L.H + t * step, step);
+            for (int r = 0; r < rows; r++) bhh.CopyTo(hproj.Slice(r * gh, gh));
+            Gemm.Multiply<T>(hPrev, false, whh, true, hproj, rows, gh, hidden, accumulate: true, p.Threads);
+            var cell = new CellStep<T>
+            {
+                Gates = gates.Slice(t * rows * gh, rows * gh),
+                HProj = hproj,
+                HPrev = hPrev,
+                HNext = s.Slice(L.H + (t + 1) * step, step),
+                CPrev = TCell.HasCell ? s.Slice(L.C + t * step, step) : default,
+                CNext = TCell.HasCell ? s.Slice(L.C + (t + 1) * step, step) : default,
+                Extra = TCell.Extra > 0 ? s.Slice(L.Ex + t * TCell.Extra * step, TCell.Extra * step) : default,
+                Rows = rows,
+                Hidden = hidden,
+            };
+            TCell.Step(in cell);
+            if (!lengths.IsEmpty)
+                for (int r = 0; r < rows; r++)
+                    if (t >= lengths[r])
+                    {
+                        cell.HPrev.Slice(r * hidden, hidden).CopyTo(cell.HNext.Slice(r * hidden, hidden));
+                        if (TCell.HasCell) cell.CPrev.Slice(r * hidden, hidden).CopyTo(cell.CNext.Slice(r * hidden, hidden));
+                    }
+        }
+
+        if (sequences)
+        {
+            for (int t = 0; t < time; t++)
+            {
+                var h = s.Slice(L.H + (t + 1) * step, step);
+                for (int r = 0; r < rows; r++)
+                {
+                    var y = p.Y.Slice((r * time + t) * hidden, hidden);
+                    if (!lengths.IsEmpty && t >= lengths[r]) y.Clear();
+                    else h.Slice(r * hidden, hidden).CopyTo(y);
+                }
+            }
+        }
+        else
+        {
+            s.Slice(L.H + time * step, step).CopyTo(p.Y);   // padded steps held the state: h_T is h at each row's length
+        }
+    }
+
+    internal static void Backward<T>(int inputs, int hidden, bool sequences, InitialState initial, scoped in BackwardPass<T> p)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = p.Rows, time = p.Time, gh = TCell.Gates * hidden;
+        var L = Layout(inputs, hidden, rows, time);
+        var s = p.Scratch;
+        int step = L.Step;
+        var wih = Wih(p.Theta, inputs, hidden);
+        var whh = Whh(p.Theta, inputs, hidden);
+        var lengths = p.Lengths;
+        var gates = s.Slice(L.G, time * rows * gh);
+        var dgh = TCell.Separate ? s.Slice(L.DGh, time * rows * gh) : gates;
+        var dh = s.Slice(L.DA, step);
+        var dNext = s.Slice(L.DB, step);
+        var dc = TCell.HasCell ? s.Slice(L.DC, step) : default;
+        dNext.Clear();
+        dc.Clear();
+
+        for (int t = time - 1; t >= 0; t--)
+        {
+            // ∂C/∂hₜ: from the step after (through W_hh and the cell) plus the loss's own, if it sees hₜ.
+            if (sequences)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    var d = dh.Slice(r * hidden, hidden);
+                    var from = dNext.Slice(r * hidden, hidden);
+                    if (!lengths.IsEmpty && t >= lengths[r]) from.CopyTo(d);   // a padded step's output is the constant 0
+                    else TensorPrimitives.Add(from, p.DY.Slice((r * time + t) * hidden, hidden), d);
+                }
+            }
+            else if (t == time - 1) TensorPrimitives.Add<T>(dNext, p.DY, dh);
+            else dNext.CopyTo(dh);
+
+            var cell = new CellStep<T>
+            {
+                Gates = gates.Slice(t * rows * gh, rows * gh),
+                DGh = dgh.Slice(t * rows * gh, rows * gh),
+                HPrev = s.Slice(L.H + t * step, step),
+                CPrev = TCell.HasCell ? s.Slice(L.C + t * step, step) : default,
+                Extra = TCell.Extra > 0 ? s.Slice(L.Ex + t * TCell.Extra * step, TCell.Extra * step) : default,
+                DH = dh,
+                DC = dc,
+                DPrev = dNext,
+                Temp = s.Slice(L.Tmp, rows * Math.Max(TCell.Gates, 4) * hidden),
+                Rows = rows,
+                Hidden = hidden,
+            };
+            // A padded step passes ∂C/∂h (and ∂C/∂c) through unchanged and has δ = 0: keep the incoming values in
+            // ∂C/∂h₀'s room (free until the end) to hand back after the step.
+            var saved = lengths.IsEmpty ? default : s.Slice(L.D0, (TCell.HasCell ? 2 : 1) * step);
+            if (!lengths.IsEmpty)
+            {
+                dh.CopyTo(saved);
+                if (TCell.HasCell) dc.CopyTo(saved[step..]);
+            }
+            TCell.StepBack(in cell);
+            // ∂C/∂hₜ₋₁ = the cell's direct term + δ_hₜ·W_hh (BP2's product in time).
+            Gemm.Multiply<T>(cell.DGh, false, whh, false, dNext, rows, hidden, gh, accumulate: TCell.Separate, p.Threads);
+            if (!lengths.IsEmpty)
+                for (int r = 0; r < rows; r++)
+                    if (t >= lengths[r])
+                    {
+                        cell.Gates.Slice(r * gh, gh).Clear();
+                        if (TCell.Separate) cell.DGh.Slice(r * gh, gh).Clear();
+                        saved.Slice(r * hidden, hidden).CopyTo(dNext.Slice(r * hidden, hidden));
+                        if (TCell.HasCell) saved.Slice(step + r * hidden, hidden).CopyTo(dc.Slice(r * hidden, hidden));
+                    }
+        }
+
+        // ∂C/∂h₀ (∂C/∂c₀): kept for the caller, and summed into θ when learned.
+        var d0 = s.Slice(L.D0, (TCell.HasCell ? 2 : 1) * step);
+        dNext.CopyTo(d0[..step]);
+        if (TCell.HasCell) dc.CopyTo(d0.Slice(step, step));
+
+        if (!p.DTheta.IsEmpty)
+        {
+            int o = 0;
+            var dwih = p.DTheta.Slice(o, gh * inputs); o += gh * inputs;
+            var dwhh = p.DTheta.Slice(o, gh * hidden); o += gh * hidden;
+            var dbih = p.DTheta.Slice(o, gh); o += gh;
+            var dbhh = p.DTheta.Slice(o, gh); o += gh;
+            var xt = s.Slice(L.XT, time * rows * inputs);
+            Equations.WeightGradient<T>(gates, xt, dwih, inputs, gh, p.Threads);                                  // BP4 over (t, row)
+            Equations.WeightGradient<T>(dgh, s.Slice(L.H, time * step), dwhh, hidden, gh, p.Threads);             // BP4, hₜ₋₁
+            Equations.BiasGradient<T>(gates, dbih);                                                                // BP3
+            Equations.BiasGradient<T>(dgh, dbhh);
+            if (initial == InitialState.Learned)
+            {
+                ColumnSums(d0[..step], p.DTheta.Slice(o, hidden), rows, hidden); o += hidden;
+                if (TCell.HasCell) ColumnSums(d0.Slice(step, step), p.DTheta.Slice(o, hidden), rows, hidden);
+            }
+        }
+
+        if (!p.DX.IsEmpty)
+        {
+            var xt = s.Slice(L.XT, time * rows * inputs);   // x is no longer needed: ∂C/∂x time-major in its place
+            Equations.InputGradient<T>(wih, gates, xt, inputs, gh, p.Threads);
+            FromTimeMajor(xt, p.DX, rows, time, inputs);
+        }
+    }
+
+    /// <summary>weight_ih [GH × I], weight_hh [GH × H], bias_ih, bias_hh [GH] within the layer's θ slice.</summary>
+    private static ReadOnlySpan<T> Wih<T>(ReadOnlySpan<T> theta, int inputs, int hidden) => theta[..(TCell.Gates * hidden * inputs)];
+
+    private static ReadOnlySpan<T> Whh<T>(ReadOnlySpan<T> theta, int inputs, int hidden) =>
+        theta.Slice(TCell.Gates * hidden * inputs, TCell.Gates * hidden * hidden);
+
+    private static ReadOnlySpan<T> Bih<T>(ReadOnlySpan<T> theta, int inputs, int hidden) =>
+        theta.Slice(TCell.Gates * hidden * (inputs + hidden), TCell.Gates * hidden);
+
+    private static ReadOnlySpan<T> Bhh<T>(ReadOnlySpan<T> theta, int inputs, int hidden) =>
+        theta.Slice(TCell.Gates * hidden * (inputs + hidden + 1), TCell.Gates * hidden);
+
+    /// <summary>h₀ (c₀) into the first state slot: zero, the learned vector broadcast, or left as carried.</summary>
+    private static void InitialStates<T>(ReadOnlySpan<T> theta, int inputs, int hidden, InitialState initial, Span<T> s, in RecurrentLayout L)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int step = L.Step;
+        var h0 = s.Slice(L.H, step);
+        var c0 = TCell.HasCell ? s.Slice(L.C, step) : default;
+        switch (initial)
+        {
+            case InitialState.Zero:
+                h0.Clear();
+                c0.Clear();
+                break;
+            case InitialState.Learned:
+                int o = TCell.Gates * hidden * (inputs + hidden + 2);
+                for (int r = 0; r < L.Rows; r++)
+                {
+                    theta.Slice(o, hidden).CopyTo(h0.Slice(r * hidden, hidden));
+                    if (TCell.HasCell) theta.Slice(o + hidden, hidden).CopyTo(c0.Slice(r * hidden, hidden));
+                }
+                break;
+        }
+    }
+
+    private static void ColumnSums<T>(ReadOnlySpan<T> m, Span<T> sums, int rows, int width) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        m[..width].CopyTo(sums);
+        for (int r = 1; r < rows; r++) TensorPrimitives.Add(sums, m.Slice(r * width, width), sums);
+    }
+
+    /// <summary>[rows × time × n] → [time × rows × n].</summary>
+    private static void ToTimeMajor<T>(ReadOnlySpan<T> x, Span<T> xt, int rows, int time, int n)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int t = 0; t < time; t++)
+                x.Slice((r * time + t) * n, n).CopyTo(xt.Slice((t * rows + r) * n, n));
+    }
+
+    /// <summary>[time × rows × n] → [rows × time × n].</summary>
+    private static void FromTimeMajor<T>(ReadOnlySpan<T> xt, Span<T> x, int rows, int time, int n)
+    {
+        for (int t = 0; t < time; t++)
+            for (int r = 0; r < rows; r++)
+                xt.Slice((t * rows + r) * n, n).CopyTo(x.Slice((r * time + t) * n, n));
+    }
+}
