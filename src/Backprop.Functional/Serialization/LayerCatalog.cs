@@ -17,7 +17,7 @@ public sealed record LayerCatalog
 
     private LayerCatalog(ImmutableArray<(string, Parser)> entries) => _entries = entries;
 
-    /// <summary>The built-in kinds: <see cref="Dense"/>.</summary>
+    /// <summary>The built-in kinds: <see cref="Dense"/>, <see cref="Rnn"/>, <see cref="Lstm"/>, <see cref="Gru"/>.</summary>
     public static LayerCatalog Default { get; } = new LayerCatalog(ImmutableArray<(string, Parser)>.Empty)
         .With<Dense, DenseKernel>().With<Rnn, RnnKernel>().With<Lstm, LstmKernel>().With<Gru, GruKernel>();
 

@@ -39,7 +39,7 @@ public class ScaleLayerTests
     [Fact]
     public void Records_print_their_widths_and_own_members()
     {
-        Assert.Equal("Dense { Inputs = 2, Outputs = 3, Activation = ReLU, ParameterCount = 9 }", new Dense(2, 3, ActivationKind.ReLU).ToString());
+        Assert.Equal("Dense { Inputs = 2, Outputs = 3, Activation = ReLU, ParameterCount = 9, PerStep = False }", new Dense(2, 3, ActivationKind.ReLU).ToString());
         Assert.Equal("Scale { Inputs = 4, Outputs = 4, Width = 4 }", new Scale(4).ToString());
     }
 
