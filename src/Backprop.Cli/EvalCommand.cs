@@ -56,7 +56,8 @@ internal static class ModelLoading
 
     public static void RequireFits(Network<float> network, Dataset data, string modelPath)
     {
-        if (data.Features != network.Spec.Inputs || data.Outputs != network.Spec.Outputs)
+        bool sequences = network.Spec.Layers[0].Input.IsSequence;   // a sample is whole steps of the first layer's inputs
+        if ((sequences ? data.Features % network.Spec.Inputs != 0 : data.Features != network.Spec.Inputs) || data.Outputs != network.Spec.Outputs)
             throw new CliException(string.Create(CultureInfo.InvariantCulture,
                 $"{modelPath} maps {network.Spec.Inputs} → {network.Spec.Outputs} but {data.Name} has {data.Features} features and {data.Outputs} classes"));
     }

@@ -35,7 +35,7 @@ internal static class PredictCommand
     {
         using var network = ModelLoading.Load(modelPath);
         float[] x = ImageInput.Load(imagePath, invert);
-        if (network.Spec.Inputs != x.Length)
+        if (network.Spec.Layers[0].Input.IsSequence ? x.Length % network.Spec.Inputs != 0 : network.Spec.Inputs != x.Length)
             throw new CliException(string.Create(CultureInfo.InvariantCulture, $"{modelPath} takes {network.Spec.Inputs} inputs, not a 28×28 image ({x.Length})"));
         Print(network, x, null, console);
         return ExitCodes.Ok;

@@ -11,6 +11,9 @@ internal sealed class TrainCommand
 {
     private readonly Option<string> _preset = new Option<string>("--preset") { Description = $"Start from a classic configuration: {Names.List(Preset.Names)}; explicit options override it", HelpName = "NAME" }.AcceptOnlyFromAmong(Preset.Names);
     private readonly Option<string> _layers = new("--layers") { Description = "Layer widths, input first [default: 784-128-10; with --csv: features-128-classes]", HelpName = "W-W-…" };
+    private readonly Option<string> _model = new Option<string>("--model") { Description = "A recurrent model instead of --layers: lstm, gru or rnn (tanh), reading each sample as a sequence (with --task seq-mnist: an image row by row, 28 steps of 28 pixels), then a softmax head on the last state", HelpName = "KIND" }.AcceptOnlyFromAmong("lstm", "gru", "rnn", "rnn-relu");
+    private readonly Option<string> _task = new Option<string>("--task") { Description = "With --model: seq-mnist (MNIST row by row) [default: seq-mnist]", HelpName = "TASK" }.AcceptOnlyFromAmong("seq-mnist");
+    private readonly Option<int?> _units = new("--units") { Description = "Hidden units of --model [default: 128]", HelpName = "N" };
     private readonly Option<string> _hidden = new Option<string>("--hidden") { Description = $"Hidden activation: {Names.List(Names.HiddenActivations)} [default: relu]", HelpName = "ACT" }.AcceptOnlyFromAmong(Names.HiddenActivations);
     private readonly Option<string> _output = new Option<string>("--output") { Description = $"Output activation: {Names.List(Names.Activations)} [default: softmax; identity with --regression]", HelpName = "ACT" }.AcceptOnlyFromAmong(Names.Activations);
     private readonly Option<string> _loss = new Option<string>("--loss") { Description = $"Cost: {Names.List(Names.Losses)} [default: softmax-ce for a softmax output, ce for sigmoid, else quadratic]", HelpName = "LOSS" }.AcceptOnlyFromAmong(Names.Losses);
@@ -47,7 +50,7 @@ internal sealed class TrainCommand
 
     private IEnumerable<Option> All =>
     [
-        _preset, _layers, _hidden, _output, _loss, _optimizer, _lr, _momentum, _beta1, _beta2, _eps, _alpha, _rho,
+        _preset, _layers, _model, _task, _units, _hidden, _output, _loss, _optimizer, _lr, _momentum, _beta1, _beta2, _eps, _alpha, _rho,
         _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads,
         _data, _csv, _labelColumn, _testCsv, _regression, _out, _divergence, _checkpointEvery, _checkpoint, _resume,
     ];
@@ -88,6 +91,16 @@ internal sealed class TrainCommand
 
         var data = ResolveData(parse);
         string? layersText = parse.GetValue(_layers);
+        if (parse.GetValue(_model) is { } model)
+        {
+            if (layersText is not null) throw new UsageException("--model and --layers both describe the network; give one");
+            int units = Positive(parse.GetValue(_units), "--units") ?? 128;
+            string kind = model switch { "lstm" => "Lstm", "gru" => "Gru", _ => "Rnn" };
+            string activation = model == "rnn-relu" ? ":ReLU" : model == "rnn" ? ":Tanh" : "";
+            layersText = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{kind}(28-{units}{activation}),{units}-10:Softmax");
+        }
+        else if (parse.GetValue(_task) is not null || parse.GetValue(_units) is not null)
+            throw new UsageException("--task and --units go with --model lstm|gru|rnn");
         IReadOnlyList<Layer>? layerList = layersText is not null && IsLayerList(layersText) ? ParseLayerList(layersText, parse) : null;
         int[]? layers = layerList is not null ? null : layersText is { } text ? ParseLayers(text) : preset?.Layers;
         var hidden = parse.GetValue(_hidden) is { } h ? Names.Activation(h) : preset?.Hidden ?? d.Hidden;

@@ -41,7 +41,7 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
     private readonly int[] _live;            // indices of the non-zero inputs of the current sample
     private readonly int _stride;
     private readonly Dense? _first;          // null: the first layer has no fast path, Predict runs Forward
-    private readonly Workspace<T> _ws;
+    private Workspace<T> _ws;               // re-made when a sequence of another length arrives
     private int _busy;                       // 1 while a call runs: concurrent use is refused, not computed wrong
 
     /// <summary>Copies <paramref name="network"/>'s θ into the inference layout.</summary>
@@ -52,7 +52,7 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
         _network = network;
         _theta = new T[network.Layout.Count];
         _ws = network.CreateWorkspace(1);
-        _first = network.Spec.Layers[0] as Dense;
+        _first = network.Spec.Layers[0] is Dense { PerStep: false } dense ? dense : null;
         if (_first is { } first)
         {
             _stride = (first.Outputs + Block - 1) / Block * Block;
@@ -162,6 +162,21 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
     private ReadOnlySpan<T> Run(ReadOnlySpan<T> x)
     {
         var spec = _network.Spec;
+        if (spec.Layers[0].Input.IsSequence)
+        {
+            // one sequence [time × inputs]: any whole number of steps; a new length re-makes the workspace once
+            if (x.Length == 0 || x.Length % spec.Inputs != 0)
+                throw new ArgumentException($"a prediction takes one sequence of whole steps [time × {spec.Inputs}], but x has {x.Length} values", nameof(x));
+            Shapes.RequireFinite(x, spec.Inputs, "input");
+            int time = x.Length / spec.Inputs;
+            if (time != _ws.Time)
+            {
+                _ws.Dispose();
+                _ws = _network.CreateWorkspace(1, 1, time);
+            }
+            Equations.ForwardFrom<T>(spec, _theta, x, _ws, 0, 1);
+            return _ws.A(spec.Layers.Count - 1, 1);
+        }
         if (x.Length != spec.Inputs)
             throw new ArgumentException($"a prediction takes one sample of [{spec.Inputs}], but x has {x.Length} values", nameof(x));
         Shapes.RequireFinite(x, spec.Inputs, "input");

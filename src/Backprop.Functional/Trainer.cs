@@ -110,7 +110,7 @@ public static class Trainer
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var (resume, onCheckpoint, onBatch) = hooks;
-        using var ws = network.CreateWorkspace(batch, options.Threads);
+        using var ws = network.CreateWorkspace(batch, options.Threads, TimeOf(network, train));
         using var gradient = network.CreateGradient();
         using var buffers = transform.CreateBuffers<T>(network.Layout.Count);
         using var x = new BatchBuffer<T>(batch * train.Features);
@@ -368,8 +368,10 @@ public static class Trainer
         RequireFits(network, data);
         batch = Math.Max(1, Math.Min(batch, data.Count));
         int classes = data.Outputs;
+        if (network.Spec.Layers[^1].Output.IsSequence)
+            throw new ArgumentException($"{network.Spec} gives an output at every step; Evaluate scores one output per sample (use Network.Cost per batch)");
         var confusion = new int[classes * classes];
-        using var ws = network.CreateWorkspace(batch);
+        using var ws = network.CreateWorkspace(batch, 1, TimeOf(network, data));
         using var x = new BatchBuffer<T>(batch * data.Features);
         using var y = new BatchBuffer<T>(batch * data.Outputs);
         var batcher = new Batcher(data, batch, 0, shuffle: false);
@@ -422,10 +424,24 @@ public static class Trainer
         ArgumentNullException.ThrowIfNull(data);
         if (data.Count == 0)
             throw new ArgumentException($"dataset {data.Name} has no samples: there is nothing to train on or evaluate");
-        if (data.Features != network.Spec.Inputs || data.Outputs != network.Spec.Outputs)
+        var spec = network.Spec;
+        if (spec.Layers[0].Input.IsSequence)
+        {
+            int time = data.Features / spec.Inputs;
+            int outputs = spec.Layers[^1].Output.IsSequence ? time * spec.Outputs : spec.Outputs;
+            if (time < 1 || data.Features != time * spec.Inputs || data.Outputs != outputs)
+                throw new ArgumentException(
+                    $"dataset {data.Name} is [{data.Count} × {data.Features}] → [{data.Outputs}] but the network maps sequences [time × {spec.Inputs}] → {spec.Layers[^1].Output}: a sample must be whole steps of {spec.Inputs} features{(spec.Layers[^1].Output.IsSequence ? $" and its targets [time × {spec.Outputs}]" : "")}");
+            return;
+        }
+        if (data.Features != spec.Inputs || data.Outputs != spec.Outputs)
             throw new ArgumentException(
-                $"dataset {data.Name} is [{data.Count} × {data.Features}] → [{data.Outputs}] but the network maps [{network.Spec.Inputs}] → [{network.Spec.Outputs}]");
+                $"dataset {data.Name} is [{data.Count} × {data.Features}] → [{data.Outputs}] but the network maps [{spec.Inputs}] → [{spec.Outputs}]");
     }
+
+    /// <summary>Time steps of <paramref name="data"/>'s samples for <paramref name="network"/> (1 unless it reads sequences).</summary>
+    internal static int TimeOf<T>(Network<T> network, Dataset data) where T : unmanaged, IFloatingPointIeee754<T> =>
+        network.Spec.Layers[0].Input.IsSequence ? data.Features / network.Spec.Inputs : 1;
 }
 
 /// <summary>The chain the legacy <see cref="Trainer.Step{T}(Network{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Workspace{T}, Span{T}, Optimizer, ref OptimizerState, OptimizerBuffers{T}, TrainingOptions, T)"/>
