@@ -30,6 +30,7 @@ internal static class CliApp
             TrainCommand.Create(console),
             EvalCommand.Create(console),
             PredictCommand.Create(console),
+            GradFlowCommand.Create(console),
         };
         return root;
     }

@@ -76,7 +76,8 @@ internal readonly struct RecurrentLayout
         DB = DA + step;
         DC = DB + step;
         D0 = DC + (hasCell ? step : 0);
-        End = D0 + states * step;
+        Norms = D0 + states * step;
+        End = Norms + time;
     }
 
     /// <summary>Values per sample: time·(I + G·H·(1 + separate) + H·(states + extra)) + the per-step and gradient buffers.</summary>
@@ -84,7 +85,8 @@ internal readonly struct RecurrentLayout
     {
         long gh = (long)gates * hidden, states = hasCell ? 2 : 1;
         long perStep = inputs + gh * (separate ? 2 : 1) + hidden * (states + extra);
-        long total = time * perStep + states * hidden + TempWidth(gates, hidden) + 2L * hidden + (hasCell ? hidden : 0) + states * hidden;
+        long total = time * perStep + states * hidden + TempWidth(gates, hidden) + 2L * hidden + (hasCell ? hidden : 0) + states * hidden
+            + time;   // ‖∂C/∂hₜ‖ per step: [time] values in the first row's room (counted per sample; a few spare)
         return total <= int.MaxValue ? (int)total
             : throw new ArgumentOutOfRangeException(nameof(time), $"a recurrent layer [{inputs} → {hidden}] over {time} steps keeps {total} values per sample, more than an int indexes");
     }
@@ -111,6 +113,9 @@ internal readonly struct RecurrentLayout
     public int DB { get; }
     public int DC { get; }
     public int D0 { get; }
+
+    /// <summary>‖∂C/∂hₜ‖ over the batch for t = 0 … time − 1 (hₜ the state step t gives), written by the backward pass.</summary>
+    public int Norms { get; }
     public int End { get; }
 
     public int Step => Rows * Hidden;
@@ -260,6 +265,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             }
             else if (t == time - 1) TensorPrimitives.Add<T>(dNext, p.DY, dh);
             else dNext.CopyTo(dh);
+            s[L.Norms + t] = TensorPrimitives.Norm<T>(dh);   // the gradient-flow picture, ‖∂C/∂hₜ‖: one pass over [rows × H]
 
             var cell = new CellStep<T>
             {

@@ -65,6 +65,15 @@ public static class Recurrent
         return ws.Scratch(layer, rows).Slice(at.D0 + (cell ? at.Step : 0), at.Step);
     }
 
+    /// <summary>‖∂C/∂hₜ‖ of layer <paramref name="layer"/> after a backward pass, for t = 0 … time − 1 (hₜ the state
+    /// step t gives; the norm over the batch's rows and units): how the gradient fades (or grows) with the distance
+    /// from the loss, the vanishing-gradient picture. Recorded by every backward pass at the cost of one norm per step.</summary>
+    public static ReadOnlySpan<T> StateGradientNorms<T>(NetworkSpec spec, Workspace<T> ws, int layer, int rows) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var at = Require(spec, ws, layer, rows, cell: false);
+        return ws.Scratch(layer, rows).Slice(at.Norms, ws.Time);
+    }
+
     private static Where Require<T>(NetworkSpec spec, Workspace<T> ws, int layer, int rows, bool cell) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -77,7 +86,7 @@ public static class Recurrent
         return at;
     }
 
-    private readonly record struct Where(int H, int C, int D0, int Step, bool HasCell);
+    private readonly record struct Where(int H, int C, int D0, int Norms, int Step, bool HasCell);
 
     private static Where? Locate<T>(Layer layer, Workspace<T> ws, int rows) where T : unmanaged, IFloatingPointIeee754<T> => layer switch
     {
@@ -87,5 +96,5 @@ public static class Recurrent
         _ => null,
     };
 
-    private static Where Of(in RecurrentLayout at, bool cell) => new(at.H, at.C, at.D0, at.Step, cell);
+    private static Where Of(in RecurrentLayout at, bool cell) => new(at.H, at.C, at.D0, at.Norms, at.Step, cell);
 }
