@@ -32,7 +32,7 @@ internal sealed class TrainCommand
     private readonly Option<long?> _warmup = new("--warmup") { Description = "Linear warm-up over the first N updates, then the schedule", HelpName = "N" };
     private readonly Option<int?> _stepSize = new("--step-size") { Description = "Updates between decays (--schedule step)", HelpName = "N" };
     private readonly Option<double?> _gamma = new("--gamma") { Description = "Decay factor: per step-size (step, default 0.1) or per update (exp)", HelpName = "γ" };
-    private readonly Option<string> _init = new Option<string>("--init") { Description = $"Weight initialisation: {Names.List(Names.Inits)} [default: he; the presets use nielsen]", HelpName = "SCHEME" }.AcceptOnlyFromAmong(Names.Inits);
+    private readonly Option<string> _init = new Option<string>("--init") { Description = $"Weight initialisation: {Names.List(Names.Inits)} [default: he; the presets use nielsen; --model uses pytorch, as torch.nn.LSTM does]", HelpName = "SCHEME" }.AcceptOnlyFromAmong(Names.Inits);
     private readonly Option<int?> _batch = new("--batch") { Description = "Mini-batch size [default: 64]", HelpName = "N" };
     private readonly Option<int?> _epochs = new("--epochs") { Description = "Passes over the training set [default: 5]", HelpName = "N" };
     private readonly Option<long?> _seed = new("--seed") { Description = "Seed of initialisation and shuffling [default: 0]", HelpName = "N" };
@@ -135,7 +135,7 @@ internal sealed class TrainCommand
         if (l2 < 0 || !double.IsFinite(l2)) throw new UsageException("--l2 must be ≥ 0");
         double? clip = parse.GetValue(_clip);
         if (clip is { } c && !(c > 0 && double.IsFinite(c))) throw new UsageException("--clip must be > 0");
-        var init = parse.GetValue(_init) is { } i ? Names.Init(i) : preset?.Init ?? d.Init;
+        var init = parse.GetValue(_init) is { } i ? Names.Init(i) : preset?.Init ?? (parse.GetValue(_model) is not null ? Initialization.PyTorch : d.Init);
 
         return new TrainSettings(
             layers, hidden, output, loss, optimizer, schedule, l2, clip, init,

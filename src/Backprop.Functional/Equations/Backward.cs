@@ -100,6 +100,7 @@ public static partial class Equations
                 X = l == 0 ? x : ws.A(l - 1, rows),
                 Y = ws.A(l, rows),
                 Scratch = ws.Z(l, rows),
+                LayerScratch = ws.LayerScratch(l),
                 DY = ws.Delta(l, rows),
                 DX = l == 0 ? default : ws.Delta(l - 1, rows),
                 DTheta = parameterGradients ? gradient.Slice(offset, length) : default,

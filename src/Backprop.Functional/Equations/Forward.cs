@@ -39,6 +39,7 @@ public static partial class Equations
                 X = l == 0 ? x : ws.A(l - 1, rows),
                 Y = ws.A(l, rows),
                 Scratch = ws.Z(l, rows),
+                LayerScratch = ws.LayerScratch(l),
                 Rows = rows,
                 Time = ws.Time,
                 Lengths = lengths,

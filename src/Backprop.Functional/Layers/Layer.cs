@@ -43,6 +43,8 @@ public abstract record Layer
 
     internal abstract int ScratchPerSample(int time);
 
+    internal abstract int ScratchPerLayer();
+
     internal abstract string FormatArguments();
 
     internal abstract void Forward<T>(scoped in ForwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>;

@@ -15,6 +15,7 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
     private readonly MemoryOwner<T> _buffer;
     private readonly int[] _scratchOffsets, _aOffsets, _deltaOffsets;   // per layer, where its three buffers start
     private readonly int[] _scratch, _widths;                            // per layer, per sample: scratch values, output values
+    private readonly int[] _layerOffsets, _layerScratch;                 // per layer: its per-layer scratch (whatever the rows)
     private readonly int _inputPerSample;
 
     /// <summary>A workspace for <paramref name="layers"/> holding up to <paramref name="batch"/> rows of sequences of
@@ -32,6 +33,8 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
         int n = layers.Count;
         var scratch = new long[n];
         var widths = new long[n];
+        var perLayer = new long[n];
+        long perLayerTotal = 0;
         long outputWidths = 0;
         Int128 perSample = 0;
         bool dense = true;
@@ -39,12 +42,14 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
         {
             var layer = layers[l];
             scratch[l] = layer.ScratchPerSample(time);
+            perLayer[l] = layer.ScratchPerLayer();
+            perLayerTotal += perLayer[l];
             widths[l] = layer.Output.IsSequence ? (long)time * layer.Output.Width : layer.Output.Width;
             outputWidths += widths[l];
             perSample += scratch[l] + 2 * (Int128)widths[l];
             dense &= layer is Dense;
         }
-        Int128 elements = batch * perSample;
+        Int128 elements = batch * perSample + perLayerTotal;
         if (elements > MaxElements)
             throw new ArgumentOutOfRangeException(dense
                 ? $"a workspace for a batch of {batch} rows needs 3 × {batch} × {outputWidths} (the layers' output widths) = {elements} elements, more than the limit of {MaxElements} (Workspace.MaxElements, one .NET array); use a smaller batch"
@@ -59,6 +64,8 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
         _deltaOffsets = new int[n];
         _scratch = new int[n];
         _widths = new int[n];
+        _layerOffsets = new int[n];
+        _layerScratch = new int[n];
         int offset = 0;
         for (int l = 0; l < n; l++)
         {
@@ -70,6 +77,12 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
             offset += batch * _widths[l];
             _deltaOffsets[l] = offset;
             offset += batch * _widths[l];
+        }
+        for (int l = 0; l < n; l++)
+        {
+            _layerOffsets[l] = offset;
+            _layerScratch[l] = (int)perLayer[l];
+            offset += _layerScratch[l];
         }
         _buffer = MemoryOwner<T>.Allocate(offset, AllocationMode.Clear);
         _lengths = layers[0].Input.IsSequence ? new int[batch] : [];
@@ -111,6 +124,10 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
     /// <summary>Layer <paramref name="layer"/>'s scratch for the first <paramref name="rows"/> rows, [rows × its
     /// ScratchPerSample]: what its Forward keeps for its Backward.</summary>
     public Span<T> Scratch(int layer, int rows) => Z(layer, rows);
+
+    /// <summary>Layer <paramref name="layer"/>'s per-layer scratch (<see cref="ILayerKernel{TLayer}.ScratchPerLayer"/>
+    /// values, whatever the rows): what its Forward keeps once per batch, e.g. a transposed weight.</summary>
+    public Span<T> LayerScratch(int layer) => _buffer.Span.Slice(_layerOffsets[layer], _layerScratch[layer]);
 
     /// <summary>aˡ for the first <paramref name="rows"/> rows, [rows × width].</summary>
     public Span<T> A(int layer, int rows) => _buffer.Span.Slice(_aOffsets[layer], Rows(rows) * _widths[layer]);
@@ -203,5 +220,6 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
     {
         _buffer.Dispose();
         _parameterScratch?.Dispose();
+
     }
 }

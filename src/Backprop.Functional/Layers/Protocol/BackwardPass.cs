@@ -28,6 +28,9 @@ public readonly ref struct BackwardPass<T>
     /// the δ's are wanted (the fused online update forms ∂C/∂θ itself).</summary>
     public Span<T> DTheta { get; init; }
 
+    /// <summary>The layer's per-layer scratch ([ScratchPerLayer], whatever the rows): written by Forward, read by Backward.</summary>
+    public Span<T> LayerScratch { get; init; }
+
     /// <summary>Samples in the batch.</summary>
     public int Rows { get; init; }
 

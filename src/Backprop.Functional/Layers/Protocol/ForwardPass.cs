@@ -17,6 +17,9 @@ public readonly ref struct ForwardPass<T>
     /// <summary>The layer's scratch, [rows × ScratchPerSample]: what Forward keeps for Backward (Dense: zˡ).</summary>
     public Span<T> Scratch { get; init; }
 
+    /// <summary>The layer's per-layer scratch ([ScratchPerLayer], whatever the rows): written by Forward, read by Backward.</summary>
+    public Span<T> LayerScratch { get; init; }
+
     /// <summary>Samples in the batch.</summary>
     public int Rows { get; init; }
 

@@ -37,6 +37,9 @@ public interface ILayerKernel<TLayer> where TLayer : Layer
     /// <summary>Values per sample that Forward keeps for Backward, for sequences of <paramref name="time"/> steps.</summary>
     static abstract int ScratchPerSample(TLayer layer, int time);
 
+    /// <summary>Values Forward keeps once per batch whatever the rows (e.g. a weight transposed for the GEMMs); 0 by default.</summary>
+    static virtual int ScratchPerLayer(TLayer layer) => 0;
+
     /// <summary>y = f(x; θ) for every row; keeps what Backward needs in the scratch.</summary>
     static abstract void Forward<T>(TLayer layer, scoped in ForwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>;
 

@@ -23,6 +23,8 @@ public abstract record Layer<TSelf, TKernel> : Layer
 
     internal sealed override int ScratchPerSample(int time) => TKernel.ScratchPerSample((TSelf)this, time);
 
+    internal sealed override int ScratchPerLayer() => TKernel.ScratchPerLayer((TSelf)this);
+
     internal sealed override string FormatArguments() => TKernel.Format((TSelf)this);
 
     internal sealed override void Forward<T>(scoped in ForwardPass<T> p) => TKernel.Forward((TSelf)this, in p);

@@ -26,6 +26,9 @@ public readonly ref struct TangentPass<T>
     /// <summary>ẏ = R{y}, written, [rows × output edge].</summary>
     public Span<T> YDot { get; init; }
 
+    /// <summary>The layer's per-layer scratch ([ScratchPerLayer], whatever the rows): written by Forward, read by Backward.</summary>
+    public Span<T> LayerScratch { get; init; }
+
     /// <summary>Samples in the batch.</summary>
     public int Rows { get; init; }
 

@@ -35,6 +35,9 @@ public readonly struct GruKernel : ILayerKernel<Gru>
     /// <inheritdoc cref="ILayerKernel{TLayer}.ScratchPerSample"/>
     public static int ScratchPerSample(Gru layer, int time) => Recurrence<GruCell>.ScratchPerSample(layer.Inputs, layer.Hidden, time);
 
+    /// <summary>W_hhᵀ, transposed once per batch.</summary>
+    public static int ScratchPerLayer(Gru layer) => Recurrence<GruCell>.ScratchPerLayer(layer.Hidden);
+
     /// <inheritdoc cref="ILayerKernel{TLayer}.Forward"/>
     public static void Forward<T>(Gru layer, scoped in ForwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
         Recurrence<GruCell>.Forward(layer.Inputs, layer.Hidden, layer.ReturnSequences, layer.InitialState, in p);

@@ -39,6 +39,9 @@ public readonly struct LstmKernel : ILayerKernel<Lstm>
     /// <inheritdoc cref="ILayerKernel{TLayer}.ScratchPerSample"/>
     public static int ScratchPerSample(Lstm layer, int time) => Recurrence<LstmCell>.ScratchPerSample(layer.Inputs, layer.Hidden, time);
 
+    /// <summary>W_hhᵀ, transposed once per batch.</summary>
+    public static int ScratchPerLayer(Lstm layer) => Recurrence<LstmCell>.ScratchPerLayer(layer.Hidden);
+
     /// <inheritdoc cref="ILayerKernel{TLayer}.Forward"/>
     public static void Forward<T>(Lstm layer, scoped in ForwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
         Recurrence<LstmCell>.Forward(layer.Inputs, layer.Hidden, layer.ReturnSequences, layer.InitialState, in p);
@@ -77,7 +80,6 @@ internal readonly struct LstmCell : IRecurrentCell
     public static void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int h = s.Hidden, gh = 4 * h;
-        TensorPrimitives.Add(s.Gates, s.HProj, s.Gates);
         for (int r = 0; r < s.Rows; r++)
         {
             var row = s.Gates.Slice(r * gh, gh);

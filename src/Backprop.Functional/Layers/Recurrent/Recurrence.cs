@@ -22,8 +22,9 @@ internal interface IRecurrentCell
     /// and whether h′ depends on h other than through W_hh h (GRU: z ⊙ h).</summary>
     static abstract bool Separate { get; }
 
-    /// <summary>Forward step: <c>Gates</c> holds W_ih xₜ + b_ih on entry and the gate activations on exit;
-    /// <c>HProj</c> = W_hh hₜ₋₁ + b_hh; writes hₜ (and cₜ) and the extra blocks.</summary>
+    /// <summary>Forward step: <c>Gates</c> holds the gate pre-activations on entry (W_ih xₜ + b_ih + W_hh hₜ₋₁ + b_hh;
+    /// for a <see cref="Separate"/> cell only W_ih xₜ + b_ih, with W_hh hₜ₋₁ + b_hh in <c>HProj</c>) and the gate
+    /// activations on exit; writes hₜ (and cₜ) and the extra blocks.</summary>
     static abstract void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>;
 
     /// <summary>Backward step: from ∂C/∂hₜ (<c>DH</c>, may be overwritten) and ∂C/∂cₜ (<c>DC</c>, turned into ∂C/∂cₜ₋₁)
@@ -142,6 +143,9 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     internal static int ScratchPerSample(int inputs, int hidden, int time) =>
         RecurrentLayout.PerSample(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, time);
 
+    /// <summary>W_hhᵀ [H × GH], transposed once per batch so each step's product is a plain A·B.</summary>
+    internal static int ScratchPerLayer(int hidden) => checked(TCell.Gates * hidden * hidden);
+
     internal static RecurrentLayout Layout(int inputs, int hidden, int rows, int time) =>
         new(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, rows, time);
 
@@ -181,19 +185,31 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         var xt = s.Slice(L.XT, time * rows * inputs);
         ToTimeMajor(p.X, xt, rows, time, inputs);
         var gates = s.Slice(L.G, time * rows * gh);
-        for (int r = 0; r < time * rows; r++) bih.CopyTo(gates.Slice(r * gh, gh));
+        // Seeded with the biases: b_ih, and b_hh too when the cell only ever uses their sum (not GRU's b_hn), so each
+        // step's W_hh hₜ₋₁ accumulates straight onto its gates.
+        var seed = BiasRow(s, L, gh);
+        bih.CopyTo(seed);
+        if (!TCell.Separate) TensorPrimitives.Add(seed, bhh, seed);
+        for (int r = 0; r < time * rows; r++) seed.CopyTo(gates.Slice(r * gh, gh));
         Gemm.Multiply(xt, false, wih, true, gates, time * rows, gh, inputs, accumulate: true, p.Threads);
 
         InitialStates(p.Theta, inputs, hidden, initial, s, L);
+        var whhT = p.LayerScratch[..(gh * hidden)];
+        Transpose(whh, whhT, gh, hidden);
         var hproj = s.Slice(L.Tmp, rows * gh);
         for (int t = 0; t < time; t++)
         {
             var hPrev = s.Slice(L.H + t * step, step);
-            for (int r = 0; r < rows; r++) bhh.CopyTo(hproj.Slice(r * gh, gh));
-            Gemm.Multiply<T>(hPrev, false, whh, true, hproj, rows, gh, hidden, accumulate: true, p.Threads);
+            var gatesT = gates.Slice(t * rows * gh, rows * gh);
+            if (TCell.Separate)
+            {
+                for (int r = 0; r < rows; r++) bhh.CopyTo(hproj.Slice(r * gh, gh));
+                Gemm.Multiply<T>(hPrev, false, whhT, false, hproj, rows, gh, hidden, accumulate: true, p.Threads);
+            }
+            else Gemm.Multiply<T>(hPrev, false, whhT, false, gatesT, rows, gh, hidden, accumulate: true, p.Threads);
             var cell = new CellStep<T>
             {
-                Gates = gates.Slice(t * rows * gh, rows * gh),
+                Gates = gatesT,
                 HProj = hproj,
                 HPrev = hPrev,
                 HNext = s.Slice(L.H + (t + 1) * step, step),
@@ -375,6 +391,17 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     {
         m[..width].CopyTo(sums);
         for (int r = 1; r < rows; r++) TensorPrimitives.Add(sums, m.Slice(r * width, width), sums);
+    }
+
+    /// <summary>The first row of the per-step temporary, [GH]: room for the summed biases before the steps use it.</summary>
+    private static Span<T> BiasRow<T>(Span<T> s, in RecurrentLayout L, int gh) => s.Slice(L.Tmp, gh);
+
+    /// <summary>m [rows × cols] → mᵀ [cols × rows].</summary>
+    private static void Transpose<T>(ReadOnlySpan<T> m, Span<T> mt, int rows, int cols)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                mt[c * rows + r] = m[r * cols + c];
     }
 
     /// <summary>[rows × time × n] → [time × rows × n].</summary>

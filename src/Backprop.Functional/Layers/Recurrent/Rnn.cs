@@ -46,6 +46,9 @@ public readonly struct RnnKernel : ILayerKernel<Rnn>
     /// <inheritdoc cref="ILayerKernel{TLayer}.ScratchPerSample"/>
     public static int ScratchPerSample(Rnn layer, int time) => Recurrence<RnnCell<TanhPhi>>.ScratchPerSample(layer.Inputs, layer.Hidden, time);
 
+    /// <summary>W_hhᵀ, transposed once per batch.</summary>
+    public static int ScratchPerLayer(Rnn layer) => Recurrence<RnnCell<TanhPhi>>.ScratchPerLayer(layer.Hidden);
+
     /// <inheritdoc cref="ILayerKernel{TLayer}.Forward"/>
     public static void Forward<T>(Rnn layer, scoped in ForwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -122,7 +125,6 @@ internal readonly struct RnnCell<TPhi> : IRecurrentCell where TPhi : struct, IRn
 
     public static void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        TensorPrimitives.Add(s.Gates, s.HProj, s.Gates);
         TPhi.Apply(s.Gates);
         s.Gates.CopyTo(s.HNext);
     }
