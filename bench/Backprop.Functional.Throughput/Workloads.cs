@@ -4,7 +4,7 @@ using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional.Throughput;
 
-/// <summary>The peer's workloads (shared/peers/README.md), run on this library with the same protocol: warm-up on a
+/// <summary>The peer's workloads (bench/peers/torchsharp/README.md), run on this library with the same protocol: warm-up on a
 /// throwaway model, then one timed epoch (or 20,000 online steps) on a fresh one, data loading excluded.</summary>
 internal static class Workloads
 {
