@@ -64,7 +64,7 @@ else
     var train = Mnist.LoadTrain(dir);
     var test = Mnist.LoadTest(dir);
     if (workload == "I1") Workloads.Inference(res, train, test, seed, threads);
-    else if (workload is "L1" or "L2") RecurrentWorkloads.Run(res, workload, threads, train, test, seed);   // TODO(issue 12): a stub until the Lstm kind lands
+    else if (workload is "L1" or "L2") RecurrentWorkloads.Run(res, workload, threads, train, test, seed);
     else Workloads.Epoch(res, workload, threads, train, test, seed);
 }
 using var stream = new MemoryStream();

@@ -1,12 +1,69 @@
+using System.Diagnostics;
+
 namespace Backprop.Functional.Throughput;
 
 /// <summary>Issue 12's recurrent workloads (bench/peers/torchsharp/README.md): L1, sequential-MNIST LSTM-128 training
 /// at batch 64 (L1_STEPS timed steps, default 200, after a warm-up; samples/s, managed bytes per step, test accuracy),
-/// and L2, one 28×28 sequence's inference latency (median µs). Same RESULT fields as the peer's.</summary>
+/// and L2, one 28×28 sequence's inference latency (median µs). Same RESULT fields and protocol as the peer's:
+/// PyTorch's initialisation, Adam 1e-3, a shuffled permutation of the training set, warm-up on a throwaway model.</summary>
 internal static class RecurrentWorkloads
 {
-    // TODO(issue 12): our side of L1/L2, written by the lead once the Lstm layer kind lands. Until then `e2e L1`/`e2e L2`
-    // fail and `compare --workloads L1@1,L1@2,L2@1,L2@2` shows only the peer's figures.
-    public static void Run(Dictionary<string, object> res, string workload, int threads, Dataset train, Dataset test, long seed) =>
-        throw new NotSupportedException($"{workload}: our side lands with the Lstm kind");
+    private const int Batch = 64, Time = 28, Hidden = 128;
+
+    private static NetworkSpec Spec => new([new Lstm(Time, Hidden), new Dense(Hidden, 10, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
+
+    public static void Run(Dictionary<string, object> res, string workload, int threads, Dataset train, Dataset test, long seed)
+    {
+        int steps = int.TryParse(Environment.GetEnvironmentVariable("L1_STEPS"), out int n) && n >= 0 ? n : 200;
+        if (steps == 0) steps = (train.Count + Batch - 1) / Batch;
+        // warm-up on a throwaway model: at least 20 steps and 0.5 s, as the peer
+        using (var warm = Network<float>.Create(Spec, 99, Initialization.PyTorch))
+        {
+            var clock = Stopwatch.StartNew();
+            int done = 0;
+            while (done < 20 || clock.Elapsed.TotalSeconds < 0.5) { Train(warm, train, threads, 99, 10); done += 10; }
+        }
+        GC.Collect();
+        using var net = Network<float>.Create(Spec, seed, Initialization.PyTorch);
+        var (secs, bytes) = Train(net, train, threads, seed, steps);
+        if (workload == "L1")
+        {
+            res["batch"] = Batch;
+            res["steps"] = steps;
+            res["seconds"] = secs;
+            res["samples_per_s"] = steps * (double)Batch / secs;
+            res["steps_per_s"] = steps / secs;
+            res["gc_bytes_per_step"] = bytes / (double)steps;
+            res["test_acc"] = Trainer.Evaluate(net, test).Accuracy;
+            return;
+        }
+        res["test_acc_of_trained_L1"] = Trainer.Evaluate(net, test).Accuracy;
+        using var predictor = net.CreatePredictor();
+        var (median, p10, p90, p99, perCall) = Workloads.Latency(x => predictor.Predict(x), test);
+        res["calls"] = 100_000;
+        res["median_us"] = median;
+        res["p10_us"] = p10;
+        res["p90_us"] = p90;
+        res["p99_us"] = p99;
+        res["gc_bytes_per_call"] = perCall;
+    }
+
+    private static (double Seconds, long Bytes) Train(Network<float> net, Dataset train, int threads, long seed, int steps)
+    {
+        using var state = new TrainState<float>(net, new Adam(1e-3), Batch, threads, Time);
+        var batcher = new Batcher(train, Batch, seed);
+        var x = new float[Batch * train.Features];
+        var y = new float[Batch * train.Outputs];
+        long alloc0 = GC.GetAllocatedBytesForCurrentThread();
+        var sw = Stopwatch.StartNew();
+        for (int s = 0; s < steps; s++)
+        {
+            int b = s % batcher.BatchCount;
+            if (b == 0 && s > 0) batcher.NextEpoch();
+            int rows = batcher.Copy<float>(b, x, y);
+            Trainer.Step(net, x.AsSpan(0, rows * train.Features), y.AsSpan(0, rows * train.Outputs), state);
+        }
+        sw.Stop();
+        return (sw.Elapsed.TotalSeconds, GC.GetAllocatedBytesForCurrentThread() - alloc0);
+    }
 }

@@ -105,11 +105,11 @@ internal static class Workloads
         res["forward_gc_bytes_per_call"] = forward.Bytes;
     }
 
-    private delegate ReadOnlySpan<float> Infer(ReadOnlySpan<float> x);
+    internal delegate ReadOnlySpan<float> Infer(ReadOnlySpan<float> x);
 
     /// <summary>The peer's protocol: 5,000 warm-up calls (and at least 1.5 s), then 100,000 timed calls cycling over
     /// the first 256 test images; latency percentiles in µs and managed bytes per call.</summary>
-    private static (double Median, double P10, double P90, double P99, double Bytes) Latency(Infer infer, Dataset test)
+    internal static (double Median, double P10, double P90, double P99, double Bytes) Latency(Infer infer, Dataset test)
     {
         const int warm = 5000, calls = 100_000;
         var lat = new double[calls];
