@@ -48,10 +48,12 @@ internal static class EvalCommand
 /// <summary>Opening a model file for the commands that use one.</summary>
 internal static class ModelLoading
 {
-    public static Network<float> Load(string path)
+    public static Network<float> Load(string path) => LoadWithMetadata(path).ToNetwork();
+
+    public static LoadedModel<float> LoadWithMetadata(string path)
     {
         if (!File.Exists(path)) throw new CliException($"{path}: no such model file");
-        return ModelFile.Load(path).ToNetwork();
+        return ModelFile.Load(path);
     }
 
     public static void RequireFits(Network<float> network, Dataset data, string modelPath)

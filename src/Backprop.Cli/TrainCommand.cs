@@ -12,8 +12,12 @@ internal sealed class TrainCommand
     private readonly Option<string> _preset = new Option<string>("--preset") { Description = $"Start from a classic configuration: {Names.List(Preset.Names)}; explicit options override it", HelpName = "NAME" }.AcceptOnlyFromAmong(Preset.Names);
     private readonly Option<string> _layers = new("--layers") { Description = "Layer widths, input first [default: 784-128-10; with --csv: features-128-classes]", HelpName = "W-W-…" };
     private readonly Option<string> _model = new Option<string>("--model") { Description = "A recurrent model instead of --layers: lstm, gru or rnn (tanh), reading each sample as a sequence (with --task seq-mnist: an image row by row, 28 steps of 28 pixels), then a softmax head on the last state", HelpName = "KIND" }.AcceptOnlyFromAmong("lstm", "gru", "rnn", "rnn-relu");
-    private readonly Option<string> _task = new Option<string>("--task") { Description = "With --model: seq-mnist (MNIST row by row) [default: seq-mnist]", HelpName = "TASK" }.AcceptOnlyFromAmong("seq-mnist");
-    private readonly Option<int?> _units = new("--units") { Description = "Hidden units of --model [default: 128]", HelpName = "N" };
+    private readonly Option<string> _task = new Option<string>("--task") { Description = "With --model: seq-mnist (MNIST row by row), or chars (a character-level language model on --text, Debian's bible-kjv-text by default, trained by truncated BPTT) [default: seq-mnist]", HelpName = "TASK" }.AcceptOnlyFromAmong("seq-mnist", "chars");
+    private readonly Option<int?> _units = new("--units") { Description = "Hidden units of --model [default: 128; chars: 256]", HelpName = "N" };
+    private readonly Option<string> _text = new("--text") { Description = "--task chars: the text to learn [default: ~/.cache/backprop/kjv, fetched with apt-get download if missing]", HelpName = "FILE" };
+    private readonly Option<int?> _bptt = new("--bptt") { Description = "--task chars: truncated BPTT k = k₁ = k₂, steps per block [default: 64]", HelpName = "K" };
+    private readonly Option<long?> _maxChars = new("--max-chars") { Description = "--task chars: use only the first N characters of the text", HelpName = "N" };
+    private readonly Option<int?> _sampleLength = new("--sample-length") { Description = "--task chars: characters sampled after each epoch [default: 200]", HelpName = "N" };
     private readonly Option<string> _hidden = new Option<string>("--hidden") { Description = $"Hidden activation: {Names.List(Names.HiddenActivations)} [default: relu]", HelpName = "ACT" }.AcceptOnlyFromAmong(Names.HiddenActivations);
     private readonly Option<string> _output = new Option<string>("--output") { Description = $"Output activation: {Names.List(Names.Activations)} [default: softmax; identity with --regression]", HelpName = "ACT" }.AcceptOnlyFromAmong(Names.Activations);
     private readonly Option<string> _loss = new Option<string>("--loss") { Description = $"Cost: {Names.List(Names.Losses)} [default: softmax-ce for a softmax output, ce for sigmoid, else quadratic]", HelpName = "LOSS" }.AcceptOnlyFromAmong(Names.Losses);
@@ -50,7 +54,7 @@ internal sealed class TrainCommand
 
     private IEnumerable<Option> All =>
     [
-        _preset, _layers, _model, _task, _units, _hidden, _output, _loss, _optimizer, _lr, _momentum, _beta1, _beta2, _eps, _alpha, _rho,
+        _preset, _layers, _model, _task, _units, _text, _bptt, _maxChars, _sampleLength, _hidden, _output, _loss, _optimizer, _lr, _momentum, _beta1, _beta2, _eps, _alpha, _rho,
         _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads,
         _data, _csv, _labelColumn, _testCsv, _regression, _out, _divergence, _checkpointEvery, _checkpoint, _resume,
     ];
@@ -60,7 +64,9 @@ internal sealed class TrainCommand
     {
         var options = new TrainCommand();
         var command = options.NewCommand();
-        command.SetAction(parse => TrainRunner.Run(options.Resolve(parse), console, parse.InvocationConfiguration.Error));
+        command.SetAction(parse => parse.GetValue(options._task) == "chars"
+            ? CharModel.Train(options.ResolveChars(parse), console, parse.InvocationConfiguration.Error)
+            : TrainRunner.Run(options.Resolve(parse), console, parse.InvocationConfiguration.Error));
         return command;
     }
 
@@ -81,6 +87,35 @@ internal sealed class TrainCommand
         return command;
     }
 
+    /// <summary>The options of <c>--task chars</c>: the model and its training; options of the MNIST and CSV
+    /// networks are refused.</summary>
+    public CharSettings ResolveChars(ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        foreach (var (option, name) in new (Option, string)[] { (_layers, "--layers"), (_preset, "--preset"), (_csv, "--csv"), (_data, "--data"), (_hidden, "--hidden"), (_output, "--output"), (_loss, "--loss"), (_resume, "--resume"), (_checkpointEvery, "--checkpoint-every") })
+            if (parse.GetResult(option) is not null) throw new UsageException($"{name} does not apply to --task chars");
+        string model = parse.GetValue(_model) ?? "lstm";
+        string optimizerName = parse.GetValue(_optimizer) ?? "adam";
+        var optimizer = BuildOptimizer(parse, optimizerName, optimizerName == "adam" ? 2e-3 : null);
+        double? clip = parse.GetValue(_clip) ?? 5;
+        if (clip is { } c && !(c > 0 && double.IsFinite(c))) throw new UsageException("--clip must be > 0");
+        long? maxChars = parse.GetValue(_maxChars);
+        if (maxChars is { } m && (m < 2 || m > CharCorpus.MaxLength)) throw new UsageException($"--max-chars must be 2 … {CharCorpus.MaxLength}");
+        int bptt = Positive(parse.GetValue(_bptt), "--bptt") ?? 64;
+        if (bptt > 4096) throw new UsageException("--bptt must be at most 4096");
+        int units = Positive(parse.GetValue(_units), "--units") ?? 256;
+        if (units > 8192) throw new UsageException("--units must be at most 8192");
+        return new CharSettings(parse.GetValue(_text), model, units, bptt,
+            Positive(parse.GetValue(_batch), "--batch") ?? 32,
+            Positive(parse.GetValue(_epochs), "--epochs") ?? 1,
+            maxChars, optimizer, clip,
+            parse.GetValue(_seed) ?? 0,
+            AtMostCores(Positive(parse.GetValue(_threads), "--threads")) ?? 1,
+            parse.GetValue(_out) ?? "chars.safetensors",
+            Positive(parse.GetValue(_sampleLength), "--sample-length") ?? 200,
+            0.8);
+    }
+
     /// <summary>Command line over preset over defaults.</summary>
     /// <exception cref="UsageException">A value is out of range or options contradict each other.</exception>
     public TrainSettings Resolve(ParseResult parse)
@@ -91,7 +126,7 @@ internal sealed class TrainCommand
 
         var data = ResolveData(parse);
         string? layersText = parse.GetValue(_layers);
-        if (parse.GetValue(_model) is { } model)
+        if (parse.GetValue(_model) is { } model && parse.GetValue(_task) != "chars")
         {
             if (layersText is not null) throw new UsageException("--model and --layers both describe the network; give one");
             int units = Positive(parse.GetValue(_units), "--units") ?? 128;
@@ -101,6 +136,8 @@ internal sealed class TrainCommand
         }
         else if (parse.GetValue(_task) is not null || parse.GetValue(_units) is not null)
             throw new UsageException("--task and --units go with --model lstm|gru|rnn");
+        foreach (var (option, name) in new (Option, string)[] { (_text, "--text"), (_bptt, "--bptt"), (_maxChars, "--max-chars"), (_sampleLength, "--sample-length") })
+            if (parse.GetResult(option) is not null) throw new UsageException($"{name} goes with --task chars");
         IReadOnlyList<Layer>? layerList = layersText is not null && IsLayerList(layersText) ? ParseLayerList(layersText, parse) : null;
         int[]? layers = layerList is not null ? null : layersText is { } text ? ParseLayers(text) : preset?.Layers;
         var hidden = parse.GetValue(_hidden) is { } h ? Names.Activation(h) : preset?.Hidden ?? d.Hidden;

@@ -78,7 +78,7 @@ internal readonly struct RecurrentLayout
         DC = DB + step;
         D0 = DC + (hasCell ? step : 0);
         Norms = D0 + states * step;
-        End = Norms + time;
+        End = Norms + 2 * time;
     }
 
     /// <summary>Values per sample: time·(I + G·H·(1 + separate) + H·(states + extra)) + the per-step and gradient buffers.</summary>
@@ -87,7 +87,7 @@ internal readonly struct RecurrentLayout
         long gh = (long)gates * hidden, states = hasCell ? 2 : 1;
         long perStep = inputs + gh * (separate ? 2 : 1) + hidden * (states + extra);
         long total = time * perStep + states * hidden + TempWidth(gates, hidden) + 2L * hidden + (hasCell ? hidden : 0) + states * hidden
-            + time;   // ‖∂C/∂hₜ‖ per step: [time] values in the first row's room (counted per sample; a few spare)
+            + 2L * time;   // ‖∂C/∂hₜ‖ per step, and the second half's ‖·‖² (counted per sample; spare beyond one row)
         return total <= int.MaxValue ? (int)total
             : throw new ArgumentOutOfRangeException(nameof(time), $"a recurrent layer [{inputs} → {hidden}] over {time} steps keeps {total} values per sample, more than an int indexes");
     }
@@ -203,40 +203,9 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         bool transposed = rows >= TransposeRows;
         var whhT = p.LayerScratch[..(gh * hidden)];
         if (transposed) Transpose(whh, whhT, gh, hidden);
-        var hproj = s.Slice(L.Tmp, rows * gh);
-        for (int t = 0; t < time; t++)
-        {
-            var hPrev = s.Slice(L.H + t * step, step);
-            var gatesT = gates.Slice(t * rows * gh, rows * gh);
-            if (TCell.Separate)
-            {
-                for (int r = 0; r < rows; r++) bhh.CopyTo(hproj.Slice(r * gh, gh));
-                if (transposed) Gemm.Multiply<T>(hPrev, false, whhT, false, hproj, rows, gh, hidden, accumulate: true, p.Threads);
-                else Gemm.Multiply<T>(hPrev, false, whh, true, hproj, rows, gh, hidden, accumulate: true, p.Threads);
-            }
-            else if (transposed) Gemm.Multiply<T>(hPrev, false, whhT, false, gatesT, rows, gh, hidden, accumulate: true, p.Threads);
-            else Gemm.Multiply<T>(hPrev, false, whh, true, gatesT, rows, gh, hidden, accumulate: true, p.Threads);
-            var cell = new CellStep<T>
-            {
-                Gates = gatesT,
-                HProj = hproj,
-                HPrev = hPrev,
-                HNext = s.Slice(L.H + (t + 1) * step, step),
-                CPrev = TCell.HasCell ? s.Slice(L.C + t * step, step) : default,
-                CNext = TCell.HasCell ? s.Slice(L.C + (t + 1) * step, step) : default,
-                Extra = TCell.Extra > 0 ? s.Slice(L.Ex + t * TCell.Extra * step, TCell.Extra * step) : default,
-                Rows = rows,
-                Hidden = hidden,
-            };
-            TCell.Step(in cell);
-            if (!lengths.IsEmpty)
-                for (int r = 0; r < rows; r++)
-                    if (t >= lengths[r])
-                    {
-                        cell.HPrev.Slice(r * hidden, hidden).CopyTo(cell.HNext.Slice(r * hidden, hidden));
-                        if (TCell.HasCell) cell.CPrev.Slice(r * hidden, hidden).CopyTo(cell.CNext.Slice(r * hidden, hidden));
-                    }
-        }
+        var stepWeights = transposed ? (ReadOnlySpan<T>)whhT : whh;
+        if (!RecurrentSplit<T, TCell>.TryForward(s, L, stepWeights, transposed, bhh, lengths, p.Threads))
+            ForwardSteps(s, L, stepWeights, transposed, bhh, lengths, 0, rows, p.Threads);
 
         if (sequences)
         {
@@ -269,64 +238,11 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         var lengths = p.Lengths;
         var gates = s.Slice(L.G, time * rows * gh);
         var dgh = TCell.Separate ? s.Slice(L.DGh, time * rows * gh) : gates;
-        var dh = s.Slice(L.DA, step);
         var dNext = s.Slice(L.DB, step);
         var dc = TCell.HasCell ? s.Slice(L.DC, step) : default;
-        dNext.Clear();
-        dc.Clear();
-
-        for (int t = time - 1; t >= 0; t--)
-        {
-            // ∂C/∂hₜ: from the step after (through W_hh and the cell) plus the loss's own, if it sees hₜ.
-            if (sequences)
-            {
-                for (int r = 0; r < rows; r++)
-                {
-                    var d = dh.Slice(r * hidden, hidden);
-                    var from = dNext.Slice(r * hidden, hidden);
-                    if (!lengths.IsEmpty && t >= lengths[r]) from.CopyTo(d);   // a padded step's output is the constant 0
-                    else TensorPrimitives.Add(from, p.DY.Slice((r * time + t) * hidden, hidden), d);
-                }
-            }
-            else if (t == time - 1) TensorPrimitives.Add<T>(dNext, p.DY, dh);
-            else dNext.CopyTo(dh);
-            s[L.Norms + t] = TensorPrimitives.Norm<T>(dh);   // the gradient-flow picture, ‖∂C/∂hₜ‖: one pass over [rows × H]
-
-            var cell = new CellStep<T>
-            {
-                Gates = gates.Slice(t * rows * gh, rows * gh),
-                DGh = dgh.Slice(t * rows * gh, rows * gh),
-                HPrev = s.Slice(L.H + t * step, step),
-                CPrev = TCell.HasCell ? s.Slice(L.C + t * step, step) : default,
-                Extra = TCell.Extra > 0 ? s.Slice(L.Ex + t * TCell.Extra * step, TCell.Extra * step) : default,
-                DH = dh,
-                DC = dc,
-                DPrev = dNext,
-                Temp = s.Slice(L.Tmp, rows * Math.Max(TCell.Gates, 4) * hidden),
-                Rows = rows,
-                Hidden = hidden,
-            };
-            // A padded step passes ∂C/∂h (and ∂C/∂c) through unchanged and has δ = 0: keep the incoming values in
-            // ∂C/∂h₀'s room (free until the end) to hand back after the step.
-            var saved = lengths.IsEmpty ? default : s.Slice(L.D0, (TCell.HasCell ? 2 : 1) * step);
-            if (!lengths.IsEmpty)
-            {
-                dh.CopyTo(saved);
-                if (TCell.HasCell) dc.CopyTo(saved[step..]);
-            }
-            TCell.StepBack(in cell);
-            // ∂C/∂hₜ₋₁ = the cell's direct term + δ_hₜ·W_hh (BP2's product in time).
-            Gemm.Multiply<T>(cell.DGh, false, whh, false, dNext, rows, hidden, gh, accumulate: TCell.Separate, p.Threads);
-            if (!lengths.IsEmpty)
-                for (int r = 0; r < rows; r++)
-                    if (t >= lengths[r])
-                    {
-                        cell.Gates.Slice(r * gh, gh).Clear();
-                        if (TCell.Separate) cell.DGh.Slice(r * gh, gh).Clear();
-                        saved.Slice(r * hidden, hidden).CopyTo(dNext.Slice(r * hidden, hidden));
-                        if (TCell.HasCell) saved.Slice(step + r * hidden, hidden).CopyTo(dc.Slice(r * hidden, hidden));
-                    }
-        }
+        if (!RecurrentSplit<T, TCell>.TryBackward(s, L, whh, p.DY, sequences, lengths, p.Threads))
+            BackwardSteps(s, L, whh, p.DY, sequences, lengths, 0, rows, p.Threads);
+        for (int t = 0; t < time; t++) s[L.Norms + t] = T.Sqrt(s[L.Norms + t] + s[L.Norms + time + t]);   // the halves' ‖·‖²
 
         // ∂C/∂h₀ (∂C/∂c₀): kept for the caller, and summed into θ when learned.
         var d0 = s.Slice(L.D0, (TCell.HasCell ? 2 : 1) * step);
@@ -357,6 +273,113 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             var xt = s.Slice(L.XT, time * rows * inputs);   // x is no longer needed: ∂C/∂x time-major in its place
             Equations.InputGradient<T>(wih, gates, xt, inputs, gh, p.Threads);
             FromTimeMajor(xt, p.DX, rows, time, inputs);
+        }
+    }
+
+    /// <summary>The forward steps for rows [r0, r0 + n): each step's W_hh hₜ₋₁ (one GEMM over those rows), the cell, and
+    /// the padded rows' state held. Rows never mix before the weight gradients, so two ranges run on two threads.</summary>
+    internal static void ForwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, bool transposed, ReadOnlySpan<T> bhh,
+        ReadOnlySpan<int> lengths, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = L.Rows, hidden = L.Hidden, gh = L.GH, step = L.Step, time = L.Time;
+        var hproj = s.Slice(L.Tmp + r0 * gh, n * gh);
+        for (int t = 0; t < time; t++)
+        {
+            var hPrev = s.Slice(L.H + t * step + r0 * hidden, n * hidden);
+            var gatesT = s.Slice(L.G + (t * rows + r0) * gh, n * gh);
+            var product = TCell.Separate ? hproj : gatesT;
+            if (TCell.Separate)
+                for (int r = 0; r < n; r++) bhh.CopyTo(hproj.Slice(r * gh, gh));
+            if (transposed) Gemm.Multiply<T>(hPrev, false, whh, false, product, n, gh, hidden, accumulate: true, threads);
+            else Gemm.Multiply<T>(hPrev, false, whh, true, product, n, gh, hidden, accumulate: true, threads);
+            var cell = new CellStep<T>
+            {
+                Gates = gatesT,
+                HProj = hproj,
+                HPrev = hPrev,
+                HNext = s.Slice(L.H + (t + 1) * step + r0 * hidden, n * hidden),
+                CPrev = TCell.HasCell ? s.Slice(L.C + t * step + r0 * hidden, n * hidden) : default,
+                CNext = TCell.HasCell ? s.Slice(L.C + (t + 1) * step + r0 * hidden, n * hidden) : default,
+                Extra = TCell.Extra > 0 ? s.Slice(L.Ex + t * TCell.Extra * step + r0 * TCell.Extra * hidden, n * TCell.Extra * hidden) : default,
+                Rows = n,
+                Hidden = hidden,
+            };
+            TCell.Step(in cell);
+            if (!lengths.IsEmpty)
+                for (int r = 0; r < n; r++)
+                    if (t >= lengths[r0 + r])
+                    {
+                        cell.HPrev.Slice(r * hidden, hidden).CopyTo(cell.HNext.Slice(r * hidden, hidden));
+                        if (TCell.HasCell) cell.CPrev.Slice(r * hidden, hidden).CopyTo(cell.CNext.Slice(r * hidden, hidden));
+                    }
+        }
+    }
+
+    /// <summary>The backward steps for rows [r0, r0 + n), from the last step to the first: ∂C/∂hₜ, the cell's
+    /// vector–Jacobian product, and ∂C/∂hₜ₋₁ = δ_hₜ·W_hh (+ the cell's direct term). Leaves ∂C/∂h₀ (∂C/∂c₀) of those rows
+    /// in the DB (DC) buffers and ‖∂C/∂hₜ‖² of those rows at Norms + t (Norms + time + t for a range not starting at 0).</summary>
+    internal static void BackwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
+        ReadOnlySpan<int> lengths, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = L.Rows, hidden = L.Hidden, gh = L.GH, step = L.Step, time = L.Time, block = n * hidden;
+        int temp = Math.Max(TCell.Gates, 4) * hidden;
+        var dh = s.Slice(L.DA + r0 * hidden, block);
+        var dNext = s.Slice(L.DB + r0 * hidden, block);
+        var dc = TCell.HasCell ? s.Slice(L.DC + r0 * hidden, block) : default;
+        var savedH = s.Slice(L.D0 + r0 * hidden, block);   // ∂C/∂h₀'s room, free until the end
+        var savedC = TCell.HasCell ? s.Slice(L.D0 + step + r0 * hidden, block) : default;
+        int norms = L.Norms + (r0 == 0 ? 0 : time);
+        dNext.Clear();
+        dc.Clear();
+        for (int t = time - 1; t >= 0; t--)
+        {
+            // ∂C/∂hₜ: from the step after (through W_hh and the cell) plus the loss's own, if it sees hₜ.
+            if (sequences)
+            {
+                for (int r = 0; r < n; r++)
+                {
+                    var d = dh.Slice(r * hidden, hidden);
+                    var from = dNext.Slice(r * hidden, hidden);
+                    if (!lengths.IsEmpty && t >= lengths[r0 + r]) from.CopyTo(d);   // a padded step's output is the constant 0
+                    else TensorPrimitives.Add(from, dy.Slice(((r0 + r) * time + t) * hidden, hidden), d);
+                }
+            }
+            else if (t == time - 1) TensorPrimitives.Add(dNext, dy.Slice(r0 * hidden, block), dh);
+            else dNext.CopyTo(dh);
+            s[norms + t] = TensorPrimitives.SumOfSquares<T>(dh);   // the gradient-flow picture, ‖∂C/∂hₜ‖²
+
+            var cell = new CellStep<T>
+            {
+                Gates = s.Slice(L.G + (t * rows + r0) * gh, n * gh),
+                DGh = TCell.Separate ? s.Slice(L.DGh + (t * rows + r0) * gh, n * gh) : s.Slice(L.G + (t * rows + r0) * gh, n * gh),
+                HPrev = s.Slice(L.H + t * step + r0 * hidden, block),
+                CPrev = TCell.HasCell ? s.Slice(L.C + t * step + r0 * hidden, block) : default,
+                Extra = TCell.Extra > 0 ? s.Slice(L.Ex + t * TCell.Extra * step + r0 * TCell.Extra * hidden, n * TCell.Extra * hidden) : default,
+                DH = dh,
+                DC = dc,
+                DPrev = dNext,
+                Temp = s.Slice(L.Tmp + r0 * temp, n * temp),
+                Rows = n,
+                Hidden = hidden,
+            };
+            // A padded step passes ∂C/∂h (and ∂C/∂c) through unchanged and has δ = 0: keep the incoming values.
+            if (!lengths.IsEmpty)
+            {
+                dh.CopyTo(savedH);
+                if (TCell.HasCell) dc.CopyTo(savedC);
+            }
+            TCell.StepBack(in cell);
+            // ∂C/∂hₜ₋₁ = the cell's direct term + δ_hₜ·W_hh (BP2's product in time).
+            Gemm.Multiply<T>(cell.DGh, false, whh, false, dNext, n, hidden, gh, accumulate: TCell.Separate, threads);
+            if (!lengths.IsEmpty)
+                for (int r = 0; r < n; r++)
+                    if (t >= lengths[r0 + r])
+                    {
+                        cell.Gates.Slice(r * gh, gh).Clear();
+                        if (TCell.Separate) cell.DGh.Slice(r * gh, gh).Clear();
+                        savedH.Slice(r * hidden, hidden).CopyTo(dNext.Slice(r * hidden, hidden));
+                        if (TCell.HasCell) savedC.Slice(r * hidden, hidden).CopyTo(dc.Slice(r * hidden, hidden));
+                    }
         }
     }
 
