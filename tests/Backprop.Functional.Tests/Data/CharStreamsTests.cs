@@ -8,8 +8,10 @@ namespace Backprop.Functional.Tests.Data;
 /// <summary>A text, a batch and a block length that fit it (at least one block), small enough to read when a property fails.</summary>
 public sealed record StreamCase(string Text, int Batch, int Time)
 {
-    public override string ToString() =>
-        $"\"{string.Concat(Text.Select(c => c < 0x20 || c > 0x7E ? $"\\u{(int)c:X4}" : c.ToString()))}\" ({Text.Length} chars), batch {Batch}, time {Time}";
+    public override string ToString() => $"\"{Escape(Text)}\" ({Text.Length} chars), batch {Batch}, time {Time}";
+
+    /// <summary>Control and non-ASCII characters as \uXXXX, so a lone surrogate in a failure message stays readable.</summary>
+    public static string Escape(string s) => string.Concat(s.Select(c => c < 0x20 || c > 0x7E ? $"\\u{(int)c:X4}" : c.ToString()));
 }
 
 /// <summary>Texts over a few characters, one of them outside the Basic Multilingual Plane (two code units); batch 1–6
@@ -76,8 +78,8 @@ public sealed class CharStreamsTests
         for (int b = 0; b < c.Batch; b++)
         {
             string stream = c.Text.Substring(b * l, l), used = stream[..((blocks * c.Time) + 1)];
-            p = p.And((inputs[b] == used[..^1]).Label($"stream {b}: inputs \"{inputs[b]}\" == \"{used[..^1]}\""))
-                 .And((targets[b] == used[1..]).Label($"stream {b}: targets \"{targets[b]}\" == \"{used[1..]}\""));
+            p = p.And((inputs[b] == used[..^1]).Label($"stream {b}: inputs \"{StreamCase.Escape(inputs[b])}\" == \"{StreamCase.Escape(used[..^1])}\""))
+                 .And((targets[b] == used[1..]).Label($"stream {b}: targets \"{StreamCase.Escape(targets[b])}\" == \"{StreamCase.Escape(used[1..])}\""));
         }
 
         return p;
