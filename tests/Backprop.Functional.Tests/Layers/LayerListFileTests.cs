@@ -46,9 +46,9 @@ public class LayerListFileTests
     public void Catalog_lists_its_kinds_and_With_replaces_a_kind_of_the_same_name()
     {
         Assert.Equal(["Dense", "Rnn", "Lstm", "Gru"], LayerCatalog.Default.Kinds);
-        Assert.Equal(["Dense", "Scale"], WithScale.Kinds);
+        Assert.Equal(["Dense", "Rnn", "Lstm", "Gru", "Scale"], WithScale.Kinds);
         Assert.Equal(WithScale, WithScale.With<Scale, ScaleKernel>());
-        Assert.Equal("LayerCatalog { Dense, Scale }", WithScale.ToString());
+        Assert.Equal("LayerCatalog { Dense, Rnn, Lstm, Gru, Scale }", WithScale.ToString());
     }
 
     [Fact]
