@@ -35,8 +35,8 @@ public readonly struct GruKernel : ILayerKernel<Gru>
     /// <inheritdoc cref="ILayerKernel{TLayer}.ScratchPerSample"/>
     public static int ScratchPerSample(Gru layer, int time) => Recurrence<GruCell>.ScratchPerSample(layer.Inputs, layer.Hidden, time);
 
-    /// <summary>W_hhᵀ, transposed once per batch.</summary>
-    public static int ScratchPerLayer(Gru layer) => Recurrence<GruCell>.ScratchPerLayer(layer.Hidden);
+    /// <summary>W_hhᵀ, transposed once per batch, and room for ∂C/∂[W_ih | W_hh].</summary>
+    public static int ScratchPerLayer(Gru layer) => Recurrence<GruCell>.ScratchPerLayer(layer.Inputs, layer.Hidden);
 
     /// <inheritdoc cref="ILayerKernel{TLayer}.Forward"/>
     public static void Forward<T>(Gru layer, scoped in ForwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>

@@ -39,8 +39,8 @@ public readonly struct LstmKernel : ILayerKernel<Lstm>
     /// <inheritdoc cref="ILayerKernel{TLayer}.ScratchPerSample"/>
     public static int ScratchPerSample(Lstm layer, int time) => Recurrence<LstmCell>.ScratchPerSample(layer.Inputs, layer.Hidden, time);
 
-    /// <summary>W_hhᵀ, transposed once per batch.</summary>
-    public static int ScratchPerLayer(Lstm layer) => Recurrence<LstmCell>.ScratchPerLayer(layer.Hidden);
+    /// <summary>W_hhᵀ, transposed once per batch, and room for ∂C/∂[W_ih | W_hh].</summary>
+    public static int ScratchPerLayer(Lstm layer) => Recurrence<LstmCell>.ScratchPerLayer(layer.Inputs, layer.Hidden);
 
     /// <inheritdoc cref="ILayerKernel{TLayer}.Forward"/>
     public static void Forward<T>(Lstm layer, scoped in ForwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>

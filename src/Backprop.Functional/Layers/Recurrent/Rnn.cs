@@ -46,8 +46,8 @@ public readonly struct RnnKernel : ILayerKernel<Rnn>
     /// <inheritdoc cref="ILayerKernel{TLayer}.ScratchPerSample"/>
     public static int ScratchPerSample(Rnn layer, int time) => Recurrence<RnnCell<TanhPhi>>.ScratchPerSample(layer.Inputs, layer.Hidden, time);
 
-    /// <summary>W_hhᵀ, transposed once per batch.</summary>
-    public static int ScratchPerLayer(Rnn layer) => Recurrence<RnnCell<TanhPhi>>.ScratchPerLayer(layer.Hidden);
+    /// <summary>W_hhᵀ, transposed once per batch, and room for ∂C/∂[W_ih | W_hh].</summary>
+    public static int ScratchPerLayer(Rnn layer) => Recurrence<RnnCell<TanhPhi>>.ScratchPerLayer(layer.Inputs, layer.Hidden);
 
     /// <inheritdoc cref="ILayerKernel{TLayer}.Forward"/>
     public static void Forward<T>(Rnn layer, scoped in ForwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>
