@@ -13,12 +13,14 @@ namespace Backprop.Functional;
 /// <param name="Seed">Seed of the sample.</param>
 /// <param name="Floor">Positive absolute floor of the relative error's denominator:
 /// |g − ĝ| / max(|g|, |ĝ|, Floor), so gradients that are zero in exact arithmetic are judged by absolute error.</param>
+/// <param name="Time">Time steps of each sequence, for a network that reads sequences (x is [rows × Time × inputs]).</param>
 public sealed record GradientCheckOptions(
     FiniteDifference Stencil = FiniteDifference.Central,
     double? Step = null,
     int? Sample = null,
     long Seed = 0,
-    double Floor = 1e-8);
+    double Floor = 1e-8,
+    int Time = 1);
 
 /// <summary>The largest discrepancy found in one slot.
 /// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
@@ -80,8 +82,7 @@ public static class GradientCheck
         ArgumentNullException.ThrowIfNull(network);
         options ??= new GradientCheckOptions();
         Check(options);
-        int rows = x.Length / Math.Max(1, network.Spec.Inputs);
-        using var ws = network.CreateWorkspace(Math.Max(1, rows));
+        using var ws = WorkspaceFor(network, x, options);
         using var gradient = network.CreateGradient();
         network.ValueAndGradient(x, y, ws, gradient.Span);
 
@@ -124,8 +125,7 @@ public static class GradientCheck
         options ??= new GradientCheckOptions();
         Check(options);
         if (destination.Length != network.Layout.Count) Shapes.ThrowLengths("destination", destination.Length, "theta", network.Layout.Count);
-        int rows = x.Length / Math.Max(1, network.Spec.Inputs);
-        using var ws = network.CreateWorkspace(Math.Max(1, rows));
+        using var ws = WorkspaceFor(network, x, options);
         var indices = Indices(network.Layout.Count, options.Sample, options.Seed);
         double step = StepOf<T>(options);
         destination.Fill(double.NaN);
@@ -176,8 +176,19 @@ public static class GradientCheck
     }
 
     /// <summary>Refuses options that would make every estimate NaN or meaningless, naming the field.</summary>
+    /// <summary>A workspace for the rows of x: [rows × inputs], or [rows × Time × inputs] for a network reading sequences.</summary>
+    private static Workspace<T> WorkspaceFor<T>(Network<T> network, ReadOnlySpan<T> x, GradientCheckOptions options)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int time = network.Spec.Layers[0].Input.IsSequence ? options.Time : 1;
+        int rows = x.Length / Math.Max(1, network.Spec.Inputs * time);
+        return network.CreateWorkspace(Math.Max(1, rows), 1, time);
+    }
+
     private static void Check(GradientCheckOptions options)
     {
+        if (options.Time < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Time, $"GradientCheckOptions.Time must be at least 1, got {options.Time}");
         if (options.Step is { } step && !(step > 0 && double.IsFinite(step)))
             throw new ArgumentOutOfRangeException(nameof(options), step, $"GradientCheckOptions.Step must be a positive finite number, got {step}");
         if (options.Sample is < 0)

@@ -50,19 +50,9 @@ public readonly struct GruKernel : ILayerKernel<Gru>
     public static string Format(Gru layer) => layer.FormatShared();
 
     /// <inheritdoc cref="ILayerKernel{TLayer}.TryParse"/>
-    public static bool TryParse(string arguments, [NotNullWhen(true)] out Gru? layer, out string reason)
-    {
-        layer = null;
-        if (!RecurrentText.TryParse(arguments, Kind, out int inputs, out int hidden, out bool sequences, out var initial, out string? other, out reason))
-            return false;
-        if (other is not null)
-        {
-            reason = $"unknown Gru option \"{InputText.Excerpt(other)}\" (known: sequences, learned-state, carried-state)";
-            return false;
-        }
-        layer = new Gru(inputs, hidden) { ReturnSequences = sequences, InitialState = initial };
-        return true;
-    }
+    public static bool TryParse(string arguments, [NotNullWhen(true)] out Gru? layer, out string reason) =>
+        RecurrentText.TryParseGated(arguments, Kind, static (inputs, hidden, sequences, initial) =>
+            new Gru(inputs, hidden) { ReturnSequences = sequences, InitialState = initial }, out layer, out reason);
 }
 
 /// <summary>One GRU step for every row (see <see cref="Gru"/>); keeps W_hn hₜ₋₁ + b_hn for the backward step.</summary>

@@ -54,19 +54,9 @@ public readonly struct LstmKernel : ILayerKernel<Lstm>
     public static string Format(Lstm layer) => layer.FormatShared();
 
     /// <inheritdoc cref="ILayerKernel{TLayer}.TryParse"/>
-    public static bool TryParse(string arguments, [NotNullWhen(true)] out Lstm? layer, out string reason)
-    {
-        layer = null;
-        if (!RecurrentText.TryParse(arguments, Kind, out int inputs, out int hidden, out bool sequences, out var initial, out string? other, out reason))
-            return false;
-        if (other is not null)
-        {
-            reason = $"unknown Lstm option \"{InputText.Excerpt(other)}\" (known: sequences, learned-state, carried-state)";
-            return false;
-        }
-        layer = new Lstm(inputs, hidden) { ReturnSequences = sequences, InitialState = initial };
-        return true;
-    }
+    public static bool TryParse(string arguments, [NotNullWhen(true)] out Lstm? layer, out string reason) =>
+        RecurrentText.TryParseGated(arguments, Kind, static (inputs, hidden, sequences, initial) =>
+            new Lstm(inputs, hidden) { ReturnSequences = sequences, InitialState = initial }, out layer, out reason);
 }
 
 /// <summary>One LSTM step for every row (see <see cref="Lstm"/>); keeps tanh(cₜ) for the backward step.</summary>

@@ -82,6 +82,23 @@ public abstract record RecurrentLayer<TSelf, TKernel> : Layer<TSelf, TKernel>
 /// <summary>Parses the shared argument text of the recurrent kinds.</summary>
 internal static class RecurrentText
 {
+    /// <summary>A gated kind's arguments (<c>inputs-hidden</c> and the shared flags only), made into a layer by
+    /// <paramref name="make"/>.</summary>
+    internal static bool TryParseGated<TLayer>(string arguments, string kind, Func<int, int, bool, InitialState, TLayer> make,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TLayer? layer, out string reason) where TLayer : Layer
+    {
+        layer = null;
+        if (!TryParse(arguments, kind, out int inputs, out int hidden, out bool sequences, out var initial, out string? other, out reason))
+            return false;
+        if (other is not null)
+        {
+            reason = $"unknown {kind} option \"{InputText.Excerpt(other)}\" (known: sequences, learned-state, carried-state)";
+            return false;
+        }
+        layer = make(inputs, hidden, sequences, initial);
+        return true;
+    }
+
     /// <summary><c>inputs-hidden[:flag]…</c>; <paramref name="other"/> receives one token that is not a shared flag
     /// (an Rnn's activation), or null.</summary>
     internal static bool TryParse(string arguments, string kind, out int inputs, out int hidden, out bool sequences,

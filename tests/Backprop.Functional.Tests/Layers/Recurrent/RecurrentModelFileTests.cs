@@ -72,3 +72,26 @@ public class RecurrentModelFileTests
         Assert.Contains("takes [batch × time × 4] but layer 0 (Lstm) gives [batch × 4]", chain.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>The library's own gradient check takes sequence networks (GradientCheckOptions.Time).</summary>
+public class RecurrentGradientCheckTests
+{
+    [Theory]
+    [InlineData("Lstm(3-4),4-2:Softmax")]
+    [InlineData("Gru(3-4:sequences),4-2:Softmax:per-step")]
+    [InlineData("Rnn(3-4:Tanh:learned-state),4-2:Softmax")]
+    public void GradientCheck_passes_on_a_recurrent_network(string list)
+    {
+        Assert.True(LayerList.TryParse(list, LayerCatalog.Default, out var layers, out string error), error);
+        using var net = Network<double>.Create(new NetworkSpec(layers, LossKind.SoftmaxCrossEntropy), 5);
+        const int rows = 2, time = 5;
+        var x = new double[rows * time * 3];
+        for (int i = 0; i < x.Length; i++) x[i] = Math.Cos(3 * i);
+        int positions = layers[^1].Output.IsSequence ? rows * time : rows;
+        var y = new double[positions * 2];
+        for (int p = 0; p < positions; p++) y[p * 2 + p % 2] = 1;
+        var report = GradientCheck.Run(net, x, y, new GradientCheckOptions(Time: time));
+        Assert.True(report.MaxRelativeError < 1e-6, report.ToString());
+        Assert.Equal(net.Layout.Count, report.ParametersChecked);
+    }
+}
