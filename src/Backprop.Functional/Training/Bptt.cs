@@ -56,11 +56,19 @@ public static class Bptt
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(train);
         var ws = train.Workspace;
+        if (truncation.K1 > ws.Time)
+            throw new ArgumentException($"{truncation}: a window of the state's workspace has {ws.Time} steps, fewer than k₁; make the TrainState with time = k₂", nameof(truncation));
         ws.LossFrom = window == 0 ? 0 : ws.Time - truncation.K1;
-        T cost = Trainer.Step(network, x, y, train);
-        Recurrent.CarryOver(network.Spec, ws, ws.RowsOf(x.Length), Math.Min(truncation.K1, ws.Time));
-        ws.LossFrom = 0;
-        return cost;
+        try
+        {
+            T cost = Trainer.Step(network, x, y, train);
+            Recurrent.CarryOver(network.Spec, ws, ws.RowsOf(x.Length), truncation.K1);
+            return cost;
+        }
+        finally
+        {
+            ws.LossFrom = 0;   // the workspace serves whole-sequence passes again
+        }
     }
 
     /// <summary>The truncated gradient of whole sequences at a fixed θ: the sum over the windows of
