@@ -23,57 +23,50 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     private bool _backward, _transposed, _sequences;
     private Exception? _error;
 
-    internal static unsafe bool TryForward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, bool transposed, ReadOnlySpan<T> bhh,
+    internal static bool TryForward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, bool transposed, ReadOnlySpan<T> bhh,
+        ReadOnlySpan<int> lengths, int threads) =>
+        TryRun(backward: false, s, L, whh, bhh, default, transposed, sequences: false, lengths, threads);
+
+    internal static bool TryBackward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
         ReadOnlySpan<int> lengths, int threads)
+    {
+        bool split = TryRun(backward: true, s, L, whh, default, dy, transposed: false, sequences, lengths, threads);
+        if (!split) s.Slice(L.Norms + L.Time, L.Time).Clear();   // one range: no second half's ‖·‖²
+        return split;
+    }
+
+    /// <summary>Rows [half, rows) on the pool's worker, rows [0, half) here, then one join; false (nothing run) when
+    /// there is one thread, too few rows, or the pool is busy.</summary>
+    private static unsafe bool TryRun(bool backward, Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> bhh,
+        ReadOnlySpan<T> dy, bool transposed, bool sequences, ReadOnlySpan<int> lengths, int threads)
     {
         if (threads < 2 || L.Rows < 2 * MinimumRows || !Gemm.Pool.TryEnter(1)) return false;
         try
         {
-            int half = L.Rows / 2;
-            fixed (T* ps = s, pw = whh, pb = bhh, pd = default(ReadOnlySpan<T>))
+            fixed (T* ps = s, pw = whh, pb = bhh, pd = dy)   // pinned until the worker has joined
             fixed (int* pl = lengths)
             {
-                var job = Prepare(L, half, backward: false, ps, s.Length, pw, whh.Length, pb, bhh.Length, pl, lengths.Length, pd, 0);
+                var job = Shared;
+                job._layout = L;
+                job._half = L.Rows / 2;
+                job._backward = backward;
                 job._transposed = transposed;
-                Gemm.Pool.Start(job, 1);
-                try
-                {
-                    Recurrence<TCell>.ForwardSteps(s, L, whh, transposed, bhh, lengths, 0, half, 1);
-                }
-                finally
-                {
-                    Gemm.Pool.Join();
-                }
-                if (job._error is { } error) throw new InvalidOperationException("the second thread of a recurrent layer failed", error);
-            }
-            return true;
-        }
-        finally
-        {
-            Gemm.Pool.Exit();
-        }
-    }
-
-    internal static unsafe bool TryBackward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
-        ReadOnlySpan<int> lengths, int threads)
-    {
-        if (threads < 2 || L.Rows < 2 * MinimumRows || !Gemm.Pool.TryEnter(1))
-        {
-            s.Slice(L.Norms + L.Time, L.Time).Clear();   // one range: no second half's ‖·‖²
-            return false;
-        }
-        try
-        {
-            int half = L.Rows / 2;
-            fixed (T* ps = s, pw = whh, pd = dy)
-            fixed (int* pl = lengths)
-            {
-                var job = Prepare(L, half, backward: true, ps, s.Length, pw, whh.Length, null, 0, pl, lengths.Length, pd, dy.Length);
                 job._sequences = sequences;
+                job._scratch = (nint)ps;
+                job._scratchLength = s.Length;
+                job._weights = (nint)pw;
+                job._weightsLength = whh.Length;
+                job._bias = (nint)pb;
+                job._biasLength = bhh.Length;
+                job._lengths = (nint)pl;
+                job._lengthsLength = lengths.Length;
+                job._dy = (nint)pd;
+                job._dyLength = dy.Length;
+                job._error = null;
                 Gemm.Pool.Start(job, 1);
                 try
                 {
-                    Recurrence<TCell>.BackwardSteps(s, L, whh, dy, sequences, lengths, 0, half, 1);
+                    job.Range(0, job._half);
                 }
                 finally
                 {
@@ -89,39 +82,23 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
         }
     }
 
-    private static unsafe RecurrentSplit<T, TCell> Prepare(in RecurrentLayout L, int half, bool backward, T* s, int sLength,
-        T* w, int wLength, T* b, int bLength, int* l, int lLength, T* dy, int dyLength)
+    /// <summary>The steps of rows [r0, r0 + n), forward or backward, over the pinned spans.</summary>
+    private unsafe void Range(int r0, int n)
     {
-        var job = Shared;
-        job._layout = L;
-        job._half = half;
-        job._backward = backward;
-        job._scratch = (nint)s;
-        job._scratchLength = sLength;
-        job._weights = (nint)w;
-        job._weightsLength = wLength;
-        job._bias = (nint)b;
-        job._biasLength = bLength;
-        job._lengths = (nint)l;
-        job._lengthsLength = lLength;
-        job._dy = (nint)dy;
-        job._dyLength = dyLength;
-        job._error = null;
-        return job;
+        var s = new Span<T>((T*)_scratch, _scratchLength);
+        var w = new ReadOnlySpan<T>((T*)_weights, _weightsLength);
+        var lengths = new ReadOnlySpan<int>((int*)_lengths, _lengthsLength);
+        if (_backward)
+            Recurrence<TCell>.BackwardSteps(s, _layout, w, new ReadOnlySpan<T>((T*)_dy, _dyLength), _sequences, lengths, r0, n, 1);
+        else
+            Recurrence<TCell>.ForwardSteps(s, _layout, w, _transposed, new ReadOnlySpan<T>((T*)_bias, _biasLength), lengths, r0, n, 1);
     }
 
-    internal override unsafe void Execute(int part)
+    internal override void Execute(int part)
     {
         try
         {
-            var s = new Span<T>((T*)_scratch, _scratchLength);
-            var w = new ReadOnlySpan<T>((T*)_weights, _weightsLength);
-            var lengths = _lengthsLength == 0 ? default : new ReadOnlySpan<int>((int*)_lengths, _lengthsLength);
-            int n = _layout.Rows - _half;
-            if (_backward)
-                Recurrence<TCell>.BackwardSteps(s, _layout, w, new ReadOnlySpan<T>((T*)_dy, _dyLength), _sequences, lengths, _half, n, 1);
-            else
-                Recurrence<TCell>.ForwardSteps(s, _layout, w, _transposed, _biasLength == 0 ? default : new ReadOnlySpan<T>((T*)_bias, _biasLength), lengths, _half, n, 1);
+            Range(_half, _layout.Rows - _half);
         }
 #pragma warning disable CA1031 // the worker thread must not die: the error is rethrown on the calling thread
         catch (Exception e)
