@@ -32,6 +32,7 @@ internal static class CliApp
             PredictCommand.Create(console),
             GradFlowCommand.Create(console),
             CharModel.SampleCommand(console),
+            OptimizerRace.Create(console),
         };
         return root;
     }
