@@ -1,0 +1,39 @@
+using Xunit;
+
+namespace Backprop.Cli.Tests;
+
+/// <summary><c>backprop optimizer-race</c> end to end on fake MNIST: both tasks, the plots and the table, and its usage errors.</summary>
+public class OptimizerRaceTests
+{
+    [Theory]
+    [InlineData("classifier", "784-8-10", "accuracy")]
+    [InlineData("autoencoder", "784-16-4-16-784", "squared error")]
+    public void A_race_writes_two_plots_and_a_table_with_a_row_per_optimizer(string task, string widths, string metric)
+    {
+        using var dir = new TempDir();
+        string data = Path.Combine(dir.Path, "mnist");
+        Directory.CreateDirectory(data);
+        SyntheticData.FakeMnist(data, train: 200, test: 50, seed: 1);
+        string prefix = Path.Combine(dir.Path, "race");
+        var r = Cli.Run("optimizer-race", "--task", task, "--widths", widths, "--optimizers", "momentum,adam",
+            "--seconds", "0.3", "--evaluations", "3", "--data", data, "--out", prefix);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.True(new FileInfo(prefix + "-time.png").Length > 0);
+        Assert.True(new FileInfo(prefix + "-epochs.png").Length > 0);
+        string table = File.ReadAllText(prefix + ".md");
+        Assert.Contains($"test {metric}", table, StringComparison.Ordinal);
+        Assert.Contains("| momentum |", table, StringComparison.Ordinal);
+        Assert.Contains("| adam |", table, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--optimizers", "adam,lbfgs", "unknown optimizer 'lbfgs'")]
+    [InlineData("--seconds", "0", "--seconds must be")]
+    [InlineData("--widths", "784-x-10", "each width must be")]
+    public void Bad_options_are_usage_errors_naming_the_option(string option, string value, string message)
+    {
+        var r = Cli.Run("optimizer-race", option, value, "--data", "/nonexistent");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Error, StringComparison.Ordinal);
+    }
+}
