@@ -36,7 +36,7 @@ public class HessianDiagonalTests
         var eh = MaxRelative(h, second, from, to);
         var eg = MaxRelative(g, gn, from, to);
         return (eh.Error <= Tolerance && eg.Error <= Tolerance)
-            .Label($"{Describe("SecondOrder vs diag H", h, second, eh)}; {Describe("GaussNewton vs diag G", g, gn, eg)}");
+            .Label($"{c}: {Describe("SecondOrder vs diag H", h, second, eh)}; {Describe("GaussNewton vs diag G", g, gn, eg)}");
     }
 
     [Property(MaxTest = 200, Arbitrary = [typeof(OneOutputNets)])]
