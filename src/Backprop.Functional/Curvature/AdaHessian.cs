@@ -89,7 +89,22 @@ public sealed class AdaHessian<T> : ICurvatureOptimizer<T> where T : unmanaged, 
         T eps = T.CreateChecked(o.Epsilon), halfPower = T.CreateChecked(o.HessianPower / 2);
         T decay = T.CreateChecked(1 - o.LearningRate * o.WeightDecay);
         bool sqrt = o.HessianPower == 1;
-        for (int i = 0; i < _n; i++)
+        int i = 0;
+        if (sqrt && Vector.IsHardwareAccelerated && Vector<T>.IsSupported)   // the default k = 1, a lane at a time
+        {
+            for (; i <= _n - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var gi = new Vector<T>(g[i..]);
+                var di = new Vector<T>(d[i..]);
+                var mi = b1 * new Vector<T>(m[i..]) + c1 * gi;
+                var vi = b2 * new Vector<T>(v[i..]) + c2 * di * di;
+                mi.CopyTo(m[i..]);
+                vi.CopyTo(v[i..]);
+                var denominator = Vector.SquareRoot(vi * inverseCorrection2) + new Vector<T>(eps);
+                (decay * new Vector<T>(theta[i..]) - stepSize * mi / denominator).CopyTo(theta[i..]);
+            }
+        }
+        for (; i < _n; i++)
         {
             T mi = b1 * m[i] + c1 * g[i];
             T vi = b2 * v[i] + c2 * d[i] * d[i];
