@@ -19,7 +19,7 @@ namespace Backprop.Functional;
 /// ∂²C/∂bⱼ² = Σₓ hⱼ.</item>
 /// </list>
 /// Each sample is propagated on its own (the squares do not commute with the batch sum), as rows of one GEMM per layer;
-/// the cost is two backward passes.
+/// three GEMMs per layer where the backward pass has two (layer 0: one).
 /// <para>Where it is exact (tests: HessianDiagonalTests): the weight and bias entries of the <b>last</b> layer are exact in
 /// both variants (SecondOrder: diag ∇²C; GaussNewton: diag G, with G split as <see cref="Curvature.GaussNewtonVector{T}"/>
 /// splits it), so a one-layer network's whole diagonal is. One layer further down they stay exact when the output is one
