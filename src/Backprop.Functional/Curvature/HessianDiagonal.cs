@@ -18,8 +18,9 @@ namespace Backprop.Functional;
 /// <item>parameters, exactly given h (Wⱼᵢ reaches ℓ only through zⱼ, linearly): ∂²C/∂Wⱼᵢ² = Σₓ hⱼ aᵢ²,
 /// ∂²C/∂bⱼ² = Σₓ hⱼ.</item>
 /// </list>
-/// Each sample is propagated on its own (the squares do not commute with the batch sum), as rows of one GEMM per layer;
-/// three GEMMs per layer where the backward pass has two (layer 0: one).
+/// Each sample is propagated on its own (the squares do not commute with the batch sum), the batch as the rows of the
+/// GEMMs: hᵀ(a ⊙ a) for the weights, and (Wᵀδ, h(W ⊙ W)) for the layer below, three per layer where the backward pass
+/// has two (layer 0: one each), about one backward pass in all.
 /// <para>Where it is exact (tests: HessianDiagonalTests): the weight and bias entries of the <b>last</b> layer are exact in
 /// both variants (SecondOrder: diag ∇²C; GaussNewton: diag G, with G split as <see cref="Curvature.GaussNewtonVector{T}"/>
 /// splits it), so a one-layer network's whole diagonal is. One layer further down they stay exact when the output is one
