@@ -26,8 +26,15 @@ public sealed record AdaHessianOptions(
     int UpdateEach = 1,
     int Samples = 1,
     int SpatialBlock = 1,
-    long Seed = 0)
+    long Seed = 0) : CurvatureMethod
 {
+    /// <summary><c>adahessian</c>.</summary>
+    public override string Name => "adahessian";
+
+    /// <summary>An <see cref="AdaHessian{T}"/> whose probes are seeded by <see cref="Seed"/> combined with <paramref name="seed"/>.</summary>
+    public override ICurvatureOptimizer<T> Create<T>(NetworkSpec spec, int batch, int threads, long seed) =>
+        new AdaHessian<T>(spec, batch, this with { Seed = CombineSeeds(Seed, seed) }, threads);
+
     /// <summary>η, a finite number ≥ 0.</summary>
     public double LearningRate { get; init => field = HyperParameter.NonNegative(value, nameof(LearningRate)); } = HyperParameter.NonNegative(LearningRate, nameof(LearningRate));
 

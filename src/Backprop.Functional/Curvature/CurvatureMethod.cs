@@ -14,7 +14,11 @@ public abstract record CurvatureMethod
     /// <param name="spec">The network.</param>
     /// <param name="batch">The largest batch an update will take.</param>
     /// <param name="threads">Threads the GEMMs may use.</param>
-    /// <param name="seed">Seed of whatever the method draws at random (sampled targets, probe vectors).</param>
+    /// <param name="seed">The run's seed (<see cref="TrainingOptions.Seed"/>); a method that draws at random (sampled targets,
+    /// probe vectors) combines it with its options' own seed (<see cref="CombineSeeds"/>), so both change the draws.</param>
     public abstract ICurvatureOptimizer<T> Create<T>(NetworkSpec spec, int batch, int threads, long seed)
         where T : unmanaged, IFloatingPointIeee754<T>;
+
+    /// <summary>The options' seed and the run's, combined (31·a + b, wrapping): 0 and 0 give 0.</summary>
+    protected static long CombineSeeds(long options, long run) => unchecked(options * 31 + run);
 }
