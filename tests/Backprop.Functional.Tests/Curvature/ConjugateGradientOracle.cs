@@ -145,6 +145,14 @@ internal static class ConjugateGradientOracle
         return s;
     }
 
+    /// <summary>‖u − v‖_A / scale, ‖w‖_A = √(wᵀAw).</summary>
+    public static double EnergyError(double[] a, int n, ReadOnlySpan<double> u, ReadOnlySpan<double> v, double scale)
+    {
+        var w = new double[n];
+        for (int i = 0; i < n; i++) w[i] = u[i] - v[i];
+        return Math.Sqrt(Math.Max(0, Dot(w, Multiply(a, n, w)))) / scale;
+    }
+
     /// <summary>max |u − v| / max(1, max |v|).</summary>
     public static double MaxError(ReadOnlySpan<double> u, ReadOnlySpan<double> v)
     {

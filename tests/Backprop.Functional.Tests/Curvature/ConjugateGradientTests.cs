@@ -7,7 +7,7 @@ using static Backprop.Functional.Tests.Curvature.ConjugateGradientOracle;
 
 namespace Backprop.Functional.Tests.Curvature;
 
-/// <summary>One random system (A + λI)x = b: A = QᵀQ + 0.05 I, [n × n]; the warm start and the diagonal
+/// <summary>One random system (A + λI)x = b: A = QᵀQ + 0.1 I, [n × n]; the warm start and the diagonal
 /// preconditioner optional; CG run for <see cref="Steps"/> iterations.</summary>
 public sealed record CgCase(int N, int Steps, bool Damped, bool Warm, bool Preconditioned, int Seed)
 {
@@ -27,23 +27,26 @@ public sealed class ConjugateGradientTests
         select new CgCase(n, steps, damped, warm, pre, seed));
 
     /// <summary>Every kept iterate xⱼ (KeepFirst 1 keeps 1, 2, 3, 4, 5, 7, 9, 11, 14 and the last) and the final
-    /// one minimise φ over x₀ + Kⱼ(M⁻¹(A + λI), M⁻¹r₀), as the dense Krylov basis says; φ is reported right.</summary>
+    /// one minimise φ over x₀ + Kⱼ(M⁻¹(A + λI), M⁻¹r₀), as the dense Krylov basis says, to 10⁻⁷ of ‖x* − x₀‖ in the
+    /// (A + λI)-norm CG minimises (rounding grows over the last iterations of a full run); φ is reported right.</summary>
     [Property(MaxTest = 300)]
     public Property Solve_RandomSpdSystems_IteratesAreTheKrylovMinimisers() => Prop.ForAll(Cases, c =>
     {
         var rng = new Random(c.Seed);
         int n = c.N;
-        double[] a = RandomSpd(rng, n, 0.05);
+        double[] a = RandomSpd(rng, n, 0.1);
         double[] b = Random(rng, n);
         double lambda = c.Damped ? rng.NextDouble() : 0;
         double[] x0 = c.Warm ? Random(rng, n) : new double[n];
-        double[]? m = c.Preconditioned ? Random(rng, n, 0.3, 3) : null;
+        double[]? m = c.Preconditioned ? Random(rng, n, 0.5, 2) : null;
         using var cg = new ConjugateGradient<double>(n, new ConjugateGradientOptions(MaxIterations: c.Steps, ProgressTolerance: 0, KeepFirst: 1));
         var op = new MatrixOperator(a, n);
         double[] x = (double[])x0.Clone();
         var result = cg.Solve(ref op, b, lambda, x, m);
         double[] damped = Damped(a, n, lambda);
 
+        double[] solution = Solve(damped, n, b);
+        double scale = EnergyError(damped, n, solution, x0, 1);   // ‖x* − x₀‖_A: what CG reduces
         Assert.True(result.Iterations <= c.Steps, $"{c}: {result.Iterations} iterations");
         if (result.Iterations < c.Steps) Assert.Equal(ConjugateGradientStop.Residual, result.Stop);
         Assert.Equal(result.Iterations, cg.KeptIteration(cg.KeptCount - 1));
@@ -52,8 +55,8 @@ public sealed class ConjugateGradientTests
         {
             int j = cg.KeptIteration(k);
             double[] expected = KrylovMinimiser(damped, n, b, x0, m, j);
-            double err = MaxError(cg.Kept(k), expected);
-            Assert.True(err < 1e-6, $"{c}: iterate {j} is {err:E2} from the Krylov minimiser");
+            double err = EnergyError(damped, n, cg.Kept(k), expected, scale);
+            Assert.True(err < 1e-7, $"{c}: iterate {j} is {err:E2} from the Krylov minimiser");
             double phi = Phi(damped, n, b, cg.Kept(k));
             Assert.True(Math.Abs(cg.KeptObjective(k) - phi) <= 1e-9 * Math.Max(1, Math.Abs(phi)), $"{c}: φ {cg.KeptObjective(k)} vs {phi}");
         }
