@@ -98,6 +98,34 @@ public sealed class Network<T> : IDisposable where T : unmanaged, IFloatingPoint
         return Equations.MeanCost(Spec, y, ws, ws.RowsOf(x.Length));   // as Backward scales it: the same bits
     }
 
+    /// <summary>Scratch for curvature-vector products (<see cref="HessianVector"/>, <see cref="GaussNewtonVector"/>,
+    /// <see cref="FisherVector"/>) on batches of up to <paramref name="batch"/> rows.</summary>
+    public CurvatureWorkspace<T> CreateCurvatureWorkspace(int batch, int threads = 1) => new(Spec, batch, threads);
+
+    /// <summary>Hv = ∇²C(θ)·v of the batch's mean cost, exact (Pearlmutter's R-operator): the forward pass, then
+    /// <see cref="Curvature.HessianVector{T}"/>. For many products at one θ call <see cref="Curvature"/> directly and run
+    /// the forward pass once.</summary>
+    public void HessianVector(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> v, CurvatureWorkspace<T> ws, Span<T> hv)
+    {
+        Curvature.Forward(Spec, Parameters, x, ws);
+        Curvature.HessianVector(Spec, Parameters, x, y, ws, v, hv);
+    }
+
+    /// <summary>Gv = Jᵀ H_L J v, the Gauss–Newton product (<see cref="Curvature.GaussNewtonVector{T}"/>), forward pass included.</summary>
+    public void GaussNewtonVector(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> v, CurvatureWorkspace<T> ws, Span<T> gv)
+    {
+        Curvature.Forward(Spec, Parameters, x, ws);
+        Curvature.GaussNewtonVector(Spec, Parameters, x, y, ws, v, gv);
+    }
+
+    /// <summary>Fv for the true or the empirical Fisher (<see cref="Curvature.FisherVector{T}"/>), forward pass included.</summary>
+    public void FisherVector(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> v, CurvatureWorkspace<T> ws, Span<T> fv,
+        FisherKind kind = FisherKind.True)
+    {
+        Curvature.Forward(Spec, Parameters, x, ws);
+        Curvature.FisherVector(Spec, Parameters, x, y, ws, v, fv, kind);
+    }
+
     /// <summary>Returns the parameter buffer to the pool.</summary>
     public void Dispose() => _theta.Dispose();
 }

@@ -45,6 +45,13 @@ public static class Trainer
         if (options.DivergenceFactor is { } factor && !(factor > 0 && double.IsFinite(factor)))
             throw new ArgumentOutOfRangeException(nameof(options), factor, "DivergenceFactor must be a positive finite number, or null to turn the check off");
         hooks ??= new FitHooks<T>();
+        if (options.Curvature is { } method)
+        {
+            if (options.Transform is not null || options.Optimizer is not null || options.Schedule is not null || options.L2 != 0 || options.ClipNorm is not null)
+                throw new ArgumentException($"TrainingOptions.Curvature ({method.Name}) takes the whole step: leave Optimizer, Schedule, L2, ClipNorm and Transform unset", nameof(options));
+            if (options.CheckpointEvery > 0 || hooks.Resume is not null)
+                throw new ArgumentException($"a run with a curvature optimizer ({method.Name}) is not checkpointed: its state (damping, factors, CG direction) has no place in a checkpoint yet; leave CheckpointEvery at 0", nameof(options));
+        }
         var transform = options.ResolveTransform(train.Count);
         // What a checkpoint records of the chain: its moments' owner. Options without Transform keep the optimizer's name
         // (as checkpoints always have); the stateless L2, clip and schedule come from the same options on resume.
@@ -115,6 +122,7 @@ public static class Trainer
         using var buffers = transform.CreateBuffers<T>(network.Layout.Count);
         using var x = new BatchBuffer<T>(batch * train.Features);
         using var y = new BatchBuffer<T>(batch * train.Outputs);
+        using var curvature = options.Curvature?.Create<T>(network.Spec, batch, options.Threads, options.Seed);
         var state = new OptimizerState(0);
         var results = new List<EpochResult>();   // not sized by a number from input
         var divergence = new DivergenceCheck(options.DivergenceFactor, train.Count);
@@ -146,7 +154,14 @@ public static class Trainer
                 int rows = batcher.Copy<T>(b, x.Span, y.Span);
                 var xs = x.Span[..(rows * train.Features)];
                 var ys = y.Span[..(rows * train.Outputs)];
-                T cost = Run(network, xs, ys, ws, gradient.Span, transform, ref state, buffers, transform.LearningRateAt(state.Step));
+                T cost;
+                if (curvature is null) cost = Run(network, xs, ys, ws, gradient.Span, transform, ref state, buffers, transform.LearningRateAt(state.Step));
+                else
+                {
+                    cost = curvature.Update(network.Parameters, xs, ys);
+                    if (T.IsFinite(cost)) state = new OptimizerState(state.Step + 1);
+                    else network.Forward(xs, ws);   // so that the message below can say where
+                }
                 if (!T.IsFinite(cost))
                 {
                     var (where, layer) = WhereNonFinite(ws, rows);

@@ -23,6 +23,10 @@ public readonly struct GELU : IElementwiseActivation
     /// <inheritdoc/>
     public static T Derivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => GELUPrime<T>.Invoke(z, GELUPrime<T>.Inner(z));
 
+    /// <remarks>With u = √(2/π)(z + kz³) and t = tanh u: σ″ = (1 − t²)(u′ + ½z(u″ − 2t u′²)), u′ = √(2/π)(1 + 3kz²),
+    /// u″ = 6√(2/π)kz; 0 where 1 − t² is 0 (|z| past about 10), where u′² would otherwise overflow.</remarks>
+    public static T SecondDerivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => GELUPrime<T>.Second(z, GELUPrime<T>.Inner(z));
+
     /// <inheritdoc/>
     public static void Derivative<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -94,6 +98,15 @@ internal readonly struct GELUPrime<T> : IElementOp<T> where T : unmanaged, IFloa
     /// 1 − t² = 0; z is clamped there in the second term, whose 1 + 3kz² would overflow to ∞ (0·∞ = NaN) past
     /// |z| ≈ 10¹⁹ in float and 10¹⁵⁴ in double.</summary>
     private static readonly T Limit = T.CreateChecked(10);
+
+    /// <summary>σ″ = (1 − t²)(u′ + ½z(u″ − 2t u′²)) with u′ = √(2/π)(1 + 3kz²), u″ = 6√(2/π)kz; 0 once 1 − t² is.</summary>
+    public static T Second(T z, T t)
+    {
+        T s = T.One - t * t;
+        if (s == T.Zero) return T.Zero;
+        T u1 = C * (T.One + K3 * z * z), u2 = C * K3 * (z + z);
+        return s * (u1 + Half * z * (u2 - (t + t) * u1 * u1));
+    }
 
     /// <summary>σ′ = ½(1 + t) + ½z(1 − t²)√(2/π)(1 + 3kz²), with z clamped to ±10 in the second term.</summary>
     public static T Invoke(T z, T t)

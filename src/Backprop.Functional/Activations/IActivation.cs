@@ -35,6 +35,12 @@ public interface IElementwiseActivation : IActivation
     /// <summary>σ′(z), given z and a = σ(z) (whichever is cheaper to use).</summary>
     static abstract T Derivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T>;
 
+    /// <summary>σ″(z), given z and a = σ(z): what curvature needs (the R-operator's backward pass in <see cref="Curvature"/>,
+    /// Becker–LeCun diagonals). The default throws: an activation without it has no exact Hessian-vector product.</summary>
+    /// <exception cref="NotSupportedException">The activation does not define σ″.</exception>
+    static virtual T SecondDerivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> =>
+        throw new NotSupportedException("this activation defines no second derivative (IElementwiseActivation.SecondDerivative), so curvature products cannot pass through it");
+
     /// <summary>destination = σ′(z) element-wise, vectorised.</summary>
     static abstract void Derivative<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>;

@@ -18,6 +18,9 @@ public readonly struct Identity : IElementwiseActivation
     public static T Derivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => IdentityPrime<T>.Invoke(z, a);
 
     /// <inheritdoc/>
+    public static T SecondDerivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => T.Zero;
+
+    /// <inheritdoc/>
     public static void Derivative<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> => Elementwise.Map<IdentityPrime<T>, T>(z, a, destination);
 

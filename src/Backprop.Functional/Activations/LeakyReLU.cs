@@ -17,6 +17,9 @@ public readonly struct LeakyReLU : IElementwiseActivation
     /// <inheritdoc/>
     public static T Derivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => LeakyReLUPrime<T>.Invoke(z, a);
 
+    /// <remarks>0: the kink at z = 0 has no second derivative; 0 is its value everywhere else.</remarks>
+    public static T SecondDerivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => T.Zero;
+
     /// <inheritdoc/>
     public static void Derivative<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> => Elementwise.Map<LeakyReLUPrime<T>, T>(z, a, destination);

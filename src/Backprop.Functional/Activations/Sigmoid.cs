@@ -17,6 +17,9 @@ public readonly struct Sigmoid : IElementwiseActivation
     /// <inheritdoc/>
     public static T Derivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => SigmoidPrime<T>.Invoke(z, a);
 
+    /// <remarks>σ″ = σ(1 − σ)(1 − 2σ).</remarks>
+    public static T SecondDerivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => a * (T.One - a) * (T.One - (a + a));
+
     /// <inheritdoc/>
     public static void Derivative<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> => Elementwise.Map<SigmoidPrime<T>, T>(z, a, destination);

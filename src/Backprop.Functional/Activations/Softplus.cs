@@ -24,6 +24,15 @@ public readonly struct Softplus : IElementwiseActivation
     /// <inheritdoc/>
     public static T Derivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => T.One / (T.One + T.Exp(-z));
 
+    private static T SoftplusSecond<T>(T z) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T s = T.One / (T.One + T.Exp(-z));
+        return s * (T.One - s);
+    }
+
+    /// <remarks>σ″ = s(1 − s) with s = 1/(1 + e⁻ᶻ), the logistic function.</remarks>
+    public static T SecondDerivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => SoftplusSecond(z);
+
     /// <inheritdoc/>
     public static void Derivative<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>

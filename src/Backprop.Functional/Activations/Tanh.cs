@@ -17,6 +17,9 @@ public readonly struct Tanh : IElementwiseActivation
     /// <inheritdoc/>
     public static T Derivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => TanhPrime<T>.Invoke(z, a);
 
+    /// <remarks>σ″ = −2 tanh z (1 − tanh² z).</remarks>
+    public static T SecondDerivative<T>(T z, T a) where T : unmanaged, IFloatingPointIeee754<T> => -(a + a) * (T.One - a * a);
+
     /// <inheritdoc/>
     public static void Derivative<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> => Elementwise.Map<TanhPrime<T>, T>(z, a, destination);

@@ -28,7 +28,7 @@ public static partial class Equations
 
     /// <summary>The targets checked, then δᴸ by BP1 (or the cost's fused form) scaled by 1/m into the workspace;
     /// returns the batch's mean cost.</summary>
-    private static T OutputDelta<T>(NetworkSpec spec, ReadOnlySpan<T> y, Workspace<T> ws, int rows)
+    internal static T OutputDelta<T>(NetworkSpec spec, ReadOnlySpan<T> y, Workspace<T> ws, int rows)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var positions = LossPositions.Of(spec, ws, rows);

@@ -58,7 +58,7 @@ public static partial class Equations
         ActivationDispatch.Run(((Dense)spec.Layers[layer]).Activation, ref step);
     }
 
-    private static int Check<T>(NetworkSpec spec, ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws)
+    internal static int Check<T>(NetworkSpec spec, ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(spec);

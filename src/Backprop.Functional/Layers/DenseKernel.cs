@@ -53,6 +53,45 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
             Equations.InputGradient(p.Theta[..weights], p.DY, p.DX, inputs, outputs, p.Threads);
     }
 
+    /// <summary>The R-operator of Forward: żˡ = V_W aˡ⁻¹ + Wˡ ȧˡ⁻¹ + v_b into ScratchDot (bias and the two products in one
+    /// seeded buffer, as Forward seeds z with b), then ȧˡ = J_σ(zˡ) żˡ into YDot (σ′ ⊙ ż; softmax's Jacobian is symmetric,
+    /// so its vector–Jacobian product is also its Jacobian–vector product).</summary>
+    public static void ForwardTangent<T>(Dense layer, scoped in TangentPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int inputs = layer.Inputs, outputs = layer.Outputs, weights = outputs * inputs;
+        Shapes.RequireRows(p.X.Length, inputs, "x");
+        int n = p.X.Length / inputs;
+        var zDot = p.ScratchDot[..(n * outputs)];
+        var vBias = p.V.Slice(weights, outputs);
+        for (int r = 0; r < n; r++) vBias.CopyTo(zDot.Slice(r * outputs, outputs));
+        Gemm.Multiply(p.X, false, p.V[..weights], true, zDot, n, outputs, inputs, accumulate: true, p.Threads);
+        if (!p.XDot.IsEmpty) Gemm.Multiply(p.XDot, false, p.Theta[..weights], true, zDot, n, outputs, inputs, accumulate: true, p.Threads);
+        var jvp = new ErrorStep<T> { Z = p.Scratch, A = p.Y, Delta = p.YDot[..(n * outputs)], Upstream = zDot, Outputs = outputs };
+        ActivationDispatch.Run(layer.Activation, ref jvp);
+    }
+
+    /// <summary>The backward pass and its R-operator: δˡ and R{δˡ} (<see cref="ActivationTangent"/>) unless DYIsDelta, then
+    /// R{∂C/∂Wˡ} = R{δˡ}(aˡ⁻¹)ᵀ + δˡ(ȧˡ⁻¹)ᵀ (BP4 differentiated), R{∂C/∂bˡ} = Σ R{δˡ} (BP3), and for the layer below
+    /// ∂C/∂aˡ⁻¹ = (Wˡ)ᵀδˡ and R{∂C/∂aˡ⁻¹} = V_Wᵀδˡ + (Wˡ)ᵀR{δˡ} (BP2's product differentiated).</summary>
+    public static void BackwardTangent<T>(Dense layer, scoped in TangentBackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int inputs = layer.Inputs, outputs = layer.Outputs, weights = outputs * inputs;
+        Shapes.RequireRows(p.X.Length, inputs, "x");
+        int n = p.X.Length / inputs, length = n * outputs;
+        Span<T> delta = p.DY[..length], deltaDot = p.DYDot[..length];
+        if (!p.DYIsDelta)
+            ActivationTangent.Error(layer.Activation, p.Scratch[..length], p.ScratchDot[..length], p.Y[..length], p.YDot[..length],
+                delta, deltaDot, outputs);
+        var hvWeight = p.DThetaDot[..weights];
+        Equations.WeightGradient(deltaDot, p.X, hvWeight, inputs, outputs, p.Threads);
+        if (!p.XDot.IsEmpty) Gemm.Multiply<T>(delta, true, p.XDot, false, hvWeight, outputs, inputs, n, accumulate: true, p.Threads);
+        Equations.BiasGradient<T>(deltaDot, p.DThetaDot.Slice(weights, outputs));
+        if (p.DX.IsEmpty) return;
+        Equations.InputGradient(p.Theta[..weights], delta, p.DX, inputs, outputs, p.Threads);
+        Equations.InputGradient(p.Theta[..weights], deltaDot, p.DXDot, inputs, outputs, p.Threads);
+        Gemm.Multiply<T>(delta, false, p.V[..weights], false, p.DXDot, n, inputs, outputs, accumulate: true, p.Threads);
+    }
+
     /// <summary><c>inputs-outputs:Activation</c>, e.g. <c>784-128:ReLU</c>; a <see cref="Dense.PerStep"/> layer adds
     /// <c>:per-step</c>.</summary>
     public static string Format(Dense layer) =>
@@ -127,13 +166,14 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
     }
 
     /// <summary>BP1's form with ∂C/∂aˡ in place of ∇ₐC: δˡ = J_σ(zˡ)ᵀ ∂C/∂aˡ, in place.</summary>
+    /// <remarks>With <c>Upstream</c> set it reads u there (ForwardTangent's ȧ = J_σ ż); otherwise in place.</remarks>
     private ref struct ErrorStep<T> : IActivationAction where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public ReadOnlySpan<T> Z, A;
+        public ReadOnlySpan<T> Z, A, Upstream;
         public Span<T> Delta;
         public int Outputs;
 
         public readonly void Invoke<TAct>() where TAct : struct, IActivation =>
-            Equations.OutputError<TAct, T>(Delta, Z, A, Delta, Outputs);
+            Equations.OutputError<TAct, T>(Upstream.IsEmpty ? Delta : Upstream, Z, A, Delta, Outputs);
     }
 }

@@ -52,4 +52,6 @@ public abstract record Layer
     internal abstract void Backward<T>(scoped in BackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>;
 
     internal abstract void ForwardTangent<T>(scoped in TangentPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>;
+
+    internal abstract void BackwardTangent<T>(scoped in TangentBackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>;
 }

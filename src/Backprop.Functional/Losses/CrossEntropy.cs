@@ -74,6 +74,19 @@ public readonly struct CrossEntropy : ILoss
     }
 
     /// <inheritdoc/>
+    /// <remarks>∂²Cₓ/∂aⱼ² = yⱼ/aⱼ² + (1 − yⱼ)/(1 − aⱼ)².</remarks>
+    public static void SecondDerivative<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> y, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Shapes.RequireSameLength(a, y, destination);
+        for (int i = 0; i < a.Length; i++)
+        {
+            T ai = a[i], bi = T.One - a[i];
+            destination[i] = y[i] / (ai * ai) + (T.One - y[i]) / (bi * bi);
+        }
+    }
+
+    /// <inheritdoc/>
     public static void OutputError<TAct, T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, ReadOnlySpan<T> y, Span<T> delta, int width)
         where TAct : struct, IActivation where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -31,6 +31,14 @@ public interface ILoss
     static abstract void Gradient<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> y, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>;
 
+    /// <summary>∂²Cₓ/∂aⱼ² element-wise into <paramref name="destination"/>: the cost is a sum of element-wise terms,
+    /// so its Hessian in aᴸ is this diagonal. What curvature needs where the output activation is not fused with the cost
+    /// (<see cref="Curvature"/>); the default throws.</summary>
+    /// <exception cref="NotSupportedException">The cost defines no second derivative.</exception>
+    static virtual void SecondDerivative<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> y, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        throw new NotSupportedException("this cost defines no second derivative (ILoss.SecondDerivative), so curvature products cannot use it");
+
     /// <summary>δᴸ = ∂Cₓ/∂zᴸ for each row. BP1 (<see cref="Equations.OutputError{TAct, T}"/>) unless the pair of
     /// cost and output activation has a fused form (δᴸ = a − y for softmax + categorical cross-entropy and for
     /// sigmoid + binary cross-entropy), which is exact and never divides by a(1 − a).</summary>

@@ -40,6 +40,15 @@ public readonly struct Quadratic : ILoss
         where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Subtract(a, y, destination);
 
     /// <inheritdoc/>
+    /// <remarks>∂²Cₓ/∂aⱼ² = 1.</remarks>
+    public static void SecondDerivative<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> y, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Shapes.RequireSameLength(a, y, destination);
+        destination.Fill(T.One);
+    }
+
+    /// <inheritdoc/>
     public static void OutputError<TAct, T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, ReadOnlySpan<T> y, Span<T> delta, int width)
         where TAct : struct, IActivation where T : unmanaged, IFloatingPointIeee754<T>
     {

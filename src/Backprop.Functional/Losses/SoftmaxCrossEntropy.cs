@@ -65,6 +65,16 @@ public readonly struct SoftmaxCrossEntropy : ILoss
     }
 
     /// <inheritdoc/>
+    /// <remarks>∂²Cₓ/∂aⱼ² = yⱼ/aⱼ² (the outputs read as they are, not through a softmax).</remarks>
+    public static void SecondDerivative<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> y, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Shapes.RequireSameLength(a, y, destination);
+        for (int i = 0; i < a.Length; i++)
+            destination[i] = y[i] / (a[i] * a[i]);
+    }
+
+    /// <inheritdoc/>
     public static void OutputError<TAct, T>(ReadOnlySpan<T> z, ReadOnlySpan<T> a, ReadOnlySpan<T> y, Span<T> delta, int width)
         where TAct : struct, IActivation where T : unmanaged, IFloatingPointIeee754<T>
     {

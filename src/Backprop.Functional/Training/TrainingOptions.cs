@@ -24,6 +24,9 @@ namespace Backprop.Functional;
 /// new L2(5.0 / 50_000), new ClipByGlobalNorm(5), new Adam(1e-3))</c>; it replaces <paramref name="Optimizer"/>,
 /// <paramref name="Schedule"/>, <paramref name="L2"/> and <paramref name="ClipNorm"/>, which must then be left unset
 /// (null: those four build the chain, see <see cref="ResolveTransform"/>).</param>
+/// <param name="Curvature">A curvature optimizer (Hessian-free, natural gradient, K-FAC, AdaHessian) that takes the whole
+/// step in place of the gradient transform chain: Optimizer, Schedule, L2, ClipNorm and Transform must then be left unset,
+/// and such a run is not checkpointed (null: the chain).</param>
 public sealed record TrainingOptions(
     int Epochs = 5,
     int BatchSize = 64,
@@ -36,7 +39,8 @@ public sealed record TrainingOptions(
     int EvaluationBatch = 1000,
     double? DivergenceFactor = 10,
     int CheckpointEvery = 0,
-    GradientTransform? Transform = null)
+    GradientTransform? Transform = null,
+    CurvatureMethod? Curvature = null)
 {
     /// <summary>Samples the divergence check averages over, and measures the starting cost on.</summary>
     public const int DivergenceHorizon = 1024;

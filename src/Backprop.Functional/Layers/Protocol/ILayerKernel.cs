@@ -18,7 +18,8 @@ namespace Backprop.Functional;
 /// <item><see cref="Backward"/> is a vector–Jacobian product: from ∂C/∂y (<c>DY</c>, which it may overwrite) it writes
 /// ∂C/∂x into <c>DX</c> when <c>DX</c> is not empty, and the batch's ∂C/∂θ into <c>DTheta</c> (written, not added;
 /// a kind that sums over time clears it first) when <c>DTheta</c> is not empty.</item>
-/// <item><see cref="ForwardTangent"/>, the R-operator, is optional: the default throws
+/// <item><see cref="ForwardTangent"/> and <see cref="BackwardTangent"/>, the R-operator of the forward and of the
+/// backward pass (exact curvature products, <see cref="Curvature"/>), are optional: the defaults throw
 /// <see cref="NotSupportedException"/> naming the kind.</item>
 /// <item><see cref="Format"/> and <see cref="TryParse"/> round-trip the description as the arguments of
 /// <c>Kind(arguments)</c> in a layer list (no <c>,</c> <c>(</c> <c>)</c> inside).</item>
@@ -49,7 +50,13 @@ public interface ILayerKernel<TLayer> where TLayer : Layer
     /// <summary>The R-operator: y and ẏ = ∂y/∂x·ẋ + ∂y/∂θ·v. Until a kind implements it, this throws naming the kind.</summary>
     /// <exception cref="NotSupportedException">The kind has no forward-mode tangent.</exception>
     static virtual void ForwardTangent<T>(TLayer layer, scoped in TangentPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
-        throw new NotSupportedException($"layer kind {layer.Kind} has no forward-mode tangent (ForwardTangent) yet");
+        throw new NotSupportedException($"layer kind {layer.Kind} has no forward-mode tangent (ForwardTangent) yet, so curvature products cannot pass through it");
+
+    /// <summary>The backward pass and its R-operator at once: from ∂C/∂y and R{∂C/∂y}, ∂C/∂x and R{∂C/∂x} (when DX is not
+    /// empty) and R{∂C/∂θ}, this layer's slice of Hv. Until a kind implements it, this throws naming the kind.</summary>
+    /// <exception cref="NotSupportedException">The kind has no R-operator of its backward pass.</exception>
+    static virtual void BackwardTangent<T>(TLayer layer, scoped in TangentBackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        throw new NotSupportedException($"layer kind {layer.Kind} has no R-operator of its backward pass (BackwardTangent) yet, so Hessian-vector products cannot pass through it");
 
     /// <summary>The description's arguments as text, e.g. <c>784-128:ReLU</c> for Dense; no <c>,</c> <c>(</c> <c>)</c>.</summary>
     static abstract string Format(TLayer layer);

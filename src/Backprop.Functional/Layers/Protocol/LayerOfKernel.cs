@@ -32,4 +32,6 @@ public abstract record Layer<TSelf, TKernel> : Layer
     internal sealed override void Backward<T>(scoped in BackwardPass<T> p) => TKernel.Backward((TSelf)this, in p);
 
     internal sealed override void ForwardTangent<T>(scoped in TangentPass<T> p) => TKernel.ForwardTangent((TSelf)this, in p);
+
+    internal sealed override void BackwardTangent<T>(scoped in TangentBackwardPass<T> p) => TKernel.BackwardTangent((TSelf)this, in p);
 }

@@ -1,32 +1,36 @@
 namespace Backprop.Functional;
 
-/// <summary>What a layer's <see cref="ILayerKernel{TLayer}.ForwardTangent"/> reads and writes: the forward pass and its
-/// directional derivative along (v, ẋ) at once (Pearlmutter's R-operator), for curvature-vector products.</summary>
+/// <summary>What a layer's <see cref="ILayerKernel{TLayer}.ForwardTangent"/> reads and writes, after its Forward on the
+/// same rows: the directional derivative of the forward pass along (v, ẋ) (Pearlmutter's R-operator), for
+/// curvature-vector products (<see cref="Curvature"/>).</summary>
 /// <typeparam name="T">float or double.</typeparam>
 public readonly ref struct TangentPass<T>
 {
-    /// <summary>This layer's slice of θ.</summary>
+    /// <summary>This layer's slice of θ, as Forward read it.</summary>
     public ReadOnlySpan<T> Theta { get; init; }
 
     /// <summary>This layer's slice of the direction v in θ-space.</summary>
     public ReadOnlySpan<T> V { get; init; }
 
-    /// <summary>The input, [rows × input edge].</summary>
+    /// <summary>The input Forward read, [rows × input edge].</summary>
     public ReadOnlySpan<T> X { get; init; }
 
-    /// <summary>ẋ = R{x}, the input's tangent, [rows × input edge].</summary>
+    /// <summary>ẋ = R{x}, the input's tangent, [rows × input edge]; empty when it is zero (the network's input).</summary>
     public ReadOnlySpan<T> XDot { get; init; }
 
-    /// <summary>The layer's scratch, [rows × ScratchPerSample].</summary>
-    public Span<T> Scratch { get; init; }
+    /// <summary>The output Forward wrote, [rows × output edge].</summary>
+    public ReadOnlySpan<T> Y { get; init; }
 
-    /// <summary>The output, written, [rows × output edge].</summary>
-    public Span<T> Y { get; init; }
+    /// <summary>The scratch Forward wrote, [rows × ScratchPerSample].</summary>
+    public ReadOnlySpan<T> Scratch { get; init; }
 
     /// <summary>ẏ = R{y}, written, [rows × output edge].</summary>
     public Span<T> YDot { get; init; }
 
-    /// <summary>The layer's per-layer scratch ([ScratchPerLayer], whatever the rows): written by Forward, read by Backward.</summary>
+    /// <summary>The scratch's tangent, written, [rows × ScratchPerSample] (dense: ż), for <see cref="ILayerKernel{TLayer}.BackwardTangent"/>.</summary>
+    public Span<T> ScratchDot { get; init; }
+
+    /// <summary>The layer's per-layer scratch ([ScratchPerLayer]), as Forward wrote it.</summary>
     public Span<T> LayerScratch { get; init; }
 
     /// <summary>Samples in the batch.</summary>

@@ -1,0 +1,20 @@
+using System.Numerics;
+
+namespace Backprop.Functional;
+
+/// <summary>The description of a curvature optimizer (immutable options), which builds the optimizer for one network:
+/// what <see cref="TrainingOptions.Curvature"/> takes in place of a gradient transform chain.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
+public abstract record CurvatureMethod
+{
+    /// <summary>The CLI's name of the method (<see cref="ICurvatureOptimizer{T}.Name"/>).</summary>
+    public abstract string Name { get; }
+
+    /// <summary>A fresh optimizer for <paramref name="spec"/> on batches of up to <paramref name="batch"/> rows.</summary>
+    /// <param name="spec">The network.</param>
+    /// <param name="batch">The largest batch an update will take.</param>
+    /// <param name="threads">Threads the GEMMs may use.</param>
+    /// <param name="seed">Seed of whatever the method draws at random (sampled targets, probe vectors).</param>
+    public abstract ICurvatureOptimizer<T> Create<T>(NetworkSpec spec, int batch, int threads, long seed)
+        where T : unmanaged, IFloatingPointIeee754<T>;
+}
