@@ -159,6 +159,35 @@ public sealed class HessianFreeTests(ITestOutputHelper output)
         Assert.Equal("hessian-free", made.Name);
     }
 
+    /// <summary>Through <see cref="Trainer"/>: TrainingOptions.Curvature takes the whole step and the epoch loss falls.</summary>
+    [Theory]
+    [InlineData("hessian-free")]
+    [InlineData("natural")]
+    public void Fit_WithACurvatureMethod_LowersTheEpochLoss(string name)
+    {
+        CurvatureMethod method = name == "natural" ? new NaturalGradientOptions() : new HessianFreeOptions();
+        var data = Blobs(300, seed: 4);
+        var spec = NetworkSpec.Mlp([4, 8, 3], ActivationKind.Tanh, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
+        using var net = Network<float>.Create(spec, 1);
+        var epochs = Trainer.Fit(net, data, null, new TrainingOptions(Epochs: 3, BatchSize: 50, Curvature: method), onEpoch: null);
+        output.WriteLine(string.Join(", ", epochs.Select(e => e.TrainLoss.ToString("F4", System.Globalization.CultureInfo.InvariantCulture))));
+        Assert.True(epochs[^1].TrainLoss < 0.8 * epochs[0].TrainLoss, $"{name}: epoch losses {epochs[0].TrainLoss} … {epochs[^1].TrainLoss}");
+    }
+
+    /// <summary>Three Gaussian blobs in 4 dimensions, one-hot targets.</summary>
+    internal static Dataset Blobs(int count, int seed)
+    {
+        var rng = new SeededRandom(seed);
+        var x = new float[count * 4];
+        var labels = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            labels[i] = i % 3;
+            for (int j = 0; j < 4; j++) x[(i * 4) + j] = (float)(rng.NextGaussian() + (j == labels[i] ? 2 : 0));
+        }
+        return Dataset.Create("blobs", count, 4, 3, x, Dataset.OneHot(labels, 3), labels);
+    }
+
     /// <summary>∇C and G = [Ge₁ … Geₙ] (columns by Gauss–Newton-vector products), [n × n] row-major.</summary>
     internal static (double[] Gradient, double[] G) GradientAndG(NetworkSpec spec, double[] theta, double[] x, double[] y, int batch)
     {
