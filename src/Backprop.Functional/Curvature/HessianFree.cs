@@ -1,0 +1,197 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using CommunityToolkit.HighPerformance.Buffers;
+
+namespace Backprop.Functional;
+
+/// <summary>Hessian-free optimisation (Martens 2010), one update per batch: g = ∇C(θ); d ≈ argmin gᵀd + ½dᵀ(G + λI)d
+/// by conjugate gradient on Gauss–Newton-vector products (<see cref="Curvature.GaussNewtonVector{T}"/>) over the
+/// first rows of the batch, warm-started from ζ·d_prev; CG backtracking picks the kept iterate with the lowest batch
+/// cost; λ follows the reduction ratio ρ (Levenberg–Marquardt); θ ← θ + αd with α from an Armijo line search.
+/// Options and their sources: <see cref="HessianFreeOptions"/>.
+/// <para>Threads: one update at a time. Allocation: workspaces and buffers are rented in the constructor (about
+/// (4 + kept iterates)·n values besides the workspaces); updates allocate nothing.</para></summary>
+/// <typeparam name="T">The element type.</typeparam>
+/// <remarks>Martens' choices kept here: ρ is measured against the undamped model q(d) = gᵀd + ½dᵀGd, with G from the
+/// curvature rows and C from the whole batch; the next warm start is the last CG iterate, not the backtracked one;
+/// backtracking walks back from the last kept iterate while the one before it is strictly better (his code; it can stop
+/// at a local minimum of the sequence, which saves cost evaluations). Not here: his diagonal preconditioner
+/// (<see cref="ConjugateGradient{T}"/> takes one; the per-sample squared gradients it needs are not formed) and
+/// structural damping (recurrent networks).</remarks>
+public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly NetworkSpec? _spec;
+    private readonly CurvatureWorkspace<T>? _curvature;
+    private readonly Workspace<T>? _costs;
+    private readonly ConjugateGradient<T> _cg;
+    private readonly MemoryOwner<T> _buffer;   // g | b = −g | d (CG's iterate; the next warm start) | trial θ
+    private readonly int _n;
+    private int _chosen;
+
+    /// <summary>An optimizer for <paramref name="spec"/> on batches of up to <paramref name="batch"/> rows.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="threads"/> is less than 1.</exception>
+    public HessianFree(NetworkSpec spec, int batch, HessianFreeOptions? options = null, int threads = 1)
+        : this(Count(spec), options)
+    {
+        _spec = spec;
+        _curvature = new CurvatureWorkspace<T>(spec, batch, threads);
+        _costs = new Workspace<T>(spec.Layers, batch) { Threads = threads };
+    }
+
+    /// <summary>An optimizer over <paramref name="dimension"/> parameters for <see cref="Step{TProblem}"/> alone.</summary>
+    internal HessianFree(int dimension, HessianFreeOptions? options)
+    {
+        Options = options ?? new HessianFreeOptions();
+        _n = dimension;
+        _cg = new ConjugateGradient<T>(dimension, Options.Solver);
+        _buffer = MemoryOwner<T>.Allocate(checked(4 * dimension), AllocationMode.Clear);
+        Damping = Options.Damping;
+    }
+
+    /// <summary><c>hessian-free</c>.</summary>
+    public string Name => "hessian-free";
+
+    /// <summary>The options.</summary>
+    public HessianFreeOptions Options { get; }
+
+    /// <summary>λ for the next update.</summary>
+    public double Damping { get; private set; }
+
+    /// <summary>What the last update did.</summary>
+    public HessianFreeStep LastStep { get; private set; }
+
+    /// <summary>The last CG iterate of the last update (the next warm start before ζ), [n].</summary>
+    internal ReadOnlySpan<T> Direction => Slot(2);
+
+    /// <summary>The kept CG iterate the last update stepped along (before α), [n].</summary>
+    internal ReadOnlySpan<T> Chosen => _cg.Kept(_chosen);
+
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">A shape does not match the network, or x or y holds NaN or infinity.</exception>
+    public T Update(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y)
+    {
+        if (_spec is null) throw new InvalidOperationException("this HessianFree was made without a network");
+        var problem = new NetworkProblem(_spec, _curvature!, _costs!, x, y, Options.CurvatureFraction);
+        return Step(ref problem, theta);
+    }
+
+    /// <summary>One Hessian-free update of <paramref name="theta"/> on <paramref name="problem"/>.</summary>
+    internal T Step<TProblem>(scoped ref TProblem problem, Span<T> theta)
+        where TProblem : IHessianFreeProblem<T>, allows ref struct
+    {
+        if (theta.Length != _n) throw new ArgumentException($"θ has {theta.Length} values; the optimizer was made for {_n}", nameof(theta));
+        Span<T> g = Slot(0), b = Slot(1), d = Slot(2), trial = Slot(3);
+        T f0 = problem.ValueAndGradient(theta, g);
+        if (!T.IsFinite(f0)) return f0;
+
+        TensorPrimitives.Negate(g, b);
+        TensorPrimitives.Multiply(d, T.CreateChecked(Options.WarmStartDecay), d);
+        T lambda = T.CreateChecked(Damping);
+        var solve = _cg.Solve(ref problem, b, lambda, d);
+        if (!AllFinite(d)) d.Clear();   // a poisoned warm start would poison every later solve
+
+        // CG backtracking: from the last kept iterate, step back while the earlier one is strictly better.
+        int best = _cg.KeptCount - 1;
+        T fBest = CostAt(ref problem, theta, _cg.Kept(best), T.One, trial);
+        while (best > 0)
+        {
+            T fPrev = CostAt(ref problem, theta, _cg.Kept(best - 1), T.One, trial);
+            if (!(fPrev < fBest)) break;
+            best--;
+            fBest = fPrev;
+        }
+        ReadOnlySpan<T> step = _cg.Kept(best);
+        _chosen = best;
+
+        // Levenberg–Marquardt: ρ against the undamped model q(d) = gᵀd + ½dᵀGd = φ(d) − ½λ‖d‖².
+        double q = _cg.KeptObjective(best) - (0.5 * Damping * double.CreateChecked(TensorPrimitives.Dot(step, step)));
+        double reduction = double.CreateChecked(fBest - f0);
+        double rho = q < 0 && double.IsFinite(reduction) ? reduction / q : double.NegativeInfinity;
+        double used = Damping;
+        if (!(rho >= 0.25)) Damping *= 1.5;
+        else if (rho > 0.75) Damping *= 2.0 / 3.0;
+
+        // Armijo line search along the chosen iterate, from α = 1 (whose cost backtracking already has).
+        T slope = TensorPrimitives.Dot(g, step);
+        T c = T.CreateChecked(Options.ArmijoConstant), shrink = T.CreateChecked(Options.LineSearchShrink);
+        T alpha = T.One, f = fBest;
+        int shrinks = 0;
+        while (!(f <= f0 + (c * alpha * slope)))
+        {
+            if (++shrinks > Options.LineSearchSteps)
+            {
+                alpha = T.Zero;
+                break;
+            }
+            alpha *= shrink;
+            f = CostAt(ref problem, theta, step, alpha, trial);
+        }
+        if (alpha != T.Zero) TensorPrimitives.MultiplyAdd(step, alpha, theta, theta);
+        LastStep = new HessianFreeStep(solve.Iterations, solve.Stop, _cg.KeptIteration(best), rho, double.CreateChecked(alpha), used);
+        return f0;
+    }
+
+    /// <summary>Returns the buffers to the pool.</summary>
+    public void Dispose()
+    {
+        _cg.Dispose();
+        _buffer.Dispose();
+        _curvature?.Dispose();
+        _costs?.Dispose();
+    }
+
+    private static T CostAt<TProblem>(scoped ref TProblem problem, ReadOnlySpan<T> theta, ReadOnlySpan<T> d, T alpha, Span<T> trial)
+        where TProblem : IHessianFreeProblem<T>, allows ref struct
+    {
+        TensorPrimitives.MultiplyAdd(d, alpha, theta, trial);
+        T cost = problem.Cost(trial);
+        return T.IsFinite(cost) ? cost : T.PositiveInfinity;
+    }
+
+    private static bool AllFinite(ReadOnlySpan<T> v) => T.IsFinite(TensorPrimitives.Sum(v)) || !ContainsNonFinite(v);
+
+    private static bool ContainsNonFinite(ReadOnlySpan<T> v)
+    {
+        foreach (T value in v)
+            if (!T.IsFinite(value)) return true;
+        return false;
+    }
+
+    private Span<T> Slot(int index) => _buffer.Span.Slice(index * _n, _n);
+
+    private static int Count(NetworkSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return spec.Layout.Count;
+    }
+
+    /// <summary>A network on one batch: gradient and costs on all rows, Gv on the first ⌈fraction·rows⌉.</summary>
+    private ref struct NetworkProblem(NetworkSpec spec, CurvatureWorkspace<T> curvature, Workspace<T> costs,
+        ReadOnlySpan<T> x, ReadOnlySpan<T> y, double fraction) : IHessianFreeProblem<T>
+    {
+        private readonly ReadOnlySpan<T> _x = x, _y = y;
+        private ReadOnlySpan<T> _theta, _xc, _yc;
+
+        public T ValueAndGradient(ReadOnlySpan<T> theta, Span<T> gradient)
+        {
+            Curvature.Forward(spec, theta, _x, curvature);
+            int rows = curvature.Rows;
+            T cost = Curvature.Gradient(spec, theta, _x, _y, curvature, gradient);
+            int curvatureRows = Math.Clamp((int)Math.Ceiling(fraction * rows), 1, rows);
+            _theta = theta;
+            _xc = _x[..(curvatureRows * spec.Inputs)];
+            _yc = _y[..(curvatureRows * (_y.Length / rows))];
+            Curvature.Forward(spec, theta, _xc, curvature);
+            return cost;
+        }
+
+        public readonly void Apply(ReadOnlySpan<T> v, Span<T> result) =>
+            Curvature.GaussNewtonVector(spec, _theta, _xc, _yc, curvature, v, result);
+
+        public readonly T Cost(ReadOnlySpan<T> theta)
+        {
+            Equations.Forward(spec, theta, _x, costs);
+            return Equations.MeanCost(spec, _y, costs, costs.RowsOf(_x.Length));
+        }
+    }
+}

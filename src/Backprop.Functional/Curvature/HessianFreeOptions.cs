@@ -1,0 +1,70 @@
+using System.Numerics;
+
+namespace Backprop.Functional;
+
+/// <summary>Hessian-free optimisation (Martens 2010): each update solves the damped Gauss–Newton system
+/// (G + λI)d = −∇C by conjugate gradient, backtracks over CG's iterates, adapts λ by Levenberg–Marquardt and ends
+/// with an Armijo line search. Builds a <see cref="HessianFree{T}"/>; the CLI's name is <c>hessian-free</c>.
+/// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
+/// <param name="Damping">λ₀, the first damping (default 1, as in init2winit's port of Martens' code; only its scale
+/// relative to G's eigenvalues matters, and the adaptation below finds that within a few updates). λ then follows the
+/// reduction ratio ρ = (C(θ + d) − C(θ)) / (q(d) − q(0)), q the undamped quadratic model gᵀd + ½dᵀGd: ×3/2 when
+/// ρ &lt; ¼, ×2/3 when ρ &gt; ¾ (Martens 2010 §4.1, after Moré 1978), unchanged between.</param>
+/// <param name="WarmStartDecay">ζ: CG starts from ζ times the previous update's last CG iterate (default 0.95,
+/// Martens 2010 §4.5); 0 starts every solve from zero.</param>
+/// <param name="CurvatureFraction">The share of the batch (its first rows, at least one) the Gv products run on; the
+/// gradient, the backtracking and the line search use the whole batch (default ¼: Martens 2010 §4.3 takes the curvature
+/// on a mini-batch much smaller than the gradient's; 1 uses the whole batch).</param>
+/// <param name="Solver">CG's stopping and keeping rules (default <see cref="ConjugateGradientOptions"/>'s: at most 250
+/// iterations, Martens' relative-progress rule with ε = 5·10⁻⁴, iterates kept at ⌈5·1.3ʲ⌉ for backtracking).</param>
+/// <param name="ArmijoConstant">c of the line search's sufficient-decrease test C(θ + αd) ≤ C(θ) + cα∇Cᵀd (default
+/// 10⁻², Martens &amp; Sutskever 2012, the line search of their HF).</param>
+/// <param name="LineSearchShrink">α ← this·α after each failed test, from α = 1 (default 0.8, Martens &amp; Sutskever
+/// 2012).</param>
+/// <param name="LineSearchSteps">At most this many shrinks; then no step is taken (α = 0; default 60, Martens' code).</param>
+public sealed record HessianFreeOptions(
+    double Damping = 1.0,
+    double WarmStartDecay = 0.95,
+    double CurvatureFraction = 0.25,
+    ConjugateGradientOptions? Solver = null,
+    double ArmijoConstant = 1e-2,
+    double LineSearchShrink = 0.8,
+    int LineSearchSteps = 60) : CurvatureMethod
+{
+    /// <summary>A finite number &gt; 0.</summary>
+    public double Damping { get; init => field = Positive(value, nameof(Damping)); } = Positive(Damping, nameof(Damping));
+
+    /// <summary>In [0, 1].</summary>
+    public double WarmStartDecay { get; init => field = HyperParameter.Fraction(value, nameof(WarmStartDecay)); } =
+        HyperParameter.Fraction(WarmStartDecay, nameof(WarmStartDecay));
+
+    /// <summary>In (0, 1].</summary>
+    public double CurvatureFraction { get; init => field = OpenFraction(value, nameof(CurvatureFraction)); } =
+        OpenFraction(CurvatureFraction, nameof(CurvatureFraction));
+
+    /// <summary>In (0, 1).</summary>
+    public double ArmijoConstant { get; init => field = Open(value, nameof(ArmijoConstant)); } = Open(ArmijoConstant, nameof(ArmijoConstant));
+
+    /// <summary>In (0, 1).</summary>
+    public double LineSearchShrink { get; init => field = Open(value, nameof(LineSearchShrink)); } = Open(LineSearchShrink, nameof(LineSearchShrink));
+
+    /// <summary>At least 0.</summary>
+    public int LineSearchSteps { get; init => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(LineSearchSteps), value, "at least 0"); } =
+        LineSearchSteps >= 0 ? LineSearchSteps : throw new ArgumentOutOfRangeException(nameof(LineSearchSteps), LineSearchSteps, "at least 0");
+
+    /// <summary><c>hessian-free</c>.</summary>
+    public override string Name => "hessian-free";
+
+    /// <inheritdoc/>
+    public override ICurvatureOptimizer<T> Create<T>(NetworkSpec spec, int batch, int threads, long seed) =>
+        new HessianFree<T>(spec, batch, this, threads);
+
+    internal static double Positive(double value, string name) =>
+        value > 0 && double.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number > 0");
+
+    internal static double OpenFraction(double value, string name) =>
+        value is > 0 and <= 1 ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be in (0, 1]");
+
+    private static double Open(double value, string name) =>
+        value is > 0 and < 1 ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be in (0, 1)");
+}

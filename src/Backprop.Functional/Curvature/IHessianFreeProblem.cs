@@ -1,0 +1,15 @@
+using System.Numerics;
+
+namespace Backprop.Functional;
+
+/// <summary>What one Hessian-free update needs of the objective on the current batch: the cost and gradient at θ
+/// (after which <see cref="ILinearOperator{T}.Apply"/> is v ↦ Gv at that θ), and the cost at trial points. A network
+/// on a batch is one (<see cref="HessianFree{T}.Update"/>); tests plug in explicit quadratics.</summary>
+internal interface IHessianFreeProblem<T> : ILinearOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>C(θ) of the batch, ∇C(θ) into <paramref name="gradient"/>; curvature products at θ may follow.</summary>
+    T ValueAndGradient(ReadOnlySpan<T> theta, Span<T> gradient);
+
+    /// <summary>C at another point of the same batch (does not disturb the curvature products' state).</summary>
+    T Cost(ReadOnlySpan<T> theta);
+}
