@@ -11,6 +11,18 @@ internal static class Names
     public static readonly string[] Losses = ["softmax-ce", "ce", "quadratic"];
     public static readonly string[] Inits = ["pytorch", "nielsen", "xavier", "he"];
     public static readonly string[] Optimizers = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adadelta"];
+
+    /// <summary>The curvature optimizers (<see cref="CurvatureMethod"/>), which take the whole step.</summary>
+    public static readonly string[] CurvatureOptimizers = ["hessian-free", "kfac", "natural", "adahessian"];
+
+    /// <summary>A curvature method's description: its name and options, e.g. <c>kfac { LearningRate = 0.01, … }</c>.</summary>
+    public static string Of(CurvatureMethod method)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        string text = method.ToString();
+        int brace = text.IndexOf('{', StringComparison.Ordinal);
+        return brace < 0 ? method.Name : method.Name + " " + text[brace..];
+    }
     public static readonly string[] Schedules = ["constant", "step", "exp", "cosine"];
 
     /// <summary>The allowed values as help text shows them, e.g. <c>sgd, momentum, adam</c>: built from the same

@@ -26,7 +26,7 @@ internal static class Racers
             case "adam": return FirstOrder(name, new Adam(1e-3), 64, "Adam η 10⁻³, batch 64");
             default:
                 var (method, batch) = Curvature(name);
-                return new Racer(name, string.Create(c, $"{method}, batch {batch}"), batch,
+                return new Racer(name, string.Create(c, $"{Names.Of(method)}, batch {batch}"), batch,
                     net => new CurvatureStepper(method.Create<float>(spec, batch, s.Threads, s.Seed)));
         }
     }
@@ -37,6 +37,9 @@ internal static class Racers
     /// <summary>The curvature methods with the settings they race with.</summary>
     private static (CurvatureMethod Method, int Batch) Curvature(string name) => name switch
     {
+        "hessian-free" => (new HessianFreeOptions(), 1000),
+        "natural" => (new NaturalGradientOptions(), 256),
+        "adahessian" => (new AdaHessianOptions(), 64),
         _ => throw new UsageException($"unknown optimizer '{name}' (known: {string.Join(", ", Names)})"),
     };
 

@@ -21,7 +21,7 @@ internal sealed class TrainCommand
     private readonly Option<string> _hidden = new Option<string>("--hidden") { Description = $"Hidden activation: {Names.List(Names.HiddenActivations)} [default: relu]", HelpName = "ACT" }.AcceptOnlyFromAmong(Names.HiddenActivations);
     private readonly Option<string> _output = new Option<string>("--output") { Description = $"Output activation: {Names.List(Names.Activations)} [default: softmax; identity with --regression]", HelpName = "ACT" }.AcceptOnlyFromAmong(Names.Activations);
     private readonly Option<string> _loss = new Option<string>("--loss") { Description = $"Cost: {Names.List(Names.Losses)} [default: softmax-ce for a softmax output, ce for sigmoid, else quadratic]", HelpName = "LOSS" }.AcceptOnlyFromAmong(Names.Losses);
-    private readonly Option<string> _optimizer = new Option<string>("--optimizer") { Description = $"Update rule, torch.optim defaults: {Names.List(Names.Optimizers)} [default: adam]", HelpName = "NAME" }.AcceptOnlyFromAmong(Names.Optimizers);
+    private readonly Option<string> _optimizer = new Option<string>("--optimizer") { Description = $"Update rule, torch.optim defaults: {Names.List(Names.Optimizers)}; or a curvature optimizer taking the whole step (MNIST and CSV networks of dense layers; a large --batch suits them): {Names.List(Names.CurvatureOptimizers)} [default: adam]", HelpName = "NAME" }.AcceptOnlyFromAmong([.. Names.Optimizers, .. Names.CurvatureOptimizers]);
     private readonly Option<double?> _lr = new("--lr") { Description = "Learning rate [default: the optimizer's torch default; adam 1e-3, sgd 0.01]", HelpName = "η" };
     private readonly Option<double?> _momentum = new("--momentum") { Description = "Momentum μ (sgd, momentum, nesterov, rmsprop) [default: 0.9; 0 for sgd and rmsprop]", HelpName = "μ" };
     private readonly Option<double?> _beta1 = new("--beta1") { Description = "Adam/AdamW β₁ [default: 0.9]", HelpName = "β₁" };
@@ -96,6 +96,8 @@ internal sealed class TrainCommand
             if (parse.GetResult(option) is not null) throw new UsageException($"{name} does not apply to --task chars");
         string model = parse.GetValue(_model) ?? "lstm";
         string optimizerName = parse.GetValue(_optimizer) ?? "adam";
+        if (Names.CurvatureOptimizers.Contains(optimizerName))
+            throw new UsageException($"--optimizer {optimizerName} does not apply to --task chars: curvature optimizers train networks of dense layers");
         var optimizer = BuildOptimizer(parse, optimizerName, optimizerName == "adam" ? 2e-3 : null);
         double? clip = parse.GetValue(_clip) ?? 5;
         if (clip is { } c && !(c > 0 && double.IsFinite(c))) throw new UsageException("--clip must be > 0");
@@ -158,7 +160,8 @@ internal sealed class TrainCommand
 
         string optimizerName = parse.GetValue(_optimizer) ?? preset?.Optimizer ?? "adam";
         double? presetRate = preset is not null && preset.Optimizer == optimizerName ? preset.LearningRate : null;
-        var optimizer = BuildOptimizer(parse, optimizerName, presetRate);
+        var curvature = Names.CurvatureOptimizers.Contains(optimizerName) ? BuildCurvature(parse, optimizerName) : null;
+        var optimizer = curvature is null ? BuildOptimizer(parse, optimizerName, presetRate) : d.Optimizer;
 
         var schedule = new ScheduleSettings(
             parse.GetValue(_schedule) ?? "constant",
@@ -191,6 +194,27 @@ internal sealed class TrainCommand
             CheckpointEvery = Positive(parse.GetValue(_checkpointEvery), "--checkpoint-every") ?? 0,
             Checkpoint = NonEmpty(parse.GetValue(_checkpoint), "--checkpoint"),
             Resume = NonEmpty(parse.GetValue(_resume), "--resume"),
+            Curvature = curvature,
+        };
+    }
+
+    /// <summary>A curvature optimizer with its library defaults; --lr sets η where the method has one. The options of the
+    /// gradient transform chain (schedule, L2, clipping, the first-order hyper-parameters) and checkpoints are refused:
+    /// the method takes the whole step and its state is not checkpointed.</summary>
+    private CurvatureMethod BuildCurvature(ParseResult parse, string name)
+    {
+        foreach (var (option, flag) in new (Option, string)[] { (_schedule, "--schedule"), (_l2, "--l2"), (_clip, "--clip"), (_momentum, "--momentum"),
+            (_beta1, "--beta1"), (_beta2, "--beta2"), (_eps, "--eps"), (_alpha, "--alpha"), (_rho, "--rho"), (_weightDecay, "--weight-decay"),
+            (_checkpointEvery, "--checkpoint-every"), (_resume, "--resume"), (_model, "--model") })
+            if (parse.GetResult(option) is not null) throw new UsageException($"{flag} does not apply to --optimizer {name} (a curvature optimizer takes the whole step)");
+        double? lr = parse.GetValue(_lr);
+        if (lr is { } rate && !(rate > 0 && double.IsFinite(rate))) throw new UsageException("--lr must be > 0");
+        return name switch
+        {
+            "hessian-free" => lr is null ? new HessianFreeOptions() : throw new UsageException("--lr does not apply to --optimizer hessian-free (its step comes from CG and a line search)"),
+            "natural" => lr is { } n ? new NaturalGradientOptions(LearningRate: n) : new NaturalGradientOptions(),
+            "adahessian" => lr is { } a ? new AdaHessianOptions(LearningRate: a) : new AdaHessianOptions(),
+            _ => throw new UsageException($"unknown optimizer '{name}'"),
         };
     }
 

@@ -28,8 +28,10 @@ internal static class TrainRunner
         using var network = Network<float>.Create(spec, s.Seed, s.Init);
 
         int stepsPerEpoch = (train.Count + s.Batch - 1) / s.Batch;
-        var options = new TrainingOptions(s.Epochs, s.Batch, s.Seed, s.Optimizer, s.Schedule.Build((long)stepsPerEpoch * s.Epochs),
-            s.L2, s.ClipNorm, s.Threads, DivergenceFactor: s.DivergenceFactor, CheckpointEvery: s.CheckpointEvery);
+        var options = s.Curvature is { } curvature
+            ? new TrainingOptions(s.Epochs, s.Batch, s.Seed, Threads: s.Threads, DivergenceFactor: s.DivergenceFactor, Curvature: curvature)
+            : new TrainingOptions(s.Epochs, s.Batch, s.Seed, s.Optimizer, s.Schedule.Build((long)stepsPerEpoch * s.Epochs),
+                s.L2, s.ClipNorm, s.Threads, DivergenceFactor: s.DivergenceFactor, CheckpointEvery: s.CheckpointEvery);
         var run = RunMetadata(s, spec, train);
         var resume = s.Resume is null ? null : LoadCheckpoint(s.Resume, run);
         Action<TrainingCheckpoint<float>>? onCheckpoint = null;
@@ -45,7 +47,7 @@ internal static class TrainRunner
         console.Line(string.Create(Inv,
             $"{(s.Preset is null ? "" : $"preset {s.Preset}: ")}{spec} on {train.Name} ({train.Count:N0} train, {(testIsTrain ? "no test set: evaluating on the training set" : $"{test.Count:N0} test")})"));
         console.Line(string.Create(Inv,
-            $"{Names.Of(s.Optimizer)}, schedule {s.Schedule}, L2 λ={s.L2}, batch {s.Batch}, {s.Epochs} epochs, seed {s.Seed}, init {Names.Of(s.Init)}, {s.Threads} thread(s)"));
+            $"{s.OptimizerText}, schedule {s.Schedule}, L2 λ={s.L2}, batch {s.Batch}, {s.Epochs} epochs, seed {s.Seed}, init {Names.Of(s.Init)}, {s.Threads} thread(s)"));
 
         if (resume is not null)
             console.Line(string.Create(Inv, $"resuming from {s.Resume}: epoch {resume.Epoch + 1}, step {resume.Step}"));
@@ -118,7 +120,7 @@ internal static class TrainRunner
     {
         ["run.network"] = spec.ToString(),
         ["run.data"] = string.Create(Inv, $"{train.Name} ({train.Count} rows)"),
-        ["run.optimizer"] = Names.Of(s.Optimizer),
+        ["run.optimizer"] = s.OptimizerText,
         ["run.schedule"] = s.Schedule.ToString(),
         ["run.l2"] = s.L2.ToString("R", Inv),
         ["run.clip"] = s.ClipNorm?.ToString("R", Inv) ?? "none",
@@ -153,7 +155,7 @@ internal static class TrainRunner
             ["trained_on"] = train.Name,
             ["input_scaling"] = s.Data.IsCsv ? "none (raw CSV features)" : "pixel/255, white digit on black",
             ["task"] = s.Data.Regression ? "regression" : "classification",
-            ["optimizer"] = Names.Of(s.Optimizer),
+            ["optimizer"] = s.OptimizerText,
             ["schedule"] = s.Schedule.ToString(),
             ["l2"] = s.L2.ToString(Inv),
             ["init"] = Names.Of(s.Init),

@@ -83,6 +83,12 @@ internal sealed record TrainSettings(
     public NetworkSpec SpecFor(int features, int outputs) =>
         LayerList is { } list ? new NetworkSpec(list, Loss) : NetworkSpec.Mlp(LayersFor(features, outputs), Hidden, Output, Loss);
 
+    /// <summary>A curvature optimizer taking the whole step in place of <see cref="Optimizer"/> (null: the optimizer).</summary>
+    public CurvatureMethod? Curvature { get; init; }
+
+    /// <summary>What the run's update rule is called in the report and the model's metadata.</summary>
+    public string OptimizerText => Curvature is { } m ? Names.Of(m) : Names.Of(Optimizer);
+
     /// <summary>Stop when the running mean cost passes this multiple of the starting cost (null: only NaN/∞ stop).</summary>
     public double? DivergenceFactor { get; init; } = 10;
 
