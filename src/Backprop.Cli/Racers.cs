@@ -26,7 +26,7 @@ internal static class Racers
             case "adam": return FirstOrder(name, new Adam(1e-3), 64, "Adam η 10⁻³, batch 64");
             default:
                 var (method, batch) = Curvature(name);
-                return new Racer(name, string.Create(c, $"{Names.Of(method)}, batch {batch}"), batch,
+                return new Racer(name, string.Create(c, $"{Backprop.Cli.Names.Of(method)}, batch {batch}"), batch,
                     net => new CurvatureStepper(method.Create<float>(spec, batch, s.Threads, s.Seed)));
         }
     }
