@@ -8,7 +8,7 @@ namespace Backprop.Functional;
 /// <summary>K-FAC (Martens &amp; Grosse 2015) for dense networks: each layer's block of the Fisher approximated by
 /// G ⊗ A, A = E[ā āᵀ] of its input ā = [aˡ⁻¹; 1] and G = E[g gᵀ] of the per-sample pre-activation gradient g = ∂ℓ/∂zˡ
 /// with targets drawn from the model; the step is [ΔW | Δb] = −η ν (G + (γ/π) I)⁻¹ [∇W | ∇b] (A + πγ I)⁻¹ per layer,
-/// γ = √λ, through heavy-ball momentum.
+/// γ = √λ, then optional heavy-ball momentum.
 /// <para>Threads: one step at a time.</para></summary>
 /// <typeparam name="T">The element type (float or double).</typeparam>
 /// <remarks>
@@ -27,7 +27,9 @@ namespace Backprop.Functional;
 /// is raised tenfold and the factorisation retried).</para>
 /// <para><b>Step.</b> ∇ is ∂C/∂θ of the batch mean cost with the data's targets. Δ = F̃⁻¹∇ layer by layer (two GEMMs);
 /// ν = min(1, √(κ/(η²Δᵀ∇))) when <see cref="KFacOptions.KlClip"/> is κ (Ba, Grosse &amp; Martens 2017's KL clipping:
-/// ½η²ν²ΔᵀF̃Δ, the step's KL divergence under F̃, stays at most κ/2); v ← μv + νΔ; θ ← θ − ηv.</para>
+/// ½η²ν²ΔᵀF̃Δ, the step's KL divergence under F̃, stays at most κ/2); v ← μv + νΔ (v = νΔ when μ = 0, the
+/// default); θ ← θ − ηv. A step whose cost is not finite returns it and changes nothing; a step whose Δᵀ∇ overflows
+/// (float) updates the factors but leaves θ and v.</para>
 /// <para><b>Cost.</b> A step is the gradient's forward and backward passes and 2 GEMMs per layer of
 /// outputs × (inputs + 1)² + outputs² × (inputs + 1) multiply-adds; a statistics step adds one more backward pass and
 /// ĀᵀĀ, δᵀδ; an inverse step adds two Cholesky factorisations and inversions per layer, O((inputs + 1)³).</para>

@@ -6,8 +6,8 @@ namespace Backprop.Functional;
 /// damped Kronecker-factored Fisher (Martens &amp; Grosse 2015) and ν ≤ 1 the KL clip.
 /// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <param name="LearningRate">η, the step size along the preconditioned direction (default 0.01).</param>
-/// <param name="Momentum">μ, heavy-ball momentum on the preconditioned direction, in [0, 1) (default 0.9; 0 turns it
-/// off).</param>
+/// <param name="Momentum">μ, heavy-ball momentum on the (clipped) preconditioned direction, in [0, 1) (default 0: off;
+/// with the KL clip binding, μ multiplies the step's size by up to 1/(1 − μ), which the clip does not see).</param>
 /// <param name="Damping">λ of the factored Tikhonov damping: each factor gets √λ, split between the two by π
 /// (default 1e-3).</param>
 /// <param name="Decay">ε of the running averages of the factors, in [0, 1): A ← ε_k A + (1 − ε_k)A_batch with
@@ -18,13 +18,14 @@ namespace Backprop.Functional;
 /// update's ½η²ν²∇ᵀF̃⁻¹∇ (its KL divergence under F̃) stays below κ/2; <c>null</c> turns it off (default 1e-3).</param>
 /// <param name="Seed">Seed of the generator that draws the targets for G from the model's predictive distribution
 /// (default 0).</param>
-/// <remarks>The defaults are those of the widely used PyTorch K-FAC code (alecwangcq/KFAC-Pytorch: lr 0.01, momentum
-/// 0.9, damping 1e-3, stat_decay 0.95, kl_clip 1e-3, TCov 10) except <see cref="InverseEvery"/>, 20 as in Martens
-/// &amp; Grosse's T₃ (that code refreshes every 100 steps). λ stays fixed: the paper's Levenberg–Marquardt adjustment of λ,
+/// <remarks>The defaults are those of the widely used PyTorch K-FAC code (alecwangcq/KFAC-Pytorch: lr 0.01, damping
+/// 1e-3, stat_decay 0.95, kl_clip 1e-3, TCov 10) except <see cref="Momentum"/>, 0 instead of 0.9 (on MNIST 784-128-10,
+/// batch 64, μ = 0.9 drove the test loss from 0.62 to 0.90 over two epochs, μ = 0 reached 0.087 after one; see
+/// docs/curvature.md), and <see cref="InverseEvery"/>, 20 as in Martens &amp; Grosse's T₃ (that code refreshes every 100 steps). λ stays fixed: the paper's Levenberg–Marquardt adjustment of λ,
 /// its separate γ and its quadratic-model choice of η and μ are not implemented (see docs/curvature.md).</remarks>
 public sealed record KFacOptions(
     double LearningRate = 0.01,
-    double Momentum = 0.9,
+    double Momentum = 0,
     double Damping = 1e-3,
     double Decay = 0.95,
     int StatisticsEvery = 10,

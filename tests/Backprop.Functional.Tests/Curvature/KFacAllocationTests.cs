@@ -4,7 +4,7 @@ using Xunit;
 namespace Backprop.Functional.Tests.Curvature;
 
 /// <summary>K-FAC's steady-state update allocates nothing: plain steps, statistics steps (a second backward pass at
-/// drawn targets, ĀᵀĀ, δᵀδ) and inverse steps (Cholesky, L⁻¹, L⁻ᵀL⁻¹) all fall inside the measured windows.</summary>
+/// drawn targets, ĀᵀĀ, δᵀδ) and inverse steps (Cholesky, L⁻¹, L⁻ᵀL⁻¹) all fall inside the measured windows, with momentum on.</summary>
 [Collection(RunsAlone.Name)]
 public sealed class KFacAllocationTests
 {
@@ -19,7 +19,7 @@ public sealed class KFacAllocationTests
         const int batch = 8;
         var spec = NetworkSpec.Mlp([20, 16, 10], ActivationKind.ReLU, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
         using var net = Network<T>.Create(spec, 1);
-        using var kfac = new KFac<T>(spec, batch, new KFacOptions(StatisticsEvery: 2, InverseEvery: 3));
+        using var kfac = new KFac<T>(spec, batch, new KFacOptions(Momentum: 0.9, StatisticsEvery: 2, InverseEvery: 3));
         var random = new SeededRandom(2);
         var x = new T[batch * 20];
         var y = new T[batch * 10];
