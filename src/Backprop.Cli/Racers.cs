@@ -39,6 +39,7 @@ internal static class Racers
     {
         "hessian-free" => (new HessianFreeOptions(), 1000),
         "natural" => (new NaturalGradientOptions(), 256),
+        "kfac" => (new KFacOptions(), 64),
         "adahessian" => (new AdaHessianOptions(), 64),
         _ => throw new UsageException($"unknown optimizer '{name}' (known: {string.Join(", ", Names)})"),
     };

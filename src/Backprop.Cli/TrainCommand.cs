@@ -213,6 +213,7 @@ internal sealed class TrainCommand
         {
             "hessian-free" => lr is null ? new HessianFreeOptions() : throw new UsageException("--lr does not apply to --optimizer hessian-free (its step comes from CG and a line search)"),
             "natural" => lr is { } n ? new NaturalGradientOptions(LearningRate: n) : new NaturalGradientOptions(),
+            "kfac" => lr is { } k ? new KFacOptions(LearningRate: k) : new KFacOptions(),
             "adahessian" => lr is { } a ? new AdaHessianOptions(LearningRate: a) : new AdaHessianOptions(),
             _ => throw new UsageException($"unknown optimizer '{name}'"),
         };
