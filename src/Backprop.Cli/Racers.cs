@@ -37,7 +37,10 @@ internal static class Racers
     /// <summary>The curvature methods with the settings they race with.</summary>
     private static (CurvatureMethod Method, int Batch) Curvature(string name) => name switch
     {
-        "hessian-free" => (new HessianFreeOptions(), 1000),
+        // Tuned for a wall-clock race (MNIST autoencoder, 2-core CPU): a smaller batch, Gv on a tenth of it and CG capped
+        // at 30 iterations make about 2 updates a second; the library defaults (Gv on a quarter of 1000 rows, up to 250
+        // iterations) take 2–7 s per update there.
+        "hessian-free" => (new HessianFreeOptions(CurvatureFraction: 0.1, Solver: new ConjugateGradientOptions(MaxIterations: 30)), 500),
         "natural" => (new NaturalGradientOptions(), 256),
         "kfac" => (new KFacOptions(), 64),
         "adahessian" => (new AdaHessianOptions(), 64),

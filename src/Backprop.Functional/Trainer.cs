@@ -172,7 +172,11 @@ public static class Trainer
                 double c = double.CreateChecked(cost);
                 lossSum += c * rows;
                 rowsDone += rows;
-                if (divergence.Enabled && divergence.Add(c, rows)) ThrowDiverged(network, ws, rows, divergence, c, epoch, state.Step, b, batcher.BatchCount, options.DivergenceFactor!.Value);
+                if (divergence.Enabled && divergence.Add(c, rows))
+                {
+                    if (curvature is not null) network.Forward(xs, ws);   // the message reads the forward pass
+                    ThrowDiverged(network, ws, rows, divergence, c, epoch, state.Step, b, batcher.BatchCount, options.DivergenceFactor!.Value);
+                }
                 onBatch?.Invoke(b, batcher.BatchCount);
                 if (onCheckpoint is not null && options.CheckpointEvery > 0 && state.Step % options.CheckpointEvery == 0)
                 {

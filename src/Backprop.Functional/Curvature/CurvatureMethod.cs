@@ -19,6 +19,9 @@ public abstract record CurvatureMethod
     public abstract ICurvatureOptimizer<T> Create<T>(NetworkSpec spec, int batch, int threads, long seed)
         where T : unmanaged, IFloatingPointIeee754<T>;
 
+    /// <summary>Prints nothing of its own: a method's text is its options (its <see cref="Name"/> is the CLI's, not an option).</summary>
+    protected virtual bool PrintMembers(System.Text.StringBuilder builder) => false;
+
     /// <summary>The options' seed and the run's, combined (31·a + b, wrapping): 0 and 0 give 0.</summary>
     protected static long CombineSeeds(long options, long run) => unchecked(options * 31 + run);
 }

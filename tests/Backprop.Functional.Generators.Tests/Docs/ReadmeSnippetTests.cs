@@ -70,6 +70,12 @@ public class ReadmeSnippetTests
             var state = new OptimizerState(0);
             using var buffers = optimizer.CreateBuffers<float>(MnistMlp.ParameterCount);
             """,
+        [("Curvature and second-order optimisers", 0)] = "",
+        [("Curvature and second-order optimisers", 1)] = """
+            using Backprop.Functional;
+            Dataset train = null!, test = null!;
+            float[] x = new float[1000 * 784], y = new float[1000 * 10];
+            """,
         [("Checking gradients", 0)] = """
             using Backprop.Functional;
             Network<double> net = null!;

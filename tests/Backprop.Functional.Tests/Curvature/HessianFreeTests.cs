@@ -163,9 +163,18 @@ public sealed class HessianFreeTests(ITestOutputHelper output)
     [Theory]
     [InlineData("hessian-free")]
     [InlineData("natural")]
+    [InlineData("kfac")]
+    [InlineData("adahessian")]
     public void Fit_WithACurvatureMethod_LowersTheEpochLoss(string name)
     {
-        CurvatureMethod method = name == "natural" ? new NaturalGradientOptions() : new HessianFreeOptions();
+        CurvatureMethod method = name switch
+        {
+            "natural" => new NaturalGradientOptions(),
+            "kfac" => new KFacOptions(),
+            "adahessian" => new AdaHessianOptions(LearningRate: 0.05),
+            _ => new HessianFreeOptions(),
+        };
+        Assert.Equal(name, method.Name);
         var data = Blobs(300, seed: 4);
         var spec = NetworkSpec.Mlp([4, 8, 3], ActivationKind.Tanh, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
         using var net = Network<float>.Create(spec, 1);
@@ -207,5 +216,28 @@ public sealed class HessianFreeTests(ITestOutputHelper output)
             for (int i = 0; i < n; i++) matrix[(i * n) + j] = column[i];
         }
         return (g, matrix);
+    }
+
+    /// <summary>A curvature method with a gradient transform's options, or with checkpoints, is refused by name.</summary>
+    [Fact]
+    public void Fit_refuses_a_curvature_method_with_a_chain_option_or_checkpoints()
+    {
+        var data = Blobs(40, seed: 5);
+        var spec = NetworkSpec.Mlp([4, 3], ActivationKind.Identity, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
+        using var net = Network<float>.Create(spec, 1);
+        var chain = Assert.Throws<ArgumentException>(() => Trainer.Fit(net, data, null, new TrainingOptions(Optimizer: new Adam(), Curvature: new KFacOptions())));
+        Assert.Contains("kfac", chain.Message, StringComparison.Ordinal);
+        var checkpoints = Assert.Throws<ArgumentException>(() => Trainer.Fit(net, data, null, new TrainingOptions(CheckpointEvery: 5, Curvature: new HessianFreeOptions())));
+        Assert.Contains("not checkpointed", checkpoints.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A method prints its options, not its name (the name is the CLI's).</summary>
+    [Fact]
+    public void A_method_prints_its_options()
+    {
+        string text = new KFacOptions().ToString();
+        Assert.StartsWith("KFacOptions { ", text, StringComparison.Ordinal);
+        Assert.Contains("LearningRate = 0.01", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Name =", text, StringComparison.Ordinal);
     }
 }

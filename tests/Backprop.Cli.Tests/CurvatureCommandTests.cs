@@ -1,0 +1,49 @@
+using Xunit;
+
+namespace Backprop.Cli.Tests;
+
+/// <summary><c>train --optimizer hessian-free|kfac|natural|adahessian</c> end to end on fake MNIST, and the options such a
+/// run refuses.</summary>
+public class CurvatureCommandTests
+{
+    [Theory]
+    [InlineData("hessian-free")]
+    [InlineData("kfac")]
+    [InlineData("natural")]
+    [InlineData("adahessian")]
+    public void Train_with_a_curvature_optimizer_saves_a_model_that_eval_scores_the_same(string optimizer)
+    {
+        using var dir = new TempDir();
+        string data = Path.Combine(dir.Path, "mnist");
+        Directory.CreateDirectory(data);
+        SyntheticData.FakeMnist(data, train: 200, test: 50, seed: 1);
+        string model = Path.Combine(dir.Path, optimizer + ".safetensors");
+        var r = Cli.Run("train", "--layers", "784-16-10", "--optimizer", optimizer, "--batch", "50", "--epochs", "2", "--data", data, "--out", model);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains(optimizer + " {", r.Out, StringComparison.Ordinal);
+        double trained = r.Number("test accuracy:");
+        var e = Cli.Run("eval", "--model", model, "--data", data);
+        Assert.True(e.ExitCode == 0, e.ToString());
+        Assert.Equal(trained, e.Number("test accuracy:"));
+    }
+
+    [Theory]
+    [InlineData("kfac", "--clip", "5", "--clip does not apply to --optimizer kfac")]
+    [InlineData("natural", "--schedule", "cosine", "--schedule does not apply to --optimizer natural")]
+    [InlineData("adahessian", "--checkpoint-every", "10", "--checkpoint-every does not apply")]
+    [InlineData("hessian-free", "--lr", "0.1", "--lr does not apply to --optimizer hessian-free")]
+    public void Options_of_the_gradient_chain_are_refused_with_a_curvature_optimizer(string optimizer, string option, string value, string message)
+    {
+        var r = Cli.Run("train", "--optimizer", optimizer, option, value, "--data", "/nonexistent");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_curvature_optimizer_is_refused_for_the_character_model()
+    {
+        var r = Cli.Run("train", "--task", "chars", "--optimizer", "kfac", "--text", "/nonexistent");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("does not apply to --task chars", r.Error, StringComparison.Ordinal);
+    }
+}
