@@ -70,8 +70,8 @@ public static class Curvature
                 Scratch = ws.Primal.Z(l, rows), ScratchDot = ws.Tangent.Z(l, rows),
                 DY = ws.Primal.Delta(l, rows), DYDot = ws.Tangent.Delta(l, rows),
                 DX = l == 0 ? default : ws.Primal.Delta(l - 1, rows), DXDot = l == 0 ? default : ws.Tangent.Delta(l - 1, rows),
-                DThetaDot = hv.Slice(offset, length), LayerScratch = ws.Primal.LayerScratch(l),
-                Rows = rows, Time = 1, Threads = ws.Primal.Threads, DYIsDelta = l == last && isDelta,
+                DThetaDot = hv.Slice(offset, length), LayerScratch = ws.Primal.LayerScratch(l), Lengths = ws.Primal.Lengths(rows),
+                Rows = rows, Time = ws.Primal.Time, Threads = ws.Primal.Threads, DYIsDelta = l == last && isDelta,
             };
             if (spec.Layers[l] is Dense d) DenseKernel.BackwardTangent(d, in pass);
             else spec.Layers[l].BackwardTangent(in pass);
@@ -124,8 +124,8 @@ public static class Curvature
                 X = l == 0 ? x : ws.Primal.A(l - 1, rows), Y = ws.Primal.A(l, rows), Scratch = ws.Primal.Z(l, rows),
                 LayerScratch = ws.Primal.LayerScratch(l),
                 DY = ws.Tangent.Delta(l, rows), DX = l == 0 ? default : ws.Tangent.Delta(l - 1, rows),
-                DTheta = result.Slice(offset, length),
-                Rows = rows, Time = 1, Threads = ws.Primal.Threads, DYIsDelta = l == last && isDelta,
+                DTheta = result.Slice(offset, length), Lengths = ws.Primal.Lengths(rows),
+                Rows = rows, Time = ws.Primal.Time, Threads = ws.Primal.Threads, DYIsDelta = l == last && isDelta,
             };
             if (spec.Layers[l] is Dense d) DenseKernel.Backward(d, in pass);
             else spec.Layers[l].Backward(in pass);
@@ -146,7 +146,8 @@ public static class Curvature
                 X = l == 0 ? x : ws.Primal.A(l - 1, rows), XDot = l == 0 ? default : ws.Tangent.A(l - 1, rows),
                 Y = ws.Primal.A(l, rows), Scratch = ws.Primal.Z(l, rows),
                 YDot = ws.Tangent.A(l, rows), ScratchDot = ws.Tangent.Z(l, rows), LayerScratch = ws.Primal.LayerScratch(l),
-                Rows = rows, Time = 1, Threads = ws.Primal.Threads,
+                Lengths = ws.Primal.Lengths(rows),
+                Rows = rows, Time = ws.Primal.Time, Threads = ws.Primal.Threads,
             };
             if (spec.Layers[l] is Dense d) DenseKernel.ForwardTangent(d, in pass);
             else spec.Layers[l].ForwardTangent(in pass);

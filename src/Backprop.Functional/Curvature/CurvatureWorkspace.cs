@@ -8,15 +8,21 @@ namespace Backprop.Functional;
 /// <typeparam name="T">The element type.</typeparam>
 public sealed class CurvatureWorkspace<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Scratch for batches of up to <paramref name="batch"/> rows of <paramref name="spec"/>.</summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="threads"/> is less than 1.</exception>
-    public CurvatureWorkspace(NetworkSpec spec, int batch, int threads = 1)
+    /// <summary>Scratch for batches of up to <paramref name="batch"/> rows of <paramref name="spec"/> (sequences of
+    /// <paramref name="time"/> steps when the network reads sequences).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/>, <paramref name="threads"/> or
+    /// <paramref name="time"/> is less than 1.</exception>
+    /// <exception cref="ArgumentException">The network gives an output at every step: curvature products take one output
+    /// per sample.</exception>
+    public CurvatureWorkspace(NetworkSpec spec, int batch, int threads = 1, int time = 1)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        if (spec.Layers[^1].Output.IsSequence)
+            throw new ArgumentException($"{spec} gives an output at every step; curvature products take one output per sample", nameof(spec));
         Spec = spec;
-        Primal = new Workspace<T>(spec.Layers, batch) { Threads = threads };
-        Tangent = new Workspace<T>(spec.Layers, batch) { Threads = threads };
+        Primal = new Workspace<T>(spec.Layers, batch, time) { Threads = threads };
+        Tangent = new Workspace<T>(spec.Layers, batch, time) { Threads = threads };
     }
 
     /// <summary>The network the workspace was made for.</summary>

@@ -54,6 +54,9 @@ public readonly ref struct TangentBackwardPass<T>
     /// <summary>Time steps of a sequence edge (1 for features).</summary>
     public int Time { get; init; }
 
+    /// <summary>Each sequence's length, [rows], when they differ; empty when every sequence has <see cref="Time"/> steps.</summary>
+    public ReadOnlySpan<int> Lengths { get; init; }
+
     /// <summary>Threads the layer's GEMMs may use.</summary>
     public int Threads { get; init; }
 
