@@ -212,8 +212,10 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         var whhT = p.LayerScratch[..(gh * hidden)];
         if (transposed) Transpose(whh, whhT, gh, hidden);
         var stepWeights = transposed ? (ReadOnlySpan<T>)whhT : whh;
+        // Not split (one thread, too few rows, or the GEMM pool busy): the one-thread steps, whatever p.Threads says, so
+        // the bits never depend on whether the pool was free (its per-step GEMMs would pick other kernels).
         if (!RecurrentSplit<T, TCell>.TryForward(s, L, stepWeights, transposed, bhh, lengths, p.Threads))
-            ForwardSteps(s, L, stepWeights, transposed, bhh, lengths, 0, rows, p.Threads);
+            ForwardSteps(s, L, stepWeights, transposed, bhh, lengths, 0, rows, 1);
 
         if (sequences)
         {
@@ -249,7 +251,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         var dNext = s.Slice(L.DB, step);
         var dc = TCell.HasCell ? s.Slice(L.DC, step) : default;
         if (!RecurrentSplit<T, TCell>.TryBackward(s, L, whh, p.DY, sequences, lengths, p.Threads))
-            BackwardSteps(s, L, whh, p.DY, sequences, lengths, 0, rows, p.Threads);
+            BackwardSteps(s, L, whh, p.DY, sequences, lengths, 0, rows, 1);   // as the forward pass: the one-thread steps
         for (int t = 0; t < time; t++) s[L.Norms + t] = T.Sqrt(s[L.Norms + t] + s[L.Norms + time + t]);   // the halves' ‖·‖²
 
         // ∂C/∂h₀ (∂C/∂c₀): kept for the caller, and summed into θ when learned.
