@@ -185,7 +185,7 @@ public class CurvatureProductTests
     [Fact]
     public void A_recurrent_network_is_refused_naming_its_kind()
     {
-        var spec = new NetworkSpec([new Lstm(3, 4), new Dense(4, 2, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
+        var spec = new NetworkSpec([new Gru(3, 4), new Dense(4, 2, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
         using var net = Network<double>.Create(spec, seed: 1);
         using var ws = new CurvatureWorkspace<double>(spec, 2);
         var theta = net.Parameters.ToArray();
@@ -193,7 +193,7 @@ public class CurvatureProductTests
         Curv.Forward(spec, theta, x, ws);
         var hv = new double[theta.Length];
         var e = Assert.Throws<NotSupportedException>(() => Curv.HessianVector(spec, theta, x, new double[4], ws, theta, hv));
-        Assert.Contains("Lstm", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Gru", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

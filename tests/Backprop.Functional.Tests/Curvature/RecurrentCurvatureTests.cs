@@ -11,15 +11,21 @@ namespace Backprop.Functional.Tests.Curvature;
 /// its sequence) over <see cref="Time"/> steps, then a softmax Dense head on the last state, with cross-entropy; θ is
 /// PyTorch's initialisation plus Gaussian noise (so a learned h₀ is not zero).</summary>
 public sealed record RecurrentCase(int Inputs, int Hidden, int Time, int Batch, int Classes, ActivationKind Phi,
-    InitialState Initial, bool Stacked, int Seed)
+    InitialState Initial, bool Stacked, int Seed, string Cell = "Rnn")
 {
+    private Layer Recurrent(int inputs, bool sequences) => Cell switch
+    {
+        "Lstm" => new Lstm(inputs, Hidden) { InitialState = Initial, ReturnSequences = sequences },
+        _ => new Rnn(inputs, Hidden, Phi) { InitialState = Initial, ReturnSequences = sequences },
+    };
+
     public NetworkSpec Spec
     {
         get
         {
-            var first = new Rnn(Inputs, Hidden, Phi) { InitialState = Initial, ReturnSequences = Stacked };
+            var first = Recurrent(Inputs, Stacked);
             Layer[] layers = Stacked
-                ? [first, new Rnn(Hidden, Hidden, Phi) { InitialState = Initial }, new Dense(Hidden, Classes, ActivationKind.Softmax)]
+                ? [first, Recurrent(Hidden, false), new Dense(Hidden, Classes, ActivationKind.Softmax)]
                 : [first, new Dense(Hidden, Classes, ActivationKind.Softmax)];
             return new NetworkSpec(layers, LossKind.SoftmaxCrossEntropy);
         }
@@ -48,7 +54,8 @@ public sealed record RecurrentCase(int Inputs, int Hidden, int Time, int Batch, 
 
 public static class RecurrentCaseArbitraries
 {
-    /// <summary>Inputs 1–3, hidden 1–4, time 1–5, batch 1–3, 2–3 classes, tanh or ReLU, zero or learned h₀, one or two Rnns.</summary>
+    /// <summary>Inputs 1–3, hidden 1–4, time 1–5, batch 1–3, 2–3 classes, Rnn (tanh or ReLU) or Lstm, zero or learned
+    /// initial state, one or two recurrent layers.</summary>
     public static Arbitrary<RecurrentCase> RecurrentCase() => Arb.From(
         from inputs in Gen.Choose(1, 3)
         from hidden in Gen.Choose(1, 4)
@@ -59,7 +66,8 @@ public static class RecurrentCaseArbitraries
         from initial in Gen.Elements(InitialState.Zero, InitialState.Learned)
         from stacked in Gen.Elements(false, false, true)
         from seed in Gen.Choose(0, 1_000_000)
-        select new RecurrentCase(inputs, hidden, time, batch, classes, phi, initial, stacked, seed));
+        from cell in Gen.Elements("Rnn", "Lstm")
+        select new RecurrentCase(inputs, hidden, time, batch, classes, cell == "Lstm" ? ActivationKind.Tanh : phi, initial, stacked, seed, cell));
 }
 
 /// <summary>Hv, Gv and Fv through Rnn layers (double) against finite differences of the BPTT gradient and against

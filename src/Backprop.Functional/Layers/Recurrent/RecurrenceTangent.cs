@@ -44,8 +44,8 @@ internal static class RnnTangent
 
         var s = p.Scratch;
         var d = p.ScratchDot;
-        var v = new Slices<T>(p.V, inputs, hidden);
-        var w = new Slices<T>(p.Theta, inputs, hidden);
+        var v = new Slices<T>(p.V, inputs, hidden, 1);
+        var w = new Slices<T>(p.Theta, inputs, hidden, 1);
         bool hasXDot = !p.XDot.IsEmpty;
         if (hasXDot) ToTimeMajor(p.XDot, d.Slice(L.XT, time * rows * inputs), rows, time, inputs);
 
@@ -88,8 +88,8 @@ internal static class RnnTangent
         int step = L.Step;
         var s = p.Scratch;
         var d = Writable(p.ScratchDot);
-        var v = new Slices<T>(p.V, inputs, hidden);
-        var w = new Slices<T>(p.Theta, inputs, hidden);
+        var v = new Slices<T>(p.V, inputs, hidden, 1);
+        var w = new Slices<T>(p.Theta, inputs, hidden, 1);
         bool hasXDot = !p.XDot.IsEmpty, sequences = layer.ReturnSequences;
 
         var hv = p.DThetaDot;
@@ -198,35 +198,36 @@ internal static class RnnTangent
         }
     }
 
-    private static void RequireEqualLengths(ReadOnlySpan<int> lengths)
+    internal static void RequireEqualLengths(ReadOnlySpan<int> lengths)
     {
         if (!lengths.IsEmpty)
             throw new NotSupportedException("curvature products through a recurrent layer take sequences of equal length; this batch has per-sequence lengths");
     }
 
     /// <summary>A span the tangent pass gives read-only but that is this layer's own scratch (see <see cref="RnnTangent"/>).</summary>
-    private static Span<T> Writable<T>(ReadOnlySpan<T> span) => MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(span), span.Length);
+    internal static Span<T> Writable<T>(ReadOnlySpan<T> span) => MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(span), span.Length);
 
     /// <summary>[rows × time × n] → [time × rows × n].</summary>
-    private static void ToTimeMajor<T>(ReadOnlySpan<T> x, Span<T> xt, int rows, int time, int n)
+    internal static void ToTimeMajor<T>(ReadOnlySpan<T> x, Span<T> xt, int rows, int time, int n)
     {
         for (int r = 0; r < rows; r++)
             for (int t = 0; t < time; t++)
                 x.Slice((r * time + t) * n, n).CopyTo(xt.Slice((t * rows + r) * n, n));
     }
 
-    /// <summary>An Rnn's tensors within its θ (or v) slice: weight_ih [H × I], weight_hh [H × H], bias_ih, bias_hh [H],
-    /// then h₀ [H] when learned (empty otherwise).</summary>
-    private readonly ref struct Slices<T>
+    /// <summary>A recurrent layer's tensors within its θ (or v) slice: weight_ih [GH × I], weight_hh [GH × H], bias_ih,
+    /// bias_hh [GH], then h₀ (and c₀) [H] when learned (empty otherwise).</summary>
+    internal readonly ref struct Slices<T>
     {
-        public Slices(ReadOnlySpan<T> theta, int inputs, int hidden)
+        public Slices(ReadOnlySpan<T> theta, int inputs, int hidden, int gates)
         {
-            int o = hidden * inputs;
+            int gh = gates * hidden, o = gh * inputs;
             Wih = theta[..o];
-            Whh = theta.Slice(o, hidden * hidden); o += hidden * hidden;
-            Bih = theta.Slice(o, hidden); o += hidden;
-            Bhh = theta.Slice(o, hidden); o += hidden;
-            H0 = theta.Length >= o + hidden ? theta.Slice(o, hidden) : default;
+            Whh = theta.Slice(o, gh * hidden); o += gh * hidden;
+            Bih = theta.Slice(o, gh); o += gh;
+            Bhh = theta.Slice(o, gh); o += gh;
+            H0 = theta.Length >= o + hidden ? theta.Slice(o, hidden) : default; o += hidden;
+            C0 = theta.Length >= o + hidden ? theta.Slice(o, hidden) : default;
         }
 
         public ReadOnlySpan<T> Wih { get; }
@@ -234,5 +235,6 @@ internal static class RnnTangent
         public ReadOnlySpan<T> Bih { get; }
         public ReadOnlySpan<T> Bhh { get; }
         public ReadOnlySpan<T> H0 { get; }
+        public ReadOnlySpan<T> C0 { get; }
     }
 }
