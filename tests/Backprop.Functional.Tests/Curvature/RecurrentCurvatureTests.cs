@@ -16,6 +16,7 @@ public sealed record RecurrentCase(int Inputs, int Hidden, int Time, int Batch, 
     private Layer Recurrent(int inputs, bool sequences) => Cell switch
     {
         "Lstm" => new Lstm(inputs, Hidden) { InitialState = Initial, ReturnSequences = sequences },
+        "Gru" => new Gru(inputs, Hidden) { InitialState = Initial, ReturnSequences = sequences },
         _ => new Rnn(inputs, Hidden, Phi) { InitialState = Initial, ReturnSequences = sequences },
     };
 
@@ -54,7 +55,7 @@ public sealed record RecurrentCase(int Inputs, int Hidden, int Time, int Batch, 
 
 public static class RecurrentCaseArbitraries
 {
-    /// <summary>Inputs 1–3, hidden 1–4, time 1–5, batch 1–3, 2–3 classes, Rnn (tanh or ReLU) or Lstm, zero or learned
+    /// <summary>Inputs 1–3, hidden 1–4, time 1–5, batch 1–3, 2–3 classes, Rnn (tanh or ReLU), Lstm or Gru, zero or learned
     /// initial state, one or two recurrent layers.</summary>
     public static Arbitrary<RecurrentCase> RecurrentCase() => Arb.From(
         from inputs in Gen.Choose(1, 3)
@@ -66,8 +67,8 @@ public static class RecurrentCaseArbitraries
         from initial in Gen.Elements(InitialState.Zero, InitialState.Learned)
         from stacked in Gen.Elements(false, false, true)
         from seed in Gen.Choose(0, 1_000_000)
-        from cell in Gen.Elements("Rnn", "Lstm")
-        select new RecurrentCase(inputs, hidden, time, batch, classes, cell == "Lstm" ? ActivationKind.Tanh : phi, initial, stacked, seed, cell));
+        from cell in Gen.Elements("Rnn", "Lstm", "Gru")
+        select new RecurrentCase(inputs, hidden, time, batch, classes, cell == "Rnn" ? phi : ActivationKind.Tanh, initial, stacked, seed, cell));
 }
 
 /// <summary>Hv, Gv and Fv through Rnn layers (double) against finite differences of the BPTT gradient and against
