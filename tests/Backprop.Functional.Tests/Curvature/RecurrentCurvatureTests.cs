@@ -292,3 +292,39 @@ public class RecurrentCurvatureTests
         Assert.Contains("equal length", e.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Steady-state products through recurrent layers allocate nothing (float, 16 rows: the transposed-W_hh path).</summary>
+[Collection(RunsAlone.Name)]
+public class RecurrentCurvatureAllocationTests
+{
+    [Theory]
+    [InlineData("Rnn")]
+    [InlineData("Lstm")]
+    [InlineData("Gru")]
+    public void Hv_and_Gv_steady_state_allocate_nothing(string cell)
+    {
+        const int rows = 16, time = 6;
+        Layer recurrent = cell switch
+        {
+            "Lstm" => new Lstm(5, 8) { InitialState = InitialState.Learned },
+            "Gru" => new Gru(5, 8) { InitialState = InitialState.Learned },
+            _ => new Rnn(5, 8) { InitialState = InitialState.Learned },
+        };
+        var spec = new NetworkSpec([recurrent, new Dense(8, 3, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
+        using var net = Network<float>.Create(spec, seed: 1);
+        var theta = net.Parameters.ToArray();
+        var random = new SeededRandom(2);
+        float[] x = [.. Enumerable.Range(0, rows * time * 5).Select(_ => (float)random.NextGaussian())];
+        var y = new float[rows * 3];
+        for (int r = 0; r < rows; r++) y[r * 3 + r % 3] = 1;
+        float[] v = [.. Enumerable.Range(0, theta.Length).Select(_ => (float)random.NextGaussian())];
+        var product = new float[theta.Length];
+        using var ws = new CurvatureWorkspace<float>(spec, rows, time: time);
+        Assert.Equal(0L, SteadyState.AllocatedBytes(() =>
+        {
+            Curv.Forward<float>(spec, theta, x, ws);
+            Curv.HessianVector<float>(spec, theta, x, y, ws, v, product);
+            Curv.GaussNewtonVector<float>(spec, theta, x, y, ws, v, product);
+        }));
+    }
+}
