@@ -279,6 +279,42 @@ public class RecurrentCurvatureTests
         return Recurrence<RnnCell<TanhPhi>>.Layout(rnn.Inputs, rnn.Hidden, 2, w.Time).H;
     }
 
+    [Theory]
+    [InlineData("Rnn")]
+    [InlineData("Lstm")]
+    [InlineData("Gru")]
+    public void Two_threads_and_float_agree_with_one_thread_in_double(string cell)
+    {
+        // 16 rows: the primal passes split the rows over the workspace's threads (and transpose W_hh); the tangent
+        // kernels run on the calling thread whatever the split.
+        var c = new RecurrentCase(3, 5, 4, 16, 3, ActivationKind.Tanh, InitialState.Learned, true, 21, cell);
+        var spec = c.Spec;
+        double[] theta = c.Theta(), x = c.X(), y = c.Y(), v = CurvatureOracles.Direction(theta.Length, 22);
+        double[] Product(int threads, string which)
+        {
+            using var ws = new CurvatureWorkspace<double>(spec, c.Batch, threads, c.Time);
+            Curv.Forward(spec, theta, x, ws);
+            var result = new double[theta.Length];
+            if (which == "H") Curv.HessianVector(spec, theta, x, y, ws, v, result);
+            else Curv.GaussNewtonVector(spec, theta, x, y, ws, v, result);
+            return result;
+        }
+        foreach (var which in new[] { "H", "G" })
+        {
+            double[] one = Product(1, which), two = Product(2, which);
+            double scale = Math.Max(1, one.Max(Math.Abs));
+            for (int i = 0; i < one.Length; i++) Assert.True(Math.Abs(one[i] - two[i]) <= 1e-12 * scale, $"{which}v[{i}]: 1 thread {one[i]}, 2 threads {two[i]}");
+        }
+        using var wf = new CurvatureWorkspace<float>(spec, c.Batch, time: c.Time);
+        float[] tf = [.. theta.Select(t => (float)t)], xf = [.. x.Select(t => (float)t)], yf = [.. y.Select(t => (float)t)], vf = [.. v.Select(t => (float)t)];
+        var hf = new float[theta.Length];
+        Curv.Forward<float>(spec, tf, xf, wf);
+        Curv.HessianVector<float>(spec, tf, xf, yf, wf, vf, hf);
+        var hd = Product(1, "H");
+        double hScale = Math.Max(1, hd.Max(Math.Abs));
+        for (int i = 0; i < hd.Length; i++) Assert.True(Math.Abs(hd[i] - hf[i]) <= 1e-4 * hScale, $"Hv[{i}]: double {hd[i]}, float {hf[i]}");
+    }
+
     [Fact]
     public void Sequences_of_different_lengths_are_refused()
     {
