@@ -183,9 +183,9 @@ public class CurvatureProductTests
     }
 
     [Fact]
-    public void A_recurrent_network_is_refused_naming_its_kind()
+    public void A_layer_kind_without_tangent_kernels_is_refused_naming_it()
     {
-        var spec = new NetworkSpec([new Lstm(3, 4), new Dense(4, 2, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
+        var spec = new NetworkSpec([new Dense(3, 4, ActivationKind.Tanh), new Tests.Layers.Scale(4), new Dense(4, 2, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
         using var net = Network<double>.Create(spec, seed: 1);
         using var ws = new CurvatureWorkspace<double>(spec, 2);
         var theta = net.Parameters.ToArray();
@@ -193,7 +193,17 @@ public class CurvatureProductTests
         Curv.Forward(spec, theta, x, ws);
         var hv = new double[theta.Length];
         var e = Assert.Throws<NotSupportedException>(() => Curv.HessianVector(spec, theta, x, new double[4], ws, theta, hv));
-        Assert.Contains("Lstm", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Scale", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<NotSupportedException>(() => Curv.GaussNewtonVector(spec, theta, x, new double[4], ws, theta, hv));
+        Assert.Contains("Scale", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_network_with_an_output_at_every_step_is_refused()
+    {
+        var spec = new NetworkSpec([new Gru(3, 4) { ReturnSequences = true }, new Dense(4, 2, ActivationKind.Softmax) { PerStep = true }], LossKind.SoftmaxCrossEntropy);
+        var e = Assert.Throws<ArgumentException>(() => new CurvatureWorkspace<double>(spec, 2, time: 3));
+        Assert.Contains("every step", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

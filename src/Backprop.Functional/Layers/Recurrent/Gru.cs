@@ -46,6 +46,16 @@ public readonly struct GruKernel : ILayerKernel<Gru>
     public static void Backward<T>(Gru layer, scoped in BackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
         Recurrence<GruCell>.Backward(layer.Inputs, layer.Hidden, layer.ReturnSequences, layer.InitialState, in p);
 
+    /// <summary>The R-operator of Forward (see <see cref="GruTangent"/>): ḣ along (v, ẋ), equal lengths only.</summary>
+    /// <exception cref="NotSupportedException">The batch has per-sequence lengths.</exception>
+    public static void ForwardTangent<T>(Gru layer, scoped in TangentPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        GruTangent.Forward(layer, in p);
+
+    /// <summary>BPTT and its R-operator (see <see cref="GruTangent"/>): ∂C/∂x, R{∂C/∂x} and this layer's slice of Hv.</summary>
+    /// <exception cref="NotSupportedException">The batch has per-sequence lengths.</exception>
+    public static void BackwardTangent<T>(Gru layer, scoped in TangentBackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        GruTangent.Backward(layer, in p);
+
     /// <summary><c>inputs-hidden[:sequences][:learned-state|:carried-state]</c>, e.g. <c>28-128</c>.</summary>
     public static string Format(Gru layer) => layer.FormatShared();
 

@@ -50,6 +50,16 @@ public readonly struct LstmKernel : ILayerKernel<Lstm>
     public static void Backward<T>(Lstm layer, scoped in BackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
         Recurrence<LstmCell>.Backward(layer.Inputs, layer.Hidden, layer.ReturnSequences, layer.InitialState, in p);
 
+    /// <summary>The R-operator of Forward (see <see cref="LstmTangent"/>): ḣ and ċ along (v, ẋ), equal lengths only.</summary>
+    /// <exception cref="NotSupportedException">The batch has per-sequence lengths.</exception>
+    public static void ForwardTangent<T>(Lstm layer, scoped in TangentPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        LstmTangent.Forward(layer, in p);
+
+    /// <summary>BPTT and its R-operator (see <see cref="LstmTangent"/>): ∂C/∂x, R{∂C/∂x} and this layer's slice of Hv.</summary>
+    /// <exception cref="NotSupportedException">The batch has per-sequence lengths.</exception>
+    public static void BackwardTangent<T>(Lstm layer, scoped in TangentBackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        LstmTangent.Backward(layer, in p);
+
     /// <summary><c>inputs-hidden[:sequences][:learned-state|:carried-state]</c>, e.g. <c>28-128</c>.</summary>
     public static string Format(Lstm layer) => layer.FormatShared();
 

@@ -63,6 +63,16 @@ public readonly struct RnnKernel : ILayerKernel<Rnn>
         else Recurrence<RnnCell<TanhPhi>>.Backward(layer.Inputs, layer.Hidden, layer.ReturnSequences, layer.InitialState, in p);
     }
 
+    /// <summary>The R-operator of Forward (see <see cref="RnnTangent"/>): ḣ₀…ḣ_T along (v, ẋ), equal lengths only.</summary>
+    /// <exception cref="NotSupportedException">The batch has per-sequence lengths.</exception>
+    public static void ForwardTangent<T>(Rnn layer, scoped in TangentPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        RnnTangent.Forward(layer, in p);
+
+    /// <summary>BPTT and its R-operator (see <see cref="RnnTangent"/>): ∂C/∂x, R{∂C/∂x} and this layer's slice of Hv.</summary>
+    /// <exception cref="NotSupportedException">The batch has per-sequence lengths.</exception>
+    public static void BackwardTangent<T>(Rnn layer, scoped in TangentBackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        RnnTangent.Backward(layer, in p);
+
     /// <summary><c>inputs-hidden:Tanh|ReLU[:sequences][:learned-state|:carried-state]</c>, e.g. <c>28-128:Tanh</c>.</summary>
     public static string Format(Rnn layer) => layer.FormatShared(layer.Activation.ToString());
 
