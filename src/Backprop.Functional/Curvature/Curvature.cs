@@ -21,8 +21,11 @@ namespace Backprop.Functional;
 /// (1/m) Σₓ Jₓᵀ eₓ (eₓ · Jₓ v) with eₓ = ∂ℓₓ/∂zᴸ, never as per-sample gradients.</item>
 /// </list>
 /// Call <see cref="Forward{T}"/> once for (θ, x); any number of products on the same θ, x and y may follow (a
-/// conjugate-gradient solve reuses the forward pass). Every layer kind on the way must implement the tangent kernels
-/// (Dense does; the recurrent kinds do not yet and are refused by name). Allocates nothing.</summary>
+/// conjugate-gradient solve reuses the forward pass). Every layer kind on the way must implement the tangent kernels:
+/// Dense, Rnn, Lstm and Gru do (recurrent layers with sequences of equal length, one output per sample); any other kind
+/// is refused by name. <see cref="Gradient{T}"/> runs the backward pass over the forward pass's scratch, which a
+/// recurrent layer overwrites: run <see cref="Forward{T}"/> again before another gradient (the products restore what
+/// they need themselves). Allocates nothing.</summary>
 public static class Curvature
 {
     /// <summary>The forward pass at θ on x into <paramref name="ws"/>, kept for the products that follow.</summary>

@@ -24,11 +24,11 @@ public readonly ref struct TangentBackwardPass<T>
     /// <summary>ẏ, as ForwardTangent wrote it.</summary>
     public ReadOnlySpan<T> YDot { get; init; }
 
-    /// <summary>The scratch Forward wrote.</summary>
-    public ReadOnlySpan<T> Scratch { get; init; }
+    /// <summary>The scratch Forward wrote; the parts a kind's Backward would overwrite may serve as temporary space.</summary>
+    public Span<T> Scratch { get; init; }
 
-    /// <summary>The scratch's tangent ForwardTangent wrote.</summary>
-    public ReadOnlySpan<T> ScratchDot { get; init; }
+    /// <summary>The scratch's tangent ForwardTangent wrote; the layer may overwrite it.</summary>
+    public Span<T> ScratchDot { get; init; }
 
     /// <summary>∂C/∂y (δ when <see cref="DYIsDelta"/>); the layer may overwrite it.</summary>
     public Span<T> DY { get; init; }

@@ -18,11 +18,12 @@ public readonly ref struct TangentPass<T>
     /// <summary>ẋ = R{x}, the input's tangent, [rows × input edge]; empty when it is zero (the network's input).</summary>
     public ReadOnlySpan<T> XDot { get; init; }
 
-    /// <summary>The output Forward wrote, [rows × output edge].</summary>
-    public ReadOnlySpan<T> Y { get; init; }
+    /// <summary>The output Forward wrote, [rows × output edge]. Writable for a kind that re-runs its Forward here (the
+    /// recurrent kinds: their Backward overwrites their scratch), which writes the same values again.</summary>
+    public Span<T> Y { get; init; }
 
-    /// <summary>The scratch Forward wrote, [rows × ScratchPerSample].</summary>
-    public ReadOnlySpan<T> Scratch { get; init; }
+    /// <summary>The scratch Forward wrote, [rows × ScratchPerSample]; writable as <see cref="Y"/> is.</summary>
+    public Span<T> Scratch { get; init; }
 
     /// <summary>ẏ = R{y}, written, [rows × output edge].</summary>
     public Span<T> YDot { get; init; }

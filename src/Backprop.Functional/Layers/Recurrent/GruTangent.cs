@@ -26,7 +26,7 @@ internal static class GruTangent
 
         var again = new ForwardPass<T>
         {
-            Theta = p.Theta, X = p.X, Y = RnnTangent.Writable(p.Y), Scratch = RnnTangent.Writable(p.Scratch), LayerScratch = p.LayerScratch,
+            Theta = p.Theta, X = p.X, Y = p.Y, Scratch = p.Scratch, LayerScratch = p.LayerScratch,
             Rows = rows, Time = time, Lengths = p.Lengths, Threads = p.Threads,
         };
         GruKernel.Forward(layer, in again);
@@ -92,8 +92,8 @@ internal static class GruTangent
         var L = Recurrence<GruCell>.Layout(inputs, hidden, rows, time);
         int step = L.Step;
         var s = p.Scratch;
-        var primal = RnnTangent.Writable(s);
-        var d = RnnTangent.Writable(p.ScratchDot);
+        var primal = s;
+        var d = p.ScratchDot;
         var v = new RnnTangent.Slices<T>(p.V, inputs, hidden, 3);
         var w = new RnnTangent.Slices<T>(p.Theta, inputs, hidden, 3);
         bool hasXDot = !p.XDot.IsEmpty, sequences = layer.ReturnSequences;

@@ -29,7 +29,7 @@ internal static class LstmTangent
 
         var again = new ForwardPass<T>
         {
-            Theta = p.Theta, X = p.X, Y = RnnTangent.Writable(p.Y), Scratch = RnnTangent.Writable(p.Scratch), LayerScratch = p.LayerScratch,
+            Theta = p.Theta, X = p.X, Y = p.Y, Scratch = p.Scratch, LayerScratch = p.LayerScratch,
             Rows = rows, Time = time, Lengths = p.Lengths, Threads = p.Threads,
         };
         LstmKernel.Forward(layer, in again);
@@ -101,7 +101,7 @@ internal static class LstmTangent
         var L = Recurrence<LstmCell>.Layout(inputs, hidden, rows, time);
         int step = L.Step;
         var s = p.Scratch;
-        var d = RnnTangent.Writable(p.ScratchDot);
+        var d = p.ScratchDot;
         var v = new RnnTangent.Slices<T>(p.V, inputs, hidden, 4);
         var w = new RnnTangent.Slices<T>(p.Theta, inputs, hidden, 4);
         bool hasXDot = !p.XDot.IsEmpty, sequences = layer.ReturnSequences;
@@ -114,7 +114,7 @@ internal static class LstmTangent
         var hvBhh = hv.Slice(gh * (inputs + hidden + 1), gh);
 
         var delta = d.Slice(L.Tmp, rows * gh);
-        var rDelta = RnnTangent.Writable(s).Slice(L.Tmp, rows * gh);
+        var rDelta = s.Slice(L.Tmp, rows * gh);
         var gH = d.Slice(L.DA, step);
         var rgH = d.Slice(L.DB, step);
         var gC = d.Slice(L.DC, step);

@@ -37,7 +37,7 @@ internal static class RnnTangent
         // The forward pass again, over the scratch a previous product's Backward may have overwritten.
         var again = new ForwardPass<T>
         {
-            Theta = p.Theta, X = p.X, Y = Writable(p.Y), Scratch = Writable(p.Scratch), LayerScratch = p.LayerScratch,
+            Theta = p.Theta, X = p.X, Y = p.Y, Scratch = p.Scratch, LayerScratch = p.LayerScratch,
             Rows = rows, Time = time, Lengths = p.Lengths, Threads = p.Threads,
         };
         RnnKernel.Forward(layer, in again);
@@ -87,7 +87,7 @@ internal static class RnnTangent
         var L = Recurrence<RnnCell<TanhPhi>>.Layout(inputs, hidden, rows, time);
         int step = L.Step;
         var s = p.Scratch;
-        var d = Writable(p.ScratchDot);
+        var d = p.ScratchDot;
         var v = new Slices<T>(p.V, inputs, hidden, 1);
         var w = new Slices<T>(p.Theta, inputs, hidden, 1);
         bool hasXDot = !p.XDot.IsEmpty, sequences = layer.ReturnSequences;
@@ -203,9 +203,6 @@ internal static class RnnTangent
         if (!lengths.IsEmpty)
             throw new NotSupportedException("curvature products through a recurrent layer take sequences of equal length; this batch has per-sequence lengths");
     }
-
-    /// <summary>A span the tangent pass gives read-only but that is this layer's own scratch (see <see cref="RnnTangent"/>).</summary>
-    internal static Span<T> Writable<T>(ReadOnlySpan<T> span) => MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(span), span.Length);
 
     /// <summary>[rows × time × n] → [time × rows × n].</summary>
     internal static void ToTimeMajor<T>(ReadOnlySpan<T> x, Span<T> xt, int rows, int time, int n)
