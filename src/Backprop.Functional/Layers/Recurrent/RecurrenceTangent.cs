@@ -19,8 +19,7 @@ namespace Backprop.Functional;
 /// <para>The primal scratch: the recurrent Backward overwrites the gates (with δ) and the time-major input (with ∂C/∂x),
 /// and the Gauss–Newton and Fisher products run that Backward on it; so <see cref="Forward{T}"/> first runs the layer's
 /// Forward again over its own scratch (bit for bit the values <see cref="Curvature.Forward{T}"/> wrote), and every
-/// product starts from an intact forward pass. The scratch spans of the tangent passes are read-only by the protocol;
-/// this layer writes its own scratch and its own tangent scratch (nobody else reads either) through them.</para>
+/// product starts from an intact forward pass (the tangent passes give the scratch and Y writable for this).</para>
 /// <para>Tangent scratch (the primal layout's offsets): ẋ time-major at XT, ḣ₀…ḣ_T at H; backward, gₜ, R{gₜ}, δₜ, R{δₜ}
 /// in the four [rows × H] blocks of the per-step temporary (Tmp).</para>
 /// <para>Equal lengths only: with <c>Lengths</c> set both throw <see cref="NotSupportedException"/>. Runs on the calling
