@@ -51,6 +51,8 @@ public static class Trainer
                 throw new ArgumentException($"TrainingOptions.Curvature ({method.Name}) takes the whole step: leave Optimizer, Schedule, L2, ClipNorm and Transform unset", nameof(options));
             if (options.CheckpointEvery > 0 || hooks.Resume is not null)
                 throw new ArgumentException($"a run with a curvature optimizer ({method.Name}) is not checkpointed: its state (damping, factors, CG direction) has no place in a checkpoint yet; leave CheckpointEvery at 0", nameof(options));
+            if (network.Spec.Layers[0].Input.IsSequence)
+                throw new ArgumentException($"the curvature optimizers ({method.Name}) train networks that read one feature vector per sample, not sequences like {network.Spec}; the curvature products themselves reach recurrent layers (Curvature, with CurvatureWorkspace(spec, batch, time: …))", nameof(network));
         }
         var transform = options.ResolveTransform(train.Count);
         // What a checkpoint records of the chain: its moments' owner. Options without Transform keep the optimizer's name

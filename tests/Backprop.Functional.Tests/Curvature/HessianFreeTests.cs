@@ -229,6 +229,10 @@ public sealed class HessianFreeTests(ITestOutputHelper output)
         Assert.Contains("kfac", chain.Message, StringComparison.Ordinal);
         var checkpoints = Assert.Throws<ArgumentException>(() => Trainer.Fit(net, data, null, new TrainingOptions(CheckpointEvery: 5, Curvature: new HessianFreeOptions())));
         Assert.Contains("not checkpointed", checkpoints.Message, StringComparison.Ordinal);
+        var sequenceSpec = new NetworkSpec([new Rnn(2, 3), new Dense(3, 3, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
+        using var rnn = Network<float>.Create(sequenceSpec, 1);
+        var sequences = Assert.Throws<ArgumentException>(() => Trainer.Fit(rnn, data, null, new TrainingOptions(Curvature: new NaturalGradientOptions())));
+        Assert.Contains("sequences", sequences.Message, StringComparison.Ordinal);
     }
 
     /// <summary>A method prints its options, not its name (the name is the CLI's).</summary>
