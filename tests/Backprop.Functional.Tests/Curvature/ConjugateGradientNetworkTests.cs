@@ -39,8 +39,10 @@ public sealed class ConjugateGradientNetworkTests
         Curv.Forward<double>(spec, theta, x, ws);
         var op = new GaussNewtonOperator(spec, ws, theta, x, y);
         // G has rank ≤ rows·outputs, so CG is exact after rank + 1 iterations; stop short of that, where rounding at
-        // convergence (and a near-invariant Krylov basis in the oracle) would dominate the comparison.
-        int steps = Math.Min(Math.Min(n, c.Batch * c.Outputs), 12);
+        // convergence (and a near-invariant Krylov basis in the oracle) would dominate the comparison. Finite-precision CG
+        // also drifts from the exact Krylov minimiser as the iterations lose orthogonality (seen: 9.8·10⁻⁶ at iterate 12
+        // on a 3-1-5 GELU network), so the comparison stops at 8.
+        int steps = Math.Min(Math.Min(n, c.Batch * c.Outputs), 8);
         using var cg = new ConjugateGradient<double>(n, new ConjugateGradientOptions(MaxIterations: steps, ProgressTolerance: 0, KeepFirst: 1));
         double[] d = (double[])x0.Clone();
         cg.Solve(ref op, b, lambda, d);
