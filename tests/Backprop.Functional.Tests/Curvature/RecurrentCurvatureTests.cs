@@ -185,6 +185,9 @@ public class RecurrentCurvatureProperties
         var spec = s.Spec;
         var v = CurvatureOracles.Direction(s.Theta.Length, c.Seed + 4);
         var j = Jacobian(spec, s.Theta, s.X, c.Batch, c.Time, c.Phi == ActivationKind.ReLU ? 1e-5 : 1e-3);
+        // A ReLU whose pre-activation sits within the stencil's reach of 0 has no derivative there: the stencil then crosses
+        // the kink (seen: a 2-4 ReLU Rnn off by 38 %). Such a case shows as two step sizes disagreeing; it is discarded.
+        bool smooth = c.Phi != ActivationKind.ReLU || SameJacobian(j, Jacobian(spec, s.Theta, s.X, c.Batch, c.Time, 1e-6));
         var a = SoftmaxRows(Logits(spec, s.Theta, s.X, c.Batch, c.Time), c.Classes);
         var g = CurvatureOracles.Sandwich(j, r => CurvatureOracles.OutputCurvature(spec, a, s.Y, r, model: false), c.Batch, c.Classes);
         var f = CurvatureOracles.Sandwich(j, r => CurvatureOracles.OutputCurvature(spec, a, s.Y, r, model: true), c.Batch, c.Classes);
@@ -200,7 +203,16 @@ public class RecurrentCurvatureProperties
         return Close(CurvatureOracles.Times(g, v), s.Product("G", v), 1e-6, "Gv")
             .And(Close(CurvatureOracles.Times(f, v), s.Product("F", v), 1e-6, "Fv (true)"))
             .And(Close(CurvatureOracles.Times(fe, v), s.Product("Fe", v), 1e-9, "Fv (empirical)"))
-            .Label(c.ToString());
+            .Label(c.ToString())
+            .When(smooth);
+    }
+
+    private static bool SameJacobian(double[,] a, double[,] b)
+    {
+        for (int i = 0; i < a.GetLength(0); i++)
+            for (int k = 0; k < a.GetLength(1); k++)
+                if (Math.Abs(a[i, k] - b[i, k]) > 1e-6 * Math.Max(1, Math.Abs(a[i, k]))) return false;
+        return true;
     }
 
     [Property(MaxTest = 60, Arbitrary = [typeof(RecurrentCaseArbitraries)])]

@@ -19,29 +19,15 @@ internal static class GruTangent
 {
     internal static void Forward<T>(Gru layer, scoped in TangentPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        RnnTangent.RequireEqualLengths(p.Lengths);
         int inputs = layer.Inputs, hidden = layer.Hidden, rows = p.Rows, time = p.Time, gh = 3 * hidden;
         var L = Recurrence<GruCell>.Layout(inputs, hidden, rows, time);
         int step = L.Step;
-
-        var again = new ForwardPass<T>
-        {
-            Theta = p.Theta, X = p.X, Y = p.Y, Scratch = p.Scratch, LayerScratch = p.LayerScratch,
-            Rows = rows, Time = time, Lengths = p.Lengths, Threads = p.Threads,
-        };
-        GruKernel.Forward(layer, in again);
-
         var s = p.Scratch;
         var d = p.ScratchDot;
         var v = new RnnTangent.Slices<T>(p.V, inputs, hidden, 3);
         var w = new RnnTangent.Slices<T>(p.Theta, inputs, hidden, 3);
         bool hasXDot = !p.XDot.IsEmpty;
-        if (hasXDot) RnnTangent.ToTimeMajor(p.XDot, d.Slice(L.XT, time * rows * inputs), rows, time, inputs);
-
-        var hDot0 = d.Slice(L.H, step);
-        if (layer.InitialState == InitialState.Learned)
-            for (int r = 0; r < rows; r++) v.H0.CopyTo(hDot0.Slice(r * hidden, hidden));
-        else hDot0.Clear();
+        RnnTangent.Restart(layer, in p, L, layer.InitialState, hasCell: false, in v);
 
         var ahDot = d.Slice(L.Tmp, rows * gh);
         for (int t = 0; t < time; t++)

@@ -22,38 +22,15 @@ internal static class LstmTangent
 {
     internal static void Forward<T>(Lstm layer, scoped in TangentPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        RnnTangent.RequireEqualLengths(p.Lengths);
         int inputs = layer.Inputs, hidden = layer.Hidden, rows = p.Rows, time = p.Time, gh = 4 * hidden;
         var L = Recurrence<LstmCell>.Layout(inputs, hidden, rows, time);
         int step = L.Step;
-
-        var again = new ForwardPass<T>
-        {
-            Theta = p.Theta, X = p.X, Y = p.Y, Scratch = p.Scratch, LayerScratch = p.LayerScratch,
-            Rows = rows, Time = time, Lengths = p.Lengths, Threads = p.Threads,
-        };
-        LstmKernel.Forward(layer, in again);
-
         var s = p.Scratch;
         var d = p.ScratchDot;
         var v = new RnnTangent.Slices<T>(p.V, inputs, hidden, 4);
         var w = new RnnTangent.Slices<T>(p.Theta, inputs, hidden, 4);
         bool hasXDot = !p.XDot.IsEmpty;
-        if (hasXDot) RnnTangent.ToTimeMajor(p.XDot, d.Slice(L.XT, time * rows * inputs), rows, time, inputs);
-
-        var hDot0 = d.Slice(L.H, step);
-        var cDot0 = d.Slice(L.C, step);
-        if (layer.InitialState == InitialState.Learned)
-            for (int r = 0; r < rows; r++)
-            {
-                v.H0.CopyTo(hDot0.Slice(r * hidden, hidden));
-                v.C0.CopyTo(cDot0.Slice(r * hidden, hidden));
-            }
-        else
-        {
-            hDot0.Clear();
-            cDot0.Clear();
-        }
+        RnnTangent.Restart(layer, in p, L, layer.InitialState, hasCell: true, in v);
 
         var biasDot = d.Slice(L.Tmp, gh);
         TensorPrimitives.Add(v.Bih, v.Bhh, biasDot);

@@ -28,30 +28,15 @@ internal static class RnnTangent
 {
     internal static void Forward<T>(Rnn layer, scoped in TangentPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        RequireEqualLengths(p.Lengths);
         int inputs = layer.Inputs, hidden = layer.Hidden, rows = p.Rows, time = p.Time;
         var L = Recurrence<RnnCell<TanhPhi>>.Layout(inputs, hidden, rows, time);
         int step = L.Step;
-
-        // The forward pass again, over the scratch a previous product's Backward may have overwritten.
-        var again = new ForwardPass<T>
-        {
-            Theta = p.Theta, X = p.X, Y = p.Y, Scratch = p.Scratch, LayerScratch = p.LayerScratch,
-            Rows = rows, Time = time, Lengths = p.Lengths, Threads = p.Threads,
-        };
-        RnnKernel.Forward(layer, in again);
-
         var s = p.Scratch;
         var d = p.ScratchDot;
         var v = new Slices<T>(p.V, inputs, hidden, 1);
         var w = new Slices<T>(p.Theta, inputs, hidden, 1);
         bool hasXDot = !p.XDot.IsEmpty;
-        if (hasXDot) ToTimeMajor(p.XDot, d.Slice(L.XT, time * rows * inputs), rows, time, inputs);
-
-        var hDot0 = d.Slice(L.H, step);
-        if (layer.InitialState == InitialState.Learned)
-            for (int r = 0; r < rows; r++) v.H0.CopyTo(hDot0.Slice(r * hidden, hidden));
-        else hDot0.Clear();
+        Restart(layer, in p, L, layer.InitialState, hasCell: false, in v);
 
         var biasDot = d.Slice(L.Tmp, hidden);
         TensorPrimitives.Add(v.Bih, v.Bhh, biasDot);
@@ -194,6 +179,37 @@ internal static class RnnTangent
                 delta[i] = d1 * g[i];
                 rDelta[i] = d1 * rg[i] - two * h[i] * hDot[i] * g[i];
             }
+        }
+    }
+
+    /// <summary>The start every cell's tangent pass shares: the layer's Forward again over its own scratch (a previous
+    /// product's Backward may have overwritten it; the same values bit for bit), ẋ time-major at XT when there is one, and
+    /// the initial states' tangents at H (and C): v's h₀ (c₀) slice on every row for a learned state, 0 otherwise.</summary>
+    internal static void Restart<T>(Layer layer, scoped in TangentPass<T> p, in RecurrentLayout L, InitialState initial, bool hasCell,
+        scoped in Slices<T> v) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        RequireEqualLengths(p.Lengths);
+        int rows = p.Rows, time = p.Time, hidden = L.Hidden, step = L.Step;
+        var again = new ForwardPass<T>
+        {
+            Theta = p.Theta, X = p.X, Y = p.Y, Scratch = p.Scratch, LayerScratch = p.LayerScratch,
+            Rows = rows, Time = time, Lengths = p.Lengths, Threads = p.Threads,
+        };
+        layer.Forward(in again);   // one virtual call per batch
+        var d = p.ScratchDot;
+        if (!p.XDot.IsEmpty) ToTimeMajor(p.XDot, d.Slice(L.XT, time * rows * L.Inputs), rows, time, L.Inputs);
+        var hDot0 = d.Slice(L.H, step);
+        var cDot0 = hasCell ? d.Slice(L.C, step) : default;
+        if (initial != InitialState.Learned)
+        {
+            hDot0.Clear();
+            cDot0.Clear();
+            return;
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            v.H0.CopyTo(hDot0.Slice(r * hidden, hidden));
+            if (hasCell) v.C0.CopyTo(cDot0.Slice(r * hidden, hidden));
         }
     }
 
