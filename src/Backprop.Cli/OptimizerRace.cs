@@ -51,6 +51,7 @@ internal static class OptimizerRace
             if (settings.Evaluations is < 1 or > 10_000) throw new UsageException("--evaluations must be 1 … 10000");
             if (settings.Threads is < 1 or > 256) throw new UsageException("--threads must be 1 … 256");
             if (string.IsNullOrWhiteSpace(settings.Output)) throw new UsageException("--out needs a prefix, not an empty value");
+            foreach (string suffix in (string[])["-time.png", "-epochs.png", ".md"]) OutputPath.Check(settings.Output + suffix);   // before any training
             var (train, test, _) = DataLoading.Load(DataSource.Mnist(parse.GetValue(data)));
             train = Rows(train, parse.GetValue(trainRows), "--train-rows");
             test = Rows(test, parse.GetValue(testRows), "--test-rows");
@@ -97,6 +98,7 @@ internal static class OptimizerRace
         }
         console.Write(table);
         string timePlot = s.Output + "-time.png", epochPlot = s.Output + "-epochs.png", markdown = s.Output + ".md";
+        if (Path.GetDirectoryName(Path.GetFullPath(s.Output)) is { } folder) Directory.CreateDirectory(folder);   // as train does
         Plot(results, s, byTime: true, timePlot);
         Plot(results, s, byTime: false, epochPlot);
         TemporaryFiles.Replace(markdown, path => File.WriteAllText(path, Markdown(results, spec, train, test, s)));

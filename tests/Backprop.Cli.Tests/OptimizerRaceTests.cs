@@ -14,7 +14,7 @@ public class OptimizerRaceTests
         string data = Path.Combine(dir.Path, "mnist");
         Directory.CreateDirectory(data);
         SyntheticData.FakeMnist(data, train: 200, test: 50, seed: 1);
-        string prefix = Path.Combine(dir.Path, "race");
+        string prefix = Path.Combine(dir.Path, "new", "race");   // a missing folder is created, as train does
         var r = Cli.Run("optimizer-race", "--task", task, "--widths", widths, "--optimizers", "momentum,adam",
             "--seconds", "0.3", "--evaluations", "3", "--data", data, "--out", prefix);
         Assert.True(r.ExitCode == 0, r.ToString());
@@ -35,5 +35,17 @@ public class OptimizerRaceTests
         var r = Cli.Run("optimizer-race", option, value, "--data", "/nonexistent");
         Assert.Equal(2, r.ExitCode);
         Assert.Contains(message, r.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_output_prefix_under_a_file_is_refused_before_training()
+    {
+        using var dir = new TempDir();
+        string file = Path.Combine(dir.Path, "plain");
+        File.WriteAllText(file, "keep");
+        var r = Cli.Run("optimizer-race", "--out", Path.Combine(file, "race"), "--data", "/nonexistent");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("is a file, not a folder", r.Error, StringComparison.Ordinal);
+        Assert.Equal("keep", File.ReadAllText(file));
     }
 }
