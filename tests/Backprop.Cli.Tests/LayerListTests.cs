@@ -31,7 +31,7 @@ public class LayerListTests
 
     [Theory]
     [InlineData("784-128:Swish,128-10:Softmax", "layer 0: unknown activation \"Swish\"")]
-    [InlineData("784-128:ReLU,Scale(128),128-10:Softmax", "layer 1: unknown layer kind \"Scale\" (known: Dense, Rnn, Lstm, Gru)")]
+    [InlineData("784-128:ReLU,Scale(128),128-10:Softmax", "layer 1: unknown layer kind \"Scale\" (known: Dense, Rnn, Lstm, Gru, Ode)")]
     [InlineData("784-128:ReLU,64-10:Softmax", "layer 1 (Dense) takes [batch × 64] but layer 0 (Dense) gives [batch × 128]")]
     public void Bad_layer_list_is_a_usage_error_naming_the_layer(string layers, string expected)
     {

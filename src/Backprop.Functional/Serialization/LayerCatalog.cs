@@ -17,9 +17,9 @@ public sealed record LayerCatalog
 
     private LayerCatalog(ImmutableArray<(string, Parser)> entries) => _entries = entries;
 
-    /// <summary>The built-in kinds: <see cref="Dense"/>, <see cref="Rnn"/>, <see cref="Lstm"/>, <see cref="Gru"/>.</summary>
+    /// <summary>The built-in kinds: <see cref="Dense"/>, <see cref="Rnn"/>, <see cref="Lstm"/>, <see cref="Gru"/>, <see cref="OdeBlock"/>.</summary>
     public static LayerCatalog Default { get; } = new LayerCatalog(ImmutableArray<(string, Parser)>.Empty)
-        .With<Dense, DenseKernel>().With<Rnn, RnnKernel>().With<Lstm, LstmKernel>().With<Gru, GruKernel>();
+        .With<Dense, DenseKernel>().With<Rnn, RnnKernel>().With<Lstm, LstmKernel>().With<Gru, GruKernel>().With<OdeBlock, OdeBlockKernel>();
 
     /// <summary>This catalog and the kind <typeparamref name="TLayer"/> (replacing a kind of the same name).</summary>
     public LayerCatalog With<TLayer, TKernel>()

@@ -24,7 +24,7 @@ public class LayerListFileTests
     }
 
     [Theory]
-    [InlineData("4-6:Tanh,Scale(6),6-3:Softmax", "layer 1: unknown layer kind \"Scale\" (known: Dense, Rnn, Lstm, Gru)")]
+    [InlineData("4-6:Tanh,Scale(6),6-3:Softmax", "layer 1: unknown layer kind \"Scale\" (known: Dense, Rnn, Lstm, Gru, Ode)")]
     [InlineData("4-6:Tanh,Scale(x),6-3:Softmax", "layer 1 (Scale): \"x\" is not a positive width")]
     [InlineData("4-6:Tanh,Dense(6),6-3:Softmax", "layer 1 (Dense): \"6\" is not of the form inputs-outputs:Activation")]
     [InlineData("4-6:Tanh,", "layer 1: \"\" is not of the form")]
@@ -45,8 +45,8 @@ public class LayerListFileTests
     [Fact]
     public void Catalog_lists_its_kinds_and_With_replaces_a_kind_of_the_same_name()
     {
-        Assert.Equal(["Dense", "Rnn", "Lstm", "Gru"], LayerCatalog.Default.Kinds);
-        Assert.Equal(["Dense", "Rnn", "Lstm", "Gru", "Scale"], WithScale.Kinds);
+        Assert.Equal(["Dense", "Rnn", "Lstm", "Gru", "Ode"], LayerCatalog.Default.Kinds);
+        Assert.Equal(["Dense", "Rnn", "Lstm", "Gru", "Ode", "Scale"], WithScale.Kinds);
         Assert.Equal(WithScale, WithScale.With<Scale, ScaleKernel>());
         Assert.Equal("LayerCatalog { Dense, Rnn, Lstm, Gru, Scale }", WithScale.ToString());
     }
@@ -64,7 +64,7 @@ public class LayerListFileTests
         Assert.Equal(net.Parameters.ToArray(), loaded.Parameters);
 
         var e = Assert.Throws<InvalidDataException>(() => ModelFile.Load<double>(path));
-        Assert.Contains("unknown layer kind \"Scale\" (known: Dense, Rnn, Lstm, Gru)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("unknown layer kind \"Scale\" (known: Dense, Rnn, Lstm, Gru, Ode)", e.Message, StringComparison.Ordinal);
         Assert.StartsWith(path, e.Message, StringComparison.Ordinal);
     }
 
@@ -81,7 +81,7 @@ public class LayerListFileTests
         CheckpointFile.Save(path, checkpoints[1]);
 
         var e = Assert.Throws<InvalidDataException>(() => CheckpointFile.Load<float>(path));
-        Assert.Contains("unknown layer kind \"Scale\" (known: Dense, Rnn, Lstm, Gru)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("unknown layer kind \"Scale\" (known: Dense, Rnn, Lstm, Gru, Ode)", e.Message, StringComparison.Ordinal);
         var loaded = CheckpointFile.Load<float>(path, WithScale);
         using var again = Network<float>.Create(ScaleSpec(), seed: 99);
         Trainer.Fit(again, train, null, options, loaded, onCheckpoint: null);
