@@ -234,6 +234,10 @@ internal static class OdeEngine<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     // ---- the integrator ----------------------------------------------------------------------------------------------
 
+    /// <summary>The integrated state's length: h, [rows × D], forward; [h, a], [rows × 2D], for the adjoint (an adjoint
+    /// plan's buffers hold the latter, and the forward pass must not carry the backward's a along).</summary>
+    private static int Length(OdePlan plan, bool adjoint, int rows) => rows * plan.D * (adjoint ? 2 : 1);
+
     /// <summary>One explicit Runge–Kutta step from (t, Y) by dt into YNew; the stage slopes stay in K (and KTheta).
     /// Returns the scaled error norm (adaptive) or 0. With FSAL and <paramref name="firstReady"/>, K₀ already holds
     /// the slope at (t, Y); the last stage is evaluated at <paramref name="tNext"/>.</summary>
@@ -241,7 +245,7 @@ internal static class OdeEngine<T> where T : unmanaged, IFloatingPointIeee754<T>
         scoped ref OdeBuffers<T> b, scoped ref Counters c, int threads, bool withTheta)
     {
         var tab = plan.Tableau;
-        int s = tab.Stages, len = b.Rows * plan.W, p = plan.P;
+        int s = tab.Stages, len = Length(plan, adjoint, b.Rows), p = plan.P;
         for (int i = 0; i < s; i++)
         {
             if (i == 0 && firstReady) continue;
@@ -282,10 +286,10 @@ internal static class OdeEngine<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>After an accepted step: Y ← YNew, the θ part accumulates dt·Σ bᵢkθᵢ, and an FSAL slope moves to K₀.</summary>
-    private static void Accept(OdePlan plan, double dt, scoped ref OdeBuffers<T> b, Span<T> dTheta)
+    private static void Accept(OdePlan plan, bool adjoint, double dt, scoped ref OdeBuffers<T> b, Span<T> dTheta)
     {
         var tab = plan.Tableau;
-        int s = tab.Stages, len = b.Rows * plan.W, p = plan.P;
+        int s = tab.Stages, len = Length(plan, adjoint, b.Rows), p = plan.P;
         b.YNew[..len].CopyTo(b.Y);
         if (!dTheta.IsEmpty)
             for (int i = 0; i < s; i++)
@@ -307,7 +311,7 @@ internal static class OdeEngine<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             double t = start + step * delta;
             Step(plan, theta, adjoint, t, dir * delta, start + (step + dir) * delta, firstReady: false, ref b, ref c, threads, !dTheta.IsEmpty);
-            Accept(plan, dir * delta, ref b, dTheta);
+            Accept(plan, adjoint, dir * delta, ref b, dTheta);
             if (adjoint) c.BackwardSteps++;
             else c.ForwardSteps++;
             if (store) b.Y[..nd].CopyTo(b.States.Slice(stored++ * nd, nd));
@@ -341,7 +345,7 @@ internal static class OdeEngine<T> where T : unmanaged, IFloatingPointIeee754<T>
             double factor = error == 0 ? 10 : Math.Clamp(0.9 * Math.Pow(error, -0.2), 0.2, 10);
             if (error <= 1)
             {
-                Accept(plan, step, ref b, dTheta);
+                Accept(plan, adjoint, step, ref b, dTheta);
                 fsal = true;
                 if (adjoint) c.BackwardSteps++;
                 else c.ForwardSteps++;
@@ -369,7 +373,7 @@ internal static class OdeEngine<T> where T : unmanaged, IFloatingPointIeee754<T>
         scoped ref OdeBuffers<T> b, scoped ref Counters c, int threads, Span<T> dTheta)
     {
         var dp = (DormandPrince)plan.Solver;
-        int len = b.Rows * plan.W, p = plan.P;
+        int len = Length(plan, adjoint, b.Rows), p = plan.P;
         bool withTheta = !dTheta.IsEmpty;
         Slope(plan, theta, adjoint, ta, b.Y[..len], b.K[..len], withTheta ? b.KTheta[..p] : Span<T>.Empty, ref b, ref c, threads);
         double d0 = Norm(b.Y[..len], b.Y[..len], b.Y[..len], dp.RelativeTolerance, dp.AbsoluteTolerance);
