@@ -121,6 +121,20 @@ public class OdeBlockTests
     }
 
     [Fact]
+    public void The_predictor_runs_the_block_as_Forward_does()
+    {
+        using var net = Network<double>.Create(Spec(Block(new RungeKutta4(4), OdeGradient.Adjoint)), seed: 4);
+        using var ws = net.CreateWorkspace(1);
+        using var predictor = new Predictor<double>(net);
+        var (x, _) = Batch(3);
+        for (int r = 0; r < 3; r++)
+        {
+            var row = x.AsSpan(r * 3, 3);
+            Assert.Equal(net.Forward(row, ws).ToArray(), predictor.Predict(row).ToArray());
+        }
+    }
+
+    [Fact]
     public void The_adjoint_keeps_memory_flat_as_steps_grow_and_discretise_does_not()
     {
         int Bytes(OdeGradient gradient, int steps) => Block(new RungeKutta4(steps), gradient).Plan.PerRow;
