@@ -95,6 +95,29 @@ public class OdeSolverOrderTests
         Assert.Equal(6 * (stats.ForwardSteps + stats.ForwardRejected) + 2, stats.ForwardEvaluations);
     }
 
+    [Theory]
+    [InlineData(OdeGradient.Adjoint)]
+    [InlineData(OdeGradient.Discretise)]
+    public void Dormand_Prince_in_float_finishes_and_agrees_with_double_to_float_precision(OdeGradient gradient)
+    {
+        var c = OdeCase.Random(11) with { Rows = 4 };
+        var f = c.F;
+        double[] theta = c.Theta(), h0 = c.H0();
+        var solver = new DormandPrince(1e-5, 1e-7);
+        var wide = new OdeTrajectory<double>(f, solver, c.Times, c.Rows, gradient);
+        var narrow = new OdeTrajectory<float>(f, solver, c.Times, c.Rows, gradient);
+        var states = new double[c.Times.Length * c.Rows * c.D];
+        var statesF = new float[states.Length];
+        wide.Solve(theta, h0, states);
+        narrow.Solve(theta.Select(v => (float)v).ToArray(), h0.Select(v => (float)v).ToArray(), statesF);
+        double[] dStates = c.CostGradient(states), dTheta = new double[theta.Length], dH0 = new double[h0.Length];
+        float[] dThetaF = new float[theta.Length], dH0F = new float[h0.Length];
+        wide.Gradient(theta, dStates, dH0, dTheta);
+        narrow.Gradient(theta.Select(v => (float)v).ToArray(), dStates.Select(v => (float)v).ToArray(), dH0F, dThetaF);
+        for (int i = 0; i < states.Length; i++) Assert.True(Math.Abs(states[i] - statesF[i]) < 1e-3 * Math.Max(1, Math.Abs(states[i])), $"{c}: state {i}: {states[i]} against {statesF[i]}");
+        for (int i = 0; i < dTheta.Length; i++) Assert.True(Math.Abs(dTheta[i] - dThetaF[i]) < 1e-3 * Math.Max(1, Math.Abs(dTheta[i])), $"{c}: ∂C/∂θ {i}: {dTheta[i]} against {dThetaF[i]}");
+    }
+
     [Fact]
     public void Dormand_Prince_refuses_a_solve_that_needs_more_steps_than_allowed()
     {
