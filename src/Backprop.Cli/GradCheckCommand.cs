@@ -113,7 +113,8 @@ internal static class GradCheckCommand
             times.AddRow([string.Join('-', m.Widths), m.Parameters.ToString("N0", inv), .. m.Methods.Select(r => Time(r.Seconds)),
                 (m.Methods[2].Seconds / m.Methods[0].Seconds).ToString("N0", inv) + "×"]);
         console.Write(times);
-        var (written, note) = Plot(rows, Spec(widths, hidden), batch, path);
+        string pattern = string.Join('-', widths.Select((w, l) => l == 0 || l == widths.Length - 1 ? w.ToString(inv) : "w"));
+        var (written, note) = Plot(rows, $"{pattern}, {hidden} hidden, softmax + cross-entropy", batch, path);
         console.Line(note is null ? $"plot saved to {written}" : $"plot saved to {written} ({note})");
         return ExitCodes.Ok;
     }
@@ -294,7 +295,7 @@ internal static class GradCheckCommand
             }
             plot.Axes.Bottom.TickGenerator = LogTicks(static v => Math.Pow(10, v).ToString("#,0", CultureInfo.InvariantCulture));
             plot.Axes.Left.TickGenerator = LogTicks(static v => Time(Math.Pow(10, v)));
-            plot.Title($"Time of one gradient against N: {network}, hidden width varied, batch {batch}");
+            plot.Title($"Time per gradient: {network}, batch {batch}");
             plot.XLabel("parameters N (log scale)");
             plot.YLabel("seconds per gradient (log scale)");
             plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
