@@ -120,17 +120,17 @@ public partial class HtmlReportTests
     /// widths, each table's rendered rows and height; written into the DOM by a script added to a copy of the report.</summary>
     private const string Probe = """
         <script>
-        // Per image: decode() settles, and drawn on a canvas its pixels are not blank (a truncated PNG keeps its header's
-        // natural size but draws nothing below the rows it has).
-        async function inspect(i) {
+        // Per image, drawn on a canvas (which decodes it now): its pixels are not blank (a truncated PNG keeps its
+        // header's natural size but draws nothing below the rows it has). Synchronous, inside the load event, so the
+        // result is in the DOM before --dump-dom reads it (an awaited decode() was sometimes not, under load).
+        function inspect(i) {
           let decoded = true;
-          try { await i.decode(); } catch (e) { decoded = false; }
           const c = document.createElement('canvas');
           c.width = i.naturalWidth; c.height = i.naturalHeight;
           let inked = 0, lowerInked = 0;
           if (c.width > 0 && c.height > 0) {
             const g = c.getContext('2d');
-            g.drawImage(i, 0, 0);
+            try { g.drawImage(i, 0, 0); } catch (e) { decoded = false; }
             const d = g.getImageData(0, 0, c.width, c.height).data;
             for (let p = 0; p < d.length; p += 4) {
               const ink = d[p + 3] > 0 && d[p] + d[p + 1] + d[p + 2] < 600;
@@ -139,8 +139,8 @@ public partial class HtmlReportTests
           }
           return { complete: i.complete, decoded, w: i.naturalWidth, h: i.naturalHeight, shown: i.getBoundingClientRect().width, inked, lowerInked };
         }
-        window.addEventListener('load', async () => {
-          const images = await Promise.all([...document.images].map(inspect));
+        window.addEventListener('load', () => {
+          const images = [...document.images].map(inspect);
           const svgs = [...document.querySelectorAll('figure svg')].map(s => s.getBoundingClientRect().width);
           const tables = [...document.querySelectorAll('table')].map(t => ({ id: t.id, rows: t.rows.length, height: t.getBoundingClientRect().height }));
           const out = document.createElement('pre');
