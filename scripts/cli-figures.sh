@@ -65,7 +65,7 @@ sdk="$(dotnet --version)"
     /^epoch / { last = $0; if (!skipped) { print "…"; skipped = 1 } next }
     /^test accuracy: / { print last; print; next }
     /confusion matrix/ { print; print "…"; next }
-    /^model saved to |^plot saved to |^wall time / { print }
+    /^model saved to |^plot saved to |^report saved to |^wall time / { print }
   ' "$work/default/out.txt"
   echo '```'
 } > "$work/output.md"

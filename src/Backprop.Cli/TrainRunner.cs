@@ -70,6 +70,8 @@ internal static class TrainRunner
         Save(s, network, train, final, testIsTrain);
         console.Line($"model saved to {s.Out}");
         LearningCurvePlot.WriteOrWarn(s.Out, results, classification, console, warnings ?? Console.Error);
+        HtmlReport.WriteOrWarn(s.Out, HtmlReport.ForTrain(s, spec, train, test, testIsTrain, results, classification, testName),
+            console, warnings ?? Console.Error);
         double trainSeconds = results.Sum(r => r.Elapsed.TotalSeconds);
         console.Line(string.Create(Inv,
             $"wall time {wall.Elapsed.TotalSeconds:F1} s (training {trainSeconds:F1} s, {results.Sum(r => r.SamplesPerSecond * r.Elapsed.TotalSeconds) / trainSeconds:N0} samples/s)"));

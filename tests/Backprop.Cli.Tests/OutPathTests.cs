@@ -86,7 +86,7 @@ public class OutPathTests
         var r = Train(dir, dir["new/deeper/m.safetensors"]);
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Equal(["b.csv", "new"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        Assert.Equal(["m.safetensors", "m.safetensors.png"],
+        Assert.Equal(["m.safetensors", "m.safetensors.html", "m.safetensors.png"],
             Directory.GetFileSystemEntries(dir["new/deeper"]).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 

@@ -50,6 +50,7 @@ public partial class RepoFilesTests
     [InlineData("model.safetensors", true)]
     [InlineData("model.safetensors.png", true)]
     [InlineData("model.safetensors.svg", true)]
+    [InlineData("model.safetensors.html", true)]
     [InlineData("out/blobs.safetensors.png", true)]
     [InlineData("model.safetensors.tmp-1234-abcdefgh.xyz", true)]
     [InlineData("samples/digit.png", false)]
