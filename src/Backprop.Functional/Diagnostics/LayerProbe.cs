@@ -11,8 +11,9 @@ namespace Backprop.Functional;
 /// calls it when given one in <see cref="FitHooks{T}.Probe"/>.
 /// <para>What it reads is what the step left behind, nothing is recomputed: zˡ (a dense layer's scratch), aˡ and δˡ in
 /// the <see cref="Workspace{T}"/>, ∂C/∂θ in the gradient vector. For the update ratio it keeps a copy of θ from before
-/// the step (<see cref="Begin"/>, then each <see cref="Observe"/> refreshes it): one pass over θ per step, the
-/// largest part of its cost. A one-sample dense step may be fused (<see cref="StepMode.Fused"/>: ∂C/∂θ never stored);
+/// the step (<see cref="Begin"/>, then the <see cref="Observe"/> before each measured step refreshes it): with
+/// <see cref="LayerProbeOptions.UpdateRatioEvery"/> = 1 one more pass over θ per step, the largest part of the probe's
+/// cost; with k the ratio is measured on one step in k (after Begin, then steps k, 2k, …) and that pass is paid once in k steps. A one-sample dense step may be fused (<see cref="StepMode.Fused"/>: ∂C/∂θ never stored);
 /// for a one-sample dense layer the probe therefore takes ‖∂C/∂Wˡ‖ = ‖δˡ‖·‖aˡ⁻¹‖ and ‖∂C/∂bˡ‖ = ‖δˡ‖, which is the
 /// stored gradient's norm exactly (the outer product of two vectors).</para>
 /// <para>Kinds other than dense (recurrent layers) report their gradient norms and update ratio only: their workspace
@@ -28,11 +29,13 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
     private readonly ParameterLayout _layout;
     private readonly double[] _delta, _weight, _bias, _ratio;     // per layer, summed over the window's steps
     private readonly long[] _saturated, _low, _values;            // per layer, (sample, unit) counts over the window
-    private readonly bool[][] _alive;                              // per ReLU layer, per unit: positive on some sample
+    private readonly T[][] _alive;                                 // per ReLU layer, per unit: its largest a (alive once > 0)
     private readonly T[] _saturatedAbove;                          // per layer: |z| threshold (NaN: not counted)
     private readonly T _lowActivation;
     private readonly MemoryOwner<T> _previous;                     // θ before the next step
+    private readonly int _every;                                   // the update ratio's period in steps
     private bool _hasPrevious;
+    private long _observed;                                        // Observe calls, never reset
     private long _steps, _samples, _ratioSteps;
 
     /// <summary>A probe for networks of <paramref name="spec"/>.</summary>
@@ -48,16 +51,17 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
         int n = _layers.Length;
         (_delta, _weight, _bias, _ratio) = (new double[n], new double[n], new double[n], new double[n]);
         (_saturated, _low, _values) = (new long[n], new long[n], new long[n]);
-        _alive = new bool[n][];
+        _alive = new T[n][];
         _saturatedAbove = new T[n];
         for (int l = 0; l < n; l++)
         {
             _saturatedAbove[l] = T.NaN;
             if (_layers[l] is not Dense d) { _alive[l] = []; continue; }
-            _alive[l] = d.Activation == ActivationKind.ReLU ? new bool[d.Outputs] : [];
+            _alive[l] = d.Activation == ActivationKind.ReLU ? new T[d.Outputs] : [];
             if (Options.SaturatedAbove(d.Activation) is { } above) _saturatedAbove[l] = T.CreateChecked(above);
         }
         _lowActivation = T.CreateChecked(Options.LowActivation);
+        _every = Options.UpdateRatioEvery;
         _previous = MemoryOwner<T>.Allocate(_layout.Count, AllocationMode.Clear);
     }
 
@@ -70,8 +74,8 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
     /// <summary>Steps observed since the last <see cref="Reset"/>.</summary>
     public long Steps => _steps;
 
-    /// <summary>Remembers θ before the next step, so that <see cref="Observe"/> can measure ‖ΔWˡ‖. Needed once: each
-    /// Observe keeps the θ it saw for the step after.</summary>
+    /// <summary>Remembers θ before the next step, so that <see cref="Observe"/> can measure ‖ΔWˡ‖ on it. Needed once:
+    /// after that the Observe before each measured step keeps the θ it saw.</summary>
     /// <exception cref="ArgumentException">θ is not of this network's length.</exception>
     public void Begin(ReadOnlySpan<T> theta)
     {
@@ -95,13 +99,24 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
         if (ws.LayerCount != _layers.Length) ThrowWorkspace(ws.LayerCount);
         int rows = ws.RowsOf(x.Length);
         int last = _layers.Length - 1;
+        bool keep = (_observed + 1) % _every == _every - 1;   // θ for the next step, number _observed + 2: a multiple of k
         for (int l = 0; l < _layers.Length; l++)
         {
             var slots = _layout.SlotsOf(l);
             var delta = ws.Delta(l, rows);
+            // One pass over each weight matrix: ‖∂C/∂W‖², ‖ΔW‖² against the θ kept from before the step, ‖W‖², and
+            // θ kept for the next step. Biases: ‖∂C/∂b‖² and the copy.
+            double w = 0, b = 0, dw = 0, ww = 0;
+            Span<T> previous = _previous.Span;
+            foreach (var slot in slots)
+            {
+                var sums = WeightPass(slot.Of(theta), slot.Of(previous), slot.Of(gradient), _hasPrevious && slot.Rank == 2, keep && slot.Rank == 2);
+                if (slot.Rank == 2) { w += sums.Gradient; dw += sums.Change; ww += sums.Weight; } else b += sums.Gradient;
+            }
             if (_layers[l] is Dense d && delta.Length == d.Outputs)
             {
-                // One position: ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ, so ‖∂C/∂Wˡ‖ = ‖δˡ‖‖aˡ⁻¹‖; ∂C/∂bˡ = δˡ (true of a fused step too).
+                // One position: ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ, so ‖∂C/∂Wˡ‖ = ‖δˡ‖‖aˡ⁻¹‖; ∂C/∂bˡ = δˡ (true of a fused step too,
+                // which never stores the gradient the pass above read).
                 double nd = double.CreateChecked(TensorPrimitives.Norm<T>(delta));
                 double na = double.CreateChecked(TensorPrimitives.Norm<T>(l == 0 ? x : ws.A(l - 1, rows)));
                 _weight[l] += nd * na;
@@ -109,40 +124,21 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
             }
             else
             {
-                double w = 0, b = 0;
-                foreach (var slot in slots)
-                {
-                    double ss = double.CreateChecked(TensorPrimitives.SumOfSquares<T>(slot.Of(gradient)));
-                    if (slot.Rank == 2) w += ss; else b += ss;
-                }
                 _weight[l] += Math.Sqrt(w);
                 _bias[l] += Math.Sqrt(b);
             }
-            if (_hasPrevious)
-            {
-                double dw = 0, w = 0;
-                ReadOnlySpan<T> previous = _previous.Span;
-                foreach (var slot in slots)
-                {
-                    if (slot.Rank != 2) continue;
-                    var now = slot.Of(theta);
-                    double distance = double.CreateChecked(TensorPrimitives.Distance<T>(now, slot.Of(previous)));
-                    dw += distance * distance;
-                    w += double.CreateChecked(TensorPrimitives.SumOfSquares<T>(now));
-                }
-                _ratio[l] += w > 0 ? Math.Sqrt(dw / w) : dw > 0 ? double.PositiveInfinity : 0;
-            }
+            if (_hasPrevious) _ratio[l] += ww > 0 ? Math.Sqrt(dw / ww) : dw > 0 ? double.PositiveInfinity : 0;
             if (_layers[l] is not Dense dense) continue;
             _delta[l] += double.CreateChecked(TensorPrimitives.Norm<T>(delta));
             var a = ws.A(l, rows);
             _values[l] += a.Length;
-            if (!T.IsNaN(_saturatedAbove[l])) _saturated[l] += CountAbove(ws.Z(l, rows), _saturatedAbove[l]);
-            if (l < last) _low[l] += CountBelow(a, _lowActivation);
+            if (!T.IsNaN(_saturatedAbove[l])) _saturated[l] += Count(ws.Z(l, rows), _saturatedAbove[l], below: false);
+            if (l < last) _low[l] += Count(a, _lowActivation, below: true);
             if (_alive[l].Length > 0) MarkAlive(a, _alive[l], dense.Outputs);
         }
-        theta.CopyTo(_previous.Span);
         if (_hasPrevious) _ratioSteps++;
-        _hasPrevious = true;
+        _hasPrevious = keep;
+        _observed++;
         _steps++;
         _samples += rows;
     }
@@ -164,7 +160,7 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
                 if (_alive[l].Length > 0)
                 {
                     int alive = 0;
-                    foreach (bool b in _alive[l]) if (b) alive++;
+                    foreach (T peak in _alive[l]) if (peak > T.Zero) alive++;
                     dead = _samples == 0 ? double.NaN : (double)(_alive[l].Length - alive) / _alive[l].Length;
                 }
             }
@@ -193,24 +189,81 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
 
     private static double Fraction(long count, long of) => of == 0 ? double.NaN : (double)count / of;
 
-    private static long CountAbove(ReadOnlySpan<T> z, T above)
+    /// <summary>Σg², and when <paramref name="measure"/> Σ(θ − θ₀)² and Σθ², over one tensor; then, when
+    /// <paramref name="keep"/>, θ₀ ← θ. Summed
+    /// in vector lanes over blocks of at most 4096 elements, each block's lanes added in double.</summary>
+    private static (double Gradient, double Change, double Weight) WeightPass(ReadOnlySpan<T> now, Span<T> previous, ReadOnlySpan<T> g, bool measure, bool keep)
+    {
+        double sg = 0, sd = 0, sw = 0;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            int count = Vector<T>.Count;
+            while (i <= now.Length - count)
+            {
+                int end = Math.Min(now.Length - count, i + 4096);
+                Vector<T> vg = Vector<T>.Zero, vd = Vector<T>.Zero, vw = Vector<T>.Zero;
+                for (; i <= end; i += count)
+                {
+                    var gi = new Vector<T>(g[i..]);
+                    vg += gi * gi;
+                    if (!measure && !keep) continue;
+                    var n = new Vector<T>(now[i..]);
+                    if (measure)
+                    {
+                        var d = n - new Vector<T>(previous[i..]);
+                        vd += d * d;
+                        vw += n * n;
+                    }
+                    if (keep) n.CopyTo(previous[i..]);
+                }
+                sg += double.CreateChecked(Vector.Sum(vg));
+                sd += double.CreateChecked(Vector.Sum(vd));
+                sw += double.CreateChecked(Vector.Sum(vw));
+            }
+        }
+        for (; i < now.Length; i++)
+        {
+            double n = double.CreateChecked(now[i]), d = n - double.CreateChecked(previous[i]), gi = double.CreateChecked(g[i]);
+            sg += gi * gi;
+            if (measure) { sd += d * d; sw += n * n; }
+            if (keep) previous[i] = now[i];
+        }
+        return (sg, sd, sw);
+    }
+
+    /// <summary>How many of <paramref name="values"/> have |v| &gt; <paramref name="limit"/> (or, with
+    /// <paramref name="below"/>, |v| &lt; limit).</summary>
+    private static long Count(ReadOnlySpan<T> values, T limit, bool below)
     {
         long count = 0;
-        foreach (T v in z) if (T.Abs(v) > above) count++;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            int lanes = Vector<T>.Count;
+            var vl = new Vector<T>(limit);
+            while (i <= values.Length - lanes)
+            {
+                int end = Math.Min(values.Length - lanes, i + 4096);   // a lane counts at most 4096 / lanes: exact in any T
+                var vc = Vector<T>.Zero;
+                for (; i <= end; i += lanes)
+                {
+                    var v = Vector.Abs(new Vector<T>(values[i..]));
+                    vc += Vector.ConditionalSelect(below ? Vector.LessThan(v, vl) : Vector.GreaterThan(v, vl), Vector<T>.One, Vector<T>.Zero);
+                }
+                count += long.CreateChecked(Vector.Sum(vc));
+            }
+        }
+        for (; i < values.Length; i++)
+            if (below ? T.Abs(values[i]) < limit : T.Abs(values[i]) > limit) count++;
         return count;
     }
 
-    private static long CountBelow(ReadOnlySpan<T> a, T below)
+    /// <summary>peak ← max(peak, row) for each row of <paramref name="a"/> [rows × units]: a unit is alive once its peak is positive.</summary>
+    private static void MarkAlive(ReadOnlySpan<T> a, Span<T> peak, int units)
     {
-        long count = 0;
-        foreach (T v in a) if (T.Abs(v) < below) count++;
-        return count;
-    }
-
-    private static void MarkAlive(ReadOnlySpan<T> a, bool[] alive, int units)
-    {
-        for (int i = 0; i < a.Length; i++)
-            if (a[i] > T.Zero) alive[i % units] = true;
+        for (int r = 0; r + units <= a.Length; r += units)
+            TensorPrimitives.Max(a.Slice(r, units), peak, peak);
     }
 
     private void ThrowLength(string what, int length) =>

@@ -8,8 +8,15 @@ namespace Backprop.Functional;
 /// |a| &gt; 0.995. Only these two bounded activations saturate both ways; other kinds report no saturated fraction.</param>
 /// <param name="LowActivation">A hidden unit's activation is low on a sample when |a| &lt; LowActivation (default
 /// 0.01): the next layer's weights out of it then get ∂C/∂wⱼₖ = aₖδⱼ ≈ 0 from that sample, whatever δ is.</param>
-public sealed record LayerProbeOptions(double Saturation = 0.01, double LowActivation = 0.01)
+/// <param name="UpdateRatioEvery">Measure ‖ΔWˡ‖/‖Wˡ‖ on one step in this many (default 1: every step). The ratio
+/// needs θ from before the step, a copy of θ each measured step; on MNIST 784-128-10 at batch 64 that copy and its
+/// comparison are about half of the probe's time (bench/RESULTS.md, "Layer probe"). The other figures are taken every step.</param>
+public sealed record LayerProbeOptions(double Saturation = 0.01, double LowActivation = 0.01, int UpdateRatioEvery = 1)
 {
+    /// <summary>Steps between two update-ratio measurements (≥ 1).</summary>
+    public int UpdateRatioEvery { get; } = UpdateRatioEvery >= 1 ? UpdateRatioEvery
+        : throw new ArgumentOutOfRangeException(nameof(UpdateRatioEvery), UpdateRatioEvery, "the update ratio is measured every k ≥ 1 steps");
+
     /// <summary>Fraction of max σ′ below which a unit is saturated (0 &lt; Saturation &lt; 1).</summary>
     public double Saturation { get; } = Saturation is > 0 and < 1 ? Saturation
         : throw new ArgumentOutOfRangeException(nameof(Saturation), Saturation, "the saturation threshold is a fraction of max σ′, between 0 and 1 (exclusive)");

@@ -94,6 +94,30 @@ public class LayerProbeTests
         Assert.True(double.IsNaN(probe.Report().Layers[0].DeadFraction!.Value));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Update_ratio_every_k_steps_averages_the_ratios_of_steps_k_2k(int k)
+    {
+        var spec = NetworkSpec.Mlp([3, 4, 2], ActivationKind.Tanh, ActivationKind.Identity, LossKind.Quadratic);
+        using var net = Network<double>.Create(spec, 8);
+        using var state = new TrainState<double>(net, new Adam(0.05), 2);
+        using var probe = new LayerProbe<double>(spec, new LayerProbeOptions(UpdateRatioEvery: k));
+        double[] x = [0.1, -0.2, 0.3, 0.5, 0.4, -0.6], y = [1, 0, 0, 1];
+        var w = net.Layout.Weight(0);
+        var ratios = new List<double>();
+        for (int step = 1; step <= 6; step++)
+        {
+            double[] before = w.Of<double>(net.Parameters).ToArray();
+            Trainer.Step<double>(net, x, y, state);
+            probe.Observe(net.Parameters, x, state.Workspace, state.Gradient.Span);
+            double[] after = w.Of<double>(net.Parameters).ToArray();
+            if (step % k == 0 && step > 1)   // without Begin, the first step is not measured
+                ratios.Add(Norm([.. after.Zip(before, (n, o) => n - o)]) / Norm(after));
+        }
+        Close(ratios.Average(), probe.Report().Layers[0].UpdateRatio!.Value, $"mean ratio of steps {string.Join(", ", ratios)}");
+    }
+
     [Fact]
     public void Recurrent_layer_reports_its_tensors_gradient_norms_and_no_unit_figures()
     {
