@@ -11,9 +11,9 @@ namespace Backprop.Functional;
 /// calls it when given one in <see cref="FitHooks{T}.Probe"/>.
 /// <para>What it reads is what the step left behind, nothing is recomputed: zˡ (a dense layer's scratch), aˡ and δˡ in
 /// the <see cref="Workspace{T}"/>, ∂C/∂θ in the gradient vector. For the update ratio it keeps a copy of θ from before
-/// the step (<see cref="Begin"/>, then the <see cref="Observe"/> before each measured step refreshes it): with
-/// <see cref="LayerProbeOptions.UpdateRatioEvery"/> = 1 one more pass over θ per step, the largest part of the probe's
-/// cost; with k the ratio is measured on one step in k (after Begin, then steps k, 2k, …) and that pass is paid once in k steps. A one-sample dense step may be fused (<see cref="StepMode.Fused"/>: ∂C/∂θ never stored);
+/// the step (<see cref="Begin"/>, then each Observe keeps the θ it saw), fused with the pass over ∂C/∂θ: those two
+/// passes are most of its cost. <see cref="LayerProbeOptions.Every"/> = k reads one step in k (steps k, 2k, …; the step
+/// before each copies θ), for k times less. A one-sample dense step may be fused (<see cref="StepMode.Fused"/>: ∂C/∂θ never stored);
 /// for a one-sample dense layer the probe therefore takes ‖∂C/∂Wˡ‖ = ‖δˡ‖·‖aˡ⁻¹‖ and ‖∂C/∂bˡ‖ = ‖δˡ‖, which is the
 /// stored gradient's norm exactly (the outer product of two vectors).</para>
 /// <para>Kinds other than dense (recurrent layers) report their gradient norms and update ratio only: their workspace
@@ -33,9 +33,9 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
     private readonly T[] _saturatedAbove;                          // per layer: |z| threshold (NaN: not counted)
     private readonly T _lowActivation;
     private readonly MemoryOwner<T> _previous;                     // θ before the next step
-    private readonly int _every;                                   // the update ratio's period in steps
+    private readonly int _every;                                   // one step in _every is read
     private bool _hasPrevious;
-    private long _observed;                                        // Observe calls, never reset
+    private long _observed;                                        // steps shown to Observe, never reset
     private long _steps, _samples, _ratioSteps;
 
     /// <summary>A probe for networks of <paramref name="spec"/>.</summary>
@@ -61,7 +61,7 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
             if (Options.SaturatedAbove(d.Activation) is { } above) _saturatedAbove[l] = T.CreateChecked(above);
         }
         _lowActivation = T.CreateChecked(Options.LowActivation);
-        _every = Options.UpdateRatioEvery;
+        _every = Options.Every;
         _previous = MemoryOwner<T>.Allocate(_layout.Count, AllocationMode.Clear);
     }
 
@@ -71,11 +71,11 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
     /// <summary>The thresholds.</summary>
     public LayerProbeOptions Options { get; }
 
-    /// <summary>Steps observed since the last <see cref="Reset"/>.</summary>
+    /// <summary>Steps read since the last <see cref="Reset"/> (one in <see cref="LayerProbeOptions.Every"/> of those shown).</summary>
     public long Steps => _steps;
 
     /// <summary>Remembers θ before the next step, so that <see cref="Observe"/> can measure ‖ΔWˡ‖ on it. Needed once:
-    /// after that the Observe before each measured step keeps the θ it saw.</summary>
+    /// after that the Observe before each step read keeps the θ it saw.</summary>
     /// <exception cref="ArgumentException">θ is not of this network's length.</exception>
     public void Begin(ReadOnlySpan<T> theta)
     {
@@ -84,7 +84,8 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
         _hasPrevious = true;
     }
 
-    /// <summary>Adds one step to the window: call it after the step (forward, backward, update) with what it used.</summary>
+    /// <summary>Shows the probe one step: call it after each step (forward, backward, update) with what it used. It adds
+    /// the step to the window when the step is one it reads (<see cref="LayerProbeOptions.Every"/>).</summary>
     /// <param name="theta">θ after the update.</param>
     /// <param name="x">The step's inputs, [rows × inputs].</param>
     /// <param name="ws">The workspace the step ran in (holding its zˡ, aˡ and δˡ).</param>
@@ -98,8 +99,18 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
         if (gradient.Length != _layout.Count) ThrowLength("gradient", gradient.Length);
         if (ws.LayerCount != _layers.Length) ThrowWorkspace(ws.LayerCount);
         int rows = ws.RowsOf(x.Length);
+        long number = ++_observed;
+        if (number % _every != 0)
+        {
+            if ((number + 1) % _every == 0)   // the next step is read: keep θ from before it
+            {
+                theta.CopyTo(_previous.Span);
+                _hasPrevious = true;
+            }
+            return;
+        }
         int last = _layers.Length - 1;
-        bool keep = (_observed + 1) % _every == _every - 1;   // θ for the next step, number _observed + 2: a multiple of k
+        bool keep = _every == 1;   // θ for the next step, when it is read too
         for (int l = 0; l < _layers.Length; l++)
         {
             var slots = _layout.SlotsOf(l);
@@ -138,7 +149,6 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
         }
         if (_hasPrevious) _ratioSteps++;
         _hasPrevious = keep;
-        _observed++;
         _steps++;
         _samples += rows;
     }

@@ -3,14 +3,15 @@ using Xunit;
 namespace Backprop.Functional.Tests.Allocation;
 
 /// <summary>The layer probe reads a step's workspace and gradient without allocating, in the stored step (a batch)
-/// and the fused one-sample step, for every activation it counts something for.</summary>
+/// and the fused one-sample step, for every activation it counts something for, reading every step or one in three.</summary>
 [Collection(RunsAlone.Name)]
 public class ProbeAllocationTests
 {
     [Theory]
-    [InlineData(1)]
-    [InlineData(16)]
-    public void Step_and_Observe_steady_state_allocates_nothing(int batch)
+    [InlineData(1, 1)]
+    [InlineData(16, 1)]
+    [InlineData(16, 3)]
+    public void Step_and_Observe_steady_state_allocates_nothing(int batch, int every)
     {
         var spec = new NetworkSpec(
         [
@@ -19,7 +20,7 @@ public class ProbeAllocationTests
         ], LossKind.SoftmaxCrossEntropy);
         using var net = Network<float>.Create(spec, seed: 1);
         using var state = new TrainState<float>(net, new Adam(1e-3), batch);
-        using var probe = new LayerProbe<float>(spec);
+        using var probe = new LayerProbe<float>(spec, new LayerProbeOptions(Every: every));
         var x = new float[batch * 784];
         var y = new float[batch * 10];
         var rng = new SeededRandom(2);

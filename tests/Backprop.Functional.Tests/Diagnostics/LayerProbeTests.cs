@@ -97,25 +97,32 @@ public class LayerProbeTests
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
-    public void Update_ratio_every_k_steps_averages_the_ratios_of_steps_k_2k(int k)
+    public void Every_k_steps_reads_steps_k_and_2k_only(int k)
     {
         var spec = NetworkSpec.Mlp([3, 4, 2], ActivationKind.Tanh, ActivationKind.Identity, LossKind.Quadratic);
         using var net = Network<double>.Create(spec, 8);
         using var state = new TrainState<double>(net, new Adam(0.05), 2);
-        using var probe = new LayerProbe<double>(spec, new LayerProbeOptions(UpdateRatioEvery: k));
+        using var probe = new LayerProbe<double>(spec, new LayerProbeOptions(Every: k));
         double[] x = [0.1, -0.2, 0.3, 0.5, 0.4, -0.6], y = [1, 0, 0, 1];
         var w = net.Layout.Weight(0);
         var ratios = new List<double>();
+        var gradients = new List<double>();
         for (int step = 1; step <= 6; step++)
         {
             double[] before = w.Of<double>(net.Parameters).ToArray();
             Trainer.Step<double>(net, x, y, state);
             probe.Observe(net.Parameters, x, state.Workspace, state.Gradient.Span);
             double[] after = w.Of<double>(net.Parameters).ToArray();
-            if (step % k == 0 && step > 1)   // without Begin, the first step is not measured
+            if (step % k != 0) continue;
+            gradients.Add(Norm(w.Of<double>(state.Gradient.Span)));
+            if (step > 1)   // without Begin, step 1's θ before is not known
                 ratios.Add(Norm([.. after.Zip(before, (n, o) => n - o)]) / Norm(after));
         }
-        Close(ratios.Average(), probe.Report().Layers[0].UpdateRatio!.Value, $"mean ratio of steps {string.Join(", ", ratios)}");
+        var report = probe.Report();
+        Assert.Equal(6 / k, report.Steps);
+        Assert.Equal(2 * 6 / k, report.Samples);
+        Close(gradients.Average(), report.Layers[0].WeightGradientNorm, "mean ‖∂C/∂W‖ of the steps read");
+        Close(ratios.Average(), report.Layers[0].UpdateRatio!.Value, $"mean ratio of steps {string.Join(", ", ratios)}");
     }
 
     [Fact]
