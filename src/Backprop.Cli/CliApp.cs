@@ -31,6 +31,7 @@ internal static class CliApp
             EvalCommand.Create(console),
             PredictCommand.Create(console),
             GradFlowCommand.Create(console),
+            DiagnoseCommand.Create(console),
             CharModel.SampleCommand(console),
             OptimizerRace.Create(console),
         };
