@@ -93,7 +93,10 @@ internal static class DiagnoseCommand
             throw new CliException($"training diverged ({e.Message.ReplaceLineEndings(" ")}); lower --lr");
         }
         double first = FirstOverLast(epochs[0].Report), end = FirstOverLast(epochs[^1].Report);
-        console.Line(string.Create(Inv, $"first/last hidden layer ‖∂C/∂b‖: {first:0.00e+0} in epoch 1, {end:0.00e+0} in epoch {epochs[^1].Epoch} (the first hidden layer learns {1 / first:0.#}× more slowly at the start)"));
+        string speed = !double.IsFinite(first) ? "" : first < 1
+            ? string.Create(Inv, $" (in epoch 1 the first hidden layer learns {1 / first:0.#}× more slowly than the last)")
+            : string.Create(Inv, $" (in epoch 1 the first hidden layer learns {first:0.#}× as fast as the last)");
+        console.Line(string.Create(Inv, $"first/last hidden layer ‖∂C/∂b‖: {first:0.00e+0} in epoch 1, {end:0.00e+0} in epoch {epochs[^1].Epoch}{speed}"));
         try
         {
             var (written, note) = Plot(epochs, spec, s, all.Name);
@@ -189,18 +192,18 @@ internal static class DiagnoseCommand
             plot.Title(string.Create(Inv, $"Speed of learning: {string.Join('-', spec.Layers.Select(l => l.Inputs).Append(spec.Outputs))} {Names.Of(s.Activation)}, init {Names.Of(s.Init)}"));
             plot.XLabel(string.Create(Inv, $"epoch ({s.Samples:N0} {data} samples, batch {s.Batch}, SGD η={s.LearningRate})"));
             plot.YLabel("log₁₀ ‖∂C/∂bˡ‖ (mean over the epoch)");
-            plot.ShowLegend(ScottPlot.Alignment.LowerRight);
+            plot.ShowLegend(ScottPlot.Edge.Right);   // beside the plot: the curves may sit anywhere
             return plot;
         }
         try
         {
-            TemporaryFiles.Replace(s.Out, p => Build().SavePng(p, 720, 440));
+            TemporaryFiles.Replace(s.Out, p => Build().SavePng(p, 760, 400));
             return (s.Out, null);
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
         {
             string svg = Path.ChangeExtension(s.Out, ".svg");
-            TemporaryFiles.Replace(svg, p => Build().SaveSvg(p, 720, 440));
+            TemporaryFiles.Replace(svg, p => Build().SaveSvg(p, 760, 400));
             return (svg, $"PNG rendering unavailable ({e.GetType().Name}); wrote SVG instead");
         }
     }
