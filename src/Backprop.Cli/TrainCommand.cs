@@ -93,8 +93,9 @@ internal sealed class TrainCommand
     public CharSettings ResolveChars(ParseResult parse)
     {
         ArgumentNullException.ThrowIfNull(parse);
-        foreach (var (option, name) in new (Option, string)[] { (_layers, "--layers"), (_preset, "--preset"), (_csv, "--csv"), (_data, "--data"), (_hidden, "--hidden"), (_output, "--output"), (_loss, "--loss"), (_resume, "--resume"), (_checkpointEvery, "--checkpoint-every"), (_diagnostics, "--diagnostics") })
+        foreach (var (option, name) in new (Option, string)[] { (_layers, "--layers"), (_preset, "--preset"), (_csv, "--csv"), (_data, "--data"), (_hidden, "--hidden"), (_output, "--output"), (_loss, "--loss"), (_resume, "--resume"), (_checkpointEvery, "--checkpoint-every") })
             if (parse.GetResult(option) is not null) throw new UsageException($"{name} does not apply to --task chars");
+        if (parse.GetValue(_diagnostics)) throw new UsageException("--diagnostics does not apply to --task chars");
         string model = parse.GetValue(_model) ?? "lstm";
         string optimizerName = parse.GetValue(_optimizer) ?? "adam";
         if (Names.CurvatureOptimizers.Contains(optimizerName))

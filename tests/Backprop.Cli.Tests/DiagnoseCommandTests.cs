@@ -81,6 +81,14 @@ public class DiagnoseCommandTests
     }
 
     [Fact]
+    public void Train_diagnostics_with_task_chars_is_a_usage_error()
+    {
+        var r = Cli.Run("train", "--diagnostics", "--model", "lstm", "--task", "chars");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains("--diagnostics does not apply to --task chars", r.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Train_diagnostics_with_a_curvature_optimizer_is_a_usage_error()
     {
         var r = Cli.Run("train", "--diagnostics", "--optimizer", "hessian-free");
