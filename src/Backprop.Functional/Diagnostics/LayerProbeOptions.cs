@@ -11,8 +11,8 @@ namespace Backprop.Functional;
 /// <param name="Every">Read one step in this many: steps k, 2k, 3k … of those shown to <see cref="LayerProbe{T}.Observe"/>
 /// (default 1: every step). The update ratio needs θ from before the step read, so the step before it copies θ; the
 /// other steps cost a modulo. A window's figures are then means over the steps read, its dead units those of the
-/// samples of those steps. On MNIST 784-128-10 at batch 64 reading a step takes about 7 % of the step's time (most of it
-/// two passes over θ and ∂C/∂θ), so <c>Every = 4</c> brings the probe under 2 % (bench/RESULTS.md, "Layer probe").</param>
+/// samples of those steps. On MNIST 784-128-10 at batch 64 reading a step takes 5–7 % of the step's time (most of it
+/// two passes over θ and ∂C/∂θ), so <c>Every = 4</c> brings the probe to 2–3 % (bench/RESULTS.md, "Layer probe").</param>
 public sealed record LayerProbeOptions(double Saturation = 0.01, double LowActivation = 0.01, int Every = 1)
 {
     /// <summary>The probe reads one step in this many (≥ 1).</summary>
