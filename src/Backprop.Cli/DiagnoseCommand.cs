@@ -84,7 +84,8 @@ internal static class DiagnoseCommand
                 var report = probe.Report();
                 probe.Reset();
                 epochs.Add(new EpochDiagnostics(result.Epoch, report));
-                console.Line(string.Create(Inv, $"epoch {result.Epoch}/{s.Epochs}  train loss {result.TrainLoss:F4}  first/last hidden ‖∂C/∂b‖ {FirstOverLast(report):0.00e+0}"));
+                double ratio = FirstOverLast(report);
+                console.Line(string.Create(Inv, $"epoch {result.Epoch}/{s.Epochs}  train loss {result.TrainLoss:F4}{(double.IsNaN(ratio) ? "" : string.Create(Inv, $"  first/last hidden ‖∂C/∂b‖ {ratio:0.00e+0}"))}"));
                 foreach (var line in LayerLines(report)) console.Line(line);
             }
         }
@@ -96,7 +97,9 @@ internal static class DiagnoseCommand
         string speed = !double.IsFinite(first) ? "" : first < 1
             ? string.Create(Inv, $" (in epoch 1 the first hidden layer learns {1 / first:0.#}× more slowly than the last)")
             : string.Create(Inv, $" (in epoch 1 the first hidden layer learns {first:0.#}× as fast as the last)");
-        console.Line(string.Create(Inv, $"first/last hidden layer ‖∂C/∂b‖: {first:0.00e+0} in epoch 1, {end:0.00e+0} in epoch {epochs[^1].Epoch}{speed}"));
+        console.Line(double.IsNaN(first)
+            ? "first/last hidden layer ‖∂C/∂b‖: needs two hidden layers or more"
+            : string.Create(Inv, $"first/last hidden layer ‖∂C/∂b‖: {first:0.00e+0} in epoch 1, {end:0.00e+0} in epoch {epochs[^1].Epoch}{speed}"));
         try
         {
             var (written, note) = Plot(epochs, spec, s, all.Name);

@@ -40,6 +40,17 @@ public class DiagnoseCommandTests
         Assert.Contains("init he", r.Out, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Diagnose_with_one_hidden_layer_has_no_ratio_to_print()
+    {
+        using var dir = new TempDir();
+        SyntheticData.Blobs(dir["b.csv"], 20, seed: 3);
+        var r = Cli.Run("diagnose", "--csv", dir["b.csv"], "--label-column", "label", "--layers", "2-5-3", "--epochs", "1", "--out", dir["d.png"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.DoesNotContain("NaN", r.Out, StringComparison.Ordinal);
+        Assert.Contains("first/last hidden layer ‖∂C/∂b‖: needs two hidden layers or more", r.Out, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--activation", "gelu")]
     [InlineData("--layers", "784")]
