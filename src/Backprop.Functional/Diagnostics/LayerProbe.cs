@@ -116,7 +116,7 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
             var slots = _layout.SlotsOf(l);
             var delta = ws.Delta(l, rows);
             // One pass over each weight matrix: ‖∂C/∂W‖², ‖ΔW‖² against the θ kept from before the step, ‖W‖², and
-            // θ kept for the next step. Biases: ‖∂C/∂b‖² and the copy.
+            // θ kept for the next step. Biases: ‖∂C/∂b‖² only (the ratio is over the matrices).
             double w = 0, b = 0, dw = 0, ww = 0;
             Span<T> previous = _previous.Span;
             foreach (var slot in slots)
