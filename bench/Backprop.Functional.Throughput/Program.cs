@@ -5,7 +5,7 @@ using Backprop.Functional;
 using Backprop.Functional.Throughput;
 
 // End-to-end throughput runner. Usage:
-//   e2e <W1|W2|W3|W4|I1|G1|L1|L2|K1|O1> [--threads N] [--data DIR] [--seed S]   one measurement, prints "RESULT {json}" like the peer
+//   e2e <W1|W2|W3|W4|I1|G1|L1|L2|K1|O1|D2> [--threads N] [--data DIR] [--seed S]   one measurement, prints "RESULT {json}" like the peer
 //   shapes [--append FILE]   untuned networks' step rates and GEMM efficiency over shapes > 64, as markdown
 //   peak   the machine's fp32 FMA ceiling (1 thread, all cores; 256- and 512-bit vectors), as markdown
 //   compare [--runs R] [--workloads W1,W2,...] [--data DIR] [--out FILE]   ours and TorchSharp alternately, median ratios
@@ -14,7 +14,7 @@ CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 Thread.CurrentThread.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length == 0 || args[0] is not ("e2e" or "compare" or "profile" or "shapes" or "peak"))
 {
-    Console.Error.WriteLine("usage: e2e <W1|W2|W3|W4|I1|G1|L1|L2|K1|O1> [--threads N] [--data DIR] [--seed S] | compare [--runs R] [--workloads W1,W2] [--data DIR] [--out FILE] | profile W | shapes [--append FILE] | peak");
+    Console.Error.WriteLine("usage: e2e <W1|W2|W3|W4|I1|G1|L1|L2|K1|O1|D2> [--threads N] [--data DIR] [--seed S] | compare [--runs R] [--workloads W1,W2] [--data DIR] [--out FILE] | profile W | shapes [--append FILE] | peak");
     return 2;
 }
 string Option(string name, string fallback)
@@ -67,6 +67,7 @@ else
     else if (workload is "L1" or "L2") RecurrentWorkloads.Run(res, workload, threads, train, test, seed);
     else if (workload == "K1") CurvatureWorkloads.Run(res, threads, train);
     else if (workload == "O1") OdeWorkloads.Run(res, threads, train);
+    else if (workload == "D2") ProbeWorkload.Run(res, threads, train, seed);
     else Workloads.Epoch(res, workload, threads, train, test, seed);
 }
 using var stream = new MemoryStream();

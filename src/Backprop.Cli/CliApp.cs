@@ -32,6 +32,7 @@ internal static class CliApp
             PredictCommand.Create(console),
             GradFlowCommand.Create(console),
             GradCheckCommand.Create(console),
+            DiagnoseCommand.Create(console),
             CharModel.SampleCommand(console),
             OptimizerRace.Create(console),
         };

@@ -51,12 +51,13 @@ internal sealed class TrainCommand
     private readonly Option<int?> _checkpointEvery = new("--checkpoint-every") { Description = "Write a checkpoint (θ, optimizer state, data order, position) every N steps, atomically", HelpName = "N" };
     private readonly Option<string> _checkpoint = new("--checkpoint") { Description = "Checkpoint file to write [default: <out> with extension .checkpoint.safetensors]", HelpName = "FILE" };
     private readonly Option<string> _resume = new("--resume") { Description = "Continue from a checkpoint written by a run with the same options; ends with the same model bit for bit", HelpName = "FILE" };
+    private readonly Option<bool> _diagnostics = new("--diagnostics") { Description = "After each epoch line, per layer: ‖∂C/∂W‖, the update ratio ‖ΔW‖/‖W‖ and the saturated (sigmoid, tanh) or dead (ReLU) fraction (see 'backprop diagnose')" };
 
     private IEnumerable<Option> All =>
     [
         _preset, _layers, _model, _task, _units, _text, _bptt, _maxChars, _sampleLength, _hidden, _output, _loss, _optimizer, _lr, _momentum, _beta1, _beta2, _eps, _alpha, _rho,
         _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads,
-        _data, _csv, _labelColumn, _testCsv, _regression, _out, _divergence, _checkpointEvery, _checkpoint, _resume,
+        _data, _csv, _labelColumn, _testCsv, _regression, _out, _divergence, _checkpointEvery, _checkpoint, _resume, _diagnostics,
     ];
 
     /// <summary>The <c>train</c> command, running on <paramref name="console"/>.</summary>
@@ -94,6 +95,7 @@ internal sealed class TrainCommand
         ArgumentNullException.ThrowIfNull(parse);
         foreach (var (option, name) in new (Option, string)[] { (_layers, "--layers"), (_preset, "--preset"), (_csv, "--csv"), (_data, "--data"), (_hidden, "--hidden"), (_output, "--output"), (_loss, "--loss"), (_resume, "--resume"), (_checkpointEvery, "--checkpoint-every") })
             if (parse.GetResult(option) is not null) throw new UsageException($"{name} does not apply to --task chars");
+        if (parse.GetValue(_diagnostics)) throw new UsageException("--diagnostics does not apply to --task chars");
         string model = parse.GetValue(_model) ?? "lstm";
         string optimizerName = parse.GetValue(_optimizer) ?? "adam";
         if (Names.CurvatureOptimizers.Contains(optimizerName))
@@ -195,6 +197,8 @@ internal sealed class TrainCommand
             Checkpoint = NonEmpty(parse.GetValue(_checkpoint), "--checkpoint"),
             Resume = NonEmpty(parse.GetValue(_resume), "--resume"),
             Curvature = curvature,
+            Diagnostics = parse.GetValue(_diagnostics) && (curvature is null
+                ? true : throw new UsageException($"--diagnostics reads the gradient each first-order step stores; --optimizer {optimizerName} takes its own steps")),
         };
     }
 

@@ -52,9 +52,20 @@ internal static class TrainRunner
         if (resume is not null)
             console.Line(string.Create(Inv, $"resuming from {s.Resume}: epoch {resume.Epoch + 1}, step {resume.Step}"));
 
+        // --diagnostics: the probe watches every step; after each epoch line its figures, kept for the report.
+        using var probe = s.Diagnostics ? new LayerProbe<float>(spec) : null;
+        var diagnostics = new List<EpochDiagnostics>();
+        void AfterEpoch(EpochResult r)
+        {
+            if (probe is null) return;
+            diagnostics.Add(new EpochDiagnostics(r.Epoch, probe.Report()));
+            probe.Reset();
+            console.Line(DiagnoseCommand.CompactLine(diagnostics[^1].Report));
+        }
+
         IReadOnlyList<EpochResult> results = console.Profile.Capabilities.Interactive
-            ? FitWithProgress(network, train, test, options, resume, onCheckpoint, console, classification, testName)
-            : Trainer.Fit(network, train, test, options, resume, onCheckpoint, r => console.Line(Report.EpochLine(r, s.Epochs, classification, testName)));
+            ? FitWithProgress(network, train, test, options, resume, onCheckpoint, console, classification, testName, probe, AfterEpoch)
+            : Fit(network, train, test, options, resume, onCheckpoint, r => { console.Line(Report.EpochLine(r, s.Epochs, classification, testName)); AfterEpoch(r); }, null, probe);
 
         var final = results[^1].Test!;
         if (classification)
@@ -70,17 +81,42 @@ internal static class TrainRunner
         Save(s, network, train, final, testIsTrain);
         console.Line($"model saved to {s.Out}");
         LearningCurvePlot.WriteOrWarn(s.Out, results, classification, console, warnings ?? Console.Error);
-        HtmlReport.WriteOrWarn(s.Out, HtmlReport.ForTrain(s, spec, train, test, testIsTrain, results, classification, testName),
-            console, warnings ?? Console.Error);
+        var report = HtmlReport.ForTrain(s, spec, train, test, testIsTrain, results, classification, testName);
+        if (diagnostics.Count > 0) report = report with { Diagnostics = ReportOf(diagnostics) };
+        HtmlReport.WriteOrWarn(s.Out, report, console, warnings ?? Console.Error);
         double trainSeconds = results.Sum(r => r.Elapsed.TotalSeconds);
         console.Line(string.Create(Inv,
             $"wall time {wall.Elapsed.TotalSeconds:F1} s (training {trainSeconds:F1} s, {results.Sum(r => r.SamplesPerSecond * r.Elapsed.TotalSeconds) / trainSeconds:N0} samples/s)"));
         return ExitCodes.Ok;
     }
 
+    /// <summary>The probe's per-epoch figures as the report charts them: ‖∂C/∂Wˡ‖ (gradient flow) and the saturated
+    /// fraction (0 where it does not apply) for every layer.</summary>
+    internal static ReportDiagnostics ReportOf(IReadOnlyList<EpochDiagnostics> epochs)
+    {
+        var layers = epochs[0].Report.Layers;
+        var names = layers.Select(l => string.Create(Inv, $"layer {l.Index + 1} ({l.Layer.Inputs}-{l.Layer.Outputs})")).ToArray();
+        var norms = epochs.Select(e => e.Report.Layers.Select(l => l.WeightGradientNorm).ToArray()).ToArray();
+        var saturated = epochs.Select(e => e.Report.Layers.Select(l => l.SaturatedFraction ?? 0).ToArray()).ToArray();
+        return new ReportDiagnostics(names, norms, saturated);
+    }
+
+    /// <summary>Trainer.Fit's list overload, with a probe in the hooks when there is one.</summary>
+    private static IReadOnlyList<EpochResult> Fit(Network<float> network, Dataset train, Dataset test, TrainingOptions options,
+        TrainingCheckpoint<float>? resume, Action<TrainingCheckpoint<float>>? onCheckpoint, Action<EpochResult> onEpoch,
+        Action<int, int>? onBatch, LayerProbe<float>? probe)
+    {
+        if (probe is null) return Trainer.Fit(network, train, test, options, resume, onCheckpoint, onEpoch, onBatch);
+        using var run = Trainer.Fit(network, train, test, options, new FitHooks<float>(resume, onCheckpoint, onBatch, probe));
+        int resumed = resume?.Epoch ?? 0;
+        foreach (var result in run)
+            if (result.Epoch > resumed) onEpoch(result);
+        return run;
+    }
+
     private static IReadOnlyList<EpochResult> FitWithProgress(Network<float> network, Dataset train, Dataset test,
         TrainingOptions options, TrainingCheckpoint<float>? resume, Action<TrainingCheckpoint<float>>? onCheckpoint,
-        IAnsiConsole console, bool classification, string testName)
+        IAnsiConsole console, bool classification, string testName, LayerProbe<float>? probe, Action<EpochResult> afterEpoch)
     {
         IReadOnlyList<EpochResult> results = [];
         console.Progress()
@@ -108,10 +144,11 @@ internal static class TrainRunner
                 {
                     task?.StopTask();
                     console.Line(Report.EpochLine(r, options.Epochs, classification, testName));
+                    afterEpoch(r);
                     epoch++;
                 }
 
-                results = Trainer.Fit(network, train, test, options, resume, onCheckpoint, OnEpoch, OnBatch);
+                results = Fit(network, train, test, options, resume, onCheckpoint, OnEpoch, OnBatch, probe);
             });
         return results;
     }

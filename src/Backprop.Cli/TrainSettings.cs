@@ -101,6 +101,9 @@ internal sealed record TrainSettings(
     /// <summary>A checkpoint to continue from.</summary>
     public string? Resume { get; init; }
 
+    /// <summary>Watch every step with a <see cref="LayerProbe{T}"/> and add its per-layer figures to the epoch lines.</summary>
+    public bool Diagnostics { get; init; }
+
     /// <summary>The checkpoint file: --checkpoint, else the model's name with extension .checkpoint.safetensors.</summary>
     public string CheckpointPath => Checkpoint ?? Path.ChangeExtension(Out, ".checkpoint.safetensors");
 

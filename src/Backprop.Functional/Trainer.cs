@@ -118,7 +118,7 @@ public static class Trainer
         FitHooks<T> hooks, GradientTransform transform, string stateName, Batcher batcher, int batch, CancellationToken cancellationToken)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var (resume, onCheckpoint, onBatch) = hooks;
+        var (resume, onCheckpoint, onBatch, probe) = hooks;
         using var ws = network.CreateWorkspace(batch, options.Threads, TimeOf(network, train));
         using var gradient = network.CreateGradient();
         using var buffers = transform.CreateBuffers<T>(network.Layout.Count);
@@ -144,6 +144,7 @@ public static class Trainer
         }
         if (divergence.Enabled && !double.IsFinite(divergence.Start))
             divergence.Start = divergence.Running = StartCost(network, train, ws, x.Span, y.Span, batch);
+        probe?.Begin(network.Parameters);
 
         for (int epoch = firstEpoch; epoch <= options.Epochs; epoch++)
         {
@@ -179,6 +180,7 @@ public static class Trainer
                     if (curvature is not null) network.Forward(xs, ws);   // the message reads the forward pass
                     ThrowDiverged(network, ws, rows, divergence, c, epoch, state.Step, b, batcher.BatchCount, options.DivergenceFactor!.Value);
                 }
+                if (curvature is null) probe?.Observe(network.Parameters, xs, ws, gradient.Span);
                 onBatch?.Invoke(b, batcher.BatchCount);
                 if (onCheckpoint is not null && options.CheckpointEvery > 0 && state.Step % options.CheckpointEvery == 0)
                 {

@@ -11,8 +11,12 @@ namespace Backprop.Functional;
 /// <param name="OnCheckpoint">Receives a copy of the training state after every <see cref="TrainingOptions.CheckpointEvery"/>
 /// steps (after the step's divergence check, so a step that diverged is never checkpointed).</param>
 /// <param name="OnBatch">Called after each step with (batch index, batches per epoch).</param>
+/// <param name="Probe">Shown every step (<see cref="LayerProbe{T}.Observe"/>, before <paramref name="OnBatch"/>), having
+/// seen θ before the first (<see cref="LayerProbe{T}.Begin"/>); read and reset it when you like, e.g. per epoch. Not
+/// called by a curvature optimizer's steps (they keep their own workspace).</param>
 public sealed record FitHooks<T>(
     TrainingCheckpoint<T>? Resume = null,
     Action<TrainingCheckpoint<T>>? OnCheckpoint = null,
-    Action<int, int>? OnBatch = null)
+    Action<int, int>? OnBatch = null,
+    LayerProbe<T>? Probe = null)
     where T : unmanaged, IFloatingPointIeee754<T>;

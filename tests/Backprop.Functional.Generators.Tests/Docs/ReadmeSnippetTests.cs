@@ -76,6 +76,12 @@ public class ReadmeSnippetTests
             Dataset train = null!, test = null!;
             float[] x = new float[1000 * 784], y = new float[1000 * 10];
             """,
+        [("Seeing inside backprop", 0)] = """
+            using Backprop.Functional;
+            Network<float> net = null!;
+            Dataset train = null!, test = null!;
+            TrainingOptions options = null!;
+            """,
         [("Checking gradients", 0)] = """
             using Backprop.Functional;
             Network<double> net = null!;
