@@ -33,6 +33,7 @@ internal static class CliApp
             GradFlowCommand.Create(console),
             CharModel.SampleCommand(console),
             OptimizerRace.Create(console),
+            OdeDemoCommand.Create(console),
         };
         return root;
     }
