@@ -17,11 +17,11 @@ internal static class OdeDemoCommand
     {
         var task = new Option<string>("--task") { Description = "spiral (learn dh/dt of a 2-D spiral from samples) or mnist (an ODE-Net classifier beside the plain dense net) [default: spiral]", HelpName = "TASK" }.AcceptOnlyFromAmong(Tasks);
         var gradient = new Option<string>("--gradient") { Description = "How the gradient passes through the ODE: adjoint, adjoint:CHECKPOINTS or discretise [default: adjoint]", HelpName = "KIND" };
-        var solver = new Option<string>("--solver") { Description = "euler:STEPS, rk4:STEPS (steps per interval between observations; per block for mnist) or dopri5:RTOL:ATOL:MAXSTEPS [default: spiral rk4:2, mnist rk4:4]", HelpName = "SOLVER" };
-        var iterations = new Option<int?>("--iterations") { Description = "spiral: Adam steps on minibatches of windows [default: 1500]", HelpName = "N" };
+        var solver = new Option<string>("--solver") { Description = "euler:STEPS, rk4:STEPS (steps per interval between observations; per block for mnist) or dopri5:RTOL:ATOL:MAXSTEPS [default: spiral rk4:1, mnist rk4:4]", HelpName = "SOLVER" };
+        var iterations = new Option<int?>("--iterations") { Description = "spiral: Adam steps on minibatches of windows [default: 3000]", HelpName = "N" };
         var batch = new Option<int?>("--batch") { Description = "Windows per minibatch (spiral) or rows per batch (mnist) [default: spiral 20, mnist 64]", HelpName = "N" };
         var window = new Option<int?>("--window") { Description = "spiral: observations per window, the start one included [default: 10]", HelpName = "N" };
-        var points = new Option<int?>("--points") { Description = "spiral: observation times over [0, 25] [default: 100]", HelpName = "N" };
+        var points = new Option<int?>("--points") { Description = "spiral: observation times over [0, 25], as torchdiffeq's demo [default: 1000]", HelpName = "N" };
         var noise = new Option<double?>("--noise") { Description = "spiral: standard deviation of Gaussian noise added to the observations [default: 0]", HelpName = "σ" };
         var hidden = new Option<int?>("--hidden") { Description = "Hidden width of f (spiral: 2→H tanh→2; mnist: the encoder's and f's width) [default: spiral 50, mnist 64]", HelpName = "H" };
         var lr = new Option<double?>("--lr") { Description = "Adam's learning rate [default: spiral 0.01, mnist 0.001]", HelpName = "η" };
@@ -40,7 +40,7 @@ internal static class OdeDemoCommand
         {
             bool mnist = (parse.GetValue(task) ?? "spiral") == "mnist";
             var (grad, checkpoints) = ParseGradient(parse.GetValue(gradient) ?? "adjoint");
-            var ode = ParseSolver(parse.GetValue(solver) ?? (mnist ? "rk4:4" : "rk4:2"));
+            var ode = ParseSolver(parse.GetValue(solver) ?? (mnist ? "rk4:4" : "rk4:1"));
             string prefix = parse.GetValue(output) ?? "ode-demo";
             if (string.IsNullOrWhiteSpace(prefix)) throw new UsageException("--out needs a prefix, not an empty value");
             long s = parse.GetValue(seed) ?? 0;
@@ -60,11 +60,11 @@ internal static class OdeDemoCommand
             }
             foreach (var (o, name) in new (Option, string)[] { (epochs, "--epochs"), (trainRows, "--train-rows"), (testRows, "--test-rows"), (data, "--data"), (threads, "--threads") })
                 if (parse.GetResult(o) is not null) throw new UsageException($"{name} applies to --task mnist, not spiral");
-            int n = Range(parse.GetValue(points) ?? 100, 3, 100_000, "--points");
+            int n = Range(parse.GetValue(points) ?? 1000, 3, 100_000, "--points");
             double sigma = parse.GetValue(noise) ?? 0;
             if (!(sigma >= 0 && sigma <= 100)) throw new UsageException(string.Create(CultureInfo.InvariantCulture, $"--noise must be in [0, 100], not {sigma}"));
             var spiral = new OdeSpiral.Settings(grad, checkpoints, ode, width, rate,
-                Range(parse.GetValue(iterations) ?? 1500, 1, 1_000_000, "--iterations"), Range(parse.GetValue(batch) ?? 20, 1, 10_000, "--batch"),
+                Range(parse.GetValue(iterations) ?? 3000, 1, 1_000_000, "--iterations"), Range(parse.GetValue(batch) ?? 20, 1, 10_000, "--batch"),
                 Range(parse.GetValue(window) ?? 10, 2, n, "--window"), n, sigma, s, prefix);
             foreach (string suffix in (string[])["-trajectory.png", "-loss.png", ".md"]) OutputPath.Check(prefix + suffix);   // before any training
             return OdeSpiral.Run(spiral, console);
