@@ -18,7 +18,7 @@ internal static class OdeDemoCommand
         var task = new Option<string>("--task") { Description = "spiral (learn dh/dt of a 2-D spiral from samples) or mnist (an ODE-Net classifier beside the plain dense net) [default: spiral]", HelpName = "TASK" }.AcceptOnlyFromAmong(Tasks);
         var gradient = new Option<string>("--gradient") { Description = "How the gradient passes through the ODE: adjoint, adjoint:CHECKPOINTS or discretise [default: adjoint]", HelpName = "KIND" };
         var solver = new Option<string>("--solver") { Description = "euler:STEPS, rk4:STEPS (steps per interval between observations; per block for mnist) or dopri5:RTOL:ATOL:MAXSTEPS [default: spiral rk4:1, mnist rk4:4]", HelpName = "SOLVER" };
-        var iterations = new Option<int?>("--iterations") { Description = "spiral: Adam steps on minibatches of windows [default: 3000]", HelpName = "N" };
+        var iterations = new Option<int?>("--iterations") { Description = "spiral: Adam steps on minibatches of windows [default: 10000]", HelpName = "N" };
         var batch = new Option<int?>("--batch") { Description = "Windows per minibatch (spiral) or rows per batch (mnist) [default: spiral 20, mnist 64]", HelpName = "N" };
         var window = new Option<int?>("--window") { Description = "spiral: observations per window, the start one included [default: 10]", HelpName = "N" };
         var points = new Option<int?>("--points") { Description = "spiral: observation times over [0, 25], as torchdiffeq's demo [default: 1000]", HelpName = "N" };
@@ -64,7 +64,7 @@ internal static class OdeDemoCommand
             double sigma = parse.GetValue(noise) ?? 0;
             if (!(sigma >= 0 && sigma <= 100)) throw new UsageException(string.Create(CultureInfo.InvariantCulture, $"--noise must be in [0, 100], not {sigma}"));
             var spiral = new OdeSpiral.Settings(grad, checkpoints, ode, width, rate,
-                Range(parse.GetValue(iterations) ?? 3000, 1, 1_000_000, "--iterations"), Range(parse.GetValue(batch) ?? 20, 1, 10_000, "--batch"),
+                Range(parse.GetValue(iterations) ?? 10000, 1, 1_000_000, "--iterations"), Range(parse.GetValue(batch) ?? 20, 1, 10_000, "--batch"),
                 Range(parse.GetValue(window) ?? 10, 2, n, "--window"), n, sigma, s, prefix);
             foreach (string suffix in (string[])["-trajectory.png", "-loss.png", ".md"]) OutputPath.Check(prefix + suffix);   // before any training
             return OdeSpiral.Run(spiral, console);

@@ -27,7 +27,7 @@ internal static class OdeSpiral
     /// <summary>The integration lengths of the memory table, with a fixed RK4 step of <see cref="MemoryStep"/>.</summary>
     internal static readonly double[] MemoryLengths = [5, 10, 20, 40];
 
-    internal const double MemoryStep = 0.1;
+    internal const double MemoryStep = 0.025;
 
     public static int Run(Settings s, IAnsiConsole console)
     {
@@ -335,6 +335,22 @@ internal static class OdeSpiral
         var w = plot.Add.Scatter(Enumerable.Range(1, losses.Length).Select(i => (double)i).ToArray(), losses.Select(Math.Log10).ToArray());
         w.LegendText = "window minibatch loss";
         w.MarkerSize = 0;
+        w.Color = w.Color.WithAlpha(0.35);
+        int span = Math.Max(1, losses.Length / 100);
+        if (span > 1)
+        {
+            // The mean over each run of span iterations: the trend under the minibatch noise.
+            double[] xs = new double[losses.Length / span], ys = new double[xs.Length];
+            for (int k = 0; k < xs.Length; k++)
+            {
+                xs[k] = (k + 0.5) * span;
+                ys[k] = Math.Log10(losses.AsSpan(k * span, span).ToArray().Average());
+            }
+            var m = plot.Add.Scatter(xs, ys);
+            m.LegendText = string.Create(CultureInfo.InvariantCulture, $"window loss, mean of {span} iterations");
+            m.MarkerSize = 0;
+            m.LineWidth = 2;
+        }
         var finite = evaluations.Where(e => double.IsFinite(e.Loss)).ToArray();
         if (finite.Length > 0)
         {
