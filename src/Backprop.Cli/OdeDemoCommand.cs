@@ -83,7 +83,8 @@ internal static class OdeDemoCommand
     }
 
     internal static OdeSolver ParseSolver(string text) =>
-        OdeSolver.TryParse(text, out var solver, out string reason) ? solver : throw new UsageException($"--solver: {reason}");
+        OdeSolver.TryParse(text, out var solver, out string reason) ? solver
+            : throw new UsageException($"--solver: {reason.Split(" (Parameter")[0]}");
 
     private static int Range(int value, int min, int max, string option) =>
         value >= min && value <= max ? value

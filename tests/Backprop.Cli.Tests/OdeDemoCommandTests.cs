@@ -71,12 +71,14 @@ public class OdeDemoCommandTests
         Assert.Contains("| dense | `784-8:Tanh,8-10:Softmax` |", table, StringComparison.Ordinal);
         // 3 RK4 steps of 4 stages forward; the adjoint integrates back with the same steps.
         Assert.Contains("NFE per batch forward 12 backward 12", r.Out, StringComparison.Ordinal);
+        Assert.Contains("at the initial θ, on the first batch: ‖g_adjoint − g_discretise‖ / ‖g_discretise‖ = ", r.Out, StringComparison.Ordinal);
         Assert.Contains("backprop train --layers \"784-8:Tanh,Ode(8;8:Tanh-8:Identity;rk4:3;0:1;adjoint),8-10:Softmax\"", r.Out, StringComparison.Ordinal);
     }
 
     [Theory]
     [InlineData("--solver", "rk5:3", "--solver: \"rk5:3\" is not a solver")]
     [InlineData("--solver", "dopri5:2:1e-6:10", "rtol must be in (0, 1)")]
+    [InlineData("--solver", "rk4:0", "--solver: solver \"rk4:0\": steps must be between 1 and 100000")]
     [InlineData("--gradient", "sideways", "--gradient \"sideways\" is not adjoint, adjoint:CHECKPOINTS or discretise")]
     [InlineData("--iterations", "0", "--iterations must be 1 … 1000000, not 0")]
     [InlineData("--window", "1", "--window must be 2 … 1000, not 1")]
@@ -90,6 +92,7 @@ public class OdeDemoCommandTests
         Assert.Contains(message, r.Error, StringComparison.Ordinal);
         Assert.Single(r.Error.Trim().Split('\n'));
         Assert.Equal("", r.Out);
+        Assert.DoesNotContain("(Parameter", r.Error, StringComparison.Ordinal);
     }
 
     [Theory]
