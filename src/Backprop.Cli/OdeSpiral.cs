@@ -335,7 +335,7 @@ internal static class OdeSpiral
         var w = plot.Add.Scatter(Enumerable.Range(1, losses.Length).Select(i => (double)i).ToArray(), losses.Select(Math.Log10).ToArray());
         w.LegendText = "window minibatch loss";
         w.MarkerSize = 0;
-        w.Color = w.Color.WithAlpha(0.35);
+        w.Color = ScottPlot.Colors.LightSteelBlue;   // solid: a translucent line doubles the PNG
         int span = Math.Max(1, losses.Length / 100);
         if (span > 1)
         {
