@@ -35,6 +35,7 @@ internal static class CliApp
             DiagnoseCommand.Create(console),
             CharModel.SampleCommand(console),
             OptimizerRace.Create(console),
+            OdeDemoCommand.Create(console),
         };
         return root;
     }

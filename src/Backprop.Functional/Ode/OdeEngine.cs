@@ -35,7 +35,7 @@ internal ref struct OdeBuffers<T> where T : unmanaged, IFloatingPointIeee754<T>
         Cot = Take(perRow, ref at, n * d);
         int layerAt = 0;
         Statistics = Take(perLayer, ref layerAt, OdePlan.StatisticsLength);
-        StepLog = Take(perLayer, ref layerAt, plan.MaxSteps);
+        StepLog = Take(perLayer, ref layerAt, plan.StepLog);
         IntervalSteps = Take(perLayer, ref layerAt, plan.Intervals);
         KTheta = Take(perLayer, ref layerAt, checked(s * plan.P));
         ThetaTmp = Take(perLayer, ref layerAt, plan.P);

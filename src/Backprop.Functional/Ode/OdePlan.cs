@@ -49,7 +49,9 @@ internal sealed class OdePlan
             + 2L * widest + D;                                          // f's backward ping-pong and the cotangent copy
         PerRow = perRow <= int.MaxValue / 4 ? (int)perRow
             : throw new ArgumentOutOfRangeException(nameof(solver), $"an ODE block of this size keeps {perRow:N0} values per sample; use fewer steps or the adjoint");
-        long perLayer = StatisticsLength + MaxSteps + intervals + (long)(s + 2) * P;
+        // The step log is read only by backpropagation through adaptive steps: fixed steps and the adjoint keep none.
+        StepLog = gradient == OdeGradient.Discretise && FixedSteps == 0 ? MaxSteps : 0;
+        long perLayer = StatisticsLength + StepLog + intervals + (long)(s + 2) * P;
         PerLayer = perLayer <= int.MaxValue / 4 ? (int)perLayer
             : throw new ArgumentOutOfRangeException(nameof(solver), $"an ODE block of this size keeps {perLayer:N0} values per layer");
     }
@@ -70,6 +72,7 @@ internal sealed class OdePlan
     public int FixedSteps { get; }
     public int MaxSteps { get; }
     public int States { get; }
+    public int StepLog { get; }
     public int W { get; }
     public int PerRow { get; }
     public int PerLayer { get; }

@@ -51,7 +51,7 @@ public abstract record OdeSolver
         }
         catch (ArgumentOutOfRangeException e)
         {
-            reason = $"solver \"{InputText.Excerpt(text)}\": {e.Message.Split('\n')[0]}";
+            reason = $"solver \"{InputText.Excerpt(text)}\": {e.Message.Split('\n')[0].Split(" (Parameter")[0]}";
             return false;
         }
         reason = $"\"{InputText.Excerpt(text)}\" is not a solver (euler:STEPS, rk4:STEPS or dopri5:RTOL:ATOL:MAXSTEPS, e.g. rk4:20)";

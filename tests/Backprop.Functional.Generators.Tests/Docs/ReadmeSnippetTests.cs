@@ -57,6 +57,7 @@ public class ReadmeSnippetTests
         [("Training in C#", 3)] = "using Backprop.Functional;",
         [("Layer kinds", 0)] = "",
         [("Recurrent networks", 0)] = "",
+        [("Neural ODEs", 0)] = "",
         [("Inference", 0)] = """
             using Backprop.Functional;
             Network<float> net = null!;
