@@ -48,7 +48,7 @@ public class LayerListFileTests
         Assert.Equal(["Dense", "Rnn", "Lstm", "Gru", "Ode"], LayerCatalog.Default.Kinds);
         Assert.Equal(["Dense", "Rnn", "Lstm", "Gru", "Ode", "Scale"], WithScale.Kinds);
         Assert.Equal(WithScale, WithScale.With<Scale, ScaleKernel>());
-        Assert.Equal("LayerCatalog { Dense, Rnn, Lstm, Gru, Scale }", WithScale.ToString());
+        Assert.Equal("LayerCatalog { Dense, Rnn, Lstm, Gru, Ode, Scale }", WithScale.ToString());
     }
 
     [Fact]
