@@ -27,6 +27,11 @@ namespace Backprop.Functional;
 /// <param name="Curvature">A curvature optimizer (Hessian-free, natural gradient, K-FAC, AdaHessian) that takes the whole
 /// step in place of the gradient transform chain: Optimizer, Schedule, L2, ClipNorm and Transform must then be left unset,
 /// and such a run is not checkpointed (null: the chain).</param>
+/// <param name="MicroShards">Cut each mini-batch into this many micro-shards whose gradients are taken in parallel, one
+/// thread each, and summed in a fixed order (synchronous data parallelism). The model is then the same bit for bit
+/// whatever <paramref name="Threads"/> is; this count is what changes the bits (k shards equal the unsharded step to
+/// rounding). With k &gt; 1 the threads run shards and each shard's GEMMs run on one thread; with 1 (the default) the
+/// threads go to the GEMMs. Feature networks only.</param>
 public sealed record TrainingOptions(
     int Epochs = 5,
     int BatchSize = 64,
@@ -40,7 +45,8 @@ public sealed record TrainingOptions(
     double? DivergenceFactor = 10,
     int CheckpointEvery = 0,
     GradientTransform? Transform = null,
-    CurvatureMethod? Curvature = null)
+    CurvatureMethod? Curvature = null,
+    int MicroShards = 1)
 {
     /// <summary>Samples the divergence check averages over, and measures the starting cost on.</summary>
     public const int DivergenceHorizon = 1024;
