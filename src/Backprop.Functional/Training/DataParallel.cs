@@ -19,11 +19,14 @@ namespace Backprop.Functional;
 /// the unsharded step to rounding.
 /// </summary>
 /// <remarks>
-/// <para><b>Threads.</b> The step's threads (<see cref="Workspace{T}.Threads"/>, the options' <c>Threads</c>) go to the
-/// shards: min(threads, k, <see cref="Environment.ProcessorCount"/>) of them run shards, and each shard's GEMMs run on
-/// the thread that runs the shard (its workspace has <c>Threads = 1</c>). The sum and the transform's update then split
-/// over the same threads by parameter range. So the cores are never oversubscribed: with k = 1 the threads go to the
-/// GEMMs (intra-op), with k &gt; 1 to the shards, never both.</para>
+/// <para><b>Threads: the rule.</b> The step's threads (<see cref="Workspace{T}.Threads"/>, the options' <c>Threads</c>)
+/// go either to the shards or to the GEMMs, never both, so the cores are never oversubscribed. With k = 1 they split the
+/// GEMMs and the update (intra-op). With k &gt; 1 and θ of at most <see cref="MaxParallelBytes"/> (1 MiB, a core's L2)
+/// min(threads, k, <see cref="Environment.ProcessorCount"/>) of them run shards at once, each shard's GEMMs on the thread
+/// that runs it (its workspace has <c>Threads = 1</c>). With a larger θ the shards run one after another and the threads
+/// split each shard's GEMMs, because a shard streams all the weights and writes a whole gradient, so two at once double
+/// the memory traffic. Either way the sum and the update then split over the threads by parameter range, and the bits
+/// are the same (the GEMMs give the same bits for any split).</para>
 /// <para><b>Buffers.</b> Per main workspace (kept beside it in a weak table, so a step allocates nothing after the
 /// first): one shard workspace per thread, of ⌈batch/k⌉ rows, and k − 1 gradient vectors (shard 0 writes the caller's
 /// gradient vector) on the pinned-object heap, so that the pool's threads can address them. They are garbage collected
@@ -35,6 +38,12 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
 {
     /// <summary>Most threads a sharded step uses, whatever it is given: the cores (tests raise it to run 8 workers).</summary>
     internal static int ProcessorLimit = Environment.ProcessorCount;
+
+    /// <summary>θ of more bytes than this (a core's L2 on the machines measured) runs its shards one after another with
+    /// the threads splitting each shard's GEMMs: every shard streams all of W and writes a whole gradient, so shards at
+    /// once would double the memory traffic (784-1024-1024-10: 1.37× against 1.70× for split GEMMs). The bits are the
+    /// same either way (the GEMMs give the same bits for any split). Settable for tests.</summary>
+    internal static long MaxParallelBytes = 1 << 20;
 
     private static readonly ConditionalWeakTable<Workspace<T>, DataParallel<T>> Sets = new();
 
@@ -50,10 +59,11 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     {
         _spec = spec;
         Shards = shards;
-        Threads = Math.Max(1, Math.Min(Math.Min(main.Threads, shards), ProcessorLimit));
+        Threads = WorkersFor(spec, main, shards);
+        SplitGemms = Threads == 1 && main.Threads > 1;
         int rows = (main.Batch + shards - 1) / shards;
         _workspaces = new Workspace<T>[Threads];
-        for (int t = 0; t < Threads; t++) _workspaces[t] = new Workspace<T>(spec.Layers, rows) { Threads = 1 };
+        for (int t = 0; t < Threads; t++) _workspaces[t] = new Workspace<T>(spec.Layers, rows) { Threads = SplitGemms ? main.Threads : 1 };
         _gradients = new T[shards - 1][];
         for (int s = 0; s < _gradients.Length; s++) _gradients[s] = GC.AllocateArray<T>(spec.Layout.Count, pinned: true);
         _costs = new T[shards];
@@ -62,14 +72,24 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>k, the shards per batch.</summary>
     internal int Shards { get; }
 
-    /// <summary>Threads that run shards, sum and update.</summary>
+    /// <summary>Threads that run shards at once (1: one after another).</summary>
     internal int Threads { get; }
+
+    /// <summary>The shards run one after another, each with the main workspace's threads for its GEMMs (θ larger than
+    /// <see cref="MaxParallelBytes"/>).</summary>
+    internal bool SplitGemms { get; }
+
+    /// <summary>The rule: shards at once on min(threads, k, cores) threads when θ fits <see cref="MaxParallelBytes"/>,
+    /// else one at a time (their GEMMs then take the threads).</summary>
+    private static int WorkersFor(NetworkSpec spec, Workspace<T> main, int shards) =>
+        (long)spec.Layout.Count * Unsafe.SizeOf<T>() > MaxParallelBytes ? 1
+        : Math.Max(1, Math.Min(Math.Min(main.Threads, shards), ProcessorLimit));
 
     /// <summary>The shard buffers kept beside <paramref name="main"/> for <paramref name="shards"/> shards.</summary>
     internal static DataParallel<T> For(NetworkSpec spec, Workspace<T> main, int shards)
     {
         if (Sets.TryGetValue(main, out var set) && set.Shards == shards && ReferenceEquals(set._spec, spec)
-            && set.Threads == Math.Max(1, Math.Min(Math.Min(main.Threads, shards), ProcessorLimit)))
+            && set.Threads == WorkersFor(spec, main, shards))
             return set;
         set = new DataParallel<T>(spec, main, shards);
         Sets.AddOrUpdate(main, set);
@@ -220,7 +240,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
 
         internal static unsafe void Run(DataParallel<T> set, Span<T> gradient, int rows, int k)
         {
-            int parts = gradient.Length >= ParallelUpdate<T>.MinimumLength ? set.Threads : 1;
+            int parts = gradient.Length >= ParallelUpdate<T>.MinimumLength ? (set.SplitGemms ? Math.Min(set._workspaces[0].Threads, ProcessorLimit) : set.Threads) : 1;
             bool pooled = parts > 1 && Gemm.Pool.TryEnter(parts - 1);
             if (!pooled) parts = 1;
             try

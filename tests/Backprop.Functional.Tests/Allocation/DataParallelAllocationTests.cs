@@ -29,6 +29,30 @@ public sealed class DataParallelAllocationTests
     }
 
     [SkippableFact]
+    public void Sharded_step_with_shards_in_turn_on_split_GEMMs_allocates_nothing()
+    {
+        Skip.If(Environment.ProcessorCount < 2, "one core: the GEMMs run on the calling thread alone");
+        long saved = DataParallel<float>.MaxParallelBytes;
+        DataParallel<float>.MaxParallelBytes = 0;   // θ counts as large: the shards in turn, their GEMMs on two threads
+        try
+        {
+            var spec = NetworkSpec.Mlp([784, 128, 10], ActivationKind.ReLU, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
+            using var net = Network<float>.Create(spec, seed: 1);
+            using var train = new TrainState<float>(net, new Adam(1e-4), 64, threads: 2) { MicroShards = 2 };
+            var x = new float[64 * 784];
+            var y = new float[64 * 10];
+            for (int r = 0; r < 64; r++) y[r * 10 + r % 10] = 1;
+            long runs = Interlocked.Read(ref Backprop.Functional.Kernels.Gemm.Team<float>.Runs);
+            Assert.Equal(0L, SteadyState.AllocatedBytes(() => Trainer.Step(net, x, y, train)));
+            Assert.True(Interlocked.Read(ref Backprop.Functional.Kernels.Gemm.Team<float>.Runs) > runs, "the GEMMs never split");
+        }
+        finally
+        {
+            DataParallel<float>.MaxParallelBytes = saved;
+        }
+    }
+
+    [SkippableFact]
     public void Sharded_legacy_step_with_options_allocates_nothing()
     {
         Skip.If(Environment.ProcessorCount < 2, "one core: the shards run on the calling thread alone");

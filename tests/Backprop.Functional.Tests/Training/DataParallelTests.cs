@@ -75,6 +75,30 @@ public sealed class DataParallelTests
     public void Theta_is_the_same_bit_for_bit_for_1_2_and_8_threads_double(int shards, int rows) =>
         SameForEveryThreadCount<double>(Wide, shards, rows);
 
+    [SkippableFact]
+    public void A_large_theta_runs_its_shards_one_after_another_on_split_GEMMs_with_the_same_bits()
+    {
+        Skip.If(Environment.ProcessorCount < 2, "one core: Gemm never asks the pool for a second thread");
+        var parallel = Train<float>(Wide, 2, 2, 64);   // 32-row shards: 32 × 128 × 784 is large enough to split
+        long saved = DataParallel<float>.MaxParallelBytes, runs = Interlocked.Read(ref Backprop.Functional.Kernels.Gemm.Team<float>.Runs);
+        long shardRuns = Interlocked.Read(ref DataParallel<float>.ParallelRuns);
+        DataParallel<float>.MaxParallelBytes = 0;   // every θ counts as large
+        try
+        {
+            var one = Train<float>(Wide, 1, 2, 64);
+            var split = Train<float>(Wide, 2, 2, 64);
+            Assert.True(Interlocked.Read(ref Backprop.Functional.Kernels.Gemm.Team<float>.Runs) > runs, "the shards' GEMMs never split");
+            Assert.Equal(shardRuns, Interlocked.Read(ref DataParallel<float>.ParallelRuns));
+            Assert.Equal(one.Theta, split.Theta);
+            Assert.Equal(parallel.Theta, split.Theta);
+            Assert.Equal(parallel.Costs, split.Costs);
+        }
+        finally
+        {
+            DataParallel<float>.MaxParallelBytes = saved;
+        }
+    }
+
     [Fact]
     public void Theta_is_the_same_bit_for_bit_for_1_2_and_8_threads_small_network() =>
         SameForEveryThreadCount<double>(Small, 4, 23);
