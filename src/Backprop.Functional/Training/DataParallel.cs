@@ -54,6 +54,9 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     private readonly T[][] _gradients;
     private readonly T[] _costs;
     private readonly NetworkSpec _spec;
+    private readonly SumJob _sum = new();
+    private Gemm.Pool.Job? _shardJob;   // a ShardJob<TNet>, made on the first step: the jobs are the set's, never shared
+                                        // between workspaces, so a step that runs alone (the pool busy) races with no one
 
     private DataParallel(NetworkSpec spec, Workspace<T> main, int shards)
     {
@@ -144,8 +147,6 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     /// workspace p, until none is left.</summary>
     private sealed class ShardJob<TNet> : Gemm.Pool.Job where TNet : struct, ITrainable<T>
     {
-        private static readonly ShardJob<TNet> Shared = new();
-
         private DataParallel<T>? _set;
         private TNet _net;
         private nint _at, _x, _y, _g;
@@ -162,7 +163,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
             {
                 fixed (T* pat = at, px = x, py = y, pg = gradient)   // pinned until every worker has joined
                 {
-                    var job = Shared;
+                    var job = set._shardJob as ShardJob<TNet> ?? (ShardJob<TNet>)(set._shardJob = new ShardJob<TNet>());
                     job._set = set;
                     job._net = net;
                     job._at = (nint)pat;
@@ -231,7 +232,6 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     /// in blocks that stay in the core's cache: scale each leaf, then add pairs at distance 1, 2, 4 ….</summary>
     private sealed class SumJob : Gemm.Pool.Job
     {
-        private static readonly SumJob Shared = new();
         private const int Block = 2048;
 
         private DataParallel<T>? _set;
@@ -247,7 +247,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
             {
                 fixed (T* pg = gradient)
                 {
-                    var job = Shared;
+                    var job = set._sum;
                     job._set = set;
                     job._g = (nint)pg;
                     job._n = gradient.Length;

@@ -142,6 +142,35 @@ public sealed class DataParallelTests
 
     private static float TensorPrimitivesMaxAbs(ReadOnlySpan<float> values) => System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(values) is var m ? Math.Abs(m) : 0;
 
+    [SkippableFact]
+    public void Two_sharded_trainers_at_once_each_get_their_sequential_bits()
+    {
+        Skip.If(Environment.ProcessorCount < 2, "one core: the shards never ask the pool for a second thread");
+        float[] Run(int seed, Barrier? start)
+        {
+            using var net = Network<float>.Create(Wide, seed);
+            using var train = new TrainState<float>(net, new Adam(1e-3), 64, 2) { MicroShards = 2 };
+            start?.SignalAndWait();
+            for (int step = 0; step < 60; step++)
+            {
+                var (x, y) = Batch<float>(Wide, 64, seed * 100 + step % 5);
+                Trainer.Step(net, x, y, train);
+            }
+            return net.Parameters.ToArray();
+        }
+        float[] alone1 = Run(1, null), alone2 = Run(2, null);
+        long refused = Interlocked.Read(ref Backprop.Functional.Kernels.Gemm.Pool.Refused);
+        using var start = new Barrier(2);
+        float[]? together2 = null;
+        var other = new Thread(() => together2 = Run(2, start));
+        other.Start();
+        float[] together1 = Run(1, start);
+        other.Join();
+        Assert.True(Interlocked.Read(ref Backprop.Functional.Kernels.Gemm.Pool.Refused) > refused, "the two trainers never asked for the pool at the same time");
+        Assert.Equal(alone1, together1);
+        Assert.Equal(alone2, together2);
+    }
+
     [Fact]
     public void One_micro_shard_is_the_unsharded_step()
     {
