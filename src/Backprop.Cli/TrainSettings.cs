@@ -92,6 +92,9 @@ internal sealed record TrainSettings(
     /// <summary>Stop when the running mean cost passes this multiple of the starting cost (null: only NaN/∞ stop).</summary>
     public double? DivergenceFactor { get; init; } = 10;
 
+    /// <summary>Micro-shards per batch (<see cref="TrainingOptions.MicroShards"/>; 1: none, the threads go to the products).</summary>
+    public int MicroShards { get; init; } = 1;
+
     /// <summary>Steps between checkpoints (0: none).</summary>
     public int CheckpointEvery { get; init; }
 

@@ -42,6 +42,7 @@ public static class Trainer
         RequireFits(network, train);
         if (test is not null) RequireFits(network, test);
         ArgumentOutOfRangeException.ThrowIfNegative(options.CheckpointEvery);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MicroShards, 1);
         if (options.DivergenceFactor is { } factor && !(factor > 0 && double.IsFinite(factor)))
             throw new ArgumentOutOfRangeException(nameof(options), factor, "DivergenceFactor must be a positive finite number, or null to turn the check off");
         hooks ??= new FitHooks<T>();
@@ -51,6 +52,8 @@ public static class Trainer
                 throw new ArgumentException($"TrainingOptions.Curvature ({method.Name}) takes the whole step: leave Optimizer, Schedule, L2, ClipNorm and Transform unset", nameof(options));
             if (options.CheckpointEvery > 0 || hooks.Resume is not null)
                 throw new ArgumentException($"a run with a curvature optimizer ({method.Name}) is not checkpointed: its state (damping, factors, CG direction) has no place in a checkpoint yet; leave CheckpointEvery at 0", nameof(options));
+            if (options.MicroShards > 1)
+                throw new ArgumentException($"a curvature optimizer ({method.Name}) takes the whole step on the GEMM threads; MicroShards applies to the gradient transform chain: leave it at 1", nameof(options));
             if (network.Spec.Layers[0].Input.IsSequence)
                 throw new ArgumentException($"the curvature optimizers ({method.Name}) train networks that read one feature vector per sample, not sequences like {network.Spec}; the curvature products themselves reach recurrent layers (Curvature, with CurvatureWorkspace(spec, batch, time: …))", nameof(network));
         }
@@ -158,7 +161,7 @@ public static class Trainer
                 var xs = x.Span[..(rows * train.Features)];
                 var ys = y.Span[..(rows * train.Outputs)];
                 T cost;
-                if (curvature is null) cost = Run(network, xs, ys, ws, gradient.Span, transform, ref state, buffers, transform.LearningRateAt(state.Step));
+                if (curvature is null) cost = Run(network, xs, ys, ws, gradient.Span, transform, ref state, buffers, transform.LearningRateAt(state.Step), options.MicroShards);
                 else
                 {
                     cost = curvature.Update(network.Parameters, xs, ys);
@@ -177,7 +180,7 @@ public static class Trainer
                 rowsDone += rows;
                 if (divergence.Enabled && divergence.Add(c, rows))
                 {
-                    if (curvature is not null) network.Forward(xs, ws);   // the message reads the forward pass
+                    if (curvature is not null || options.MicroShards > 1) network.Forward(xs, ws);   // the message reads the forward pass
                     ThrowDiverged(network, ws, rows, divergence, c, epoch, state.Step, b, batcher.BatchCount, options.DivergenceFactor!.Value);
                 }
                 if (curvature is null) probe?.Observe(network.Parameters, xs, ws, gradient.Span);
@@ -344,7 +347,7 @@ public static class Trainer
         var transform = l2PerWeight == T.Zero && options.ClipNorm is null
             ? optimizer
             : LegacyChains.For(options, optimizer, double.CreateChecked(l2PerWeight));
-        return Run(network, x, y, ws, gradient, transform, ref state, buffers, lr);
+        return Run(network, x, y, ws, gradient, transform, ref state, buffers, lr, options.MicroShards);
     }
 
     /// <summary>One training step of <paramref name="network"/> as <paramref name="train"/> describes it: η =
@@ -366,8 +369,8 @@ public static class Trainer
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(train);
         var state = train.State;
-        T cost = TrainingStep.Run(new SpecTrainable<T>(network.Spec), network.Parameters, x, y, train.Workspace, train.Gradient.Span,
-            train.Transform, ref state, train.Buffers, train.Transform.LearningRateAt(state.Step), train.Mode);
+        T cost = TrainingStep.RunSharded(new SpecTrainable<T>(network.Spec), network.Parameters, x, y, train.Workspace, train.Gradient.Span,
+            train.Transform, ref state, train.Buffers, train.Transform.LearningRateAt(state.Step), train.Mode, train.MicroShards);
         train.State = state;
         return cost;
     }
@@ -380,9 +383,9 @@ public static class Trainer
     /// written). A non-finite cost returns before anything is updated. Allocates nothing. The legacy step and Fit call it;
     /// it is <see cref="TrainingStep.Run{T, TNet}"/> in <see cref="StepMode.Auto"/>.</summary>
     internal static T Run<T>(Network<T> network, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient,
-        GradientTransform transform, ref OptimizerState state, OptimizerBuffers<T> buffers, double lr)
+        GradientTransform transform, ref OptimizerState state, OptimizerBuffers<T> buffers, double lr, int microShards = 1)
         where T : unmanaged, IFloatingPointIeee754<T> =>
-        TrainingStep.Run(new SpecTrainable<T>(network.Spec), network.Parameters, x, y, ws, gradient, transform, ref state, buffers, lr, StepMode.Auto);
+        TrainingStep.RunSharded(new SpecTrainable<T>(network.Spec), network.Parameters, x, y, ws, gradient, transform, ref state, buffers, lr, StepMode.Auto, microShards);
 
     /// <summary>Mean cost, accuracy (arg-max of the output against the arg-max of the target) and confusion matrix.</summary>
     public static Evaluation Evaluate<T>(Network<T> network, Dataset data, int batch = 1000) where T : unmanaged, IFloatingPointIeee754<T>

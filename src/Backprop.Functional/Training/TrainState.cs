@@ -54,6 +54,21 @@ public sealed class TrainState<T> : IDisposable
     /// <summary>Stored, fused, or fused when it can be (the default).</summary>
     public StepMode Mode { get; init; }
 
+    /// <summary>Micro-shards per batch (see <see cref="TrainingOptions.MicroShards"/>): with k &gt; 1 the workspace's
+    /// threads take the shards' gradients in parallel and θ is the same bit for bit for any thread count (default 1).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
+    public int MicroShards
+    {
+        get => _microShards;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _microShards = value;
+        }
+    }
+
+    private readonly int _microShards = 1;
+
     /// <summary>Returns the buffers to the pool.</summary>
     public void Dispose()
     {

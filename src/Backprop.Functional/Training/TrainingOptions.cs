@@ -10,7 +10,8 @@ namespace Backprop.Functional;
 /// <param name="L2">Nielsen's L2 regularisation λ: C = C₀ + λ/(2n)·Σw², so ∂C/∂w gains (λ/n)·w for every weight
 /// (biases are not decayed), n the training-set size. Distinct from the optimizers' torch-style WeightDecay.</param>
 /// <param name="ClipNorm">Clip the gradient to this global L2 norm before the update (null: no clipping).</param>
-/// <param name="Threads">Threads large GEMMs may use (small ones always run on the calling thread).</param>
+/// <param name="Threads">Threads large GEMMs may use (small ones always run on the calling thread), or the micro-shards
+/// (see <paramref name="MicroShards"/>).</param>
 /// <param name="EvaluationBatch">Rows per batch when evaluating.</param>
 /// <param name="DivergenceFactor">Stop with <see cref="TrainingDivergedException"/> when the running mean of the batch
 /// costs (an exponential moving average over about the last <see cref="DivergenceHorizon"/> samples) exceeds this
@@ -27,6 +28,13 @@ namespace Backprop.Functional;
 /// <param name="Curvature">A curvature optimizer (Hessian-free, natural gradient, K-FAC, AdaHessian) that takes the whole
 /// step in place of the gradient transform chain: Optimizer, Schedule, L2, ClipNorm and Transform must then be left unset,
 /// and such a run is not checkpointed (null: the chain).</param>
+/// <param name="MicroShards">Cut each mini-batch into this many micro-shards whose gradients are taken in parallel, one
+/// thread each, and summed in a fixed order (synchronous data parallelism). The model is then the same bit for bit
+/// whatever <paramref name="Threads"/> is; this count is what changes the bits (k shards equal the unsharded step to
+/// rounding). The rule for the threads: with 1 (the default) they split the GEMMs and the update; with k &gt; 1 they run
+/// shards at once, each shard's GEMMs on one thread, when θ fits in 1 MiB (a core's L2), else the shards run in turn and
+/// the threads split their GEMMs; never both, so no more than <paramref name="Threads"/> threads work. Feature networks
+/// only (a sequence network is refused).</param>
 public sealed record TrainingOptions(
     int Epochs = 5,
     int BatchSize = 64,
@@ -40,7 +48,8 @@ public sealed record TrainingOptions(
     double? DivergenceFactor = 10,
     int CheckpointEvery = 0,
     GradientTransform? Transform = null,
-    CurvatureMethod? Curvature = null)
+    CurvatureMethod? Curvature = null,
+    int MicroShards = 1)
 {
     /// <summary>Samples the divergence check averages over, and measures the starting cost on.</summary>
     public const int DivergenceHorizon = 1024;

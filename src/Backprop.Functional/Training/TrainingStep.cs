@@ -92,9 +92,18 @@ public static class TrainingStep
     /// of a batch, a network with non-dense parameters or a transform without a fused update (the message names it).</exception>
     public static T Run<T, TNet>(TNet net, Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient,
         GradientTransform transform, ref OptimizerState state, OptimizerBuffers<T> buffers, double learningRate, StepMode mode)
+        where T : unmanaged, IFloatingPointIeee754<T> where TNet : struct, ITrainable<T> =>
+        RunSharded(net, theta, x, y, ws, gradient, transform, ref state, buffers, learningRate, mode, 1);
+
+    /// <summary>The step with the batch's gradient taken over <paramref name="microShards"/> micro-shards on the
+    /// workspace's threads (<see cref="DataParallel{T}"/>; 1: unsharded, the threads go to the GEMMs). The fused
+    /// one-sample step is unaffected.</summary>
+    internal static T RunSharded<T, TNet>(TNet net, Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws, Span<T> gradient,
+        GradientTransform transform, ref OptimizerState state, OptimizerBuffers<T> buffers, double learningRate, StepMode mode, int microShards)
         where T : unmanaged, IFloatingPointIeee754<T> where TNet : struct, ITrainable<T>
     {
         ArgumentNullException.ThrowIfNull(transform);
+        ArgumentOutOfRangeException.ThrowIfLessThan(microShards, 1);
         var spec = net.Spec;
         if (mode == StepMode.Auto && x.Length == spec.Inputs && spec.DenseOnly && OuterProductUpdate.Supports(transform))
         {
@@ -105,8 +114,14 @@ public static class TrainingStep
         if (mode == StepMode.Fused) return Fused(net, spec, theta, x, y, ws, transform, ref state, buffers, learningRate);
 
         ReadOnlySpan<T> at = transform.GradientPoint((ReadOnlySpan<T>)theta, buffers, ws);
-        net.Forward(at, x, ws);
-        T cost = net.Backward(at, x, y, ws, gradient, parameterGradients: true);
+        T cost;
+        if (DataParallel<T>.Applies(spec, microShards, x, y, ws))
+            cost = DataParallel<T>.Gradient(net, at, x, y, ws, gradient, microShards);
+        else
+        {
+            net.Forward(at, x, ws);
+            cost = net.Backward(at, x, y, ws, gradient, parameterGradients: true);
+        }
         if (!T.IsFinite(cost)) return cost;
         var context = new StepContext<T> { LearningRate = learningRate, Layout = spec.Layout, Point = at };
         state = ws.Threads > 1 && gradient.Length >= ParallelUpdate<T>.MinimumLength

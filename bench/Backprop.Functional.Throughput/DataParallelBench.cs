@@ -1,0 +1,145 @@
+using System.Diagnostics;
+
+namespace Backprop.Functional.Throughput;
+
+/// <summary>`dp W [--micro-shards K] [--rounds R]`: one thread against two data-parallel workers (K micro-shards) and
+/// against two intra-op GEMM threads, in one process, alternating rounds of steps so that all three see the same load;
+/// medians of samples/s per configuration. Then where a sharded step's time goes, each part timed alone.</summary>
+internal static class DataParallelBench
+{
+    private sealed class Config : IDisposable
+    {
+        public required string Name;
+        public required Network<float> Net;
+        public required TrainState<float> State;
+        public readonly List<double> Rates = [];
+        public void Dispose()
+        {
+            State.Dispose();
+            Net.Dispose();
+        }
+    }
+
+    public static void Run(Dictionary<string, object> res, string id, int shards, int rounds, Dataset train)
+    {
+        var w = Workloads.Get(id);
+        var batcher = new Batcher(train, w.Batch, 1);
+        batcher.NextEpoch();
+        int batches = Math.Min(batcher.BatchCount, 64);
+        var xs = new float[batches][];
+        var ys = new float[batches][];
+        for (int b = 0; b < batches; b++)
+        {
+            xs[b] = new float[w.Batch * train.Features];
+            ys[b] = new float[w.Batch * train.Outputs];
+            batcher.Copy<float>(b, xs[b], ys[b]);
+        }
+        Config Make(string name, int threads, int k)
+        {
+            var net = Network<float>.Create(w.Spec, 7, w.Init);
+            return new Config { Name = name, Net = net, State = new TrainState<float>(net, w.Optimizer(), w.Batch, threads) { MicroShards = k } };
+        }
+        using var one = Make("1 thread", 1, 1);
+        using var dp = Make($"2 workers, {shards} micro-shards", 2, shards);
+        using var gemm = Make("2 GEMM threads", 2, 1);
+        Config[] configs = [one, dp, gemm];
+        int stepsPerRound = id == "W3" ? 6 : 100;
+        long step = 0;
+        double Round(Config c)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            for (int s = 0; s < stepsPerRound; s++, step++)
+                Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
+            return stepsPerRound * w.Batch / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        var warm = Stopwatch.StartNew();
+        while (warm.Elapsed.TotalSeconds < 3) foreach (var c in configs) Round(c);
+        for (int r = 0; r < rounds; r++)
+            foreach (var c in (r & 1) == 0 ? configs : configs.Reverse())
+                c.Rates.Add(Round(c));
+        double Median(List<double> v)
+        {
+            var s = v.Order().ToArray();
+            return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+        }
+        res["rounds"] = rounds;
+        res["steps_per_round"] = stepsPerRound;
+        res["micro_shards"] = shards;
+        res["one_thread_samples_per_s"] = Median(one.Rates);
+        res["data_parallel_samples_per_s"] = Median(dp.Rates);
+        res["gemm_threads_samples_per_s"] = Median(gemm.Rates);
+        res["data_parallel_speedup"] = Median(dp.Rates) / Median(one.Rates);
+        res["gemm_threads_speedup"] = Median(gemm.Rates) / Median(one.Rates);
+        res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
+        res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
+        Breakdown(res, w, shards, xs[0], ys[0]);
+    }
+
+    /// <summary>The parts of a sharded step, each timed alone (µs): one shard's forward + backward on one thread, two
+    /// shards at once on two threads (what the cores lose to each other: memory bandwidth, the shared L3), the whole
+    /// batch on one thread, the sum's memory traffic (a k-way add over θ-sized vectors) and the update.</summary>
+    private static void Breakdown(Dictionary<string, object> res, Workloads.Workload w, int shards, float[] x, float[] y)
+    {
+        int rows = w.Batch / shards;
+        using var net = Network<float>.Create(w.Spec, 7, w.Init);
+        int n = net.Layout.Count;
+        using var wsFull = net.CreateWorkspace(w.Batch);
+        using var gFull = net.CreateGradient();
+        using var wsA = net.CreateWorkspace(rows);
+        using var wsB = net.CreateWorkspace(rows);
+        using var gA = net.CreateGradient();
+        using var gB = net.CreateGradient();
+        var xa = x.AsSpan(0, rows * w.Spec.Inputs).ToArray();
+        var ya = y.AsSpan(0, rows * w.Spec.Outputs).ToArray();
+        var xb = x.AsSpan(rows * w.Spec.Inputs, rows * w.Spec.Inputs).ToArray();
+        var yb = y.AsSpan(rows * w.Spec.Outputs, rows * w.Spec.Outputs).ToArray();
+        int reps = w.Id == "W3" ? 20 : 400;
+        double Time(Action body)
+        {
+            for (int i = 0; i < reps / 4 + 1; i++) body();
+            var t = new double[5];
+            for (int k = 0; k < t.Length; k++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                for (int i = 0; i < reps; i++) body();
+                t[k] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / reps;
+            }
+            Array.Sort(t);
+            return t[2];
+        }
+        res["us_full_batch_fwd_bwd_1_thread"] = Time(() => net.ValueAndGradient(x, y, wsFull, gFull.Span));
+        res["us_one_shard_fwd_bwd"] = Time(() => net.ValueAndGradient(xa, ya, wsA, gA.Span));
+        // two shards at once, on this thread and a plain second thread released per repetition by a spin flag
+        int go = 0, done = 0;
+        bool stop = false;
+        var other = new Thread(() =>
+        {
+            int seen = 0;
+            while (!Volatile.Read(ref stop))
+            {
+                if (Volatile.Read(ref go) == seen) { Thread.SpinWait(1); continue; }
+                seen++;
+                net.ValueAndGradient(xb, yb, wsB, gB.Span);
+                Interlocked.Increment(ref done);
+            }
+        }) { IsBackground = true };
+        other.Start();
+        int issued = 0;
+        res["us_two_shards_at_once"] = Time(() =>
+        {
+            Interlocked.Increment(ref go);
+            issued++;
+            net.ValueAndGradient(xa, ya, wsA, gA.Span);
+            while (Volatile.Read(ref done) < issued) Thread.SpinWait(1);
+        });
+        Volatile.Write(ref stop, true);
+        other.Join();
+        var sum = new float[n];
+        res["us_sum_two_gradients"] = Time(() => System.Numerics.Tensors.TensorPrimitives.Add(gA.Span, gB.Span, sum));
+        var opt = w.Optimizer();
+        using var buffers = opt.CreateBuffers<float>(n);
+        var state = new OptimizerState(0);
+        var theta = new float[n];
+        res["us_update_1_thread"] = Time(() => state = opt.Update(state, theta, gFull.Span, buffers, 1e-9));
+    }
+}

@@ -1,0 +1,302 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+using Backprop.Functional.Kernels;
+
+namespace Backprop.Functional;
+
+/// <summary>
+/// Synchronous data parallelism on one machine: a batch of m rows is cut into k micro-shards (k from the options, never
+/// from the thread count; shard s holds rows [⌊m·s/k⌋, ⌊m·(s+1)/k⌋)), the shards' forward and backward passes run on the
+/// GEMM pool's threads, each shard on one thread with its own workspace (its GEMMs on that thread alone) and its own
+/// gradient vector, and the shard gradients are combined as g = Σₛ (mₛ/m)·gₛ in one fixed tree order:
+/// gₛ ← (mₛ/m)·gₛ, then pairs at distance 1, 2, 4 … (g₀ += g₁, g₂ += g₃; g₀ += g₂ …). Each element's sequence of
+/// operations depends on k and m only, so θ after the step is the same bit for bit for any number of threads; which
+/// thread computes which shard (taken from a shared counter) and how the sum is split by parameter range change nothing.
+/// k is the one knob that changes the bits: a shard's δᴸ carries 1/mₛ (<see cref="Equations.OutputDelta{TLoss, TAct, T}"/>),
+/// the weight mₛ/m turns its mean into its share of the batch mean, and the sums run in another order, so k shards equal
+/// the unsharded step to rounding.
+/// </summary>
+/// <remarks>
+/// <para><b>Threads: the rule.</b> The step's threads (<see cref="Workspace{T}.Threads"/>, the options' <c>Threads</c>)
+/// go either to the shards or to the GEMMs, never both, so the cores are never oversubscribed. With k = 1 they split the
+/// GEMMs and the update (intra-op). With k &gt; 1 and θ of at most <see cref="MaxParallelBytes"/> (1 MiB, a core's L2)
+/// min(threads, k, <see cref="Environment.ProcessorCount"/>) of them run shards at once, each shard's GEMMs on the thread
+/// that runs it (its workspace has <c>Threads = 1</c>). With a larger θ the shards run one after another and the threads
+/// split each shard's GEMMs, because a shard streams all the weights and writes a whole gradient, so two at once double
+/// the memory traffic. Either way the sum and the update then split over the threads by parameter range, and the bits
+/// are the same (the GEMMs give the same bits for any split).</para>
+/// <para><b>Buffers.</b> Per main workspace (kept beside it in a weak table, so a step allocates nothing after the
+/// first): one shard workspace per thread, of ⌈batch/k⌉ rows, and k − 1 gradient vectors (shard 0 writes the caller's
+/// gradient vector) on the pinned-object heap, so that the pool's threads can address them. They are garbage collected
+/// with the workspace.</para>
+/// <para>Networks whose first layer reads sequences are refused (their per-row lengths live in the main workspace);
+/// a one-row batch takes the unsharded step.</para>
+/// </remarks>
+internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Most threads a sharded step uses, whatever it is given: the cores (tests raise it to run 8 workers).</summary>
+    internal static int ProcessorLimit = Environment.ProcessorCount;
+
+    /// <summary>θ of more bytes than this (a core's L2 on the machines measured) runs its shards one after another with
+    /// the threads splitting each shard's GEMMs: every shard streams all of W and writes a whole gradient, so shards at
+    /// once would double the memory traffic (784-1024-1024-10: 1.37× against 1.70× for split GEMMs). The bits are the
+    /// same either way (the GEMMs give the same bits for any split). Settable for tests.</summary>
+    internal static long MaxParallelBytes = 1 << 20;
+
+    private static readonly ConditionalWeakTable<Workspace<T>, DataParallel<T>> Sets = new();
+
+    /// <summary>Sharded gradients that ran on more than one thread (for tests: the parallel path is really taken).</summary>
+    internal static long ParallelRuns;
+
+    private readonly Workspace<T>[] _workspaces;
+    private readonly T[][] _gradients;
+    private readonly T[] _costs;
+    private readonly NetworkSpec _spec;
+    private readonly SumJob _sum = new();
+    private Gemm.Pool.Job? _shardJob;   // a ShardJob<TNet>, made on the first step: the jobs are the set's, never shared
+                                        // between workspaces, so a step that runs alone (the pool busy) races with no one
+
+    private DataParallel(NetworkSpec spec, Workspace<T> main, int shards)
+    {
+        _spec = spec;
+        Shards = shards;
+        Threads = WorkersFor(spec, main, shards);
+        SplitGemms = Threads == 1 && main.Threads > 1;
+        int rows = (main.Batch + shards - 1) / shards;
+        _workspaces = new Workspace<T>[Threads];
+        for (int t = 0; t < Threads; t++) _workspaces[t] = new Workspace<T>(spec.Layers, rows) { Threads = SplitGemms ? main.Threads : 1 };
+        _gradients = new T[shards - 1][];
+        for (int s = 0; s < _gradients.Length; s++) _gradients[s] = GC.AllocateArray<T>(spec.Layout.Count, pinned: true);
+        _costs = new T[shards];
+    }
+
+    /// <summary>k, the shards per batch.</summary>
+    internal int Shards { get; }
+
+    /// <summary>Threads that run shards at once (1: one after another).</summary>
+    internal int Threads { get; }
+
+    /// <summary>The shards run one after another, each with the main workspace's threads for its GEMMs (θ larger than
+    /// <see cref="MaxParallelBytes"/>).</summary>
+    internal bool SplitGemms { get; }
+
+    /// <summary>The rule: shards at once on min(threads, k, cores) threads when θ fits <see cref="MaxParallelBytes"/>,
+    /// else one at a time (their GEMMs then take the threads).</summary>
+    private static int WorkersFor(NetworkSpec spec, Workspace<T> main, int shards) =>
+        (long)spec.Layout.Count * Unsafe.SizeOf<T>() > MaxParallelBytes ? 1
+        : Math.Max(1, Math.Min(Math.Min(main.Threads, shards), ProcessorLimit));
+
+    /// <summary>The shard buffers kept beside <paramref name="main"/> for <paramref name="shards"/> shards.</summary>
+    internal static DataParallel<T> For(NetworkSpec spec, Workspace<T> main, int shards)
+    {
+        if (Sets.TryGetValue(main, out var set) && set.Shards == shards && ReferenceEquals(set._spec, spec)
+            && set.Threads == WorkersFor(spec, main, shards))
+            return set;
+        set = new DataParallel<T>(spec, main, shards);
+        Sets.AddOrUpdate(main, set);
+        return set;
+    }
+
+    /// <summary>Whether a step of <paramref name="x"/> takes the sharded gradient: k &gt; 1, more than one row, a feature
+    /// network and shapes that fit (anything else takes the unsharded path, whose checks name what is wrong).</summary>
+    internal static bool Applies(NetworkSpec spec, int shards, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws)
+    {
+        if (shards <= 1) return false;
+        if (spec.Layers[0].Input.IsSequence)
+            throw new ArgumentException($"micro-shards cut batches of feature rows; {spec} reads sequences (their lengths live in the workspace): train it with MicroShards = 1 and Threads for the GEMMs", nameof(shards));
+        int rows = x.Length / spec.Inputs;
+        return rows > 1 && x.Length == rows * spec.Inputs && y.Length == rows * spec.Outputs && rows <= ws.Batch;
+    }
+
+    /// <summary>C and ∂C/∂θ of the batch at <paramref name="at"/> into <paramref name="gradient"/>, from
+    /// min(k, rows) shards summed in the fixed tree order. On a non-finite cost the main workspace gets the batch's
+    /// forward pass (so that a message can say where), as the unsharded step leaves it.</summary>
+    internal static T Gradient<TNet>(TNet net, ReadOnlySpan<T> at, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws,
+        Span<T> gradient, int shards) where TNet : struct, ITrainable<T>
+    {
+        var spec = net.Spec;
+        if (gradient.Length != spec.Layout.Count) Shapes.ThrowLengths("gradient", gradient.Length, "θ", spec.Layout.Count);
+        if (at.Length != spec.Layout.Count) Shapes.ThrowLengths("theta", at.Length, "θ", spec.Layout.Count);
+        var set = For(spec, ws, shards);
+        int rows = x.Length / spec.Inputs;
+        int k = Math.Min(shards, rows);
+        ShardJob<TNet>.Run(set, net, at, x, y, gradient, rows, k);
+        T cost = T.Zero;
+        for (int s = 0; s < k; s++)
+            cost += Weight(s, rows, k) * set._costs[s];
+        if (!T.IsFinite(cost))
+        {
+            net.Forward(at, x, ws);
+            return cost;
+        }
+        SumJob.Run(set, gradient, rows, k);
+        return cost;
+    }
+
+    private static int First(int s, int rows, int k) => (int)((long)rows * s / k);
+
+    /// <summary>mₛ/m.</summary>
+    private static T Weight(int s, int rows, int k) =>
+        T.CreateChecked(First(s + 1, rows, k) - First(s, rows, k)) / T.CreateChecked(rows);
+
+    private Span<T> GradientOf(int s, Span<T> gradient) => s == 0 ? gradient : _gradients[s - 1];
+
+    /// <summary>Runs the shards on the pool: part p (the caller is part 0) takes shards from a shared counter into
+    /// workspace p, until none is left.</summary>
+    private sealed class ShardJob<TNet> : Gemm.Pool.Job where TNet : struct, ITrainable<T>
+    {
+        private DataParallel<T>? _set;
+        private TNet _net;
+        private nint _at, _x, _y, _g;
+        private int _rows, _k, _next;
+        private ExceptionDispatchInfo? _error;
+
+        internal static unsafe void Run(DataParallel<T> set, TNet net, ReadOnlySpan<T> at, ReadOnlySpan<T> x, ReadOnlySpan<T> y,
+            Span<T> gradient, int rows, int k)
+        {
+            int workers = Math.Min(set.Threads, k) - 1;
+            bool pooled = workers > 0 && Gemm.Pool.TryEnter(workers);
+            if (!pooled) workers = 0;   // the pool is busy (or one thread): every shard on this thread, the same bits
+            try
+            {
+                fixed (T* pat = at, px = x, py = y, pg = gradient)   // pinned until every worker has joined
+                {
+                    var job = set._shardJob as ShardJob<TNet> ?? (ShardJob<TNet>)(set._shardJob = new ShardJob<TNet>());
+                    job._set = set;
+                    job._net = net;
+                    job._at = (nint)pat;
+                    job._x = (nint)px;
+                    job._y = (nint)py;
+                    job._g = (nint)pg;
+                    job._rows = rows;
+                    job._k = k;
+                    job._next = 0;
+                    job._error = null;
+                    if (workers > 0)
+                    {
+                        Gemm.Pool.Start(job, workers);
+                        Interlocked.Increment(ref ParallelRuns);
+                    }
+                    try
+                    {
+                        job.Execute(0);
+                    }
+                    finally
+                    {
+                        if (workers > 0) Gemm.Pool.Join();
+                        job._set = null;
+                        job._net = default;
+                    }
+                    job._error?.Throw();
+                }
+            }
+            finally
+            {
+                if (pooled) Gemm.Pool.Exit();
+            }
+        }
+
+        internal override unsafe void Execute(int part)
+        {
+            try
+            {
+                var set = _set!;
+                var spec = _net.Spec;
+                int inputs = spec.Inputs, outputs = spec.Outputs, n = spec.Layout.Count;
+                var at = new ReadOnlySpan<T>((void*)_at, n);
+                var ws = set._workspaces[part];
+                int s;
+                while ((s = Interlocked.Increment(ref _next) - 1) < _k)
+                {
+                    int r0 = First(s, _rows, _k), r1 = First(s + 1, _rows, _k);
+                    var x = new ReadOnlySpan<T>((T*)_x + (nint)r0 * inputs, (r1 - r0) * inputs);
+                    var y = new ReadOnlySpan<T>((T*)_y + (nint)r0 * outputs, (r1 - r0) * outputs);
+                    var g = s == 0 ? new Span<T>((void*)_g, n) : set._gradients[s - 1];
+                    _net.Forward(at, x, ws);
+                    set._costs[s] = _net.Backward(at, x, y, ws, g, parameterGradients: true);
+                }
+            }
+#pragma warning disable CA1031 // a worker thread must not die: the error is rethrown on the calling thread as it was
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
+                Volatile.Write(ref _next, int.MaxValue / 2);   // the others stop taking shards
+            }
+        }
+    }
+
+    /// <summary>g = Σₛ (mₛ/m)·gₛ over parameter ranges (multiples of 64 elements) split between the threads, each range
+    /// in blocks that stay in the core's cache: scale each leaf, then add pairs at distance 1, 2, 4 ….</summary>
+    private sealed class SumJob : Gemm.Pool.Job
+    {
+        private const int Block = 2048;
+
+        private DataParallel<T>? _set;
+        private nint _g;
+        private int _n, _rows, _k, _parts;
+
+        internal static unsafe void Run(DataParallel<T> set, Span<T> gradient, int rows, int k)
+        {
+            int parts = gradient.Length >= ParallelUpdate<T>.MinimumLength ? (set.SplitGemms ? Math.Min(set._workspaces[0].Threads, ProcessorLimit) : set.Threads) : 1;
+            bool pooled = parts > 1 && Gemm.Pool.TryEnter(parts - 1);
+            if (!pooled) parts = 1;
+            try
+            {
+                fixed (T* pg = gradient)
+                {
+                    var job = set._sum;
+                    job._set = set;
+                    job._g = (nint)pg;
+                    job._n = gradient.Length;
+                    job._rows = rows;
+                    job._k = k;
+                    job._parts = parts;
+                    if (parts > 1) Gemm.Pool.Start(job, parts - 1);
+                    try
+                    {
+                        job.Execute(0);
+                    }
+                    finally
+                    {
+                        if (parts > 1) Gemm.Pool.Join();
+                        job._set = null;
+                    }
+                }
+            }
+            finally
+            {
+                if (pooled) Gemm.Pool.Exit();
+            }
+        }
+
+        internal override unsafe void Execute(int part)
+        {
+            var set = _set!;
+            var g = new Span<T>((void*)_g, _n);
+            int lo = part == 0 ? 0 : (int)((long)_n * part / _parts) & ~63;
+            int hi = part == _parts - 1 ? _n : (int)((long)_n * (part + 1) / _parts) & ~63;
+            for (int b = lo; b < hi; b += Block)
+            {
+                int len = Math.Min(Block, hi - b);
+                for (int s = 0; s < _k; s++)
+                {
+                    T w = Weight(s, _rows, _k);
+                    if (w != T.One)
+                    {
+                        var leaf = set.GradientOf(s, g).Slice(b, len);
+                        TensorPrimitives.Multiply(leaf, w, leaf);
+                    }
+                }
+                for (int stride = 1; stride < _k; stride *= 2)
+                    for (int s = 0; s + stride < _k; s += 2 * stride)
+                    {
+                        var into = set.GradientOf(s, g).Slice(b, len);
+                        TensorPrimitives.Add(into, set.GradientOf(s + stride, g).Slice(b, len), into);
+                    }
+            }
+        }
+    }
+}
