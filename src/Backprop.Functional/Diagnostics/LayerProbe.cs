@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using CommunityToolkit.HighPerformance.Buffers;
 
 namespace Backprop.Functional;
@@ -208,28 +209,43 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
         int i = 0;
         if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
         {
-            int count = Vector<T>.Count;
-            while (i <= now.Length - count)
+            // Two accumulators per sum (the adds' latency, not the loads, bounds one), refs instead of slices (no
+            // bounds checks), blocks of 4096 so a float lane's sum stays exact enough before it moves to double.
+            int count = Vector<T>.Count, pair = 2 * count;
+            ref T rn = ref MemoryMarshal.GetReference(now);
+            ref T rp = ref MemoryMarshal.GetReference(previous);
+            ref T rg = ref MemoryMarshal.GetReference(g);
+            while (i <= now.Length - pair)
             {
-                int end = Math.Min(now.Length - count, i + 4096);
-                Vector<T> vg = Vector<T>.Zero, vd = Vector<T>.Zero, vw = Vector<T>.Zero;
-                for (; i <= end; i += count)
+                int end = Math.Min(now.Length - pair, i + 4096);
+                Vector<T> g0 = Vector<T>.Zero, g1 = Vector<T>.Zero, d0 = Vector<T>.Zero, d1 = Vector<T>.Zero, w0 = Vector<T>.Zero, w1 = Vector<T>.Zero;
+                for (; i <= end; i += pair)
                 {
-                    var gi = new Vector<T>(g[i..]);
-                    vg += gi * gi;
+                    var ga = Vector.LoadUnsafe(ref rg, (nuint)i);
+                    var gb = Vector.LoadUnsafe(ref rg, (nuint)(i + count));
+                    g0 += ga * ga;
+                    g1 += gb * gb;
                     if (!measure && !keep) continue;
-                    var n = new Vector<T>(now[i..]);
+                    var na = Vector.LoadUnsafe(ref rn, (nuint)i);
+                    var nb = Vector.LoadUnsafe(ref rn, (nuint)(i + count));
                     if (measure)
                     {
-                        var d = n - new Vector<T>(previous[i..]);
-                        vd += d * d;
-                        vw += n * n;
+                        var da = na - Vector.LoadUnsafe(ref rp, (nuint)i);
+                        var db = nb - Vector.LoadUnsafe(ref rp, (nuint)(i + count));
+                        d0 += da * da;
+                        d1 += db * db;
+                        w0 += na * na;
+                        w1 += nb * nb;
                     }
-                    if (keep) n.CopyTo(previous[i..]);
+                    if (keep)
+                    {
+                        na.StoreUnsafe(ref rp, (nuint)i);
+                        nb.StoreUnsafe(ref rp, (nuint)(i + count));
+                    }
                 }
-                sg += double.CreateChecked(Vector.Sum(vg));
-                sd += double.CreateChecked(Vector.Sum(vd));
-                sw += double.CreateChecked(Vector.Sum(vw));
+                sg += double.CreateChecked(Vector.Sum(g0 + g1));
+                sd += double.CreateChecked(Vector.Sum(d0 + d1));
+                sw += double.CreateChecked(Vector.Sum(w0 + w1));
             }
         }
         for (; i < now.Length; i++)
