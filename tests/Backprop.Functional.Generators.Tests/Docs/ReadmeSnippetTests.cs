@@ -83,6 +83,11 @@ public class ReadmeSnippetTests
             Dataset train = null!, test = null!;
             TrainingOptions options = null!;
             """,
+        [("Training on every core", 0)] = """
+            using Backprop.Functional;
+            Network<float> net = null!;
+            Dataset train = null!, test = null!;
+            """,
         [("Checking gradients", 0)] = """
             using Backprop.Functional;
             Network<double> net = null!;
