@@ -59,14 +59,27 @@ public abstract record OdeSolver
     }
 }
 
+/// <summary>A method taken at a fixed number of steps per interval: the steps, validated once, and the text
+/// <c>name:steps</c>.</summary>
+public abstract record FixedStepOdeSolver : OdeSolver
+{
+    private protected FixedStepOdeSolver(int steps) =>
+        Steps = steps is > 0 and <= FixedStepLimits.MaxSteps ? steps
+            : throw new ArgumentOutOfRangeException(nameof(steps), steps, $"steps must be between 1 and {FixedStepLimits.MaxSteps}");
+
+    /// <summary>Steps per interval (between consecutive output times; an <see cref="OdeBlock"/> has one), at least 1.</summary>
+    public int Steps { get; }
+
+    internal override int FixedSteps => Steps;
+
+    /// <inheritdoc/>
+    public override string Format() => string.Create(CultureInfo.InvariantCulture, $"{Name}:{Steps}");
+}
+
 /// <summary>Forward Euler, h ← h + Δt·f(h, t): order 1, one evaluation of f per step.</summary>
 /// <param name="Steps">Steps per interval (between consecutive output times; an <see cref="OdeBlock"/> has one), at least 1.</param>
-public sealed record Euler(int Steps) : OdeSolver
+public sealed record Euler(int Steps) : FixedStepOdeSolver(Steps)
 {
-    /// <inheritdoc cref="Euler"/>
-    public int Steps { get; } = Steps is > 0 and <= FixedStepLimits.MaxSteps ? Steps
-        : throw new ArgumentOutOfRangeException(nameof(Steps), Steps, $"steps must be between 1 and {FixedStepLimits.MaxSteps}");
-
     /// <inheritdoc/>
     public override string Name => "euler";
 
@@ -74,21 +87,12 @@ public sealed record Euler(int Steps) : OdeSolver
     public override int Order => 1;
 
     internal override ButcherTableau Tableau => ButcherTableau.Euler;
-
-    internal override int FixedSteps => Steps;
-
-    /// <inheritdoc/>
-    public override string Format() => string.Create(CultureInfo.InvariantCulture, $"euler:{Steps}");
 }
 
 /// <summary>The classical fourth-order Runge–Kutta method: order 4, four evaluations of f per step.</summary>
 /// <param name="Steps">Steps per interval (between consecutive output times; an <see cref="OdeBlock"/> has one), at least 1.</param>
-public sealed record RungeKutta4(int Steps) : OdeSolver
+public sealed record RungeKutta4(int Steps) : FixedStepOdeSolver(Steps)
 {
-    /// <inheritdoc cref="RungeKutta4"/>
-    public int Steps { get; } = Steps is > 0 and <= FixedStepLimits.MaxSteps ? Steps
-        : throw new ArgumentOutOfRangeException(nameof(Steps), Steps, $"steps must be between 1 and {FixedStepLimits.MaxSteps}");
-
     /// <inheritdoc/>
     public override string Name => "rk4";
 
@@ -96,11 +100,6 @@ public sealed record RungeKutta4(int Steps) : OdeSolver
     public override int Order => 4;
 
     internal override ButcherTableau Tableau => ButcherTableau.RungeKutta4;
-
-    internal override int FixedSteps => Steps;
-
-    /// <inheritdoc/>
-    public override string Format() => string.Create(CultureInfo.InvariantCulture, $"rk4:{Steps}");
 }
 
 /// <summary>Dormand–Prince 5(4) with adaptive steps (Hairer, Nørsett &amp; Wanner's DOPRI5): seven stages, the last
@@ -147,15 +146,11 @@ internal static class FixedStepLimits
 }
 
 /// <summary>Any tableau at a fixed number of steps (the adaptive method's own fifth-order formula, for order tests).</summary>
-internal sealed record FixedStepSolver(ButcherTableau Method, int Steps, int MethodOrder) : OdeSolver
+internal sealed record TableauSolver(ButcherTableau Method, int Count, int MethodOrder) : FixedStepOdeSolver(Count)
 {
     public override string Name => "fixed";
 
     public override int Order => MethodOrder;
 
     internal override ButcherTableau Tableau => Method;
-
-    internal override int FixedSteps => Steps;
-
-    public override string Format() => string.Create(CultureInfo.InvariantCulture, $"fixed:{Steps}");
 }

@@ -48,7 +48,7 @@ public class OdeSolverOrderTests
     {
         "euler" => n => new Euler(n),
         "rk4" => n => new RungeKutta4(n),
-        _ => n => new FixedStepSolver(ButcherTableau.DormandPrince, n, 5),
+        _ => n => new TableauSolver(ButcherTableau.DormandPrince, n, 5),
     };
 
     [Theory]
