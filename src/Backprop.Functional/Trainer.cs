@@ -46,6 +46,8 @@ public static class Trainer
         if (options.DivergenceFactor is { } factor && !(factor > 0 && double.IsFinite(factor)))
             throw new ArgumentOutOfRangeException(nameof(options), factor, "DivergenceFactor must be a positive finite number, or null to turn the check off");
         hooks ??= new FitHooks<T>();
+        if (hooks.Probe is not null && options.MicroShards > 1)
+            throw new ArgumentException($"a LayerProbe reads the workspace of an unsharded step, but MicroShards = {options.MicroShards} gives each shard its own: leave MicroShards at 1 while probing", nameof(hooks));
         if (options.Curvature is { } method)
         {
             if (options.Transform is not null || options.Optimizer is not null || options.Schedule is not null || options.L2 != 0 || options.ClipNorm is not null)

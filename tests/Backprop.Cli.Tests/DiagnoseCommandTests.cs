@@ -121,4 +121,12 @@ public class DiagnoseCommandTests
         Assert.True(r.ExitCode == 2, r.ToString());
         Assert.Contains("--diagnostics", r.Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Train_diagnostics_with_micro_shards_is_a_usage_error()
+    {
+        var r = Cli.Run("train", "--diagnostics", "--micro-shards", "2");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains("--diagnostics reads the workspace of an unsharded step", r.Error, StringComparison.Ordinal);
+    }
 }

@@ -212,6 +212,9 @@ public class LayerProbeTests
         Assert.Equal([4L, 4L], seen.Select(r => r.Steps));
         Assert.Equal([30L, 30L], seen.Select(r => r.Samples));
         Assert.All(seen, r => Assert.True(r.Layers[0].UpdateRatio > 0));
+        // A sharded step fills each shard's workspace, not the one the probe reads: refused, not read stale.
+        var e = Assert.Throws<ArgumentException>(() => Trainer.Fit(probed, data, null, options with { MicroShards = 2 }, new FitHooks<float>(Probe: probe)).Complete());
+        Assert.Contains("leave MicroShards at 1 while probing", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
