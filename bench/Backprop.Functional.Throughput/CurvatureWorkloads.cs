@@ -41,19 +41,20 @@ internal static class CurvatureWorkloads
         res["fv_over_gradient"] = fv / gradient;
     }
 
-    /// <summary>Median µs of <paramref name="work"/> over <see cref="Repeats"/> calls after 20 warm-up calls.</summary>
-    private static double Median(Action work)
+    /// <summary>Median µs of <paramref name="work"/> over <paramref name="repeats"/> calls after <paramref name="warmup"/>
+    /// warm-up calls (shared with the ODE workload).</summary>
+    internal static double Median(Action work, int warmup = 20, int repeats = Repeats)
     {
-        for (int i = 0; i < 20; i++) work();
-        var times = new double[Repeats];
+        for (int i = 0; i < warmup; i++) work();
+        var times = new double[repeats];
         var clock = new Stopwatch();
-        for (int i = 0; i < Repeats; i++)
+        for (int i = 0; i < repeats; i++)
         {
             clock.Restart();
             work();
             times[i] = clock.Elapsed.TotalMicroseconds;
         }
         Array.Sort(times);
-        return times[Repeats / 2];
+        return times[repeats / 2];
     }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Backprop.Functional.Throughput;
 
 /// <summary>Issue 14's O1: one Adam training step of an ODE-Net, 784-64(Tanh) → Ode(64; 64:Tanh-64:Identity; RK4, 4
@@ -43,18 +41,9 @@ internal static class OdeWorkloads
         using var buffers = optimizer.CreateBuffers<float>(net.Layout.Count);
         var options = new TrainingOptions { Optimizer = optimizer };
         var state = new OptimizerState(0);
-        void Work() => Trainer.Step(net, x, y, ws, g.Span, optimizer, ref state, buffers, options, 0f);
-        for (int i = 0; i < 60; i++) Work(); // past tiered JIT
-        var times = new double[Repeats];
-        var clock = new Stopwatch();
-        for (int i = 0; i < Repeats; i++)
-        {
-            clock.Restart();
-            Work();
-            times[i] = clock.Elapsed.TotalMicroseconds;
-        }
+        // 60 warm-up steps: past tiered JIT.
+        double median = CurvatureWorkloads.Median(() => Trainer.Step(net, x, y, ws, g.Span, optimizer, ref state, buffers, options, 0f), warmup: 60, repeats: Repeats);
         stats = spec.Layers[1] is OdeBlock ? OdeBlock.Statistics(spec, ws, 1) : default;
-        Array.Sort(times);
-        return times[Repeats / 2];
+        return median;
     }
 }
