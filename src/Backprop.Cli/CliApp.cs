@@ -98,7 +98,7 @@ internal static class CliApp
     /// <summary>Failures a user can cause and fix: they get one line, not a stack trace.</summary>
     private static bool IsExpected(Exception e) => e is IOException or InvalidDataException or ArgumentException
         or TrainingDivergedException or InvalidOperationException or UnauthorizedAccessException or NotSupportedException
-        or CliException;
+        or CliException or OdeStepLimitException;
 
     /// <summary>System.CommandLine names the expected type by its CLR name ("System.Nullable`1[System.Int32]"); say it in words.</summary>
     private static string Readable(string message) => message

@@ -126,4 +126,18 @@ public class OdeDemoCommandTests
         Assert.Contains("is a file, not a folder", r.Error, StringComparison.Ordinal);
         Assert.Equal("keep", File.ReadAllText(file));
     }
+
+    [Fact]
+    public void Train_through_an_ODE_block_that_exceeds_its_step_limit_fails_with_one_line_and_keeps_the_model()
+    {
+        using var dir = new TempDir();
+        SyntheticData.Blobs(dir["b.csv"], 40, seed: 1);
+        File.WriteAllText(dir["m.safetensors"], "keep");
+        var r = Cli.Run("train", "--csv", dir["b.csv"], "--label-column", "label", "--epochs", "1", "--out", dir["m.safetensors"],
+            "--layers", "2-4:Tanh,Ode(4;4:Tanh-4:Identity;dopri5:1E-12:1E-14:1;0:10;adjoint),4-3:Softmax");
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.Contains("Dormand–Prince needed more than 1 accepted steps", r.Error, StringComparison.Ordinal);
+        Assert.Single(r.Error.Trim().Split('\n'));
+        Assert.Equal("keep", File.ReadAllText(dir["m.safetensors"]));
+    }
 }
