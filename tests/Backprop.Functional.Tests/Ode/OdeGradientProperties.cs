@@ -62,13 +62,16 @@ public class OdeGradientProperties
     public Property Backprop_through_Dormand_Prince_steps_equals_central_differences_within_the_tolerance(PositiveInt seed)
     {
         // The steps depend on θ through the error estimate; the gradient holds them fixed (as torchdiffeq does), so
-        // it differs from the cost's derivative by about the tolerance.
+        // it differs from the cost's derivative by about the tolerance times the gradient's scale, not each component's:
+        // a component a thousand times smaller than the largest is compared against a hundredth of the largest.
+        // (Seed 67 of the CI run: ∂C/∂θ[8] = −0.001664 off by 3E-8 with ∂C/∂h₀ at 1.66.)
         var c = OdeCase.Random(seed.Get);
         var solver = new DormandPrince(1e-9, 1e-11);
         double[] theta = c.Theta(), h0 = c.H0(), dTheta = new double[theta.Length], dH0 = new double[h0.Length];
         double cost = c.Evaluate(solver, OdeGradient.Discretise, theta, h0, dTheta, dH0);
         var (fdTheta, fdH0) = CentralDifferences(c, solver, theta, h0);
-        double floor = 1e-4 * Math.Max(1, Math.Abs(cost));
+        double largest = dTheta.Concat(dH0).Max(Math.Abs);
+        double floor = Math.Max(1e-4 * Math.Max(1, Math.Abs(cost)), 1e-2 * largest);
         var (eTheta, wTheta) = Compare(dTheta, fdTheta, floor, "∂C/∂θ");
         var (eH0, wH0) = Compare(dH0, fdH0, floor, "∂C/∂h₀");
         return (eTheta <= 1e-5 && eH0 <= 1e-5).Label($"{c}: θ {eTheta:E2} ({wTheta}); h₀ {eH0:E2} ({wH0})");
