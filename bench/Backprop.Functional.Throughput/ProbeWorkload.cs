@@ -4,8 +4,9 @@ using Backprop.Functional;
 namespace Backprop.Functional.Throughput;
 
 /// <summary>D2: W2 (784-128-10 ReLU, softmax + CE, Adam 1e-3, batch 64) with a <see cref="LayerProbe{T}"/> observing
-/// every step, against W2 without it in the same process: rounds of 400 steps alternate (plain, probed with the update
-/// ratio every step, reading one step in 4 (LayerProbeOptions.Every = 4)) so that the shared machine's load hits all alike; medians over
+/// every step, against W2 without it in the same process: rounds of 400 steps alternate (plain; probed with the
+/// defaults, every step read and the update ratio on one in 4; every step read with the ratio every step
+/// (RatioEvery = 1); one step in 4 read (Every = 4)) so that the shared machine's load hits all alike; medians over
 /// the rounds. Also the probe's own time, clocked around each Observe, and the bytes the probed steps allocate.</summary>
 internal static class ProbeWorkload
 {
@@ -14,6 +15,7 @@ internal static class ProbeWorkload
         var w = Workloads.Get("W2");
         using var net = Network<float>.Create(w.Spec, seed, w.Init);
         using var every = new LayerProbe<float>(w.Spec);
+        using var full = new LayerProbe<float>(w.Spec, new LayerProbeOptions(RatioEvery: 1));
         using var tenth = new LayerProbe<float>(w.Spec, new LayerProbeOptions(Every: 4));
         var opt = w.Optimizer();
         var options = new TrainingOptions(BatchSize: w.Batch, Optimizer: opt, Threads: threads);
@@ -49,8 +51,8 @@ internal static class ProbeWorkload
         }
 
         var warm = Stopwatch.StartNew();
-        while (warm.Elapsed.TotalSeconds < 3) { Chunk(null); Chunk(every); Chunk(tenth); }
-        List<double> plain = [], probed = [], observe = [], probed10 = [], observe10 = [];
+        while (warm.Elapsed.TotalSeconds < 3) { Chunk(null); Chunk(every); Chunk(full); Chunk(tenth); }
+        List<double> plain = [], probed = [], observe = [], probedFull = [], observeFull = [], probed10 = [], observe10 = [];
         long bytes = 0;
         for (int r = 0; r < rounds; r++)
         {
@@ -58,13 +60,17 @@ internal static class ProbeWorkload
             var p = Chunk(every);
             probed.Add(p.Seconds / steps);
             observe.Add(p.ObserveSeconds / steps);
+            var f = Chunk(full);
+            probedFull.Add(f.Seconds / steps);
+            observeFull.Add(f.ObserveSeconds / steps);
             var q = Chunk(tenth);
             probed10.Add(q.Seconds / steps);
             observe10.Add(q.ObserveSeconds / steps);
-            bytes += p.Bytes + q.Bytes;
+            bytes += p.Bytes + f.Bytes + q.Bytes;
         }
         double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
         double w2 = Median(plain), d2 = Median(probed), obs = Median(observe), d2k = Median(probed10), obsk = Median(observe10);
+        double d2f = Median(probedFull), obsf = Median(observeFull);
         res["batch"] = w.Batch;
         res["rounds"] = rounds;
         res["steps_per_round"] = steps;
@@ -73,11 +79,15 @@ internal static class ProbeWorkload
         res["observe_us_per_step"] = obs * 1e6;
         res["overhead_percent_d2_vs_w2"] = 100 * (d2 / w2 - 1);
         res["observe_percent_of_w2_step"] = 100 * obs / w2;
+        res["d2_ratio_every_step_us_per_step"] = d2f * 1e6;
+        res["observe_ratio_every_step_us_per_step"] = obsf * 1e6;
+        res["overhead_percent_ratio_every_step"] = 100 * (d2f / w2 - 1);
+        res["observe_percent_ratio_every_step"] = 100 * obsf / w2;
         res["d2_every_4_us_per_step"] = d2k * 1e6;
         res["observe_every_4_us_per_step"] = obsk * 1e6;
         res["overhead_percent_every_4"] = 100 * (d2k / w2 - 1);
         res["observe_percent_every_4"] = 100 * obsk / w2;
-        res["gc_bytes_per_probed_step"] = bytes / (double)(2 * rounds * steps);
+        res["gc_bytes_per_probed_step"] = bytes / (double)(3 * rounds * steps);
         var layers = every.Report().Layers;
         res["probe_update_ratio_layer0"] = layers[0].UpdateRatio ?? double.NaN;
         res["probe_dead_fraction_layer0"] = layers[0].DeadFraction ?? double.NaN;

@@ -12,9 +12,10 @@ namespace Backprop.Functional;
 /// calls it when given one in <see cref="FitHooks{T}.Probe"/>.
 /// <para>What it reads is what the step left behind, nothing is recomputed: zˡ (a dense layer's scratch), aˡ and δˡ in
 /// the <see cref="Workspace{T}"/>, ∂C/∂θ in the gradient vector. For the update ratio it keeps a copy of θ from before
-/// the step (<see cref="Begin"/>, then each Observe keeps the θ it saw), fused with the pass over ∂C/∂θ: those two
-/// passes are most of its cost. <see cref="LayerProbeOptions.Every"/> = k reads one step in k (steps k, 2k, …; the step
-/// before each copies θ), for k times less. A one-sample dense step may be fused (<see cref="StepMode.Fused"/>: ∂C/∂θ never stored);
+/// the step (<see cref="Begin"/>, or the Observe of the step before keeps the θ it saw), fused with the pass over ∂C/∂θ:
+/// those passes over θ are most of its cost, so the ratio is measured on one step read in
+/// <see cref="LayerProbeOptions.RatioEvery"/> (default 4; the step before it copies θ). <see cref="LayerProbeOptions.Every"/>
+/// = k reads one step in k (steps k, 2k, …), for k times less. A one-sample dense step may be fused (<see cref="StepMode.Fused"/>: ∂C/∂θ never stored);
 /// for a one-sample dense layer the probe therefore takes ‖∂C/∂Wˡ‖ = ‖δˡ‖·‖aˡ⁻¹‖ and ‖∂C/∂bˡ‖ = ‖δˡ‖, which is the
 /// stored gradient's norm exactly (the outer product of two vectors).</para>
 /// <para>Kinds other than dense (recurrent layers) report their gradient norms and update ratio only: their workspace
@@ -35,6 +36,7 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
     private readonly T _lowActivation;
     private readonly MemoryOwner<T> _previous;                     // θ before the next step
     private readonly int _every;                                   // one step in _every is read
+    private readonly long _ratioPeriod;                            // the update ratio: steps _ratioPeriod, 2·_ratioPeriod …
     private bool _hasPrevious;
     private long _observed;                                        // steps shown to Observe, never reset
     private long _steps, _samples, _ratioSteps;
@@ -63,6 +65,7 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
         }
         _lowActivation = T.CreateChecked(Options.LowActivation);
         _every = Options.Every;
+        _ratioPeriod = (long)Options.Every * Options.RatioEvery;
         _previous = MemoryOwner<T>.Allocate(_layout.Count, AllocationMode.Clear);
     }
 
@@ -101,17 +104,16 @@ public sealed class LayerProbe<T> : IDisposable where T : unmanaged, IFloatingPo
         if (ws.LayerCount != _layers.Length) ThrowWorkspace(ws.LayerCount);
         int rows = ws.RowsOf(x.Length);
         long number = ++_observed;
+        // θ is kept after step n when step n + 1 is one whose update ratio is measured (steps P, 2P, … with
+        // P = Every · RatioEvery); the ratio is measured on a step read right after such a copy (or after Begin).
+        bool keep = (number + 1) % _ratioPeriod == 0;
         if (number % _every != 0)
         {
-            if ((number + 1) % _every == 0)   // the next step is read: keep θ from before it
-            {
-                theta.CopyTo(_previous.Span);
-                _hasPrevious = true;
-            }
+            if (keep) theta.CopyTo(_previous.Span);
+            _hasPrevious = keep;
             return;
         }
         int last = _layers.Length - 1;
-        bool keep = _every == 1;   // θ for the next step, when it is read too
         for (int l = 0; l < _layers.Length; l++)
         {
             var slots = _layout.SlotsOf(l);

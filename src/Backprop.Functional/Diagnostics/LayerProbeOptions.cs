@@ -9,12 +9,21 @@ namespace Backprop.Functional;
 /// <param name="LowActivation">A hidden unit's activation is low on a sample when |a| &lt; LowActivation (default
 /// 0.01): the next layer's weights out of it then get ∂C/∂wⱼₖ = aₖδⱼ ≈ 0 from that sample, whatever δ is.</param>
 /// <param name="Every">Read one step in this many: steps k, 2k, 3k … of those shown to <see cref="LayerProbe{T}.Observe"/>
-/// (default 1: every step). The update ratio needs θ from before the step read, so the step before it copies θ; the
-/// other steps cost a modulo. A window's figures are then means over the steps read, its dead units those of the
-/// samples of those steps. On MNIST 784-128-10 at batch 64 reading a step takes 5–7 % of the step's time (most of it
-/// two passes over θ and ∂C/∂θ), so <c>Every = 4</c> brings the probe to 2–3 % (bench/RESULTS.md, "Layer probe").</param>
-public sealed record LayerProbeOptions(double Saturation = 0.01, double LowActivation = 0.01, int Every = 1)
+/// (default 1: every step); the steps not read cost a modulo (and a copy of θ on the step before one whose update
+/// ratio is measured, see RatioEvery). A window's figures are then means over the steps read, its dead units those of the
+/// samples of those steps.</param>
+/// <param name="RatioEvery">Measure the update ratio ‖ΔWˡ‖/‖Wˡ‖ on one step read in this many (default 4: steps
+/// 4·Every, 8·Every …; 1: every step read). The ratio needs θ from before the step, a copy of θ made by the step
+/// before; that copy and the pass comparing θ with it are three of the four passes over the parameters a fully read
+/// step makes (the fourth is ∂C/∂θ for the gradient norms). On MNIST 784-128-10 at batch 64 a step read with the ratio
+/// every step costs about 5 % of the step's time, with the default about half that (bench/RESULTS.md, "Layer probe").
+/// A window's update ratio is the mean over the steps it was measured on (none yet: null).</param>
+public sealed record LayerProbeOptions(double Saturation = 0.01, double LowActivation = 0.01, int Every = 1, int RatioEvery = 4)
 {
+    /// <summary>The update ratio is measured on one step read in this many (≥ 1).</summary>
+    public int RatioEvery { get; } = RatioEvery >= 1 ? RatioEvery
+        : throw new ArgumentOutOfRangeException(nameof(RatioEvery), RatioEvery, "the update ratio is measured on one step read in k, k ≥ 1");
+
     /// <summary>The probe reads one step in this many (≥ 1).</summary>
     public int Every { get; } = Every >= 1 ? Every
         : throw new ArgumentOutOfRangeException(nameof(Every), Every, "the probe reads one step in k, k ≥ 1");

@@ -72,7 +72,7 @@ public class LayerProbeTests
         w[3] = -1;
         using var ws = net.CreateWorkspace(1);
         var g = new double[net.Layout.Count];
-        using var probe = new LayerProbe<double>(spec);
+        using var probe = new LayerProbe<double>(spec, new LayerProbeOptions(RatioEvery: 1));
         double[] sums = new double[2];
         foreach (double x0 in new[] { 1.0, -1.0 })   // unit 0 alive on the first sample, unit 1 on the second
         {
@@ -95,19 +95,23 @@ public class LayerProbeTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(3)]
-    public void Every_k_steps_reads_steps_k_and_2k_only(int k)
+    [InlineData(1, 1)]
+    [InlineData(3, 1)]
+    [InlineData(1, 4)]
+    [InlineData(2, 3)]
+    [InlineData(1, 5)]
+    public void Every_k_steps_reads_steps_k_and_2k_only_and_the_update_ratio_on_one_read_in_r(int k, int r)
     {
         var spec = NetworkSpec.Mlp([3, 4, 2], ActivationKind.Tanh, ActivationKind.Identity, LossKind.Quadratic);
         using var net = Network<double>.Create(spec, 8);
         using var state = new TrainState<double>(net, new Adam(0.05), 2);
-        using var probe = new LayerProbe<double>(spec, new LayerProbeOptions(Every: k));
+        using var probe = new LayerProbe<double>(spec, new LayerProbeOptions(Every: k, RatioEvery: r));
         double[] x = [0.1, -0.2, 0.3, 0.5, 0.4, -0.6], y = [1, 0, 0, 1];
         var w = net.Layout.Weight(0);
         var ratios = new List<double>();
         var gradients = new List<double>();
-        for (int step = 1; step <= 6; step++)
+        const int steps = 12;
+        for (int step = 1; step <= steps; step++)
         {
             double[] before = w.Of<double>(net.Parameters).ToArray();
             Trainer.Step<double>(net, x, y, state);
@@ -115,12 +119,12 @@ public class LayerProbeTests
             double[] after = w.Of<double>(net.Parameters).ToArray();
             if (step % k != 0) continue;
             gradients.Add(Norm(w.Of<double>(state.Gradient.Span)));
-            if (step > 1)   // without Begin, step 1's θ before is not known
+            if (step > 1 && step % (k * r) == 0)   // without Begin, step 1's θ before is not known
                 ratios.Add(Norm([.. after.Zip(before, (n, o) => n - o)]) / Norm(after));
         }
         var report = probe.Report();
-        Assert.Equal(6 / k, report.Steps);
-        Assert.Equal(2 * 6 / k, report.Samples);
+        Assert.Equal(steps / k, report.Steps);
+        Assert.Equal(2 * steps / k, report.Samples);
         Close(gradients.Average(), report.Layers[0].WeightGradientNorm, "mean ‖∂C/∂W‖ of the steps read");
         Close(ratios.Average(), report.Layers[0].UpdateRatio!.Value, $"mean ratio of steps {string.Join(", ", ratios)}");
     }
