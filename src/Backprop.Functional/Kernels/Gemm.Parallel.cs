@@ -26,9 +26,9 @@ public static partial class Gemm
     /// <remarks>
     /// Spans cannot cross threads, so the caller pins the three operands with <c>fixed</c> for the whole product
     /// (it joins the workers before leaving the block) and publishes their addresses; workers turn them back into
-    /// references. Pinned memory cannot move, so the workers' references stay valid whatever the GC does. This is
-    /// one of the library's two uses of <c>unsafe</c> (the other reads the address of a pinned scratch buffer to align
-    /// it, <see cref="Scratch{T}"/>). Nothing is allocated per call.
+    /// references. Pinned memory cannot move, so the workers' references stay valid whatever the GC does. The other
+    /// <c>unsafe</c> sites (scratch alignment, the recurrent row split, the two-thread update, the micro-shard jobs) are
+    /// listed in docs/ARCHITECTURE.md, "Unsafe code". Nothing is allocated per call.
     /// </remarks>
     internal sealed class Team<T> : Pool.Job
         where T : unmanaged, IFloatingPointIeee754<T>
