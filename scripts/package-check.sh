@@ -4,9 +4,17 @@
 # generator's attributes declaring its network) into a temporary folder outside the repository, restores the package
 # from the feed, builds it with warnings as errors and runs it (it exits non-zero unless its loss falls, it classifies
 # its training set and its steady-state step allocates 0 bytes), then publishes it with PublishAot=true and runs the
-# native binary the same way. Run by .ci/run; on its own: scripts/package-check.sh
+# native binary the same way. Run by .ci/run; on its own: scripts/package-check.sh [--no-build]
+#   --no-build             pack what `dotnet build -c Release` already built (as .ci/run does, right after building)
 #   PACKAGE_CHECK_KEEP=1   keep the temporary folder (its path is printed)
 set -euo pipefail
+pack_args=()
+for arg in "$@"; do
+  case $arg in
+    --no-build) pack_args+=(--no-build) ;;
+    *) echo "usage: scripts/package-check.sh [--no-build]" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 repo=$PWD
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -20,7 +28,7 @@ version=$(dotnet msbuild src/Backprop.Functional -getProperty:PackageVersion -p:
 feed=$repo/artifacts/feed
 mkdir -p "$feed"
 rm -f "$feed"/Backprop.Functional."$version".nupkg
-dotnet pack src/Backprop.Functional -c Release -o "$feed" --nologo
+dotnet pack src/Backprop.Functional -c Release -o "$feed" --nologo "${pack_args[@]}"
 nupkg=$feed/Backprop.Functional.$version.nupkg
 
 step "contents of $(basename "$nupkg")"
