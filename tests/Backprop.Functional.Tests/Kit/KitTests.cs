@@ -47,6 +47,11 @@ public class KitTests
     public Property SignSgd_update_equals_its_formula() =>
         TransformProperties.UpdateEqualsFormula(new SignSgd(0.1) { Record = false }, s => s.Theta -= s.LearningRate * Math.Sign(s.G));
 
+    /// <summary>The README's example: torch's momentum, b ← μb + g, θ ← θ − ηb.</summary>
+    [Property(MaxTest = 100)]
+    public Property Momentum_update_equals_its_formula() => TransformProperties.UpdateEqualsFormula(new Momentum(0.1, 0.9),
+        s => { s.Moments[0] = 0.9 * s.Moments[0] + s.G; s.Theta -= s.LearningRate * s.Moments[0]; });
+
     /// <summary>Adam (three moments with AMSGrad) against torch's formula, written here element by element.</summary>
     [Property(MaxTest = 100)]
     public Property Adam_update_equals_its_formula() =>
