@@ -113,7 +113,7 @@ public sealed class HogwildTrainer<T> : IDisposable where T : unmanaged, IFloati
         _batcher.NextEpoch();
         int batches = _batcher.BatchCount;
         int workers = Math.Min(_workers.Length, batches);
-        bool pooled = workers > 1 && Gemm.Pool.TryEnter(workers - 1);
+        bool pooled = workers > 1 && !Gemm.Pool.HeldByCurrentThread && Gemm.Pool.TryEnter(workers - 1);
         if (!pooled) workers = 1;   // the pool is held by another caller: this thread alone, serial SGD
         try
         {
