@@ -88,6 +88,15 @@ public class ReadmeSnippetTests
             Network<float> net = null!;
             Dataset train = null!, test = null!;
             """,
+        [("Training on every core", 1)] = """
+            using Backprop.Functional;
+            Network<float> net = null!;
+            Dataset train = null!, test = null!;
+            """,
+        [("Training on every core", 2)] = """
+            using Backprop.Functional;
+            float[] p = [], x = [], z = [], a = [], dy = [], dx = [], dp = [];
+            """,
         [("Checking gradients", 0)] = """
             using Backprop.Functional;
             Network<double> net = null!;
