@@ -192,6 +192,9 @@ public static partial class Gemm
 
         internal static void Exit() => Gate.Exit();
 
+        /// <summary>Whether the calling thread holds the pool (its gate is re-entrant: a nested job must not start).</summary>
+        internal static bool HeldByCurrentThread => Gate.IsHeldByCurrentThread;
+
         /// <summary>Bytes the pool's worker threads have allocated since they started, as each recorded it at the end
         /// of its last job (so it covers everything up to that job, waits included). Tests add it to the calling
         /// thread's count to see every allocation a step makes on the library's threads, and none of the test host's.</summary>

@@ -90,6 +90,15 @@ public class ReadmeSnippetTests
             """,
         [("Property-testing your own network", 0)] = "",
         [("Property-testing your own network", 1)] = "",
+        [("Training on every core", 1)] = """
+            using Backprop.Functional;
+            Network<float> net = null!;
+            Dataset train = null!, test = null!;
+            """,
+        [("Training on every core", 2)] = """
+            using Backprop.Functional;
+            float[] p = [], x = [], z = [], a = [], dy = [], dx = [], dp = [];
+            """,
         [("Checking gradients", 0)] = """
             using Backprop.Functional;
             Network<double> net = null!;
