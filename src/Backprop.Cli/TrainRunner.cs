@@ -30,6 +30,7 @@ internal static class TrainRunner
         var spec = s.SpecFor(train.Features, train.Outputs);
         using var network = Network<float>.Create(spec, s.Seed, s.Init);
         using var mpi = world is null ? null : MpiTraining.Begin(world, network);   // rank 0's θ; shards shared from here
+        if (mpi is not null) mpi.SeparateWaiting = true;   // the summary line says where the time went
 
         int stepsPerEpoch = (train.Count + s.Batch - 1) / s.Batch;
         var options = s.Curvature is { } curvature

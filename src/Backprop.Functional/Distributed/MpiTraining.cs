@@ -34,15 +34,24 @@ public sealed class MpiTraining : IDisposable
     private MpiTraining(MpiWorld world)
     {
         World = world;
-        _float = new Exchange<float>(world);
-        _double = new Exchange<double>(world);
+        _float = new Exchange<float>(this);
+        _double = new Exchange<double>(this);
     }
 
     /// <summary>The job.</summary>
     public MpiWorld World { get; }
 
-    /// <summary>Time this process spent in the exchange's MPI calls (waiting for the slowest rank included).</summary>
+    /// <summary>Time this process spent in the exchange's MPI calls: <see cref="WaitingTime"/> plus the transfers.</summary>
     public TimeSpan CommunicationTime => Stopwatch.GetElapsedTime(0, _float.Ticks + _double.Ticks);
+
+    /// <summary>With <see cref="SeparateWaiting"/>: the part of <see cref="CommunicationTime"/> spent in a barrier before
+    /// the transfers, i.e. waiting for the slowest rank to finish its shards (zero otherwise).</summary>
+    public TimeSpan WaitingTime => Stopwatch.GetElapsedTime(0, _float.WaitTicks + _double.WaitTicks);
+
+    /// <summary>Enter a barrier before each exchange, so that <see cref="WaitingTime"/> (load imbalance, a rank
+    /// descheduled) and the transfers are timed apart. Costs one barrier per step (microseconds on one machine, about
+    /// 2·log₂P network latencies across machines). Default false.</summary>
+    public bool SeparateWaiting { get; set; }
 
     /// <summary>Gradient bytes this process received: the shards it does not compute, n values each per step (it sends
     /// its own shards' as many times over, depending on MPI's broadcast tree).</summary>
@@ -99,26 +108,32 @@ public sealed class MpiTraining : IDisposable
 
     internal static int First(int rank, int shards, int ranks) => (int)((long)shards * rank / ranks);
 
-    private sealed class Exchange<T>(MpiWorld world) : ShardExchange<T> where T : unmanaged, IFloatingPointIeee754<T>
+    private sealed class Exchange<T>(MpiTraining training) : ShardExchange<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
-        internal long Ticks, Bytes, Steps;
+        private readonly MpiWorld _world = training.World;
+        internal long Ticks, WaitTicks, Bytes, Steps;
 
         internal override (int First, int End) Mine(int shards) =>
-            (First(world.Rank, shards, world.Size), First(world.Rank + 1, shards, world.Size));
+            (First(_world.Rank, shards, _world.Size), First(_world.Rank + 1, shards, _world.Size));
 
         internal override unsafe void Share(int shards, ShardGradients<T> gradientOf, Span<T> costs)
         {
             long start = Stopwatch.GetTimestamp();
+            if (training.SeparateWaiting)
+            {
+                _world.Barrier();
+                WaitTicks += Stopwatch.GetTimestamp() - start;
+            }
             var (first, end) = Mine(shards);
             for (int s = 0; s < shards; s++)
             {
                 var g = gradientOf[s];
-                world.Broadcast(g, Owner(s, shards, world.Size));
+                _world.Broadcast(g, Owner(s, shards, _world.Size));
                 if (s < first || s >= end) Bytes += (long)g.Length * sizeof(T);
             }
             for (int s = 0; s < shards; s++)
                 if (s < first || s >= end) costs[s] = T.Zero;
-            world.AllreduceSum(costs[..shards]);   // one non-zero term per cost: exact whatever MPI's order
+            _world.AllreduceSum(costs[..shards]);   // one non-zero term per cost: exact whatever MPI's order
             Ticks += Stopwatch.GetTimestamp() - start;
             Steps++;
         }
