@@ -88,6 +88,11 @@ public class ReadmeSnippetTests
             Network<float> net = null!;
             Dataset train = null!, test = null!;
             """,
+        [("Distributed training with MPI", 0)] = """
+            using Backprop.Functional;
+            Network<float> net = null!;
+            Dataset train = null!, test = null!;
+            """,
         [("Checking gradients", 0)] = """
             using Backprop.Functional;
             Network<double> net = null!;
