@@ -94,6 +94,10 @@ internal static unsafe class MpiLibrary
         }
     }
 
+    /// <summary>Every entry point resolved (for tests: function pointers cannot be compared outside unsafe code).</summary>
+    internal static bool AllResolved => InitThread != null && Initialized != null && Finalized != null && FinalizeMpi != null
+        && CommRank != null && CommSize != null && Allreduce != null && Allgather != null && Bcast != null && Barrier != null && Abort != null;
+
     private static nint Export(nint lib, string name) => NativeLibrary.GetExport(lib, name);
 
     /// <summary>Throws when an MPI call returned an error code (MPI_SUCCESS is 0).</summary>
