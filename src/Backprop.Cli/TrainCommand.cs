@@ -95,9 +95,10 @@ internal sealed class TrainCommand
     public CharSettings ResolveChars(ParseResult parse)
     {
         ArgumentNullException.ThrowIfNull(parse);
-        foreach (var (option, name) in new (Option, string)[] { (_layers, "--layers"), (_preset, "--preset"), (_csv, "--csv"), (_data, "--data"), (_hidden, "--hidden"), (_output, "--output"), (_loss, "--loss"), (_resume, "--resume"), (_checkpointEvery, "--checkpoint-every"), (_microShards, "--micro-shards"), (_mpi, "--mpi") })
+        foreach (var (option, name) in new (Option, string)[] { (_layers, "--layers"), (_preset, "--preset"), (_csv, "--csv"), (_data, "--data"), (_hidden, "--hidden"), (_output, "--output"), (_loss, "--loss"), (_resume, "--resume"), (_checkpointEvery, "--checkpoint-every"), (_microShards, "--micro-shards") })
             if (parse.GetResult(option) is not null) throw new UsageException($"{name} does not apply to --task chars");
         if (parse.GetValue(_diagnostics)) throw new UsageException("--diagnostics does not apply to --task chars");
+        if (parse.GetValue(_mpi)) throw new UsageException("--mpi does not apply to --task chars: it splits micro-shards of feature rows");
         string model = parse.GetValue(_model) ?? "lstm";
         string optimizerName = parse.GetValue(_optimizer) ?? "adam";
         if (Names.CurvatureOptimizers.Contains(optimizerName))

@@ -61,6 +61,14 @@ public class MpiTrainTests
     }
 
     [Fact]
+    public void Mpi_with_task_chars_is_a_usage_error()
+    {
+        var r = Cli.Run("train", "--task", "chars", "--mpi");
+        Assert.True(r.ExitCode == ExitCodes.Usage, r.ToString());
+        Assert.Contains("--mpi does not apply to --task chars", r.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Mpi_is_off_unless_asked() => Assert.False(TrainCommand.Parse().Mpi);
 
     /// <summary>mpirun's path, or a skip saying what is missing.</summary>
