@@ -99,6 +99,11 @@ public class ReadmeSnippetTests
             using Backprop.Functional;
             float[] p = [], x = [], z = [], a = [], dy = [], dx = [], dp = [];
             """,
+        [("Distributed training with MPI", 0)] = """
+            using Backprop.Functional;
+            Network<float> net = null!;
+            Dataset train = null!, test = null!;
+            """,
         [("Checking gradients", 0)] = """
             using Backprop.Functional;
             Network<double> net = null!;
