@@ -63,6 +63,10 @@ public class ReadmeSnippetTests
             Network<float> net = null!;
             float[] image = new float[784];
             """,
+        [("ONNX export", 0)] = """
+            using Backprop.Functional;
+            Network<float> net = null!;
+            """,
         [("Generated networks", 0)] = """
             using Backprop.Functional;
             float[] theta = new float[MnistMlp.ParameterCount], gradient = new float[MnistMlp.ParameterCount];
