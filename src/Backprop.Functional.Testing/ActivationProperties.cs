@@ -32,7 +32,7 @@ public static class ActivationProperties
     public const double SpanTolerance = 1e-12;
 
     /// <summary>Random <see cref="ActivationPoints"/> in [−<paramref name="range"/>, <paramref name="range"/>];
-    /// shrinks to one point, then to a rounder one (an integer, or one decimal below 2).</summary>
+    /// shrinks to one point, then to a rounder one (an integer, or one decimal below 2, rounded or away from 0).</summary>
     /// <param name="range">Largest |z|.</param>
     /// <returns>The arbitrary.</returns>
     public static Arbitrary<ActivationPoints> Points(double range = 6)
@@ -54,7 +54,9 @@ public static class ActivationProperties
             yield return new ActivationPoints(z[(z.Length / 2)..]);
             yield break;
         }
-        double[] candidates = Math.Abs(z[0]) >= 2 ? [Math.Round(z[0]), Math.Round(z[0] / 2)] : [Math.Round(z[0]), Math.Round(z[0], 1)];
+        // Below 2 also one decimal away from 0: a point like 0.04, where 0 and 0.0 may pass (σ′ wrong only off 0), goes to 0.1.
+        double[] candidates = Math.Abs(z[0]) >= 2 ? [Math.Round(z[0]), Math.Round(z[0] / 2)]
+            : [Math.Round(z[0]), Math.Round(z[0], 1), Math.CopySign(Math.Ceiling(Math.Abs(z[0]) * 10) / 10, z[0])];
         foreach (double v in candidates)   // toward a round point, not toward 0 (a wrong σ′ may only show away from it)
             if (v != z[0]) yield return new ActivationPoints([v]);
     }
