@@ -210,7 +210,7 @@ public static partial class Gemm
             Put(ref Unsafe.Add(ref c, 2), TW.Sum(c2), accumulate); Put(ref Unsafe.Add(ref c, 3), TW.Sum(c3), accumulate);
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.AggressiveInlining)]   // inlined into DotNT, as the twins were
         private static void Dot1x1<TW, TV>(ref T a, ref T b, int k, int rem, TV mask, ref T c, bool accumulate)
             where TW : struct, IVectorWidth<TV, T>
             where TV : struct
