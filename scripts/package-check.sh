@@ -46,6 +46,19 @@ if grep -q 'Backprop.Functional.Generators' <<<"$(unzip -p "$nupkg" Backprop.Fun
   echo "package-check: the nuspec names the generator as a dependency" >&2; exit 1
 fi
 
+# The second package, the property-test kit: its own nupkg beside the library's, depending on the same version.
+step "pack the property-test kit"
+dotnet pack src/Backprop.Functional.Testing -c Release -o "$feed" --nologo "${pack_args[@]}"
+kit=$feed/Backprop.Functional.Testing.$version.nupkg
+kit_entries=$(unzip -Z1 "$kit")
+for want in lib/net10.0/Backprop.Functional.Testing.dll lib/net10.0/Backprop.Functional.Testing.xml README.md LICENSE; do
+  grep -qx "$want" <<<"$kit_entries" || { echo "package-check: $want is missing from $kit" >&2; exit 1; }
+done
+kit_nuspec=$(unzip -p "$kit" Backprop.Functional.Testing.nuspec)
+for want in "<version>$version</version>" "id=\"Backprop.Functional\" version=\"$version\"" 'id="FsCheck"'; do
+  grep -qF "$want" <<<"$kit_nuspec" || { echo "package-check: the kit's nuspec lacks $want" >&2; exit 1; }
+done
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/backprop-package-check.XXXXXX")
 if [ "${PACKAGE_CHECK_KEEP:-0}" = 1 ]; then echo "package-check: keeping $work"; else trap 'rm -rf "$work"' EXIT; fi
 app=$work/PackageConsumer
