@@ -86,7 +86,7 @@ internal static class TrainRunner
         if (!writes) return ExitCodes.Ok;
         Save(s, network, train, final, testIsTrain);
         console.Line($"model saved to {s.Out}");
-        LearningCurvePlot.WriteOrWarn(s.Out, results, classification, console, warnings ?? Console.Error);
+        LearningCurvePlot.WriteOrWarn(s.Out, results, classification, testName, console, warnings ?? Console.Error);
         var report = HtmlReport.ForTrain(s, spec, train, test, testIsTrain, results, classification, testName);
         if (diagnostics.Count > 0) report = report with { Diagnostics = ReportOf(diagnostics) };
         HtmlReport.WriteOrWarn(s.Out, report, console, warnings ?? Console.Error);

@@ -60,4 +60,19 @@ public class PlotFileTests
         }
         Assert.False(File.Exists(stale), "the killed writer's temporary was not removed");
     }
+
+    [Theory]
+    [InlineData("test")]
+    [InlineData("train-set")]
+    public void The_evaluation_curves_carry_the_evaluated_sets_name(string evaluatedName)
+    {
+        var tested = new Evaluation(0.4, 0.9, [5, 0, 1, 4], 2);
+        EpochResult[] epochs = [new(1, 0.5, tested, 100, TimeSpan.FromSeconds(1)), new(2, 0.3, tested, 100, TimeSpan.FromSeconds(1))];
+
+        var plot = LearningCurvePlot.Build(epochs, classification: true, evaluatedName);
+
+        string[] legends = [.. plot.GetPlottables().OfType<ScottPlot.Plottables.Scatter>().Select(p => p.LegendText)];
+        Assert.Equal(["train loss", $"{evaluatedName} loss", $"{evaluatedName} accuracy"], legends);
+        Assert.Equal($"{evaluatedName} accuracy", plot.Axes.Right.Label.Text);
+    }
 }
