@@ -146,7 +146,7 @@ public sealed class ParityProperties
             T costRuntime = runtime.Backward(x, y, wsRuntime, gRuntime);
             string at = $"step {step} ({typeof(T).Name}): ";
             double bound = typeof(T) == typeof(float) ? FloatBound : DoubleBound;
-            string? near = rows > 1 ? Differs(g, gRuntime, "∂C/∂θ") : Near(g, gRuntime, "∂C/∂θ", bound) ?? Near([cost], [costRuntime], "cost", bound);
+            string? near = rows > 1 ? Differs(g, gRuntime, "∂C/∂θ") : Near(g, gRuntime, "∂C/∂θ", bound);   // one sample: aᴸ is held to the bound in Check; the cost ½(aᴸ − y)² cancels
             if (near is not null) return at + near;
             if (rows > 1 && cost != costRuntime) return at + $"cost {cost} vs {costRuntime}";
             costRuntime = cost;
@@ -362,6 +362,34 @@ public sealed class ParityProperties
         Assert.Equal(exact, double.CreateChecked(cost));
     }
 
+    /// <summary>The generated Adam skips Math.Pow once βᵗ &lt; 2⁻⁶⁰ (1 − βᵗ is then 1 exactly): late steps (t = 5,000, where β₂ᵗ ≈ 2⁻⁷, around 41,500
+    /// 10⁶, where β₂ᵗ crosses 2⁻⁶⁰ and long after) leave θ and the moments where TrainStep's library Adam leaves them.</summary>
+    [Theory]
+    [InlineData(5_000L)]
+    [InlineData(41_000L)]
+    [InlineData(42_000L)]
+    [InlineData(1_000_000L)]
+    public void TrainOnline_late_steps_equal_TrainStep(long step)
+    {
+        using var net = Network<float>.Create(Tiny.Spec, seed: 9);
+        float[] theta = net.Parameters.ToArray(), thetaOnline = [.. theta];
+        var adam = new Adam(0.01);
+        using var buffers = adam.CreateBuffers<float>(Tiny.ParameterCount);
+        using var buffersOnline = adam.CreateBuffers<float>(Tiny.ParameterCount);
+        using var ws = Tiny.CreateWorkspace<float>(1);
+        var random = new Random(3);
+        OptimizerState state = new(step), stateOnline = new(step);
+        for (int k = 0; k < 3; k++)
+        {
+            float[] x = [.. Data(random, Tiny.InputSize).Select(v => (float)v)];
+            float[] y = [(float)random.NextDouble()];
+            Tiny.TrainStep<float>(theta, x, y, ws, new float[Tiny.ParameterCount], adam, ref state, buffers);
+            Tiny.TrainOnline<float>(thetaOnline, x, y, ws, adam, ref stateOnline, buffersOnline);
+            Assert.Equal(theta, thetaOnline);
+            Assert.Equal(buffers.Moment(1).ToArray(), buffersOnline.Moment(1).ToArray());
+        }
+    }
+
     [Fact]
     public void Predict_returns_argmax_of_each_row()
     {
@@ -396,7 +424,7 @@ public sealed class ParityProperties
         double costRuntime = runtime.Backward(x, y, wsRuntime, gRuntime);
         string failure = rows > 1
             ? Close(a, aRuntime, "aᴸ") ?? Close([cost], [costRuntime], "cost") ?? Close(g, gRuntime, "∂C/∂θ") ?? ""
-            : Near(a, aRuntime, "aᴸ", DoubleBound) ?? Near([cost], [costRuntime], "cost", DoubleBound) ?? Near(g, gRuntime, "∂C/∂θ", DoubleBound) ?? "";
+            : Near(a, aRuntime, "aᴸ", DoubleBound) ?? Near(g, gRuntime, "∂C/∂θ", DoubleBound) ?? "";
 
         // float: bit for bit
         float[] thetaF = [.. theta.Select(v => (float)v)];
@@ -414,7 +442,7 @@ public sealed class ParityProperties
         if (failure.Length == 0 && rows > 1 && !(aF.SequenceEqual(aRuntimeF) && gF.SequenceEqual(gRuntimeF) && costF.Equals(costRuntimeF)))
             failure = "float results are not bit-equal";
         if (failure.Length == 0 && rows == 1)
-            failure = Near(aF, aRuntimeF, "float aᴸ", FloatBound) ?? Near([costF], [costRuntimeF], "float cost", FloatBound) ?? Near(gF, gRuntimeF, "float ∂C/∂θ", FloatBound) ?? "";
+            failure = Near(aF, aRuntimeF, "float aᴸ", FloatBound) ?? Near(gF, gRuntimeF, "float ∂C/∂θ", FloatBound) ?? "";
 
         // central finite differences of the generated cost, for a few parameters
         if (failure.Length == 0)

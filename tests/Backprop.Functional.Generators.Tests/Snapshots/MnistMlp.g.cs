@@ -298,11 +298,16 @@ static partial class MnistMlp
             OneMinusB1 = T.CreateTruncating(1 - h.Beta1);
             B2 = T.CreateTruncating(h.Beta2);
             OneMinusB2 = T.CreateTruncating(1 - h.Beta2);
-            StepSize = T.CreateTruncating(learningRate / (1 - global::System.Math.Pow(h.Beta1, t)));
-            InvSqrtBc2 = T.CreateTruncating(1 / global::System.Math.Sqrt(1 - global::System.Math.Pow(h.Beta2, t)));
+            StepSize = T.CreateTruncating(learningRate / OneMinusPower(h.Beta1, t));
+            InvSqrtBc2 = T.CreateTruncating(1 / global::System.Math.Sqrt(OneMinusPower(h.Beta2, t)));
             Eps = T.CreateTruncating(h.Epsilon);
             Lambda = T.CreateTruncating(h.WeightDecay);
         }
+
+        /// <summary>1 − βᵗ as the library computes it, 1 − Math.Pow(β, t), without the Math.Pow (70–80 ns a pair at large t) once
+        /// βᵗ < 2⁻⁶⁰: then 1 − βᵗ rounds to 1 exactly (anything ≤ 2⁻⁵⁴ does), so the bits are the same.</summary>
+        private static double OneMinusPower(double beta, long t) =>
+            t * global::System.Math.Log2(beta) < -60 ? 1 : 1 - global::System.Math.Pow(beta, t);
     }
 
     /// <summary>Adam over n parameters with gᵢ = d·aᵢ + λθᵢ: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − η̂m/(√v·ĉ + ε);
