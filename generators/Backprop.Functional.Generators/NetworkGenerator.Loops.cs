@@ -12,8 +12,7 @@ public sealed partial class NetworkGenerator
         /// <summary>
         /// A layer with at most this many weights (outputs × inputs) gets its own one-sample loops (Forward{l},
         /// Hidden{l}); larger ones call the shared <c>DenseKernel</c>/<c>Equations</c> GEMMs. 4,096 floats are 16 KiB:
-        /// Wˡ, its moments' rows being updated and the activations stay in a 32 KiB L1d. Measured on 784-32-10 batch 1
-        /// (bench/RESULTS.md, "Generated kernels"): the 25,088-weight first layer is as fast through the shared GEMV.
+        /// Wˡ and the activations fit a 32 KiB L1d. Chosen, not yet tuned by measurement (bench/RESULTS.md, "Generated kernels").
         /// </summary>
         internal const int SmallLayerWeights = 4096;
 
