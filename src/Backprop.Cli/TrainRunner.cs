@@ -12,10 +12,13 @@ internal static class TrainRunner
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <param name="warnings">Where warnings go (a plot that could not be written) [default: stderr].</param>
-    public static int Run(TrainSettings s, IAnsiConsole console, TextWriter? warnings = null)
+    /// <param name="world">This process's MPI job, set by <see cref="MpiRun"/> (null: one process).</param>
+    public static int Run(TrainSettings s, IAnsiConsole console, TextWriter? warnings = null, MpiWorld? world = null)
     {
         ArgumentNullException.ThrowIfNull(s);
         ArgumentNullException.ThrowIfNull(console);
+        if (world is null && (s.Mpi || MpiRun.LaunchedWithOthers)) return MpiRun.Train(s, console, warnings);
+        bool writes = world is not { Rank: > 0 };   // under MPI, rank 0 alone writes files
         var wall = Stopwatch.StartNew();
         OutputPath.Check(s.Out);
         var (train, test, testIsTrain) = DataLoading.Load(s.Data);
@@ -26,6 +29,8 @@ internal static class TrainRunner
                 $"{train.Name} has {train.Features} features and {train.Outputs} {(s.Data.Regression ? "target" : "classes")}, but --layers {s.LayersText} maps {widths[0]} → {widths[^1]}"));
         var spec = s.SpecFor(train.Features, train.Outputs);
         using var network = Network<float>.Create(spec, s.Seed, s.Init);
+        using var mpi = world is null ? null : MpiTraining.Begin(world, network);   // rank 0's θ; shards shared from here
+        if (mpi is not null) mpi.SeparateWaiting = true;   // the summary line says where the time went
 
         int stepsPerEpoch = (train.Count + s.Batch - 1) / s.Batch;
         var options = s.Curvature is { } curvature
@@ -35,7 +40,7 @@ internal static class TrainRunner
         var run = RunMetadata(s, spec, train);
         var resume = s.Resume is null ? null : LoadCheckpoint(s.Resume, run);
         Action<TrainingCheckpoint<float>>? onCheckpoint = null;
-        if (s.CheckpointEvery > 0)
+        if (s.CheckpointEvery > 0 && writes)
         {
             string checkpoint = s.CheckpointPath;
             if (Path.GetDirectoryName(Path.GetFullPath(checkpoint)) is { } checkpointDir) Directory.CreateDirectory(checkpointDir);
@@ -78,6 +83,7 @@ internal static class TrainRunner
             console.Line(string.Create(Inv, $"{testName} loss: {final.Loss:F6}"));
         }
 
+        if (!writes) return ExitCodes.Ok;
         Save(s, network, train, final, testIsTrain);
         console.Line($"model saved to {s.Out}");
         LearningCurvePlot.WriteOrWarn(s.Out, results, classification, console, warnings ?? Console.Error);
@@ -87,6 +93,7 @@ internal static class TrainRunner
         double trainSeconds = results.Sum(r => r.Elapsed.TotalSeconds);
         console.Line(string.Create(Inv,
             $"wall time {wall.Elapsed.TotalSeconds:F1} s (training {trainSeconds:F1} s, {results.Sum(r => r.SamplesPerSecond * r.Elapsed.TotalSeconds) / trainSeconds:N0} samples/s)"));
+        if (mpi is not null) console.Line(MpiRun.Summary(mpi, trainSeconds));
         return ExitCodes.Ok;
     }
 

@@ -41,9 +41,9 @@ public static partial class Gemm
         internal static void Run(ref T a, ref T b, int kc, ref T c, nint ldc, bool add)
         {
             if (Vector512.IsHardwareAccelerated)
-                Run512(ref a, ref b, kc, ref c, ldc, add);
+                RunTile<Wide512<T>, Vector512<T>>(ref a, ref b, kc, ref c, ldc, add);
             else if (Vector256.IsHardwareAccelerated)
-                Run256(ref a, ref b, kc, ref c, ldc, add);
+                RunTile<Wide256<T>, Vector256<T>>(ref a, ref b, kc, ref c, ldc, add);
             else if (Vector128.IsHardwareAccelerated)
                 Run128(ref a, ref b, kc, ref c, ldc, add);
             else
@@ -75,29 +75,18 @@ public static partial class Gemm
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Store(ref T c, Vector512<T> v0, Vector512<T> v1, bool add)
+        private static void Store<TW, TV>(ref T c, TV v0, TV v1, bool add)
+            where TW : struct, IVectorWidth<TV, T>
+            where TV : struct
         {
-            nuint w = (nuint)Vector512<T>.Count;
+            nuint w = (nuint)TW.Count;
             if (add)
             {
-                v0 = Vector512.LoadUnsafe(ref c) + v0;
-                v1 = Vector512.LoadUnsafe(ref c, w) + v1;
+                v0 = TW.Add(TW.Load(ref c, 0), v0);
+                v1 = TW.Add(TW.Load(ref c, w), v1);
             }
-            v0.StoreUnsafe(ref c);
-            v1.StoreUnsafe(ref c, w);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Store(ref T c, Vector256<T> v0, Vector256<T> v1, bool add)
-        {
-            nuint w = (nuint)Vector256<T>.Count;
-            if (add)
-            {
-                v0 = Vector256.LoadUnsafe(ref c) + v0;
-                v1 = Vector256.LoadUnsafe(ref c, w) + v1;
-            }
-            v0.StoreUnsafe(ref c);
-            v1.StoreUnsafe(ref c, w);
+            TW.Store(v0, ref c, 0);
+            TW.Store(v1, ref c, w);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -184,81 +173,59 @@ public static partial class Gemm
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Put(ref T c, Vector512<T> v, bool add) => (add ? Vector512.LoadUnsafe(ref c) + v : v).StoreUnsafe(ref c);
 
-        /// <summary>8 × (2·W512) tile: 16 zmm accumulators, 2 B̃ loads and 8 broadcasts per k step.</summary>
+        /// <summary>MR × (2·W) tile, one body for both wide forms: with 512-bit vectors 8 rows (16 zmm accumulators, 2 B̃
+        /// loads and 8 broadcasts per k step), with 256-bit ones 6 rows (12 ymm accumulators, within AVX2's 16
+        /// registers). The row count is a constant of <typeparamref name="TW"/>, so each form compiles to its own
+        /// straight-line loop.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Run512(ref T a, ref T b, int kc, ref T c, nint ldc, bool add)
+        private static void RunTile<TW, TV>(ref T a, ref T b, int kc, ref T c, nint ldc, bool add)
+            where TW : struct, IVectorWidth<TV, T>
+            where TV : struct
         {
-            nuint w = (nuint)Vector512<T>.Count;
-            Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default;
-            Vector512<T> c20 = default, c21 = default, c30 = default, c31 = default;
-            Vector512<T> c40 = default, c41 = default, c50 = default, c51 = default;
-            Vector512<T> c60 = default, c61 = default, c70 = default, c71 = default;
+            bool eight = TW.Count * Unsafe.SizeOf<T>() == 64;   // 512-bit vectors: a JIT-time constant
+            nuint w = (nuint)TW.Count;
+            TV c00 = default, c01 = default, c10 = default, c11 = default;
+            TV c20 = default, c21 = default, c30 = default, c31 = default;
+            TV c40 = default, c41 = default, c50 = default, c51 = default;
+            TV c60 = default, c61 = default, c70 = default, c71 = default;
             for (int p = 0; p < kc; p++)
             {
-                Vector512<T> b0 = Vector512.LoadUnsafe(ref b);
-                Vector512<T> b1 = Vector512.LoadUnsafe(ref b, w);
-                Vector512<T> x = Vector512.Create(a);
-                c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
-                x = Vector512.Create(Unsafe.Add(ref a, 1));
-                c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
-                x = Vector512.Create(Unsafe.Add(ref a, 2));
-                c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
-                x = Vector512.Create(Unsafe.Add(ref a, 3));
-                c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
-                x = Vector512.Create(Unsafe.Add(ref a, 4));
-                c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
-                x = Vector512.Create(Unsafe.Add(ref a, 5));
-                c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
-                x = Vector512.Create(Unsafe.Add(ref a, 6));
-                c60 = Fma(x, b0, c60); c61 = Fma(x, b1, c61);
-                x = Vector512.Create(Unsafe.Add(ref a, 7));
-                c70 = Fma(x, b0, c70); c71 = Fma(x, b1, c71);
-                a = ref Unsafe.Add(ref a, 8);
+                TV b0 = TW.Load(ref b, 0);
+                TV b1 = TW.Load(ref b, w);
+                TV x = TW.Broadcast(a);
+                c00 = TW.Fma(x, b0, c00); c01 = TW.Fma(x, b1, c01);
+                x = TW.Broadcast(Unsafe.Add(ref a, 1));
+                c10 = TW.Fma(x, b0, c10); c11 = TW.Fma(x, b1, c11);
+                x = TW.Broadcast(Unsafe.Add(ref a, 2));
+                c20 = TW.Fma(x, b0, c20); c21 = TW.Fma(x, b1, c21);
+                x = TW.Broadcast(Unsafe.Add(ref a, 3));
+                c30 = TW.Fma(x, b0, c30); c31 = TW.Fma(x, b1, c31);
+                x = TW.Broadcast(Unsafe.Add(ref a, 4));
+                c40 = TW.Fma(x, b0, c40); c41 = TW.Fma(x, b1, c41);
+                x = TW.Broadcast(Unsafe.Add(ref a, 5));
+                c50 = TW.Fma(x, b0, c50); c51 = TW.Fma(x, b1, c51);
+                if (eight)
+                {
+                    x = TW.Broadcast(Unsafe.Add(ref a, 6));
+                    c60 = TW.Fma(x, b0, c60); c61 = TW.Fma(x, b1, c61);
+                    x = TW.Broadcast(Unsafe.Add(ref a, 7));
+                    c70 = TW.Fma(x, b0, c70); c71 = TW.Fma(x, b1, c71);
+                }
+                a = ref Unsafe.Add(ref a, eight ? 8 : 6);
                 b = ref Unsafe.Add(ref b, 2 * w);
             }
-            Store(ref c, c00, c01, add); c = ref Unsafe.Add(ref c, ldc);
-            Store(ref c, c10, c11, add); c = ref Unsafe.Add(ref c, ldc);
-            Store(ref c, c20, c21, add); c = ref Unsafe.Add(ref c, ldc);
-            Store(ref c, c30, c31, add); c = ref Unsafe.Add(ref c, ldc);
-            Store(ref c, c40, c41, add); c = ref Unsafe.Add(ref c, ldc);
-            Store(ref c, c50, c51, add); c = ref Unsafe.Add(ref c, ldc);
-            Store(ref c, c60, c61, add); c = ref Unsafe.Add(ref c, ldc);
-            Store(ref c, c70, c71, add);
-        }
-
-        /// <summary>6 × (2·W256) tile: 12 ymm accumulators (fits the 16 AVX2 registers).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Run256(ref T a, ref T b, int kc, ref T c, nint ldc, bool add)
-        {
-            nuint w = (nuint)Vector256<T>.Count;
-            Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default;
-            Vector256<T> c20 = default, c21 = default, c30 = default, c31 = default;
-            Vector256<T> c40 = default, c41 = default, c50 = default, c51 = default;
-            for (int p = 0; p < kc; p++)
+            Store<TW, TV>(ref c, c00, c01, add); c = ref Unsafe.Add(ref c, ldc);
+            Store<TW, TV>(ref c, c10, c11, add); c = ref Unsafe.Add(ref c, ldc);
+            Store<TW, TV>(ref c, c20, c21, add); c = ref Unsafe.Add(ref c, ldc);
+            Store<TW, TV>(ref c, c30, c31, add); c = ref Unsafe.Add(ref c, ldc);
+            Store<TW, TV>(ref c, c40, c41, add); c = ref Unsafe.Add(ref c, ldc);
+            Store<TW, TV>(ref c, c50, c51, add);
+            if (eight)
             {
-                Vector256<T> b0 = Vector256.LoadUnsafe(ref b);
-                Vector256<T> b1 = Vector256.LoadUnsafe(ref b, w);
-                Vector256<T> x = Vector256.Create(a);
-                c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
-                x = Vector256.Create(Unsafe.Add(ref a, 1));
-                c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
-                x = Vector256.Create(Unsafe.Add(ref a, 2));
-                c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
-                x = Vector256.Create(Unsafe.Add(ref a, 3));
-                c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
-                x = Vector256.Create(Unsafe.Add(ref a, 4));
-                c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
-                x = Vector256.Create(Unsafe.Add(ref a, 5));
-                c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
-                a = ref Unsafe.Add(ref a, 6);
-                b = ref Unsafe.Add(ref b, 2 * w);
+                c = ref Unsafe.Add(ref c, ldc);
+                Store<TW, TV>(ref c, c60, c61, add); c = ref Unsafe.Add(ref c, ldc);
+                Store<TW, TV>(ref c, c70, c71, add);
             }
-            Store(ref c, c00, c01, add); c = ref Unsafe.Add(ref c, ldc);
-            Store(ref c, c10, c11, add); c = ref Unsafe.Add(ref c, ldc);
-            Store(ref c, c20, c21, add); c = ref Unsafe.Add(ref c, ldc);
-            Store(ref c, c30, c31, add); c = ref Unsafe.Add(ref c, ldc);
-            Store(ref c, c40, c41, add); c = ref Unsafe.Add(ref c, ldc);
-            Store(ref c, c50, c51, add);
         }
 
         /// <summary>6 × (2·W128) tile: 12 xmm accumulators.</summary>

@@ -14,7 +14,7 @@ public static partial class Gemm
     /// zero-padded to whole panels so that edge tiles run the same kernel.
     /// The packing loops (and the blocked driver) are compiled fully optimised at once, like the kernels, not through
     /// tiered compilation: in a mixed workload (the `shapes` sweep) their dynamic-PGO tier-1 code ran Aᵀ·B 10–15 %
-    /// slower (500 × 70 × 1000: 82 GFLOP/s against 96 with DOTNET_TieredPGO=0, DOTNET_TieredCompilation=0, or this).
+    /// slower (bench/RESULTS.md, "GEMM thresholds and compilation").
     /// </summary>
     internal static class Packing<T>
         where T : unmanaged, IFloatingPointIeee754<T>

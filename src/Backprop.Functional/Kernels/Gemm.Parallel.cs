@@ -26,9 +26,9 @@ public static partial class Gemm
     /// <remarks>
     /// Spans cannot cross threads, so the caller pins the three operands with <c>fixed</c> for the whole product
     /// (it joins the workers before leaving the block) and publishes their addresses; workers turn them back into
-    /// references. Pinned memory cannot move, so the workers' references stay valid whatever the GC does. This is
-    /// one of the library's two uses of <c>unsafe</c> (the other reads the address of a pinned scratch buffer to align
-    /// it, <see cref="Scratch{T}"/>). Nothing is allocated per call.
+    /// references. Pinned memory cannot move, so the workers' references stay valid whatever the GC does. The other
+    /// <c>unsafe</c> sites (scratch alignment, the recurrent row split, the two-thread update, the micro-shard jobs) are
+    /// listed in docs/ARCHITECTURE.md, "Unsafe code". Nothing is allocated per call.
     /// </remarks>
     internal sealed class Team<T> : Pool.Job
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -191,6 +191,9 @@ public static partial class Gemm
         }
 
         internal static void Exit() => Gate.Exit();
+
+        /// <summary>Whether the calling thread holds the pool (its gate is re-entrant: a nested job must not start).</summary>
+        internal static bool HeldByCurrentThread => Gate.IsHeldByCurrentThread;
 
         /// <summary>Bytes the pool's worker threads have allocated since they started, as each recorded it at the end
         /// of its last job (so it covers everything up to that job, waits included). Tests add it to the calling

@@ -9,7 +9,8 @@ public static partial class Gemm
     /// <summary>
     /// Register-blocked direct kernels for products that are too small or too thin to repay packing:
     /// A·Bᵀ (both operands k-contiguous: 4 × 4 blocks of dot products) and op(A)·B (4 rows × 4 vectors of C
-    /// accumulated in registers over k), in Vector512 and Vector256 forms. Each C element is always computed by the
+    /// accumulated in registers over k), each written once over the vector width (Vector512 or Vector256, see
+    /// <see cref="IVectorWidth{TV, T}"/>); the drivers pick the width once per call. Each C element is always computed by the
     /// same sequence of operations whatever block it falls in.
     /// </summary>
     internal static class Tiles<T>
@@ -31,9 +32,9 @@ public static partial class Gemm
         internal static void DotNT(ref T a, ref T b, ref T c, int m, int n, int k, int ldc, bool accumulate)
         {
             if (Vector512.IsHardwareAccelerated && k >= Vector512<T>.Count)
-                DotNT512(ref a, ref b, ref c, m, n, k, ldc, accumulate);
+                DotNT<Wide512<T>, Vector512<T>>(ref a, ref b, ref c, m, n, k, ldc, accumulate);
             else
-                DotNT256(ref a, ref b, ref c, m, n, k, ldc, accumulate);
+                DotNT<Wide256<T>, Vector256<T>>(ref a, ref b, ref c, m, n, k, ldc, accumulate);
         }
 
         /// <summary>C ← (accumulate ? C : 0) + op(A)·B, B [k × n], op(A)ᵢₚ = a[i·rs + p·ds]; requires <see cref="CanAxpy"/>.</summary>
@@ -62,13 +63,16 @@ public static partial class Gemm
         }
 
         /// <summary>C[m × n] ← (accumulate ? C : 0) + A·Bᵀ with A [m × k], B [n × k] (k ≥ W): 4 × 4 blocks of dot
-        /// products, one W-wide accumulator per C element, the k tail as one overlapping masked vector.</summary>
+        /// products, one W-wide accumulator per C element, the k tail as one overlapping masked vector. One body for
+        /// both widths (<typeparamref name="TW"/>: <see cref="Wide512{T}"/> or <see cref="Wide256{T}"/>).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DotNT512(ref T a, ref T b, ref T c, int m, int n, int k, int ldc, bool accumulate)
+        private static void DotNT<TW, TV>(ref T a, ref T b, ref T c, int m, int n, int k, int ldc, bool accumulate)
+            where TW : struct, IVectorWidth<TV, T>
+            where TV : struct
         {
-            int w = Vector512<T>.Count;
+            int w = TW.Count;
             int rem = k % w;
-            Vector512<T> mask = Vector512.GreaterThanOrEqual(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(w - rem)));
+            TV mask = TW.TailMask(rem);
             int i = 0;
             Span<int> blocks = SkipsZeroBlocks(n, k, w) ? stackalloc int[k / w] : default;
             for (; i + 4 <= m; i += 4)
@@ -79,12 +83,12 @@ public static partial class Gemm
                 int live = blocks.IsEmpty ? 0 : NonZeroBlocks(ref ai, 4, k, k - rem, w, blocks);
                 if (live < blocks.Length)
                     for (; j + 4 <= n; j += 4)
-                        Dot4x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
+                        Dot4x4<TW, TV, ListedBlocks>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
                 for (; j + 4 <= n; j += 4)
-                    Dot4x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
+                    Dot4x4<TW, TV, EveryBlock>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
                 for (; j < n; j++)
                     for (int r = 0; r < 4; r++)
-                        Dot1x1_512(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * ldc + j), accumulate);
+                        Dot1x1<TW, TV>(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * ldc + j), accumulate);
             }
             for (; i < m; i++)
             {
@@ -94,12 +98,134 @@ public static partial class Gemm
                 int live = blocks.IsEmpty ? 0 : NonZeroBlocks(ref ai, 1, k, k - rem, w, blocks);
                 if (live < blocks.Length)
                     for (; j + 4 <= n; j += 4)
-                        Dot1x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
+                        Dot1x4<TW, TV, ListedBlocks>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
                 for (; j + 4 <= n; j += 4)
-                    Dot1x4_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
+                    Dot1x4<TW, TV, EveryBlock>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
                 for (; j < n; j++)
-                    Dot1x1_512(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
+                    Dot1x1<TW, TV>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
             }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dot4x4<TW, TV, TBlocks>(ref T a, ref T b, int k, TBlocks blocks, int rem, TV mask, ref T c, int ldc, bool accumulate)
+            where TW : struct, IVectorWidth<TV, T>
+            where TV : struct
+            where TBlocks : IBlockList, allows ref struct
+        {
+            int w = TW.Count;
+            nint ka = k;
+            TV c00 = default, c01 = default, c02 = default, c03 = default;
+            TV c10 = default, c11 = default, c12 = default, c13 = default;
+            TV c20 = default, c21 = default, c22 = default, c23 = default;
+            TV c30 = default, c31 = default, c32 = default, c33 = default;
+            ref T a1 = ref Unsafe.Add(ref a, ka);
+            ref T a2 = ref Unsafe.Add(ref a1, ka);
+            ref T a3 = ref Unsafe.Add(ref a2, ka);
+            ref T b1 = ref Unsafe.Add(ref b, ka);
+            ref T b2 = ref Unsafe.Add(ref b1, ka);
+            ref T b3 = ref Unsafe.Add(ref b2, ka);
+            int count = blocks.Count;
+            for (int t = 0; t <= count; t++)
+            {
+                TV x0, x1, x2, x3;
+                nuint q;
+                if (t < count)
+                {
+                    q = (nuint)blocks.Offset(t);
+                    x0 = TW.Load(ref a, q);
+                    x1 = TW.Load(ref a1, q);
+                    x2 = TW.Load(ref a2, q);
+                    x3 = TW.Load(ref a3, q);
+                }
+                else
+                {
+                    if (rem == 0) break;
+                    q = (nuint)(k - w);
+                    x0 = TW.And(TW.Load(ref a, q), mask);
+                    x1 = TW.And(TW.Load(ref a1, q), mask);
+                    x2 = TW.And(TW.Load(ref a2, q), mask);
+                    x3 = TW.And(TW.Load(ref a3, q), mask);
+                }
+                TV y = TW.Load(ref b, q);
+                c00 = TW.Fma(x0, y, c00); c10 = TW.Fma(x1, y, c10);
+                c20 = TW.Fma(x2, y, c20); c30 = TW.Fma(x3, y, c30);
+                y = TW.Load(ref b1, q);
+                c01 = TW.Fma(x0, y, c01); c11 = TW.Fma(x1, y, c11);
+                c21 = TW.Fma(x2, y, c21); c31 = TW.Fma(x3, y, c31);
+                y = TW.Load(ref b2, q);
+                c02 = TW.Fma(x0, y, c02); c12 = TW.Fma(x1, y, c12);
+                c22 = TW.Fma(x2, y, c22); c32 = TW.Fma(x3, y, c32);
+                y = TW.Load(ref b3, q);
+                c03 = TW.Fma(x0, y, c03); c13 = TW.Fma(x1, y, c13);
+                c23 = TW.Fma(x2, y, c23); c33 = TW.Fma(x3, y, c33);
+            }
+            nint ld = ldc;
+            Put(ref c, TW.Sum(c00), accumulate); Put(ref Unsafe.Add(ref c, 1), TW.Sum(c01), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), TW.Sum(c02), accumulate); Put(ref Unsafe.Add(ref c, 3), TW.Sum(c03), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, TW.Sum(c10), accumulate); Put(ref Unsafe.Add(ref c, 1), TW.Sum(c11), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), TW.Sum(c12), accumulate); Put(ref Unsafe.Add(ref c, 3), TW.Sum(c13), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, TW.Sum(c20), accumulate); Put(ref Unsafe.Add(ref c, 1), TW.Sum(c21), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), TW.Sum(c22), accumulate); Put(ref Unsafe.Add(ref c, 3), TW.Sum(c23), accumulate);
+            c = ref Unsafe.Add(ref c, ld);
+            Put(ref c, TW.Sum(c30), accumulate); Put(ref Unsafe.Add(ref c, 1), TW.Sum(c31), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), TW.Sum(c32), accumulate); Put(ref Unsafe.Add(ref c, 3), TW.Sum(c33), accumulate);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dot1x4<TW, TV, TBlocks>(ref T a, ref T b, int k, TBlocks blocks, int rem, TV mask, ref T c, bool accumulate)
+            where TW : struct, IVectorWidth<TV, T>
+            where TV : struct
+            where TBlocks : IBlockList, allows ref struct
+        {
+            int w = TW.Count;
+            nint ka = k;
+            TV c0 = default, c1 = default, c2 = default, c3 = default;
+            ref T b1 = ref Unsafe.Add(ref b, ka);
+            ref T b2 = ref Unsafe.Add(ref b1, ka);
+            ref T b3 = ref Unsafe.Add(ref b2, ka);
+            int count = blocks.Count;
+            for (int t = 0; t <= count; t++)
+            {
+                TV x;
+                nuint q;
+                if (t < count)
+                {
+                    q = (nuint)blocks.Offset(t);
+                    x = TW.Load(ref a, q);
+                }
+                else
+                {
+                    if (rem == 0) break;
+                    q = (nuint)(k - w);
+                    x = TW.And(TW.Load(ref a, q), mask);
+                }
+                c0 = TW.Fma(x, TW.Load(ref b, q), c0);
+                c1 = TW.Fma(x, TW.Load(ref b1, q), c1);
+                c2 = TW.Fma(x, TW.Load(ref b2, q), c2);
+                c3 = TW.Fma(x, TW.Load(ref b3, q), c3);
+            }
+            Put(ref c, TW.Sum(c0), accumulate); Put(ref Unsafe.Add(ref c, 1), TW.Sum(c1), accumulate);
+            Put(ref Unsafe.Add(ref c, 2), TW.Sum(c2), accumulate); Put(ref Unsafe.Add(ref c, 3), TW.Sum(c3), accumulate);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.AggressiveInlining)]   // inlined into DotNT, as the twins were
+        private static void Dot1x1<TW, TV>(ref T a, ref T b, int k, int rem, TV mask, ref T c, bool accumulate)
+            where TW : struct, IVectorWidth<TV, T>
+            where TV : struct
+        {
+            int w = TW.Count;
+            TV c0 = default;
+            int end = k - rem;
+            for (int p = 0; p < end; p += w)
+                c0 = TW.Fma(TW.Load(ref a, (nuint)p), TW.Load(ref b, (nuint)p), c0);
+            if (rem != 0)
+            {
+                nuint q = (nuint)(k - w);
+                c0 = TW.Fma(TW.And(TW.Load(ref a, q), mask), TW.Load(ref b, q), c0);
+            }
+            Put(ref c, TW.Sum(c0), accumulate);
         }
 
         /// <summary>Whether the dot tiles of A·Bᵀ (four rows, or one) skip the blocks of A that are zero in every row of the
@@ -160,106 +286,6 @@ public static partial class Gemm
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Put(ref T c, T s, bool accumulate) => c = accumulate ? c + s : s;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot4x4_512<TBlocks>(ref T a, ref T b, int k, TBlocks blocks, int rem, Vector512<T> mask, ref T c, int ldc, bool accumulate)
-            where TBlocks : IBlockList, allows ref struct
-        {
-            int w = Vector512<T>.Count;
-            nint ka = k;
-            Vector512<T> c00 = default, c01 = default, c02 = default, c03 = default;
-            Vector512<T> c10 = default, c11 = default, c12 = default, c13 = default;
-            Vector512<T> c20 = default, c21 = default, c22 = default, c23 = default;
-            Vector512<T> c30 = default, c31 = default, c32 = default, c33 = default;
-            ref T a1 = ref Unsafe.Add(ref a, ka);
-            ref T a2 = ref Unsafe.Add(ref a1, ka);
-            ref T a3 = ref Unsafe.Add(ref a2, ka);
-            ref T b1 = ref Unsafe.Add(ref b, ka);
-            ref T b2 = ref Unsafe.Add(ref b1, ka);
-            ref T b3 = ref Unsafe.Add(ref b2, ka);
-            int count = blocks.Count;
-            for (int t = 0; t <= count; t++)
-            {
-                Vector512<T> x0, x1, x2, x3;
-                nuint q;
-                if (t < count)
-                {
-                    q = (nuint)blocks.Offset(t);
-                    x0 = Vector512.LoadUnsafe(ref a, q);
-                    x1 = Vector512.LoadUnsafe(ref a1, q);
-                    x2 = Vector512.LoadUnsafe(ref a2, q);
-                    x3 = Vector512.LoadUnsafe(ref a3, q);
-                }
-                else
-                {
-                    if (rem == 0) break;
-                    q = (nuint)(k - w);
-                    x0 = Vector512.LoadUnsafe(ref a, q) & mask;
-                    x1 = Vector512.LoadUnsafe(ref a1, q) & mask;
-                    x2 = Vector512.LoadUnsafe(ref a2, q) & mask;
-                    x3 = Vector512.LoadUnsafe(ref a3, q) & mask;
-                }
-                Vector512<T> y = Vector512.LoadUnsafe(ref b, q);
-                c00 = MicroKernel<T>.Fma(x0, y, c00); c10 = MicroKernel<T>.Fma(x1, y, c10);
-                c20 = MicroKernel<T>.Fma(x2, y, c20); c30 = MicroKernel<T>.Fma(x3, y, c30);
-                y = Vector512.LoadUnsafe(ref b1, q);
-                c01 = MicroKernel<T>.Fma(x0, y, c01); c11 = MicroKernel<T>.Fma(x1, y, c11);
-                c21 = MicroKernel<T>.Fma(x2, y, c21); c31 = MicroKernel<T>.Fma(x3, y, c31);
-                y = Vector512.LoadUnsafe(ref b2, q);
-                c02 = MicroKernel<T>.Fma(x0, y, c02); c12 = MicroKernel<T>.Fma(x1, y, c12);
-                c22 = MicroKernel<T>.Fma(x2, y, c22); c32 = MicroKernel<T>.Fma(x3, y, c32);
-                y = Vector512.LoadUnsafe(ref b3, q);
-                c03 = MicroKernel<T>.Fma(x0, y, c03); c13 = MicroKernel<T>.Fma(x1, y, c13);
-                c23 = MicroKernel<T>.Fma(x2, y, c23); c33 = MicroKernel<T>.Fma(x3, y, c33);
-            }
-            nint ld = ldc;
-            Put(ref c, Vector512.Sum(c00), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c01), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c02), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c03), accumulate);
-            c = ref Unsafe.Add(ref c, ld);
-            Put(ref c, Vector512.Sum(c10), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c11), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c12), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c13), accumulate);
-            c = ref Unsafe.Add(ref c, ld);
-            Put(ref c, Vector512.Sum(c20), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c21), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c22), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c23), accumulate);
-            c = ref Unsafe.Add(ref c, ld);
-            Put(ref c, Vector512.Sum(c30), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c31), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c32), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c33), accumulate);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot1x4_512<TBlocks>(ref T a, ref T b, int k, TBlocks blocks, int rem, Vector512<T> mask, ref T c, bool accumulate)
-            where TBlocks : IBlockList, allows ref struct
-        {
-            int w = Vector512<T>.Count;
-            nint ka = k;
-            Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default;
-            ref T b1 = ref Unsafe.Add(ref b, ka);
-            ref T b2 = ref Unsafe.Add(ref b1, ka);
-            ref T b3 = ref Unsafe.Add(ref b2, ka);
-            int count = blocks.Count;
-            for (int t = 0; t <= count; t++)
-            {
-                Vector512<T> x;
-                nuint q;
-                if (t < count)
-                {
-                    q = (nuint)blocks.Offset(t);
-                    x = Vector512.LoadUnsafe(ref a, q);
-                }
-                else
-                {
-                    if (rem == 0) break;
-                    q = (nuint)(k - w);
-                    x = Vector512.LoadUnsafe(ref a, q) & mask;
-                }
-                c0 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b, q), c0);
-                c1 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b1, q), c1);
-                c2 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b2, q), c2);
-                c3 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b3, q), c3);
-            }
-            Put(ref c, Vector512.Sum(c0), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector512.Sum(c1), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector512.Sum(c2), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector512.Sum(c3), accumulate);
-        }
-
         /// <summary>Writes the offsets of the <paramref name="width"/>-element blocks of a[0..<paramref name="end"/>) that
         /// hold a non-zero in any of <paramref name="rows"/> (1 or 4) rows <paramref name="lda"/> apart (NaN counts as
         /// non-zero) to <paramref name="blocks"/> in increasing order; returns how many there are. The rows' bits are
@@ -283,22 +309,6 @@ public static partial class Gemm
             return live;
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot1x1_512(ref T a, ref T b, int k, int rem, Vector512<T> mask, ref T c, bool accumulate)
-        {
-            int w = Vector512<T>.Count;
-            Vector512<T> c0 = default;
-            int end = k - rem;
-            for (int p = 0; p < end; p += w)
-                c0 = MicroKernel<T>.Fma(Vector512.LoadUnsafe(ref a, (nuint)p), Vector512.LoadUnsafe(ref b, (nuint)p), c0);
-            if (rem != 0)
-            {
-                nuint q = (nuint)(k - w);
-                c0 = MicroKernel<T>.Fma(Vector512.LoadUnsafe(ref a, q) & mask, Vector512.LoadUnsafe(ref b, q), c0);
-            }
-            Put(ref c, Vector512.Sum(c0), accumulate);
-        }
-
         /// <summary>C[m × n] ← (accumulate ? C : 0) + op(A)·B with B [k × n] rows contiguous, op(A)ᵢₚ at
         /// a[i·rs + p·ds]: 4 rows × 4 vectors of C held in registers over the whole k loop (an FMA chain over p in
         /// increasing order per element, so every block shape gives the same bits).</summary>
@@ -316,9 +326,9 @@ public static partial class Gemm
                 ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
                 int j = 0;
                 for (; j + 4 * w <= n; j += 4 * w)
-                    Axpy4x4_512(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                    Axpy4x4<Wide512<T>, Vector512<T>>(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                 for (; j + w <= n; j += w)
-                    Axpy4x1_512(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                    Axpy4x1<Wide512<T>, Vector512<T>>(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                 if (n < w / 2)
                     for (int r = 0; r < 4; r++)
                         AxpyScalar(ref Unsafe.Add(ref ai, r * rs), ds, ref b, ref Unsafe.Add(ref ci, (nint)r * n), 0, n, k, accumulate);
@@ -351,12 +361,12 @@ public static partial class Gemm
                 ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
                 int j = 0;
                 for (; j + 4 * w <= n; j += 4 * w)
-                    Axpy1x4_512(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                    Axpy1x4<Wide512<T>, Vector512<T>>(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                 for (; j + w <= n; j += w)
-                    Axpy1x1_512(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                    Axpy1x1<Wide512<T>, Vector512<T>>(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                 if (j + w / 2 <= n)
                 {
-                    Axpy1x1_256(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                    Axpy1x1<Wide256<T>, Vector256<T>>(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                     j += w / 2;
                 }
                 if (j < n && n >= w / 2)
@@ -369,20 +379,22 @@ public static partial class Gemm
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Axpy4x4_512(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
+        private static void Axpy4x4<TW, TV>(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
+            where TW : struct, IVectorWidth<TV, T>
+            where TV : struct
         {
-            nuint w = (nuint)Vector512<T>.Count;
+            nuint w = (nuint)TW.Count;
             nint n = ldb;
-            Vector512<T> c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
+            TV c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
             ref T c1 = ref Unsafe.Add(ref c, n);
             ref T c2 = ref Unsafe.Add(ref c1, n);
             ref T c3 = ref Unsafe.Add(ref c2, n);
             if (accumulate)
             {
-                c00 = Vector512.LoadUnsafe(ref c); c01 = Vector512.LoadUnsafe(ref c, w); c02 = Vector512.LoadUnsafe(ref c, 2 * w); c03 = Vector512.LoadUnsafe(ref c, 3 * w);
-                c10 = Vector512.LoadUnsafe(ref c1); c11 = Vector512.LoadUnsafe(ref c1, w); c12 = Vector512.LoadUnsafe(ref c1, 2 * w); c13 = Vector512.LoadUnsafe(ref c1, 3 * w);
-                c20 = Vector512.LoadUnsafe(ref c2); c21 = Vector512.LoadUnsafe(ref c2, w); c22 = Vector512.LoadUnsafe(ref c2, 2 * w); c23 = Vector512.LoadUnsafe(ref c2, 3 * w);
-                c30 = Vector512.LoadUnsafe(ref c3); c31 = Vector512.LoadUnsafe(ref c3, w); c32 = Vector512.LoadUnsafe(ref c3, 2 * w); c33 = Vector512.LoadUnsafe(ref c3, 3 * w);
+                c00 = TW.Load(ref c, 0); c01 = TW.Load(ref c, w); c02 = TW.Load(ref c, 2 * w); c03 = TW.Load(ref c, 3 * w);
+                c10 = TW.Load(ref c1, 0); c11 = TW.Load(ref c1, w); c12 = TW.Load(ref c1, 2 * w); c13 = TW.Load(ref c1, 3 * w);
+                c20 = TW.Load(ref c2, 0); c21 = TW.Load(ref c2, w); c22 = TW.Load(ref c2, 2 * w); c23 = TW.Load(ref c2, 3 * w);
+                c30 = TW.Load(ref c3, 0); c31 = TW.Load(ref c3, w); c32 = TW.Load(ref c3, 2 * w); c33 = TW.Load(ref c3, 3 * w);
             }
             else
             {
@@ -394,49 +406,89 @@ public static partial class Gemm
             for (int p = 0; p < k; p++)
             {
                 nint o = p * ds;
-                Vector512<T> y0 = Vector512.LoadUnsafe(ref b), y1 = Vector512.LoadUnsafe(ref b, w);
-                Vector512<T> y2 = Vector512.LoadUnsafe(ref b, 2 * w), y3 = Vector512.LoadUnsafe(ref b, 3 * w);
-                Vector512<T> x = Vector512.Create(Unsafe.Add(ref a, o));
-                c00 = MicroKernel<T>.Fma(x, y0, c00); c01 = MicroKernel<T>.Fma(x, y1, c01); c02 = MicroKernel<T>.Fma(x, y2, c02); c03 = MicroKernel<T>.Fma(x, y3, c03);
-                x = Vector512.Create(Unsafe.Add(ref a1, o));
-                c10 = MicroKernel<T>.Fma(x, y0, c10); c11 = MicroKernel<T>.Fma(x, y1, c11); c12 = MicroKernel<T>.Fma(x, y2, c12); c13 = MicroKernel<T>.Fma(x, y3, c13);
-                x = Vector512.Create(Unsafe.Add(ref a2, o));
-                c20 = MicroKernel<T>.Fma(x, y0, c20); c21 = MicroKernel<T>.Fma(x, y1, c21); c22 = MicroKernel<T>.Fma(x, y2, c22); c23 = MicroKernel<T>.Fma(x, y3, c23);
-                x = Vector512.Create(Unsafe.Add(ref a3, o));
-                c30 = MicroKernel<T>.Fma(x, y0, c30); c31 = MicroKernel<T>.Fma(x, y1, c31); c32 = MicroKernel<T>.Fma(x, y2, c32); c33 = MicroKernel<T>.Fma(x, y3, c33);
+                TV y0 = TW.Load(ref b, 0), y1 = TW.Load(ref b, w);
+                TV y2 = TW.Load(ref b, 2 * w), y3 = TW.Load(ref b, 3 * w);
+                TV x = TW.Broadcast(Unsafe.Add(ref a, o));
+                c00 = TW.Fma(x, y0, c00); c01 = TW.Fma(x, y1, c01); c02 = TW.Fma(x, y2, c02); c03 = TW.Fma(x, y3, c03);
+                x = TW.Broadcast(Unsafe.Add(ref a1, o));
+                c10 = TW.Fma(x, y0, c10); c11 = TW.Fma(x, y1, c11); c12 = TW.Fma(x, y2, c12); c13 = TW.Fma(x, y3, c13);
+                x = TW.Broadcast(Unsafe.Add(ref a2, o));
+                c20 = TW.Fma(x, y0, c20); c21 = TW.Fma(x, y1, c21); c22 = TW.Fma(x, y2, c22); c23 = TW.Fma(x, y3, c23);
+                x = TW.Broadcast(Unsafe.Add(ref a3, o));
+                c30 = TW.Fma(x, y0, c30); c31 = TW.Fma(x, y1, c31); c32 = TW.Fma(x, y2, c32); c33 = TW.Fma(x, y3, c33);
                 b = ref Unsafe.Add(ref b, n);
             }
-            c00.StoreUnsafe(ref c); c01.StoreUnsafe(ref c, w); c02.StoreUnsafe(ref c, 2 * w); c03.StoreUnsafe(ref c, 3 * w);
-            c10.StoreUnsafe(ref c1); c11.StoreUnsafe(ref c1, w); c12.StoreUnsafe(ref c1, 2 * w); c13.StoreUnsafe(ref c1, 3 * w);
-            c20.StoreUnsafe(ref c2); c21.StoreUnsafe(ref c2, w); c22.StoreUnsafe(ref c2, 2 * w); c23.StoreUnsafe(ref c2, 3 * w);
-            c30.StoreUnsafe(ref c3); c31.StoreUnsafe(ref c3, w); c32.StoreUnsafe(ref c3, 2 * w); c33.StoreUnsafe(ref c3, 3 * w);
+            TW.Store(c00, ref c, 0); TW.Store(c01, ref c, w); TW.Store(c02, ref c, 2 * w); TW.Store(c03, ref c, 3 * w);
+            TW.Store(c10, ref c1, 0); TW.Store(c11, ref c1, w); TW.Store(c12, ref c1, 2 * w); TW.Store(c13, ref c1, 3 * w);
+            TW.Store(c20, ref c2, 0); TW.Store(c21, ref c2, w); TW.Store(c22, ref c2, 2 * w); TW.Store(c23, ref c2, 3 * w);
+            TW.Store(c30, ref c3, 0); TW.Store(c31, ref c3, w); TW.Store(c32, ref c3, 2 * w); TW.Store(c33, ref c3, 3 * w);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Axpy4x1_512(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
+        private static void Axpy4x1<TW, TV>(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
+            where TW : struct, IVectorWidth<TV, T>
+            where TV : struct
         {
             nint n = ldb;
             ref T c1 = ref Unsafe.Add(ref c, n);
             ref T c2 = ref Unsafe.Add(ref c1, n);
             ref T c3 = ref Unsafe.Add(ref c2, n);
-            Vector512<T> c0v = accumulate ? Vector512.LoadUnsafe(ref c) : default;
-            Vector512<T> c1v = accumulate ? Vector512.LoadUnsafe(ref c1) : default;
-            Vector512<T> c2v = accumulate ? Vector512.LoadUnsafe(ref c2) : default;
-            Vector512<T> c3v = accumulate ? Vector512.LoadUnsafe(ref c3) : default;
+            TV c0v = accumulate ? TW.Load(ref c, 0) : default;
+            TV c1v = accumulate ? TW.Load(ref c1, 0) : default;
+            TV c2v = accumulate ? TW.Load(ref c2, 0) : default;
+            TV c3v = accumulate ? TW.Load(ref c3, 0) : default;
             ref T a1 = ref Unsafe.Add(ref a, rs);
             ref T a2 = ref Unsafe.Add(ref a1, rs);
             ref T a3 = ref Unsafe.Add(ref a2, rs);
             for (int p = 0; p < k; p++)
             {
                 nint o = p * ds;
-                Vector512<T> y = Vector512.LoadUnsafe(ref b);
-                c0v = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a, o)), y, c0v);
-                c1v = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a1, o)), y, c1v);
-                c2v = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a2, o)), y, c2v);
-                c3v = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a3, o)), y, c3v);
+                TV y = TW.Load(ref b, 0);
+                c0v = TW.Fma(TW.Broadcast(Unsafe.Add(ref a, o)), y, c0v);
+                c1v = TW.Fma(TW.Broadcast(Unsafe.Add(ref a1, o)), y, c1v);
+                c2v = TW.Fma(TW.Broadcast(Unsafe.Add(ref a2, o)), y, c2v);
+                c3v = TW.Fma(TW.Broadcast(Unsafe.Add(ref a3, o)), y, c3v);
                 b = ref Unsafe.Add(ref b, n);
             }
-            c0v.StoreUnsafe(ref c); c1v.StoreUnsafe(ref c1); c2v.StoreUnsafe(ref c2); c3v.StoreUnsafe(ref c3);
+            TW.Store(c0v, ref c, 0); TW.Store(c1v, ref c1, 0); TW.Store(c2v, ref c2, 0); TW.Store(c3v, ref c3, 0);
+        }
+
+        /// <summary>One row of C, four vectors wide: four independent FMA chains where <see cref="Axpy1x1{TW, TV}"/> would run
+        /// one latency-bound chain per vector (the rows left over after the 4-row blocks).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Axpy1x4<TW, TV>(ref T a, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
+            where TW : struct, IVectorWidth<TV, T>
+            where TV : struct
+        {
+            nint n = ldb;
+            nuint w = (nuint)TW.Count;
+            TV v0 = accumulate ? TW.Load(ref c, 0) : default, v1 = accumulate ? TW.Load(ref c, w) : default;
+            TV v2 = accumulate ? TW.Load(ref c, 2 * w) : default, v3 = accumulate ? TW.Load(ref c, 3 * w) : default;
+            for (int p = 0; p < k; p++)
+            {
+                TV x = TW.Broadcast(Unsafe.Add(ref a, p * ds));
+                v0 = TW.Fma(x, TW.Load(ref b, 0), v0);
+                v1 = TW.Fma(x, TW.Load(ref b, w), v1);
+                v2 = TW.Fma(x, TW.Load(ref b, 2 * w), v2);
+                v3 = TW.Fma(x, TW.Load(ref b, 3 * w), v3);
+                b = ref Unsafe.Add(ref b, n);
+            }
+            TW.Store(v0, ref c, 0); TW.Store(v1, ref c, w); TW.Store(v2, ref c, 2 * w); TW.Store(v3, ref c, 3 * w);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Axpy1x1<TW, TV>(ref T a, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
+            where TW : struct, IVectorWidth<TV, T>
+            where TV : struct
+        {
+            nint n = ldb;
+            TV v = accumulate ? TW.Load(ref c, 0) : default;
+            for (int p = 0; p < k; p++)
+            {
+                v = TW.Fma(TW.Broadcast(Unsafe.Add(ref a, p * ds)), TW.Load(ref b, 0), v);
+                b = ref Unsafe.Add(ref b, n);
+            }
+            TW.Store(v, ref c, 0);
         }
 
         /// <summary>Four or eight rows (<typeparamref name="TRows"/>) × one 256-bit vector of C, lanes below
@@ -505,197 +557,6 @@ public static partial class Gemm
             Vector256.ConditionalSelect(keep, old, v).StoreUnsafe(ref c);
         }
 
-        /// <summary>One row of C, four vectors wide: four independent FMA chains where <see cref="Axpy1x1_512"/> would run
-        /// one latency-bound chain per vector (the rows left over after the 4-row blocks).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Axpy1x4_512(ref T a, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
-        {
-            nint n = ldb;
-            nuint w = (nuint)Vector512<T>.Count;
-            Vector512<T> v0 = accumulate ? Vector512.LoadUnsafe(ref c) : default, v1 = accumulate ? Vector512.LoadUnsafe(ref c, w) : default;
-            Vector512<T> v2 = accumulate ? Vector512.LoadUnsafe(ref c, 2 * w) : default, v3 = accumulate ? Vector512.LoadUnsafe(ref c, 3 * w) : default;
-            for (int p = 0; p < k; p++)
-            {
-                Vector512<T> x = Vector512.Create(Unsafe.Add(ref a, p * ds));
-                v0 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b), v0);
-                v1 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b, w), v1);
-                v2 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b, 2 * w), v2);
-                v3 = MicroKernel<T>.Fma(x, Vector512.LoadUnsafe(ref b, 3 * w), v3);
-                b = ref Unsafe.Add(ref b, n);
-            }
-            v0.StoreUnsafe(ref c); v1.StoreUnsafe(ref c, w); v2.StoreUnsafe(ref c, 2 * w); v3.StoreUnsafe(ref c, 3 * w);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Axpy1x1_512(ref T a, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
-        {
-            nint n = ldb;
-            Vector512<T> v = accumulate ? Vector512.LoadUnsafe(ref c) : default;
-            for (int p = 0; p < k; p++)
-            {
-                v = MicroKernel<T>.Fma(Vector512.Create(Unsafe.Add(ref a, p * ds)), Vector512.LoadUnsafe(ref b), v);
-                b = ref Unsafe.Add(ref b, n);
-            }
-            v.StoreUnsafe(ref c);
-        }
-
-        /// <summary>C[m × n] ← (accumulate ? C : 0) + A·Bᵀ with A [m × k], B [n × k] (k ≥ W): 4 × 4 blocks of dot
-        /// products, one W-wide accumulator per C element, the k tail as one overlapping masked vector.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DotNT256(ref T a, ref T b, ref T c, int m, int n, int k, int ldc, bool accumulate)
-        {
-            int w = Vector256<T>.Count;
-            int rem = k % w;
-            Vector256<T> mask = Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(w - rem)));
-            int i = 0;
-            Span<int> blocks = SkipsZeroBlocks(n, k, w) ? stackalloc int[k / w] : default;
-            for (; i + 4 <= m; i += 4)
-            {
-                ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
-                ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
-                int j = 0;
-                int live = blocks.IsEmpty ? 0 : NonZeroBlocks(ref ai, 4, k, k - rem, w, blocks);
-                if (live < blocks.Length)
-                    for (; j + 4 <= n; j += 4)
-                        Dot4x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
-                for (; j + 4 <= n; j += 4)
-                    Dot4x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
-                for (; j < n; j++)
-                    for (int r = 0; r < 4; r++)
-                        Dot1x1_256(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * ldc + j), accumulate);
-            }
-            for (; i < m; i++)
-            {
-                ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
-                ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
-                int j = 0;
-                int live = blocks.IsEmpty ? 0 : NonZeroBlocks(ref ai, 1, k, k - rem, w, blocks);
-                if (live < blocks.Length)
-                    for (; j + 4 <= n; j += 4)
-                        Dot1x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
-                for (; j + 4 <= n; j += 4)
-                    Dot1x4_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
-                for (; j < n; j++)
-                    Dot1x1_256(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
-            }
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot4x4_256<TBlocks>(ref T a, ref T b, int k, TBlocks blocks, int rem, Vector256<T> mask, ref T c, int ldc, bool accumulate)
-            where TBlocks : IBlockList, allows ref struct
-        {
-            int w = Vector256<T>.Count;
-            nint ka = k;
-            Vector256<T> c00 = default, c01 = default, c02 = default, c03 = default;
-            Vector256<T> c10 = default, c11 = default, c12 = default, c13 = default;
-            Vector256<T> c20 = default, c21 = default, c22 = default, c23 = default;
-            Vector256<T> c30 = default, c31 = default, c32 = default, c33 = default;
-            ref T a1 = ref Unsafe.Add(ref a, ka);
-            ref T a2 = ref Unsafe.Add(ref a1, ka);
-            ref T a3 = ref Unsafe.Add(ref a2, ka);
-            ref T b1 = ref Unsafe.Add(ref b, ka);
-            ref T b2 = ref Unsafe.Add(ref b1, ka);
-            ref T b3 = ref Unsafe.Add(ref b2, ka);
-            int count = blocks.Count;
-            for (int t = 0; t <= count; t++)
-            {
-                Vector256<T> x0, x1, x2, x3;
-                nuint q;
-                if (t < count)
-                {
-                    q = (nuint)blocks.Offset(t);
-                    x0 = Vector256.LoadUnsafe(ref a, q);
-                    x1 = Vector256.LoadUnsafe(ref a1, q);
-                    x2 = Vector256.LoadUnsafe(ref a2, q);
-                    x3 = Vector256.LoadUnsafe(ref a3, q);
-                }
-                else
-                {
-                    if (rem == 0) break;
-                    q = (nuint)(k - w);
-                    x0 = Vector256.LoadUnsafe(ref a, q) & mask;
-                    x1 = Vector256.LoadUnsafe(ref a1, q) & mask;
-                    x2 = Vector256.LoadUnsafe(ref a2, q) & mask;
-                    x3 = Vector256.LoadUnsafe(ref a3, q) & mask;
-                }
-                Vector256<T> y = Vector256.LoadUnsafe(ref b, q);
-                c00 = MicroKernel<T>.Fma(x0, y, c00); c10 = MicroKernel<T>.Fma(x1, y, c10);
-                c20 = MicroKernel<T>.Fma(x2, y, c20); c30 = MicroKernel<T>.Fma(x3, y, c30);
-                y = Vector256.LoadUnsafe(ref b1, q);
-                c01 = MicroKernel<T>.Fma(x0, y, c01); c11 = MicroKernel<T>.Fma(x1, y, c11);
-                c21 = MicroKernel<T>.Fma(x2, y, c21); c31 = MicroKernel<T>.Fma(x3, y, c31);
-                y = Vector256.LoadUnsafe(ref b2, q);
-                c02 = MicroKernel<T>.Fma(x0, y, c02); c12 = MicroKernel<T>.Fma(x1, y, c12);
-                c22 = MicroKernel<T>.Fma(x2, y, c22); c32 = MicroKernel<T>.Fma(x3, y, c32);
-                y = Vector256.LoadUnsafe(ref b3, q);
-                c03 = MicroKernel<T>.Fma(x0, y, c03); c13 = MicroKernel<T>.Fma(x1, y, c13);
-                c23 = MicroKernel<T>.Fma(x2, y, c23); c33 = MicroKernel<T>.Fma(x3, y, c33);
-            }
-            nint ld = ldc;
-            Put(ref c, Vector256.Sum(c00), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c01), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c02), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c03), accumulate);
-            c = ref Unsafe.Add(ref c, ld);
-            Put(ref c, Vector256.Sum(c10), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c11), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c12), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c13), accumulate);
-            c = ref Unsafe.Add(ref c, ld);
-            Put(ref c, Vector256.Sum(c20), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c21), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c22), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c23), accumulate);
-            c = ref Unsafe.Add(ref c, ld);
-            Put(ref c, Vector256.Sum(c30), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c31), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c32), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c33), accumulate);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot1x4_256<TBlocks>(ref T a, ref T b, int k, TBlocks blocks, int rem, Vector256<T> mask, ref T c, bool accumulate)
-            where TBlocks : IBlockList, allows ref struct
-        {
-            int w = Vector256<T>.Count;
-            nint ka = k;
-            Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default;
-            ref T b1 = ref Unsafe.Add(ref b, ka);
-            ref T b2 = ref Unsafe.Add(ref b1, ka);
-            ref T b3 = ref Unsafe.Add(ref b2, ka);
-            int count = blocks.Count;
-            for (int t = 0; t <= count; t++)
-            {
-                Vector256<T> x;
-                nuint q;
-                if (t < count)
-                {
-                    q = (nuint)blocks.Offset(t);
-                    x = Vector256.LoadUnsafe(ref a, q);
-                }
-                else
-                {
-                    if (rem == 0) break;
-                    q = (nuint)(k - w);
-                    x = Vector256.LoadUnsafe(ref a, q) & mask;
-                }
-                c0 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b, q), c0);
-                c1 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b1, q), c1);
-                c2 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b2, q), c2);
-                c3 = MicroKernel<T>.Fma(x, Vector256.LoadUnsafe(ref b3, q), c3);
-            }
-            Put(ref c, Vector256.Sum(c0), accumulate); Put(ref Unsafe.Add(ref c, 1), Vector256.Sum(c1), accumulate);
-            Put(ref Unsafe.Add(ref c, 2), Vector256.Sum(c2), accumulate); Put(ref Unsafe.Add(ref c, 3), Vector256.Sum(c3), accumulate);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot1x1_256(ref T a, ref T b, int k, int rem, Vector256<T> mask, ref T c, bool accumulate)
-        {
-            int w = Vector256<T>.Count;
-            Vector256<T> c0 = default;
-            int end = k - rem;
-            for (int p = 0; p < end; p += w)
-                c0 = MicroKernel<T>.Fma(Vector256.LoadUnsafe(ref a, (nuint)p), Vector256.LoadUnsafe(ref b, (nuint)p), c0);
-            if (rem != 0)
-            {
-                nuint q = (nuint)(k - w);
-                c0 = MicroKernel<T>.Fma(Vector256.LoadUnsafe(ref a, q) & mask, Vector256.LoadUnsafe(ref b, q), c0);
-            }
-            Put(ref c, Vector256.Sum(c0), accumulate);
-        }
-
         /// <summary>C[m × n] ← (accumulate ? C : 0) + op(A)·B with B [k × n] rows contiguous, op(A)ᵢₚ at
         /// a[i·rs + p·ds]: 4 rows × 4 vectors of C held in registers over the whole k loop (an FMA chain over p in
         /// increasing order per element, so every block shape gives the same bits).</summary>
@@ -710,9 +571,9 @@ public static partial class Gemm
                 ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
                 int j = 0;
                 for (; j + 4 * w <= n; j += 4 * w)
-                    Axpy4x4_256(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                    Axpy4x4<Wide256<T>, Vector256<T>>(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                 for (; j + w <= n; j += w)
-                    Axpy4x1_256(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                    Axpy4x1<Wide256<T>, Vector256<T>>(ref ai, rs, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                 for (int r = 0; r < 4; r++)
                     AxpyScalar(ref Unsafe.Add(ref ai, r * rs), ds, ref b, ref Unsafe.Add(ref ci, (nint)r * n), j, n, k, accumulate);
             }
@@ -722,93 +583,10 @@ public static partial class Gemm
                 ref T ci = ref Unsafe.Add(ref c, (nint)i * n);
                 int j = 0;
                 for (; j + w <= n; j += w)
-                    Axpy1x1_256(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
+                    Axpy1x1<Wide256<T>, Vector256<T>>(ref ai, ds, ref Unsafe.Add(ref b, j), n, k, ref Unsafe.Add(ref ci, j), accumulate);
                 AxpyScalar(ref ai, ds, ref b, ref ci, j, n, k, accumulate);
             }
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Axpy4x4_256(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
-        {
-            nuint w = (nuint)Vector256<T>.Count;
-            nint n = ldb;
-            Vector256<T> c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
-            ref T c1 = ref Unsafe.Add(ref c, n);
-            ref T c2 = ref Unsafe.Add(ref c1, n);
-            ref T c3 = ref Unsafe.Add(ref c2, n);
-            if (accumulate)
-            {
-                c00 = Vector256.LoadUnsafe(ref c); c01 = Vector256.LoadUnsafe(ref c, w); c02 = Vector256.LoadUnsafe(ref c, 2 * w); c03 = Vector256.LoadUnsafe(ref c, 3 * w);
-                c10 = Vector256.LoadUnsafe(ref c1); c11 = Vector256.LoadUnsafe(ref c1, w); c12 = Vector256.LoadUnsafe(ref c1, 2 * w); c13 = Vector256.LoadUnsafe(ref c1, 3 * w);
-                c20 = Vector256.LoadUnsafe(ref c2); c21 = Vector256.LoadUnsafe(ref c2, w); c22 = Vector256.LoadUnsafe(ref c2, 2 * w); c23 = Vector256.LoadUnsafe(ref c2, 3 * w);
-                c30 = Vector256.LoadUnsafe(ref c3); c31 = Vector256.LoadUnsafe(ref c3, w); c32 = Vector256.LoadUnsafe(ref c3, 2 * w); c33 = Vector256.LoadUnsafe(ref c3, 3 * w);
-            }
-            else
-            {
-                c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = default;
-            }
-            ref T a1 = ref Unsafe.Add(ref a, rs);
-            ref T a2 = ref Unsafe.Add(ref a1, rs);
-            ref T a3 = ref Unsafe.Add(ref a2, rs);
-            for (int p = 0; p < k; p++)
-            {
-                nint o = p * ds;
-                Vector256<T> y0 = Vector256.LoadUnsafe(ref b), y1 = Vector256.LoadUnsafe(ref b, w);
-                Vector256<T> y2 = Vector256.LoadUnsafe(ref b, 2 * w), y3 = Vector256.LoadUnsafe(ref b, 3 * w);
-                Vector256<T> x = Vector256.Create(Unsafe.Add(ref a, o));
-                c00 = MicroKernel<T>.Fma(x, y0, c00); c01 = MicroKernel<T>.Fma(x, y1, c01); c02 = MicroKernel<T>.Fma(x, y2, c02); c03 = MicroKernel<T>.Fma(x, y3, c03);
-                x = Vector256.Create(Unsafe.Add(ref a1, o));
-                c10 = MicroKernel<T>.Fma(x, y0, c10); c11 = MicroKernel<T>.Fma(x, y1, c11); c12 = MicroKernel<T>.Fma(x, y2, c12); c13 = MicroKernel<T>.Fma(x, y3, c13);
-                x = Vector256.Create(Unsafe.Add(ref a2, o));
-                c20 = MicroKernel<T>.Fma(x, y0, c20); c21 = MicroKernel<T>.Fma(x, y1, c21); c22 = MicroKernel<T>.Fma(x, y2, c22); c23 = MicroKernel<T>.Fma(x, y3, c23);
-                x = Vector256.Create(Unsafe.Add(ref a3, o));
-                c30 = MicroKernel<T>.Fma(x, y0, c30); c31 = MicroKernel<T>.Fma(x, y1, c31); c32 = MicroKernel<T>.Fma(x, y2, c32); c33 = MicroKernel<T>.Fma(x, y3, c33);
-                b = ref Unsafe.Add(ref b, n);
-            }
-            c00.StoreUnsafe(ref c); c01.StoreUnsafe(ref c, w); c02.StoreUnsafe(ref c, 2 * w); c03.StoreUnsafe(ref c, 3 * w);
-            c10.StoreUnsafe(ref c1); c11.StoreUnsafe(ref c1, w); c12.StoreUnsafe(ref c1, 2 * w); c13.StoreUnsafe(ref c1, 3 * w);
-            c20.StoreUnsafe(ref c2); c21.StoreUnsafe(ref c2, w); c22.StoreUnsafe(ref c2, 2 * w); c23.StoreUnsafe(ref c2, 3 * w);
-            c30.StoreUnsafe(ref c3); c31.StoreUnsafe(ref c3, w); c32.StoreUnsafe(ref c3, 2 * w); c33.StoreUnsafe(ref c3, 3 * w);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Axpy4x1_256(ref T a, nint rs, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
-        {
-            nint n = ldb;
-            ref T c1 = ref Unsafe.Add(ref c, n);
-            ref T c2 = ref Unsafe.Add(ref c1, n);
-            ref T c3 = ref Unsafe.Add(ref c2, n);
-            Vector256<T> c0v = accumulate ? Vector256.LoadUnsafe(ref c) : default;
-            Vector256<T> c1v = accumulate ? Vector256.LoadUnsafe(ref c1) : default;
-            Vector256<T> c2v = accumulate ? Vector256.LoadUnsafe(ref c2) : default;
-            Vector256<T> c3v = accumulate ? Vector256.LoadUnsafe(ref c3) : default;
-            ref T a1 = ref Unsafe.Add(ref a, rs);
-            ref T a2 = ref Unsafe.Add(ref a1, rs);
-            ref T a3 = ref Unsafe.Add(ref a2, rs);
-            for (int p = 0; p < k; p++)
-            {
-                nint o = p * ds;
-                Vector256<T> y = Vector256.LoadUnsafe(ref b);
-                c0v = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a, o)), y, c0v);
-                c1v = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a1, o)), y, c1v);
-                c2v = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a2, o)), y, c2v);
-                c3v = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a3, o)), y, c3v);
-                b = ref Unsafe.Add(ref b, n);
-            }
-            c0v.StoreUnsafe(ref c); c1v.StoreUnsafe(ref c1); c2v.StoreUnsafe(ref c2); c3v.StoreUnsafe(ref c3);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Axpy1x1_256(ref T a, nint ds, ref T b, int ldb, int k, ref T c, bool accumulate)
-        {
-            nint n = ldb;
-            Vector256<T> v = accumulate ? Vector256.LoadUnsafe(ref c) : default;
-            for (int p = 0; p < k; p++)
-            {
-                v = MicroKernel<T>.Fma(Vector256.Create(Unsafe.Add(ref a, p * ds)), Vector256.LoadUnsafe(ref b), v);
-                b = ref Unsafe.Add(ref b, n);
-            }
-            v.StoreUnsafe(ref c);
-        }
     }
 }

@@ -50,9 +50,8 @@ public static partial class Gemm
     /// <summary>A·Bᵀ with at most this many rows runs the direct dot-product tiles (B is re-read per 4 rows of A).</summary>
     private const int DotRowsMax = 64;
 
-    /// <summary>op(A)·B with at most this depth runs the direct axpy tiles (C stays in registers over k). Up to 80 the
-    /// axpy tiles beat packing (67 × 3000 × 67: 85–90 → 97–101 GFLOP/s, 300 × 2000 × 80: 102 → 111); at 90 the packed
-    /// path is ahead again (1000³·90: 111 against 107).</summary>
+    /// <summary>op(A)·B with at most this depth runs the direct axpy tiles (C stays in registers over k): up to 80 they
+    /// beat packing, at 90 the packed path is ahead again (bench/RESULTS.md, "GEMM thresholds and compilation").</summary>
     private const int AxpyDepthMax = 80;
 
     /// <summary>Up to this depth, op(A)·B with a small C ([m × n] ≤ <see cref="AxpyAreaMax"/>) also runs the axpy tiles.</summary>

@@ -47,6 +47,10 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
 
     private static readonly ConditionalWeakTable<Workspace<T>, DataParallel<T>> Sets = new();
 
+    /// <summary>Set while an <see cref="MpiTraining"/> is open: this process computes only its shards and the exchange
+    /// brings the other processes' before the sum (null: every shard here). The one hook distributed training needs.</summary>
+    internal static ShardExchange<T>? Exchange;
+
     /// <summary>Sharded gradients that ran on more than one thread (for tests: the parallel path is really taken).</summary>
     internal static long ParallelRuns;
 
@@ -122,7 +126,10 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
         var set = For(spec, ws, shards);
         int rows = x.Length / spec.Inputs;
         int k = Math.Min(shards, rows);
-        ShardJob<TNet>.Run(set, net, at, x, y, gradient, rows, k);
+        var exchange = Exchange;
+        var (first, end) = exchange?.Mine(k) ?? (0, k);
+        ShardJob<TNet>.Run(set, net, at, x, y, gradient, rows, k, first, end);
+        exchange?.Share(k, new ShardGradients<T>(gradient, set._gradients), set._costs);
         T cost = T.Zero;
         for (int s = 0; s < k; s++)
             cost += Weight(s, rows, k) * set._costs[s];
@@ -150,13 +157,13 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
         private DataParallel<T>? _set;
         private TNet _net;
         private nint _at, _x, _y, _g;
-        private int _rows, _k, _next;
+        private int _rows, _k, _next, _end;
         private ExceptionDispatchInfo? _error;
 
         internal static unsafe void Run(DataParallel<T> set, TNet net, ReadOnlySpan<T> at, ReadOnlySpan<T> x, ReadOnlySpan<T> y,
-            Span<T> gradient, int rows, int k)
+            Span<T> gradient, int rows, int k, int first, int end)
         {
-            int workers = Math.Min(set.Threads, k) - 1;
+            int workers = Math.Min(set.Threads, end - first) - 1;
             bool pooled = workers > 0 && Gemm.Pool.TryEnter(workers);
             if (!pooled) workers = 0;   // the pool is busy (or one thread): every shard on this thread, the same bits
             try
@@ -172,7 +179,8 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
                     job._g = (nint)pg;
                     job._rows = rows;
                     job._k = k;
-                    job._next = 0;
+                    job._next = first;
+                    job._end = end;
                     job._error = null;
                     if (workers > 0)
                     {
@@ -208,7 +216,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
                 var at = new ReadOnlySpan<T>((void*)_at, n);
                 var ws = set._workspaces[part];
                 int s;
-                while ((s = Interlocked.Increment(ref _next) - 1) < _k)
+                while ((s = Interlocked.Increment(ref _next) - 1) < _end)
                 {
                     int r0 = First(s, _rows, _k), r1 = First(s + 1, _rows, _k);
                     var x = new ReadOnlySpan<T>((T*)_x + (nint)r0 * inputs, (r1 - r0) * inputs);

@@ -63,6 +63,10 @@ public class ReadmeSnippetTests
             Network<float> net = null!;
             float[] image = new float[784];
             """,
+        [("ONNX export", 0)] = """
+            using Backprop.Functional;
+            Network<float> net = null!;
+            """,
         [("Generated networks", 0)] = """
             using Backprop.Functional;
             float[] theta = new float[MnistMlp.ParameterCount], gradient = new float[MnistMlp.ParameterCount];
@@ -88,12 +92,41 @@ public class ReadmeSnippetTests
             Network<float> net = null!;
             Dataset train = null!, test = null!;
             """,
+        [("Property-testing your own network", 0)] = "",
+        [("Property-testing your own network", 1)] = "",
+        [("Training on every core", 1)] = """
+            using Backprop.Functional;
+            Network<float> net = null!;
+            Dataset train = null!, test = null!;
+            """,
+        [("Training on every core", 2)] = """
+            using Backprop.Functional;
+            float[] p = [], x = [], z = [], a = [], dy = [], dx = [], dp = [];
+            """,
+        [("Distributed training with MPI", 0)] = """
+            using Backprop.Functional;
+            Network<float> net = null!;
+            Dataset train = null!, test = null!;
+            """,
         [("Checking gradients", 0)] = """
             using Backprop.Functional;
             Network<double> net = null!;
             double[] x = [], y = [];
             """,
     };
+
+    /// <summary>Sections whose blocks are test classes (no statements): compiled as a library, against the property-test
+    /// kit, FsCheck and xunit, as a user's test project is.</summary>
+    private static readonly HashSet<string> TestClassSections = ["Property-testing your own network"];
+
+    private static readonly Lazy<MetadataReference[]> TestReferences = new(() =>
+    [
+        .. new[]
+        {
+            typeof(Backprop.Functional.Testing.NetworkProperties), typeof(FsCheck.Property), typeof(FsCheck.Xunit.PropertyAttribute),
+            typeof(Microsoft.FSharp.Core.FSharpFunc<,>), typeof(Xunit.FactAttribute), typeof(Xunit.Abstractions.ITestOutputHelper),
+        }.Select(t => MetadataReference.CreateFromFile(t.Assembly.Location)),
+    ]);
 
     /// <summary>Appended to the 15-line example when it runs: the gradient it printed passes the gradient check.</summary>
     private const string GradientCheckEpilogue = """
@@ -149,10 +182,14 @@ public class ReadmeSnippetTests
     }
 
     /// <summary>Compiles <paramref name="sources"/> as a console program, the generator run on it.</summary>
-    private static Compilation Compile(string[] sources)
+    private static Compilation Compile(string[] sources, bool testClasses = false)
     {
-        var input = GeneratorHarness.Compilation(sources).WithOptions(new CSharpCompilationOptions(OutputKind.ConsoleApplication,
-            nullableContextOptions: NullableContextOptions.Enable));
+        var input = GeneratorHarness.Compilation(sources).WithOptions(new CSharpCompilationOptions(
+            testClasses ? OutputKind.DynamicallyLinkedLibrary : OutputKind.ConsoleApplication,
+            nullableContextOptions: NullableContextOptions.Enable,
+            // The SDK's default NoWarn: FsCheck.Xunit was built against xunit.core 2.4.1, unified with 2.9.3 here.
+            specificDiagnosticOptions: [new("CS1701", ReportDiagnostic.Suppress), new("CS1702", ReportDiagnostic.Suppress)]));
+        if (testClasses) input = input.AddReferences(TestReferences.Value);
         GeneratorHarness.Driver().RunGeneratorsAndUpdateCompilation(input, out var output, out var generatorDiagnostics);
         Assert.Empty(generatorDiagnostics);
         return output;
@@ -180,7 +217,7 @@ public class ReadmeSnippetTests
     public async Task Readme_block_compiles_without_a_diagnostic(string section, int index)
     {
         var block = Blocks(Readme()).Single(b => b.Section == section && b.Index == index);
-        var compilation = Compile(Sources(block));
+        var compilation = Compile(Sources(block), TestClassSections.Contains(section));
         var analyzer = await compilation.WithAnalyzers([new NetworkAnalyzer(), new FitResultAnalyzer()]).GetAnalyzerDiagnosticsAsync();
         var diagnostics = compilation.GetDiagnostics().Concat(analyzer).Where(d => d.Severity >= DiagnosticSeverity.Warning).ToArray();
         Assert.True(diagnostics.Length == 0, $"{block}:\n{Describe(diagnostics)}");

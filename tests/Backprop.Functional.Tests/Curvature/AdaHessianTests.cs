@@ -1,4 +1,4 @@
-using Backprop.Functional.Tests.Arbitraries;
+using Backprop.Functional.Testing;
 using Xunit;
 
 namespace Backprop.Functional.Tests.Curvature;

@@ -1,5 +1,4 @@
-using Backprop.Functional.Tests.Arbitraries;
-using Backprop.Functional.Tests.Properties;
+using Backprop.Functional.Testing;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;

@@ -1,4 +1,4 @@
-using Backprop.Functional.Tests.Arbitraries;
+using Backprop.Functional.Testing;
 using Xunit;
 using Xunit.Abstractions;
 using static Backprop.Functional.Tests.Curvature.ConjugateGradientOracle;

@@ -1,4 +1,4 @@
-using Backprop.Functional.Tests.Arbitraries;
+using Backprop.Functional.Testing;
 using Backprop.Functional.Tests.Layers;
 using FsCheck;
 using FsCheck.Fluent;

@@ -1,4 +1,4 @@
-using Backprop.Functional.Tests.Arbitraries;
+using Backprop.Functional.Testing;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;

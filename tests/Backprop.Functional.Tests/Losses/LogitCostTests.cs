@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Numerics;
-using Backprop.Functional.Tests.Properties;
+using Backprop.Functional.Testing;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Backprop.Functional.Tests.Arbitraries;
+using Backprop.Functional.Testing;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;

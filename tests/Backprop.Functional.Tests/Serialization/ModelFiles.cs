@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json.Nodes;
-using Backprop.Functional.Tests.Arbitraries;
+using Backprop.Functional.Testing;
 using FsCheck;
 using FsCheck.Fluent;
 

@@ -1,6 +1,6 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
-using Backprop.Functional.Tests.Arbitraries;
+using Backprop.Functional.Testing;
 using Backprop.Functional.Tests.Optimizers;
 using FsCheck;
 using FsCheck.Fluent;

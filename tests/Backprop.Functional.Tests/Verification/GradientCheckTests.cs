@@ -1,4 +1,4 @@
-using Backprop.Functional.Tests.Arbitraries;
+using Backprop.Functional.Testing;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
@@ -95,7 +95,7 @@ public class GradientCheckTests
         long evaluations = GradientCheck.FiniteDifferences<double>(net, x, y, fd, new GradientCheckOptions(FiniteDifference.FivePoint));
         Assert.Equal(4L * fd.Length, evaluations);
         Assert.Equal(before, net.Parameters.ToArray());
-        var (error, at) = Properties.Oracles.MaxError(g.Span, fd, 1e-8);
+        var (error, at) = Oracles.MaxError(g.Span, fd, 1e-8);
         Assert.True(error <= 1e-8, $"entry {at}: backprop {g.Span[Math.Max(at, 0)]:R}, finite difference {fd[Math.Max(at, 0)]:R}");
 
         var sampled = new double[fd.Length];
