@@ -93,12 +93,8 @@ public sealed partial class NetworkGenerator
                 string input = l == 0 ? "x" : "ws.A(" + (l - 1) + ", rows)";
                 string shared = Lib + "DenseKernel.Forward<" + Lib + d.Activation + ", T>(theta.Slice(W" + l + "Offset, B" + l + "Offset + Layer" + l + "Outputs - W" + l + "Offset), "
                     + input + ", ws.Z(" + l + ", rows), ws.A(" + l + ", rows), Layer" + l + "Inputs, Layer" + l + "Outputs, ws.Threads);";
-                if (IsSmall(d))
-                {
-                    w.Line("    if (rows == 1) Forward" + l + "<T>(theta, " + input + ", ws.Z(" + l + ", 1), ws.A(" + l + ", 1));");
-                    w.Line("    else " + shared);
-                }
-                else w.Line("    " + shared);
+                w.Line("    if (rows == 1) Forward" + l + "<T>(theta, " + input + ", ws.Z(" + l + ", 1), ws.A(" + l + ", 1));");
+                w.Line("    else " + shared);
             }
             w.Line("    return ws.A(" + last + ", rows);");
             w.Line("}");
@@ -205,31 +201,47 @@ public sealed partial class NetworkGenerator
             w.Line("    }");
             w.Line("    global::System.ArgumentNullException.ThrowIfNull(buffers);");
             w.Line("    if (x.Length != InputSize) ThrowOneSample(x.Length);");
+            w.Line("    Rows(theta.Length, x.Length, ws);");
+            w.Line("    if (y.Length != OutputSize) ThrowTargets(y.Length, 1);");
             w.Line("    if (buffers.Count < 2 || buffers.Length != ParameterCount) ThrowBuffers(buffers.Count, buffers.Length);");
-            w.Line("    Forward<T>(theta, x, ws);");
-            w.Line("    T cost = BackwardPass<T>(theta, x, y, ws, default, parameterGradients: false);");
+            w.Line("    " + Lib + "Validate.Finite<T>(x, InputSize, \"input\");");
+            w.Line("    " + Lib + "Validate.Finite<T>(y, OutputSize, \"targets\");");
+            w.Line("    // The sample's zˡ, aˡ and δˡ, each view taken once.");
+            for (int l = 0; l < count; l++)
+                w.Line("    var z" + l + " = ws.Z(" + l + ", 1); var a" + l + " = ws.A(" + l + ", 1); var delta" + l + " = ws.Delta(" + l + ", 1);");
+            for (int l = 0; l < count; l++)
+                w.Line("    Forward" + l + "<T>(theta, " + (l == 0 ? "x" : "a" + (l - 1)) + ", z" + l + ", a" + l + ");");
+            w.Line("    // BP1 for one sample: Equations.OutputDelta's cost and δᴸ, whose 1/rows is 1 here (exact, so left out).");
+            w.Line("    T cost = " + loss + ".Cost<" + Lib + layers[last].Activation + ", T>(z" + last + ", a" + last + ", y, OutputSize);");
             w.Line("    if (!T.IsFinite(cost)) return cost;");
+            w.Line("    " + loss + ".OutputError<" + Lib + layers[last].Activation + ", T>(z" + last + ", a" + last + ", y, delta" + last + ", OutputSize);");
+            for (int l = last; l > 0; l--)
+            {
+                if (IsSmall(layers[l]))
+                    w.Line("    Hidden" + l + "<T>(theta, delta" + l + ", z" + (l - 1) + ", a" + (l - 1) + ", delta" + (l - 1) + ");");
+                else
+                    w.Line("    " + Lib + "Equations.HiddenError<" + Lib + layers[l - 1].Activation + ", T>(theta.Slice(W" + l + "Offset, Layer" + l + "Inputs * Layer" + l
+                        + "Outputs), delta" + l + ", z" + (l - 1) + ", a" + (l - 1) + ", delta" + (l - 1) + ", Layer" + l + "Inputs, Layer" + l + "Outputs, ws.Threads);");
+            }
             w.Line("    var c = new AdamStep<T>(adam, state.Step + 1, learningRate ?? adam.LearningRateAt(state.Step));");
             w.Line("    var m = buffers.Moment(0);");
             w.Line("    var v = buffers.Moment(1);");
             for (int l = 0; l < count; l++)
-                w.Line("    Update" + l + "<T>(theta, m, v, ws.Delta(" + l + ", 1), " + (l == 0 ? "x" : "ws.A(" + (l - 1) + ", 1)") + ", in c);");
+                w.Line("    Update" + l + "<T>(theta, m, v, delta" + l + ", " + (l == 0 ? "x" : "a" + (l - 1)) + ", in c);");
             w.Line("    state = state with { Step = state.Step + 1 };");
             w.Line("    return cost;");
             w.Line("}");
             w.Line();
 
             // The layers' own methods
-            bool anySmall = false;
             for (int l = 0; l < count; l++)
             {
-                if (!IsSmall(layers[l])) continue;
-                anySmall = true;
                 ForwardMethod(w, layers[l], l);
+                if (!IsSmall(layers[l])) continue;
                 if (l > 0) HiddenMethod(w, layers[l], layers[l - 1].Activation!, l);
             }
             for (int l = 0; l < count; l++) UpdateMethod(w, layers[l], l);
-            Helpers(w, anySmall);
+            Helpers(w);
 
             // The passes as the step sees them
             w.Line("/// <summary>This network's unrolled passes, as <see cref=\"" + Lib + "TrainingStep\"/> takes them (a struct: closed calls, nothing virtual).</summary>");

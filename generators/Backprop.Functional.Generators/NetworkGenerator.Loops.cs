@@ -47,23 +47,29 @@ public sealed partial class NetworkGenerator
             w.Line();
         }
 
-        /// <summary>Forward{l}: zˡ = Wˡaˡ⁻¹ + bˡ row by row (bias added to each dot product), then aˡ = σ(zˡ).</summary>
+        /// <summary>Forward{l}: zˡ = Wˡaˡ⁻¹ + bˡ four rows at a time (x read once for the four, four independent sums; each
+        /// row's sum in <c>Dot</c>'s order), the bias added to each dot product, then aˡ = σ(zˡ).</summary>
         internal static void ForwardMethod(CodeWriter w, LayerModel d, int l)
         {
             string s = Sup(l), sp = l == 0 ? "" : Sup(l - 1);
             string input = l == 0 ? "x" : "a" + sp;
+            string n = "Layer" + l + "Inputs", o = "Layer" + l + "Outputs";
             w.Line("/// <summary>Layer " + l + " on one sample: z" + s + "ⱼ = Σᵢ W" + s + "ⱼᵢ " + input + "ᵢ + b" + s + "ⱼ, a" + s + " = " + d.Activation + "(z" + s + ");");
-            w.Line("/// " + d.Outputs + " dot products of " + d.Inputs + " (constant trip counts), the bias in each, then σ over the " + d.Outputs + " values.</summary>");
+            w.Line("/// " + d.Outputs + " dot products of " + d.Inputs + " (constant trip counts), four rows at a time, the bias in each, then σ over the " + d.Outputs + " values.</summary>");
             w.Line("private static void Forward" + l + "<T>(" + ReadOnly + " theta, " + ReadOnly + " x, " + Span + " z, " + Span + " a)");
             w.Line("    " + Constraint);
             w.Line("{");
-            w.Line("    var b = theta.Slice(B" + l + "Offset, Layer" + l + "Outputs);");
-            w.Line("    ref T weight = ref " + Marshal + ".GetReference(theta.Slice(W" + l + "Offset, Layer" + l + "Inputs * Layer" + l + "Outputs));");
-            w.Line("    ref T input = ref " + Marshal + ".GetReference(x.Slice(0, Layer" + l + "Inputs));");
-            w.Line("    z = z.Slice(0, Layer" + l + "Outputs);");
-            w.Line("    for (int j = 0; j < Layer" + l + "Outputs; j++)");
-            w.Line("        z[j] = b[j] + Dot<T>(ref " + Unsafe + ".Add(ref weight, j * Layer" + l + "Inputs), ref input, Layer" + l + "Inputs);");
-            w.Line("    " + Lib + d.Activation + ".Apply<T>(z, a.Slice(0, Layer" + l + "Outputs), Layer" + l + "Outputs);");
+            w.Line("    ref T bias = ref " + Marshal + ".GetReference(theta.Slice(B" + l + "Offset, " + o + "));");
+            w.Line("    ref T weight = ref " + Marshal + ".GetReference(theta.Slice(W" + l + "Offset, " + n + " * " + o + "));");
+            w.Line("    ref T input = ref " + Marshal + ".GetReference(x.Slice(0, " + n + "));");
+            w.Line("    z = z.Slice(0, " + o + ");");
+            w.Line("    ref T sum = ref " + Marshal + ".GetReference(z);");
+            w.Line("    int j = 0;");
+            w.Line("    for (; j <= " + o + " - 4; j += 4)");
+            w.Line("        Dot4<T>(ref " + Unsafe + ".Add(ref weight, j * " + n + "), ref input, " + n + ", ref " + Unsafe + ".Add(ref bias, j), ref " + Unsafe + ".Add(ref sum, j));");
+            w.Line("    for (; j < " + o + "; j++)");
+            w.Line("        " + Unsafe + ".Add(ref sum, j) = " + Unsafe + ".Add(ref bias, j) + Dot<T>(ref " + Unsafe + ".Add(ref weight, j * " + n + "), ref input, " + n + ");");
+            w.Line("    " + Lib + d.Activation + ".Apply<T>(z, a.Slice(0, " + o + "), " + o + ");");
             w.Line("}");
             w.Line();
         }
@@ -89,40 +95,70 @@ public sealed partial class NetworkGenerator
             w.Line();
         }
 
-        /// <summary>Update{l}: Adam on layer l of one sample with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ and ∂C/∂bˡ = δˡ formed in registers.</summary>
+        /// <summary>Layers narrower than this many inputs, with at most <see cref="FlatUpdateParameters"/> parameters, form their
+        /// ∂C/∂θˡ on the stack and update it in one flat run: rows of 2 or 4 weights would otherwise run Adam's square root and
+        /// division one element at a time in every row's scalar tail.</summary>
+        internal const int NarrowInputs = 8;
+
+        /// <summary>The largest layer (Wˡ and bˡ) whose gradient a narrow layer forms on the stack: 1,024 values, 4 KiB of float.</summary>
+        internal const int FlatUpdateParameters = 1024;
+
+        /// <summary>Whether layer <paramref name="d"/>'s one-sample update runs flat over a stacked gradient.</summary>
+        internal static bool IsFlatUpdate(LayerModel d) => d.Inputs < NarrowInputs && d.ParameterCount <= FlatUpdateParameters;
+
+        /// <summary>Update{l}: Adam on layer l of one sample with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ and ∂C/∂bˡ = δˡ formed in registers
+        /// (or, for a narrow layer, on the stack, then one flat run).</summary>
         internal static void UpdateMethod(CodeWriter w, LayerModel d, int l)
         {
             string s = Sup(l), input = l == 0 ? "x" : "a" + Sup(l - 1);
-            w.Line("/// <summary>Adam on layer " + l + " of one sample, g = ∂C/∂W" + s + "ᵣᵢ = δ" + s + "ᵣ" + input + "ᵢ (+ λθ) formed as read and never stored, then ∂C/∂b" + s + " = δ" + s + ":");
-            w.Line("/// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − η̂m/(√v·ĉ + ε); " + d.Outputs + " rows of " + d.Inputs + ", then " + d.Outputs + " biases.</summary>");
+            string n = "Layer" + l + "Inputs", o = "Layer" + l + "Outputs";
+            bool flat = IsFlatUpdate(d);
+            w.Line("/// <summary>Adam on layer " + l + " of one sample, g = ∂C/∂W" + s + "ᵣᵢ = δ" + s + "ᵣ" + input + "ᵢ (+ λθ) "
+                + (flat ? "formed on the stack (rows of " + d.Inputs + " are narrower than a vector), then ∂C/∂b" + s + " = δ" + s + " after them:"
+                        : "formed as read and never stored, then ∂C/∂b" + s + " = δ" + s + ":"));
+            w.Line("/// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − η̂m/(√v·ĉ + ε); "
+                + (flat ? "one run over the " + d.ParameterCount + " parameters.</summary>" : d.Outputs + " rows of " + d.Inputs + ", then " + d.Outputs + " biases.</summary>"));
             w.Line("private static void Update" + l + "<T>(" + Span + " theta, " + Span + " m, " + Span + " v, " + ReadOnly + " delta, " + ReadOnly + " x, in AdamStep<T> c)");
             w.Line("    " + Constraint);
             w.Line("{");
-            w.Line("    const int Count = Layer" + l + "Inputs * Layer" + l + "Outputs + Layer" + l + "Outputs;");
+            w.Line("    const int Count = " + n + " * " + o + " + " + o + ";");
             w.Line("    ref T th = ref " + Marshal + ".GetReference(theta.Slice(W" + l + "Offset, Count));");
             w.Line("    ref T m1 = ref " + Marshal + ".GetReference(m.Slice(W" + l + "Offset, Count));");
             w.Line("    ref T v1 = ref " + Marshal + ".GetReference(v.Slice(W" + l + "Offset, Count));");
-            w.Line("    ref T input = ref " + Marshal + ".GetReference(x.Slice(0, Layer" + l + "Inputs));");
-            w.Line("    ref T d = ref " + Marshal + ".GetReference(delta.Slice(0, Layer" + l + "Outputs));");
-            w.Line("    for (int r = 0; r < Layer" + l + "Outputs; r++)");
-            w.Line("    {");
-            w.Line("        int at = r * Layer" + l + "Inputs;");
-            w.Line("        AdamRow<T>(ref " + Unsafe + ".Add(ref th, at), ref " + Unsafe + ".Add(ref m1, at), ref " + Unsafe + ".Add(ref v1, at), " + Unsafe + ".Add(ref d, r), ref input, Layer" + l + "Inputs, in c);");
-            w.Line("    }");
-            w.Line("    const int Bias = Layer" + l + "Inputs * Layer" + l + "Outputs;");
-            w.Line("    AdamRow<T>(ref " + Unsafe + ".Add(ref th, Bias), ref " + Unsafe + ".Add(ref m1, Bias), ref " + Unsafe + ".Add(ref v1, Bias), T.One, ref d, Layer" + l + "Outputs, in c);");
+            w.Line("    ref T input = ref " + Marshal + ".GetReference(x.Slice(0, " + n + "));");
+            w.Line("    ref T d = ref " + Marshal + ".GetReference(delta.Slice(0, " + o + "));");
+            w.Line("    const int Bias = " + n + " * " + o + ";");
+            if (flat)
+            {
+                w.Line("    global::System.Span<T> gradient = stackalloc T[Count];");
+                w.Line("    ref T g = ref " + Marshal + ".GetReference(gradient);");
+                w.Line("    for (int r = 0; r < " + o + "; r++)");
+                w.Line("    {");
+                w.Line("        T dr = " + Unsafe + ".Add(ref d, r);");
+                w.Line("        for (int i = 0; i < " + n + "; i++)");
+                w.Line("            " + Unsafe + ".Add(ref g, r * " + n + " + i) = dr * " + Unsafe + ".Add(ref input, i);");
+                w.Line("        " + Unsafe + ".Add(ref g, Bias + r) = dr;");
+                w.Line("    }");
+                w.Line("    AdamRow<T>(ref th, ref m1, ref v1, T.One, ref g, Count, in c);   // 1·g = g exactly");
+            }
+            else
+            {
+                w.Line("    for (int r = 0; r < " + o + "; r++)");
+                w.Line("    {");
+                w.Line("        int at = r * " + n + ";");
+                w.Line("        AdamRow<T>(ref " + Unsafe + ".Add(ref th, at), ref " + Unsafe + ".Add(ref m1, at), ref " + Unsafe + ".Add(ref v1, at), " + Unsafe + ".Add(ref d, r), ref input, " + n + ", in c);");
+                w.Line("    }");
+                w.Line("    AdamRow<T>(ref " + Unsafe + ".Add(ref th, Bias), ref " + Unsafe + ".Add(ref m1, Bias), ref " + Unsafe + ".Add(ref v1, Bias), T.One, ref d, " + o + ", in c);");
+            }
             w.Line("}");
             w.Line();
         }
 
         /// <summary>The class-local vector helpers, each with its widths chosen by JIT/AOT constants.</summary>
-        internal static void Helpers(CodeWriter w, bool dot)
+        internal static void Helpers(CodeWriter w)
         {
-            if (dot)
-            {
-                foreach (var line in DotText.Split('\n')) w.Line(line);
-                w.Line();
-            }
+            foreach (var line in DotText.Split('\n')) w.Line(line);
+            w.Line();
             foreach (var line in AdamText.Split('\n')) w.Line(line);
             w.Line();
         }
@@ -165,6 +201,34 @@ public sealed partial class NetworkGenerator
             "    for (; i < n; i++)",
             "        sum += " + Unsafe + ".Add(ref w, i) * " + Unsafe + ".Add(ref x, i);",
             "    return sum;",
+            "}",
+            "",
+            "/// <summary>zⱼ = bⱼ + Σᵢ wⱼᵢxᵢ for four rows j of n (stride n) at once: four accumulators of the widest accelerated vector,",
+            "/// x loaded once for the four; each row's lanes summed then its scalar tail, as <see cref=\"Dot{T}\"/> sums one row.</summary>",
+            Inline,
+            "private static void Dot4<T>(ref T w, ref T x, int n, ref T b, ref T z)",
+            "    " + Constraint,
+            "{",
+            "    ref T w1 = ref " + Unsafe + ".Add(ref w, n);",
+            "    ref T w2 = ref " + Unsafe + ".Add(ref w, 2 * n);",
+            "    ref T w3 = ref " + Unsafe + ".Add(ref w, 3 * n);",
+            "    T s0 = T.Zero, s1 = T.Zero, s2 = T.Zero, s3 = T.Zero;",
+            "    int i = 0;",
+            Dot4Block("512", ""),
+            Dot4Block("256", "else "),
+            Dot4Block("128", "else "),
+            "    for (; i < n; i++)",
+            "    {",
+            "        T xi = " + Unsafe + ".Add(ref x, i);",
+            "        s0 += " + Unsafe + ".Add(ref w, i) * xi;",
+            "        s1 += " + Unsafe + ".Add(ref w1, i) * xi;",
+            "        s2 += " + Unsafe + ".Add(ref w2, i) * xi;",
+            "        s3 += " + Unsafe + ".Add(ref w3, i) * xi;",
+            "    }",
+            "    z = b + s0;",
+            "    " + Unsafe + ".Add(ref z, 1) = " + Unsafe + ".Add(ref b, 1) + s1;",
+            "    " + Unsafe + ".Add(ref z, 2) = " + Unsafe + ".Add(ref b, 2) + s2;",
+            "    " + Unsafe + ".Add(ref z, 3) = " + Unsafe + ".Add(ref b, 3) + s3;",
             "}",
             "",
             "/// <summary>uᵢ += s·wᵢ over n elements (a row of Wˡ scaled by δˡᵣ into (Wˡ)ᵀδˡ), widest accelerated vector, then a scalar tail.</summary>",
@@ -253,6 +317,33 @@ public sealed partial class NetworkGenerator
             AdamVector("256"),
             AdamVector("128"),
         });
+
+        private static string Dot4Block(string bits, string prefix)
+        {
+            string vec = V + "Vector" + bits, vt = vec + "<T>";
+            return string.Join("\n", new[]
+            {
+                "    " + prefix + "if (" + vec + ".IsHardwareAccelerated && " + vt + ".IsSupported && n >= " + vt + ".Count)",
+                "    {",
+                "        var a0 = " + vt + ".Zero;",
+                "        var a1 = " + vt + ".Zero;",
+                "        var a2 = " + vt + ".Zero;",
+                "        var a3 = " + vt + ".Zero;",
+                "        for (; i <= n - " + vt + ".Count; i += " + vt + ".Count)",
+                "        {",
+                "            var xv = " + vec + Lu + "x, (nuint)i);",
+                "            a0 += " + vec + Lu + "w, (nuint)i) * xv;",
+                "            a1 += " + vec + Lu + "w1, (nuint)i) * xv;",
+                "            a2 += " + vec + Lu + "w2, (nuint)i) * xv;",
+                "            a3 += " + vec + Lu + "w3, (nuint)i) * xv;",
+                "        }",
+                "        s0 = " + vec + ".Sum(a0);",
+                "        s1 = " + vec + ".Sum(a1);",
+                "        s2 = " + vec + ".Sum(a2);",
+                "        s3 = " + vec + ".Sum(a3);",
+                "    }",
+            });
+        }
 
         private static string AdamVector(string bits)
         {

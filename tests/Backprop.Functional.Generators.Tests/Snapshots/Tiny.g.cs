@@ -143,44 +143,63 @@ static partial class Tiny
         }
         global::System.ArgumentNullException.ThrowIfNull(buffers);
         if (x.Length != InputSize) ThrowOneSample(x.Length);
+        Rows(theta.Length, x.Length, ws);
+        if (y.Length != OutputSize) ThrowTargets(y.Length, 1);
         if (buffers.Count < 2 || buffers.Length != ParameterCount) ThrowBuffers(buffers.Count, buffers.Length);
-        Forward<T>(theta, x, ws);
-        T cost = BackwardPass<T>(theta, x, y, ws, default, parameterGradients: false);
+        global::Backprop.Functional.Validate.Finite<T>(x, InputSize, "input");
+        global::Backprop.Functional.Validate.Finite<T>(y, OutputSize, "targets");
+        // The sample's zˡ, aˡ and δˡ, each view taken once.
+        var z0 = ws.Z(0, 1); var a0 = ws.A(0, 1); var delta0 = ws.Delta(0, 1);
+        var z1 = ws.Z(1, 1); var a1 = ws.A(1, 1); var delta1 = ws.Delta(1, 1);
+        Forward0<T>(theta, x, z0, a0);
+        Forward1<T>(theta, a0, z1, a1);
+        // BP1 for one sample: Equations.OutputDelta's cost and δᴸ, whose 1/rows is 1 here (exact, so left out).
+        T cost = global::Backprop.Functional.Quadratic.Cost<global::Backprop.Functional.Identity, T>(z1, a1, y, OutputSize);
         if (!T.IsFinite(cost)) return cost;
+        global::Backprop.Functional.Quadratic.OutputError<global::Backprop.Functional.Identity, T>(z1, a1, y, delta1, OutputSize);
+        Hidden1<T>(theta, delta1, z0, a0, delta0);
         var c = new AdamStep<T>(adam, state.Step + 1, learningRate ?? adam.LearningRateAt(state.Step));
         var m = buffers.Moment(0);
         var v = buffers.Moment(1);
-        Update0<T>(theta, m, v, ws.Delta(0, 1), x, in c);
-        Update1<T>(theta, m, v, ws.Delta(1, 1), ws.A(0, 1), in c);
+        Update0<T>(theta, m, v, delta0, x, in c);
+        Update1<T>(theta, m, v, delta1, a0, in c);
         state = state with { Step = state.Step + 1 };
         return cost;
     }
 
     /// <summary>Layer 0 on one sample: z⁰ⱼ = Σᵢ W⁰ⱼᵢ xᵢ + b⁰ⱼ, a⁰ = Tanh(z⁰);
-    /// 16 dot products of 16 (constant trip counts), the bias in each, then σ over the 16 values.</summary>
+    /// 16 dot products of 16 (constant trip counts), four rows at a time, the bias in each, then σ over the 16 values.</summary>
     private static void Forward0<T>(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, global::System.Span<T> z, global::System.Span<T> a)
         where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
     {
-        var b = theta.Slice(B0Offset, Layer0Outputs);
+        ref T bias = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(theta.Slice(B0Offset, Layer0Outputs));
         ref T weight = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(theta.Slice(W0Offset, Layer0Inputs * Layer0Outputs));
         ref T input = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(x.Slice(0, Layer0Inputs));
         z = z.Slice(0, Layer0Outputs);
-        for (int j = 0; j < Layer0Outputs; j++)
-            z[j] = b[j] + Dot<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref weight, j * Layer0Inputs), ref input, Layer0Inputs);
+        ref T sum = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(z);
+        int j = 0;
+        for (; j <= Layer0Outputs - 4; j += 4)
+            Dot4<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref weight, j * Layer0Inputs), ref input, Layer0Inputs, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref bias, j), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, j));
+        for (; j < Layer0Outputs; j++)
+            global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, j) = global::System.Runtime.CompilerServices.Unsafe.Add(ref bias, j) + Dot<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref weight, j * Layer0Inputs), ref input, Layer0Inputs);
         global::Backprop.Functional.Tanh.Apply<T>(z, a.Slice(0, Layer0Outputs), Layer0Outputs);
     }
 
     /// <summary>Layer 1 on one sample: z¹ⱼ = Σᵢ W¹ⱼᵢ a⁰ᵢ + b¹ⱼ, a¹ = Identity(z¹);
-    /// 1 dot products of 16 (constant trip counts), the bias in each, then σ over the 1 values.</summary>
+    /// 1 dot products of 16 (constant trip counts), four rows at a time, the bias in each, then σ over the 1 values.</summary>
     private static void Forward1<T>(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, global::System.Span<T> z, global::System.Span<T> a)
         where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
     {
-        var b = theta.Slice(B1Offset, Layer1Outputs);
+        ref T bias = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(theta.Slice(B1Offset, Layer1Outputs));
         ref T weight = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(theta.Slice(W1Offset, Layer1Inputs * Layer1Outputs));
         ref T input = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(x.Slice(0, Layer1Inputs));
         z = z.Slice(0, Layer1Outputs);
-        for (int j = 0; j < Layer1Outputs; j++)
-            z[j] = b[j] + Dot<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref weight, j * Layer1Inputs), ref input, Layer1Inputs);
+        ref T sum = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(z);
+        int j = 0;
+        for (; j <= Layer1Outputs - 4; j += 4)
+            Dot4<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref weight, j * Layer1Inputs), ref input, Layer1Inputs, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref bias, j), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, j));
+        for (; j < Layer1Outputs; j++)
+            global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, j) = global::System.Runtime.CompilerServices.Unsafe.Add(ref bias, j) + Dot<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref weight, j * Layer1Inputs), ref input, Layer1Inputs);
         global::Backprop.Functional.Identity.Apply<T>(z, a.Slice(0, Layer1Outputs), Layer1Outputs);
     }
 
@@ -210,12 +229,12 @@ static partial class Tiny
         ref T v1 = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(v.Slice(W0Offset, Count));
         ref T input = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(x.Slice(0, Layer0Inputs));
         ref T d = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(delta.Slice(0, Layer0Outputs));
+        const int Bias = Layer0Inputs * Layer0Outputs;
         for (int r = 0; r < Layer0Outputs; r++)
         {
             int at = r * Layer0Inputs;
             AdamRow<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref th, at), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref m1, at), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref v1, at), global::System.Runtime.CompilerServices.Unsafe.Add(ref d, r), ref input, Layer0Inputs, in c);
         }
-        const int Bias = Layer0Inputs * Layer0Outputs;
         AdamRow<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref th, Bias), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref m1, Bias), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref v1, Bias), T.One, ref d, Layer0Outputs, in c);
     }
 
@@ -230,12 +249,12 @@ static partial class Tiny
         ref T v1 = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(v.Slice(W1Offset, Count));
         ref T input = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(x.Slice(0, Layer1Inputs));
         ref T d = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(delta.Slice(0, Layer1Outputs));
+        const int Bias = Layer1Inputs * Layer1Outputs;
         for (int r = 0; r < Layer1Outputs; r++)
         {
             int at = r * Layer1Inputs;
             AdamRow<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref th, at), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref m1, at), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref v1, at), global::System.Runtime.CompilerServices.Unsafe.Add(ref d, r), ref input, Layer1Inputs, in c);
         }
-        const int Bias = Layer1Inputs * Layer1Outputs;
         AdamRow<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref th, Bias), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref m1, Bias), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref v1, Bias), T.One, ref d, Layer1Outputs, in c);
     }
 
@@ -270,6 +289,88 @@ static partial class Tiny
         for (; i < n; i++)
             sum += global::System.Runtime.CompilerServices.Unsafe.Add(ref w, i) * global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i);
         return sum;
+    }
+
+    /// <summary>zⱼ = bⱼ + Σᵢ wⱼᵢxᵢ for four rows j of n (stride n) at once: four accumulators of the widest accelerated vector,
+    /// x loaded once for the four; each row's lanes summed then its scalar tail, as <see cref="Dot{T}"/> sums one row.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Dot4<T>(ref T w, ref T x, int n, ref T b, ref T z)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        ref T w1 = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, n);
+        ref T w2 = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2 * n);
+        ref T w3 = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 3 * n);
+        T s0 = T.Zero, s1 = T.Zero, s2 = T.Zero, s3 = T.Zero;
+        int i = 0;
+        if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector512<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector512<T>.Count)
+        {
+            var a0 = global::System.Runtime.Intrinsics.Vector512<T>.Zero;
+            var a1 = global::System.Runtime.Intrinsics.Vector512<T>.Zero;
+            var a2 = global::System.Runtime.Intrinsics.Vector512<T>.Zero;
+            var a3 = global::System.Runtime.Intrinsics.Vector512<T>.Zero;
+            for (; i <= n - global::System.Runtime.Intrinsics.Vector512<T>.Count; i += global::System.Runtime.Intrinsics.Vector512<T>.Count)
+            {
+                var xv = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)i);
+                a0 += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w, (nuint)i) * xv;
+                a1 += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w1, (nuint)i) * xv;
+                a2 += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w2, (nuint)i) * xv;
+                a3 += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w3, (nuint)i) * xv;
+            }
+            s0 = global::System.Runtime.Intrinsics.Vector512.Sum(a0);
+            s1 = global::System.Runtime.Intrinsics.Vector512.Sum(a1);
+            s2 = global::System.Runtime.Intrinsics.Vector512.Sum(a2);
+            s3 = global::System.Runtime.Intrinsics.Vector512.Sum(a3);
+        }
+        else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector256<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector256<T>.Count)
+        {
+            var a0 = global::System.Runtime.Intrinsics.Vector256<T>.Zero;
+            var a1 = global::System.Runtime.Intrinsics.Vector256<T>.Zero;
+            var a2 = global::System.Runtime.Intrinsics.Vector256<T>.Zero;
+            var a3 = global::System.Runtime.Intrinsics.Vector256<T>.Zero;
+            for (; i <= n - global::System.Runtime.Intrinsics.Vector256<T>.Count; i += global::System.Runtime.Intrinsics.Vector256<T>.Count)
+            {
+                var xv = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)i);
+                a0 += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w, (nuint)i) * xv;
+                a1 += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w1, (nuint)i) * xv;
+                a2 += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w2, (nuint)i) * xv;
+                a3 += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w3, (nuint)i) * xv;
+            }
+            s0 = global::System.Runtime.Intrinsics.Vector256.Sum(a0);
+            s1 = global::System.Runtime.Intrinsics.Vector256.Sum(a1);
+            s2 = global::System.Runtime.Intrinsics.Vector256.Sum(a2);
+            s3 = global::System.Runtime.Intrinsics.Vector256.Sum(a3);
+        }
+        else if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector128<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector128<T>.Count)
+        {
+            var a0 = global::System.Runtime.Intrinsics.Vector128<T>.Zero;
+            var a1 = global::System.Runtime.Intrinsics.Vector128<T>.Zero;
+            var a2 = global::System.Runtime.Intrinsics.Vector128<T>.Zero;
+            var a3 = global::System.Runtime.Intrinsics.Vector128<T>.Zero;
+            for (; i <= n - global::System.Runtime.Intrinsics.Vector128<T>.Count; i += global::System.Runtime.Intrinsics.Vector128<T>.Count)
+            {
+                var xv = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)i);
+                a0 += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w, (nuint)i) * xv;
+                a1 += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w1, (nuint)i) * xv;
+                a2 += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w2, (nuint)i) * xv;
+                a3 += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w3, (nuint)i) * xv;
+            }
+            s0 = global::System.Runtime.Intrinsics.Vector128.Sum(a0);
+            s1 = global::System.Runtime.Intrinsics.Vector128.Sum(a1);
+            s2 = global::System.Runtime.Intrinsics.Vector128.Sum(a2);
+            s3 = global::System.Runtime.Intrinsics.Vector128.Sum(a3);
+        }
+        for (; i < n; i++)
+        {
+            T xi = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i);
+            s0 += global::System.Runtime.CompilerServices.Unsafe.Add(ref w, i) * xi;
+            s1 += global::System.Runtime.CompilerServices.Unsafe.Add(ref w1, i) * xi;
+            s2 += global::System.Runtime.CompilerServices.Unsafe.Add(ref w2, i) * xi;
+            s3 += global::System.Runtime.CompilerServices.Unsafe.Add(ref w3, i) * xi;
+        }
+        z = b + s0;
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref z, 1) = global::System.Runtime.CompilerServices.Unsafe.Add(ref b, 1) + s1;
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref z, 2) = global::System.Runtime.CompilerServices.Unsafe.Add(ref b, 2) + s2;
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref z, 3) = global::System.Runtime.CompilerServices.Unsafe.Add(ref b, 3) + s3;
     }
 
     /// <summary>uᵢ += s·wᵢ over n elements (a row of Wˡ scaled by δˡᵣ into (Wˡ)ᵀδˡ), widest accelerated vector, then a scalar tail.</summary>
