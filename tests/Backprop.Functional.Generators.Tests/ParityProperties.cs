@@ -67,9 +67,10 @@ internal readonly struct SmallSoftmaxNet : IGenerated
 
 /// <summary>Static == dynamic (RTNeural): for random θ, x and y, a generated network's aᴸ, cost and ∂C/∂θ equal the
 /// runtime <see cref="Network{T}"/>'s built from its <c>Spec</c>, and ∂C/∂θ equals central finite differences in double.
-/// Batches run the shared kernels: double ≤ 1e-12 relative, float bit for bit. One sample runs the generated loops of
-/// small layers, which sum in another order: |generated − runtime| ≤ bound·(|r| + ‖r‖∞) per element, bound 1e-12 in
-/// double and 64·2⁻²⁴ in float (<see cref="Near{T}"/>); their TrainOnline equals TrainStep (the library's Adam) bit for bit.</summary>
+/// Batches run the shared kernels: double ≤ 1e-12 relative, float bit for bit. One sample runs the generated loops
+/// (every layer's forward, BP2 of layers ≤ 4,096 weights), which sum in another order: |generated − runtime| ≤
+/// bound·(|r| + ‖r‖∞) per element, bound 1e-12 in double and 64·2⁻²⁴ in float (<see cref="Near{T}"/>); the generated
+/// TrainOnline (its own Adam) equals the generated TrainStep (the library's Adam) bit for bit.</summary>
 public sealed class ParityProperties
 {
     private const int Cases = 200;
@@ -106,10 +107,11 @@ public sealed class ParityProperties
     [Property(MaxTest = 40)]
     public Property MnistMlp_TrainStep_equals_Backward_then_Update(int seed, byte rows, byte optimizer) => CheckStep<MnistMlpNet>(seed, rows, optimizer);
 
-    /// <summary>Three TrainSteps (batch 1–3, half the cases one row) leave θ, the moments and the last gradient exactly
-    /// where the runtime network's Backward followed by optimizer.Update leaves them, in double and in float; on one-row
-    /// batches TrainOnline, which forms ∂C/∂W inside the update and never stores it, leaves θ, the moments, the state
-    /// and the cost exactly there too (the same operations in the same order).</summary>
+    /// <summary>Three TrainSteps (batch 1–3, half the cases one row): the gradient equals the runtime network's Backward
+    /// (batches bit for bit, one sample within the bound), and θ and the moments end exactly where optimizer.Update on
+    /// that gradient leaves them, in double and in float; on one-row batches TrainOnline, which forms ∂C/∂W inside the
+    /// update and never stores it, leaves θ, the moments, the state and the cost exactly there too (the same operations
+    /// in the same order).</summary>
     private static Property CheckStep<TNet>(int seed, byte rawRows, byte rawOptimizer) where TNet : IGenerated
     {
         int rows = rawRows % 2 == 0 ? 1 : 1 + rawRows % 3;
@@ -240,7 +242,7 @@ public sealed class ParityProperties
     }
 
     /// <summary>The first element that differs (== comparison: −0 equals +0, the one freedom the fused product has).</summary>
-    private static string? Differs<T>(T[] generated, T[] runtime, string what) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static string? Differs<T>(T[] generated, T[] runtime, string what) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < generated.Length; i++)
             if (generated[i] != runtime[i]) return $"{what}[{i}]: generated {generated[i]} vs runtime {runtime[i]}";
@@ -495,7 +497,7 @@ public sealed class ParityProperties
         return null;
     }
 
-    private static string? Close(double[] generated, double[] runtime, string what)
+    internal static string? Close(double[] generated, double[] runtime, string what)
     {
         if (generated.Length != runtime.Length) return $"{what}: lengths {generated.Length} vs {runtime.Length}";
         for (int i = 0; i < generated.Length; i++)
@@ -507,14 +509,14 @@ public sealed class ParityProperties
         return null;
     }
 
-    private static double[] Data(Random random, int n)
+    internal static double[] Data(Random random, int n)
     {
         var x = new double[n];
         for (int i = 0; i < n; i++) x[i] = random.NextDouble() * 4 - 2;
         return x;
     }
 
-    private static double[] Targets(Random random, NetworkSpec spec, int rows)
+    internal static double[] Targets(Random random, NetworkSpec spec, int rows)
     {
         var y = new double[rows * spec.Outputs];
         for (int r = 0; r < rows; r++)
