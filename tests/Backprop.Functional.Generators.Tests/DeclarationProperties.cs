@@ -6,7 +6,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
+using Xunit;
 using static Backprop.Functional.Generators.Tests.ParityProperties;
 
 namespace Backprop.Functional.Generators.Tests;
@@ -42,7 +42,7 @@ public sealed class DeclarationProperties
         where T : unmanaged, IFloatingPointIeee754<T>;
 
     /// <summary>One compiled declaration: its text, its Spec, and its emitted methods for one element type.</summary>
-    private sealed record Compiled(string Source, NetworkSpec Spec, Methods<double> Double, Methods<float> Float);
+    private sealed record Compiled(string Source, NetworkSpec Spec, Methods<double> InDouble, Methods<float> InFloat);
 
     private sealed record Methods<T>(ForwardFn<T> Forward, BackwardFn<T> Backward, TrainStepFn<T> TrainStep, TrainOnlineFn<T> TrainOnline)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -55,7 +55,7 @@ public sealed class DeclarationProperties
             type.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!.MakeGenericMethod(typeof(T)).CreateDelegate<TDelegate>();
     }
 
-    private static readonly Lazy<Compiled[]> Networks = new(Compile);
+    private static readonly Lazy<Compiled[]> s_networks = new(Compile);
 
     /// <summary>A declaration drawn from <paramref name="random"/>: its source text.</summary>
     internal static string Declaration(Random random, int index)
@@ -67,7 +67,7 @@ public sealed class DeclarationProperties
         {
             0 => ("SoftmaxCrossEntropy", "Softmax"),
             1 => ("CrossEntropy", "Sigmoid"),
-            _ => ("Quadratic", random.Next(Hidden.Length + 1) is var k && k == Hidden.Length ? "Softmax" : Hidden[k]),
+            _ => ("Quadratic", QuadraticOutput(random.Next(Hidden.Length + 1))),
         };
         var text = new StringBuilder("using Backprop.Functional;\nnamespace Declared;\n");
         text.Append("[Network(Loss = typeof(").Append(loss).Append("))]\n");
@@ -78,6 +78,9 @@ public sealed class DeclarationProperties
         }
         return text.Append("public static partial class Net").Append(index).Append(";\n").ToString();
     }
+
+    /// <summary>Any hidden activation, or softmax, as a quadratic cost's output.</summary>
+    private static string QuadraticOutput(int k) => k == Hidden.Length ? "Softmax" : Hidden[k];
 
     private static Compiled[] Compile()
     {
@@ -104,8 +107,8 @@ public sealed class DeclarationProperties
     [Fact]
     public void The_declarations_cover_every_depth_activation_and_loss()
     {
-        var specs = Networks.Value.Select(n => n.Spec).ToArray();
-        Assert.Equal([1, 2, 3, 4], specs.Select(s => s.Layers.Count).Distinct().Order());
+        var specs = s_networks.Value.Select(n => n.Spec).ToArray();
+        Assert.Equal(new[] { 1, 2, 3, 4 }, specs.Select(s => s.Layers.Count).Distinct().Order());
         Assert.Equal(3, specs.Select(s => s.Loss).Distinct().Count());
         var activations = specs.SelectMany(s => s.Layers.Cast<Dense>().Select(d => d.Activation)).Distinct().ToArray();
         Assert.Equal(Hidden.Length + 1, activations.Length);
@@ -115,9 +118,9 @@ public sealed class DeclarationProperties
     [Property(MaxTest = 120)]
     public Property Generated_equals_runtime_and_finite_differences(NonNegativeInt which, int seed, byte rawRows)
     {
-        var network = Networks.Value[which.Get % Declarations];
+        var network = s_networks.Value[which.Get % Declarations];
         int rows = rawRows % 2 == 0 ? 1 : 2 + rawRows % 2;
-        string failure = CheckPasses(network, seed, rows) ?? CheckOnline(network.Spec, network.Float, seed) ?? CheckOnline(network.Spec, network.Double, seed) ?? "";
+        string failure = CheckPasses(network, seed, rows) ?? CheckOnline(network.Spec, network.InFloat, seed) ?? CheckOnline(network.Spec, network.InDouble, seed) ?? "";
         return (failure.Length == 0).Label($"{network.Spec}, rows {rows}, seed {seed}: {failure}\n{network.Source}");
     }
 
@@ -132,9 +135,9 @@ public sealed class DeclarationProperties
         double[] y = Targets(random, spec, rows);
         using var ws = new Workspace<double>(spec.Layers, rows);
         using var wsRuntime = runtime.CreateWorkspace(rows);
-        double[] a = network.Double.Forward(theta, x, ws).ToArray();
+        double[] a = network.InDouble.Forward(theta, x, ws).ToArray();
         double[] g = new double[theta.Length];
-        double cost = network.Double.Backward(theta, x, y, ws, g);
+        double cost = network.InDouble.Backward(theta, x, y, ws, g);
         double[] aRuntime = runtime.Forward(x, wsRuntime).ToArray();
         double[] gRuntime = new double[theta.Length];
         double costRuntime = runtime.Backward(x, y, wsRuntime, gRuntime);
@@ -149,9 +152,9 @@ public sealed class DeclarationProperties
         using var runtimeF = Network<float>.FromParameters(spec, thetaF);
         using var wsF = new Workspace<float>(spec.Layers, rows);
         using var wsRuntimeF = runtimeF.CreateWorkspace(rows);
-        float[] aF = network.Float.Forward(thetaF, xF, wsF).ToArray();
+        float[] aF = network.InFloat.Forward(thetaF, xF, wsF).ToArray();
         float[] gF = new float[theta.Length];
-        float costF = network.Float.Backward(thetaF, xF, yF, wsF, gF);
+        float costF = network.InFloat.Backward(thetaF, xF, yF, wsF, gF);
         float[] aRuntimeF = runtimeF.Forward(xF, wsRuntimeF).ToArray();
         float[] gRuntimeF = new float[theta.Length];
         float costRuntimeF = runtimeF.Backward(xF, yF, wsRuntimeF, gRuntimeF);
@@ -167,11 +170,11 @@ public sealed class DeclarationProperties
             const double h = 1e-6;
             double saved = theta[i];
             theta[i] = saved + h;
-            network.Double.Forward(theta, x, ws);
-            double plus = network.Double.Backward(theta, x, y, ws, scratch);
+            network.InDouble.Forward(theta, x, ws);
+            double plus = network.InDouble.Backward(theta, x, y, ws, scratch);
             theta[i] = saved - h;
-            network.Double.Forward(theta, x, ws);
-            double minus = network.Double.Backward(theta, x, y, ws, scratch);
+            network.InDouble.Forward(theta, x, ws);
+            double minus = network.InDouble.Backward(theta, x, y, ws, scratch);
             theta[i] = saved;
             double fd = (plus - minus) / (2 * h);
             if (Math.Abs(fd - g[i]) > 1e-6 * Math.Max(1, Math.Abs(g[i])) + 1e-8)

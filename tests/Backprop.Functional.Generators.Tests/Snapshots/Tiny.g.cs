@@ -292,7 +292,8 @@ static partial class Tiny
     }
 
     /// <summary>zⱼ = bⱼ + Σᵢ wⱼᵢxᵢ for four rows j of n (stride n) at once: four accumulators of the widest accelerated vector,
-    /// x loaded once for the four; each row's lanes summed then its scalar tail, as <see cref="Dot{T}"/> sums one row.</summary>
+    /// x loaded once for the four; each row's lanes summed then its scalar tail, as <see cref="Dot{T}"/> sums one row.
+    /// A vector of x that is all zeros is skipped: its products are ±0, which leave a sum that started at +0 as it was (W finite).</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static void Dot4<T>(ref T w, ref T x, int n, ref T b, ref T z)
         where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
@@ -311,6 +312,7 @@ static partial class Tiny
             for (; i <= n - global::System.Runtime.Intrinsics.Vector512<T>.Count; i += global::System.Runtime.Intrinsics.Vector512<T>.Count)
             {
                 var xv = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)i);
+                if (xv == global::System.Runtime.Intrinsics.Vector512<T>.Zero) continue;   // zero inputs (an image's blank border) add +0: skipped, same bits
                 a0 += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w, (nuint)i) * xv;
                 a1 += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w1, (nuint)i) * xv;
                 a2 += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w2, (nuint)i) * xv;
@@ -330,6 +332,7 @@ static partial class Tiny
             for (; i <= n - global::System.Runtime.Intrinsics.Vector256<T>.Count; i += global::System.Runtime.Intrinsics.Vector256<T>.Count)
             {
                 var xv = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)i);
+                if (xv == global::System.Runtime.Intrinsics.Vector256<T>.Zero) continue;   // zero inputs (an image's blank border) add +0: skipped, same bits
                 a0 += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w, (nuint)i) * xv;
                 a1 += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w1, (nuint)i) * xv;
                 a2 += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w2, (nuint)i) * xv;
@@ -349,6 +352,7 @@ static partial class Tiny
             for (; i <= n - global::System.Runtime.Intrinsics.Vector128<T>.Count; i += global::System.Runtime.Intrinsics.Vector128<T>.Count)
             {
                 var xv = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)i);
+                if (xv == global::System.Runtime.Intrinsics.Vector128<T>.Zero) continue;   // zero inputs (an image's blank border) add +0: skipped, same bits
                 a0 += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w, (nuint)i) * xv;
                 a1 += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w1, (nuint)i) * xv;
                 a2 += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w2, (nuint)i) * xv;
