@@ -164,23 +164,11 @@ public sealed class DeclarationProperties
         if (failure is not null) return failure;
 
         double[] scratch = new double[theta.Length];
-        for (int k = 0; k < 3; k++)
+        return CentralDifferences(theta, g, random, () =>
         {
-            int i = random.Next(theta.Length);
-            const double h = 1e-6;
-            double saved = theta[i];
-            theta[i] = saved + h;
             network.InDouble.Forward(theta, x, ws);
-            double plus = network.InDouble.Backward(theta, x, y, ws, scratch);
-            theta[i] = saved - h;
-            network.InDouble.Forward(theta, x, ws);
-            double minus = network.InDouble.Backward(theta, x, y, ws, scratch);
-            theta[i] = saved;
-            double fd = (plus - minus) / (2 * h);
-            if (Math.Abs(fd - g[i]) > 1e-6 * Math.Max(1, Math.Abs(g[i])) + 1e-8)
-                return $"∂C/∂θ[{i}] = {g[i]:E6} but the central difference is {fd:E6}";
-        }
-        return null;
+            return network.InDouble.Backward(theta, x, y, ws, scratch);
+        });
     }
 
     /// <summary>Three one-sample Adam steps: the generated TrainOnline (its own fused Adam) leaves θ, the moments, the
