@@ -21,6 +21,18 @@ public static partial class Mnist128;
 [Dense(16, 1)]
 public static partial class Tiny16;
 
+/// <summary>2-16-1 (tanh, identity output, quadratic): the EmbeddedOnline sample's network.</summary>
+[Network]
+[Dense(2, 16, typeof(Tanh))]
+[Dense(16, 1)]
+public static partial class Sine2;
+
+/// <summary>64-32-10 (ReLU, softmax + cross-entropy): both layers small enough for the generated loops.</summary>
+[Network(Loss = typeof(SoftmaxCrossEntropy))]
+[Dense(64, 32, typeof(ReLU))]
+[Dense(32, 10, typeof(Softmax))]
+public static partial class Mid64;
+
 /// <summary>One training step (forward, loss, backward, update, float) of a generated network against the runtime
 /// <see cref="Network{T}"/> built from the same spec (Baseline), per network and batch size: the generated TrainStep
 /// and, for one sample, the generated TrainOnline (∂C/∂W formed inside the update, never stored).</summary>
@@ -29,7 +41,7 @@ public static partial class Tiny16;
 [CategoriesColumn]
 public class GeneratedVsRuntimeBench
 {
-    private StepCase _mnist32 = null!, _tiny16 = null!, _mnist128 = null!, _mnist32Sgd = null!;
+    private StepCase _mnist32 = null!, _tiny16 = null!, _mnist128 = null!, _mnist32Sgd = null!, _sine2 = null!, _mid64 = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -38,6 +50,8 @@ public class GeneratedVsRuntimeBench
         _tiny16 = new StepCase(Tiny16.Spec, 1, new Adam(LearningRate: 0));
         _mnist128 = new StepCase(Mnist128.Spec, 64, new Adam(LearningRate: 0));
         _mnist32Sgd = new StepCase(Mnist32.Spec, 1, new Sgd(LearningRate: 0));   // W4's optimizer
+        _sine2 = new StepCase(Sine2.Spec, 1, new Adam(LearningRate: 0));
+        _mid64 = new StepCase(Mid64.Spec, 1, new Adam(LearningRate: 0));
     }
 
     [GlobalCleanup]
@@ -47,6 +61,8 @@ public class GeneratedVsRuntimeBench
         _tiny16.Dispose();
         _mnist128.Dispose();
         _mnist32Sgd.Dispose();
+        _sine2.Dispose();
+        _mid64.Dispose();
     }
 
     [BenchmarkCategory("784-32-10 batch 1"), Benchmark(Baseline = true)]
@@ -98,6 +114,26 @@ public class GeneratedVsRuntimeBench
     {
         var c = _tiny16;
         return Tiny16.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
+    }
+
+    [BenchmarkCategory("2-16-1 batch 1"), Benchmark(Baseline = true)]
+    public float Runtime_2_16_1_b1() => _sine2.RuntimeStep();
+
+    [BenchmarkCategory("2-16-1 batch 1"), Benchmark]
+    public float GeneratedOnline_2_16_1_b1()
+    {
+        var c = _sine2;
+        return Sine2.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
+    }
+
+    [BenchmarkCategory("64-32-10 batch 1"), Benchmark(Baseline = true)]
+    public float Runtime_64_32_10_b1() => _mid64.RuntimeStep();
+
+    [BenchmarkCategory("64-32-10 batch 1"), Benchmark]
+    public float GeneratedOnline_64_32_10_b1()
+    {
+        var c = _mid64;
+        return Mid64.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
     }
 
     [BenchmarkCategory("784-128-10 batch 64"), Benchmark(Baseline = true)]

@@ -8,7 +8,7 @@ public sealed partial class NetworkGenerator
 {
     /// <summary><see cref="NetworkModel"/> → C# text. No Roslyn types: a pure function of the model, so the
     /// snapshots pin it down exactly.</summary>
-    internal static class Emit
+    internal static partial class Emit
     {
         private const string Lib = "global::Backprop.Functional.";
         private const string Constraint = "where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>";
@@ -22,17 +22,8 @@ public sealed partial class NetworkGenerator
             var layers = model.Layers;
             int count = layers.Count;
             int last = count - 1;
-            var weight = new int[count];
-            var bias = new int[count];
-            int offset = 0;
-            for (int l = 0; l < count; l++)   // the rule of ParameterLayout.For: Wˡ then bˡ, layer after layer
-            {
-                weight[l] = offset;
-                offset += layers[l].Outputs * layers[l].Inputs;
-                bias[l] = offset;
-                offset += layers[l].Outputs;
-            }
-            int parameterCount = offset;
+            int parameterCount = 0;
+            foreach (var d in layers) parameterCount += d.ParameterCount;   // ParameterLayout.For: Wˡ then bˡ, layer after layer
             string name = model.TypeName;
             string loss = Lib + model.Loss;
 
@@ -62,6 +53,8 @@ public sealed partial class NetworkGenerator
             w.Line("/// <summary>Number of layers.</summary>");
             w.Line("public const int LayerCount = " + count + ";");
             w.Line();
+            w.Line("// Each layer's widths and where its Wˡ [outputs × inputs] and bˡ [outputs] start in θ (ParameterLayout's order).");
+            Constants(w, layers);
 
             w.Line("private static readonly " + Lib + "NetworkSpec s_spec = new(");
             w.Line("    new " + Lib + "Layer[]");
@@ -98,8 +91,10 @@ public sealed partial class NetworkGenerator
             {
                 var d = layers[l];
                 string input = l == 0 ? "x" : "ws.A(" + (l - 1) + ", rows)";
-                w.Line("    " + Lib + "DenseKernel.Forward<" + Lib + d.Activation + ", T>(theta.Slice(" + weight[l] + ", " + d.ParameterCount + "), "
-                    + input + ", ws.Z(" + l + ", rows), ws.A(" + l + ", rows), " + d.Inputs + ", " + d.Outputs + ", ws.Threads);");
+                string shared = Lib + "DenseKernel.Forward<" + Lib + d.Activation + ", T>(theta.Slice(W" + l + "Offset, B" + l + "Offset + Layer" + l + "Outputs - W" + l + "Offset), "
+                    + input + ", ws.Z(" + l + ", rows), ws.A(" + l + ", rows), Layer" + l + "Inputs, Layer" + l + "Outputs, ws.Threads);";
+                w.Line("    if (rows == 1) Forward" + l + "<T>(theta, " + input + ", ws.Z(" + l + ", 1), ws.A(" + l + ", 1));");
+                w.Line("    else " + shared);
             }
             w.Line("    return ws.A(" + last + ", rows);");
             w.Line("}");
@@ -128,21 +123,27 @@ public sealed partial class NetworkGenerator
             w.Line("    if (parameterGradients && gradient.Length != ParameterCount) ThrowGradient(gradient.Length);");
             w.Line("    " + Lib + "Validate.Finite<T>(y, OutputSize, \"targets\");");
             w.Line("    T cost = " + Lib + "Equations.OutputDelta<" + loss + ", " + Lib + layers[last].Activation + ", T>(ws.Z(" + last + ", rows), ws.A("
-                + last + ", rows), y, ws.Delta(" + last + ", rows), " + layers[last].Outputs + ", rows);");
+                + last + ", rows), y, ws.Delta(" + last + ", rows), OutputSize, rows);");
             for (int l = last; l >= 0; l--)
             {
                 var d = layers[l];
                 string input = l == 0 ? "x" : "ws.A(" + (l - 1) + ", rows)";
                 w.Line("    if (parameterGradients)");
                 w.Line("    {");
-                w.Line("        " + Lib + "Equations.WeightGradient<T>(ws.Delta(" + l + ", rows), " + input + ", gradient.Slice(" + weight[l] + ", "
-                    + d.Outputs * d.Inputs + "), " + d.Inputs + ", " + d.Outputs + ", ws.Threads);");
-                w.Line("        " + Lib + "Equations.BiasGradient<T>(ws.Delta(" + l + ", rows), gradient.Slice(" + bias[l] + ", " + d.Outputs + "));");
+                w.Line("        " + Lib + "Equations.WeightGradient<T>(ws.Delta(" + l + ", rows), " + input + ", gradient.Slice(W" + l + "Offset, Layer" + l
+                    + "Inputs * Layer" + l + "Outputs), Layer" + l + "Inputs, Layer" + l + "Outputs, ws.Threads);");
+                w.Line("        " + Lib + "Equations.BiasGradient<T>(ws.Delta(" + l + ", rows), gradient.Slice(B" + l + "Offset, Layer" + l + "Outputs));");
                 w.Line("    }");
                 if (l == 0) break;
-                w.Line("    " + Lib + "Equations.HiddenError<" + Lib + layers[l - 1].Activation + ", T>(theta.Slice(" + weight[l] + ", " + d.Outputs * d.Inputs
-                    + "), ws.Delta(" + l + ", rows), ws.Z(" + (l - 1) + ", rows), ws.A(" + (l - 1) + ", rows), ws.Delta(" + (l - 1) + ", rows), "
-                    + d.Inputs + ", " + d.Outputs + ", ws.Threads);");
+                string shared = Lib + "Equations.HiddenError<" + Lib + layers[l - 1].Activation + ", T>(theta.Slice(W" + l + "Offset, Layer" + l + "Inputs * Layer" + l
+                    + "Outputs), ws.Delta(" + l + ", rows), ws.Z(" + (l - 1) + ", rows), ws.A(" + (l - 1) + ", rows), ws.Delta(" + (l - 1) + ", rows), "
+                    + "Layer" + l + "Inputs, Layer" + l + "Outputs, ws.Threads);";
+                if (IsSmall(d))
+                {
+                    w.Line("    if (rows == 1) Hidden" + l + "<T>(theta, ws.Delta(" + l + ", 1), ws.Z(" + (l - 1) + ", 1), ws.A(" + (l - 1) + ", 1), ws.Delta(" + (l - 1) + ", 1));");
+                    w.Line("    else " + shared);
+                }
+                else w.Line("    " + shared);
             }
             w.Line("    return cost;");
             w.Line("}");
@@ -193,10 +194,54 @@ public sealed partial class NetworkGenerator
             w.Line("    " + Constraint);
             w.Line("{");
             w.Line("    global::System.ArgumentNullException.ThrowIfNull(optimizer);");
-            w.Line("    return " + Lib + "TrainingStep.Run<T, Trainable<T>>(default, theta, x, y, ws, default, optimizer, ref state, buffers,");
-            w.Line("        learningRate ?? optimizer.LearningRateAt(state.Step), " + Lib + "StepMode.Fused);");
+            w.Line("    if (optimizer is not " + Lib + "Adam { Amsgrad: false } adam)   // Sgd, AdamW, AMSGrad: the runtime's fused step");
+            w.Line("    {");
+            w.Line("        return " + Lib + "TrainingStep.Run<T, Trainable<T>>(default, theta, x, y, ws, default, optimizer, ref state, buffers,");
+            w.Line("            learningRate ?? optimizer.LearningRateAt(state.Step), " + Lib + "StepMode.Fused);");
+            w.Line("    }");
+            w.Line("    global::System.ArgumentNullException.ThrowIfNull(buffers);");
+            w.Line("    if (x.Length != InputSize) ThrowOneSample(x.Length);");
+            w.Line("    Rows(theta.Length, x.Length, ws);");
+            w.Line("    if (y.Length != OutputSize) ThrowTargets(y.Length, 1);");
+            w.Line("    if (buffers.Count < 2 || buffers.Length != ParameterCount) ThrowBuffers(buffers.Count, buffers.Length);");
+            w.Line("    " + Lib + "Validate.Finite<T>(x, InputSize, \"input\");");
+            w.Line("    " + Lib + "Validate.Finite<T>(y, OutputSize, \"targets\");");
+            w.Line("    // The sample's zˡ, aˡ and δˡ, each view taken once.");
+            for (int l = 0; l < count; l++)
+                w.Line("    var z" + l + " = ws.Z(" + l + ", 1); var a" + l + " = ws.A(" + l + ", 1); var delta" + l + " = ws.Delta(" + l + ", 1);");
+            for (int l = 0; l < count; l++)
+                w.Line("    Forward" + l + "<T>(theta, " + (l == 0 ? "x" : "a" + (l - 1)) + ", z" + l + ", a" + l + ");");
+            w.Line("    // BP1 for one sample: Equations.OutputDelta's cost and δᴸ, whose 1/rows is 1 here (exact, so left out).");
+            w.Line("    T cost = " + loss + ".Cost<" + Lib + layers[last].Activation + ", T>(z" + last + ", a" + last + ", y, OutputSize);");
+            w.Line("    if (!T.IsFinite(cost)) return cost;");
+            w.Line("    " + loss + ".OutputError<" + Lib + layers[last].Activation + ", T>(z" + last + ", a" + last + ", y, delta" + last + ", OutputSize);");
+            for (int l = last; l > 0; l--)
+            {
+                if (IsSmall(layers[l]))
+                    w.Line("    Hidden" + l + "<T>(theta, delta" + l + ", z" + (l - 1) + ", a" + (l - 1) + ", delta" + (l - 1) + ");");
+                else
+                    w.Line("    " + Lib + "Equations.HiddenError<" + Lib + layers[l - 1].Activation + ", T>(theta.Slice(W" + l + "Offset, Layer" + l + "Inputs * Layer" + l
+                        + "Outputs), delta" + l + ", z" + (l - 1) + ", a" + (l - 1) + ", delta" + (l - 1) + ", Layer" + l + "Inputs, Layer" + l + "Outputs, ws.Threads);");
+            }
+            w.Line("    var c = new AdamStep<T>(adam, state.Step + 1, learningRate ?? adam.LearningRateAt(state.Step));");
+            w.Line("    var m = buffers.Moment(0);");
+            w.Line("    var v = buffers.Moment(1);");
+            for (int l = 0; l < count; l++)
+                w.Line("    Update" + l + "<T>(theta, m, v, delta" + l + ", " + (l == 0 ? "x" : "a" + (l - 1)) + ", in c);");
+            w.Line("    state = state with { Step = state.Step + 1 };");
+            w.Line("    return cost;");
             w.Line("}");
             w.Line();
+
+            // The layers' own methods
+            for (int l = 0; l < count; l++)
+            {
+                ForwardMethod(w, layers[l], l);
+                if (!IsSmall(layers[l])) continue;
+                if (l > 0) HiddenMethod(w, layers[l], layers[l - 1].Activation!, l);
+            }
+            for (int l = 0; l < count; l++) UpdateMethod(w, layers[l], l);
+            Helpers(w);
 
             // The passes as the step sees them
             w.Line("/// <summary>This network's unrolled passes, as <see cref=\"" + Lib + "TrainingStep\"/> takes them (a struct: closed calls, nothing virtual).</summary>");
@@ -252,6 +297,8 @@ public sealed partial class NetworkGenerator
             Thrower(w, "ThrowInput(int length)", "$\"x has {length} elements, not a positive whole number of rows of InputSize = " + layers[0].Inputs + " (" + name + ")\", \"x\"");
             Thrower(w, "ThrowTargets(int length, int rows)", "$\"y has {length} elements but the batch needs [{rows} × " + layers[last].Outputs + "] = {rows * OutputSize}\", \"y\"");
             Thrower(w, "ThrowGradient(int length)", "$\"gradient has {length} elements but " + name + " has ParameterCount = " + parameterCount + "\", \"gradient\"");
+            Thrower(w, "ThrowOneSample(int length)", "$\"an online step takes one sample of [" + layers[0].Inputs + "], but x has {length} values\", \"x\"");
+            Thrower(w, "ThrowBuffers(int count, int length)", "$\"the buffers hold {count} moments of {length}, but Adam needs 2 of ParameterCount = " + parameterCount + "; create them with optimizer.CreateBuffers<T>(ParameterCount)\", \"buffers\"");
             Thrower(w, "ThrowDestination(int length, int rows)", "$\"destination has {length} elements but the batch has {rows} rows\", \"destination\"");
             Thrower(w, "ThrowWorkspace()", "\"the workspace was made for another network than " + Describe(model) + "; create it with " + name + ".CreateWorkspace<T>(batch)\", \"ws\"", last: true);
 

@@ -17,12 +17,13 @@ Span<float> y = stackalloc float[Sine.OutputSize];
 var random = new XorShift(42);
 
 Console.WriteLine($"network {Sine.Spec}, {Sine.ParameterCount} parameters, online (batch 1), Adam lr {optimizer.LearningRate}");
-long allocated = 0;
+long allocated = 0, ticks = 0;
 double first = double.NaN, last = double.NaN;
 for (int start = 0; start < Steps; start += Window)
 {
     double sum = 0;
     long before = GC.GetAllocatedBytesForCurrentThread();
+    long began = System.Diagnostics.Stopwatch.GetTimestamp();
     for (int step = start; step < start + Window; step++)
     {
         if (step == WarmUp) before = GC.GetAllocatedBytesForCurrentThread();   // JIT/statics settle in the first steps
@@ -31,6 +32,7 @@ for (int start = 0; start < Steps; start += Window)
         y[0] = MathF.Sin(MathF.PI * x[0]) * MathF.Cos(MathF.PI * x[1]) / 2;
         sum += Sine.TrainOnline<float>(theta, x, y, ws, optimizer, ref state, buffers);
     }
+    ticks += System.Diagnostics.Stopwatch.GetTimestamp() - began;
     allocated += GC.GetAllocatedBytesForCurrentThread() - before;   // printing below is not counted
     double mean = sum / Window;
     if (start == 0) first = mean;
@@ -38,7 +40,27 @@ for (int start = 0; start < Steps; start += Window)
     Console.WriteLine($"steps {start + 1,6}-{start + Window,6}: mean loss {mean:F6}");
 }
 
+double stepsPerSecond = Steps / ((double)ticks / System.Diagnostics.Stopwatch.Frequency);
+
+// The same steps through the runtime network (its own fused online step), for the ratio.
+using var runtime = Network<float>.Create(Sine.Spec, seed: 7);
+using var runtimeWs = runtime.CreateWorkspace(1);
+using var runtimeBuffers = optimizer.CreateBuffers<float>(Sine.ParameterCount);
+var runtimeState = default(OptimizerState);
+random = new XorShift(42);
+long runtimeBegan = System.Diagnostics.Stopwatch.GetTimestamp();
+for (int step = 0; step < Steps; step++)
+{
+    x[0] = random.NextSigned();
+    x[1] = random.NextSigned();
+    y[0] = MathF.Sin(MathF.PI * x[0]) * MathF.Cos(MathF.PI * x[1]) / 2;
+    runtime.TrainOnline(x, y, runtimeWs, optimizer, ref runtimeState, runtimeBuffers);
+}
+double runtimeStepsPerSecond = Steps / ((double)(System.Diagnostics.Stopwatch.GetTimestamp() - runtimeBegan) / System.Diagnostics.Stopwatch.Frequency);
+
 Console.WriteLine($"bytes allocated over steps {WarmUp}-{Steps}: {allocated}");
+Console.WriteLine($"generated TrainOnline: {stepsPerSecond:N0} steps/s; runtime Network.TrainOnline: {runtimeStepsPerSecond:N0} steps/s "
+    + $"(generated ÷ runtime time {runtimeStepsPerSecond / stepsPerSecond:F2})");
 if (allocated != 0 || !(last < first / 4))
 {
     Console.Error.WriteLine(allocated != 0 ? "FAIL: the steady-state steps allocated" : "FAIL: the loss did not go down");

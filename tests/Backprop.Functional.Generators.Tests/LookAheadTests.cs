@@ -10,7 +10,7 @@ namespace Backprop.Functional.Generators.Tests;
 public sealed class LookAheadTests
 {
     [Theory]
-    [InlineData(1)]
+    [InlineData(2)]   // batches: the shared kernels, bit for bit (one sample runs the generated loops: ParityProperties)
     [InlineData(3)]
     public void Generated_TrainStep_with_lookahead_Nesterov_equals_Trainer_Step(int rows)
     {

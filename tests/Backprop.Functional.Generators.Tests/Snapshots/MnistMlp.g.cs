@@ -18,6 +18,12 @@ static partial class MnistMlp
     /// <summary>Number of layers.</summary>
     public const int LayerCount = 2;
 
+    // Each layer's widths and where its Wˡ [outputs × inputs] and bˡ [outputs] start in θ (ParameterLayout's order).
+    private const int Layer0Inputs = 784, Layer0Outputs = 128;
+    private const int W0Offset = 0, B0Offset = W0Offset + Layer0Inputs * Layer0Outputs;
+    private const int Layer1Inputs = 128, Layer1Outputs = 10;
+    private const int W1Offset = B0Offset + Layer0Outputs, B1Offset = W1Offset + Layer1Inputs * Layer1Outputs;
+
     private static readonly global::Backprop.Functional.NetworkSpec s_spec = new(
         new global::Backprop.Functional.Layer[]
         {
@@ -46,8 +52,10 @@ static partial class MnistMlp
     {
         int rows = Rows(theta.Length, x.Length, ws);
         global::Backprop.Functional.Validate.Finite<T>(x, InputSize, "input");
-        global::Backprop.Functional.DenseKernel.Forward<global::Backprop.Functional.ReLU, T>(theta.Slice(0, 100480), x, ws.Z(0, rows), ws.A(0, rows), 784, 128, ws.Threads);
-        global::Backprop.Functional.DenseKernel.Forward<global::Backprop.Functional.Softmax, T>(theta.Slice(100480, 1290), ws.A(0, rows), ws.Z(1, rows), ws.A(1, rows), 128, 10, ws.Threads);
+        if (rows == 1) Forward0<T>(theta, x, ws.Z(0, 1), ws.A(0, 1));
+        else global::Backprop.Functional.DenseKernel.Forward<global::Backprop.Functional.ReLU, T>(theta.Slice(W0Offset, B0Offset + Layer0Outputs - W0Offset), x, ws.Z(0, rows), ws.A(0, rows), Layer0Inputs, Layer0Outputs, ws.Threads);
+        if (rows == 1) Forward1<T>(theta, ws.A(0, rows), ws.Z(1, 1), ws.A(1, 1));
+        else global::Backprop.Functional.DenseKernel.Forward<global::Backprop.Functional.Softmax, T>(theta.Slice(W1Offset, B1Offset + Layer1Outputs - W1Offset), ws.A(0, rows), ws.Z(1, rows), ws.A(1, rows), Layer1Inputs, Layer1Outputs, ws.Threads);
         return ws.A(1, rows);
     }
 
@@ -70,17 +78,18 @@ static partial class MnistMlp
         if (y.Length != rows * OutputSize) ThrowTargets(y.Length, rows);
         if (parameterGradients && gradient.Length != ParameterCount) ThrowGradient(gradient.Length);
         global::Backprop.Functional.Validate.Finite<T>(y, OutputSize, "targets");
-        T cost = global::Backprop.Functional.Equations.OutputDelta<global::Backprop.Functional.SoftmaxCrossEntropy, global::Backprop.Functional.Softmax, T>(ws.Z(1, rows), ws.A(1, rows), y, ws.Delta(1, rows), 10, rows);
+        T cost = global::Backprop.Functional.Equations.OutputDelta<global::Backprop.Functional.SoftmaxCrossEntropy, global::Backprop.Functional.Softmax, T>(ws.Z(1, rows), ws.A(1, rows), y, ws.Delta(1, rows), OutputSize, rows);
         if (parameterGradients)
         {
-            global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(1, rows), ws.A(0, rows), gradient.Slice(100480, 1280), 128, 10, ws.Threads);
-            global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(1, rows), gradient.Slice(101760, 10));
+            global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(1, rows), ws.A(0, rows), gradient.Slice(W1Offset, Layer1Inputs * Layer1Outputs), Layer1Inputs, Layer1Outputs, ws.Threads);
+            global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(1, rows), gradient.Slice(B1Offset, Layer1Outputs));
         }
-        global::Backprop.Functional.Equations.HiddenError<global::Backprop.Functional.ReLU, T>(theta.Slice(100480, 1280), ws.Delta(1, rows), ws.Z(0, rows), ws.A(0, rows), ws.Delta(0, rows), 128, 10, ws.Threads);
+        if (rows == 1) Hidden1<T>(theta, ws.Delta(1, 1), ws.Z(0, 1), ws.A(0, 1), ws.Delta(0, 1));
+        else global::Backprop.Functional.Equations.HiddenError<global::Backprop.Functional.ReLU, T>(theta.Slice(W1Offset, Layer1Inputs * Layer1Outputs), ws.Delta(1, rows), ws.Z(0, rows), ws.A(0, rows), ws.Delta(0, rows), Layer1Inputs, Layer1Outputs, ws.Threads);
         if (parameterGradients)
         {
-            global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(0, rows), x, gradient.Slice(0, 100352), 784, 128, ws.Threads);
-            global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(0, rows), gradient.Slice(100352, 128));
+            global::Backprop.Functional.Equations.WeightGradient<T>(ws.Delta(0, rows), x, gradient.Slice(W0Offset, Layer0Inputs * Layer0Outputs), Layer0Inputs, Layer0Outputs, ws.Threads);
+            global::Backprop.Functional.Equations.BiasGradient<T>(ws.Delta(0, rows), gradient.Slice(B0Offset, Layer0Outputs));
         }
         return cost;
     }
@@ -127,8 +136,407 @@ static partial class MnistMlp
         where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
     {
         global::System.ArgumentNullException.ThrowIfNull(optimizer);
-        return global::Backprop.Functional.TrainingStep.Run<T, Trainable<T>>(default, theta, x, y, ws, default, optimizer, ref state, buffers,
-            learningRate ?? optimizer.LearningRateAt(state.Step), global::Backprop.Functional.StepMode.Fused);
+        if (optimizer is not global::Backprop.Functional.Adam { Amsgrad: false } adam)   // Sgd, AdamW, AMSGrad: the runtime's fused step
+        {
+            return global::Backprop.Functional.TrainingStep.Run<T, Trainable<T>>(default, theta, x, y, ws, default, optimizer, ref state, buffers,
+                learningRate ?? optimizer.LearningRateAt(state.Step), global::Backprop.Functional.StepMode.Fused);
+        }
+        global::System.ArgumentNullException.ThrowIfNull(buffers);
+        if (x.Length != InputSize) ThrowOneSample(x.Length);
+        Rows(theta.Length, x.Length, ws);
+        if (y.Length != OutputSize) ThrowTargets(y.Length, 1);
+        if (buffers.Count < 2 || buffers.Length != ParameterCount) ThrowBuffers(buffers.Count, buffers.Length);
+        global::Backprop.Functional.Validate.Finite<T>(x, InputSize, "input");
+        global::Backprop.Functional.Validate.Finite<T>(y, OutputSize, "targets");
+        // The sample's zˡ, aˡ and δˡ, each view taken once.
+        var z0 = ws.Z(0, 1); var a0 = ws.A(0, 1); var delta0 = ws.Delta(0, 1);
+        var z1 = ws.Z(1, 1); var a1 = ws.A(1, 1); var delta1 = ws.Delta(1, 1);
+        Forward0<T>(theta, x, z0, a0);
+        Forward1<T>(theta, a0, z1, a1);
+        // BP1 for one sample: Equations.OutputDelta's cost and δᴸ, whose 1/rows is 1 here (exact, so left out).
+        T cost = global::Backprop.Functional.SoftmaxCrossEntropy.Cost<global::Backprop.Functional.Softmax, T>(z1, a1, y, OutputSize);
+        if (!T.IsFinite(cost)) return cost;
+        global::Backprop.Functional.SoftmaxCrossEntropy.OutputError<global::Backprop.Functional.Softmax, T>(z1, a1, y, delta1, OutputSize);
+        Hidden1<T>(theta, delta1, z0, a0, delta0);
+        var c = new AdamStep<T>(adam, state.Step + 1, learningRate ?? adam.LearningRateAt(state.Step));
+        var m = buffers.Moment(0);
+        var v = buffers.Moment(1);
+        Update0<T>(theta, m, v, delta0, x, in c);
+        Update1<T>(theta, m, v, delta1, a0, in c);
+        state = state with { Step = state.Step + 1 };
+        return cost;
+    }
+
+    /// <summary>Layer 0 on one sample: z⁰ⱼ = Σᵢ W⁰ⱼᵢ xᵢ + b⁰ⱼ, a⁰ = ReLU(z⁰);
+    /// 128 dot products of 784 (constant trip counts), four rows at a time, the bias in each, then σ over the 128 values.</summary>
+    private static void Forward0<T>(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, global::System.Span<T> z, global::System.Span<T> a)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        ref T bias = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(theta.Slice(B0Offset, Layer0Outputs));
+        ref T weight = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(theta.Slice(W0Offset, Layer0Inputs * Layer0Outputs));
+        ref T input = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(x.Slice(0, Layer0Inputs));
+        z = z.Slice(0, Layer0Outputs);
+        ref T sum = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(z);
+        int j = 0;
+        for (; j <= Layer0Outputs - 4; j += 4)
+            Dot4<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref weight, j * Layer0Inputs), ref input, Layer0Inputs, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref bias, j), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, j));
+        for (; j < Layer0Outputs; j++)
+            global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, j) = global::System.Runtime.CompilerServices.Unsafe.Add(ref bias, j) + Dot<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref weight, j * Layer0Inputs), ref input, Layer0Inputs);
+        global::Backprop.Functional.ReLU.Apply<T>(z, a.Slice(0, Layer0Outputs), Layer0Outputs);
+    }
+
+    /// <summary>Layer 1 on one sample: z¹ⱼ = Σᵢ W¹ⱼᵢ a⁰ᵢ + b¹ⱼ, a¹ = Softmax(z¹);
+    /// 10 dot products of 128 (constant trip counts), four rows at a time, the bias in each, then σ over the 10 values.</summary>
+    private static void Forward1<T>(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> x, global::System.Span<T> z, global::System.Span<T> a)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        ref T bias = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(theta.Slice(B1Offset, Layer1Outputs));
+        ref T weight = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(theta.Slice(W1Offset, Layer1Inputs * Layer1Outputs));
+        ref T input = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(x.Slice(0, Layer1Inputs));
+        z = z.Slice(0, Layer1Outputs);
+        ref T sum = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(z);
+        int j = 0;
+        for (; j <= Layer1Outputs - 4; j += 4)
+            Dot4<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref weight, j * Layer1Inputs), ref input, Layer1Inputs, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref bias, j), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, j));
+        for (; j < Layer1Outputs; j++)
+            global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, j) = global::System.Runtime.CompilerServices.Unsafe.Add(ref bias, j) + Dot<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref weight, j * Layer1Inputs), ref input, Layer1Inputs);
+        global::Backprop.Functional.Softmax.Apply<T>(z, a.Slice(0, Layer1Outputs), Layer1Outputs);
+    }
+
+    /// <summary>BP2 below layer 1 on one sample: δ⁰ = (W¹)ᵀδ¹ ⊙ ReLU′(z⁰);
+    /// 10 rows of W¹ (128 wide, constant trip counts) scaled by δ¹ᵣ and summed, then σ′ in place.</summary>
+    private static void Hidden1<T>(global::System.ReadOnlySpan<T> theta, global::System.ReadOnlySpan<T> deltaNext, global::System.ReadOnlySpan<T> z, global::System.ReadOnlySpan<T> a, global::System.Span<T> delta)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        var next = deltaNext.Slice(0, Layer1Outputs);
+        ref T weight = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(theta.Slice(W1Offset, Layer1Inputs * Layer1Outputs));
+        delta = delta.Slice(0, Layer1Inputs);
+        delta.Clear();
+        ref T u = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(delta);
+        for (int r = 0; r < Layer1Outputs; r++)
+            AddScaled<T>(ref u, next[r], ref global::System.Runtime.CompilerServices.Unsafe.Add(ref weight, r * Layer1Inputs), Layer1Inputs);
+        global::Backprop.Functional.ReLU.Backward<T>(z.Slice(0, Layer1Inputs), a.Slice(0, Layer1Inputs), delta, delta, Layer1Inputs);
+    }
+
+    /// <summary>Adam on layer 0 of one sample, g = ∂C/∂W⁰ᵣᵢ = δ⁰ᵣxᵢ (+ λθ) formed as read and never stored, then ∂C/∂b⁰ = δ⁰:
+    /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − η̂m/(√v·ĉ + ε); 128 rows of 784, then 128 biases.</summary>
+    private static void Update0<T>(global::System.Span<T> theta, global::System.Span<T> m, global::System.Span<T> v, global::System.ReadOnlySpan<T> delta, global::System.ReadOnlySpan<T> x, in AdamStep<T> c)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        const int Count = Layer0Inputs * Layer0Outputs + Layer0Outputs;
+        ref T th = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(theta.Slice(W0Offset, Count));
+        ref T m1 = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(m.Slice(W0Offset, Count));
+        ref T v1 = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(v.Slice(W0Offset, Count));
+        ref T input = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(x.Slice(0, Layer0Inputs));
+        ref T d = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(delta.Slice(0, Layer0Outputs));
+        const int Bias = Layer0Inputs * Layer0Outputs;
+        for (int r = 0; r < Layer0Outputs; r++)
+        {
+            int at = r * Layer0Inputs;
+            AdamRow<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref th, at), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref m1, at), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref v1, at), global::System.Runtime.CompilerServices.Unsafe.Add(ref d, r), ref input, Layer0Inputs, in c);
+        }
+        AdamRow<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref th, Bias), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref m1, Bias), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref v1, Bias), T.One, ref d, Layer0Outputs, in c);
+    }
+
+    /// <summary>Adam on layer 1 of one sample, g = ∂C/∂W¹ᵣᵢ = δ¹ᵣa⁰ᵢ (+ λθ) formed as read and never stored, then ∂C/∂b¹ = δ¹:
+    /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − η̂m/(√v·ĉ + ε); 10 rows of 128, then 10 biases.</summary>
+    private static void Update1<T>(global::System.Span<T> theta, global::System.Span<T> m, global::System.Span<T> v, global::System.ReadOnlySpan<T> delta, global::System.ReadOnlySpan<T> x, in AdamStep<T> c)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        const int Count = Layer1Inputs * Layer1Outputs + Layer1Outputs;
+        ref T th = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(theta.Slice(W1Offset, Count));
+        ref T m1 = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(m.Slice(W1Offset, Count));
+        ref T v1 = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(v.Slice(W1Offset, Count));
+        ref T input = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(x.Slice(0, Layer1Inputs));
+        ref T d = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(delta.Slice(0, Layer1Outputs));
+        const int Bias = Layer1Inputs * Layer1Outputs;
+        for (int r = 0; r < Layer1Outputs; r++)
+        {
+            int at = r * Layer1Inputs;
+            AdamRow<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref th, at), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref m1, at), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref v1, at), global::System.Runtime.CompilerServices.Unsafe.Add(ref d, r), ref input, Layer1Inputs, in c);
+        }
+        AdamRow<T>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref th, Bias), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref m1, Bias), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref v1, Bias), T.One, ref d, Layer1Outputs, in c);
+    }
+
+    /// <summary>Σᵢ wᵢxᵢ over n elements: one accumulator of the widest accelerated vector, its lanes summed, then a scalar tail.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static T Dot<T>(ref T w, ref T x, int n)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        T sum = T.Zero;
+        int i = 0;
+        if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector512<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector512<T>.Count)
+        {
+            var acc = global::System.Runtime.Intrinsics.Vector512<T>.Zero;
+            for (; i <= n - global::System.Runtime.Intrinsics.Vector512<T>.Count; i += global::System.Runtime.Intrinsics.Vector512<T>.Count)
+                acc += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w, (nuint)i) * global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)i);
+            sum = global::System.Runtime.Intrinsics.Vector512.Sum(acc);
+        }
+        else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector256<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector256<T>.Count)
+        {
+            var acc = global::System.Runtime.Intrinsics.Vector256<T>.Zero;
+            for (; i <= n - global::System.Runtime.Intrinsics.Vector256<T>.Count; i += global::System.Runtime.Intrinsics.Vector256<T>.Count)
+                acc += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w, (nuint)i) * global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)i);
+            sum = global::System.Runtime.Intrinsics.Vector256.Sum(acc);
+        }
+        else if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector128<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector128<T>.Count)
+        {
+            var acc = global::System.Runtime.Intrinsics.Vector128<T>.Zero;
+            for (; i <= n - global::System.Runtime.Intrinsics.Vector128<T>.Count; i += global::System.Runtime.Intrinsics.Vector128<T>.Count)
+                acc += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w, (nuint)i) * global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)i);
+            sum = global::System.Runtime.Intrinsics.Vector128.Sum(acc);
+        }
+        for (; i < n; i++)
+            sum += global::System.Runtime.CompilerServices.Unsafe.Add(ref w, i) * global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i);
+        return sum;
+    }
+
+    /// <summary>zⱼ = bⱼ + Σᵢ wⱼᵢxᵢ for four rows j of n (stride n) at once: four accumulators of the widest accelerated vector,
+    /// x loaded once for the four; each row's lanes summed then its scalar tail, as <see cref="Dot{T}"/> sums one row.
+    /// A vector of x that is all zeros is skipped: its products are ±0, which leave a sum that started at +0 as it was (W finite).</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Dot4<T>(ref T w, ref T x, int n, ref T b, ref T z)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        ref T w1 = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, n);
+        ref T w2 = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2 * n);
+        ref T w3 = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 3 * n);
+        T s0 = T.Zero, s1 = T.Zero, s2 = T.Zero, s3 = T.Zero;
+        int i = 0;
+        if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector512<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector512<T>.Count)
+        {
+            var a0 = global::System.Runtime.Intrinsics.Vector512<T>.Zero;
+            var a1 = global::System.Runtime.Intrinsics.Vector512<T>.Zero;
+            var a2 = global::System.Runtime.Intrinsics.Vector512<T>.Zero;
+            var a3 = global::System.Runtime.Intrinsics.Vector512<T>.Zero;
+            for (; i <= n - global::System.Runtime.Intrinsics.Vector512<T>.Count; i += global::System.Runtime.Intrinsics.Vector512<T>.Count)
+            {
+                var xv = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)i);
+                if (xv == global::System.Runtime.Intrinsics.Vector512<T>.Zero) continue;   // zero inputs (an image's blank border) add +0: skipped, same bits
+                a0 += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w, (nuint)i) * xv;
+                a1 += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w1, (nuint)i) * xv;
+                a2 += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w2, (nuint)i) * xv;
+                a3 += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w3, (nuint)i) * xv;
+            }
+            s0 = global::System.Runtime.Intrinsics.Vector512.Sum(a0);
+            s1 = global::System.Runtime.Intrinsics.Vector512.Sum(a1);
+            s2 = global::System.Runtime.Intrinsics.Vector512.Sum(a2);
+            s3 = global::System.Runtime.Intrinsics.Vector512.Sum(a3);
+        }
+        else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector256<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector256<T>.Count)
+        {
+            var a0 = global::System.Runtime.Intrinsics.Vector256<T>.Zero;
+            var a1 = global::System.Runtime.Intrinsics.Vector256<T>.Zero;
+            var a2 = global::System.Runtime.Intrinsics.Vector256<T>.Zero;
+            var a3 = global::System.Runtime.Intrinsics.Vector256<T>.Zero;
+            for (; i <= n - global::System.Runtime.Intrinsics.Vector256<T>.Count; i += global::System.Runtime.Intrinsics.Vector256<T>.Count)
+            {
+                var xv = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)i);
+                if (xv == global::System.Runtime.Intrinsics.Vector256<T>.Zero) continue;   // zero inputs (an image's blank border) add +0: skipped, same bits
+                a0 += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w, (nuint)i) * xv;
+                a1 += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w1, (nuint)i) * xv;
+                a2 += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w2, (nuint)i) * xv;
+                a3 += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w3, (nuint)i) * xv;
+            }
+            s0 = global::System.Runtime.Intrinsics.Vector256.Sum(a0);
+            s1 = global::System.Runtime.Intrinsics.Vector256.Sum(a1);
+            s2 = global::System.Runtime.Intrinsics.Vector256.Sum(a2);
+            s3 = global::System.Runtime.Intrinsics.Vector256.Sum(a3);
+        }
+        else if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector128<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector128<T>.Count)
+        {
+            var a0 = global::System.Runtime.Intrinsics.Vector128<T>.Zero;
+            var a1 = global::System.Runtime.Intrinsics.Vector128<T>.Zero;
+            var a2 = global::System.Runtime.Intrinsics.Vector128<T>.Zero;
+            var a3 = global::System.Runtime.Intrinsics.Vector128<T>.Zero;
+            for (; i <= n - global::System.Runtime.Intrinsics.Vector128<T>.Count; i += global::System.Runtime.Intrinsics.Vector128<T>.Count)
+            {
+                var xv = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)i);
+                if (xv == global::System.Runtime.Intrinsics.Vector128<T>.Zero) continue;   // zero inputs (an image's blank border) add +0: skipped, same bits
+                a0 += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w, (nuint)i) * xv;
+                a1 += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w1, (nuint)i) * xv;
+                a2 += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w2, (nuint)i) * xv;
+                a3 += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w3, (nuint)i) * xv;
+            }
+            s0 = global::System.Runtime.Intrinsics.Vector128.Sum(a0);
+            s1 = global::System.Runtime.Intrinsics.Vector128.Sum(a1);
+            s2 = global::System.Runtime.Intrinsics.Vector128.Sum(a2);
+            s3 = global::System.Runtime.Intrinsics.Vector128.Sum(a3);
+        }
+        for (; i < n; i++)
+        {
+            T xi = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i);
+            s0 += global::System.Runtime.CompilerServices.Unsafe.Add(ref w, i) * xi;
+            s1 += global::System.Runtime.CompilerServices.Unsafe.Add(ref w1, i) * xi;
+            s2 += global::System.Runtime.CompilerServices.Unsafe.Add(ref w2, i) * xi;
+            s3 += global::System.Runtime.CompilerServices.Unsafe.Add(ref w3, i) * xi;
+        }
+        z = b + s0;
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref z, 1) = global::System.Runtime.CompilerServices.Unsafe.Add(ref b, 1) + s1;
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref z, 2) = global::System.Runtime.CompilerServices.Unsafe.Add(ref b, 2) + s2;
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref z, 3) = global::System.Runtime.CompilerServices.Unsafe.Add(ref b, 3) + s3;
+    }
+
+    /// <summary>uᵢ += s·wᵢ over n elements (a row of Wˡ scaled by δˡᵣ into (Wˡ)ᵀδˡ), widest accelerated vector, then a scalar tail.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void AddScaled<T>(ref T u, T s, ref T w, int n)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector512<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector512<T>.Count)
+        {
+            var sv = global::System.Runtime.Intrinsics.Vector512.Create(s);
+            for (; i <= n - global::System.Runtime.Intrinsics.Vector512<T>.Count; i += global::System.Runtime.Intrinsics.Vector512<T>.Count)
+                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref u, (nuint)i) + sv * global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w, (nuint)i), ref u, (nuint)i);
+        }
+        else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector256<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector256<T>.Count)
+        {
+            var sv = global::System.Runtime.Intrinsics.Vector256.Create(s);
+            for (; i <= n - global::System.Runtime.Intrinsics.Vector256<T>.Count; i += global::System.Runtime.Intrinsics.Vector256<T>.Count)
+                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref u, (nuint)i) + sv * global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w, (nuint)i), ref u, (nuint)i);
+        }
+        else if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector128<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector128<T>.Count)
+        {
+            var sv = global::System.Runtime.Intrinsics.Vector128.Create(s);
+            for (; i <= n - global::System.Runtime.Intrinsics.Vector128<T>.Count; i += global::System.Runtime.Intrinsics.Vector128<T>.Count)
+                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref u, (nuint)i) + sv * global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w, (nuint)i), ref u, (nuint)i);
+        }
+        for (; i < n; i++)
+            global::System.Runtime.CompilerServices.Unsafe.Add(ref u, i) += s * global::System.Runtime.CompilerServices.Unsafe.Add(ref w, i);
+    }
+
+    /// <summary>One Adam step's scalars (t = state.Step + 1): β₁, 1 − β₁, β₂, 1 − β₂, η̂ = η/(1 − β₁ᵗ), ĉ = 1/√(1 − β₂ᵗ), ε, λ;
+    /// computed as the library's Adam computes them, in double, then rounded to T.</summary>
+    private readonly struct AdamStep<T>
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        public readonly T B1, OneMinusB1, B2, OneMinusB2, StepSize, InvSqrtBc2, Eps, Lambda;
+
+        public AdamStep(global::Backprop.Functional.Adam h, long t, double learningRate)
+        {
+            B1 = T.CreateTruncating(h.Beta1);
+            OneMinusB1 = T.CreateTruncating(1 - h.Beta1);
+            B2 = T.CreateTruncating(h.Beta2);
+            OneMinusB2 = T.CreateTruncating(1 - h.Beta2);
+            StepSize = T.CreateTruncating(learningRate / OneMinusPower(h.Beta1, t));
+            InvSqrtBc2 = T.CreateTruncating(1 / global::System.Math.Sqrt(OneMinusPower(h.Beta2, t)));
+            Eps = T.CreateTruncating(h.Epsilon);
+            Lambda = T.CreateTruncating(h.WeightDecay);
+        }
+
+        /// <summary>1 − βᵗ as the library computes it, 1 − Math.Pow(β, t), without the Math.Pow (70–80 ns a pair at large t) once
+        /// βᵗ < 2⁻⁶⁰: then 1 − βᵗ rounds to 1 exactly (anything ≤ 2⁻⁵⁴ does), so the bits are the same.</summary>
+        private static double OneMinusPower(double beta, long t) =>
+            t * global::System.Math.Log2(beta) < -60 ? 1 : 1 - global::System.Math.Pow(beta, t);
+    }
+
+    /// <summary>Adam over n parameters with gᵢ = d·aᵢ + λθᵢ: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − η̂m/(√v·ĉ + ε);
+    /// widest accelerated vector, then a scalar tail (the same operations, so the same bits at every width).</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void AdamRow<T>(ref T theta, ref T m, ref T v, T d, ref T a, int n, in AdamStep<T> c)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector512<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector512<T>.Count)
+            i = AdamRow512<T>(ref theta, ref m, ref v, d, ref a, n, in c);
+        else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector256<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector256<T>.Count)
+            i = AdamRow256<T>(ref theta, ref m, ref v, d, ref a, n, in c);
+        else if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector128<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector128<T>.Count)
+            i = AdamRow128<T>(ref theta, ref m, ref v, d, ref a, n, in c);
+        for (; i < n; i++)
+        {
+            ref T th = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref theta, i);
+            T g = d * global::System.Runtime.CompilerServices.Unsafe.Add(ref a, i) + c.Lambda * th;
+            T mi = c.B1 * global::System.Runtime.CompilerServices.Unsafe.Add(ref m, i) + c.OneMinusB1 * g;
+            global::System.Runtime.CompilerServices.Unsafe.Add(ref m, i) = mi;
+            T vi = c.B2 * global::System.Runtime.CompilerServices.Unsafe.Add(ref v, i) + c.OneMinusB2 * g * g;
+            global::System.Runtime.CompilerServices.Unsafe.Add(ref v, i) = vi;
+            th -= c.StepSize * mi / (T.Sqrt(vi) * c.InvSqrtBc2 + c.Eps);
+        }
+    }
+
+    /// <summary>The 512-bit body of <see cref="AdamRow{T}"/>; returns where the scalar tail starts.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static int AdamRow512<T>(ref T theta, ref T m, ref T v, T d, ref T a, int n, in AdamStep<T> c)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        var dv = global::System.Runtime.Intrinsics.Vector512.Create(d);
+        var b1 = global::System.Runtime.Intrinsics.Vector512.Create(c.B1);
+        var oneMinusB1 = global::System.Runtime.Intrinsics.Vector512.Create(c.OneMinusB1);
+        var b2 = global::System.Runtime.Intrinsics.Vector512.Create(c.B2);
+        var oneMinusB2 = global::System.Runtime.Intrinsics.Vector512.Create(c.OneMinusB2);
+        var step = global::System.Runtime.Intrinsics.Vector512.Create(c.StepSize);
+        var bc2 = global::System.Runtime.Intrinsics.Vector512.Create(c.InvSqrtBc2);
+        var eps = global::System.Runtime.Intrinsics.Vector512.Create(c.Eps);
+        var lambda = global::System.Runtime.Intrinsics.Vector512.Create(c.Lambda);
+        int i = 0;
+        for (; i <= n - global::System.Runtime.Intrinsics.Vector512<T>.Count; i += global::System.Runtime.Intrinsics.Vector512<T>.Count)
+        {
+            var th = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref theta, (nuint)i);
+            var g = dv * global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref a, (nuint)i) + lambda * th;
+            var mi = b1 * global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref m, (nuint)i) + oneMinusB1 * g;
+            global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(mi, ref m, (nuint)i);
+            var vi = b2 * global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref v, (nuint)i) + oneMinusB2 * g * g;
+            global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(vi, ref v, (nuint)i);
+            global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(th - step * mi / (global::System.Runtime.Intrinsics.Vector512.Sqrt(vi) * bc2 + eps), ref theta, (nuint)i);
+        }
+        return i;
+    }
+
+    /// <summary>The 256-bit body of <see cref="AdamRow{T}"/>; returns where the scalar tail starts.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static int AdamRow256<T>(ref T theta, ref T m, ref T v, T d, ref T a, int n, in AdamStep<T> c)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        var dv = global::System.Runtime.Intrinsics.Vector256.Create(d);
+        var b1 = global::System.Runtime.Intrinsics.Vector256.Create(c.B1);
+        var oneMinusB1 = global::System.Runtime.Intrinsics.Vector256.Create(c.OneMinusB1);
+        var b2 = global::System.Runtime.Intrinsics.Vector256.Create(c.B2);
+        var oneMinusB2 = global::System.Runtime.Intrinsics.Vector256.Create(c.OneMinusB2);
+        var step = global::System.Runtime.Intrinsics.Vector256.Create(c.StepSize);
+        var bc2 = global::System.Runtime.Intrinsics.Vector256.Create(c.InvSqrtBc2);
+        var eps = global::System.Runtime.Intrinsics.Vector256.Create(c.Eps);
+        var lambda = global::System.Runtime.Intrinsics.Vector256.Create(c.Lambda);
+        int i = 0;
+        for (; i <= n - global::System.Runtime.Intrinsics.Vector256<T>.Count; i += global::System.Runtime.Intrinsics.Vector256<T>.Count)
+        {
+            var th = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref theta, (nuint)i);
+            var g = dv * global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref a, (nuint)i) + lambda * th;
+            var mi = b1 * global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref m, (nuint)i) + oneMinusB1 * g;
+            global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(mi, ref m, (nuint)i);
+            var vi = b2 * global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref v, (nuint)i) + oneMinusB2 * g * g;
+            global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(vi, ref v, (nuint)i);
+            global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(th - step * mi / (global::System.Runtime.Intrinsics.Vector256.Sqrt(vi) * bc2 + eps), ref theta, (nuint)i);
+        }
+        return i;
+    }
+
+    /// <summary>The 128-bit body of <see cref="AdamRow{T}"/>; returns where the scalar tail starts.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static int AdamRow128<T>(ref T theta, ref T m, ref T v, T d, ref T a, int n, in AdamStep<T> c)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
+        var dv = global::System.Runtime.Intrinsics.Vector128.Create(d);
+        var b1 = global::System.Runtime.Intrinsics.Vector128.Create(c.B1);
+        var oneMinusB1 = global::System.Runtime.Intrinsics.Vector128.Create(c.OneMinusB1);
+        var b2 = global::System.Runtime.Intrinsics.Vector128.Create(c.B2);
+        var oneMinusB2 = global::System.Runtime.Intrinsics.Vector128.Create(c.OneMinusB2);
+        var step = global::System.Runtime.Intrinsics.Vector128.Create(c.StepSize);
+        var bc2 = global::System.Runtime.Intrinsics.Vector128.Create(c.InvSqrtBc2);
+        var eps = global::System.Runtime.Intrinsics.Vector128.Create(c.Eps);
+        var lambda = global::System.Runtime.Intrinsics.Vector128.Create(c.Lambda);
+        int i = 0;
+        for (; i <= n - global::System.Runtime.Intrinsics.Vector128<T>.Count; i += global::System.Runtime.Intrinsics.Vector128<T>.Count)
+        {
+            var th = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref theta, (nuint)i);
+            var g = dv * global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref a, (nuint)i) + lambda * th;
+            var mi = b1 * global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)i) + oneMinusB1 * g;
+            global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(mi, ref m, (nuint)i);
+            var vi = b2 * global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref v, (nuint)i) + oneMinusB2 * g * g;
+            global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(vi, ref v, (nuint)i);
+            global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(th - step * mi / (global::System.Runtime.Intrinsics.Vector128.Sqrt(vi) * bc2 + eps), ref theta, (nuint)i);
+        }
+        return i;
     }
 
     /// <summary>This network's unrolled passes, as <see cref="global::Backprop.Functional.TrainingStep"/> takes them (a struct: closed calls, nothing virtual).</summary>
@@ -191,6 +599,16 @@ static partial class MnistMlp
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static void ThrowGradient(int length) =>
         throw new global::System.ArgumentException($"gradient has {length} elements but MnistMlp has ParameterCount = 101770", "gradient");
+
+    [global::System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void ThrowOneSample(int length) =>
+        throw new global::System.ArgumentException($"an online step takes one sample of [784], but x has {length} values", "x");
+
+    [global::System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void ThrowBuffers(int count, int length) =>
+        throw new global::System.ArgumentException($"the buffers hold {count} moments of {length}, but Adam needs 2 of ParameterCount = 101770; create them with optimizer.CreateBuffers<T>(ParameterCount)", "buffers");
 
     [global::System.Diagnostics.CodeAnalysis.DoesNotReturn]
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
