@@ -58,6 +58,12 @@ if (args[0] == "mp")
     return 0;
 }
 
+if (args[0] == "profile" && args.Length > 1 && args[1] == "L1")
+{
+    RecurrentWorkloads.Profile(Mnist.LoadTrain(Mnist.Require(dataDir)), int.Parse(Option("--threads", "1")));
+    return 0;
+}
+
 if (args[0] == "profile")
 {
     Profile.Run(args.Length > 1 ? args[1] : "W4", Mnist.LoadTrain(Mnist.Require(dataDir)));

@@ -48,6 +48,46 @@ internal static class RecurrentWorkloads
         res["gc_bytes_per_call"] = perCall;
     }
 
+    /// <summary>Where an L1 step's time goes (µs per training step): the whole step, the forward pass, forward + backward,
+    /// and the GEMMs of the LSTM's shapes alone, as many as one step runs.</summary>
+    public static void Profile(Dataset train, int threads)
+    {
+        using var net = Network<float>.Create(Spec, 1, Initialization.PyTorch);
+        using var state = new TrainState<float>(net, new Adam(1e-3), Batch, threads, Time);
+        var batcher = new Batcher(train, Batch, 1);
+        var x = new float[Batch * train.Features];
+        var y = new float[Batch * train.Outputs];
+        batcher.Copy<float>(0, x, y);
+        double Us(Action body, int reps = 300)
+        {
+            var warm = Stopwatch.StartNew();
+            while (warm.Elapsed.TotalSeconds < 0.5) body();
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < reps; i++) body();
+            return sw.Elapsed.TotalMicroseconds / reps;
+        }
+        double Gemm(int m, int n, int k, bool ta, bool tb, int times)
+        {
+            var a = new float[m * k]; var b = new float[k * n]; var c = new float[m * n];
+            for (int q = 0; q < a.Length; q++) a[q] = (q % 7) * 0.1f;
+            for (int q = 0; q < b.Length; q++) b[q] = (q % 5) * 0.1f;
+            return times * Us(() => Kernels.Gemm.Multiply<float>(a, ta, b, tb, c, m, n, k, true, threads));
+        }
+        double step0 = Us(() => Trainer.Step(net, x, y, state));
+        double fwd = Us(() => net.Forward(x, state.Workspace));
+        double fb = Us(() => net.ValueAndGradient(x, y, state.Workspace, state.Gradient.Span));
+        double step = Math.Min(step0, Us(() => Trainer.Step(net, x, y, state)));
+        int gh = 4 * Hidden;
+        double proj = Gemm(Batch * Time, gh, Time, false, true, 1);
+        double rec = Gemm(Batch, gh, Hidden, false, false, Time);
+        double back = Gemm(Batch, Hidden, gh, false, false, Time);
+        double wgrad = Gemm(gh, Time + Hidden, Batch * Time, true, false, 1);
+        Console.WriteLine($"L1 profile, {threads} thread(s), µs: step {step:F0}; forward {fwd:F0}; forward+backward {fb:F0} (backward {fb - fwd:F0}); update+rest {step - fb:F0}");
+        Console.WriteLine($"  GEMMs alone: x·W_ih {proj:F0}; 28 × h·W_hhᵀ {rec:F0}; 28 × δ·W_hh {back:F0}; ∂C/∂[W_ih|W_hh] {wgrad:F0}; sum {proj + rec + back + wgrad:F0}");
+        Console.WriteLine($"  ∂C/∂[W_ih|W_hh]ᵀ = [x|h]ᵀ·δ {Gemm(Time + Hidden, gh, Batch * Time, true, false, 1):F0}");
+        Console.WriteLine($"  forward other than GEMMs {fwd - proj - rec:F0}; backward other than GEMMs {fb - fwd - back - wgrad:F0}");
+    }
+
     private static (double Seconds, long Bytes) Train(Network<float> net, Dataset train, int threads, long seed, int steps)
     {
         using var state = new TrainState<float>(net, new Adam(1e-3), Batch, threads, Time);

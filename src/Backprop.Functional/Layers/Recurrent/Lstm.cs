@@ -81,60 +81,14 @@ internal readonly struct LstmCell : IRecurrentCell
     {
         int h = s.Hidden, gh = 4 * h;
         for (int r = 0; r < s.Rows; r++)
-        {
-            var row = s.Gates.Slice(r * gh, gh);
-            var i = row[..h];
-            var f = row.Slice(h, h);
-            var g = row.Slice(2 * h, h);
-            var o = row.Slice(3 * h, h);
-            TensorPrimitives.Sigmoid(row[..(2 * h)], row[..(2 * h)]);   // i, f
-            TensorPrimitives.Tanh(g, g);
-            TensorPrimitives.Sigmoid(o, o);
-            var c = s.CNext.Slice(r * h, h);
-            var tanhC = s.Extra.Slice(r * h, h);
-            TensorPrimitives.Multiply(i, g, c);
-            TensorPrimitives.FusedMultiplyAdd(f, s.CPrev.Slice(r * h, h), c, c);         // cₜ = f ⊙ cₜ₋₁ + i ⊙ g
-            TensorPrimitives.Tanh(c, tanhC);
-            TensorPrimitives.Multiply(o, tanhC, s.HNext.Slice(r * h, h));                 // hₜ = o ⊙ tanh(cₜ)
-        }
+            LstmSteps.Cell(s.Gates.Slice(r * gh, gh), s.CPrev.Slice(r * h, h), s.CNext.Slice(r * h, h), s.Extra.Slice(r * h, h), s.HNext.Slice(r * h, h));
     }
 
     public static void StepBack<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int h = s.Hidden, gh = 4 * h;
         for (int r = 0; r < s.Rows; r++)
-        {
-            var row = s.Gates.Slice(r * gh, gh);
-            var i = row[..h];
-            var f = row.Slice(h, h);
-            var g = row.Slice(2 * h, h);
-            var o = row.Slice(3 * h, h);
-            var tanhC = s.Extra.Slice(r * h, h);
-            var dh = s.DH.Slice(r * h, h);
-            var dc = s.DC.Slice(r * h, h);
-            var temp = s.Temp.Slice(r * 4 * h, 4 * h);
-            var a = temp[..h];
-            var b = temp.Slice(h, h);
-            var e = temp.Slice(2 * h, h);
-            // ∂C/∂cₜ += ∂C/∂hₜ ⊙ o ⊙ (1 − tanh²cₜ)
-            TensorPrimitives.Multiply(tanhC, tanhC, a);
-            TensorPrimitives.Subtract(T.One, a, a);
-            TensorPrimitives.Multiply(o, dh, b);
-            TensorPrimitives.FusedMultiplyAdd(a, b, dc, dc);
-            // δo = ∂C/∂hₜ ⊙ tanh cₜ ⊙ o(1 − o)
-            TensorPrimitives.Multiply(dh, tanhC, b);
-            SigmoidBack(o, b, a);
-            // ∂C/∂i = ∂C/∂c ⊙ g and ∂C/∂g = ∂C/∂c ⊙ i, both before either is overwritten
-            TensorPrimitives.Multiply(dc, g, b);
-            TensorPrimitives.Multiply(dc, i, e);
-            SigmoidBack(i, b, a);                                          // δi
-            TensorPrimitives.Multiply(g, g, a);                            // δg = ∂C/∂g ⊙ (1 − g²)
-            TensorPrimitives.Subtract(T.One, a, a);
-            TensorPrimitives.Multiply(a, e, g);
-            TensorPrimitives.Multiply(dc, s.CPrev.Slice(r * h, h), b);     // ∂C/∂f = ∂C/∂c ⊙ cₜ₋₁
-            TensorPrimitives.Multiply(dc, f, dc);                          // ∂C/∂cₜ₋₁ = ∂C/∂cₜ ⊙ f
-            SigmoidBack(f, b, a);                                          // δf
-        }
+            LstmSteps.CellBack(s.Gates.Slice(r * gh, gh), s.Extra.Slice(r * h, h), s.CPrev.Slice(r * h, h), s.DH.Slice(r * h, h), s.DC.Slice(r * h, h));
     }
 
     /// <summary>y ← y(1 − y) ⊙ upstream: σ's Jacobian from its output, in place; <paramref name="temp"/> is overwritten.</summary>

@@ -154,9 +154,17 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     internal static int ScratchPerSample(int inputs, int hidden, int time) =>
         RecurrentLayout.PerSample(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, time);
 
-    /// <summary>W_hhᵀ [H × GH], transposed once per batch so each step's product is a plain A·B.</summary>
+    /// <summary>W_hhᵀ [H × GH], transposed once per batch so each step's product is a plain A·B (the LSTM's W_hh packed
+    /// for its fused steps instead), then room for ∂C/∂[W_ih | W_hh].</summary>
     internal static int ScratchPerLayer(int inputs, int hidden) =>
-        checked(TCell.Gates * hidden * hidden + (TCell.Separate ? 0 : TCell.Gates * hidden * (inputs + hidden)));
+        checked(StepWeights(hidden) + (TCell.Separate ? 0 : TCell.Gates * hidden * (inputs + hidden)));
+
+    /// <summary>The per-layer scratch's first region: W_hhᵀ, or the LSTM's packed W_hh (<see cref="LstmSteps"/>).</summary>
+    private static int StepWeights(int hidden) =>
+        Fused ? LstmSteps.PackedLength(hidden) : checked(TCell.Gates * hidden * hidden);
+
+    /// <summary>Whether the steps are <see cref="LstmSteps"/>' (the LSTM's, from <see cref="TransposeRows"/> rows).</summary>
+    private static bool Fused => typeof(TCell) == typeof(LstmCell);
 
     internal static RecurrentLayout Layout(int inputs, int hidden, int rows, int time) =>
         new(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, rows, time);
@@ -209,8 +217,9 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         // W_hhᵀ once per batch so each step is a plain A·B; a few rows (inference) read W_hh's rows as dot products
         // instead, which costs no transposition.
         bool transposed = rows >= TransposeRows;
-        var whhT = p.LayerScratch[..(gh * hidden)];
-        if (transposed) Transpose(whh, whhT, gh, hidden);
+        var whhT = p.LayerScratch[..StepWeights(hidden)];
+        if (transposed && Fused) LstmSteps.PackForward(whh, whhT, hidden);
+        else if (transposed) Transpose(whh, whhT, gh, hidden);
         var stepWeights = transposed ? (ReadOnlySpan<T>)whhT : whh;
         // Not split (one thread, too few rows, or the GEMM pool busy): the one-thread steps, whatever p.Threads says, so
         // the bits never depend on whether the pool was free (its per-step GEMMs would pick other kernels).
@@ -250,8 +259,15 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         var dgh = TCell.Separate ? s.Slice(L.DGh, time * rows * gh) : gates;
         var dNext = s.Slice(L.DB, step);
         var dc = TCell.HasCell ? s.Slice(L.DC, step) : default;
-        if (!RecurrentSplit<T, TCell>.TryBackward(s, L, whh, p.DY, sequences, lengths, p.Threads))
-            BackwardSteps(s, L, whh, p.DY, sequences, lengths, 0, rows, 1);   // as the forward pass: the one-thread steps
+        var stepWeights = whh;
+        if (Fused && rows >= TransposeRows)
+        {
+            var packed = p.LayerScratch[..StepWeights(hidden)];
+            LstmSteps.PackBackward(whh, packed, hidden);
+            stepWeights = packed;
+        }
+        if (!RecurrentSplit<T, TCell>.TryBackward(s, L, stepWeights, p.DY, sequences, lengths, p.Threads))
+            BackwardSteps(s, L, stepWeights, p.DY, sequences, lengths, 0, rows, 1);   // as the forward pass: the one-thread steps
         for (int t = 0; t < time; t++) s[L.Norms + t] = T.Sqrt(s[L.Norms + t] + s[L.Norms + time + t]);   // the halves' ‖·‖²
 
         // ∂C/∂h₀ (∂C/∂c₀): kept for the caller, and summed into θ when learned.
@@ -285,7 +301,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
                         xt.Slice((t * rows + r) * inputs, inputs).CopyTo(row);
                         s.Slice(L.H + t * step + r * hidden, hidden).CopyTo(row[inputs..]);
                     }
-                var both = p.LayerScratch.Slice(gh * hidden, gh * wide);
+                var both = p.LayerScratch.Slice(StepWeights(hidden), gh * wide);
                 Equations.WeightGradient<T>(gates, xh, both, wide, gh, p.Threads);                                 // BP4 over (t, row)
                 for (int g = 0; g < gh; g++)
                 {
@@ -315,6 +331,11 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     internal static void ForwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, bool transposed, ReadOnlySpan<T> bhh,
         ReadOnlySpan<int> lengths, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (Fused && transposed)
+        {
+            LstmSteps.Forward(s, L, whh, lengths, r0, n);
+            return;
+        }
         int rows = L.Rows, hidden = L.Hidden, gh = L.GH, step = L.Step, time = L.Time;
         var hproj = s.Slice(L.Tmp + r0 * gh, n * gh);
         for (int t = 0; t < time; t++)
@@ -358,10 +379,16 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
 
     /// <summary>The backward steps for rows [r0, r0 + n), from the last step to the first: ∂C/∂hₜ, the cell's
     /// vector–Jacobian product, and ∂C/∂hₜ₋₁ = δ_hₜ·W_hh (+ the cell's direct term). Leaves ∂C/∂h₀ (∂C/∂c₀) of those rows
-    /// in the DB (DC) buffers and ‖∂C/∂hₜ‖² of those rows at Norms + t (Norms + time + t for a range not starting at 0).</summary>
+    /// in the DB (DC) buffers and ‖∂C/∂hₜ‖² of those rows at Norms + t (Norms + time + t for a range not starting at 0).
+    /// For the LSTM from <see cref="TransposeRows"/> rows, <paramref name="whh"/> is W_hh packed (<see cref="LstmSteps"/>).</summary>
     internal static void BackwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
         ReadOnlySpan<int> lengths, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (Fused && L.Rows >= TransposeRows)
+        {
+            LstmSteps.Backward(s, L, whh, dy, sequences, lengths, r0, n);
+            return;
+        }
         int rows = L.Rows, hidden = L.Hidden, gh = L.GH, step = L.Step, time = L.Time, block = n * hidden;
         int temp = Math.Max(TCell.Gates, 4) * hidden;
         var dh = s.Slice(L.DA + r0 * hidden, block);
@@ -374,19 +401,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         dc.Clear();
         for (int t = time - 1; t >= 0; t--)
         {
-            // ∂C/∂hₜ: from the step after (through W_hh and the cell) plus the loss's own, if it sees hₜ.
-            if (sequences)
-            {
-                for (int r = 0; r < n; r++)
-                {
-                    var d = dh.Slice(r * hidden, hidden);
-                    var from = dNext.Slice(r * hidden, hidden);
-                    if (!lengths.IsEmpty && t >= lengths[r0 + r]) from.CopyTo(d);   // a padded step's output is the constant 0
-                    else TensorPrimitives.Add(from, dy.Slice(((r0 + r) * time + t) * hidden, hidden), d);
-                }
-            }
-            else if (t == time - 1) TensorPrimitives.Add(dNext, dy.Slice(r0 * hidden, block), dh);
-            else dNext.CopyTo(dh);
+            IncomingGradient(dh, dNext, dy, sequences, lengths, r0, n, hidden, time, t);
             s[norms + t] = TensorPrimitives.SumOfSquares<T>(dh);   // the gradient-flow picture, ‖∂C/∂hₜ‖²
 
             var cell = new CellStep<T>
@@ -422,6 +437,25 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
                         if (TCell.HasCell) savedC.Slice(r * hidden, hidden).CopyTo(dc.Slice(r * hidden, hidden));
                     }
         }
+    }
+
+    /// <summary>∂C/∂hₜ of rows [r0, r0 + n) into <paramref name="dh"/>: from the step after (<paramref name="dNext"/>,
+    /// through W_hh and the cell) plus the loss's own, if it sees hₜ.</summary>
+    internal static void IncomingGradient<T>(Span<T> dh, ReadOnlySpan<T> dNext, ReadOnlySpan<T> dy, bool sequences, ReadOnlySpan<int> lengths,
+        int r0, int n, int hidden, int time, int t) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (sequences)
+        {
+            for (int r = 0; r < n; r++)
+            {
+                var d = dh.Slice(r * hidden, hidden);
+                var from = dNext.Slice(r * hidden, hidden);
+                if (!lengths.IsEmpty && t >= lengths[r0 + r]) from.CopyTo(d);   // a padded step's output is the constant 0
+                else TensorPrimitives.Add(from, dy.Slice(((r0 + r) * time + t) * hidden, hidden), d);
+            }
+        }
+        else if (t == time - 1) TensorPrimitives.Add(dNext, dy.Slice(r0 * hidden, n * hidden), dh);
+        else dNext.CopyTo(dh);
     }
 
     /// <summary>weight_ih [GH × I], weight_hh [GH × H], bias_ih, bias_hh [GH] within the layer's θ slice.</summary>

@@ -1,0 +1,266 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Backprop.Functional.Kernels;
+
+namespace Backprop.Functional;
+
+/// <summary>The LSTM's time steps for a batch of at least <see cref="Recurrence{TCell}"/>'s TransposeRows rows, fused:
+/// W_hh is packed once per pass into the GEMM micro-kernel's B̃ layout (the per-step product no longer re-packs 4H·H
+/// values 28 times), and each panel of MR rows runs its product and then its cell while its 4H gates are still in L1.
+/// The cell is one vectorised pass over the units (σ and tanh from one eˣ each), the same arithmetic for a unit
+/// whatever the row, the panel or the thread, so the two-thread batch halves give the one-thread bits.</summary>
+internal static class LstmSteps
+{
+    /// <summary>Panel widths are at most 32 (float with 512-bit vectors): room for either packing of W_hh.</summary>
+    private const int MaxPanel = 32;
+
+    /// <summary>Values of the per-layer scratch the packed W_hh takes: W_hhᵀ as B̃ of h·W_hhᵀ [H × 4H], or W_hh as B̃
+    /// of δ·W_hh [4H × H], whichever is larger.</summary>
+    internal static int PackedLength(int hidden) =>
+        checked(Math.Max(RoundUp(4 * hidden, MaxPanel) * hidden, RoundUp(hidden, MaxPanel) * 4 * hidden));
+
+    /// <summary>W_hh [4H × H] into B̃ of hₜ₋₁·W_hhᵀ: k = H, n = 4H, one k block.</summary>
+    internal static void PackForward<T>(ReadOnlySpan<T> whh, Span<T> packed, int hidden) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Gemm.Packing<T>.PackB(ref MemoryMarshal.GetReference(whh), true, 4 * hidden, hidden, 0, 4 * hidden, 0, hidden,
+            ref MemoryMarshal.GetReference(packed));
+
+    /// <summary>W_hh [4H × H] into B̃ of δₜ·W_hh: k = 4H, n = H, one k block.</summary>
+    internal static void PackBackward<T>(ReadOnlySpan<T> whh, Span<T> packed, int hidden) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Gemm.Packing<T>.PackB(ref MemoryMarshal.GetReference(whh), false, hidden, 4 * hidden, 0, hidden, 0, 4 * hidden,
+            ref MemoryMarshal.GetReference(packed));
+
+    /// <summary>The forward steps for rows [r0, r0 + n): per panel of MR rows, gates += hₜ₋₁·W_hhᵀ (the gates hold
+    /// W_ih xₜ + b on entry), then the cell; padded rows hold their state.</summary>
+    internal static void Forward<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> packedB, ReadOnlySpan<int> lengths, int r0, int n)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = L.Rows, h = L.Hidden, gh = L.GH, step = L.Step, mr = Gemm.MicroKernel<T>.MR;
+        ref T packedA = ref Gemm.Scratch<T>.PackedA(mr * h);
+        ref T b = ref MemoryMarshal.GetReference(packedB);
+        for (int t = 0; t < L.Time; t++)
+        {
+            var hPrev = s.Slice(L.H + t * step + r0 * h, n * h);
+            var cPrev = s.Slice(L.C + t * step + r0 * h, n * h);
+            var hNext = s.Slice(L.H + (t + 1) * step + r0 * h, n * h);
+            var cNext = s.Slice(L.C + (t + 1) * step + r0 * h, n * h);
+            var tanhC = s.Slice(L.Ex + t * step + r0 * h, n * h);
+            var gates = s.Slice(L.G + (t * rows + r0) * gh, n * gh);
+            for (int ir = 0; ir < n; ir += mr)
+            {
+                int m = Math.Min(mr, n - ir);
+                Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(hPrev), false, n, h, ir, m, 0, h, ref packedA);
+                PanelTimesPacked(ref packedA, ref b, h, ref gates[ir * gh], gh, m, add: true);
+                for (int r = ir; r < ir + m; r++)
+                {
+                    Cell(gates.Slice(r * gh, gh), cPrev.Slice(r * h, h), cNext.Slice(r * h, h), tanhC.Slice(r * h, h), hNext.Slice(r * h, h));
+                    if (!lengths.IsEmpty && t >= lengths[r0 + r])
+                    {
+                        hPrev.Slice(r * h, h).CopyTo(hNext.Slice(r * h, h));
+                        cPrev.Slice(r * h, h).CopyTo(cNext.Slice(r * h, h));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The backward steps for rows [r0, r0 + n), as <see cref="Recurrence{TCell}"/>.BackwardSteps: per panel
+    /// of MR rows the cell's vector–Jacobian product, then ∂C/∂hₜ₋₁ = δₜ·W_hh for those rows; a padded row has δ = 0
+    /// and passes ∂C/∂h and ∂C/∂c through.</summary>
+    internal static void Backward<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> packedB, ReadOnlySpan<T> dy, bool sequences,
+        ReadOnlySpan<int> lengths, int r0, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = L.Rows, h = L.Hidden, gh = L.GH, step = L.Step, time = L.Time, block = n * h, mr = Gemm.MicroKernel<T>.MR;
+        ref T packedA = ref Gemm.Scratch<T>.PackedA(mr * gh);
+        ref T b = ref MemoryMarshal.GetReference(packedB);
+        var dh = s.Slice(L.DA + r0 * h, block);
+        var dNext = s.Slice(L.DB + r0 * h, block);
+        var dc = s.Slice(L.DC + r0 * h, block);
+        int norms = L.Norms + (r0 == 0 ? 0 : time);
+        dNext.Clear();
+        dc.Clear();
+        for (int t = time - 1; t >= 0; t--)
+        {
+            Recurrence<LstmCell>.IncomingGradient(dh, dNext, dy, sequences, lengths, r0, n, h, time, t);
+            s[norms + t] = System.Numerics.Tensors.TensorPrimitives.SumOfSquares<T>(dh);   // the gradient-flow picture, ‖∂C/∂hₜ‖²
+            var gates = s.Slice(L.G + (t * rows + r0) * gh, n * gh);
+            var cPrev = s.Slice(L.C + t * step + r0 * h, block);
+            var tanhC = s.Slice(L.Ex + t * step + r0 * h, block);
+            for (int ir = 0; ir < n; ir += mr)
+            {
+                int m = Math.Min(mr, n - ir);
+                for (int r = ir; r < ir + m; r++)
+                {
+                    if (!lengths.IsEmpty && t >= lengths[r0 + r]) gates.Slice(r * gh, gh).Clear();
+                    else CellBack(gates.Slice(r * gh, gh), tanhC.Slice(r * h, h), cPrev.Slice(r * h, h), dh.Slice(r * h, h), dc.Slice(r * h, h));
+                }
+                Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(gates), false, n, gh, ir, m, 0, gh, ref packedA);
+                PanelTimesPacked(ref packedA, ref b, gh, ref dNext[ir * h], h, m, add: false);
+                if (!lengths.IsEmpty)
+                    for (int r = ir; r < ir + m; r++)
+                        if (t >= lengths[r0 + r]) dh.Slice(r * h, h).CopyTo(dNext.Slice(r * h, h));
+            }
+        }
+    }
+
+    /// <summary>C[0..rows, 0..width) (row stride = width) ← (add ? C : 0) + Ã·B̃ over depth kc, Ã one packed MR-row
+    /// panel, B̃ ⌈width/NR⌉ packed panels: the blocked GEMM's inner loops, each element the same FMA chain.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PanelTimesPacked<T>(ref T a, ref T b, int kc, ref T c, int width, int rows, bool add)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int mr = Gemm.MicroKernel<T>.MR, nr = Gemm.MicroKernel<T>.NR;
+        for (int jr = 0; jr < width; jr += nr)
+        {
+            int cols = Math.Min(nr, width - jr);
+            ref T bp = ref Unsafe.Add(ref b, (nint)jr * kc);
+            ref T ct = ref Unsafe.Add(ref c, jr);
+            if (rows == mr && cols == nr)
+            {
+                Gemm.MicroKernel<T>.Run(ref a, ref bp, kc, ref ct, width, add);
+                continue;
+            }
+            ref T tile = ref Gemm.Scratch<T>.Tile(mr * nr);
+            Gemm.MicroKernel<T>.Run(ref a, ref bp, kc, ref tile, nr, add: false);
+            for (int i = 0; i < rows; i++)
+            {
+                ref T ti = ref Unsafe.Add(ref tile, (nint)i * nr);
+                ref T ci = ref Unsafe.Add(ref ct, (nint)i * width);
+                for (int j = 0; j < cols; j++)
+                    Unsafe.Add(ref ci, j) = add ? Unsafe.Add(ref ci, j) + Unsafe.Add(ref ti, j) : Unsafe.Add(ref ti, j);
+            }
+        }
+    }
+
+    /// <summary>One row's cell: the 4H pre-activations in <paramref name="gates"/> become i, f, g, o;
+    /// cₜ = f ⊙ cₜ₋₁ + i ⊙ g, tanh cₜ and hₜ = o ⊙ tanh cₜ.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Cell<T>(Span<T> gates, ReadOnlySpan<T> cPrev, Span<T> cNext, Span<T> tanhC, Span<T> hNext)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int h = cPrev.Length, j = 0;
+        ref T gi = ref MemoryMarshal.GetReference(gates);
+        ref T gf = ref Unsafe.Add(ref gi, h);
+        ref T gg = ref Unsafe.Add(ref gi, 2 * h);
+        ref T go = ref Unsafe.Add(ref gi, 3 * h);
+        ref T cp = ref MemoryMarshal.GetReference(cPrev);
+        ref T cn = ref MemoryMarshal.GetReference(cNext);
+        ref T tc = ref MemoryMarshal.GetReference(tanhC);
+        ref T hn = ref MemoryMarshal.GetReference(hNext);
+        if (VectorMath.Supported<T>())
+        {
+            int w = Vector<T>.Count;
+            for (; j + w <= h; j += w)
+            {
+                nuint u = (nuint)j;
+                var i = Sigmoid(Vector.LoadUnsafe(ref gi, u));
+                var f = Sigmoid(Vector.LoadUnsafe(ref gf, u));
+                var g = Tanh(Vector.LoadUnsafe(ref gg, u));
+                var o = Sigmoid(Vector.LoadUnsafe(ref go, u));
+                i.StoreUnsafe(ref gi, u);
+                f.StoreUnsafe(ref gf, u);
+                g.StoreUnsafe(ref gg, u);
+                o.StoreUnsafe(ref go, u);
+                var c = Fma(f, Vector.LoadUnsafe(ref cp, u), i * g);
+                var t = Tanh(c);
+                c.StoreUnsafe(ref cn, u);
+                t.StoreUnsafe(ref tc, u);
+                (o * t).StoreUnsafe(ref hn, u);
+            }
+        }
+        for (; j < h; j++)
+        {
+            T i = Sigmoid(Unsafe.Add(ref gi, j)), f = Sigmoid(Unsafe.Add(ref gf, j));
+            T g = Tanh(Unsafe.Add(ref gg, j)), o = Sigmoid(Unsafe.Add(ref go, j));
+            Unsafe.Add(ref gi, j) = i;
+            Unsafe.Add(ref gf, j) = f;
+            Unsafe.Add(ref gg, j) = g;
+            Unsafe.Add(ref go, j) = o;
+            T c = T.FusedMultiplyAdd(f, Unsafe.Add(ref cp, j), i * g);
+            T t = Tanh(c);
+            Unsafe.Add(ref cn, j) = c;
+            Unsafe.Add(ref tc, j) = t;
+            Unsafe.Add(ref hn, j) = o * t;
+        }
+    }
+
+    /// <summary>One row's vector–Jacobian product: from ∂C/∂hₜ and ∂C/∂cₜ (<paramref name="dc"/>, turned into
+    /// ∂C/∂cₜ₋₁ = ∂C/∂cₜ ⊙ f) writes δ at the four pre-activations over the gate activations in <paramref name="gates"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void CellBack<T>(Span<T> gates, ReadOnlySpan<T> tanhC, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> dh, Span<T> dc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int h = cPrev.Length, j = 0;
+        ref T gi = ref MemoryMarshal.GetReference(gates);
+        ref T gf = ref Unsafe.Add(ref gi, h);
+        ref T gg = ref Unsafe.Add(ref gi, 2 * h);
+        ref T go = ref Unsafe.Add(ref gi, 3 * h);
+        ref T tcr = ref MemoryMarshal.GetReference(tanhC);
+        ref T cp = ref MemoryMarshal.GetReference(cPrev);
+        ref T dhr = ref MemoryMarshal.GetReference(dh);
+        ref T dcr = ref MemoryMarshal.GetReference(dc);
+        if (VectorMath.Supported<T>())
+        {
+            int w = Vector<T>.Count;
+            var one = Vector<T>.One;
+            for (; j + w <= h; j += w)
+            {
+                nuint u = (nuint)j;
+                var i = Vector.LoadUnsafe(ref gi, u);
+                var f = Vector.LoadUnsafe(ref gf, u);
+                var g = Vector.LoadUnsafe(ref gg, u);
+                var o = Vector.LoadUnsafe(ref go, u);
+                var t = Vector.LoadUnsafe(ref tcr, u);
+                var d = Vector.LoadUnsafe(ref dhr, u);
+                var c = Fma(one - t * t, o * d, Vector.LoadUnsafe(ref dcr, u));   // ∂C/∂cₜ += ∂C/∂hₜ ⊙ o ⊙ (1 − tanh²cₜ)
+                (o * (one - o) * (d * t)).StoreUnsafe(ref go, u);                  // δo
+                (i * (one - i) * (c * g)).StoreUnsafe(ref gi, u);                  // δi
+                ((one - g * g) * (c * i)).StoreUnsafe(ref gg, u);                  // δg
+                (f * (one - f) * (c * Vector.LoadUnsafe(ref cp, u))).StoreUnsafe(ref gf, u);   // δf
+                (c * f).StoreUnsafe(ref dcr, u);                                   // ∂C/∂cₜ₋₁
+            }
+        }
+        for (; j < h; j++)
+        {
+            T i = Unsafe.Add(ref gi, j), f = Unsafe.Add(ref gf, j), g = Unsafe.Add(ref gg, j), o = Unsafe.Add(ref go, j);
+            T t = Unsafe.Add(ref tcr, j), d = Unsafe.Add(ref dhr, j);
+            T c = T.FusedMultiplyAdd(T.One - t * t, o * d, Unsafe.Add(ref dcr, j));
+            Unsafe.Add(ref go, j) = o * (T.One - o) * (d * t);
+            Unsafe.Add(ref gi, j) = i * (T.One - i) * (c * g);
+            Unsafe.Add(ref gg, j) = (T.One - g * g) * (c * i);
+            Unsafe.Add(ref gf, j) = f * (T.One - f) * (c * Unsafe.Add(ref cp, j));
+            Unsafe.Add(ref dcr, j) = c * f;
+        }
+    }
+
+    /// <summary>σ(x) = 1 / (1 + e⁻ˣ).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> Sigmoid<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Vector<T>.One / (Vector<T>.One + VectorMath.Exp(-x));
+
+    /// <summary>tanh x = 1 − 2 / (e²ˣ + 1): ±1 at the ends (e²ˣ = ∞ or 0), one eˣ.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> Tanh<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var two = Vector<T>.One + Vector<T>.One;
+        return Vector<T>.One - two / (VectorMath.Exp(two * x) + Vector<T>.One);
+    }
+
+    private static T Sigmoid<T>(T x) where T : unmanaged, IFloatingPointIeee754<T> => T.One / (T.One + T.Exp(-x));
+
+    private static T Tanh<T>(T x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T two = T.One + T.One;
+        return T.One - two / (T.Exp(two * x) + T.One);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> Fma<T>(Vector<T> x, Vector<T> y, Vector<T> z) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+            return Vector.FusedMultiplyAdd(x.As<T, float>(), y.As<T, float>(), z.As<T, float>()).As<float, T>();
+        return Vector.FusedMultiplyAdd(x.As<T, double>(), y.As<T, double>(), z.As<T, double>()).As<double, T>();
+    }
+
+    private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
+}
