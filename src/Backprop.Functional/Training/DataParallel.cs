@@ -54,6 +54,10 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>Sharded gradients that ran on more than one thread (for tests: the parallel path is really taken).</summary>
     internal static long ParallelRuns;
 
+    /// <summary>Runs the sum as its own pool job before the update, as before the sum moved into the update (the bench
+    /// sets it, by reflection, to compare the two in one process; the bits are the same).</summary>
+    internal static bool SeparateSum;
+
     /// <summary>Sums handed to the split update as its prelude (for tests: that path is really taken).</summary>
     internal static long DeferredSums;
 
@@ -150,7 +154,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
             net.Forward(at, x, ws);
             return cost;
         }
-        if (deferSum)
+        if (deferSum && !SeparateSum)
         {
             sum = set._sum.Defer(set, rows, k);
             Interlocked.Increment(ref DeferredSums);
