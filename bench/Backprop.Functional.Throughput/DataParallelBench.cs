@@ -13,6 +13,7 @@ internal static class DataParallelBench
         public required Network<float> Net;
         public required TrainState<float> State;
         public readonly List<double> Rates = [];
+        public bool SeparateSum;
         public void Dispose()
         {
             State.Dispose();
@@ -42,11 +43,17 @@ internal static class DataParallelBench
         using var one = Make("1 thread", 1, 1);
         using var dp = Make($"2 workers, {shards} micro-shards", 2, shards);
         using var gemm = Make("2 GEMM threads", 2, 1);
-        Config[] configs = [one, dp, gemm];
+        using var apart = Make($"2 workers, {shards} micro-shards, the sum apart from the update", 2, shards);
+        apart.SeparateSum = true;
+        // DataParallel<float>.SeparateSum is internal: the library's switch for this comparison, set by reflection
+        var separate = typeof(Network<float>).Assembly.GetType("Backprop.Functional.DataParallel`1")!.MakeGenericType(typeof(float))
+            .GetField("SeparateSum", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+        Config[] configs = [one, dp, gemm, apart];
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
         {
+            separate.SetValue(null, c.SeparateSum);
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < stepsPerRound; s++, step++)
                 Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
@@ -70,6 +77,9 @@ internal static class DataParallelBench
         res["gemm_threads_samples_per_s"] = Median(gemm.Rates);
         res["data_parallel_speedup"] = Median(dp.Rates) / Median(one.Rates);
         res["gemm_threads_speedup"] = Median(gemm.Rates) / Median(one.Rates);
+        res["sum_apart_samples_per_s"] = Median(apart.Rates);
+        res["sum_apart_speedup"] = Median(apart.Rates) / Median(one.Rates);
+        res["sum_in_update_over_sum_apart_median_of_rounds"] = Median([.. apart.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
         Breakdown(res, w, shards, xs[0], ys[0]);

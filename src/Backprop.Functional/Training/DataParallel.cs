@@ -54,6 +54,13 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>Sharded gradients that ran on more than one thread (for tests: the parallel path is really taken).</summary>
     internal static long ParallelRuns;
 
+    /// <summary>Runs the sum as its own pool job before the update, as before the sum moved into the update (the bench
+    /// sets it, by reflection, to compare the two in one process; the bits are the same).</summary>
+    internal static bool SeparateSum;
+
+    /// <summary>Sums handed to the split update as its prelude (for tests: that path is really taken).</summary>
+    internal static long DeferredSums;
+
     private readonly Workspace<T>[] _workspaces;
     private readonly T[][] _gradients;
     private readonly T[] _costs;
@@ -118,8 +125,17 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     /// min(k, rows) shards summed in the fixed tree order. On a non-finite cost the main workspace gets the batch's
     /// forward pass (so that a message can say where), as the unsharded step leaves it.</summary>
     internal static T Gradient<TNet>(TNet net, ReadOnlySpan<T> at, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws,
-        Span<T> gradient, int shards) where TNet : struct, ITrainable<T>
+        Span<T> gradient, int shards) where TNet : struct, ITrainable<T> =>
+        Gradient(net, at, x, y, ws, gradient, shards, deferSum: false, out _);
+
+    /// <summary>The same; with <paramref name="deferSum"/> the shard gradients are left unsummed and
+    /// <paramref name="sum"/> returns the sum as a prelude for <see cref="ParallelUpdate{T}"/>, which runs it on each
+    /// thread's half just before that half's update (one hand-off and one pass over the half instead of two; the same
+    /// bits). The caller must run it before anything reads the gradient. Null when the sum already ran.</summary>
+    internal static T Gradient<TNet>(TNet net, ReadOnlySpan<T> at, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws,
+        Span<T> gradient, int shards, bool deferSum, out ParallelUpdate<T>.IPrelude? sum) where TNet : struct, ITrainable<T>
     {
+        sum = null;
         var spec = net.Spec;
         if (gradient.Length != spec.Layout.Count) Shapes.ThrowLengths("gradient", gradient.Length, "θ", spec.Layout.Count);
         if (at.Length != spec.Layout.Count) Shapes.ThrowLengths("theta", at.Length, "θ", spec.Layout.Count);
@@ -138,7 +154,13 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
             net.Forward(at, x, ws);
             return cost;
         }
-        SumJob.Run(set, gradient, rows, k);
+        if (deferSum && !SeparateSum)
+        {
+            sum = set._sum.Defer(set, rows, k);
+            Interlocked.Increment(ref DeferredSums);
+        }
+        else
+            SumJob.Run(set, gradient, rows, k);
         return cost;
     }
 
@@ -238,7 +260,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
 
     /// <summary>g = Σₛ (mₛ/m)·gₛ over parameter ranges (multiples of 64 elements) split between the threads, each range
     /// in blocks that stay in the core's cache: scale each leaf, then add pairs at distance 1, 2, 4 ….</summary>
-    private sealed class SumJob : Gemm.Pool.Job
+    private sealed class SumJob : Gemm.Pool.Job, ParallelUpdate<T>.IPrelude
     {
         private const int Block = 2048;
 
@@ -280,12 +302,26 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
             }
         }
 
+        /// <summary>This job as the update's prelude (<see cref="Gradient{TNet}(TNet, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Workspace{T}, Span{T}, int, bool, out ParallelUpdate{T}.IPrelude?)"/>).</summary>
+        internal SumJob Defer(DataParallel<T> set, int rows, int k)
+        {
+            _set = set;
+            _rows = rows;
+            _k = k;
+            return this;
+        }
+
         internal override unsafe void Execute(int part)
         {
-            var set = _set!;
-            var g = new Span<T>((void*)_g, _n);
             int lo = part == 0 ? 0 : (int)((long)_n * part / _parts) & ~63;
             int hi = part == _parts - 1 ? _n : (int)((long)_n * (part + 1) / _parts) & ~63;
+            Sum(_set!, new Span<T>((void*)_g, _n), lo, hi);
+        }
+
+        void ParallelUpdate<T>.IPrelude.Run(Span<T> g, int lo, int hi) => Sum(_set!, g, lo, hi);
+
+        private void Sum(DataParallel<T> set, Span<T> g, int lo, int hi)
+        {
             for (int b = lo; b < hi; b += Block)
             {
                 int len = Math.Min(Block, hi - b);

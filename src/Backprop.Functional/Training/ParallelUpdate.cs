@@ -10,12 +10,23 @@ namespace Backprop.Functional;
 /// pulling them from the other core's cache (which cost more than the update itself).</summary>
 internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>Work on a range of coordinates that must finish before the update of that range, run by the thread that
+    /// then updates it (a micro-sharded step's gradient sum: each core sums the half it updates, in the same pass and
+    /// hand-off, and the update reads the summed half from that core's cache). Element-wise: its bits do not depend on
+    /// the ranges.</summary>
+    internal interface IPrelude
+    {
+        /// <summary>Runs on g[<paramref name="lo"/>, <paramref name="hi"/>) of the whole gradient <paramref name="g"/>.</summary>
+        void Run(Span<T> g, int lo, int hi);
+    }
+
     /// <summary>Below this many parameters the update stays on one thread.</summary>
     internal const int MinimumLength = 1 << 16;
 
     private static readonly ParallelUpdate<T> Shared = new();
 
     private GradientTransform? _transform;
+    private IPrelude? _prelude;
     private OptimizerState _state;
     private OptimizerBuffers<T>? _high;
     private ParameterLayout? _layout;
@@ -26,12 +37,21 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
 
     /// <summary>transform.Update on two threads (the caller checked that it is element-wise), or on one when the pool is
     /// busy or a length does not match (the single-thread update then refuses with its own message).</summary>
+    internal static OptimizerState Run(GradientTransform transform, OptimizerState state, Span<T> g, Span<T> theta,
+        OptimizerBuffers<T> buffers, scoped in StepContext<T> context) =>
+        Run(transform, state, g, theta, buffers, in context, null);
+
+    /// <summary>The same, with <paramref name="prelude"/> run first on each thread's range of g (on all of g when the
+    /// update stays on one thread).</summary>
     internal static unsafe OptimizerState Run(GradientTransform transform, OptimizerState state, Span<T> g, Span<T> theta,
-        OptimizerBuffers<T> buffers, scoped in StepContext<T> context)
+        OptimizerBuffers<T> buffers, scoped in StepContext<T> context, IPrelude? prelude)
     {
         if (g.Length != theta.Length || buffers.Length != theta.Length || (!context.Point.IsEmpty && context.Point.Length != theta.Length)
             || !Gemm.Pool.TryEnter(1))
+        {
+            prelude?.Run(g, 0, g.Length);
             return transform.Update(state, g, theta, buffers, in context);   // validation and its messages stay in one place
+        }
         try
         {
             int split = theta.Length / 2 & ~63;   // a multiple of 64 elements: whole cache lines on either side
@@ -40,6 +60,7 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
             {
                 var job = Shared;
                 job._transform = transform;
+                job._prelude = prelude;
                 job._state = state;
                 job._high = high;
                 job._layout = context.Layout;
@@ -60,12 +81,14 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
                         LearningRate = context.LearningRate, Layout = context.Layout, Offset = context.Offset,
                         Point = context.Point.IsEmpty ? default : context.Point[..split],
                     };
+                    prelude?.Run(g, 0, split);
                     next = transform.Update(state, g[..split], theta[..split], low, in lowContext);
                 }
                 finally
                 {
                     Gemm.Pool.Join();
                     job._transform = null;
+                    job._prelude = null;
                     job._high = null;
                     job._layout = null;
                 }
@@ -84,6 +107,7 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
         try
         {
             int n = _length - _split;
+            _prelude?.Run(new Span<T>((T*)_g, _length), _split, _length);
             var theta = new Span<T>((T*)_theta + _split, n);
             var g = new Span<T>((T*)_g + _split, n);
             var context = new StepContext<T>

@@ -115,8 +115,11 @@ public static class TrainingStep
 
         ReadOnlySpan<T> at = transform.GradientPoint((ReadOnlySpan<T>)theta, buffers, ws);
         T cost;
+        bool split = ws.Threads > 1 && gradient.Length >= ParallelUpdate<T>.MinimumLength;
+        ParallelUpdate<T>.IPrelude? sum = null;   // the shards' sum, run by the split update on each thread's half
         if (DataParallel<T>.Applies(spec, microShards, x, y, ws))
-            cost = DataParallel<T>.Gradient(net, at, x, y, ws, gradient, microShards);
+            cost = DataParallel<T>.Gradient(net, at, x, y, ws, gradient, microShards,
+                deferSum: split && (transform.Capabilities & TransformCapabilities.ElementWise) != 0, out sum);
         else
         {
             net.Forward(at, x, ws);
@@ -124,8 +127,8 @@ public static class TrainingStep
         }
         if (!T.IsFinite(cost)) return cost;
         var context = new StepContext<T> { LearningRate = learningRate, Layout = spec.Layout, Point = at };
-        state = ws.Threads > 1 && gradient.Length >= ParallelUpdate<T>.MinimumLength
-            ? transform.UpdateSplit(state, gradient, theta, buffers, in context)
+        state = sum is not null ? ParallelUpdate<T>.Run(transform, state, gradient, theta, buffers, in context, sum)   // = UpdateSplit
+            : split ? transform.UpdateSplit(state, gradient, theta, buffers, in context)
             : transform.Update(state, gradient, theta, buffers, in context);
         return cost;
     }

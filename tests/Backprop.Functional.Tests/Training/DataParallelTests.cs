@@ -24,15 +24,18 @@ public sealed class DataParallelTests
 
     /// <summary>Four steps of Adam (batches of <paramref name="rows"/>, the last one short) with clipping in the chain;
     /// θ, the moments and the costs.</summary>
-    private static (T[] Theta, T[] Moments, T[] Costs) Train<T>(NetworkSpec spec, int threads, int shards, int rows)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    private static (T[] Theta, T[] Moments, T[] Costs) Train<T>(NetworkSpec spec, int threads, int shards, int rows,
+        bool elementWise = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int saved = DataParallel<T>.ProcessorLimit;
         DataParallel<T>.ProcessorLimit = Math.Max(saved, threads);   // 8 workers even on a 2-core machine
         try
         {
             using var net = Network<T>.Create(spec, seed: 3);
-            using var train = new TrainState<T>(net, Transforms.Chain(new ClipByGlobalNorm(1.0), new Adam(1e-2)), rows, threads) { MicroShards = shards };
+            // the clip reads the whole summed g (the sum runs before the update); Adam alone is element-wise, and its
+            // split update runs the sum itself, each thread on its half
+            GradientTransform transform = elementWise ? new Adam(1e-2) : Transforms.Chain(new ClipByGlobalNorm(1.0), new Adam(1e-2));
+            using var train = new TrainState<T>(net, transform, rows, threads) { MicroShards = shards };
             var costs = new T[4];
             for (int step = 0; step < costs.Length; step++)
             {
@@ -47,12 +50,13 @@ public sealed class DataParallelTests
         }
     }
 
-    private static void SameForEveryThreadCount<T>(NetworkSpec spec, int shards, int rows) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void SameForEveryThreadCount<T>(NetworkSpec spec, int shards, int rows, bool elementWise = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var one = Train<T>(spec, 1, shards, rows);
+        var one = Train<T>(spec, 1, shards, rows, elementWise);
         long parallel = Interlocked.Read(ref DataParallel<T>.ParallelRuns);
-        var two = Train<T>(spec, 2, shards, rows);
-        var eight = Train<T>(spec, 8, shards, rows);
+        var two = Train<T>(spec, 2, shards, rows, elementWise);
+        var eight = Train<T>(spec, 8, shards, rows, elementWise);
         Assert.True(Interlocked.Read(ref DataParallel<T>.ParallelRuns) > parallel, "the shards never ran on more than one thread");
         Assert.Equal(one.Theta, two.Theta);
         Assert.Equal(one.Theta, eight.Theta);
@@ -68,6 +72,17 @@ public sealed class DataParallelTests
     [InlineData(16, 10)]   // more shards than rows: one row each
     public void Theta_is_the_same_bit_for_bit_for_1_2_and_8_threads_float(int shards, int rows) =>
         SameForEveryThreadCount<float>(Wide, shards, rows);
+
+    [Theory]
+    [InlineData(2, 64)]
+    [InlineData(3, 37)]
+    [InlineData(8, 64)]
+    public void The_sum_inside_the_split_update_gives_the_same_bits_for_1_2_and_8_threads(int shards, int rows)
+    {
+        long fused = Interlocked.Read(ref DataParallel<float>.DeferredSums);
+        SameForEveryThreadCount<float>(Wide, shards, rows, elementWise: true);
+        Assert.True(Interlocked.Read(ref DataParallel<float>.DeferredSums) > fused, "the sum never ran inside the update");
+    }
 
     [Theory]
     [InlineData(8, 64)]
