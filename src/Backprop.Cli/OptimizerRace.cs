@@ -21,7 +21,8 @@ internal static class OptimizerRace
         var task = new Option<string>("--task") { Description = "classifier (softmax, cross-entropy) or autoencoder (MNIST reconstructed through a linear 30-unit code, sigmoid outputs, binary cross-entropy) [default: classifier]", HelpName = "TASK" }.AcceptOnlyFromAmong(Tasks);
         var widths = new Option<string>("--widths") { Description = "Layer widths [default: 784-200-10; autoencoder 784-400-200-30-200-400-784]", HelpName = "W-W-…" };
         var activation = new Option<string>("--activation") { Description = "Hidden activation [default: tanh; autoencoder sigmoid]", HelpName = "NAME" };
-        var optimizers = new Option<string>("--optimizers") { Description = $"Comma-separated, from {string.Join(", ", Racers.Names)} [default: momentum,adam,hessian-free,kfac]", HelpName = "LIST" };
+        var optimizers = new Option<string>("--optimizers") { Description = $"Comma-separated, from {string.Join(", ", Racers.Names)}; sgd, momentum and adam may name a learning rate, as momentum:0.03 (a grid: momentum:0.01,momentum:0.03) [default: momentum,adam,hessian-free,kfac]", HelpName = "LIST" };
+        var init = new Option<string>("--init") { Description = "Initialisation every optimizer starts from: xavier, or sparse (Martens 2010: 15 N(0, 1) incoming weights per unit, zero biases) [default: xavier; autoencoder sparse]", HelpName = "SCHEME" }.AcceptOnlyFromAmong("xavier", "sparse");
         var seconds = new Option<double?>("--seconds") { Description = "Training time per optimizer, evaluations excluded [default: 60]", HelpName = "S" };
         var evaluations = new Option<int?>("--evaluations") { Description = "Test evaluations spread over the budget [default: 20]", HelpName = "N" };
         var trainRows = new Option<int?>("--train-rows") { Description = "Training rows used (the first N) [default: all 60000]", HelpName = "N" };
@@ -31,7 +32,7 @@ internal static class OptimizerRace
         var output = new Option<string>("--out") { Description = "Output prefix: PREFIX-time.png, PREFIX-epochs.png, PREFIX.md [default: optimizer-race]", HelpName = "PREFIX" };
         var command = new Command("optimizer-race", "Train one network with several optimizers (first-order and curvature) for the same wall-clock budget; plot test loss against time and epochs")
         {
-            data, task, widths, activation, optimizers, seconds, evaluations, trainRows, testRows, seed, threads, output,
+            data, task, widths, activation, optimizers, init, seconds, evaluations, trainRows, testRows, seed, threads, output,
         };
         command.SetAction(parse =>
         {
@@ -46,7 +47,8 @@ internal static class OptimizerRace
                 Evaluations: parse.GetValue(evaluations) ?? 20,
                 Seed: parse.GetValue(seed) ?? 0,
                 Threads: parse.GetValue(threads) ?? 1,
-                Output: parse.GetValue(output) ?? "optimizer-race");
+                Output: parse.GetValue(output) ?? "optimizer-race",
+                Init: (parse.GetValue(init) ?? (auto ? "sparse" : "xavier")) == "sparse" ? Initialization.Sparse : Initialization.Xavier);
             if (!(settings.Seconds > 0 && settings.Seconds <= 86_400)) throw new UsageException("--seconds must be in (0, 86400]");
             if (settings.Evaluations is < 1 or > 10_000) throw new UsageException("--evaluations must be 1 … 10000");
             if (settings.Threads is < 1 or > 256) throw new UsageException("--threads must be 1 … 256");
@@ -62,7 +64,7 @@ internal static class OptimizerRace
     }
 
     internal sealed record RaceSettings(bool Autoencoder, int[] Widths, ActivationKind Hidden, string[] Optimizers, double Seconds,
-        int Evaluations, long Seed, int Threads, string Output);
+        int Evaluations, long Seed, int Threads, string Output, Initialization Init = Initialization.Xavier);
 
     /// <summary>One point of a curve: after <paramref name="Seconds"/> of training and <paramref name="Epochs"/> passes.</summary>
     internal sealed record RacePoint(double Seconds, double Epochs, long Steps, double TestLoss, double Metric);
@@ -77,7 +79,7 @@ internal static class OptimizerRace
         if (spec.Inputs != train.Features || spec.Outputs != train.Outputs)
             throw new CliException($"--widths {string.Join('-', s.Widths)} does not fit the data ({train.Features} features, {train.Outputs} outputs)");
         console.Line(string.Create(CultureInfo.InvariantCulture,
-            $"{(s.Autoencoder ? "autoencoder" : "classifier")} {spec}, {train.Count} training rows, {test.Count} test rows, {s.Seconds:G} s of training per optimizer, {s.Threads} thread(s)"));
+            $"{(s.Autoencoder ? "autoencoder" : "classifier")} {spec}, {train.Count} training rows, {test.Count} test rows, {s.Seconds:G} s of training per optimizer, {s.Threads} thread(s), {(s.Init == Initialization.Sparse ? "sparse" : "xavier")} initialisation"));
         var results = new List<RaceResult>();
         foreach (string name in s.Optimizers)
         {
@@ -108,7 +110,7 @@ internal static class OptimizerRace
 
     private static RaceResult Race(Racers.Racer racer, NetworkSpec spec, Dataset train, Dataset test, RaceSettings s, IAnsiConsole console)
     {
-        using var net = Network<float>.Create(spec, s.Seed, Initialization.Xavier);
+        using var net = Network<float>.Create(spec, s.Seed, s.Init);
         using var stepper = racer.Start(net);
         var batcher = new Batcher(train, Math.Min(racer.Batch, train.Count), s.Seed);
         var x = new float[batcher.BatchSize * train.Features];
@@ -189,7 +191,7 @@ internal static class OptimizerRace
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.AppendLine(string.Create(c, $"{(s.Autoencoder ? "Autoencoder" : "Classifier")} `{string.Join('-', s.Widths)}` ({s.Hidden} hidden{(s.Autoencoder ? ", linear code, sigmoid + binary cross-entropy output" : ", softmax + cross-entropy")}), {train.Count} training rows, {test.Count} test rows, {s.Seconds:G} s of training each on {s.Threads} thread(s), seed {s.Seed}."));
+        sb.AppendLine(string.Create(c, $"{(s.Autoencoder ? "Autoencoder" : "Classifier")} `{string.Join('-', s.Widths)}` ({s.Hidden} hidden{(s.Autoencoder ? ", linear code, sigmoid + binary cross-entropy output" : ", softmax + cross-entropy")}, {(s.Init == Initialization.Sparse ? "sparse" : "Xavier")} initialisation, the same θ₀ for all), {train.Count} training rows, {test.Count} test rows, {s.Seconds:G} s of training each on {s.Threads} thread(s), seed {s.Seed}."));
         sb.AppendLine();
         sb.AppendLine(s.Autoencoder
             ? "| optimizer | settings | steps | epochs | test loss | test squared error | best test loss |"
@@ -248,7 +250,7 @@ internal static class OptimizerRace
     {
         var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (string n in names)
-            if (!Racers.Names.Contains(n)) throw new UsageException($"--optimizers: unknown optimizer '{n}' (known: {string.Join(", ", Racers.Names)})");
+            if (!Racers.IsKnown(n)) throw new UsageException($"--optimizers: unknown optimizer '{n}' (known: {string.Join(", ", Racers.Names)}; a first-order one may name its learning rate, as momentum:0.03)");
         if (names.Length == 0) throw new UsageException("--optimizers needs at least one name");
         return names;
     }

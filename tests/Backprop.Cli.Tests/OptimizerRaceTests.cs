@@ -26,8 +26,30 @@ public class OptimizerRaceTests
         Assert.Contains("| adam |", table, StringComparison.Ordinal);
     }
 
+    /// <summary>A learning-rate grid is one race (each rate its own row), and the autoencoder starts every optimizer from
+    /// Martens' sparse initialisation unless told otherwise.</summary>
+    [Fact]
+    public void A_learning_rate_grid_races_each_rate_from_the_sparse_initialisation()
+    {
+        using var dir = new TempDir();
+        string data = Path.Combine(dir.Path, "mnist");
+        Directory.CreateDirectory(data);
+        SyntheticData.FakeMnist(data, train: 200, test: 50, seed: 1);
+        string prefix = Path.Combine(dir.Path, "grid");
+        var r = Cli.Run("optimizer-race", "--task", "autoencoder", "--widths", "784-16-4-16-784", "--optimizers",
+            "momentum:0.001,momentum:0.003", "--seconds", "0.2", "--evaluations", "2", "--data", data, "--out", prefix);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string table = File.ReadAllText(prefix + ".md");
+        Assert.Contains("| momentum:0.001 | SGD + momentum η 0.001, μ 0.9, batch 64 |", table, StringComparison.Ordinal);
+        Assert.Contains("| momentum:0.003 | SGD + momentum η 0.003, μ 0.9, batch 64 |", table, StringComparison.Ordinal);
+        Assert.Contains("sparse initialisation", table, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--optimizers", "adam,lbfgs", "unknown optimizer 'lbfgs'")]
+    [InlineData("--optimizers", "kfac:0.1", "unknown optimizer 'kfac:0.1'")]
+    [InlineData("--optimizers", "momentum:fast", "unknown optimizer 'momentum:fast'")]
+    [InlineData("--init", "he", "sparse")]
     [InlineData("--seconds", "0", "--seconds must be")]
     [InlineData("--widths", "784-x-10", "each width must be")]
     public void Bad_options_are_usage_errors_naming_the_option(string option, string value, string message)

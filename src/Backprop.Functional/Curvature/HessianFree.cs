@@ -6,25 +6,28 @@ namespace Backprop.Functional;
 
 /// <summary>Hessian-free optimisation (Martens 2010), one update per batch: g = ∇C(θ); d ≈ argmin gᵀd + ½dᵀ(G + λI)d
 /// by conjugate gradient on Gauss–Newton-vector products (<see cref="Curvature.GaussNewtonVector{T}"/>) over the
-/// first rows of the batch, warm-started from ζ·d_prev; CG backtracking picks the kept iterate with the lowest batch
+/// first rows of the batch, warm-started from ζ·d_prev and preconditioned by Martens' M = diag((1/m) Σᵢ ∇ℓᵢ⊙∇ℓᵢ + λ)^ξ
+/// (<see cref="HessianFreeOptions.PreconditionerExponent"/>); CG backtracking picks the kept iterate with the lowest batch
 /// cost; λ follows the reduction ratio ρ (Levenberg–Marquardt); θ ← θ + αd with α from an Armijo line search.
 /// Options and their sources: <see cref="HessianFreeOptions"/>.
 /// <para>Threads: one update at a time. Allocation: workspaces and buffers are rented in the constructor (about
-/// (4 + kept iterates)·n values besides the workspaces); updates allocate nothing.</para></summary>
+/// (5 + kept iterates)·n values besides the workspaces, and batch × inputs for the preconditioner); updates allocate
+/// nothing.</para></summary>
 /// <typeparam name="T">The element type.</typeparam>
 /// <remarks>Martens' choices kept here: ρ is measured against the undamped model q(d) = gᵀd + ½dᵀGd, with G from the
 /// curvature rows and C from the whole batch; the next warm start is the last CG iterate, not the backtracked one;
 /// backtracking walks back from the last kept iterate while the one before it is strictly better (his code; it can stop
-/// at a local minimum of the sequence, which saves cost evaluations). Not here: his diagonal preconditioner
-/// (<see cref="ConjugateGradient{T}"/> takes one; the per-sample squared gradients it needs are not formed) and
-/// structural damping (recurrent networks).</remarks>
+/// at a local minimum of the sequence, which saves cost evaluations); the preconditioner's squared gradients come from
+/// the gradient's batch (<see cref="SquaredGradients"/>: dense layers only; a network with other layers runs CG
+/// unpreconditioned). Not here: structural damping (recurrent networks).</remarks>
 public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly NetworkSpec? _spec;
     private readonly CurvatureWorkspace<T>? _curvature;
     private readonly Workspace<T>? _costs;
     private readonly ConjugateGradient<T> _cg;
-    private readonly MemoryOwner<T> _buffer;   // g | b = −g | d (CG's iterate; the next warm start) | trial θ
+    private readonly MemoryOwner<T> _buffer;   // g | b = −g | d (CG's iterate; the next warm start) | trial θ | M
+    private readonly MemoryOwner<T>? _inputSquares;   // x ⊙ x for the preconditioner, [batch × inputs]
     private readonly int _n;
     private int _chosen;
 
@@ -36,6 +39,8 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
         _spec = spec;
         _curvature = new CurvatureWorkspace<T>(spec, batch, threads);
         _costs = new Workspace<T>(spec.Layers, batch) { Threads = threads };
+        if (Options.PreconditionerExponent > 0 && SquaredGradients.Supports(spec))
+            _inputSquares = MemoryOwner<T>.Allocate(checked(batch * spec.Inputs), AllocationMode.Clear);
     }
 
     /// <summary>An optimizer over <paramref name="dimension"/> parameters for <see cref="Step{TProblem}"/> alone.</summary>
@@ -44,7 +49,7 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
         Options = options ?? new HessianFreeOptions();
         _n = dimension;
         _cg = new ConjugateGradient<T>(dimension, Options.Solver);
-        _buffer = MemoryOwner<T>.Allocate(checked(4 * dimension), AllocationMode.Clear);
+        _buffer = MemoryOwner<T>.Allocate(checked(5 * dimension), AllocationMode.Clear);
         Damping = Options.Damping;
     }
 
@@ -71,23 +76,27 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
     public T Update(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y)
     {
         if (_spec is null) throw new InvalidOperationException("this HessianFree was made without a network");
-        var problem = new NetworkProblem(_spec, _curvature!, _costs!, x, y, Options.CurvatureFraction);
-        return Step(ref problem, theta);
+        var problem = new NetworkProblem(_spec, _curvature!, _costs!, x, y, Options.CurvatureFraction,
+            _inputSquares is null ? default : _inputSquares.Span);
+        return Step(ref problem, theta, precondition: _inputSquares is not null);
     }
 
-    /// <summary>One Hessian-free update of <paramref name="theta"/> on <paramref name="problem"/>.</summary>
-    internal T Step<TProblem>(scoped ref TProblem problem, Span<T> theta)
+    /// <summary>One Hessian-free update of <paramref name="theta"/> on <paramref name="problem"/>; with
+    /// <paramref name="precondition"/> (and ξ &gt; 0) the problem supplies the squared gradients of Martens' preconditioner.</summary>
+    internal T Step<TProblem>(scoped ref TProblem problem, Span<T> theta, bool precondition = false)
         where TProblem : IHessianFreeProblem<T>, allows ref struct
     {
         if (theta.Length != _n) throw new ArgumentException($"θ has {theta.Length} values; the optimizer was made for {_n}", nameof(theta));
         Span<T> g = Slot(0), b = Slot(1), d = Slot(2), trial = Slot(3);
-        T f0 = problem.ValueAndGradient(theta, g);
+        Span<T> m = precondition && Options.PreconditionerExponent > 0 ? Slot(4) : default;
+        T f0 = problem.ValueAndGradient(theta, g, m);
         if (!T.IsFinite(f0)) return f0;
 
         TensorPrimitives.Negate(g, b);
         TensorPrimitives.Multiply(d, T.CreateChecked(Options.WarmStartDecay), d);
         T lambda = T.CreateChecked(Damping);
-        var solve = _cg.Solve(ref problem, b, lambda, d);
+        if (!m.IsEmpty) Preconditioner(m, lambda, T.CreateChecked(Options.PreconditionerExponent));
+        var solve = _cg.Solve(ref problem, b, lambda, d, m);
         if (!AllFinite(d)) d.Clear();   // a poisoned warm start would poison every later solve
 
         // CG backtracking: from the last kept iterate, step back while the earlier one is strictly better.
@@ -136,8 +145,18 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
     {
         _cg.Dispose();
         _buffer.Dispose();
+        _inputSquares?.Dispose();
         _curvature?.Dispose();
         _costs?.Dispose();
+    }
+
+    /// <summary>M = (s + λ)^ξ in place over the squared gradients s (Martens 2010 §4.7); a non-finite entry makes M the
+    /// identity rather than poisoning the solve.</summary>
+    internal static void Preconditioner(Span<T> squared, T lambda, T exponent)
+    {
+        TensorPrimitives.Add(squared, lambda, squared);
+        TensorPrimitives.Pow(squared, exponent, squared);
+        if (!T.IsFinite(TensorPrimitives.Sum<T>(squared)) || !(TensorPrimitives.Min<T>(squared) > T.Zero)) squared.Fill(T.One);
     }
 
     private static T CostAt<TProblem>(scoped ref TProblem problem, ReadOnlySpan<T> theta, ReadOnlySpan<T> d, T alpha, Span<T> trial)
@@ -167,16 +186,18 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
 
     /// <summary>A network on one batch: gradient and costs on all rows, Gv on the first ⌈fraction·rows⌉.</summary>
     private ref struct NetworkProblem(NetworkSpec spec, CurvatureWorkspace<T> curvature, Workspace<T> costs,
-        ReadOnlySpan<T> x, ReadOnlySpan<T> y, double fraction) : IHessianFreeProblem<T>
+        ReadOnlySpan<T> x, ReadOnlySpan<T> y, double fraction, Span<T> inputSquares) : IHessianFreeProblem<T>
     {
         private readonly ReadOnlySpan<T> _x = x, _y = y;
+        private readonly Span<T> _inputSquares = inputSquares;
         private ReadOnlySpan<T> _theta, _xc, _yc;
 
-        public T ValueAndGradient(ReadOnlySpan<T> theta, Span<T> gradient)
+        public T ValueAndGradient(ReadOnlySpan<T> theta, Span<T> gradient, Span<T> squaredGradients)
         {
             Curvature.Forward(spec, theta, _x, curvature);
             int rows = curvature.Rows;
             T cost = Curvature.Gradient(spec, theta, _x, _y, curvature, gradient);
+            if (!squaredGradients.IsEmpty) SquaredGradients.Compute(spec, _x, curvature, _inputSquares, squaredGradients);
             int curvatureRows = Math.Clamp((int)Math.Ceiling(fraction * rows), 1, rows);
             _theta = theta;
             _xc = _x[..(curvatureRows * spec.Inputs)];

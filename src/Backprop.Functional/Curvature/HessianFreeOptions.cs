@@ -22,6 +22,9 @@ namespace Backprop.Functional;
 /// <param name="LineSearchShrink">α ← this·α after each failed test, from α = 1 (default 0.8, Martens &amp; Sutskever
 /// 2012).</param>
 /// <param name="LineSearchSteps">At most this many shrinks; then no step is taken (α = 0; default 60, Martens' code).</param>
+/// <param name="PreconditionerExponent">ξ of Martens' (2010 §4.7) CG preconditioner M = diag((1/m) Σᵢ ∇ℓᵢ⊙∇ℓᵢ + λ)^ξ,
+/// the squared per-sample gradients of the gradient's batch (default ¾, his choice; 0 runs CG unpreconditioned; networks
+/// with other than dense layers always do).</param>
 public sealed record HessianFreeOptions(
     double Damping = 1.0,
     double WarmStartDecay = 0.95,
@@ -29,7 +32,8 @@ public sealed record HessianFreeOptions(
     ConjugateGradientOptions? Solver = null,
     double ArmijoConstant = 1e-2,
     double LineSearchShrink = 0.8,
-    int LineSearchSteps = 60) : CurvatureMethod
+    int LineSearchSteps = 60,
+    double PreconditionerExponent = 0.75) : CurvatureMethod
 {
     /// <summary>A finite number &gt; 0.</summary>
     public double Damping { get; init => field = Positive(value, nameof(Damping)); } = Positive(Damping, nameof(Damping));
@@ -51,6 +55,10 @@ public sealed record HessianFreeOptions(
     /// <summary>At least 0.</summary>
     public int LineSearchSteps { get; init => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(LineSearchSteps), value, "at least 0"); } =
         LineSearchSteps >= 0 ? LineSearchSteps : throw new ArgumentOutOfRangeException(nameof(LineSearchSteps), LineSearchSteps, "at least 0");
+
+    /// <summary>In [0, 1].</summary>
+    public double PreconditionerExponent { get; init => field = HyperParameter.Fraction(value, nameof(PreconditionerExponent)); } =
+        HyperParameter.Fraction(PreconditionerExponent, nameof(PreconditionerExponent));
 
     /// <summary><c>hessian-free</c>.</summary>
     public override string Name => "hessian-free";

@@ -7,8 +7,9 @@ namespace Backprop.Functional;
 /// on a batch is one (<see cref="HessianFree{T}.Update"/>); tests plug in explicit quadratics.</summary>
 internal interface IHessianFreeProblem<T> : ILinearOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>C(θ) of the batch, ∇C(θ) into <paramref name="gradient"/>; curvature products at θ may follow.</summary>
-    T ValueAndGradient(ReadOnlySpan<T> theta, Span<T> gradient);
+    /// <summary>C(θ) of the batch, ∇C(θ) into <paramref name="gradient"/> and, unless it is empty, the mean per-sample
+    /// squared gradient (1/m) Σᵢ ∇ℓᵢ⊙∇ℓᵢ into <paramref name="squaredGradients"/>; curvature products at θ may follow.</summary>
+    T ValueAndGradient(ReadOnlySpan<T> theta, Span<T> gradient, Span<T> squaredGradients);
 
     /// <summary>C at another point of the same batch (does not disturb the curvature products' state).</summary>
     T Cost(ReadOnlySpan<T> theta);

@@ -11,6 +11,9 @@ public enum Initialization
     Xavier,
     /// <summary>He (Kaiming) normal, for ReLU: W ~ N(0, 2/nᵢₙ), b = 0.</summary>
     He,
+    /// <summary>Martens (2010) sparse initialisation: each unit (each row of nᵢₙ weights) gets exactly 15 non-zero
+    /// incoming weights ~ N(0, 1) at distinct positions drawn uniformly (all nᵢₙ when nᵢₙ ≤ 15), the rest 0; b = 0.</summary>
+    Sparse,
 }
 
 /// <summary>Fills a flat parameter vector according to an <see cref="Initialization"/>.
@@ -59,6 +62,7 @@ public static class Initializer
             case Initialization.Nielsen: Normal(ref rng, w, 1 / Math.Sqrt(nIn)); break;
             case Initialization.Xavier: Uniform(ref rng, w, Math.Sqrt(6 / (nIn + nOut))); break;
             case Initialization.He: Normal(ref rng, w, Math.Sqrt(2 / nIn)); break;
+            case Initialization.Sparse: SparseRows(ref rng, w, (int)nIn); break;
             default: Shapes.ThrowUnknown(scheme); break;
         }
     }
@@ -71,7 +75,7 @@ public static class Initializer
         {
             case Initialization.PyTorch: Uniform(ref rng, b, 1 / Math.Sqrt(nIn)); break;
             case Initialization.Nielsen: Normal(ref rng, b, 1); break;
-            case Initialization.Xavier or Initialization.He: b.Clear(); break;
+            case Initialization.Xavier or Initialization.He or Initialization.Sparse: b.Clear(); break;
             default: Shapes.ThrowUnknown(scheme); break;
         }
     }
@@ -80,6 +84,24 @@ public static class Initializer
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         for (int i = 0; i < x.Length; i++) x[i] = T.CreateChecked((2 * rng.NextDouble() - 1) * bound);
+    }
+
+    /// <summary>Rows of <paramref name="fanIn"/> values, each with min(15, fanIn) N(0, 1) entries at distinct uniform positions.</summary>
+    private static void SparseRows<T>(ref SeededRandom rng, Span<T> w, int fanIn)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        const int NonZero = 15;
+        int k = Math.Min(NonZero, fanIn);
+        Span<int> chosen = stackalloc int[NonZero];
+        w.Clear();
+        for (int row = 0; row + fanIn <= w.Length; row += fanIn)
+            for (int c = 0; c < k; c++)
+            {
+                int j;
+                do j = rng.Next(fanIn); while (chosen[..c].Contains(j));
+                chosen[c] = j;
+                w[row + j] = T.CreateChecked(rng.NextGaussian());
+            }
     }
 
     private static void Normal<T>(ref SeededRandom rng, Span<T> x, double std)

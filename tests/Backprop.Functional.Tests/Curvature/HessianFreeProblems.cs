@@ -7,7 +7,8 @@ internal readonly struct QuadraticProblem(double[] a, double[] b) : IHessianFree
 {
     private int N => b.Length;
 
-    public double ValueAndGradient(ReadOnlySpan<double> theta, Span<double> gradient)
+    /// <summary>C and ∇C; the squared gradients (one "sample": ∇C ⊙ ∇C) when asked for.</summary>
+    public double ValueAndGradient(ReadOnlySpan<double> theta, Span<double> gradient, Span<double> squaredGradients)
     {
         Apply(theta, gradient);
         double f = 0;
@@ -16,6 +17,7 @@ internal readonly struct QuadraticProblem(double[] a, double[] b) : IHessianFree
             f += (0.5 * theta[i] * gradient[i]) - (b[i] * theta[i]);
             gradient[i] -= b[i];
         }
+        for (int i = 0; i < squaredGradients.Length; i++) squaredGradients[i] = gradient[i] * gradient[i];
         return f;
     }
 

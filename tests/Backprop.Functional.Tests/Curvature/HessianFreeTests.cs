@@ -39,7 +39,7 @@ public sealed class HessianFreeTests(ITestOutputHelper output)
             var g = new double[n];
             for (int k = 0; k < iterations; k++)
             {
-                problem.ValueAndGradient(t, g);
+                problem.ValueAndGradient(t, g, default);
                 for (int i = 0; i < n; i++) t[i] -= eta * g[i];
             }
             gdGap = Math.Min(gdGap, Phi(a, n, b, t) - fStar);
