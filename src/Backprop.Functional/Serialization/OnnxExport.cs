@@ -3,8 +3,9 @@ using Google.Protobuf;
 
 namespace Backprop.Functional;
 
-/// <summary>Writes a network of dense layers as an ONNX ModelProto (the layout <see cref="OnnxFile"/> documents): per
-/// layer one Gemm (transB = 1: Wˡ is stored [outputs × inputs], as ONNX's B transposed) and the activation's nodes.</summary>
+/// <summary>Writes a network as an ONNX ModelProto (the layout <see cref="OnnxFile"/> documents): per dense layer one
+/// Gemm (transB = 1: Wˡ is stored [outputs × inputs], as ONNX's B transposed) or, per step, MatMul + Add, and the
+/// activation's nodes; per recurrent layer ONNX's RNN, LSTM or GRU node over a time-major sequence.</summary>
 internal static class OnnxExport
 {
     /// <summary>The metadata_props key that carries the network's loss, which no ONNX node expresses.</summary>

@@ -57,6 +57,19 @@ public sealed class OnnxRecurrentParityTests(ITestOutputHelper output) : IDispos
         Assert.True(error <= Onnx.Relative, $"{name}: ONNX Runtime differs from the library by {error:E2} (relative, floor {Onnx.Floor}) at element {at} of {ort.Length}");
     }
 
+    /// <summary>Import reads dense graphs only: a recurrent export is refused in one line (its input is a sequence), not misread.</summary>
+    [Fact]
+    public void Load_ofRecurrentExport_isRefusedInOneLine()
+    {
+        using var net = Network<float>.Create(Specs["lstm"], seed: 3);
+        string path = _dir.File("lstm.onnx");
+        OnnxFile.Save(path, net);
+        var e = Assert.Throws<InvalidDataException>(() => OnnxFile.Load(path));
+        output.WriteLine(e.Message);
+        Assert.Contains("the graph input \"input\" has rank 3", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
     /// <summary>Weights ×1.5 (so the gates leave their linear region and a swapped gate block shows), every bias and
     /// learned initial state drawn away from zero (so a swapped bias block or an ignored h₀ shows).</summary>
     private static void Perturb(Network<float> net, int seed)
