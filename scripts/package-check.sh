@@ -84,13 +84,17 @@ XML
 # A package of this id and version restored before (by an earlier check) would be taken from the global packages
 # folder instead of the new .nupkg; remove that copy, and afterwards check the restored package is the new one.
 packages=${NUGET_PACKAGES:-$HOME/.nuget/packages}
-rm -rf "$packages/backprop.functional/$version"
+rm -rf "$packages/backprop.functional/$version" "$packages/backprop.functional.testing/$version"
+# restored ID FILE: the package ID restored into the global packages folder is FILE, the one just packed.
+restored() {
+  local id=${1,,}
+  cmp -s "$2" "$packages/$id/$version/$id.$version.nupkg" ||
+    { echo "package-check: the restored $1 $version is not the one just packed" >&2; exit 1; }
+}
 
 step "build (warnings as errors)"
 dotnet build "$app" -c Release -p:BackpropFunctionalVersion="$version" -warnaserror --nologo
-if ! cmp -s "$nupkg" "$packages/backprop.functional/$version/backprop.functional.$version.nupkg"; then
-  echo "package-check: the restored Backprop.Functional $version is not the one just packed" >&2; exit 1
-fi
+restored Backprop.Functional "$nupkg"
 step "run (JIT)"
 dotnet "$app/bin/Release/net10.0/PackageConsumer.dll"
 
@@ -107,12 +111,9 @@ cp samples/PackageTestConsumer/*.cs samples/PackageTestConsumer/PackageTestConsu
    samples/PackageTestConsumer/Directory.Build.props samples/PackageTestConsumer/Directory.Build.targets \
    samples/PackageTestConsumer/Directory.Packages.props "$tests/"
 cp "$app/nuget.config" "$tests/"
-rm -rf "$packages/backprop.functional.testing/$version"
 step "test project: build against both packages (warnings as errors)"
 dotnet build "$tests" -c Release -p:BackpropFunctionalVersion="$version" -warnaserror --nologo
-if ! cmp -s "$kit" "$packages/backprop.functional.testing/$version/backprop.functional.testing.$version.nupkg"; then
-  echo "package-check: the restored Backprop.Functional.Testing $version is not the one just packed" >&2; exit 1
-fi
+restored Backprop.Functional.Testing "$kit"
 step "test project: dotnet test (the user's network and activation pass)"
 dotnet test "$tests" -c Release --no-build --nologo --filter "FullyQualifiedName!~DeliberatelyWrong"
 step "test project: a wrong derivative must fail"
