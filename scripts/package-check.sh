@@ -4,7 +4,11 @@
 # generator's attributes declaring its network) into a temporary folder outside the repository, restores the package
 # from the feed, builds it with warnings as errors and runs it (it exits non-zero unless its loss falls, it classifies
 # its training set and its steady-state step allocates 0 bytes), then publishes it with PublishAot=true and runs the
-# native binary the same way. Run by .ci/run; on its own: scripts/package-check.sh [--no-build]
+# native binary the same way. Then the property-test kit as a user gets it: samples/PackageTestConsumer (an xunit
+# project referencing both packages, applying NetworkProperties.GradientEqualsFiniteDifferences to its own network and
+# ActivationProperties.DerivativeEqualsFiniteDifference to its own activation) is copied out too and `dotnet test`
+# must pass; its class DeliberatelyWrong (an activation whose derivative forgot the product rule), run alone, must
+# fail with the kit's message. Run by .ci/run; on its own: scripts/package-check.sh [--no-build]
 #   --no-build             pack what `dotnet build -c Release` already built (as .ci/run does, right after building)
 #   PACKAGE_CHECK_KEEP=1   keep the temporary folder (its path is printed)
 set -euo pipefail
@@ -80,13 +84,17 @@ XML
 # A package of this id and version restored before (by an earlier check) would be taken from the global packages
 # folder instead of the new .nupkg; remove that copy, and afterwards check the restored package is the new one.
 packages=${NUGET_PACKAGES:-$HOME/.nuget/packages}
-rm -rf "$packages/backprop.functional/$version"
+rm -rf "$packages/backprop.functional/$version" "$packages/backprop.functional.testing/$version"
+# restored ID FILE: the package ID restored into the global packages folder is FILE, the one just packed.
+restored() {
+  local id=${1,,}
+  cmp -s "$2" "$packages/$id/$version/$id.$version.nupkg" ||
+    { echo "package-check: the restored $1 $version is not the one just packed" >&2; exit 1; }
+}
 
 step "build (warnings as errors)"
 dotnet build "$app" -c Release -p:BackpropFunctionalVersion="$version" -warnaserror --nologo
-if ! cmp -s "$nupkg" "$packages/backprop.functional/$version/backprop.functional.$version.nupkg"; then
-  echo "package-check: the restored Backprop.Functional $version is not the one just packed" >&2; exit 1
-fi
+restored Backprop.Functional "$nupkg"
 step "run (JIT)"
 dotnet "$app/bin/Release/net10.0/PackageConsumer.dll"
 
@@ -95,4 +103,31 @@ dotnet publish "$app" -c Release -r "$rid" -p:PublishAot=true -p:BackpropFunctio
   --nologo -o "$work/aot"
 step "run the native binary ($(du -k "$work/aot/PackageConsumer" | cut -f1) KiB)"
 "$work/aot/PackageConsumer"
-step "passed: Backprop.Functional $version from the folder feed, built, run, published with NativeAOT and run"
+
+# The property-test kit in a user's test project, outside the repository like the console app.
+tests=$work/PackageTestConsumer
+mkdir -p "$tests"
+cp samples/PackageTestConsumer/*.cs samples/PackageTestConsumer/PackageTestConsumer.csproj \
+   samples/PackageTestConsumer/Directory.Build.props samples/PackageTestConsumer/Directory.Build.targets \
+   samples/PackageTestConsumer/Directory.Packages.props "$tests/"
+cp "$app/nuget.config" "$tests/"
+step "test project: build against both packages (warnings as errors)"
+dotnet build "$tests" -c Release -p:BackpropFunctionalVersion="$version" -warnaserror --nologo
+restored Backprop.Functional.Testing "$kit"
+step "test project: dotnet test (the user's network and activation pass)"
+dotnet test "$tests" -c Release --no-build --nologo --filter "FullyQualifiedName!~DeliberatelyWrong"
+step "test project: a wrong derivative must fail"
+set +e
+wrong=$(dotnet test "$tests" -c Release --no-build --nologo --filter "FullyQualifiedName~DeliberatelyWrong" 2>&1)
+status=$?
+set -e
+if [ "$status" = 0 ]; then
+  echo "$wrong"; echo "package-check: the kit passed an activation whose derivative is wrong" >&2; exit 1
+fi
+for want in "WrongSwish.Derivative(z, a) at z = " "but the finite difference of WrongSwish.Value is" "Failed!"; do
+  if ! grep -qF "$want" <<<"$wrong"; then
+    echo "$wrong"; echo "package-check: the failing test's output lacks \"$want\"" >&2; exit 1
+  fi
+done
+grep -F "Label of failing property" <<<"$wrong" | head -1
+step "passed: Backprop.Functional $version from the folder feed, built, run, published with NativeAOT and run; the kit's properties pass a user's network and activation and catch a wrong derivative"

@@ -48,7 +48,11 @@ internal static class Compare
     public static int Run(int runs, string[] workloads, string mnist, string outFile)
     {
         string self = Environment.ProcessPath!;
-        string dll = typeof(Compare).Assembly.Location;
+        // The managed build runs its own dll again under dotnet; a NativeAOT build (no dll beside it) runs its own binary.
+        string dll = Path.Combine(AppContext.BaseDirectory, typeof(Compare).Assembly.GetName().Name + ".dll");
+        (string program, string prefix) = File.Exists(dll)
+            ? (self.EndsWith("dotnet", StringComparison.Ordinal) ? self : "dotnet", $"\"{dll}\" ")
+            : (self, "");
         string root = FindRoot();
         string peer = PeerScript(root);
         Console.Error.WriteLine($"peer: {peer}");
@@ -68,7 +72,7 @@ internal static class Compare
             var peers = peerThreads.ToDictionary(t => t, _ => new List<JsonElement>());
             for (int r = 0; r < runs; r++)
             {
-                ours.Add(Launch(self.EndsWith("dotnet", StringComparison.Ordinal) ? self : "dotnet", $"\"{dll}\" e2e {w} --threads {threads} --data \"{mnist}\""));
+                ours.Add(Launch(program, $"{prefix}e2e {w} --threads {threads} --data \"{mnist}\""));
                 foreach (int t in peerThreads)
                     peers[t].Add(Launch("sh", $"\"{peer}\" {w} {t} \"{mnist}\""));
                 Console.Error.WriteLine($"{w} run {r + 1}/{runs}: ours {Get(ours[^1], metric):G4}, peer "

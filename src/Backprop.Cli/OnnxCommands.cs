@@ -14,7 +14,7 @@ internal static class OnnxCommands
     {
         var model = new Option<string>("--model") { Description = "Model file written by 'backprop train'", HelpName = "FILE", Required = true };
         var onnx = new Option<string>("--onnx") { Description = $"ONNX file to write (opset {OnnxFile.Opset}, input \"{OnnxFile.InputName}\", output \"{OnnxFile.OutputName}\")", HelpName = "FILE", Required = true };
-        var command = new Command("export", "Write a model of dense layers as an ONNX graph, for ONNX Runtime and other ONNX consumers") { model, onnx };
+        var command = new Command("export", "Write a model of dense and recurrent (rnn, lstm, gru) layers as an ONNX graph, for ONNX Runtime and other ONNX consumers") { model, onnx };
         command.SetAction(parse => RunExport(parse.GetValue(model)!, parse.GetValue(onnx)!, console));
         return command;
     }
@@ -37,7 +37,7 @@ internal static class OnnxCommands
         Target(onnxPath, "--onnx");
         OnnxFile.Save<float>(onnxPath, loaded.Spec, loaded.Parameters);
         console.Line(string.Create(CultureInfo.InvariantCulture,
-            $"wrote {onnxPath} ({new FileInfo(onnxPath).Length:N0} bytes): {loaded.Spec}, ONNX opset {OnnxFile.Opset}, input \"{OnnxFile.InputName}\" [batch × {loaded.Spec.Inputs}], output \"{OnnxFile.OutputName}\" [batch × {loaded.Spec.Outputs}]"));
+            $"wrote {onnxPath} ({new FileInfo(onnxPath).Length:N0} bytes): {loaded.Spec}, ONNX opset {OnnxFile.Opset}, input \"{OnnxFile.InputName}\" {OnnxExport.ShapeText(loaded.Spec.Layers[0].Input)}, output \"{OnnxFile.OutputName}\" {OnnxExport.ShapeText(loaded.Spec.Layers[^1].Output)}"));
         return ExitCodes.Ok;
     }
 

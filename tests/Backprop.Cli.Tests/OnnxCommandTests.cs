@@ -48,12 +48,24 @@ public sealed class OnnxCommandTests : IDisposable
     }
 
     [Fact]
-    public void Export_ofRecurrentModel_failsNamingTheLayer()
+    public void Export_ofLstmModel_writesASequenceGraph()
     {
-        string model = SaveModel("rnn.safetensors", new NetworkSpec([new Lstm(3, 4), new Dense(4, 2)], LossKind.Quadratic));
+        var spec = new NetworkSpec([new Lstm(3, 4) { ReturnSequences = true, InitialState = InitialState.Learned }, new Lstm(4, 5),
+            new Dense(5, 2, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
+        string model = SaveModel("lstm.safetensors", spec);
+        var r = Cli.Run("export", "--model", model, "--onnx", _dir["lstm.onnx"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("input \"input\" [batch × time × 3], output \"output\" [batch × 2]", r.Out, StringComparison.Ordinal);
+        Assert.True(new FileInfo(_dir["lstm.onnx"]).Length > 4 * spec.Layout.Count);
+    }
+
+    [Fact]
+    public void Export_ofCarriedStateModel_failsNamingTheLayer()
+    {
+        string model = SaveModel("rnn.safetensors", new NetworkSpec([new Lstm(3, 4) { InitialState = InitialState.Carried }, new Dense(4, 2)], LossKind.Quadratic));
         var r = Cli.Run("export", "--model", model, "--onnx", _dir["rnn.onnx"]);
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("layer 0 (Lstm) has no ONNX form", r.Error, StringComparison.Ordinal);
+        Assert.Contains("layer 0 (Lstm) starts from the state carried over", r.Error, StringComparison.Ordinal);
         Assert.Single(r.Error.TrimEnd().Split('\n'));
         Assert.False(File.Exists(_dir["rnn.onnx"]));
     }

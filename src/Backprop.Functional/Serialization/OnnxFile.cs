@@ -2,7 +2,7 @@ using System.Numerics;
 
 namespace Backprop.Functional;
 
-/// <summary>Writes networks of dense layers as standard ONNX models, for ONNX Runtime and every other ONNX consumer, and
+/// <summary>Writes networks of dense and recurrent (Rnn, Lstm, Gru) layers as standard ONNX models, for ONNX Runtime and every other ONNX consumer, and
 /// reads dense ONNX models (such as PyTorch's exporter writes for an <c>nn.Sequential</c> of <c>nn.Linear</c> and
 /// activations) back as networks.
 /// <para>Threads: Save and Load may run on several threads at once; two saves to one path race, and the last rename wins
@@ -16,8 +16,19 @@ namespace Backprop.Functional;
 /// none; GELU (tanh form) is nine Mul/Add/Tanh nodes over scalar initializers <c>gelu.*</c> (opset 17 has no Gelu; the
 /// composition is the function GELU computes, in its order). Initializers are float32 in raw_data; a double network is
 /// rounded to float. metadata_props carry the loss (<c>backprop-functional.loss</c>) and the layer list.</para>
-/// <para>Layers ONNX does not get from this exporter — recurrent kinds, ODE blocks, per-step dense heads, custom kinds —
-/// are refused naming the layer; <see cref="CanSave"/> asks first.</para>
+/// <para>Recurrent networks: the input is <c>[batch × time × inputs]</c> (the library's batch-first sequences, <c>time</c>
+/// a dynamic dimension), transposed to time-major for ONNX's recurrent operators (ONNX Runtime's CPU kernels refuse
+/// layout = 1) and, when the network ends in a sequence, back to <c>[batch × time × outputs]</c>. An <see cref="Rnn"/>,
+/// <see cref="Lstm"/> or <see cref="Gru"/> is ONNX's RNN (activations Tanh or Relu), LSTM or GRU (linear_before_reset =
+/// 1, PyTorch's b_hn inside the reset product) with W <c>[1 × G·H × I]</c>, R <c>[1 × G·H × H]</c> and B
+/// <c>[1 × 2·G·H]</c> = [bias_ih | bias_hh], whose row blocks are reordered from PyTorch's gate order to ONNX's (LSTM
+/// i, f, g, o → i, o, f, c; GRU r, z, n → z, r, h); then Squeeze of Y (a layer that returns sequences) or of Y_h (the
+/// last state, for a head on the whole sequence). A learned h₀ (c₀) is an initializer <c>[1 × 1 × H]</c> expanded over
+/// the batch into initial_h (initial_c); a zero one is omitted. A per-step dense layer is MatMul by the transposed
+/// weight and Add. Every sequence is taken at full length (no sequence_lens): pad nothing, or run each length apart.</para>
+/// <para>Layers this exporter has no ONNX form for — ODE blocks, custom kinds, a recurrent layer that carries its state
+/// over between calls (<see cref="InitialState.Carried"/>) — are refused naming the layer; <see cref="CanSave"/> asks
+/// first.</para>
 /// <para>The encoding uses Google.Protobuf's <c>CodedOutputStream</c> and <c>CodedInputStream</c> with the field numbers
 /// of onnx.proto: no generated classes and no reflection, so it runs under NativeAOT.</para>
 /// </remarks>
@@ -43,6 +54,10 @@ public static class OnnxFile
     /// <summary>The name (dim_param) of the dynamic batch dimension.</summary>
     public const string BatchDimension = "batch";
 
+    /// <summary>The name (dim_param) of the dynamic time dimension of a sequence input or output
+    /// <c>[batch × time × n]</c>.</summary>
+    public const string TimeDimension = "time";
+
     /// <summary>ModelProto.producer_name of exported files.</summary>
     public const string ProducerName = "Backprop.Functional";
 
@@ -53,8 +68,9 @@ public static class OnnxFile
     /// parameters plus 64 MB for the graph.</summary>
     public const long MaxFileBytes = ParameterLayout.MaxCount * 4L + (64L << 20);
 
-    /// <summary>Whether <paramref name="spec"/> can be exported: every layer is <see cref="Dense"/> over features (not
-    /// per step) with a known activation; otherwise false and the first layer that cannot, named.</summary>
+    /// <summary>Whether <paramref name="spec"/> can be exported: every layer is <see cref="Dense"/> with a known
+    /// activation, or an <see cref="Rnn"/>, <see cref="Lstm"/> or <see cref="Gru"/> whose initial state is zero or
+    /// learned; otherwise false and the first layer that cannot, named.</summary>
     public static bool CanSave(NetworkSpec spec, out string reason)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -72,7 +88,7 @@ public static class OnnxFile
     /// <summary>Writes the network <paramref name="spec"/> with parameters θ to <paramref name="path"/> as an ONNX model,
     /// atomically: a temporary file next to it, flushed, then renamed over it.</summary>
     /// <param name="path">The file to write; replaced if it exists. Its directory must exist.</param>
-    /// <param name="spec">The layers (dense only) and the loss (kept in metadata_props).</param>
+    /// <param name="spec">The layers (dense and recurrent) and the loss (kept in metadata_props).</param>
     /// <param name="theta">θ, [<c>spec.Layout.Count</c>], in layout order; every element finite (double is rounded to float).</param>
     /// <exception cref="NotSupportedException">A layer has no ONNX form here (the message names it and its kind), or
     /// <typeparamref name="T"/> is neither float nor double. Nothing is written.</exception>

@@ -20,7 +20,8 @@ internal static class OnnxProto
     public const int NodeInput = 1, NodeOutput = 2, NodeName = 3, NodeOpType = 4, NodeAttribute = 5, NodeDomain = 7;
     // AttributeProto and its AttributeType values
     public const int AttributeName = 1, AttributeF = 2, AttributeI = 3, AttributeS = 4, AttributeT = 5, AttributeType = 20;
-    public const int AttributeFloat = 1, AttributeInt = 2, AttributeString = 3, AttributeTensor = 4;
+    public const int AttributeInts = 8, AttributeStrings = 9;
+    public const int AttributeFloat = 1, AttributeInt = 2, AttributeString = 3, AttributeTensor = 4, AttributeIntsType = 7, AttributeStringsType = 8;
     // TensorProto and its DataType values
     public const int TensorDims = 1, TensorDataType = 2, TensorFloatData = 4, TensorName = 8, TensorRawData = 9,
         TensorExternalData = 13, TensorDataLocation = 14;
@@ -71,6 +72,22 @@ internal static class OnnxProto
         WriteString(o, AttributeName, name);
         WriteInt64(o, AttributeI, value);
         WriteInt64(o, AttributeType, AttributeInt);
+    });
+
+    /// <summary>An AttributeProto of type INTS (packed).</summary>
+    public static byte[] IntsAttribute(string name, long[] values) => Encode(o =>
+    {
+        WriteString(o, AttributeName, name);
+        foreach (long v in values) WriteInt64(o, AttributeInts, v);
+        WriteInt64(o, AttributeType, AttributeIntsType);
+    });
+
+    /// <summary>An AttributeProto of type STRINGS (UTF-8 bytes).</summary>
+    public static byte[] StringsAttribute(string name, string[] values) => Encode(o =>
+    {
+        WriteString(o, AttributeName, name);
+        foreach (string v in values) WriteString(o, AttributeStrings, v);
+        WriteInt64(o, AttributeType, AttributeStringsType);
     });
 
     /// <summary>An AttributeProto of type FLOAT.</summary>

@@ -15,12 +15,15 @@ internal static class Onnx
     public static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Interop", "Fixtures", name);
 
     /// <summary>The graph output for <paramref name="x"/> ([batch × inputs]) in ONNX Runtime's CPU provider.</summary>
-    public static float[] Run(string path, float[] x, int batch, int inputs)
+    public static float[] Run(string path, float[] x, int batch, int inputs) => Run(path, x, [batch, inputs]);
+
+    /// <summary>The graph output for <paramref name="x"/> of shape <paramref name="shape"/> (e.g. [batch, time, inputs]).</summary>
+    public static float[] Run(string path, float[] x, long[] shape)
     {
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var session = new InferenceSession(path, options);
         string input = session.InputMetadata.Keys.Single(), output = session.OutputMetadata.Keys.Single();
-        using var value = OrtValue.CreateTensorValueFromMemory(x, [batch, inputs]);
+        using var value = OrtValue.CreateTensorValueFromMemory(x, shape);
         using var results = session.Run(new RunOptions(), [input], [value], [output]);
         return results[0].GetTensorDataAsSpan<float>().ToArray();
     }
