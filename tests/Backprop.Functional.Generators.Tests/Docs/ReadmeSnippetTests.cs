@@ -67,6 +67,9 @@ public class ReadmeSnippetTests
             using Backprop.Functional;
             Network<float> net = null!;
             """,
+        [("ONNX export", 1)] = """
+            using Backprop.Functional;
+            """,
         [("Generated networks", 0)] = """
             using Backprop.Functional;
             float[] theta = new float[MnistMlp.ParameterCount], gradient = new float[MnistMlp.ParameterCount];
