@@ -120,7 +120,7 @@ internal sealed class TrainCommand
             Positive(parse.GetValue(_epochs), "--epochs") ?? 1,
             maxChars, optimizer, clip,
             parse.GetValue(_seed) ?? 0,
-            AtMostCores(Positive(parse.GetValue(_threads), "--threads")) ?? 1,
+            AtMostCores(Positive(parse.GetValue(_threads), "--threads"), "--threads") ?? 1,
             parse.GetValue(_out) ?? "chars.safetensors",
             Positive(parse.GetValue(_sampleLength), "--sample-length") ?? 200,
             0.8);
@@ -191,7 +191,7 @@ internal sealed class TrainCommand
             Positive(parse.GetValue(_batch), "--batch") ?? preset?.Batch ?? d.Batch,
             Positive(parse.GetValue(_epochs), "--epochs") ?? preset?.Epochs ?? d.Epochs,
             parse.GetValue(_seed) ?? d.Seed,
-            AtMostCores(Positive(parse.GetValue(_threads), "--threads")) ?? d.Threads,
+            AtMostCores(Positive(parse.GetValue(_threads), "--threads"), "--threads") ?? d.Threads,
             data,
             parse.GetValue(_out) is { } outPath ? (string.IsNullOrWhiteSpace(outPath) ? throw new UsageException("--out needs a file name, not an empty value") : outPath) : d.Out,
             preset?.Name)
@@ -228,7 +228,7 @@ internal sealed class TrainCommand
         if (parse.GetValue(_mpi) || parse.GetValue(_diagnostics)) throw new UsageException("--hogwild does not go with --mpi or --diagnostics: its workers write θ without a shared step");
         if (preset?.L2 > 0) throw new UsageException($"--hogwild does not apply L2 regularisation, which preset {preset.Name} uses");
         if (layerList is { } list && list[0].Input.IsSequence) throw new UsageException("--hogwild trains feature networks; this one reads sequences");
-        return AtMostCores(workers) ?? Environment.ProcessorCount;
+        return AtMostCores(workers, "--workers") ?? Environment.ProcessorCount;
     }
 
     /// <summary>--micro-shards: at most 4096, and only where the library takes sharded steps (feature networks, the
@@ -336,12 +336,12 @@ internal sealed class TrainCommand
     }
 
     /// <summary>More threads than cores only adds switching (8× slower at 1000 on 2 cores): refused.</summary>
-    private static int? AtMostCores(int? threads)
+    private static int? AtMostCores(int? threads, string option)
     {
         int cores = Environment.ProcessorCount;
         return threads > cores
             ? throw new UsageException(string.Create(CultureInfo.InvariantCulture,
-                $"--threads {threads}: this machine has {cores} core{(cores == 1 ? "" : "s")} (Environment.ProcessorCount); give at most {cores}"))
+                $"{option} {threads}: this machine has {cores} core{(cores == 1 ? "" : "s")} (Environment.ProcessorCount); give at most {cores}"))
             : threads;
     }
 

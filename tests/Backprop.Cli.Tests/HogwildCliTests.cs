@@ -51,7 +51,7 @@ public class HogwildCliTests
     [InlineData("--checkpoint-every 10", "--checkpoint-every does not apply to --hogwild")]
     [InlineData("--mpi", "--mpi")]
     [InlineData("--workers 0", "--workers must be ≥ 1")]
-    [InlineData("--workers 100000", "core")]
+    [InlineData("--workers 100000", "--workers 100000: this machine has")]
     public void Hogwild_refuses_what_it_cannot_honour(string extra, string message)
     {
         var e = Assert.Throws<UsageException>(() => TrainCommand.Parse(["--hogwild", .. extra.Split(' ')]));
