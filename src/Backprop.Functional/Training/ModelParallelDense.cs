@@ -45,6 +45,11 @@ public sealed class ModelParallelDense<T> where T : unmanaged, IFloatingPointIee
     /// <summary>Calls whose blocks ran on more than one thread (for tests).</summary>
     internal static long ParallelRuns;
 
+    /// <summary>Forward and backward blocks taken by a pool worker rather than the caller (for the allocation test: a
+    /// thread's GEMM scratch is sized on its first block of each kind, and blocks go to whichever thread comes first,
+    /// so steady state begins once the worker has run both kinds).</summary>
+    internal static long WorkerForwardBlocks, WorkerBackwardBlocks;
+
     private readonly int[] _starts;
     private readonly T[][] _blockOut;    // zₚ in the forward pass, δₚ in the backward pass
     private readonly T[][] _shares;      // (∂C/∂x)ₚ for p ≥ 1
@@ -228,6 +233,7 @@ public sealed class ModelParallelDense<T> where T : unmanaged, IFloatingPointIee
                 {
                     if (_forward) ForwardBlock(p);
                     else BackwardBlock(p);
+                    if (part != 0) Interlocked.Increment(ref _forward ? ref WorkerForwardBlocks : ref WorkerBackwardBlocks);
                 }
             }
 #pragma warning disable CA1031 // a worker thread must not die: the error is rethrown on the calling thread as it was
