@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 
 namespace Backprop.Functional.Throughput;
 
@@ -7,6 +8,20 @@ namespace Backprop.Functional.Throughput;
 /// medians of samples/s per configuration. Then where a sharded step's time goes, each part timed alone.</summary>
 internal static class DataParallelBench
 {
+    private const string Why = "DataParallel<float> is compiled anyway (the trainer uses it) and DynamicDependency keeps its field";
+
+    /// <summary>DataParallel&lt;float&gt;.SeparateSum is internal: the library's switch for this comparison, set by
+    /// reflection. The trimmer keeps the field, so the runner still publishes with NativeAOT without a warning
+    /// (scripts/aot-bench.sh).</summary>
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.DataParallel`1", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2055", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Why)]
+    private static System.Reflection.FieldInfo SeparateSumField() =>
+        typeof(Network<float>).Assembly.GetType("Backprop.Functional.DataParallel`1")!.MakeGenericType(typeof(float))
+            .GetField("SeparateSum", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+
     private sealed class Config : IDisposable
     {
         public required string Name;
@@ -45,9 +60,7 @@ internal static class DataParallelBench
         using var gemm = Make("2 GEMM threads", 2, 1);
         using var apart = Make($"2 workers, {shards} micro-shards, the sum apart from the update", 2, shards);
         apart.SeparateSum = true;
-        // DataParallel<float>.SeparateSum is internal: the library's switch for this comparison, set by reflection
-        var separate = typeof(Network<float>).Assembly.GetType("Backprop.Functional.DataParallel`1")!.MakeGenericType(typeof(float))
-            .GetField("SeparateSum", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+        var separate = SeparateSumField();
         Config[] configs = [one, dp, gemm, apart];
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
