@@ -5,6 +5,10 @@ namespace Backprop.Functional.Kernels;
 
 public static partial class Gemm
 {
+    /// <summary>Products with m·n·k below this never leave the calling thread (was 2²¹; with the pool's workers awake a
+    /// hand-off costs about a microsecond, and 2¹⁸ multiply-adds take 4–20 µs here: bench/RESULTS.md, "Third pass").</summary>
+    private const long ParallelVolume = 1L << 18;
+
     /// <summary>Which kernel a <see cref="Team{T}"/> splits.</summary>
     internal enum Split
     {
@@ -50,15 +54,44 @@ public static partial class Gemm
         /// <summary>Products that ran on more than one thread (for tests: the parallel path is really taken).</summary>
         internal static long Runs;
 
+        /// <summary>Packed products split by rows of C (for tests: the row split is really taken).</summary>
+        internal static long RowSplits;
+
         internal static bool TryRun(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
             int m, int n, int k, bool accumulate, int threads)
         {
             int mr = MicroKernel<T>.MR, nr = MicroKernel<T>.NR;
             int rowUnits = (m + mr - 1) / mr, colUnits = (n + nr - 1) / nr;
-            bool splitColumns = colUnits >= rowUnits || colUnits >= threads;
-            return TryStart(Split.Blocked, ref a, transposeA, 0, 0, ref b, transposeB, ref c, m, n, k, accumulate, threads,
-                splitColumns, splitColumns ? colUnits : rowUnits);
+            bool splitColumns = SplitCost(m, n, k, mr, nr, colUnits, threads, columns: true)
+                <= SplitCost(m, n, k, mr, nr, rowUnits, threads, columns: false);
+            if (!TryStart(Split.Blocked, ref a, transposeA, 0, 0, ref b, transposeB, ref c, m, n, k, accumulate, threads,
+                    splitColumns, splitColumns ? colUnits : rowUnits))
+                return false;
+            if (!splitColumns)
+                Interlocked.Increment(ref RowSplits);
+            return true;
         }
+
+        /// <summary>
+        /// The busier thread's cost of splitting the packed path by columns or by rows of C: its multiply-adds (its
+        /// share of tile-aligned panels, rounded up) plus <see cref="PackWeight"/> per element it packs. A column split
+        /// packs all of op(A) (m·k) and its share of op(B); a row split its share of op(A) and all of op(B) (k·n).
+        /// Splitting the longer side halves the larger operand's packing (300 × 96 × 96: each thread packed 28,800 values
+        /// of A by columns, 23,616 by rows).
+        /// </summary>
+        internal static long SplitCost(int m, int n, int k, int mr, int nr, int units, int threads, bool columns)
+        {
+            int parts = Math.Min(threads, units);
+            if (parts < 2)
+                return long.MaxValue;
+            int share = (units + parts - 1) / parts;
+            long rows = columns ? m : Math.Min(m, share * mr), cols = columns ? Math.Min(n, share * nr) : n;
+            return rows * cols * k + PackWeight * k * (rows + cols);
+        }
+
+        /// <summary>Multiply-adds one packed element costs in <see cref="SplitCost"/> (a load and a store, strided when
+        /// transposed, against vector FMAs of 8 lanes on two pipes).</summary>
+        private const long PackWeight = 8;
 
         /// <summary>Runs the direct A·Bᵀ (<see cref="Split.Dot"/>) or op(A)·B (<see cref="Split.Axpy"/>, op(A)ᵢₚ =
         /// a[i·rs + p·ds]) tiles over groups of four rows of C.</summary>

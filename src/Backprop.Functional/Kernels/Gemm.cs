@@ -36,9 +36,6 @@ public static partial class Gemm
     /// <summary>Products with m·n·k at or below this run the direct (unpacked) path.</summary>
     private const long DirectVolume = 1L << 15;
 
-    /// <summary>Products with m·n·k below this never leave the calling thread.</summary>
-    private const long ParallelVolume = 1L << 21;
-
     /// <summary>A product of at most <see cref="StreamRowsMax"/> rows of A against a B of at least this many elements is
     /// bound by streaming B from cache (one-sample inference: 784 × 128 weights, 401 KB), not by arithmetic: split over
     /// threads, each core streams its own part of B from its own L2, so it pays despite the small volume.</summary>

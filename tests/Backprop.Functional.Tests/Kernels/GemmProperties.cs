@@ -337,11 +337,11 @@ public sealed class GemmProperties
     }
 
     /// <summary>A one-core machine never takes the parallel path: the test reports a skip instead of passing.</summary>
-    private static void SkipOnOneCore() =>
+    internal static void SkipOnOneCore() =>
         Skip.If(Environment.ProcessorCount < 2,
             $"the parallel GEMM path needs 2 cores; this machine has {Environment.ProcessorCount}");
 
-    private static (T[] A, T[] B, T[] C) Operands<T>(GemmCase c)
+    internal static (T[] A, T[] B, T[] C) Operands<T>(GemmCase c)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var random = new Random(c.Seed);
