@@ -47,6 +47,28 @@ public static partial class Gemm
                 }
                 return;
             }
+            if (transposeA && Vector256.IsHardwareAccelerated && mr < Vector256<T>.Count && mc >= mr && kc > 1)
+            {
+                // MR = 6 floats (AVX2): as above, row p of A dealt to the panels, each piece an 8-wide store whose last
+                // two values spill into the panel's next p, which the next pass overwrites; the last p goes value by value.
+                int full = mc / mr * mr;
+                for (int p = 0; p < kc; p++)
+                {
+                    ref T src = ref Unsafe.Add(ref a, (nint)(p0 + p) * m + i0);
+                    ref T dst = ref Unsafe.Add(ref packed, (nint)p * mr);
+                    int ir = 0;
+                    if (p + 1 < kc)
+                        for (; ir < full && i0 + ir + Vector256<T>.Count <= m; ir += mr)
+                            Vector256.LoadUnsafe(ref src, (nuint)ir).StoreUnsafe(ref Unsafe.Add(ref dst, (nint)ir * kc));
+                    for (; ir < mc; ir += mr)
+                    {
+                        ref T piece = ref Unsafe.Add(ref dst, (nint)ir * kc);
+                        for (int ii = 0; ii < mr; ii++)
+                            Unsafe.Add(ref piece, ii) = ir + ii < mc ? Unsafe.Add(ref src, ir + ii) : T.Zero;
+                    }
+                }
+                return;
+            }
 
             for (int ir = 0; ir < mc; ir += mr)
             {

@@ -157,11 +157,11 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     /// <summary>W_hhᵀ [H × GH], transposed once per batch so each step's product is a plain A·B (the LSTM's W_hh packed
     /// for its fused steps instead), then room for ∂C/∂[W_ih | W_hh].</summary>
     internal static int ScratchPerLayer(int inputs, int hidden) =>
-        checked(StepWeights(hidden) + (TCell.Separate ? 0 : TCell.Gates * hidden * (inputs + hidden)));
+        checked(StepWeights(inputs, hidden) + (TCell.Separate ? 0 : TCell.Gates * hidden * (inputs + hidden)));
 
     /// <summary>The per-layer scratch's first region: W_hhᵀ, or the LSTM's packed W_hh (<see cref="LstmSteps"/>).</summary>
-    private static int StepWeights(int hidden) =>
-        Fused ? LstmSteps.PackedLength(hidden) : checked(TCell.Gates * hidden * hidden);
+    private static int StepWeights(int inputs, int hidden) =>
+        Fused ? LstmSteps.PackedLength(inputs, hidden) : checked(TCell.Gates * hidden * hidden);
 
     /// <summary>Whether the steps are <see cref="LstmSteps"/>' (the LSTM's, from <see cref="TransposeRows"/> rows).</summary>
     private static bool Fused => typeof(TCell) == typeof(LstmCell);
@@ -210,21 +210,28 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         var seed = BiasRow(s, L, gh);
         bih.CopyTo(seed);
         if (!TCell.Separate) TensorPrimitives.Add(seed, bhh, seed);
-        for (int r = 0; r < time * rows; r++) seed.CopyTo(gates.Slice(r * gh, gh));
-        Gemm.Multiply(xt, false, wih, true, gates, time * rows, gh, inputs, accumulate: true, p.Threads);
-
-        InitialStates(p.Theta, inputs, hidden, initial, s, L);
         // W_hhᵀ once per batch so each step is a plain A·B; a few rows (inference) read W_hh's rows as dot products
         // instead, which costs no transposition.
         bool transposed = rows >= TransposeRows;
-        var whhT = p.LayerScratch[..StepWeights(hidden)];
-        if (transposed && Fused) LstmSteps.PackForward(whh, whhT, hidden);
+        bool fused = transposed && Fused;
+        if (!fused)
+        {
+            for (int r = 0; r < time * rows; r++) seed.CopyTo(gates.Slice(r * gh, gh));
+            Gemm.Multiply(xt, false, wih, true, gates, time * rows, gh, inputs, accumulate: true, p.Threads);
+        }
+
+        InitialStates(p.Theta, inputs, hidden, initial, s, L);
+        var whhT = p.LayerScratch[..StepWeights(inputs, hidden)];
+        // The LSTM's fused steps take W_ih xₜ inside each step's product ([xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ, depth I + H) and add
+        // the summed biases in the cell: no [time·rows × 4H] pass to seed and accumulate before the steps.
+        if (fused) LstmSteps.PackForward(wih, whh, p.LayerScratch.Slice(whhT.Length, gh * (inputs + hidden)), whhT, inputs, hidden);
         else if (transposed) Transpose(whh, whhT, gh, hidden);
         var stepWeights = transposed ? (ReadOnlySpan<T>)whhT : whh;
+        var stepBias = fused ? (ReadOnlySpan<T>)seed : bhh;
         // Not split (one thread, too few rows, or the GEMM pool busy): the one-thread steps, whatever p.Threads says, so
         // the bits never depend on whether the pool was free (its per-step GEMMs would pick other kernels).
-        if (!RecurrentSplit<T, TCell>.TryForward(s, L, stepWeights, transposed, bhh, lengths, p.Threads))
-            ForwardSteps(s, L, stepWeights, transposed, bhh, lengths, 0, rows, 1);
+        if (!RecurrentSplit<T, TCell>.TryForward(s, L, stepWeights, transposed, stepBias, lengths, p.Threads))
+            ForwardSteps(s, L, stepWeights, transposed, stepBias, lengths, 0, rows, 1);
 
         if (sequences)
         {
@@ -262,7 +269,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         var stepWeights = whh;
         if (Fused && rows >= TransposeRows)
         {
-            var packed = p.LayerScratch[..StepWeights(hidden)];
+            var packed = p.LayerScratch[..StepWeights(inputs, hidden)];
             LstmSteps.PackBackward(whh, packed, hidden);
             stepWeights = packed;
         }
@@ -301,7 +308,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
                         xt.Slice((t * rows + r) * inputs, inputs).CopyTo(row);
                         s.Slice(L.H + t * step + r * hidden, hidden).CopyTo(row[inputs..]);
                     }
-                var both = p.LayerScratch.Slice(StepWeights(hidden), gh * wide);
+                var both = p.LayerScratch.Slice(StepWeights(inputs, hidden), gh * wide);
                 Equations.WeightGradient<T>(gates, xh, both, wide, gh, p.Threads);                                 // BP4 over (t, row)
                 for (int g = 0; g < gh; g++)
                 {
@@ -333,7 +340,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     {
         if (Fused && transposed)
         {
-            LstmSteps.Forward(s, L, whh, lengths, r0, n);
+            LstmSteps.Forward(s, L, whh, bhh, lengths, r0, n);   // bhh: b_ih + b_hh here
             return;
         }
         int rows = L.Rows, hidden = L.Hidden, gh = L.GH, step = L.Step, time = L.Time;
