@@ -63,9 +63,15 @@ internal static class Racers
         var c = CultureInfo.InvariantCulture;
         var (bare, settings) = Split(name);
         double? rate = settings is null ? null : Rate(settings);
-        if (bare == "hessian-free" && settings is not null)
+        if (bare == "hessian-free")
         {
-            if (!TryParseHessianFree(settings, out var hf)) throw new UsageException($"unknown optimizer '{name}' (hessian-free:B/C/K or B/C/K/K0/γ)");
+            // Tuned for a wall-clock race (MNIST autoencoder, one thread): gradient and preconditioner on 500 rows, Gv on
+            // 100 of them, CG capped at 15 iterations make about 2.5 updates a second. 60 s and 90 s screens
+            // (docs/curvature.md): other caps, Gv on 50 or 200 rows, gradients on 250–2000 rows and a growing cap did worse;
+            // the library defaults (Gv on a quarter of 1000 rows, up to 250 iterations) take 2–7 s per update there.
+            var hf = new HessianFreeRace(500, 100, 15);
+            if (settings is not null && !TryParseHessianFree(settings, out hf))
+                throw new UsageException($"unknown optimizer '{name}' (hessian-free:B/C/K or B/C/K/K0/γ)");
             return HessianFree(name, spec, s, hf);
         }
         switch (bare)
@@ -97,11 +103,6 @@ internal static class Racers
     /// <summary>The curvature methods with the settings they race with.</summary>
     private static (CurvatureMethod Method, int Batch) Curvature(string name) => name switch
     {
-        // Tuned for a wall-clock race (MNIST autoencoder, one thread): gradient and preconditioner on 500 rows, Gv on 100
-        // of them, CG capped at 15 iterations (Martens' preconditioner, ξ = ¾) make about 2.5 updates a second. 60 s
-        // trials (docs/curvature.md): CG ≤ 8, 10, 30 or 50, Gv on 50 or 200 rows, gradient on 250–2000 rows all did worse;
-        // the library defaults (Gv on a quarter of 1000 rows, up to 250 iterations) take 2–7 s per update there.
-        "hessian-free" => (new HessianFreeOptions(CurvatureFraction: 0.2, Solver: new ConjugateGradientOptions(MaxIterations: 15)), 500),
         "natural" => (new NaturalGradientOptions(), 256),
         "kfac" => (new KFacOptions(), 64),
         "adahessian" => (new AdaHessianOptions(), 64),
