@@ -20,24 +20,60 @@ internal static class Racers
     /// learning rate, <c>momentum:0.03</c>.</summary>
     public static bool IsKnown(string name)
     {
-        var (bare, rate) = Split(name);
-        return Names.Contains(bare) && (rate is null || (FirstOrderNames.Contains(bare) && rate > 0 && double.IsFinite(rate.Value)));
+        var (bare, settings) = Split(name);
+        if (!Names.Contains(bare)) return false;
+        if (settings is null) return true;
+        if (bare == "hessian-free") return TryParseHessianFree(settings, out _);
+        return FirstOrderNames.Contains(bare) && Rate(settings) is > 0 and var r && double.IsFinite(r);
     }
 
     private static readonly string[] FirstOrderNames = ["sgd", "momentum", "adam"];
 
-    private static (string Name, double? Rate) Split(string name)
+    private static (string Name, string? Settings) Split(string name)
     {
         int colon = name.IndexOf(':', StringComparison.Ordinal);
-        if (colon < 0) return (name, null);
-        return double.TryParse(name.AsSpan(colon + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double rate)
-            ? (name[..colon], rate) : (name[..colon], double.NaN);
+        return colon < 0 ? (name, null) : (name[..colon], name[(colon + 1)..]);
+    }
+
+    private static double Rate(string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double rate) ? rate : double.NaN;
+
+    /// <summary>Hessian-free's race settings <c>B/C/K</c> or <c>B/C/K/K0/γ</c>: the gradient (and cost) on B rows, Gv on
+    /// the first C of them, CG at most K iterations, or a cap growing from K0 by γ per update up to K.</summary>
+    internal sealed record HessianFreeRace(int Batch, int CurvatureRows, int MaxIterations, int InitialIterations = 0, double Growth = 1);
+
+    internal static bool TryParseHessianFree(string text, out HessianFreeRace race)
+    {
+        race = new HessianFreeRace(0, 0, 0);
+        var parts = text.Split('/');
+        if (parts.Length is not (3 or 5)) return false;
+        var w = new int[Math.Min(parts.Length, 4)];
+        for (int i = 0; i < w.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out w[i]) || w[i] < 1 || w[i] > 1_000_000) return false;
+        double growth = 1;
+        if (parts.Length == 5 && !(double.TryParse(parts[4], NumberStyles.Float, CultureInfo.InvariantCulture, out growth) && growth >= 1 && growth < 100))
+            return false;
+        if (w[1] > w[0] || (w.Length == 4 && w[3] > w[2])) return false;
+        race = new HessianFreeRace(w[0], w[1], w[2], w.Length == 4 ? w[3] : 0, growth);
+        return true;
     }
 
     public static Racer Create(string name, NetworkSpec spec, OptimizerRace.RaceSettings s)
     {
         var c = CultureInfo.InvariantCulture;
-        var (bare, rate) = Split(name);
+        var (bare, settings) = Split(name);
+        double? rate = settings is null ? null : Rate(settings);
+        if (bare == "hessian-free")
+        {
+            // Tuned for a wall-clock race (MNIST autoencoder, one thread): gradient and preconditioner on 500 rows, Gv on
+            // 100 of them, CG capped at 15 iterations make about 2.5 updates a second. 60 s and 90 s screens
+            // (docs/curvature.md): other caps, Gv on 50 or 200 rows, gradients on 250–2000 rows and a growing cap did worse;
+            // the library defaults (Gv on a quarter of 1000 rows, up to 250 iterations) take 2–7 s per update there.
+            var hf = new HessianFreeRace(500, 100, 15);
+            if (settings is not null && !TryParseHessianFree(settings, out hf))
+                throw new UsageException($"unknown optimizer '{name}' (hessian-free:B/C/K or B/C/K/K0/γ)");
+            return HessianFree(name, spec, s, hf);
+        }
         switch (bare)
         {
             case "sgd": return FirstOrder(name, new Sgd(rate ?? 0.1), 64, string.Create(c, $"SGD η {rate ?? 0.1:G}, batch 64"));
@@ -50,17 +86,23 @@ internal static class Racers
         }
     }
 
+    private static Racer HessianFree(string name, NetworkSpec spec, OptimizerRace.RaceSettings s, HessianFreeRace r)
+    {
+        var method = new HessianFreeOptions(CurvatureFraction: (double)r.CurvatureRows / r.Batch,
+            Solver: new ConjugateGradientOptions(MaxIterations: r.MaxIterations), InitialIterations: r.InitialIterations, IterationGrowth: r.Growth);
+        string cg = r.InitialIterations == 0
+            ? string.Create(CultureInfo.InvariantCulture, $"CG ≤ {r.MaxIterations}")
+            : string.Create(CultureInfo.InvariantCulture, $"CG ≤ ⌈{r.InitialIterations}·{r.Growth:G}ᵏ⌉ at update k, at most {r.MaxIterations}");
+        return new Racer(name, string.Create(CultureInfo.InvariantCulture, $"Hessian-free, gradient on {r.Batch} rows, Gv on {r.CurvatureRows}, {cg}, preconditioned"),
+            r.Batch, net => new CurvatureStepper(method.Create<float>(spec, r.Batch, s.Threads, s.Seed)));
+    }
+
     private static Racer FirstOrder(string name, GradientTransform transform, int batch, string description) =>
         new(name, description, batch, net => new FirstOrderStepper(new TrainState<float>(net, transform, batch)));
 
     /// <summary>The curvature methods with the settings they race with.</summary>
     private static (CurvatureMethod Method, int Batch) Curvature(string name) => name switch
     {
-        // Tuned for a wall-clock race (MNIST autoencoder, one thread): gradient and preconditioner on 500 rows, Gv on 100
-        // of them, CG capped at 15 iterations (Martens' preconditioner, ξ = ¾) make about 2.5 updates a second. 60 s
-        // trials (docs/curvature.md): CG ≤ 8, 10, 30 or 50, Gv on 50 or 200 rows, gradient on 250–2000 rows all did worse;
-        // the library defaults (Gv on a quarter of 1000 rows, up to 250 iterations) take 2–7 s per update there.
-        "hessian-free" => (new HessianFreeOptions(CurvatureFraction: 0.2, Solver: new ConjugateGradientOptions(MaxIterations: 15)), 500),
         "natural" => (new NaturalGradientOptions(), 256),
         "kfac" => (new KFacOptions(), 64),
         "adahessian" => (new AdaHessianOptions(), 64),

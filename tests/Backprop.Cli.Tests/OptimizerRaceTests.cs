@@ -11,9 +11,7 @@ public class OptimizerRaceTests
     public void A_race_writes_two_plots_and_a_table_with_a_row_per_optimizer(string task, string widths, string metric)
     {
         using var dir = new TempDir();
-        string data = Path.Combine(dir.Path, "mnist");
-        Directory.CreateDirectory(data);
-        SyntheticData.FakeMnist(data, train: 200, test: 50, seed: 1);
+        string data = FakeMnist(dir);
         string prefix = Path.Combine(dir.Path, "new", "race");   // a missing folder is created, as train does
         var r = Cli.Run("optimizer-race", "--task", task, "--widths", widths, "--optimizers", "momentum,adam",
             "--seconds", "0.3", "--evaluations", "3", "--data", data, "--out", prefix);
@@ -32,9 +30,7 @@ public class OptimizerRaceTests
     public void A_learning_rate_grid_races_each_rate_from_the_sparse_initialisation()
     {
         using var dir = new TempDir();
-        string data = Path.Combine(dir.Path, "mnist");
-        Directory.CreateDirectory(data);
-        SyntheticData.FakeMnist(data, train: 200, test: 50, seed: 1);
+        string data = FakeMnist(dir);
         string prefix = Path.Combine(dir.Path, "grid");
         var r = Cli.Run("optimizer-race", "--task", "autoencoder", "--widths", "784-16-4-16-784", "--optimizers",
             "momentum:0.001,momentum:0.003", "--seconds", "0.2", "--evaluations", "2", "--data", data, "--out", prefix);
@@ -45,10 +41,29 @@ public class OptimizerRaceTests
         Assert.Contains("sparse initialisation", table, StringComparison.Ordinal);
     }
 
+    /// <summary>Hessian-free's race settings are part of its name: gradient rows / Gv rows / CG cap, optionally a cap
+    /// growing from K0 by γ per update; the table says which.</summary>
+    [Fact]
+    public void Hessian_free_settings_in_the_name_are_raced_and_described()
+    {
+        using var dir = new TempDir();
+        string data = FakeMnist(dir);
+        string prefix = Path.Combine(dir.Path, "hf");
+        var r = Cli.Run("optimizer-race", "--task", "autoencoder", "--widths", "784-16-4-16-784", "--optimizers",
+            "hessian-free:40/10/5,hessian-free:40/8/6/2/1.5", "--seconds", "0.3", "--evaluations", "2", "--data", data, "--out", prefix);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string table = File.ReadAllText(prefix + ".md");
+        Assert.Contains("| hessian-free:40/10/5 | Hessian-free, gradient on 40 rows, Gv on 10, CG ≤ 5, preconditioned |", table, StringComparison.Ordinal);
+        Assert.Contains("| hessian-free:40/8/6/2/1.5 | Hessian-free, gradient on 40 rows, Gv on 8, CG ≤ ⌈2·1.5ᵏ⌉ at update k, at most 6, preconditioned |", table, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--optimizers", "adam,lbfgs", "unknown optimizer 'lbfgs'")]
     [InlineData("--optimizers", "kfac:0.1", "unknown optimizer 'kfac:0.1'")]
     [InlineData("--optimizers", "momentum:fast", "unknown optimizer 'momentum:fast'")]
+    [InlineData("--optimizers", "hessian-free:10/20/5", "unknown optimizer 'hessian-free:10/20/5'")]
+    [InlineData("--optimizers", "hessian-free:500/100", "unknown optimizer 'hessian-free:500/100'")]
+    [InlineData("--optimizers", "hessian-free:500/100/15/20/1.1", "unknown optimizer 'hessian-free:500/100/15/20/1.1'")]
     [InlineData("--init", "he", "sparse")]
     [InlineData("--seconds", "0", "--seconds must be")]
     [InlineData("--widths", "784-x-10", "each width must be")]
@@ -57,6 +72,15 @@ public class OptimizerRaceTests
         var r = Cli.Run("optimizer-race", option, value, "--data", "/nonexistent");
         Assert.Equal(2, r.ExitCode);
         Assert.Contains(message, r.Error, StringComparison.Ordinal);
+    }
+
+    /// <summary>200 training and 50 test images of fake MNIST in a folder under <paramref name="dir"/>.</summary>
+    private static string FakeMnist(TempDir dir)
+    {
+        string data = Path.Combine(dir.Path, "mnist");
+        Directory.CreateDirectory(data);
+        SyntheticData.FakeMnist(data, train: 200, test: 50, seed: 1);
+        return data;
     }
 
     [Fact]

@@ -72,12 +72,17 @@ public sealed class ConjugateGradient<T> : IDisposable where T : unmanaged, IFlo
     /// <param name="preconditioner">Empty, or the diagonal of a positive definite M, [n]: CG then runs on
     /// M⁻¹(B + λI).</param>
     /// <param name="op">v ↦ Bv.</param>
+    /// <param name="maxIterations">A lower cap for this solve alone (0: <see cref="ConjugateGradientOptions.MaxIterations"/>;
+    /// a larger value is held to it).</param>
     /// <exception cref="ArgumentException">A span is not [n] long.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxIterations"/> is negative.</exception>
     public ConjugateGradientResult Solve<TOp>(scoped ref TOp op, ReadOnlySpan<T> b, T lambda, Span<T> d,
-        ReadOnlySpan<T> preconditioner = default) where TOp : ILinearOperator<T>, allows ref struct
+        ReadOnlySpan<T> preconditioner = default, int maxIterations = 0) where TOp : ILinearOperator<T>, allows ref struct
     {
         if (b.Length != _n || d.Length != _n || (!preconditioner.IsEmpty && preconditioner.Length != _n))
             ThrowLengths(b.Length, d.Length, preconditioner.Length);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxIterations);
+        int cap = maxIterations == 0 ? Options.MaxIterations : Math.Min(maxIterations, Options.MaxIterations);
         Span<T> r = Slot(0), z = preconditioner.IsEmpty ? r : Slot(1), p = Slot(2), bp = Slot(3);
         // r₀ = b − (B + λI)d₀, skipping the product for a cold start.
         if (d.ContainsAnyExcept(T.Zero))
@@ -97,7 +102,7 @@ public sealed class ConjugateGradient<T> : IDisposable where T : unmanaged, IFlo
         var stop = ConjugateGradientStop.MaxIterations;
         if (!(rz > residualStop) || rz == T.Zero) stop = ConjugateGradientStop.Residual;
         else
-            while (i < Options.MaxIterations)
+            while (i < cap)
             {
                 Apply(ref op, p, lambda, bp);
                 T pBp = TensorPrimitives.Dot<T>(p, bp);

@@ -30,6 +30,7 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
     private readonly MemoryOwner<T>? _inputSquares;   // x ⊙ x for the preconditioner, [batch × inputs]
     private readonly int _n;
     private int _chosen;
+    private long _solves;   // updates that reached CG: k of the growing cap
 
     /// <summary>An optimizer for <paramref name="spec"/> on batches of up to <paramref name="batch"/> rows.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="threads"/> is less than 1.</exception>
@@ -96,7 +97,7 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
         TensorPrimitives.Multiply(d, T.CreateChecked(Options.WarmStartDecay), d);
         T lambda = T.CreateChecked(Damping);
         if (!m.IsEmpty) Preconditioner(m, lambda, T.CreateChecked(Options.PreconditionerExponent));
-        var solve = _cg.Solve(ref problem, b, lambda, d, m);
+        var solve = _cg.Solve(ref problem, b, lambda, d, m, Options.IterationCap(_solves++, _cg.Options.MaxIterations));
         if (!AllFinite(d)) d.Clear();   // a poisoned warm start would poison every later solve
 
         // CG backtracking: from the last kept iterate, step back while the earlier one is strictly better.

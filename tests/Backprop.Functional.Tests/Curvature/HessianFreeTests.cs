@@ -122,6 +122,30 @@ public sealed class HessianFreeTests(ITestOutputHelper output)
         Assert.True(last < 0.6 * start, $"cost {start} → {last}");
     }
 
+    /// <summary>A growing CG cap: update k runs min(⌈K₀·γᵏ⌉, MaxIterations) iterations (the progress rule off, so only
+    /// the cap stops CG on this 40-unknown quadratic).</summary>
+    [Fact]
+    public void Step_GrowingCap_RunsCeilingOfK0TimesGammaToTheKIterations()
+    {
+        const int n = 40;
+        var rng = new Random(12);
+        var problem = new QuadraticProblem(QuadraticProblem.IllConditioned(rng, n, 1e4), Random(rng, n));
+        var options = new HessianFreeOptions(InitialIterations: 2, IterationGrowth: 1.5,
+            Solver: new ConjugateGradientOptions(MaxIterations: 9, ProgressTolerance: 0));
+        using var hf = new HessianFree<double>(n, options);
+        var theta = new double[n];
+        int[] expected = [2, 3, 5, 7, 9, 9];   // ⌈2·1.5ᵏ⌉ = 2, 3, 4.5 → 5, 6.75 → 7, 10.1 → 9 (the cap)
+        for (int k = 0; k < expected.Length; k++)
+        {
+            Assert.Equal(expected[k], options.IterationCap(k));
+            hf.Step(ref problem, theta);
+            Assert.Equal(expected[k], hf.LastStep.CgIterations);
+        }
+        Assert.Equal(9, new HessianFreeOptions(Solver: new ConjugateGradientOptions(MaxIterations: 9)).IterationCap(0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => options with { IterationGrowth = 0.9 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => options with { InitialIterations = -1 });
+    }
+
     [Fact]
     public void Update_NonFiniteCost_LeavesThetaAndDampingAlone()
     {
