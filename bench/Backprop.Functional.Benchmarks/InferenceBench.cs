@@ -3,7 +3,7 @@ using BenchmarkDotNet.Attributes;
 namespace Backprop.Functional.Benchmarks;
 
 /// <summary>I1: one 784-vector through the 784-128-10 network, runtime <see cref="Network{T}.Forward"/> (Baseline)
-/// against the generated <c>Forward</c> and <see cref="Predictor{T}"/>; on a dense input and on a digit-like one
+/// against the generated <c>Forward</c>, <see cref="Predictor{T}"/> and the generated <c>Mnist128.Predictor</c>; on a dense input and on a digit-like one
 /// (a filled ellipse in the middle of a blank 28 × 28 image, 20 % of the pixels non-zero, like an MNIST digit).</summary>
 [MemoryDiagnoser]
 public class InferenceBench
@@ -11,6 +11,7 @@ public class InferenceBench
     private Network<float> _net = null!;
     private Workspace<float> _ws = null!, _generatedWs = null!;
     private Predictor<float> _predictor = null!;
+    private Mnist128.Predictor<float> _generatedPredictor = null!;
     private float[] _theta = [], _x = [];
 
     [Params("dense", "digit")]
@@ -31,6 +32,7 @@ public class InferenceBench
             _x[i] = Input == "dense" || r * r + c * c <= 1 ? random.NextSingle() : 0f;
         }
         _predictor = _net.CreatePredictor();
+        _generatedPredictor = new Mnist128.Predictor<float>(_theta);
     }
 
     [GlobalCleanup]
@@ -50,4 +52,7 @@ public class InferenceBench
 
     [Benchmark]
     public float Predictor() => _predictor.Predict(_x)[0];
+
+    [Benchmark]
+    public float GeneratedPredictor() => _generatedPredictor.Predict(_x)[0];
 }

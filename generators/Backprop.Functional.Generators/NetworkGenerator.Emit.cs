@@ -280,6 +280,8 @@ public sealed partial class NetworkGenerator
             w.Line("}");
             w.Line();
 
+            PredictorClass(w, layers);
+
             // Checks
             w.Line("private static int Rows<T>(int thetaLength, int xLength, " + Lib + "Workspace<T> ws)");
             w.Line("    " + Constraint);
@@ -299,6 +301,7 @@ public sealed partial class NetworkGenerator
             Thrower(w, "ThrowGradient(int length)", "$\"gradient has {length} elements but " + name + " has ParameterCount = " + parameterCount + "\", \"gradient\"");
             Thrower(w, "ThrowOneSample(int length)", "$\"an online step takes one sample of [" + layers[0].Inputs + "], but x has {length} values\", \"x\"");
             Thrower(w, "ThrowBuffers(int count, int length)", "$\"the buffers hold {count} moments of {length}, but Adam needs 2 of ParameterCount = " + parameterCount + "; create them with optimizer.CreateBuffers<T>(ParameterCount)\", \"buffers\"");
+            Thrower(w, "ThrowPredictInput(int length)", "$\"a prediction takes one sample of [" + layers[0].Inputs + "], but x has {length} values\", \"x\"");
             Thrower(w, "ThrowDestination(int length, int rows)", "$\"destination has {length} elements but the batch has {rows} rows\", \"destination\"");
             Thrower(w, "ThrowWorkspace()", "\"the workspace was made for another network than " + Describe(model) + "; create it with " + name + ".CreateWorkspace<T>(batch)\", \"ws\"", last: true);
 

@@ -470,11 +470,12 @@ public sealed class ParityProperties
 
     /// <summary>Generated vs runtime where the sums run in another order: |g − r| ≤ bound·(|r| + ‖r‖∞) per element. A dot
     /// product's rounding error scales with Σ|wᵢxᵢ|, not with the sum, so an element that cancels to near zero is held
-    /// to its vector's scale (‖r‖∞), not to its own.</summary>
-    internal static string? Near<T>(T[] generated, T[] runtime, string what, double bound) where T : unmanaged, IFloatingPointIeee754<T>
+    /// to its vector's scale (‖r‖∞), not to its own. Where one output is the whole vector, <paramref name="termScale"/>
+    /// gives the scale of the terms summed (Σ|wᵢxᵢ|, e.g. from the network with |θ| run on |x|); the larger scale is used.</summary>
+    internal static string? Near<T>(T[] generated, T[] runtime, string what, double bound, double termScale = 0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (generated.Length != runtime.Length) return $"{what}: lengths {generated.Length} vs {runtime.Length}";
-        double scale = 0;
+        double scale = termScale;
         foreach (var r in runtime) scale = Math.Max(scale, Math.Abs(double.CreateChecked(r)));
         for (int i = 0; i < generated.Length; i++)
         {
