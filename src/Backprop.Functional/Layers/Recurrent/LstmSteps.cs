@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Backprop.Functional.Kernels;
@@ -163,12 +164,8 @@ internal static class LstmSteps
         if (!bias.IsEmpty)
         {
             // the pre-activations plus b, in place: the product and the biases, then the gates, one row in L1
-            ref T bi = ref MemoryMarshal.GetReference(bias);
-            int k = 0, gh = 4 * h;
-            if (Vector.IsHardwareAccelerated)
-                for (; k + Vector<T>.Count <= gh; k += Vector<T>.Count)
-                    (Vector.LoadUnsafe(ref gi, (nuint)k) + Vector.LoadUnsafe(ref bi, (nuint)k)).StoreUnsafe(ref gi, (nuint)k);
-            for (; k < gh; k++) Unsafe.Add(ref gi, k) += Unsafe.Add(ref bi, k);
+            var pre = gates.Slice(0, 4 * h);
+            TensorPrimitives.Add(pre, bias, pre);
         }
         if (VectorMath.Supported<T>())
         {
