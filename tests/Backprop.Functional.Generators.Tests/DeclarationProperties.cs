@@ -143,7 +143,8 @@ public sealed class DeclarationProperties
         double costRuntime = runtime.Backward(x, y, wsRuntime, gRuntime);
         string? failure = rows > 1
             ? Close(a, aRuntime, "aᴸ") ?? Close([cost], [costRuntime], "cost") ?? Close(g, gRuntime, "∂C/∂θ")
-            : Near(a, aRuntime, "aᴸ", DoubleBound) ?? Near(g, gRuntime, "∂C/∂θ", DoubleBound);
+            : Near(a, aRuntime, "aᴸ", DoubleBound, RoundingScale.Output<double>(spec, theta, x))
+              ?? Near(g, gRuntime, "∂C/∂θ", DoubleBound, RoundingScale.Gradient<double>(spec, theta, x, y, aRuntime, gRuntime));
         if (failure is not null) return "double " + failure;
 
         float[] thetaF = [.. theta.Select(v => (float)v)];
@@ -160,7 +161,8 @@ public sealed class DeclarationProperties
         float costRuntimeF = runtimeF.Backward(xF, yF, wsRuntimeF, gRuntimeF);
         failure = rows > 1
             ? Differs(aF, aRuntimeF, "float aᴸ") ?? Differs(gF, gRuntimeF, "float ∂C/∂θ") ?? (costF.Equals(costRuntimeF) ? null : $"float cost {costF} vs {costRuntimeF}")
-            : Near(aF, aRuntimeF, "float aᴸ", FloatBound) ?? Near(gF, gRuntimeF, "float ∂C/∂θ", FloatBound);
+            : Near(aF, aRuntimeF, "float aᴸ", FloatBound, RoundingScale.Output<float>(spec, thetaF, xF))
+              ?? Near(gF, gRuntimeF, "float ∂C/∂θ", FloatBound, RoundingScale.Gradient<float>(spec, thetaF, xF, yF, aRuntimeF, gRuntimeF));
         if (failure is not null) return failure;
 
         double[] scratch = new double[theta.Length];

@@ -44,20 +44,7 @@ public sealed class PredictorProperties
         using var net = Network<T>.Create(spec, seed);
         using var runtime = net.CreatePredictor();
         var predict = make(net.Parameters.ToArray());
-        return Near(predict(x).ToArray(), runtime.Predict(x).ToArray(), $"{typeof(T).Name} aᴸ", bound, TermScale(spec, seed, x));
-    }
-
-    /// <summary>‖aᴸ‖∞ of the network with every parameter made |θ|, run on |x|: for odd increasing activations (tanh,
-    /// identity) and ReLU each layer's value bounds Σ|wᵢaᵢ| + |b| of the original; for bounded outputs it is a scale.</summary>
-    private static double TermScale<T>(NetworkSpec spec, int seed, T[] x) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        using var abs = Network<T>.Create(spec, seed);
-        var theta = abs.Parameters;
-        for (int i = 0; i < theta.Length; i++) theta[i] = T.Abs(theta[i]);
-        using var predictor = abs.CreatePredictor();
-        double scale = 0;
-        foreach (var v in predictor.Predict([.. x.Select(T.Abs)])) scale = Math.Max(scale, Math.Abs(double.CreateChecked(v)));
-        return scale;
+        return Near(predict(x).ToArray(), runtime.Predict(x).ToArray(), $"{typeof(T).Name} aᴸ", bound, RoundingScale.Output<T>(spec, net.Parameters, x));
     }
 
     [Fact]
