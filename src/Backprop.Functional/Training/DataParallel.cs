@@ -361,15 +361,14 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
 internal static class StepProbe
 {
     internal const int ShardsStart = 0, WorkerShardsStart = 1, WorkerShardsEnd = 2, CallerShardsEnd = 3, ShardsJoined = 4,
-        UpdateStart = 5, WorkerUpdateStart = 6, WorkerUpdateEnd = 7, CallerUpdateEnd = 8, UpdateJoined = 9,
-        CallerSumEnd = 10, WorkerSumEnd = 11;
+        UpdateStart = 5, WorkerUpdateStart = 6, WorkerUpdateEnd = 7, CallerUpdateEnd = 8, UpdateJoined = 9;
 
     /// <summary>The intervals summed, in <see cref="Sums"/>' order.</summary>
     internal static readonly string[] Names =
     [
         "worker shard start after the caller's", "caller's shard (forward + backward)", "worker's shard", "caller waits for the worker's shard",
         "between the shards' join and the update", "worker update start after the caller's", "caller's sum + update half",
-        "worker's sum + update half", "caller waits for the worker's update", "whole step from the shards' start", "caller's sum half", "worker's sum half",
+        "worker's sum + update half", "caller waits for the worker's update", "whole step from the shards' start",
     ];
 
     /// <summary>Set to record (the bench sets it by reflection).</summary>
@@ -379,9 +378,9 @@ internal static class StepProbe
     internal static long Count;
 
     /// <summary>Sums of each interval over <see cref="Count"/> steps, in Stopwatch ticks.</summary>
-    internal static readonly long[] Sums = new long[12];
+    internal static readonly long[] Sums = new long[10];
 
-    private static readonly long[] Marks = new long[12];
+    private static readonly long[] Marks = new long[10];
 
     internal static void Mark(int what)
     {
@@ -405,8 +404,6 @@ internal static class StepProbe
         Sums[7] += m[WorkerUpdateEnd] - m[WorkerUpdateStart];
         Sums[8] += m[UpdateJoined] - m[CallerUpdateEnd];
         Sums[9] += m[UpdateJoined] - m[ShardsStart];
-        Sums[10] += m[CallerSumEnd] - m[UpdateStart];
-        Sums[11] += m[WorkerSumEnd] - m[WorkerUpdateStart];
         Count++;
         Array.Clear(m);
     }
