@@ -22,6 +22,14 @@ internal static class DataParallelBench
         typeof(Network<float>).Assembly.GetType("Backprop.Functional.DataParallel`1")!.MakeGenericType(typeof(float))
             .GetField("SeparateSum", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
 
+    /// <summary>The library's StepProbe (internal), by reflection as <see cref="SeparateSumField"/>.</summary>
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.StepProbe", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    private static System.Reflection.FieldInfo ProbeField(string name) =>
+        typeof(Network<float>).Assembly.GetType("Backprop.Functional.StepProbe")!
+            .GetField(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+
     private sealed class Config : IDisposable
     {
         public required string Name;
@@ -94,6 +102,20 @@ internal static class DataParallelBench
         res["sum_apart_speedup"] = Median(apart.Rates) / Median(one.Rates);
         res["sum_in_update_over_sum_apart_median_of_rounds"] = Median([.. apart.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
+        // inside the real step: the data-parallel configuration again, with the library's probe on
+        separate.SetValue(null, false);
+        var enabled = ProbeField("Enabled");
+        var sums = (long[])ProbeField("Sums").GetValue(null)!;
+        var names = (string[])ProbeField("Names").GetValue(null)!;
+        Array.Clear(sums);
+        ProbeField("Count").SetValue(null, 0L);
+        enabled.SetValue(null, true);
+        for (int r = 0; r < rounds; r++) Round(dp);
+        enabled.SetValue(null, false);
+        long count = (long)ProbeField("Count").GetValue(null)!;
+        res["probe_steps"] = count;
+        for (int i = 0; i < names.Length && count > 0; i++)
+            res["probe_us: " + names[i]] = Math.Round(sums[i] * 1e6 / Stopwatch.Frequency / count, 1);
         res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
         Breakdown(res, w, shards, xs[0], ys[0]);
     }

@@ -206,6 +206,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
                     job._error = null;
                     if (workers > 0)
                     {
+                        StepProbe.Mark(StepProbe.ShardsStart);
                         Gemm.Pool.Start(job, workers);
                         Interlocked.Increment(ref ParallelRuns);
                     }
@@ -215,7 +216,12 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
                     }
                     finally
                     {
-                        if (workers > 0) Gemm.Pool.Join();
+                        if (workers > 0)
+                        {
+                            StepProbe.Mark(StepProbe.CallerShardsEnd);
+                            Gemm.Pool.Join();
+                            StepProbe.Mark(StepProbe.ShardsJoined);
+                        }
                         job._set = null;
                         job._net = default;
                     }
@@ -237,6 +243,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
                 int inputs = spec.Inputs, outputs = spec.Outputs, n = spec.Layout.Count;
                 var at = new ReadOnlySpan<T>((void*)_at, n);
                 var ws = set._workspaces[part];
+                if (part == 1) StepProbe.Mark(StepProbe.WorkerShardsStart);
                 int s;
                 while ((s = Interlocked.Increment(ref _next) - 1) < _end)
                 {
@@ -247,6 +254,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
                     _net.Forward(at, x, ws);
                     set._costs[s] = _net.Backward(at, x, y, ws, g, parameterGradients: true);
                 }
+                if (part == 1) StepProbe.Mark(StepProbe.WorkerShardsEnd);
             }
 #pragma warning disable CA1031 // a worker thread must not die: the error is rethrown on the calling thread as it was
             catch (Exception e)
@@ -342,5 +350,61 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
                     }
             }
         }
+    }
+}
+
+/// <summary>Where a two-thread data-parallel step's time goes, measured inside the real step: the step marks the
+/// moments below with <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> when <see cref="Enabled"/> (one static
+/// read otherwise), and the split update's join adds the step's intervals to <see cref="Sums"/> (bench `dp` prints them:
+/// bench/RESULTS.md). Only steps whose shards and update both ran on two threads count. Not thread-safe across
+/// trainers; a measuring tool, not a statistic.</summary>
+internal static class StepProbe
+{
+    internal const int ShardsStart = 0, WorkerShardsStart = 1, WorkerShardsEnd = 2, CallerShardsEnd = 3, ShardsJoined = 4,
+        UpdateStart = 5, WorkerUpdateStart = 6, WorkerUpdateEnd = 7, CallerUpdateEnd = 8, UpdateJoined = 9;
+
+    /// <summary>The intervals summed, in <see cref="Sums"/>' order.</summary>
+    internal static readonly string[] Names =
+    [
+        "worker shard start after the caller's", "caller's shard (forward + backward)", "worker's shard", "caller waits for the worker's shard",
+        "between the shards' join and the update", "worker update start after the caller's", "caller's sum + update half",
+        "worker's sum + update half", "caller waits for the worker's update", "whole step from the shards' start",
+    ];
+
+    /// <summary>Set to record (the bench sets it by reflection).</summary>
+    internal static bool Enabled;
+
+    /// <summary>Steps recorded.</summary>
+    internal static long Count;
+
+    /// <summary>Sums of each interval over <see cref="Count"/> steps, in Stopwatch ticks.</summary>
+    internal static readonly long[] Sums = new long[10];
+
+    private static readonly long[] Marks = new long[10];
+
+    internal static void Mark(int what)
+    {
+        if (Enabled) Marks[what] = System.Diagnostics.Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>At the update's join: add this step's intervals, if its shards ran on two threads.</summary>
+    internal static void Close()
+    {
+        if (!Enabled) return;
+        Mark(UpdateJoined);
+        var m = Marks;
+        if (m[ShardsStart] == 0 || m[WorkerShardsStart] < m[ShardsStart] || m[WorkerUpdateStart] < m[UpdateStart]) return;
+        Sums[0] += m[WorkerShardsStart] - m[ShardsStart];
+        Sums[1] += m[CallerShardsEnd] - m[ShardsStart];
+        Sums[2] += m[WorkerShardsEnd] - m[WorkerShardsStart];
+        Sums[3] += m[ShardsJoined] - m[CallerShardsEnd];
+        Sums[4] += m[UpdateStart] - m[ShardsJoined];
+        Sums[5] += m[WorkerUpdateStart] - m[UpdateStart];
+        Sums[6] += m[CallerUpdateEnd] - m[UpdateStart];
+        Sums[7] += m[WorkerUpdateEnd] - m[WorkerUpdateStart];
+        Sums[8] += m[UpdateJoined] - m[CallerUpdateEnd];
+        Sums[9] += m[UpdateJoined] - m[ShardsStart];
+        Count++;
+        Array.Clear(m);
     }
 }
