@@ -1,12 +1,10 @@
 using System.Globalization;
 using System.Numerics;
 using System.Reflection;
-using System.Runtime.Loader;
 using System.Text.RegularExpressions;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using Microsoft.CodeAnalysis;
 using Xunit;
 using static Backprop.Functional.Generators.Tests.ParityProperties;
 
@@ -117,16 +115,7 @@ public sealed partial class DeclaredOptimizerProperties
                 $"[Network({m.Groups["args"].Value}, Initialization = Initialization.{scheme}, Seed = {seed}, Threads = {threads})]\n" + attribute, 1);
             return (source, record, scheme, seed, threads);
         }).ToArray();
-        var input = GeneratorHarness.Compilation([.. drawn.Select(d => d.source)]);
-        input = input.WithOptions(input.Options.WithOptimizationLevel(OptimizationLevel.Release));
-        GeneratorHarness.Driver().RunGeneratorsAndUpdateCompilation(input, out var output, out var generatorDiagnostics);
-        using var stream = new MemoryStream();
-        var emitted = output.Emit(stream);
-        var errors = generatorDiagnostics.Concat(emitted.Diagnostics).Where(d => d.Severity == DiagnosticSeverity.Error).ToArray();
-        if (!emitted.Success || errors.Length > 0)
-            throw new InvalidOperationException("the declarations did not compile:\n" + string.Join("\n", errors.Take(10)));
-        stream.Position = 0;
-        var assembly = new AssemblyLoadContext("DeclaredOptimizers", isCollectible: true).LoadFromStream(stream);
+        var assembly = DeclarationProperties.Load([.. drawn.Select(d => d.source)], "DeclaredOptimizers");
         return [.. drawn.Select((d, i) =>
         {
             var type = assembly.GetType("Declared.Net" + i)!;
