@@ -33,9 +33,38 @@ public static partial class Sine2;
 [Dense(32, 10, typeof(Softmax))]
 public static partial class Mid64;
 
+/// <summary>784-32-10 as <see cref="Mnist32"/>, with its optimizer declared (Adam, η = 0 as the benchmarks run it).</summary>
+[Network(Loss = typeof(SoftmaxCrossEntropy))]
+[Optimizer(typeof(Adam), LearningRate = 0)]
+[Dense(784, 32, typeof(ReLU))]
+[Dense(32, 10, typeof(Softmax))]
+public static partial class Mnist32Adam;
+
+/// <summary>16-16-1 as <see cref="Tiny16"/>, Adam declared.</summary>
+[Network]
+[Optimizer(typeof(Adam), LearningRate = 0)]
+[Dense(16, 16, typeof(Tanh))]
+[Dense(16, 1)]
+public static partial class Tiny16Adam;
+
+/// <summary>2-16-1 as <see cref="Sine2"/>, Adam declared.</summary>
+[Network]
+[Optimizer(typeof(Adam), LearningRate = 0)]
+[Dense(2, 16, typeof(Tanh))]
+[Dense(16, 1)]
+public static partial class Sine2Adam;
+
+/// <summary>64-32-10 as <see cref="Mid64"/>, Adam declared.</summary>
+[Network(Loss = typeof(SoftmaxCrossEntropy))]
+[Optimizer(typeof(Adam), LearningRate = 0)]
+[Dense(64, 32, typeof(ReLU))]
+[Dense(32, 10, typeof(Softmax))]
+public static partial class Mid64Adam;
+
 /// <summary>One training step (forward, loss, backward, update, float) of a generated network against the runtime
 /// <see cref="Network{T}"/> built from the same spec (Baseline), per network and batch size: the generated TrainStep
-/// and, for one sample, the generated TrainOnline (∂C/∂W formed inside the update, never stored).</summary>
+/// and, for one sample, the generated TrainOnline (∂C/∂W formed inside the update, never stored), with the optimizer passed
+/// (GeneratedOnline) and declared by [Optimizer] (GeneratedDeclared: the update called directly).</summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
@@ -82,6 +111,13 @@ public class GeneratedVsRuntimeBench
         return Mnist32.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
     }
 
+    [BenchmarkCategory("784-32-10 batch 1"), Benchmark]
+    public float GeneratedDeclared_784_32_10_b1()
+    {
+        var c = _mnist32;
+        return Mnist32Adam.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, ref c.GeneratedState, c.GeneratedBuffers);
+    }
+
     [BenchmarkCategory("784-32-10 batch 1 SGD"), Benchmark(Baseline = true)]
     public float Runtime_784_32_10_b1_Sgd() => _mnist32Sgd.RuntimeStep();
 
@@ -116,6 +152,13 @@ public class GeneratedVsRuntimeBench
         return Tiny16.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
     }
 
+    [BenchmarkCategory("16-16-1 batch 1"), Benchmark]
+    public float GeneratedDeclared_16_16_1_b1()
+    {
+        var c = _tiny16;
+        return Tiny16Adam.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, ref c.GeneratedState, c.GeneratedBuffers);
+    }
+
     [BenchmarkCategory("2-16-1 batch 1"), Benchmark(Baseline = true)]
     public float Runtime_2_16_1_b1() => _sine2.RuntimeStep();
 
@@ -126,6 +169,13 @@ public class GeneratedVsRuntimeBench
         return Sine2.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
     }
 
+    [BenchmarkCategory("2-16-1 batch 1"), Benchmark]
+    public float GeneratedDeclared_2_16_1_b1()
+    {
+        var c = _sine2;
+        return Sine2Adam.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, ref c.GeneratedState, c.GeneratedBuffers);
+    }
+
     [BenchmarkCategory("64-32-10 batch 1"), Benchmark(Baseline = true)]
     public float Runtime_64_32_10_b1() => _mid64.RuntimeStep();
 
@@ -134,6 +184,13 @@ public class GeneratedVsRuntimeBench
     {
         var c = _mid64;
         return Mid64.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, c.Optimizer, ref c.GeneratedState, c.GeneratedBuffers);
+    }
+
+    [BenchmarkCategory("64-32-10 batch 1"), Benchmark]
+    public float GeneratedDeclared_64_32_10_b1()
+    {
+        var c = _mid64;
+        return Mid64Adam.TrainOnline<float>(c.Theta, c.X, c.Y, c.GeneratedWorkspace, ref c.GeneratedState, c.GeneratedBuffers);
     }
 
     [BenchmarkCategory("784-128-10 batch 64"), Benchmark(Baseline = true)]

@@ -10,7 +10,7 @@ using Microsoft.CodeAnalysis.Diagnostics;
 
 namespace Backprop.Functional.Generators;
 
-/// <summary>Reports BPF001-BPF007 for [Network] types, by running the same pure <see cref="Validation.Check"/> the
+/// <summary>Reports BPF001-BPF007 and BPF009-BPF011 for [Network] types, by running the same pure <see cref="Validation.Check"/> the
 /// generator runs; each problem is reported at its attribute (or at the type's name for BPF002).</summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class NetworkAnalyzer : DiagnosticAnalyzer
@@ -18,7 +18,8 @@ public sealed class NetworkAnalyzer : DiagnosticAnalyzer
     /// <inheritdoc/>
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(
         Descriptors.SizesDoNotChain, Descriptors.NotStaticPartial, Descriptors.Unknown,
-        Descriptors.LossDoesNotFit, Descriptors.NonPositiveSize, Descriptors.NoLayers, Descriptors.KindNotGenerated);
+        Descriptors.LossDoesNotFit, Descriptors.NonPositiveSize, Descriptors.NoLayers, Descriptors.KindNotGenerated,
+        Descriptors.UnknownOptimizer, Descriptors.ValueOutOfRange, Descriptors.NotTaken);
 
     /// <inheritdoc/>
     public override void Initialize(AnalysisContext context)
@@ -49,6 +50,7 @@ public sealed class NetworkAnalyzer : DiagnosticAnalyzer
                 {
                     Site.Layer when problem.Layer < dense.Count => LocationOf(dense[problem.Layer], type),
                     Site.Network => LocationOf(network, type),
+                    Site.Optimizer when NetworkGenerator.Parse.OptimizerOf(type) is { } optimizer => LocationOf(optimizer, type),
                     _ => type.Locations.FirstOrDefault() ?? Location.None,
                 };
                 context.ReportDiagnostic(Diagnostic.Create(Descriptors.ById(problem.Id), location, problem.Arguments.Cast<object>().ToArray()));

@@ -71,10 +71,7 @@ public sealed partial class NetworkGenerator
             w.Line("public static " + Lib + "ParameterLayout Layout => s_spec.Layout;");
             w.Line();
 
-            w.Line("/// <summary>Scratch for batches of up to <paramref name=\"batch\"/> rows (rent once, reuse every step).</summary>");
-            w.Line("public static " + Lib + "Workspace<T> CreateWorkspace<T>(int batch)");
-            w.Line("    " + Constraint + " => new(s_spec.Layers, batch);");
-            w.Line();
+            Declared(w, model);
 
             // Forward
             w.Line("/// <summary>zˡ = Wˡaˡ⁻¹ + bˡ, aˡ = σ(zˡ) for every layer, unrolled; returns aᴸ [rows × OutputSize], a view into <paramref name=\"ws\"/>.</summary>");
@@ -199,6 +196,16 @@ public sealed partial class NetworkGenerator
             w.Line("        return " + Lib + "TrainingStep.Run<T, Trainable<T>>(default, theta, x, y, ws, default, optimizer, ref state, buffers,");
             w.Line("            learningRate ?? optimizer.LearningRateAt(state.Step), " + Lib + "StepMode.Fused);");
             w.Line("    }");
+            w.Line("    return OnlineAdam<T>(theta, x, y, ws, adam, ref state, buffers, learningRate ?? adam.LearningRateAt(state.Step));");
+            w.Line("}");
+            w.Line();
+            DeclaredOptimizer(w, model);
+
+            w.Line("/// <summary>The one-sample Adam step of TrainOnline: the forward pass, every δˡ, then each layer's own Adam loops (Update0…).</summary>");
+            w.Line("private static T OnlineAdam<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, "
+                + Lib + "Workspace<T> ws, " + Lib + "Adam adam, ref " + Lib + "OptimizerState state, " + Lib + "OptimizerBuffers<T> buffers, double learningRate)");
+            w.Line("    " + Constraint);
+            w.Line("{");
             w.Line("    global::System.ArgumentNullException.ThrowIfNull(buffers);");
             w.Line("    if (x.Length != InputSize) ThrowOneSample(x.Length);");
             w.Line("    Rows(theta.Length, x.Length, ws);");
@@ -223,7 +230,7 @@ public sealed partial class NetworkGenerator
                     w.Line("    " + Lib + "Equations.HiddenError<" + Lib + layers[l - 1].Activation + ", T>(theta.Slice(W" + l + "Offset, Layer" + l + "Inputs * Layer" + l
                         + "Outputs), delta" + l + ", z" + (l - 1) + ", a" + (l - 1) + ", delta" + (l - 1) + ", Layer" + l + "Inputs, Layer" + l + "Outputs, ws.Threads);");
             }
-            w.Line("    var c = new AdamStep<T>(adam, state.Step + 1, learningRate ?? adam.LearningRateAt(state.Step));");
+            w.Line("    var c = new AdamStep<T>(adam, state.Step + 1, learningRate);");
             w.Line("    var m = buffers.Moment(0);");
             w.Line("    var v = buffers.Moment(1);");
             for (int l = 0; l < count; l++)

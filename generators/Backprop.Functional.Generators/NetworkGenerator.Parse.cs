@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using System.Threading;
 using Backprop.Functional.Generators.Helpers;
@@ -19,6 +20,7 @@ public sealed partial class NetworkGenerator
         public const string NetworkAttribute = "Backprop.Functional.NetworkAttribute";
         public const string DenseAttribute = "Backprop.Functional.DenseAttribute";
         public const string LayerAttribute = "Backprop.Functional.LayerAttribute";
+        public const string OptimizerAttribute = "Backprop.Functional.OptimizerAttribute";
         private const string LibraryNamespace = "Backprop.Functional";
 
         /// <summary>The generator's transform: a valid model, or <see langword="null"/> (the analyzer says why).</summary>
@@ -43,14 +45,37 @@ public sealed partial class NetworkGenerator
             ct.ThrowIfCancellationRequested();
             string? loss = "Quadratic";
             string lossDisplay = "Quadratic";
+            string? initialization = "PyTorch";
+            string initializationDisplay = "PyTorch";
+            long seed = 0;
+            int threads = 1;
             foreach (var named in network.NamedArguments)
             {
-                if (named.Key != "Loss") continue;
-                if (named.Value.Kind != TypedConstantKind.Type) return null;
-                var lossType = named.Value.Value as ITypeSymbol;
-                lossDisplay = lossType?.ToDisplayString() ?? "null";
-                loss = Known(lossType, "ILoss", KindNames.Losses);
+                switch (named.Key)
+                {
+                    case "Loss":
+                        if (named.Value.Kind != TypedConstantKind.Type) return null;
+                        var lossType = named.Value.Value as ITypeSymbol;
+                        lossDisplay = lossType?.ToDisplayString() ?? "null";
+                        loss = Known(lossType, "ILoss", KindNames.Losses);
+                        break;
+                    case "Initialization":
+                        if (named.Value.Kind != TypedConstantKind.Enum) return null;
+                        initializationDisplay = Convert.ToString(named.Value.Value, CultureInfo.InvariantCulture) ?? "null";
+                        initialization = MemberNamed(named.Value.Type, named.Value.Value);
+                        break;
+                    case "Seed":
+                        if (named.Value.Value is not long s) return null;
+                        seed = s;
+                        break;
+                    case "Threads":
+                        if (named.Value.Value is not int t) return null;
+                        threads = t;
+                        break;
+                }
             }
+            OptimizerModel? optimizer = null;
+            if (OptimizerOf(type) is { } declared && (optimizer = ReadOptimizer(declared)) is null) return null;
 
             var layers = new List<LayerModel>();
             foreach (var attribute in type.GetAttributes())
@@ -71,7 +96,47 @@ public sealed partial class NetworkGenerator
 
             string? ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : null;
             return new NetworkModel(ns, type.Name, new EquatableArray<string>(containing.ToArray()), partial, loss, lossDisplay,
-                new EquatableArray<LayerModel>(layers.ToArray()));
+                new EquatableArray<LayerModel>(layers.ToArray()), initialization, initializationDisplay, seed, threads, optimizer);
+        }
+
+        /// <summary>The type's [Optimizer] attribute, or <see langword="null"/>.</summary>
+        public static AttributeData? OptimizerOf(INamedTypeSymbol type) =>
+            type.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == OptimizerAttribute);
+
+        /// <summary>[Optimizer(typeof(X), Name = value, …)], or <see langword="null"/> if unreadable.</summary>
+        private static OptimizerModel? ReadOptimizer(AttributeData attribute)
+        {
+            var args = attribute.ConstructorArguments;
+            if (attribute.AttributeConstructor is null || args.Length != 1 || args[0].Kind != TypedConstantKind.Type) return null;
+            var optimizerType = args[0].Value as ITypeSymbol;
+            string? kind = optimizerType is INamedTypeSymbol { TypeKind: TypeKind.Class, ContainingType: null } named
+                && named.ContainingNamespace?.ToDisplayString() == LibraryNamespace
+                && OptimizerModel.Known.Any(k => k.Kind == named.Name) ? named.Name : null;
+            var arguments = new List<HyperParameterModel>();
+            foreach (var a in attribute.NamedArguments)
+            {
+                switch (a.Value.Value)
+                {
+                    case bool b: arguments.Add(new HyperParameterModel(a.Key, b ? "true" : "false", b ? 1 : 0)); break;
+                    case double d: arguments.Add(new HyperParameterModel(a.Key, Literal(d), d)); break;
+                    default: return null;
+                }
+            }
+            return new OptimizerModel(kind, optimizerType?.ToDisplayString() ?? "null", new EquatableArray<HyperParameterModel>(arguments.ToArray()));
+        }
+
+        /// <summary>A double as C# source that reads back as the same bits ("0.001", "1E-08").</summary>
+        private static string Literal(double d) =>
+            double.IsNaN(d) ? "double.NaN" : double.IsInfinity(d) ? (d > 0 ? "double.PositiveInfinity" : "double.NegativeInfinity")
+            : d.ToString("R", CultureInfo.InvariantCulture) is var text && (text.Contains(".") || text.Contains("E")) ? text : text + ".0";
+
+        /// <summary>The name of the enum member of <paramref name="type"/> whose value is <paramref name="value"/>.</summary>
+        private static string? MemberNamed(ITypeSymbol? type, object? value)
+        {
+            if (type is null || value is null) return null;
+            foreach (var member in type.GetMembers())
+                if (member is IFieldSymbol { HasConstantValue: true } field && Equals(field.ConstantValue, value)) return field.Name;
+            return null;
         }
 
         /// <summary>Whether <paramref name="attribute"/> is a layer: its class derives from LayerAttribute.</summary>

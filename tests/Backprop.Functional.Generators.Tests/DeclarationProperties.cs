@@ -86,6 +86,19 @@ public sealed class DeclarationProperties
     {
         var random = new Random(18);
         string[] sources = [.. Enumerable.Range(0, Declarations).Select(i => Declaration(random, i))];
+        var assembly = Load(sources, "Declarations");
+        return [.. sources.Select((source, i) =>
+        {
+            var type = assembly.GetType("Declared.Net" + i)!;
+            var spec = (NetworkSpec)type.GetProperty("Spec")!.GetValue(null)!;
+            return new Compiled(source, spec, Methods<double>.Of(type), Methods<float>.Of(type));
+        })];
+    }
+
+    /// <summary>The generator run over <paramref name="sources"/> in one Release compilation, emitted to a stream and
+    /// loaded in a collectible context named <paramref name="context"/>; throws with the first errors if it does not compile.</summary>
+    internal static Assembly Load(string[] sources, string context)
+    {
         var input = GeneratorHarness.Compilation(sources);
         input = input.WithOptions(input.Options.WithOptimizationLevel(OptimizationLevel.Release));
         GeneratorHarness.Driver().RunGeneratorsAndUpdateCompilation(input, out var output, out var generatorDiagnostics);
@@ -95,13 +108,7 @@ public sealed class DeclarationProperties
         if (!emitted.Success || errors.Length > 0)
             throw new InvalidOperationException("the declarations did not compile:\n" + string.Join("\n", errors.Take(10)));
         stream.Position = 0;
-        var assembly = new AssemblyLoadContext("Declarations", isCollectible: true).LoadFromStream(stream);
-        return [.. sources.Select((source, i) =>
-        {
-            var type = assembly.GetType("Declared.Net" + i)!;
-            var spec = (NetworkSpec)type.GetProperty("Spec")!.GetValue(null)!;
-            return new Compiled(source, spec, Methods<double>.Of(type), Methods<float>.Of(type));
-        })];
+        return new AssemblyLoadContext(context, isCollectible: true).LoadFromStream(stream);
     }
 
     [Fact]

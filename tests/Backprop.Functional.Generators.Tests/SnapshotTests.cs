@@ -10,6 +10,7 @@ public sealed class SnapshotTests
     [InlineData("MnistMlp", Sources.MnistMlp)]
     [InlineData("Tiny", Sources.Tiny)]
     [InlineData("Mix", Sources.Mix)]
+    [InlineData("Declared", Sources.Declared)]
     public void Generated_source_matches_snapshot(string name, string source)
     {
         var result = GeneratorHarness.Run(source);

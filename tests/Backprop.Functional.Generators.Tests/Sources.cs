@@ -41,4 +41,16 @@ internal static class Sources
             public static partial class Mix;
         }
         """;
+
+    public const string Declared = """
+        using Backprop.Functional;
+
+        namespace Samples;
+
+        [Network(Initialization = Initialization.Xavier, Seed = 7, Threads = 2)]
+        [Optimizer(typeof(Adam), LearningRate = 3e-3, Beta2 = 0.99)]
+        [Dense(2, 16, typeof(Tanh))]
+        [Dense(16, 1)]
+        internal static partial class Declared;
+        """;
 }

@@ -47,6 +47,21 @@ internal static class Descriptors
         "The result of Trainer.Fit is discarded, so nothing trains: the run trains as it is read; enumerate it (foreach) or call Complete()",
         Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor UnknownOptimizer = new(
+        "BPF009", "Unknown optimizer",
+        "'{0}' is not an optimizer a generated network can call directly: use typeof(Sgd), typeof(Momentum), typeof(Adam), typeof(AdamW) or typeof(RmsProp), or pass any GradientTransform to TrainStep at run time",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor ValueOutOfRange = new(
+        "BPF010", "Declared value out of range",
+        "{0} = {1} is out of range: it must be {2}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NotTaken = new(
+        "BPF011", "The optimizer does not take this property",
+        "{0} does not take {1}; it takes {2}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
         "BPF001" => SizesDoNotChain,
@@ -55,6 +70,9 @@ internal static class Descriptors
         "BPF004" => LossDoesNotFit,
         "BPF005" => NonPositiveSize,
         "BPF007" => KindNotGenerated,
+        "BPF009" => UnknownOptimizer,
+        "BPF010" => ValueOutOfRange,
+        "BPF011" => NotTaken,
         _ => NoLayers,
     };
 }

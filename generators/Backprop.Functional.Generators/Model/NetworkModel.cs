@@ -11,6 +11,12 @@ namespace Backprop.Functional.Generators.Model;
 /// <param name="Loss">The library's loss struct name ("SoftmaxCrossEntropy"), or <see langword="null"/> if unknown.</param>
 /// <param name="LossDisplay">What the user wrote, for messages.</param>
 /// <param name="Layers">The [Dense] layers in declaration order.</param>
+/// <param name="Initialization">The Initialization member's name ("PyTorch" when not set), or <see langword="null"/> for a
+/// value that names none (BPF010).</param>
+/// <param name="InitializationDisplay">What the user wrote, for messages.</param>
+/// <param name="Seed">The seed of Initialize.</param>
+/// <param name="Threads">The workspace's threads as written (validated later).</param>
+/// <param name="Optimizer">The [Optimizer] declaration, or <see langword="null"/> when there is none.</param>
 internal sealed record NetworkModel(
     string? Namespace,
     string TypeName,
@@ -18,7 +24,12 @@ internal sealed record NetworkModel(
     bool IsStaticPartial,
     string? Loss,
     string LossDisplay,
-    EquatableArray<LayerModel> Layers)
+    EquatableArray<LayerModel> Layers,
+    string? Initialization = "PyTorch",
+    string InitializationDisplay = "PyTorch",
+    long Seed = 0,
+    int Threads = 1,
+    OptimizerModel? Optimizer = null)
 {
     /// <summary>The type's name with its namespace and enclosing types, e.g. "Samples.MnistMlp".</summary>
     public string FullName

@@ -9,6 +9,7 @@ internal enum Site
     Type,
     Network,
     Layer,
+    Optimizer,
 }
 
 /// <summary>One thing wrong with a declaration: a descriptor id, where, and the message arguments.</summary>
@@ -51,7 +52,42 @@ internal static class Validation
         {
             problems.Add(New("BPF004", Site.Network, -1, model.Loss, output, KindNames.Misfit(model.Loss)));
         }
+        if (model.Initialization is null)
+            problems.Add(New("BPF010", Site.Network, -1, "Initialization", model.InitializationDisplay, "one of the Initialization members"));
+        if (model.Threads < 1)
+            problems.Add(New("BPF010", Site.Network, -1, "Threads", model.Threads.ToString(), "at least 1"));
+        if (model.Optimizer is { } optimizer) CheckOptimizer(optimizer, problems);
         return problems;
+    }
+
+    /// <summary>BPF009 for an optimizer the generator cannot call, BPF011 for a property it does not take, BPF010 for a
+    /// value out of the record's range (the ranges the record's constructor checks at run time).</summary>
+    private static void CheckOptimizer(OptimizerModel optimizer, List<Problem> problems)
+    {
+        string[]? takes = null;
+        foreach (var (kind, names) in OptimizerModel.Known)
+            if (kind == optimizer.Kind) takes = names;
+        if (takes is null)
+        {
+            problems.Add(New("BPF009", Site.Optimizer, -1, optimizer.Display));
+            return;
+        }
+        foreach (var a in optimizer.Arguments)
+        {
+            if (System.Array.IndexOf(takes, a.Name) < 0)
+            {
+                problems.Add(New("BPF011", Site.Optimizer, -1, optimizer.Kind!, a.Name, string.Join(", ", takes)));
+                continue;
+            }
+            string? range = a.Name switch
+            {
+                "Beta1" or "Beta2" => a.Value is >= 0 and < 1 ? null : "in [0, 1)",
+                "Dampening" or "Alpha" => a.Value is >= 0 and <= 1 ? null : "in [0, 1]",
+                "Amsgrad" or "Centered" => null,
+                _ => a.Value >= 0 && !double.IsInfinity(a.Value) ? null : "a finite number ≥ 0",
+            };
+            if (range is not null) problems.Add(New("BPF010", Site.Optimizer, -1, a.Name, a.Literal, range));
+        }
     }
 
     private static Problem New(string id, Site site, int layer, params string[] arguments) =>

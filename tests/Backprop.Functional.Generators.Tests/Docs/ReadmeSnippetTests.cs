@@ -78,6 +78,12 @@ public class ReadmeSnippetTests
             var state = new OptimizerState(0);
             using var buffers = optimizer.CreateBuffers<float>(MnistMlp.ParameterCount);
             """,
+        [("Generated networks", 1)] = """
+            using Backprop.Functional;
+            float[] theta = new float[Sine.ParameterCount], x = new float[Sine.InputSize], y = new float[Sine.OutputSize];
+            using var ws = Sine.CreateWorkspace<float>(batch: 1);
+            var state = default(OptimizerState);
+            """,
         [("Curvature and second-order optimisers", 0)] = "",
         [("Curvature and second-order optimisers", 1)] = """
             using Backprop.Functional;

@@ -38,9 +38,18 @@ static partial class MnistMlp
     /// <summary>Where each Wˡ and bˡ sits in θ; the offsets below are the same numbers, as constants.</summary>
     public static global::Backprop.Functional.ParameterLayout Layout => s_spec.Layout;
 
-    /// <summary>Scratch for batches of up to <paramref name="batch"/> rows (rent once, reuse every step).</summary>
+    /// <summary>The threads of the workspaces <see cref="CreateWorkspace{T}(int)"/> makes, as declared (<c>[Network(Threads = …)]</c>).</summary>
+    public const int WorkspaceThreads = 1;
+
+    /// <summary>Scratch for batches of up to <paramref name="batch"/> rows (rent once, reuse every step), with <see cref="WorkspaceThreads"/> threads.</summary>
     public static global::Backprop.Functional.Workspace<T> CreateWorkspace<T>(int batch)
-        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T> => new(s_spec.Layers, batch);
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T> => new(s_spec.Layers, batch) { Threads = WorkspaceThreads };
+
+    /// <summary>Draws θ as declared: <see cref="global::Backprop.Functional.Initialization.PyTorch"/> from seed 0, the numbers <c>Network&lt;T&gt;.Create(Spec, 0, Initialization.PyTorch)</c> starts from.</summary>
+    /// <param name="theta">θ, [ParameterCount], overwritten.</param>
+    /// <exception cref="global::System.ArgumentException">theta is not ParameterCount long.</exception>
+    public static void Initialize<T>(global::System.Span<T> theta)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T> => global::Backprop.Functional.Initializer.Fill<T>(s_spec, theta, global::Backprop.Functional.Initialization.PyTorch, 0L);
 
     /// <summary>zˡ = Wˡaˡ⁻¹ + bˡ, aˡ = σ(zˡ) for every layer, unrolled; returns aᴸ [rows × OutputSize], a view into <paramref name="ws"/>.</summary>
     /// <param name="theta">θ, [ParameterCount], in <see cref="Layout"/>.</param>
@@ -141,6 +150,13 @@ static partial class MnistMlp
             return global::Backprop.Functional.TrainingStep.Run<T, Trainable<T>>(default, theta, x, y, ws, default, optimizer, ref state, buffers,
                 learningRate ?? optimizer.LearningRateAt(state.Step), global::Backprop.Functional.StepMode.Fused);
         }
+        return OnlineAdam<T>(theta, x, y, ws, adam, ref state, buffers, learningRate ?? adam.LearningRateAt(state.Step));
+    }
+
+    /// <summary>The one-sample Adam step of TrainOnline: the forward pass, every δˡ, then each layer's own Adam loops (Update0…).</summary>
+    private static T OnlineAdam<T>(global::System.Span<T> theta, global::System.ReadOnlySpan<T> x, global::System.ReadOnlySpan<T> y, global::Backprop.Functional.Workspace<T> ws, global::Backprop.Functional.Adam adam, ref global::Backprop.Functional.OptimizerState state, global::Backprop.Functional.OptimizerBuffers<T> buffers, double learningRate)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>
+    {
         global::System.ArgumentNullException.ThrowIfNull(buffers);
         if (x.Length != InputSize) ThrowOneSample(x.Length);
         Rows(theta.Length, x.Length, ws);
@@ -158,7 +174,7 @@ static partial class MnistMlp
         if (!T.IsFinite(cost)) return cost;
         global::Backprop.Functional.SoftmaxCrossEntropy.OutputError<global::Backprop.Functional.Softmax, T>(z1, a1, y, delta1, OutputSize);
         Hidden1<T>(theta, delta1, z0, a0, delta0);
-        var c = new AdamStep<T>(adam, state.Step + 1, learningRate ?? adam.LearningRateAt(state.Step));
+        var c = new AdamStep<T>(adam, state.Step + 1, learningRate);
         var m = buffers.Moment(0);
         var v = buffers.Moment(1);
         Update0<T>(theta, m, v, delta0, x, in c);

@@ -11,11 +11,22 @@ namespace Backprop.Functional;
 /// public static partial class MnistMlp;
 /// </code></example>
 /// <remarks>Read only at compile time, by the generator; nothing looks at it by reflection, so it is NativeAOT-safe.
-/// Mistakes are compile-time diagnostics BPF001-BPF005.</remarks>
+/// Mistakes are compile-time diagnostics BPF001-BPF007 and BPF009-BPF011.</remarks>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
 public sealed class NetworkAttribute : Attribute
 {
     /// <summary>The cost C: one of the library's loss structs (<see cref="Quadratic"/>, <see cref="CrossEntropy"/>,
     /// <see cref="SoftmaxCrossEntropy"/>). Defaults to <see cref="Quadratic"/>.</summary>
     public Type Loss { get; set; } = typeof(Quadratic);
+
+    /// <summary>How the generated <c>Initialize</c> draws θ (as <see cref="Network{T}.Create"/> with the same scheme and seed).
+    /// Defaults to <see cref="Initialization.PyTorch"/>.</summary>
+    public Initialization Initialization { get; set; } = Initialization.PyTorch;
+
+    /// <summary>The seed of the generated <c>Initialize</c>. Defaults to 0.</summary>
+    public long Seed { get; set; }
+
+    /// <summary>The threads of the generated <c>CreateWorkspace</c> (<see cref="Workspace{T}.Threads"/>), at least 1 (BPF010
+    /// otherwise). Defaults to 1.</summary>
+    public int Threads { get; set; } = 1;
 }
