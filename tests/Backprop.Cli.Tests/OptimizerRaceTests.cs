@@ -56,6 +56,7 @@ public class OptimizerRaceTests
         string table = File.ReadAllText(prefix + ".md");
         Assert.Contains("| hessian-free:40/10/5 | Hessian-free, gradient on 40 rows, Gv on 10, CG ≤ 5, preconditioned |", table, StringComparison.Ordinal);
         Assert.Contains("| hessian-free:40/8/6/2/1.5 | Hessian-free, gradient on 40 rows, Gv on 8, CG ≤ ⌈2·1.5ᵏ⌉ at update k, at most 6, preconditioned |", table, StringComparison.Ordinal);
+        Assert.Contains("| hessian-free:40/10/5 | 0.0 | 0.00 | 0 | ", table, StringComparison.Ordinal);   // the curves, from θ₀ on
         Assert.Contains("| hessian-free:40/10/5/held=20/floor=0.1 | Hessian-free, gradient on 40 rows, Gv on 10, CG ≤ 5, preconditioned, backtracking, ρ and line search on 20 held-out rows, λ ≥ 0.1 |", table, StringComparison.Ordinal);
         Assert.True(Racers.TryParseHessianFree("500/100/15/held=250/floor=0.05", out var race), "held and floor");
         Assert.Equal(new Racers.HessianFreeRace(500, 100, 15, 0, 1, 250, 0.05), race);
