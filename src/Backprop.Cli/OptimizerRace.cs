@@ -202,6 +202,14 @@ internal static class OptimizerRace
             var last = r.Points[^1];
             sb.AppendLine(string.Create(c, $"| {r.Name} | {r.Description} | {last.Steps} | {last.Epochs:0.00} | {last.TestLoss:0.0000} | {FormatMetric(last.Metric, s.Autoencoder)} | {r.Points.Min(p => p.TestLoss):0.0000} |"));
         }
+        sb.AppendLine();
+        sb.AppendLine("Every evaluation (the curves of the plots):");
+        sb.AppendLine();
+        sb.AppendLine($"| optimizer | seconds | epochs | steps | test loss | test {(s.Autoencoder ? "squared error" : "accuracy")} |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|");
+        foreach (var r in results)
+            foreach (var p in r.Points)
+                sb.AppendLine(string.Create(c, $"| {r.Name} | {p.Seconds:0.0} | {p.Epochs:0.00} | {p.Steps} | {p.TestLoss:0.0000} | {FormatMetric(p.Metric, s.Autoencoder)} |"));
         return sb.ToString();
     }
 

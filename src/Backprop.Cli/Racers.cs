@@ -38,14 +38,30 @@ internal static class Racers
     private static double Rate(string text) =>
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double rate) ? rate : double.NaN;
 
-    /// <summary>Hessian-free's race settings <c>B/C/K</c> or <c>B/C/K/K0/γ</c>: the gradient (and cost) on B rows, Gv on
-    /// the first C of them, CG at most K iterations, or a cap growing from K0 by γ per update up to K.</summary>
-    internal sealed record HessianFreeRace(int Batch, int CurvatureRows, int MaxIterations, int InitialIterations = 0, double Growth = 1);
+    /// <summary>Hessian-free's race settings <c>B/C/K</c> or <c>B/C/K/K0/γ</c>, then optionally <c>/held=H</c> and
+    /// <c>/floor=λ</c>: the gradient on B rows, Gv on the first C of them, CG at most K iterations, or a cap growing from K0
+    /// by γ per update up to K; H more rows per batch held out for backtracking, ρ and the line search (without them these
+    /// use the B rows); λ never below the floor.</summary>
+    internal sealed record HessianFreeRace(int Batch, int CurvatureRows, int MaxIterations, int InitialIterations = 0, double Growth = 1,
+        int HeldOut = 0, double Floor = 0);
 
     internal static bool TryParseHessianFree(string text, out HessianFreeRace race)
     {
         race = new HessianFreeRace(0, 0, 0);
-        var parts = text.Split('/');
+        var all = text.Split('/');
+        int numeric = 0;
+        while (numeric < all.Length && !all[numeric].Contains('=', StringComparison.Ordinal)) numeric++;
+        int held = 0;
+        double floor = 0;
+        for (int i = numeric; i < all.Length; i++)
+        {
+            string[] kv = all[i].Split('=');
+            if (kv.Length != 2) return false;
+            if (kv[0] == "held" && held == 0 && int.TryParse(kv[1], NumberStyles.None, CultureInfo.InvariantCulture, out held) && held is >= 1 and <= 1_000_000) continue;
+            if (kv[0] == "floor" && floor == 0 && double.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out floor) && floor > 0 && double.IsFinite(floor)) continue;
+            return false;
+        }
+        var parts = all[..numeric];
         if (parts.Length is not (3 or 5)) return false;
         var w = new int[Math.Min(parts.Length, 4)];
         for (int i = 0; i < w.Length; i++)
@@ -54,7 +70,7 @@ internal static class Racers
         if (parts.Length == 5 && !(double.TryParse(parts[4], NumberStyles.Float, CultureInfo.InvariantCulture, out growth) && growth >= 1 && growth < 100))
             return false;
         if (w[1] > w[0] || (w.Length == 4 && w[3] > w[2])) return false;
-        race = new HessianFreeRace(w[0], w[1], w[2], w.Length == 4 ? w[3] : 0, growth);
+        race = new HessianFreeRace(w[0], w[1], w[2], w.Length == 4 ? w[3] : 0, growth, held, floor);
         return true;
     }
 
@@ -71,7 +87,7 @@ internal static class Racers
             // the library defaults (Gv on a quarter of 1000 rows, up to 250 iterations) take 2–7 s per update there.
             var hf = new HessianFreeRace(500, 100, 15);
             if (settings is not null && !TryParseHessianFree(settings, out hf))
-                throw new UsageException($"unknown optimizer '{name}' (hessian-free:B/C/K or B/C/K/K0/γ)");
+                throw new UsageException($"unknown optimizer '{name}' (hessian-free:B/C/K or B/C/K/K0/γ, then optionally /held=H and /floor=λ)");
             return HessianFree(name, spec, s, hf);
         }
         switch (bare)
@@ -88,13 +104,18 @@ internal static class Racers
 
     private static Racer HessianFree(string name, NetworkSpec spec, OptimizerRace.RaceSettings s, HessianFreeRace r)
     {
+        int rows = r.Batch + r.HeldOut;
         var method = new HessianFreeOptions(CurvatureFraction: (double)r.CurvatureRows / r.Batch,
-            Solver: new ConjugateGradientOptions(MaxIterations: r.MaxIterations), InitialIterations: r.InitialIterations, IterationGrowth: r.Growth);
+            Solver: new ConjugateGradientOptions(MaxIterations: r.MaxIterations), InitialIterations: r.InitialIterations, IterationGrowth: r.Growth,
+            HeldOutFraction: (double)r.HeldOut / rows, MinDamping: r.Floor);
+        var c = CultureInfo.InvariantCulture;
         string cg = r.InitialIterations == 0
-            ? string.Create(CultureInfo.InvariantCulture, $"CG ≤ {r.MaxIterations}")
-            : string.Create(CultureInfo.InvariantCulture, $"CG ≤ ⌈{r.InitialIterations}·{r.Growth:G}ᵏ⌉ at update k, at most {r.MaxIterations}");
-        return new Racer(name, string.Create(CultureInfo.InvariantCulture, $"Hessian-free, gradient on {r.Batch} rows, Gv on {r.CurvatureRows}, {cg}, preconditioned"),
-            r.Batch, net => new CurvatureStepper(method.Create<float>(spec, r.Batch, s.Threads, s.Seed)));
+            ? string.Create(c, $"CG ≤ {r.MaxIterations}")
+            : string.Create(c, $"CG ≤ ⌈{r.InitialIterations}·{r.Growth:G}ᵏ⌉ at update k, at most {r.MaxIterations}");
+        string held = r.HeldOut == 0 ? "" : string.Create(c, $", backtracking, ρ and line search on {r.HeldOut} held-out rows");
+        string floor = r.Floor == 0 ? "" : string.Create(c, $", λ ≥ {r.Floor:G}");
+        return new Racer(name, string.Create(c, $"Hessian-free, gradient on {r.Batch} rows, Gv on {r.CurvatureRows}, {cg}, preconditioned{held}{floor}"),
+            rows, net => new CurvatureStepper(method.Create<float>(spec, rows, s.Threads, s.Seed)));
     }
 
     private static Racer FirstOrder(string name, GradientTransform transform, int batch, string description) =>

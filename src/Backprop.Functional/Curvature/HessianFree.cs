@@ -77,7 +77,7 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
     public T Update(Span<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y)
     {
         if (_spec is null) throw new InvalidOperationException("this HessianFree was made without a network");
-        var problem = new NetworkProblem(_spec, _curvature!, _costs!, x, y, Options.CurvatureFraction,
+        var problem = new NetworkProblem(_spec, _curvature!, _costs!, x, y, Options.CurvatureFraction, Options.HeldOutFraction,
             _inputSquares is null ? default : _inputSquares.Span);
         return Step(ref problem, theta, precondition: _inputSquares is not null);
     }
@@ -90,7 +90,9 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
         if (theta.Length != _n) throw new ArgumentException($"θ has {theta.Length} values; the optimizer was made for {_n}", nameof(theta));
         Span<T> g = Slot(0), b = Slot(1), d = Slot(2), trial = Slot(3);
         Span<T> m = precondition && Options.PreconditionerExponent > 0 ? Slot(4) : default;
-        T f0 = problem.ValueAndGradient(theta, g, m);
+        T batchCost = problem.ValueAndGradient(theta, g, m);
+        if (!T.IsFinite(batchCost)) return batchCost;
+        T f0 = problem.Reference(theta, batchCost);   // C(θ) where backtracking, ρ and the line search measure it
         if (!T.IsFinite(f0)) return f0;
 
         TensorPrimitives.Negate(g, b);
@@ -119,7 +121,7 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
         double rho = q < 0 && double.IsFinite(reduction) ? reduction / q : double.NegativeInfinity;
         double used = Damping;
         if (!(rho >= 0.25)) Damping *= 1.5;
-        else if (rho > 0.75) Damping *= 2.0 / 3.0;
+        else if (rho > 0.75) Damping = Math.Max(Damping * 2.0 / 3.0, Options.MinDamping);
 
         // Armijo line search along the chosen iterate, from α = 1 (whose cost backtracking already has).
         T slope = TensorPrimitives.Dot(g, step);
@@ -138,7 +140,7 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
         }
         if (alpha != T.Zero) TensorPrimitives.MultiplyAdd(step, alpha, theta, theta);
         LastStep = new HessianFreeStep(solve.Iterations, solve.Stop, _cg.KeptIteration(best), rho, double.CreateChecked(alpha), used);
-        return f0;
+        return batchCost;
     }
 
     /// <summary>Returns the buffers to the pool.</summary>
@@ -185,24 +187,30 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
         return spec.Layout.Count;
     }
 
-    /// <summary>A network on one batch: gradient and costs on all rows, Gv on the first ⌈fraction·rows⌉.</summary>
+    /// <summary>A network on one batch of r rows: the last ⌊h·r⌉ (h = <paramref name="heldOut"/>; at least one when h &gt; 0
+    /// and r &gt; 1) are held out for the costs; the gradient runs on the others and Gv on the first ⌈fraction·rows⌉ of those.</summary>
     private ref struct NetworkProblem(NetworkSpec spec, CurvatureWorkspace<T> curvature, Workspace<T> costs,
-        ReadOnlySpan<T> x, ReadOnlySpan<T> y, double fraction, Span<T> inputSquares) : IHessianFreeProblem<T>
+        ReadOnlySpan<T> x, ReadOnlySpan<T> y, double fraction, double heldOut, Span<T> inputSquares) : IHessianFreeProblem<T>
     {
         private readonly ReadOnlySpan<T> _x = x, _y = y;
         private readonly Span<T> _inputSquares = inputSquares;
-        private ReadOnlySpan<T> _theta, _xc, _yc;
+        private ReadOnlySpan<T> _theta, _xc, _yc, _xh, _yh;
 
         public T ValueAndGradient(ReadOnlySpan<T> theta, Span<T> gradient, Span<T> squaredGradients)
         {
-            Curvature.Forward(spec, theta, _x, curvature);
+            int all = _x.Length / spec.Inputs, outputs = _y.Length / Math.Max(all, 1);
+            int held = heldOut > 0 && all > 1 ? Math.Clamp((int)Math.Round(heldOut * all), 1, all - 1) : 0;
+            ReadOnlySpan<T> xf = _x[..((all - held) * spec.Inputs)], yf = _y[..((all - held) * outputs)];
+            _xh = held > 0 ? _x[xf.Length..] : _x;
+            _yh = held > 0 ? _y[yf.Length..] : _y;
+            Curvature.Forward(spec, theta, xf, curvature);
             int rows = curvature.Rows;
-            T cost = Curvature.Gradient(spec, theta, _x, _y, curvature, gradient);
-            if (!squaredGradients.IsEmpty) SquaredGradients.Compute(spec, _x, curvature, _inputSquares, squaredGradients);
+            T cost = Curvature.Gradient(spec, theta, xf, yf, curvature, gradient);
+            if (!squaredGradients.IsEmpty) SquaredGradients.Compute(spec, xf, curvature, _inputSquares, squaredGradients);
             int curvatureRows = Math.Clamp((int)Math.Ceiling(fraction * rows), 1, rows);
             _theta = theta;
             _xc = _x[..(curvatureRows * spec.Inputs)];
-            _yc = _y[..(curvatureRows * (_y.Length / rows))];
+            _yc = _y[..(curvatureRows * outputs)];
             Curvature.Forward(spec, theta, _xc, curvature);
             return cost;
         }
@@ -212,8 +220,10 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
 
         public readonly T Cost(ReadOnlySpan<T> theta)
         {
-            Equations.Forward(spec, theta, _x, costs);
-            return Equations.MeanCost(spec, _y, costs, costs.RowsOf(_x.Length));
+            Equations.Forward(spec, theta, _xh, costs);
+            return Equations.MeanCost(spec, _yh, costs, costs.RowsOf(_xh.Length));
         }
+
+        public readonly T Reference(ReadOnlySpan<T> theta, T batchCost) => _xh.Length == _x.Length ? batchCost : Cost(theta);
     }
 }

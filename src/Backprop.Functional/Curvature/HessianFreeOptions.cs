@@ -30,6 +30,12 @@ namespace Backprop.Functional;
 /// schedule, every solve may run to the solver's cap). Ours: early in training many cheap updates gain most, later
 /// better solves (docs/curvature.md, "The MNIST autoencoder race").</param>
 /// <param name="IterationGrowth">γ ≥ 1 of the growing cap (default 1).</param>
+/// <param name="HeldOutFraction">The share h of the batch (its last ⌊h·rows⌉ rows, at least one) held out of the fit:
+/// the gradient, the preconditioner and Gv use the other rows, and CG backtracking, ρ and the line search measure C on
+/// the held-out rows (default 0: everything on the whole batch, as in Martens 2010). Ours: ρ measured on the rows a
+/// step was fitted to overstates how well the step generalises, so λ falls too far (docs/curvature.md, "The MNIST
+/// autoencoder race").</param>
+/// <param name="MinDamping">A floor under λ: the ×2/3 decrease stops there (default 0: none).</param>
 public sealed record HessianFreeOptions(
     double Damping = 1.0,
     double WarmStartDecay = 0.95,
@@ -40,7 +46,9 @@ public sealed record HessianFreeOptions(
     int LineSearchSteps = 60,
     double PreconditionerExponent = 0.75,
     int InitialIterations = 0,
-    double IterationGrowth = 1) : CurvatureMethod
+    double IterationGrowth = 1,
+    double HeldOutFraction = 0,
+    double MinDamping = 0) : CurvatureMethod
 {
     /// <summary>A finite number &gt; 0.</summary>
     public double Damping { get; init => field = Positive(value, nameof(Damping)); } = Positive(Damping, nameof(Damping));
@@ -74,6 +82,12 @@ public sealed record HessianFreeOptions(
     /// <summary>A finite number ≥ 1.</summary>
     public double IterationGrowth { get; init => field = Growth(value, nameof(IterationGrowth)); } = Growth(IterationGrowth, nameof(IterationGrowth));
 
+    /// <summary>In [0, 1).</summary>
+    public double HeldOutFraction { get; init => field = HeldOut(value, nameof(HeldOutFraction)); } = HeldOut(HeldOutFraction, nameof(HeldOutFraction));
+
+    /// <summary>A finite number ≥ 0.</summary>
+    public double MinDamping { get; init => field = NonNegative(value, nameof(MinDamping)); } = NonNegative(MinDamping, nameof(MinDamping));
+
     /// <summary>The CG cap of update <paramref name="update"/> (from 0): min(⌈K₀·γᵏ⌉, the solver's cap), or the solver's
     /// cap without a schedule.</summary>
     public int IterationCap(long update) => IterationCap(update, (Solver ?? new ConjugateGradientOptions()).MaxIterations);
@@ -101,6 +115,12 @@ public sealed record HessianFreeOptions(
 
     private static double Growth(double value, string name) =>
         value >= 1 && double.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number ≥ 1");
+
+    private static double HeldOut(double value, string name) =>
+        value is >= 0 and < 1 ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be in [0, 1)");
+
+    private static double NonNegative(double value, string name) =>
+        value >= 0 && double.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number ≥ 0");
 
     private static double Open(double value, string name) =>
         value is > 0 and < 1 ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be in (0, 1)");

@@ -11,6 +11,11 @@ internal interface IHessianFreeProblem<T> : ILinearOperator<T> where T : unmanag
     /// squared gradient (1/m) Σᵢ ∇ℓᵢ⊙∇ℓᵢ into <paramref name="squaredGradients"/>; curvature products at θ may follow.</summary>
     T ValueAndGradient(ReadOnlySpan<T> theta, Span<T> gradient, Span<T> squaredGradients);
 
-    /// <summary>C at another point of the same batch (does not disturb the curvature products' state).</summary>
+    /// <summary>C at another point, on the rows the update's decisions are measured on (the batch, or its held-out rows;
+    /// does not disturb the curvature products' state).</summary>
     T Cost(ReadOnlySpan<T> theta);
+
+    /// <summary>C(θ) on the rows <see cref="Cost"/> uses, given <paramref name="batchCost"/>, the value
+    /// <see cref="ValueAndGradient"/> returned at the same θ: returned as it is when those rows are the batch's.</summary>
+    T Reference(ReadOnlySpan<T> theta, T batchCost);
 }

@@ -23,6 +23,8 @@ internal readonly struct QuadraticProblem(double[] a, double[] b) : IHessianFree
 
     public double Cost(ReadOnlySpan<double> theta) => Phi(a, N, b, theta);
 
+    public double Reference(ReadOnlySpan<double> theta, double batchCost) => batchCost;
+
     public void Apply(ReadOnlySpan<double> v, Span<double> result) => new MatrixOperator(a, N).Apply(v, result);
 
     /// <summary>A = Q diag(λ) Qᵀ with λ log-spaced from 1 down to 1/<paramref name="condition"/> and Q a random

@@ -101,6 +101,73 @@ public sealed class HessianFreeTests(ITestOutputHelper output)
         for (int i = 0; i < n; i++) Assert.Equal(theta[i] + (hf.LastStep.StepSize * chosen[i]), updated[i], 1e-12);
     }
 
+    /// <summary>With the last h·rows held out: the solve is the one an optimizer without held-out rows makes on the
+    /// fitted rows alone (gradient, preconditioner and Gv see none of the held-out rows), and ρ of the chosen iterate d is
+    /// measured on the held-out rows: ρ = (C_held(θ + d) − C_held(θ)) / (gᵀd + ½dᵀGd), g and G of the fitted rows.</summary>
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void Update_HeldOutRows_FitOnTheOthers_RhoOnTheHeldOut(int seed)
+    {
+        var c = new NetCase([3, 4, 3], [ActivationKind.Tanh], ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy, 8, seed);
+        using var net = c.Network();
+        double[] x = c.X(), y = c.Y(), theta = net.Parameters.ToArray();
+        const int fit = 6, curvature = 3;   // 8 rows, a quarter held out (the last 2); Gv on half the fitted rows
+        double[] xf = x[..(fit * 3)], yf = y[..(fit * 3)], xh = x[(fit * 3)..], yh = y[(fit * 3)..];
+        var solver = new ConjugateGradientOptions(MaxIterations: 500, ProgressTolerance: 0, ResidualTolerance: 1e-12);
+        var plain = new HessianFreeOptions(Damping: 0.3, CurvatureFraction: 0.5, Solver: solver);
+        using var reference = new HessianFree<double>(c.Spec, fit, plain);
+        using var held = new HessianFree<double>(c.Spec, c.Batch, plain with { HeldOutFraction = 0.25 });
+        double[] t1 = (double[])theta.Clone(), t2 = (double[])theta.Clone();
+        double c1 = reference.Update(t1, xf, yf), c2 = held.Update(t2, x, y);
+        Assert.Equal(c1, c2, 1e-12);   // the returned cost is the fitted rows'
+        Assert.True(MaxError(held.Direction, reference.Direction.ToArray()) < 1e-10, $"{c}: directions differ");
+
+        var (g, _) = GradientAndG(c.Spec, theta, xf, yf, fit);
+        var (_, gMatrix) = GradientAndG(c.Spec, theta, xf[..(curvature * 3)], yf[..(curvature * 3)], curvature);
+        double[] d = held.Chosen.ToArray(), moved = (double[])theta.Clone();
+        int n = d.Length;
+        double q = 0;
+        for (int i = 0; i < n; i++)
+        {
+            moved[i] += d[i];
+            double gd = 0;
+            for (int j = 0; j < n; j++) gd += gMatrix[(i * n) + j] * d[j];
+            q += (g[i] * d[i]) + (0.5 * d[i] * gd);
+        }
+        double heldChange = Cost(c.Spec, moved, xh, yh) - Cost(c.Spec, theta, xh, yh);
+        double fitChange = Cost(c.Spec, moved, xf, yf) - Cost(c.Spec, theta, xf, yf);
+        output.WriteLine($"{c}: ρ held {held.LastStep.Rho:F6}, ΔC held {heldChange:E3} / q {q:E3}; on the fitted rows it would be {fitChange / q:F6}");
+        Assert.Equal(heldChange / q, held.LastStep.Rho, 1e-8);
+        Assert.NotEqual(fitChange / q, held.LastStep.Rho, 1e-3);
+    }
+
+    /// <summary>A floor under λ: on an exact quadratic (ρ = 1) λ falls by 2/3 until the floor, then stays there.</summary>
+    [Fact]
+    public void Step_MinDamping_StopsTheDecreaseAtTheFloor()
+    {
+        const int n = 10;
+        var rng = new Random(5);
+        var problem = new QuadraticProblem(RandomSpd(rng, n, 0.1), Random(rng, n));
+        using var hf = new HessianFree<double>(n, new HessianFreeOptions(Damping: 2, MinDamping: 1));
+        var theta = new double[n];
+        double[] expected = [4.0 / 3, 1, 1];
+        foreach (double lambda in expected)
+        {
+            hf.Step(ref problem, theta);
+            Assert.Equal(lambda, hf.Damping, 1e-12);
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HessianFreeOptions(MinDamping: -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HessianFreeOptions(HeldOutFraction: 1));
+    }
+
+    private static double Cost(NetworkSpec spec, double[] theta, double[] x, double[] y)
+    {
+        using var ws = new Workspace<double>(spec.Layers, x.Length / spec.Inputs);
+        Equations.Forward(spec, theta, x, ws);
+        return Equations.MeanCost(spec, y, ws, x.Length / spec.Inputs);
+    }
+
     [Fact]
     public void Update_SmallClassifier_LowersTheLoss()
     {
