@@ -201,7 +201,7 @@ public static class TransformProperties
             // the moments before it, so its rounding is ε times those, and a result that cancels (m ← βm + (1 − β)g with
             // βm ≈ −(1 − β)g) is judged against them, not against itself (Adam's first moment came to 1.7·10⁻⁷ from
             // 0.32 − 0.32 once in about 2,000 runs, two roundings 3.3·10⁻¹⁰ of it apart).
-            double Scale(int i)
+            double InputScale(int i)
             {
                 double s = Math.Max(Math.Abs(thetaBefore[i]), Math.Abs(gBefore[i]));
                 foreach (var m in momentsBefore) s = Math.Max(s, Math.Abs(m[i]));
@@ -215,7 +215,7 @@ public static class TransformProperties
                 for (int i = 0; i < expected.Length; i++)
                 {
                     double e = Math.Abs(actual[i] - expected[i])
-                        / Math.Max(Math.Max(Math.Abs(actual[i]), Math.Abs(expected[i])), Math.Max(Scale(i), 1e-12));
+                        / Math.Max(Math.Max(Math.Abs(actual[i]), Math.Abs(expected[i])), Math.Max(InputScale(i), 1e-12));
                     if (e > err || double.IsNaN(e)) { err = double.IsNaN(e) ? double.PositiveInfinity : e; at = i; }
                 }
                 if (err <= tolerance) return null;
