@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using Backprop.Functional.Kernels;
 using Xunit;
 
@@ -12,7 +13,7 @@ public sealed class AxpyTileTests
     /// <summary>Shapes that take the axpy tiles (k ≤ 80) with every kind of column remainder: n = 50 (2000 × 50 × 64
     /// is δᵀ·a into a 50-unit layer, whose last two columns were scalar chains), n below one vector, between one and
     /// four vectors, rows not a multiple of eight or four; A stored transposed (a weight gradient δᵀ·a) or not.</summary>
-    [Theory]
+    [SkippableTheory]
     [InlineData(200, 50, 64, true, false)]
     [InlineData(200, 50, 64, true, true)]
     [InlineData(37, 50, 33, true, true)]
@@ -23,6 +24,10 @@ public sealed class AxpyTileTests
     [InlineData(44, 70, 25, true, false)]
     public void Multiply_AxpyTiles_EqualTheFmaChainBitForBit(int m, int n, int k, bool transposeA, bool accumulate)
     {
+        // The axpy tiles are 256- and 512-bit code (Tiles.CanAxpy); with 128-bit vectors only (CI's DOTNET_EnableAVX2=0
+        // run) Gemm.Multiply takes another kernel, which need not sum C in this chain's order (it failed there by an ulp).
+        Skip.IfNot(Vector256.IsHardwareAccelerated || Vector512.IsHardwareAccelerated,
+            "the axpy tiles run on 256- or 512-bit vectors only; this machine (or run) accelerates 128-bit vectors at most");
         Check<float>(m, n, k, transposeA, accumulate);
         Check<double>(m, n, k, transposeA, accumulate);
     }
