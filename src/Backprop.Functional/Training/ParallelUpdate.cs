@@ -82,8 +82,8 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
                         LearningRate = context.LearningRate, Layout = context.Layout, Offset = context.Offset,
                         Point = context.Point.IsEmpty ? default : context.Point[..split],
                     };
-                    next = prelude is null ? transform.Update(state, g[..split], theta[..split], low, in lowContext)
-                        : Interleaved(transform, state, g, theta, low, in lowContext, prelude, 0, split, ChunkLevels);
+                    prelude?.Run(g, 0, split);
+                    next = transform.Update(state, g[..split], theta[..split], low, in lowContext);
                 }
                 finally
                 {
@@ -105,55 +105,13 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
         }
     }
 
-    /// <summary>Levels of halving in <see cref="Interleaved"/>: 2³ chunks per thread.</summary>
-    private const int ChunkLevels = 3;
-
-    /// <summary>Prelude and update over θ[lo, hi) in 2^<paramref name="levels"/> chunks, each summed and then updated
-    /// while it is in L1, instead of the whole range summed and then the whole range updated (the summed half went
-    /// out to L2 and came back). The chunks are the buffers' cached halves of halves (<see cref="OptimizerBuffers{T}"/>
-    /// caches one split per view, so a steady-state step allocates nothing), boundaries at multiples of 64 elements. An
-    /// element-wise transform updates each element from that element alone and the step's scalars, so every chunk
-    /// returns the same state and the bits are those of one call.</summary>
-    /// <param name="transform">The element-wise transform.</param>
-    /// <param name="state">The state before the step.</param>
-    /// <param name="g">The whole gradient (the prelude addresses it by absolute index).</param>
-    /// <param name="theta">The whole θ.</param>
-    /// <param name="buffers">The moments' view of [lo, hi).</param>
-    /// <param name="context">The context of [lo, hi) (its Offset and Point start at lo).</param>
-    /// <param name="prelude">Run on each chunk before its update.</param>
-    /// <param name="lo">First element of the range.</param>
-    /// <param name="hi">End of the range.</param>
-    /// <param name="levels">Halvings left.</param>
-    private static OptimizerState Interleaved(GradientTransform transform, OptimizerState state, Span<T> g, Span<T> theta,
-        OptimizerBuffers<T> buffers, scoped in StepContext<T> context, IPrelude prelude, int lo, int hi, int levels)
-    {
-        int half = (hi - lo) / 2 & ~63;
-        if (levels == 0 || half < 64)
-        {
-            prelude.Run(g, lo, hi);
-            return transform.Update(state, g[lo..hi], theta[lo..hi], buffers, in context);
-        }
-        var (low, high) = buffers.Halves(half);
-        var lowContext = new StepContext<T>
-        {
-            LearningRate = context.LearningRate, Layout = context.Layout, Offset = context.Offset,
-            Point = context.Point.IsEmpty ? default : context.Point[..half],
-        };
-        var highContext = new StepContext<T>
-        {
-            LearningRate = context.LearningRate, Layout = context.Layout, Offset = context.Offset + half,
-            Point = context.Point.IsEmpty ? default : context.Point[half..],
-        };
-        Interleaved(transform, state, g, theta, low, in lowContext, prelude, lo, lo + half, levels - 1);
-        return Interleaved(transform, state, g, theta, high, in highContext, prelude, lo + half, hi, levels - 1);
-    }
-
     internal override unsafe void Execute(int part)
     {
         try
         {
             StepProbe.Mark(StepProbe.WorkerUpdateStart);
             int n = _length - _split;
+            _prelude?.Run(new Span<T>((T*)_g, _length), _split, _length);
             var theta = new Span<T>((T*)_theta + _split, n);
             var g = new Span<T>((T*)_g + _split, n);
             var context = new StepContext<T>
@@ -161,10 +119,7 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
                 LearningRate = _learningRate, Layout = _layout, Offset = _offset + _split,
                 Point = _point == 0 ? default : new ReadOnlySpan<T>((T*)_point + _split, n),
             };
-            if (_prelude is null) _transform!.Update(_state, g, theta, _high!, in context);
-            else
-                Interleaved(_transform!, _state, new Span<T>((T*)_g, _length), new Span<T>((T*)_theta, _length), _high!, in context,
-                    _prelude, _split, _length, ChunkLevels);
+            _transform!.Update(_state, g, theta, _high!, in context);
             StepProbe.Mark(StepProbe.WorkerUpdateEnd);
         }
 #pragma warning disable CA1031 // the worker thread must not die: the error is rethrown on the calling thread
