@@ -108,6 +108,7 @@ public static partial class Equations
                 Time = ws.Time,
                 Lengths = lengths,
                 Threads = ws.Threads,
+                Plans = ws.Plans(l),
                 DYIsDelta = l == last,
             };
             if (layer is Dense d) DenseKernel.Backward(d, in pass);

@@ -44,6 +44,7 @@ public static partial class Equations
                 Time = ws.Time,
                 Lengths = lengths,
                 Threads = ws.Threads,
+                Plans = ws.Plans(l),
             };
             if (layer is Dense d) DenseKernel.Forward(d, in pass);
             else layer.Forward(in pass);

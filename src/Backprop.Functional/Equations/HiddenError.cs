@@ -34,12 +34,18 @@ public static partial class Equations
     /// <param name="threads">Threads the GEMM may use.</param>
     /// <exception cref="ArgumentException">A span does not have the shape given.</exception>
     public static void InputGradient<T>(ReadOnlySpan<T> weight, ReadOnlySpan<T> delta, Span<T> gradient,
-        int inputs, int outputs, int threads = 1) where T : unmanaged, IFloatingPointIeee754<T>
+        int inputs, int outputs, int threads = 1) where T : unmanaged, IFloatingPointIeee754<T> =>
+        InputGradientPlanned(weight, delta, gradient, inputs, outputs, threads, plans: default);
+
+    /// <summary><see cref="InputGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, int, int)"/> through a layer's
+    /// kept GEMM plans (<see cref="Workspace{T}.Plans"/>; empty: planned per call).</summary>
+    internal static void InputGradientPlanned<T>(ReadOnlySpan<T> weight, ReadOnlySpan<T> delta, Span<T> gradient,
+        int inputs, int outputs, int threads, Span<GemmPlan> plans) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Shapes.RequireRows(gradient.Length, inputs, nameof(gradient));
         int batch = gradient.Length / inputs;
         Shapes.RequireLength(weight, outputs, inputs, nameof(weight));
         Shapes.RequireLength(delta, batch, outputs, nameof(delta));
-        Gemm.Multiply(delta, false, weight, false, gradient, batch, inputs, outputs, accumulate: false, threads);
+        Gemm.Multiply(plans, Gemm.InputGradientSlot, delta, false, weight, false, gradient, batch, inputs, outputs, accumulate: false, threads);
     }
 }

@@ -81,12 +81,108 @@ public static partial class Gemm
         Span<T> c, int m, int n, int k, bool accumulate, int threads = 1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        var plan = Plan<T>(m, n, k, transposeA, transposeB, threads);
+        Run(in plan, a, b, c, accumulate);
+    }
+
+    /// <summary>C ← (accumulate ? C : 0) + op(A)·op(B) on the kernel <paramref name="plan"/> chose: the same bits as
+    /// the unplanned <see cref="Multiply{T}(ReadOnlySpan{T}, bool, ReadOnlySpan{T}, bool, Span{T}, int, int, int, bool, int)"/>
+    /// with the plan's shape and threads, without its per-call decision.</summary>
+    /// <typeparam name="T">The type the plan was made for.</typeparam>
+    /// <param name="plan">From <see cref="Plan{T}"/>.</param>
+    /// <param name="a">A, [m × k] row-major, or [k × m] if the plan transposes A.</param>
+    /// <param name="b">B, [k × n] row-major, or [n × k] if the plan transposes B.</param>
+    /// <param name="c">C, [m × n] row-major; read only when <paramref name="accumulate"/>.</param>
+    /// <param name="accumulate">If true C ← C + op(A)·op(B); otherwise C ← op(A)·op(B).</param>
+    /// <exception cref="ArgumentException">The plan was not made by <see cref="Plan{T}"/> for <typeparamref name="T"/>,
+    /// or a span length does not match the plan's shape.</exception>
+    public static void Multiply<T>(in GemmPlan plan, ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (plan.ElementSize != Unsafe.SizeOf<T>())
+            throw new ArgumentException(plan.ElementSize == 0
+                ? "the plan was not made by Gemm.Plan (a default GemmPlan has no kernel)"
+                : $"the plan was made for {plan.ElementSize}-byte elements, not {typeof(T).Name}", nameof(plan));
+        Run(in plan, a, b, c, accumulate);
+    }
+
+    /// <summary>Chooses the kernel for op(A)[m × k]·op(B)[k × n] on at most <paramref name="threads"/> threads: the one
+    /// decision every product makes (thresholds above), made once so a caller with a fixed shape can keep it.</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="m">Rows of op(A) and C.</param>
+    /// <param name="n">Columns of op(B) and C.</param>
+    /// <param name="k">Columns of op(A) and rows of op(B).</param>
+    /// <param name="transposeA">Whether op(A) = Aᵀ.</param>
+    /// <param name="transposeB">Whether op(B) = Bᵀ.</param>
+    /// <param name="threads">Maximum threads for large products (≥ 1); the result does not depend on it.</param>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A dimension is negative or <paramref name="threads"/> &lt; 1.</exception>
+    public static GemmPlan Plan<T>(int m, int n, int k, bool transposeA, bool transposeB, int threads = 1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
             throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        int size = Unsafe.SizeOf<T>();
+        if (m == 0 || n == 0)
+            return new GemmPlan(m, n, k, transposeA, transposeB, threads, GemmKernel.Empty, 1, size);
+        if (k == 0)
+            return new GemmPlan(m, n, k, transposeA, transposeB, threads, GemmKernel.Zero, 1, size);
+
+        long volume = (long)m * n * k;
+        bool small = volume <= DirectVolume || m <= 2 || n <= 2;
+        bool streaming = m <= StreamRowsMax && (long)n * k >= StreamOperandMin;
+        int team = threads > 1 && (volume >= ParallelVolume || streaming) ? Math.Min(threads, Environment.ProcessorCount) : 1;
+        GemmKernel kernel;
+        if (transposeB && !transposeA && Tiles<T>.CanAxpy && m >= 8 && n >= 16
+            && ((k <= AxpyDepthMax && (long)k * n <= DirectOperandMax) || (k <= AxpyDepthSmallC && (long)m * n <= AxpyAreaMax)))
+            // A·Bᵀ with a shallow k: dot products of length k pay a horizontal sum per element and the packed path
+            // pays for packing, so transpose B (k·n values, 1/m of the work) and run the axpy tiles (65³: 63 → 85 GFLOP/s).
+            kernel = GemmKernel.TransposeThenAxpy;
+        else if (transposeB && !transposeA)
+        {
+            small |= n < MicroKernel<T>.NR / 2;
+            kernel = Tiles<T>.CanDot(k) && (small || (m <= DotRowsMax && (long)n * k <= DirectOperandMax)) ? GemmKernel.DotTiles
+                : small ? GemmKernel.Direct : GemmKernel.Packed;
+        }
+        else if (!transposeB && Tiles<T>.CanAxpy && (small || (k <= AxpyDepthMax && (long)k * n <= DirectOperandMax)
+                || (k <= AxpyDepthSmallC && (long)m * n <= AxpyAreaMax)))
+            kernel = GemmKernel.AxpyTiles;
+        else
+            kernel = small ? GemmKernel.Direct : GemmKernel.Packed;
+        return new GemmPlan(m, n, k, transposeA, transposeB, threads, kernel, kernel == GemmKernel.Direct ? 1 : team, size);
+    }
+
+    /// <summary>Which of a dense layer's three products a plan slot of <see cref="Workspace{T}.Plans"/> holds.</summary>
+    internal const int ForwardSlot = 0, WeightGradientSlot = 1, InputGradientSlot = 2, SlotsPerLayer = 3;
+
+    /// <summary>The unplanned <see cref="Multiply{T}(ReadOnlySpan{T}, bool, ReadOnlySpan{T}, bool, Span{T}, int, int, int, bool, int)"/>
+    /// through a layer's kept plan: <c>plans[slot]</c> is reused while the shape and threads are the same and re-planned
+    /// (and kept) when they change, e.g. for a last, shorter batch. Empty <paramref name="plans"/>: planned per call.</summary>
+    internal static void Multiply<T>(Span<GemmPlan> plans, int slot, ReadOnlySpan<T> a, bool transposeA, ReadOnlySpan<T> b,
+        bool transposeB, Span<T> c, int m, int n, int k, bool accumulate, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (plans.IsEmpty)
+        {
+            Multiply(a, transposeA, b, transposeB, c, m, n, k, accumulate, threads);
+            return;
+        }
+        ref GemmPlan plan = ref plans[slot];
+        if (!plan.Fits(m, n, k, transposeA, transposeB, threads, Unsafe.SizeOf<T>()))
+            plan = Plan<T>(m, n, k, transposeA, transposeB, threads);
+        Run(in plan, a, b, c, accumulate);
+    }
+
+    /// <summary>Checks the spans against the plan's shape and runs its kernel.</summary>
+    private static void Run<T>(in GemmPlan plan, ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int m = plan.M, n = plan.N, k = plan.K, team = plan.Team;
+        bool transposeA = plan.TransposeA, transposeB = plan.TransposeB;
         if (a.Length != (long)m * k)
             throw new ArgumentException(Mismatch("A", a.Length, "op(A)", m, k, transposeA, m, n, k), nameof(a));
         if (b.Length != (long)k * n)
@@ -94,60 +190,45 @@ public static partial class Gemm
         if (c.Length != (long)m * n)
             throw new ArgumentException(Mismatch("C", c.Length, "C", m, n, false, m, n, k), nameof(c));
 
-        if (m == 0 || n == 0)
-            return;
-        if (k == 0)
-        {
-            if (!accumulate)
-                c.Clear();
-            return;
-        }
-
         ref T ra = ref MemoryMarshal.GetReference(a);
         ref T rb = ref MemoryMarshal.GetReference(b);
         ref T rc = ref MemoryMarshal.GetReference(c);
-        long volume = (long)m * n * k;
-        bool small = volume <= DirectVolume || m <= 2 || n <= 2;
-        bool streaming = m <= StreamRowsMax && (long)n * k >= StreamOperandMin;
-        int team = threads > 1 && (volume >= ParallelVolume || streaming) ? Math.Min(threads, Environment.ProcessorCount) : 1;
-        if (transposeB && !transposeA && Tiles<T>.CanAxpy && m >= 8 && n >= 16
-            && ((k <= AxpyDepthMax && (long)k * n <= DirectOperandMax) || (k <= AxpyDepthSmallC && (long)m * n <= AxpyAreaMax)))
+        switch (plan.Kernel)
         {
-            // A·Bᵀ with a shallow k: dot products of length k pay a horizontal sum per element and the packed path
-            // pays for packing, so transpose B (k·n values, 1/m of the work) and run the axpy tiles (65³: 63 → 85 GFLOP/s).
-            ref T rbt = ref Scratch<T>.Transposed(k * n);
-            Packing<T>.Transpose(ref rb, n, k, ref rbt);
-            if (team < 2 || !Team<T>.TryRunTiles(Split.Axpy, ref ra, k, 1, ref rbt, ref rc, m, n, k, accumulate, team))
-                Tiles<T>.AxpyNN(ref ra, k, 1, ref rbt, ref rc, m, n, k, accumulate);
-            return;
-        }
-
-        if (transposeB && !transposeA)
-        {
-            if (Tiles<T>.CanDot(k) && (small || n < MicroKernel<T>.NR / 2 || (m <= DotRowsMax && (long)n * k <= DirectOperandMax)))
+            case GemmKernel.Empty:
+                return;
+            case GemmKernel.Zero:
+                if (!accumulate)
+                    c.Clear();
+                return;
+            case GemmKernel.TransposeThenAxpy:
             {
+                ref T rbt = ref Scratch<T>.Transposed(k * n);
+                Packing<T>.Transpose(ref rb, n, k, ref rbt);
+                if (team < 2 || !Team<T>.TryRunTiles(Split.Axpy, ref ra, k, 1, ref rbt, ref rc, m, n, k, accumulate, team))
+                    Tiles<T>.AxpyNN(ref ra, k, 1, ref rbt, ref rc, m, n, k, accumulate);
+                return;
+            }
+            case GemmKernel.DotTiles:
                 if (team < 2 || !Team<T>.TryRunTiles(Split.Dot, ref ra, k, 1, ref rb, ref rc, m, n, k, accumulate, team))
                     Tiles<T>.DotNT(ref ra, ref rb, ref rc, m, n, k, accumulate);
                 return;
+            case GemmKernel.AxpyTiles:
+            {
+                nint rs = transposeA ? 1 : k, ds = transposeA ? m : 1;
+                if (team < 2 || !Team<T>.TryRunTiles(Split.Axpy, ref ra, rs, ds, ref rb, ref rc, m, n, k, accumulate, team))
+                    Tiles<T>.AxpyNN(ref ra, rs, ds, ref rb, ref rc, m, n, k, accumulate);
+                return;
             }
-            small |= n < MicroKernel<T>.NR / 2;
+            case GemmKernel.Direct:
+                Direct<T>.Run(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate);
+                return;
+            default:
+                if (team > 1 && Team<T>.TryRun(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate, team))
+                    return;
+                Blocked<T>.Run(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate, 0, m, 0, n);
+                return;
         }
-        else if (!transposeB && Tiles<T>.CanAxpy && (small || (k <= AxpyDepthMax && (long)k * n <= DirectOperandMax)
-                || (k <= AxpyDepthSmallC && (long)m * n <= AxpyAreaMax)))
-        {
-            nint rs = transposeA ? 1 : k, ds = transposeA ? m : 1;
-            if (team < 2 || !Team<T>.TryRunTiles(Split.Axpy, ref ra, rs, ds, ref rb, ref rc, m, n, k, accumulate, team))
-                Tiles<T>.AxpyNN(ref ra, rs, ds, ref rb, ref rc, m, n, k, accumulate);
-            return;
-        }
-        if (small)
-        {
-            Direct<T>.Run(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate);
-            return;
-        }
-        if (team > 1 && Team<T>.TryRun(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate, team))
-            return;
-        Blocked<T>.Run(ref ra, transposeA, ref rb, transposeB, ref rc, m, n, k, accumulate, 0, m, 0, n);
     }
 
     private static string Mismatch(string name, int length, string op, int rows, int cols, bool transposed, int m, int n, int k)

@@ -29,7 +29,7 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
         var step = new ForwardStep<T>
         {
             Parameters = p.Theta, X = p.X, Z = p.Scratch, A = p.Y,
-            Inputs = layer.Inputs, Outputs = layer.Outputs, Threads = p.Threads,
+            Inputs = layer.Inputs, Outputs = layer.Outputs, Threads = p.Threads, Plans = p.Plans,
         };
         ActivationDispatch.Run(layer.Activation, ref step);
     }
@@ -46,11 +46,11 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
         }
         if (!p.DTheta.IsEmpty)
         {
-            Equations.WeightGradient(p.DY, p.X, p.DTheta[..weights], inputs, outputs, p.Threads);
+            Equations.WeightGradientPlanned(p.DY, p.X, p.DTheta[..weights], inputs, outputs, p.Threads, p.Plans);
             Equations.BiasGradient<T>(p.DY, p.DTheta.Slice(weights, outputs));
         }
         if (!p.DX.IsEmpty)
-            Equations.InputGradient(p.Theta[..weights], p.DY, p.DX, inputs, outputs, p.Threads);
+            Equations.InputGradientPlanned(p.Theta[..weights], p.DY, p.DX, inputs, outputs, p.Threads, p.Plans);
     }
 
     /// <summary>The R-operator of Forward: żˡ = V_W aˡ⁻¹ + Wˡ ȧˡ⁻¹ + v_b into ScratchDot (bias and the two products in one
@@ -141,6 +141,13 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
     /// <exception cref="ArgumentException">A span does not have the shape given.</exception>
     public static void Forward<TAct, T>(ReadOnlySpan<T> parameters, ReadOnlySpan<T> x, Span<T> z, Span<T> a,
         int inputs, int outputs, int threads = 1)
+        where TAct : struct, IActivation where T : unmanaged, IFloatingPointIeee754<T> =>
+        ForwardPlanned<TAct, T>(parameters, x, z, a, inputs, outputs, threads, plans: default);
+
+    /// <summary><see cref="Forward{TAct, T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, int, int, int)"/> through the
+    /// layer's kept GEMM plans (<see cref="Workspace{T}.Plans"/>; empty: planned per call).</summary>
+    internal static void ForwardPlanned<TAct, T>(ReadOnlySpan<T> parameters, ReadOnlySpan<T> x, Span<T> z, Span<T> a,
+        int inputs, int outputs, int threads, Span<GemmPlan> plans)
         where TAct : struct, IActivation where T : unmanaged, IFloatingPointIeee754<T>
     {
         Shapes.RequireLayerParameters(parameters.Length, inputs, outputs);
@@ -151,7 +158,7 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
         var w = parameters[..(outputs * inputs)];
         var b = parameters.Slice(outputs * inputs, outputs);
         for (int r = 0; r < batch; r++) b.CopyTo(z.Slice(r * outputs, outputs));
-        Gemm.Multiply(x, false, w, true, z, batch, outputs, inputs, accumulate: true, threads);
+        Gemm.Multiply(plans, Gemm.ForwardSlot, x, false, w, true, z, batch, outputs, inputs, accumulate: true, threads);
         TAct.Apply(z, a, outputs);
     }
 
@@ -160,9 +167,10 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
         public ReadOnlySpan<T> Parameters, X;
         public Span<T> Z, A;
         public int Inputs, Outputs, Threads;
+        public Span<GemmPlan> Plans;
 
         public readonly void Invoke<TAct>() where TAct : struct, IActivation =>
-            Forward<TAct, T>(Parameters, X, Z, A, Inputs, Outputs, Threads);
+            ForwardPlanned<TAct, T>(Parameters, X, Z, A, Inputs, Outputs, Threads, Plans);
     }
 
     /// <summary>BP1's form with ∂C/∂aˡ in place of ∇ₐC: δˡ = J_σ(zˡ)ᵀ ∂C/∂aˡ, in place.</summary>

@@ -86,7 +86,15 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
         }
         _buffer = MemoryOwner<T>.Allocate(offset, AllocationMode.Clear);
         _lengths = layers[0].Input.IsSequence ? new int[batch] : [];
+        _plans = new Kernels.GemmPlan[n * Kernels.Gemm.SlotsPerLayer];
     }
+
+    /// <summary>Each layer's kept GEMM plans (a dense layer's x·Wᵀ, δᵀ·a and δ·W), made on the first step and reused
+    /// while the rows and threads stay: a step runs none of the GEMM's per-call decision (<see cref="Kernels.GemmPlan"/>).</summary>
+    private readonly Kernels.GemmPlan[] _plans;
+
+    /// <summary>Layer <paramref name="layer"/>'s plan slots (<see cref="Kernels.Gemm.SlotsPerLayer"/> of them).</summary>
+    internal Span<Kernels.GemmPlan> Plans(int layer) => _plans.AsSpan(layer * Kernels.Gemm.SlotsPerLayer, Kernels.Gemm.SlotsPerLayer);
 
     /// <summary>Largest number of elements a workspace may hold (batch · the sum over layers of scratch plus twice the
     /// output, per sample; 3 · batch · the sum of the widths for dense layers): the most that one .NET array can hold,

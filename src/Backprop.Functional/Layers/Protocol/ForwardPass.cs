@@ -30,6 +30,10 @@ public readonly ref struct ForwardPass<T>
     /// Steps at or beyond a row's length are padding: they must not change y, ∂C/∂x or ∂C/∂θ.</summary>
     public ReadOnlySpan<int> Lengths { get; init; }
 
+    /// <summary>The layer's kept GEMM plans (<see cref="Workspace{T}.Plans"/>), reused while the shapes stay; empty: each
+    /// product is planned per call. Set by the network's passes; a layer kind of its own can ignore it.</summary>
+    internal Span<Kernels.GemmPlan> Plans { get; init; }
+
     /// <summary>Threads the layer's GEMMs may use.</summary>
     public int Threads { get; init; }
 }
