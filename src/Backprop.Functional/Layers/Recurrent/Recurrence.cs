@@ -273,8 +273,10 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             LstmSteps.PackBackward(whh, packed, hidden);
             stepWeights = packed;
         }
-        if (!RecurrentSplit<T, TCell>.TryBackward(s, L, stepWeights, p.DY, sequences, lengths, p.Threads))
-            BackwardSteps(s, L, stepWeights, p.DY, sequences, lengths, 0, rows, 1);   // as the forward pass: the one-thread steps
+        // [xₜ | hₜ₋₁] per (step, row) for the one ∂C/∂[W_ih | W_hh] GEMM, built by each range for its own rows
+        bool joined = !TCell.Separate && !p.DTheta.IsEmpty;
+        if (!RecurrentSplit<T, TCell>.TryBackward(s, L, stepWeights, p.DY, sequences, lengths, joined, p.Threads))
+            BackwardSteps(s, L, stepWeights, p.DY, sequences, lengths, joined, 0, rows, 1);   // as the forward pass: the one-thread steps
         for (int t = 0; t < time; t++) s[L.Norms + t] = T.Sqrt(s[L.Norms + t] + s[L.Norms + time + t]);   // the halves' ‖·‖²
 
         // ∂C/∂h₀ (∂C/∂c₀): kept for the caller, and summed into θ when learned.
@@ -298,26 +300,18 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             else
             {
                 // One GEMM for ∂C/∂[W_ih | W_hh] = Σ δᵀ[xₜ | hₜ₋₁]: δ is read (and packed) once, not twice
-                // (512 × 156 × 1792 for seq-MNIST: 5.3 ms against 5.7 + 1.6 as two).
+                // (512 × 156 × 1792 for seq-MNIST: 5.3 ms against 5.7 + 1.6 as two); [xₜ | hₜ₋₁] was built by the steps.
+                // On two threads each takes half of the gate rows, bias sums (one pass: b_ih's and b_hh's are equal) included.
                 int wide = inputs + hidden;
                 var xh = s.Slice(L.XH, time * rows * wide);
-                for (int t = 0; t < time; t++)
-                    for (int r = 0; r < rows; r++)
-                    {
-                        var row = xh.Slice((t * rows + r) * wide, wide);
-                        xt.Slice((t * rows + r) * inputs, inputs).CopyTo(row);
-                        s.Slice(L.H + t * step + r * hidden, hidden).CopyTo(row[inputs..]);
-                    }
                 var both = p.LayerScratch.Slice(StepWeights(inputs, hidden), gh * wide);
-                Equations.WeightGradient<T>(gates, xh, both, wide, gh, p.Threads);                                 // BP4 over (t, row)
-                for (int g = 0; g < gh; g++)
-                {
-                    both.Slice(g * wide, inputs).CopyTo(dwih.Slice(g * inputs, inputs));
-                    both.Slice(g * wide + inputs, hidden).CopyTo(dwhh.Slice(g * hidden, hidden));
-                }
+                RecurrentGradients<T>.Run(gates, xh, both, dwih, dwhh, dbih, dbhh, inputs, hidden, p.Threads);   // BP4 and BP3
             }
-            Equations.BiasGradient<T>(gates, dbih);                                                                // BP3
-            Equations.BiasGradient<T>(dgh, dbhh);
+            if (TCell.Separate)
+            {
+                Equations.BiasGradient<T>(gates, dbih);                                                            // BP3
+                Equations.BiasGradient<T>(dgh, dbhh);
+            }
             if (initial == InitialState.Learned)
             {
                 ColumnSums(d0[..step], p.DTheta.Slice(o, hidden), rows, hidden); o += hidden;
@@ -389,8 +383,9 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     /// in the DB (DC) buffers and ‖∂C/∂hₜ‖² of those rows at Norms + t (Norms + time + t for a range not starting at 0).
     /// For the LSTM from <see cref="TransposeRows"/> rows, <paramref name="whh"/> is W_hh packed (<see cref="LstmSteps"/>).</summary>
     internal static void BackwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
-        ReadOnlySpan<int> lengths, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<int> lengths, bool joined, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (joined) JoinedInputs(s, L, r0, n);
         if (Fused && L.Rows >= TransposeRows)
         {
             LstmSteps.Backward(s, L, whh, dy, sequences, lengths, r0, n);
@@ -444,6 +439,19 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
                         if (TCell.HasCell) savedC.Slice(r * hidden, hidden).CopyTo(dc.Slice(r * hidden, hidden));
                     }
         }
+    }
+
+    /// <summary>[xₜ | hₜ₋₁] of rows [r0, r0 + n) for every step into the XH rows, the B operand of ∂C/∂[W_ih | W_hh].</summary>
+    private static void JoinedInputs<T>(Span<T> s, in RecurrentLayout L, int r0, int n)
+    {
+        int rows = L.Rows, inputs = L.Inputs, hidden = L.Hidden, wide = inputs + hidden, step = L.Step;
+        for (int t = 0; t < L.Time; t++)
+            for (int r = r0; r < r0 + n; r++)
+            {
+                var row = s.Slice(L.XH + (t * rows + r) * wide, wide);
+                s.Slice(L.XT + (t * rows + r) * inputs, inputs).CopyTo(row);
+                s.Slice(L.H + t * step + r * hidden, hidden).CopyTo(row[inputs..]);
+            }
     }
 
     /// <summary>∂C/∂hₜ of rows [r0, r0 + n) into <paramref name="dh"/>: from the step after (<paramref name="dNext"/>,
