@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Backprop.Functional.Kernels;
 
@@ -188,6 +189,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         return [.. list];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Forward<T>(int inputs, int hidden, bool sequences, InitialState initial, scoped in ForwardPass<T> p)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -252,6 +254,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Backward<T>(int inputs, int hidden, bool sequences, InitialState initial, scoped in BackwardPass<T> p)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -273,8 +276,10 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             LstmSteps.PackBackward(whh, packed, hidden);
             stepWeights = packed;
         }
-        if (!RecurrentSplit<T, TCell>.TryBackward(s, L, stepWeights, p.DY, sequences, lengths, p.Threads))
-            BackwardSteps(s, L, stepWeights, p.DY, sequences, lengths, 0, rows, 1);   // as the forward pass: the one-thread steps
+        // [xₜ | hₜ₋₁] per (step, row) for the one ∂C/∂[W_ih | W_hh] GEMM, built by each range for its own rows
+        bool joined = !TCell.Separate && !p.DTheta.IsEmpty;
+        if (!RecurrentSplit<T, TCell>.TryBackward(s, L, stepWeights, p.DY, sequences, lengths, joined, p.Threads))
+            BackwardSteps(s, L, stepWeights, p.DY, sequences, lengths, joined, 0, rows, 1);   // as the forward pass: the one-thread steps
         for (int t = 0; t < time; t++) s[L.Norms + t] = T.Sqrt(s[L.Norms + t] + s[L.Norms + time + t]);   // the halves' ‖·‖²
 
         // ∂C/∂h₀ (∂C/∂c₀): kept for the caller, and summed into θ when learned.
@@ -298,26 +303,18 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             else
             {
                 // One GEMM for ∂C/∂[W_ih | W_hh] = Σ δᵀ[xₜ | hₜ₋₁]: δ is read (and packed) once, not twice
-                // (512 × 156 × 1792 for seq-MNIST: 5.3 ms against 5.7 + 1.6 as two).
+                // (512 × 156 × 1792 for seq-MNIST: 5.3 ms against 5.7 + 1.6 as two); [xₜ | hₜ₋₁] was built by the steps.
+                // On two threads each takes half of the gate rows, bias sums (one pass: b_ih's and b_hh's are equal) included.
                 int wide = inputs + hidden;
                 var xh = s.Slice(L.XH, time * rows * wide);
-                for (int t = 0; t < time; t++)
-                    for (int r = 0; r < rows; r++)
-                    {
-                        var row = xh.Slice((t * rows + r) * wide, wide);
-                        xt.Slice((t * rows + r) * inputs, inputs).CopyTo(row);
-                        s.Slice(L.H + t * step + r * hidden, hidden).CopyTo(row[inputs..]);
-                    }
                 var both = p.LayerScratch.Slice(StepWeights(inputs, hidden), gh * wide);
-                Equations.WeightGradient<T>(gates, xh, both, wide, gh, p.Threads);                                 // BP4 over (t, row)
-                for (int g = 0; g < gh; g++)
-                {
-                    both.Slice(g * wide, inputs).CopyTo(dwih.Slice(g * inputs, inputs));
-                    both.Slice(g * wide + inputs, hidden).CopyTo(dwhh.Slice(g * hidden, hidden));
-                }
+                RecurrentGradients<T>.Run(gates, xh, both, dwih, dwhh, dbih, dbhh, inputs, hidden, p.Threads);   // BP4 and BP3
             }
-            Equations.BiasGradient<T>(gates, dbih);                                                                // BP3
-            Equations.BiasGradient<T>(dgh, dbhh);
+            if (TCell.Separate)
+            {
+                Equations.BiasGradient<T>(gates, dbih);                                                            // BP3
+                Equations.BiasGradient<T>(dgh, dbhh);
+            }
             if (initial == InitialState.Learned)
             {
                 ColumnSums(d0[..step], p.DTheta.Slice(o, hidden), rows, hidden); o += hidden;
@@ -335,6 +332,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
 
     /// <summary>The forward steps for rows [r0, r0 + n): each step's W_hh hₜ₋₁ (one GEMM over those rows), the cell, and
     /// the padded rows' state held. Rows never mix before the weight gradients, so two ranges run on two threads.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ForwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, bool transposed, ReadOnlySpan<T> bhh,
         ReadOnlySpan<int> lengths, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -388,9 +386,11 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     /// vector–Jacobian product, and ∂C/∂hₜ₋₁ = δ_hₜ·W_hh (+ the cell's direct term). Leaves ∂C/∂h₀ (∂C/∂c₀) of those rows
     /// in the DB (DC) buffers and ‖∂C/∂hₜ‖² of those rows at Norms + t (Norms + time + t for a range not starting at 0).
     /// For the LSTM from <see cref="TransposeRows"/> rows, <paramref name="whh"/> is W_hh packed (<see cref="LstmSteps"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void BackwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
-        ReadOnlySpan<int> lengths, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<int> lengths, bool joined, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (joined) JoinedInputs(s, L, r0, n);
         if (Fused && L.Rows >= TransposeRows)
         {
             LstmSteps.Backward(s, L, whh, dy, sequences, lengths, r0, n);
@@ -446,8 +446,23 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         }
     }
 
+    /// <summary>[xₜ | hₜ₋₁] of rows [r0, r0 + n) for every step into the XH rows, the B operand of ∂C/∂[W_ih | W_hh].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void JoinedInputs<T>(Span<T> s, in RecurrentLayout L, int r0, int n)
+    {
+        int rows = L.Rows, inputs = L.Inputs, hidden = L.Hidden, wide = inputs + hidden, step = L.Step;
+        for (int t = 0; t < L.Time; t++)
+            for (int r = r0; r < r0 + n; r++)
+            {
+                var row = s.Slice(L.XH + (t * rows + r) * wide, wide);
+                s.Slice(L.XT + (t * rows + r) * inputs, inputs).CopyTo(row);
+                s.Slice(L.H + t * step + r * hidden, hidden).CopyTo(row[inputs..]);
+            }
+    }
+
     /// <summary>∂C/∂hₜ of rows [r0, r0 + n) into <paramref name="dh"/>: from the step after (<paramref name="dNext"/>,
     /// through W_hh and the cell) plus the loss's own, if it sees hₜ.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void IncomingGradient<T>(Span<T> dh, ReadOnlySpan<T> dNext, ReadOnlySpan<T> dy, bool sequences, ReadOnlySpan<int> lengths,
         int r0, int n, int hidden, int time, int t) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -525,6 +540,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     }
 
     /// <summary>[rows × time × n] → [time × rows × n].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ToTimeMajor<T>(ReadOnlySpan<T> x, Span<T> xt, int rows, int time, int n)
     {
         for (int r = 0; r < rows; r++)
@@ -533,6 +549,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     }
 
     /// <summary>[time × rows × n] → [rows × time × n].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FromTimeMajor<T>(ReadOnlySpan<T> xt, Span<T> x, int rows, int time, int n)
     {
         for (int t = 0; t < time; t++)
