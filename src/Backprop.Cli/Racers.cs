@@ -38,12 +38,12 @@ internal static class Racers
     private static double Rate(string text) =>
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double rate) ? rate : double.NaN;
 
-    /// <summary>Hessian-free's race settings <c>B/C/K</c> or <c>B/C/K/K0/γ</c>, then optionally <c>/held=H</c> and
-    /// <c>/floor=λ</c>: the gradient on B rows, Gv on the first C of them, CG at most K iterations, or a cap growing from K0
-    /// by γ per update up to K; H more rows per batch held out for backtracking, ρ and the line search (without them these
-    /// use the B rows); λ never below the floor.</summary>
+    /// <summary>Hessian-free's race settings <c>B/C/K</c> or <c>B/C/K/K0/γ</c>, then optionally <c>/held=H</c>,
+    /// <c>/floor=λ</c> and <c>/damping=λ₀</c>: the gradient on B rows, Gv on the first C of them, CG at most K iterations, or
+    /// a cap growing from K0 by γ per update up to K; H more rows per batch held out for backtracking, ρ and the line search
+    /// (without them these use the B rows); λ never below the floor; the first λ (default 1).</summary>
     internal sealed record HessianFreeRace(int Batch, int CurvatureRows, int MaxIterations, int InitialIterations = 0, double Growth = 1,
-        int HeldOut = 0, double Floor = 0);
+        int HeldOut = 0, double Floor = 0, double Damping = 1);
 
     internal static bool TryParseHessianFree(string text, out HessianFreeRace race)
     {
@@ -52,13 +52,14 @@ internal static class Racers
         int numeric = 0;
         while (numeric < all.Length && !all[numeric].Contains('=', StringComparison.Ordinal)) numeric++;
         int held = 0;
-        double floor = 0;
+        double floor = 0, damping = 0;
         for (int i = numeric; i < all.Length; i++)
         {
             string[] kv = all[i].Split('=');
             if (kv.Length != 2) return false;
             if (kv[0] == "held" && held == 0 && int.TryParse(kv[1], NumberStyles.None, CultureInfo.InvariantCulture, out held) && held is >= 1 and <= 1_000_000) continue;
             if (kv[0] == "floor" && floor == 0 && double.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out floor) && floor > 0 && double.IsFinite(floor)) continue;
+            if (kv[0] == "damping" && damping == 0 && double.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out damping) && damping > 0 && double.IsFinite(damping)) continue;
             return false;
         }
         var parts = all[..numeric];
@@ -70,7 +71,7 @@ internal static class Racers
         if (parts.Length == 5 && !(double.TryParse(parts[4], NumberStyles.Float, CultureInfo.InvariantCulture, out growth) && growth >= 1 && growth < 100))
             return false;
         if (w[1] > w[0] || (w.Length == 4 && w[3] > w[2])) return false;
-        race = new HessianFreeRace(w[0], w[1], w[2], w.Length == 4 ? w[3] : 0, growth, held, floor);
+        race = new HessianFreeRace(w[0], w[1], w[2], w.Length == 4 ? w[3] : 0, growth, held, floor, damping == 0 ? 1 : damping);
         return true;
     }
 
@@ -87,7 +88,7 @@ internal static class Racers
             // the library defaults (Gv on a quarter of 1000 rows, up to 250 iterations) take 2–7 s per update there.
             var hf = new HessianFreeRace(500, 100, 15);
             if (settings is not null && !TryParseHessianFree(settings, out hf))
-                throw new UsageException($"unknown optimizer '{name}' (hessian-free:B/C/K or B/C/K/K0/γ, then optionally /held=H and /floor=λ)");
+                throw new UsageException($"unknown optimizer '{name}' (hessian-free:B/C/K or B/C/K/K0/γ, then optionally /held=H, /floor=λ and /damping=λ₀)");
             return HessianFree(name, spec, s, hf);
         }
         switch (bare)
@@ -105,17 +106,25 @@ internal static class Racers
     private static Racer HessianFree(string name, NetworkSpec spec, OptimizerRace.RaceSettings s, HessianFreeRace r)
     {
         int rows = r.Batch + r.HeldOut;
-        var method = new HessianFreeOptions(CurvatureFraction: (double)r.CurvatureRows / r.Batch,
-            Solver: new ConjugateGradientOptions(MaxIterations: r.MaxIterations), InitialIterations: r.InitialIterations, IterationGrowth: r.Growth,
-            HeldOutFraction: (double)r.HeldOut / rows, MinDamping: r.Floor);
+        var method = Options(r);
         var c = CultureInfo.InvariantCulture;
         string cg = r.InitialIterations == 0
             ? string.Create(c, $"CG ≤ {r.MaxIterations}")
             : string.Create(c, $"CG ≤ ⌈{r.InitialIterations}·{r.Growth:G}ᵏ⌉ at update k, at most {r.MaxIterations}");
         string held = r.HeldOut == 0 ? "" : string.Create(c, $", backtracking, ρ and line search on {r.HeldOut} held-out rows");
         string floor = r.Floor == 0 ? "" : string.Create(c, $", λ ≥ {r.Floor:G}");
-        return new Racer(name, string.Create(c, $"Hessian-free, gradient on {r.Batch} rows, Gv on {r.CurvatureRows}, {cg}, preconditioned{held}{floor}"),
+        string damping = r.Damping == 1 ? "" : string.Create(c, $", λ₀ {r.Damping:G}");
+        return new Racer(name, string.Create(c, $"Hessian-free, gradient on {r.Batch} rows, Gv on {r.CurvatureRows}, {cg}, preconditioned{held}{floor}{damping}"),
             rows, net => new CurvatureStepper(method.Create<float>(spec, rows, s.Threads, s.Seed)));
+    }
+
+    /// <summary>The library options a Hessian-free race entry runs with.</summary>
+    internal static HessianFreeOptions Options(HessianFreeRace r)
+    {
+        int rows = r.Batch + r.HeldOut;
+        return new HessianFreeOptions(CurvatureFraction: (double)r.CurvatureRows / r.Batch,
+            Solver: new ConjugateGradientOptions(MaxIterations: r.MaxIterations), InitialIterations: r.InitialIterations, IterationGrowth: r.Growth,
+            HeldOutFraction: (double)r.HeldOut / rows, MinDamping: r.Floor, Damping: r.Damping);
     }
 
     private static Racer FirstOrder(string name, GradientTransform transform, int batch, string description) =>

@@ -51,15 +51,20 @@ public class OptimizerRaceTests
         string data = FakeMnist(dir);
         string prefix = Path.Combine(dir.Path, "hf");
         var r = Cli.Run("optimizer-race", "--task", "autoencoder", "--widths", "784-16-4-16-784", "--optimizers",
-            "hessian-free:40/10/5,hessian-free:40/8/6/2/1.5,hessian-free:40/10/5/held=20/floor=0.1", "--seconds", "0.3", "--evaluations", "2", "--data", data, "--out", prefix);
+            "hessian-free:40/10/5,hessian-free:40/8/6/2/1.5,hessian-free:40/10/5/held=20/floor=0.1/damping=45", "--seconds", "0.3", "--evaluations", "2", "--data", data, "--out", prefix);
         Assert.True(r.ExitCode == 0, r.ToString());
         string table = File.ReadAllText(prefix + ".md");
         Assert.Contains("| hessian-free:40/10/5 | Hessian-free, gradient on 40 rows, Gv on 10, CG ≤ 5, preconditioned |", table, StringComparison.Ordinal);
         Assert.Contains("| hessian-free:40/8/6/2/1.5 | Hessian-free, gradient on 40 rows, Gv on 8, CG ≤ ⌈2·1.5ᵏ⌉ at update k, at most 6, preconditioned |", table, StringComparison.Ordinal);
         Assert.Contains("| hessian-free:40/10/5 | 0.0 | 0.00 | 0 | ", table, StringComparison.Ordinal);   // the curves, from θ₀ on
-        Assert.Contains("| hessian-free:40/10/5/held=20/floor=0.1 | Hessian-free, gradient on 40 rows, Gv on 10, CG ≤ 5, preconditioned, backtracking, ρ and line search on 20 held-out rows, λ ≥ 0.1 |", table, StringComparison.Ordinal);
+        Assert.Contains("| hessian-free:40/10/5/held=20/floor=0.1/damping=45 | Hessian-free, gradient on 40 rows, Gv on 10, CG ≤ 5, preconditioned, backtracking, ρ and line search on 20 held-out rows, λ ≥ 0.1, λ₀ 45 |", table, StringComparison.Ordinal);
         Assert.True(Racers.TryParseHessianFree("500/100/15/held=250/floor=0.05", out var race), "held and floor");
         Assert.Equal(new Racers.HessianFreeRace(500, 100, 15, 0, 1, 250, 0.05), race);
+        Assert.Equal(1, race.Damping);   // λ₀ defaults to HessianFreeOptions' 1
+        Assert.True(Racers.TryParseHessianFree("500/100/15/damping=45/floor=0.3", out race), "damping, in any order");
+        Assert.Equal(new Racers.HessianFreeRace(500, 100, 15, 0, 1, 0, 0.3, 45), race);
+        var options = Racers.Options(race);
+        Assert.Equal((45.0, 0.3, 0.2, 15), (options.Damping, options.MinDamping, options.CurvatureFraction, options.Solver!.MaxIterations));
         Assert.Equal(750, Racers.Create("hessian-free:500/100/15/held=250", OptimizerRace.Spec(new OptimizerRace.RaceSettings(true,
             [784, 16, 784], ActivationKind.Sigmoid, [], 1, 1, 0, 1, "x")), new OptimizerRace.RaceSettings(true, [784, 16, 784],
             ActivationKind.Sigmoid, [], 1, 1, 0, 1, "x")).Batch);   // the held-out rows come from the data stream too
@@ -76,6 +81,10 @@ public class OptimizerRaceTests
     [InlineData("--optimizers", "hessian-free:500/100/15/floor=-1", "unknown optimizer 'hessian-free:500/100/15/floor=-1'")]
     [InlineData("--optimizers", "hessian-free:500/100/15/held=5/held=6", "unknown optimizer 'hessian-free:500/100/15/held=5/held=6'")]
     [InlineData("--optimizers", "hessian-free:500/100/15/lambda=1", "unknown optimizer 'hessian-free:500/100/15/lambda=1'")]
+    [InlineData("--optimizers", "hessian-free:500/100/15/damping=0", "unknown optimizer 'hessian-free:500/100/15/damping=0'")]
+    [InlineData("--optimizers", "hessian-free:500/100/15/damping=-45", "unknown optimizer 'hessian-free:500/100/15/damping=-45'")]
+    [InlineData("--optimizers", "hessian-free:500/100/15/damping=Infinity", "unknown optimizer 'hessian-free:500/100/15/damping=Infinity'")]
+    [InlineData("--optimizers", "hessian-free:500/100/15/damping=45/damping=9", "unknown optimizer 'hessian-free:500/100/15/damping=45/damping=9'")]
     [InlineData("--init", "he", "sparse")]
     [InlineData("--seconds", "0", "--seconds must be")]
     [InlineData("--widths", "784-x-10", "each width must be")]
