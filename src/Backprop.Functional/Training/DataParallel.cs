@@ -42,8 +42,8 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>θ of more bytes than this runs its shards one after another with the threads splitting each shard's
     /// GEMMs: every shard streams all of W and writes a whole gradient, so shards at once would double the memory traffic
     /// (784-1024-1024-10: 1.37× against 1.70× for split GEMMs). 2.5 MiB (was 1 MiB, a core's L2): on the untuned shapes
-    /// (bench/RESULTS.md, "Fifth pass") shards at once were faster at θ = 1.4 and 2.2 MB (1.21–1.33× against 1.15–1.19×;
-    /// 0.89–0.93× against 0.50–0.72×, five runs each) and slower at 3.1 and 3.6 MB (0.63–0.93× against 1.05–1.42×). The
+    /// (bench/RESULTS.md, "Fifth pass") shards at once were faster at θ = 1.4 and 2.2 MB (1.17–1.33× against 1.14–1.19×;
+    /// 0.59–0.93× against 0.50–0.72×, five runs each) and slower at 3.1 and 3.6 MB (0.63–0.93× against 1.05–1.42×). The
     /// bits are the same either way (the GEMMs give the same bits for any split). Settable for tests.</summary>
     internal static long MaxParallelBytes = 5L << 19;
 
