@@ -45,8 +45,8 @@ internal static class Scaling
                 if (only is null || shape.Name.Contains(only, StringComparison.OrdinalIgnoreCase)) GemmBreakdown(shape);
             return;
         }
-        Console.WriteLine("| shape | batch | MFLOP/step | θ KB | 1 thread steps/s | 2 GEMM threads | ratio | 2 threads, k = 2 | ratio | rule with k = 2 | load |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| shape | batch | MFLOP/step | θ KB | 1 thread steps/s | 2 GEMM threads | ratio | 2 threads, k = 2 | ratio | rule with k = 2 | k = 2, shards at once whatever θ | load |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var shape in Shapes)
         {
             if (only is not null && !shape.Name.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;
@@ -83,11 +83,14 @@ internal static class Scaling
         using var one = Make("1", 1, 1);
         using var gemm = Make("2 GEMM", 2, 1);
         using var shards = Make("2, k = 2", 2, 2);
-        Config[] configs = [one, gemm, shards];
+        using var atOnce = Make("2, k = 2, at once whatever θ", 2, 2);
+        Config[] configs = [one, gemm, shards, atOnce];
         long step = 0;
         int perRound = Math.Max(2, (int)(0.15e3 * 20 / mflop));   // ~0.15 s at ~20 GFLOP/s
+        long rule = (long)MaxParallelBytesField.GetValue(null)!;
         double Round(Config c)
         {
+            MaxParallelBytesField.SetValue(null, c == atOnce ? long.MaxValue : rule);
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < perRound; s++, step++)
                 Trainer.Step(c.Net, xs[step % xs.Length], ys[step % ys.Length], c.State);
@@ -103,13 +106,29 @@ internal static class Scaling
             var s = values.Order().ToArray();
             return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
         }
-        double r1 = Median(one.Rates), rg = Median(gemm.Rates), rs = Median(shards.Rates);
+        MaxParallelBytesField.SetValue(null, rule);
+        double r1 = Median(one.Rates), rg = Median(gemm.Rates), rs = Median(shards.Rates), ro = Median(atOnce.Rates);
         double pg = Median(one.Rates.Zip(gemm.Rates, (a, b) => b / a)), ps = Median(one.Rates.Zip(shards.Rates, (a, b) => b / a));
-        string rule = one.Net.Layout.Count * 4L > 1 << 20 ? "in turn, split GEMMs" : "at once";   // DataParallel.MaxParallelBytes
+        string picked = one.Net.Layout.Count * 4L > rule ? "in turn, split GEMMs" : "at once";   // DataParallel.MaxParallelBytes
         string load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {shape.Name} | {shape.Batch} | {mflop:F0} | {one.Net.Layout.Count * 4L / 1024} | {r1:F1} | {rg:F1} | {rg / r1:F2}× (rounds {pg:F2}×) | {rs:F1} | {rs / r1:F2}× (rounds {ps:F2}×) | {rule} | {load} |"));
+            $"| {shape.Name} | {shape.Batch} | {mflop:F0} | {one.Net.Layout.Count * 4L / 1024} | {r1:F1} | {rg:F1} | {rg / r1:F2}× (rounds {pg:F2}×) | {rs:F1} | {rs / r1:F2}× (rounds {ps:F2}×) | {picked} | {ro / r1:F2}× | {load} |"));
     }
+
+    private const string Why = "DataParallel<float> is compiled anyway (the trainer uses it) and DynamicDependency keeps its field";
+
+    /// <summary>DataParallel&lt;float&gt;.MaxParallelBytes (internal, the rule's θ threshold), by reflection as
+    /// DataParallelBench's switches: one more configuration runs k = 2 with the shards at once whatever θ.</summary>
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.DataParallel`1", "Backprop.Functional")]
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2055", Justification = Why)]
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("AOT", "IL3050", Justification = Why)]
+    private static System.Reflection.FieldInfo MaxParallelBytesFieldOf() =>
+        typeof(Network<float>).Assembly.GetType("Backprop.Functional.DataParallel`1")!.MakeGenericType(typeof(float))
+            .GetField("MaxParallelBytes", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+
+    private static readonly System.Reflection.FieldInfo MaxParallelBytesField = MaxParallelBytesFieldOf();
 
     /// <summary>Each layer's three products (forward x·Wᵀ, δ·W, δᵀ·a) on one and two threads, alternating; medians of
     /// 7 windows: which products lose the second core.</summary>

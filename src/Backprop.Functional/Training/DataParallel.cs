@@ -21,7 +21,7 @@ namespace Backprop.Functional;
 /// <remarks>
 /// <para><b>Threads: the rule.</b> The step's threads (<see cref="Workspace{T}.Threads"/>, the options' <c>Threads</c>)
 /// go either to the shards or to the GEMMs, never both, so the cores are never oversubscribed. With k = 1 they split the
-/// GEMMs and the update (intra-op). With k &gt; 1 and θ of at most <see cref="MaxParallelBytes"/> (1 MiB, a core's L2)
+/// GEMMs and the update (intra-op). With k &gt; 1 and θ of at most <see cref="MaxParallelBytes"/> (2.5 MiB, measured)
 /// min(threads, k, <see cref="Environment.ProcessorCount"/>) of them run shards at once, each shard's GEMMs on the thread
 /// that runs it (its workspace has <c>Threads = 1</c>). With a larger θ the shards run one after another and the threads
 /// split each shard's GEMMs, because a shard streams all the weights and writes a whole gradient, so two at once double
@@ -39,11 +39,13 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>Most threads a sharded step uses, whatever it is given: the cores (tests raise it to run 8 workers).</summary>
     internal static int ProcessorLimit = Environment.ProcessorCount;
 
-    /// <summary>θ of more bytes than this (a core's L2 on the machines measured) runs its shards one after another with
-    /// the threads splitting each shard's GEMMs: every shard streams all of W and writes a whole gradient, so shards at
-    /// once would double the memory traffic (784-1024-1024-10: 1.37× against 1.70× for split GEMMs). The bits are the
-    /// same either way (the GEMMs give the same bits for any split). Settable for tests.</summary>
-    internal static long MaxParallelBytes = 1 << 20;
+    /// <summary>θ of more bytes than this runs its shards one after another with the threads splitting each shard's
+    /// GEMMs: every shard streams all of W and writes a whole gradient, so shards at once would double the memory traffic
+    /// (784-1024-1024-10: 1.37× against 1.70× for split GEMMs). 2.5 MiB (was 1 MiB, a core's L2): on the untuned shapes
+    /// (bench/RESULTS.md, "Fifth pass") shards at once were faster at θ = 1.4 and 2.2 MB (1.17–1.33× against 1.14–1.19×;
+    /// 0.59–0.93× against 0.50–0.72×, five runs each) and slower at 3.1 and 3.6 MB (0.63–0.93× against 1.05–1.42×). The
+    /// bits are the same either way (the GEMMs give the same bits for any split). Settable for tests.</summary>
+    internal static long MaxParallelBytes = 5L << 19;
 
     private static readonly ConditionalWeakTable<Workspace<T>, DataParallel<T>> Sets = new();
 

@@ -32,7 +32,7 @@ namespace Backprop.Functional;
 /// thread each, and summed in a fixed order (synchronous data parallelism). The model is then the same bit for bit
 /// whatever <paramref name="Threads"/> is; this count is what changes the bits (k shards equal the unsharded step to
 /// rounding). The rule for the threads: with 1 (the default) they split the GEMMs and the update; with k &gt; 1 they run
-/// shards at once, each shard's GEMMs on one thread, when θ fits in 1 MiB (a core's L2), else the shards run in turn and
+/// shards at once, each shard's GEMMs on one thread, when θ fits in 2.5 MiB, else the shards run in turn and
 /// the threads split their GEMMs; never both, so no more than <paramref name="Threads"/> threads work. Feature networks
 /// only (a sequence network is refused).</param>
 public sealed record TrainingOptions(

@@ -114,6 +114,31 @@ public sealed class DataParallelTests
         }
     }
 
+    /// <summary>The rule's θ threshold sits where the untuned shapes measured it (bench/RESULTS.md, "Fifth pass"): shards
+    /// at once were faster at θ = 1.4 and 2.2 MB, in turn at 3.1 and 3.6 MB.</summary>
+    [Theory]
+    [InlineData(new[] { 1000, 333, 77, 10 }, true)]
+    [InlineData(new[] { 64, 500, 500, 500, 64 }, true)]
+    [InlineData(new[] { 784, 1000, 10 }, false)]
+    [InlineData(new[] { 300, 3001, 7 }, false)]
+    public void The_rule_runs_shards_at_once_up_to_the_measured_theta(int[] widths, bool atOnce)
+    {
+        var spec = NetworkSpec.Mlp(widths, ActivationKind.ReLU, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
+        int saved = DataParallel<float>.ProcessorLimit;
+        DataParallel<float>.ProcessorLimit = 2;   // the rule as on two cores, whatever runs the test
+        try
+        {
+            using var main = new Workspace<float>(spec.Layers, 16) { Threads = 2 };
+            var set = DataParallel<float>.For(spec, main, 2);
+            Assert.Equal(atOnce, !set.SplitGemms);
+            Assert.Equal(atOnce ? 2 : 1, set.Threads);
+        }
+        finally
+        {
+            DataParallel<float>.ProcessorLimit = saved;
+        }
+    }
+
     [Fact]
     public void Theta_is_the_same_bit_for_bit_for_1_2_and_8_threads_small_network() =>
         SameForEveryThreadCount<double>(Small, 4, 23);
