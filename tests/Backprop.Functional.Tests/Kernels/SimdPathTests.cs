@@ -7,7 +7,7 @@ namespace Backprop.Functional.Tests.Kernels;
 
 /// <summary>
 /// Which vector width the kernels run in this process, checked against what the CPU offers (/proc/cpuinfo) and what
-/// the runtime was told to use (DOTNET_EnableAVX512F=0, DOTNET_EnableAVX2=0, DOTNET_EnableHWIntrinsic=0). CI runs the
+/// the runtime was told to use (DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0, DOTNET_EnableHWIntrinsic=0). CI runs the
 /// kernel and equation suites again under each of those variables; this test shows those runs really take the
 /// 256-bit, 128-bit and scalar paths (the widest accelerated vector picks the GEMM micro-kernel and tiles).
 /// </summary>
@@ -31,7 +31,8 @@ public sealed class SimdPathTests(ITestOutputHelper output)
         int width = new[] { "avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl" }.All(has.Contains) ? 512
             : has.Contains("avx2") ? 256 : 128;
         // What the runtime was told.
-        if (Off("DOTNET_EnableAVX512F")) width = Math.Min(width, 256);
+        // .NET 10 reads DOTNET_EnableAVX512 (the older DOTNET_EnableAVX512F no longer turns 512-bit vectors off).
+        if (Off("DOTNET_EnableAVX512")) width = Math.Min(width, 256);
         if (Off("DOTNET_EnableAVX2") || Off("DOTNET_EnableAVX")) width = Math.Min(width, 128);
         if (Off("DOTNET_EnableHWIntrinsic")) width = 0;
 
