@@ -286,26 +286,45 @@ static partial class MnistMlp
             var acc = global::System.Runtime.Intrinsics.Vector512<T>.Zero;
             for (; i <= n - global::System.Runtime.Intrinsics.Vector512<T>.Count; i += global::System.Runtime.Intrinsics.Vector512<T>.Count)
                 acc += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w, (nuint)i) * global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)i);
-            sum = global::System.Runtime.Intrinsics.Vector512.Sum(acc);
+            sum = HorizontalSum<T>(acc);
         }
         else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector256<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector256<T>.Count)
         {
             var acc = global::System.Runtime.Intrinsics.Vector256<T>.Zero;
             for (; i <= n - global::System.Runtime.Intrinsics.Vector256<T>.Count; i += global::System.Runtime.Intrinsics.Vector256<T>.Count)
                 acc += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w, (nuint)i) * global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)i);
-            sum = global::System.Runtime.Intrinsics.Vector256.Sum(acc);
+            sum = HorizontalSum<T>(acc);
         }
         else if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector128<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector128<T>.Count)
         {
             var acc = global::System.Runtime.Intrinsics.Vector128<T>.Zero;
             for (; i <= n - global::System.Runtime.Intrinsics.Vector128<T>.Count; i += global::System.Runtime.Intrinsics.Vector128<T>.Count)
                 acc += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w, (nuint)i) * global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)i);
-            sum = global::System.Runtime.Intrinsics.Vector128.Sum(acc);
+            sum = HorizontalSum<T>(acc);
         }
         for (; i < n; i++)
             sum += global::System.Runtime.CompilerServices.Unsafe.Add(ref w, i) * global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i);
         return sum;
     }
+
+    /// <summary>The lanes of a 512-bit sum added: its 256-bit halves added, then as the 256-bit overload.
+    /// (Vector512.Sum reduces each half to a scalar in a chain of ≈ 24 shuffles and adds; folding the halves first takes 8.)</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static T HorizontalSum<T>(global::System.Runtime.Intrinsics.Vector512<T> a)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T> =>
+        HorizontalSum<T>(global::System.Runtime.Intrinsics.Vector512.GetLower(a) + global::System.Runtime.Intrinsics.Vector512.GetUpper(a));
+
+    /// <summary>The lanes of a 256-bit sum added: its 128-bit halves added, then Vector128.Sum.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static T HorizontalSum<T>(global::System.Runtime.Intrinsics.Vector256<T> a)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T> =>
+        global::System.Runtime.Intrinsics.Vector128.Sum(global::System.Runtime.Intrinsics.Vector256.GetLower(a) + global::System.Runtime.Intrinsics.Vector256.GetUpper(a));
+
+    /// <summary>The lanes of a 128-bit sum added (Vector128.Sum).</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static T HorizontalSum<T>(global::System.Runtime.Intrinsics.Vector128<T> a)
+        where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T> =>
+        global::System.Runtime.Intrinsics.Vector128.Sum(a);
 
     /// <summary>zⱼ = bⱼ + Σᵢ wⱼᵢxᵢ for four rows j of n (stride n) at once: four accumulators of the widest accelerated vector,
     /// x loaded once for the four; each row's lanes summed then its scalar tail, as <see cref="Dot{T}"/> sums one row.
@@ -334,10 +353,10 @@ static partial class MnistMlp
                 a2 += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w2, (nuint)i) * xv;
                 a3 += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref w3, (nuint)i) * xv;
             }
-            s0 = global::System.Runtime.Intrinsics.Vector512.Sum(a0);
-            s1 = global::System.Runtime.Intrinsics.Vector512.Sum(a1);
-            s2 = global::System.Runtime.Intrinsics.Vector512.Sum(a2);
-            s3 = global::System.Runtime.Intrinsics.Vector512.Sum(a3);
+            s0 = HorizontalSum<T>(a0);
+            s1 = HorizontalSum<T>(a1);
+            s2 = HorizontalSum<T>(a2);
+            s3 = HorizontalSum<T>(a3);
         }
         else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector256<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector256<T>.Count)
         {
@@ -354,10 +373,10 @@ static partial class MnistMlp
                 a2 += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w2, (nuint)i) * xv;
                 a3 += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref w3, (nuint)i) * xv;
             }
-            s0 = global::System.Runtime.Intrinsics.Vector256.Sum(a0);
-            s1 = global::System.Runtime.Intrinsics.Vector256.Sum(a1);
-            s2 = global::System.Runtime.Intrinsics.Vector256.Sum(a2);
-            s3 = global::System.Runtime.Intrinsics.Vector256.Sum(a3);
+            s0 = HorizontalSum<T>(a0);
+            s1 = HorizontalSum<T>(a1);
+            s2 = HorizontalSum<T>(a2);
+            s3 = HorizontalSum<T>(a3);
         }
         else if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && global::System.Runtime.Intrinsics.Vector128<T>.IsSupported && n >= global::System.Runtime.Intrinsics.Vector128<T>.Count)
         {
@@ -374,10 +393,10 @@ static partial class MnistMlp
                 a2 += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w2, (nuint)i) * xv;
                 a3 += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref w3, (nuint)i) * xv;
             }
-            s0 = global::System.Runtime.Intrinsics.Vector128.Sum(a0);
-            s1 = global::System.Runtime.Intrinsics.Vector128.Sum(a1);
-            s2 = global::System.Runtime.Intrinsics.Vector128.Sum(a2);
-            s3 = global::System.Runtime.Intrinsics.Vector128.Sum(a3);
+            s0 = HorizontalSum<T>(a0);
+            s1 = HorizontalSum<T>(a1);
+            s2 = HorizontalSum<T>(a2);
+            s3 = HorizontalSum<T>(a3);
         }
         for (; i < n; i++)
         {
