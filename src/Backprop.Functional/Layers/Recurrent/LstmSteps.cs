@@ -24,7 +24,6 @@ internal static class LstmSteps
 
     /// <summary>[W_ih | W_hh] [4H × (I + H)] (row by row into <paramref name="joined"/>, 4H·(I + H) values of free
     /// scratch) into B̃ of [xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ: k = I + H, n = 4H, one k block.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackForward<T>(ReadOnlySpan<T> wih, ReadOnlySpan<T> whh, Span<T> joined, Span<T> packed, int inputs, int hidden)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -38,7 +37,6 @@ internal static class LstmSteps
     }
 
     /// <summary>W_hh [4H × H] into B̃ of δₜ·W_hh: k = 4H, n = H, one k block.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackBackward<T>(ReadOnlySpan<T> whh, Span<T> packed, int hidden) where T : unmanaged, IFloatingPointIeee754<T> =>
         Gemm.Packing<T>.PackB(ref MemoryMarshal.GetReference(whh), false, hidden, 4 * hidden, 0, hidden, 0, 4 * hidden,
             ref MemoryMarshal.GetReference(packed));
@@ -46,7 +44,6 @@ internal static class LstmSteps
     /// <summary>The forward steps for rows [r0, r0 + n): per panel of MR rows, the gates' pre-activations
     /// [xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ as one product of depth I + H (x time-major in the scratch), then the cell, which adds
     /// <paramref name="bias"/> (b_ih + b_hh); padded rows hold their state.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Forward<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> packedB, ReadOnlySpan<T> bias, ReadOnlySpan<int> lengths, int r0, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -85,7 +82,6 @@ internal static class LstmSteps
     /// <summary>The backward steps for rows [r0, r0 + n), as <see cref="Recurrence{TCell}"/>.BackwardSteps: per panel
     /// of MR rows the cell's vector–Jacobian product, then ∂C/∂hₜ₋₁ = δₜ·W_hh for those rows; a padded row has δ = 0
     /// and passes ∂C/∂h and ∂C/∂c through.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Backward<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> packedB, ReadOnlySpan<T> dy, bool sequences,
         ReadOnlySpan<int> lengths, int r0, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {

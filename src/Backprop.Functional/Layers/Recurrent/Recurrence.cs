@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Backprop.Functional.Kernels;
 
@@ -189,7 +188,6 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         return [.. list];
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Forward<T>(int inputs, int hidden, bool sequences, InitialState initial, scoped in ForwardPass<T> p)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -254,7 +252,6 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Backward<T>(int inputs, int hidden, bool sequences, InitialState initial, scoped in BackwardPass<T> p)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -332,7 +329,6 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
 
     /// <summary>The forward steps for rows [r0, r0 + n): each step's W_hh hₜ₋₁ (one GEMM over those rows), the cell, and
     /// the padded rows' state held. Rows never mix before the weight gradients, so two ranges run on two threads.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ForwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, bool transposed, ReadOnlySpan<T> bhh,
         ReadOnlySpan<int> lengths, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -386,7 +382,6 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     /// vector–Jacobian product, and ∂C/∂hₜ₋₁ = δ_hₜ·W_hh (+ the cell's direct term). Leaves ∂C/∂h₀ (∂C/∂c₀) of those rows
     /// in the DB (DC) buffers and ‖∂C/∂hₜ‖² of those rows at Norms + t (Norms + time + t for a range not starting at 0).
     /// For the LSTM from <see cref="TransposeRows"/> rows, <paramref name="whh"/> is W_hh packed (<see cref="LstmSteps"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void BackwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
         ReadOnlySpan<int> lengths, bool joined, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -447,7 +442,6 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     }
 
     /// <summary>[xₜ | hₜ₋₁] of rows [r0, r0 + n) for every step into the XH rows, the B operand of ∂C/∂[W_ih | W_hh].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void JoinedInputs<T>(Span<T> s, in RecurrentLayout L, int r0, int n)
     {
         int rows = L.Rows, inputs = L.Inputs, hidden = L.Hidden, wide = inputs + hidden, step = L.Step;
@@ -462,7 +456,6 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
 
     /// <summary>∂C/∂hₜ of rows [r0, r0 + n) into <paramref name="dh"/>: from the step after (<paramref name="dNext"/>,
     /// through W_hh and the cell) plus the loss's own, if it sees hₜ.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void IncomingGradient<T>(Span<T> dh, ReadOnlySpan<T> dNext, ReadOnlySpan<T> dy, bool sequences, ReadOnlySpan<int> lengths,
         int r0, int n, int hidden, int time, int t) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -540,7 +533,6 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     }
 
     /// <summary>[rows × time × n] → [time × rows × n].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ToTimeMajor<T>(ReadOnlySpan<T> x, Span<T> xt, int rows, int time, int n)
     {
         for (int r = 0; r < rows; r++)
@@ -549,7 +541,6 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     }
 
     /// <summary>[time × rows × n] → [rows × time × n].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FromTimeMajor<T>(ReadOnlySpan<T> xt, Span<T> x, int rows, int time, int n)
     {
         for (int t = 0; t < time; t++)

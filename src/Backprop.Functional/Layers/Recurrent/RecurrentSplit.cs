@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Backprop.Functional.Kernels;
 
@@ -41,7 +40,6 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
 
     /// <summary>Rows [half, rows) on the pool's worker, rows [0, half) here, then one join; false (nothing run) when
     /// there is one thread, too few rows, or the pool is busy.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe bool TryRun(bool backward, Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> bhh,
         ReadOnlySpan<T> dy, bool transposed, bool sequences, ReadOnlySpan<int> lengths, int threads)
     {
@@ -88,7 +86,6 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     }
 
     /// <summary>The steps of rows [r0, r0 + n), forward or backward, over the pinned spans.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe void Range(int r0, int n)
     {
         var s = new Span<T>((T*)_scratch, _scratchLength);
@@ -134,7 +131,6 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
 
     /// <summary>All of it: on two threads when <paramref name="threads"/> ≥ 2, the product is large enough and the pool
     /// is free, else here.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void Run(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> both, Span<T> dwih, Span<T> dwhh, Span<T> dbih,
         Span<T> dbhh, int inputs, int hidden, int threads)
     {
@@ -174,7 +170,6 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
 
     /// <summary>Gate rows [g0, g1): ∂C/∂[W_ih | W_hh] into <paramref name="both"/> [GH × (I + H)] (then split into the two
     /// parameter tensors) and the bias gradient's columns (b_ih and b_hh share it: both only ever appear summed).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Rows(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> both, Span<T> dwih, Span<T> dwhh, Span<T> dbih, Span<T> dbhh,
         int inputs, int hidden, int g0, int g1)
     {
@@ -194,7 +189,6 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
         sums.CopyTo(dbhh[g0..g1]);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe void Part(int g0, int g1)
     {
         int wide = _inputs + _hidden, n = _gh * _count;
