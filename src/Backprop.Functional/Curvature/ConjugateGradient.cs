@@ -8,11 +8,13 @@ namespace Backprop.Functional;
 /// v ↦ Bv: minimises φ(d) = ½dᵀ(B + λI)d − bᵀd over d₀ + Kᵢ(M⁻¹(B + λI), M⁻¹r₀) at iteration i (Hestenes &amp;
 /// Stiefel 1952). Warm start from the caller's d, Martens' (2010 §4.4) relative-progress stopping rule, and the
 /// iterates at geometrically spaced iterations kept for CG backtracking (§4.6).
-/// <para>Threads: one solve at a time. Allocation: all buffers are rented in the constructor; <see cref="Solve{TOp}"/>
-/// allocates nothing.</para></summary>
+/// <para>Threads: one solve at a time; an iteration's vector work runs on two threads when the solver was made for two
+/// or more and n is large (<see cref="CgVectors{T}"/>: the same bits for any thread count). Allocation: all buffers are
+/// rented in the constructor; <see cref="Solve{TOp}"/> allocates nothing.</para></summary>
 /// <typeparam name="T">The element type.</typeparam>
 /// <remarks>φ is tracked as −½dᵀ(b + r) from the recurred residual r = b − (B + λI)d, two dot products per iteration
-/// and no extra product (Martens' code does the same). The residual is never recomputed from scratch: with B applied
+/// and no extra product (Martens' code does the same). An iteration's vector work is three fused passes
+/// (<see cref="CgVectors{T}"/>), its dot products added in double over fixed chunks. The residual is never recomputed from scratch: with B applied
 /// in <typeparamref name="T"/> = float it drifts from the true one after a few hundred iterations, which the progress
 /// rule stops long before.</remarks>
 public sealed class ConjugateGradient<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
@@ -21,14 +23,23 @@ public sealed class ConjugateGradient<T> : IDisposable where T : unmanaged, IFlo
     private readonly double[] _phi;            // φ at every iteration of the last solve, [MaxIterations + 1]
     private readonly int[] _keepAt;            // iterations whose iterate is kept, ascending
     private readonly int[] _keptIteration;     // per kept slot of the last solve: its iteration
+    private readonly CgVectors<T> _vectors;    // an iteration's vector work, fused and chunked
     private readonly int _n;
     private int _kept;
 
     /// <summary>A solver for systems of <paramref name="dimension"/> unknowns.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="dimension"/> is less than 1.</exception>
-    public ConjugateGradient(int dimension, ConjugateGradientOptions? options = null)
+    public ConjugateGradient(int dimension, ConjugateGradientOptions? options = null) : this(dimension, options, 1)
+    {
+    }
+
+    /// <summary>A solver for systems of <paramref name="dimension"/> unknowns whose vector work runs on up to
+    /// <paramref name="threads"/> threads (two at most are used; the iterates are the same bits for any count).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="dimension"/> or <paramref name="threads"/> is less than 1.</exception>
+    public ConjugateGradient(int dimension, ConjugateGradientOptions? options, int threads)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         Options = options ?? new ConjugateGradientOptions();
         _n = dimension;
         var keepAt = new List<int>();
@@ -41,6 +52,7 @@ public sealed class ConjugateGradient<T> : IDisposable where T : unmanaged, IFlo
         _keptIteration = new int[_keepAt.Length + 1];   // + the last iterate
         _phi = new double[Options.MaxIterations + 1];
         _buffer = MemoryOwner<T>.Allocate(checked((4 + _keptIteration.Length) * dimension), AllocationMode.Clear);
+        _vectors = new CgVectors<T>(dimension, threads);
     }
 
     /// <summary>The stopping and keeping rules.</summary>
@@ -104,8 +116,8 @@ public sealed class ConjugateGradient<T> : IDisposable where T : unmanaged, IFlo
         else
             while (i < cap)
             {
-                Apply(ref op, p, lambda, bp);
-                T pBp = TensorPrimitives.Dot<T>(p, bp);
+                op.Apply(p, bp);
+                T pBp = T.CreateSaturating(_vectors.DampAndCurvature(p, bp, lambda));   // Bp ← (B + λI)p
                 T alpha = rz / pBp;
                 if (!(pBp > T.Zero) || !T.IsFinite(alpha))
                 {
@@ -113,11 +125,10 @@ public sealed class ConjugateGradient<T> : IDisposable where T : unmanaged, IFlo
                     break;
                 }
                 i++;
-                TensorPrimitives.MultiplyAdd(p, alpha, d, d);      // d ← d + αp
-                TensorPrimitives.MultiplyAdd(bp, -alpha, r, r);    // r ← r − α(B + λI)p
-                Precondition(r, preconditioner, z);
-                T rzNext = TensorPrimitives.Dot<T>(r, z);
-                double phi = Phi(b, r, d);
+                // d ← d + αp, r ← r − α(B + λI)p, z ← M⁻¹r; φ(d) = −½dᵀ(b + r) from the same pass.
+                var (rzNew, db, dr) = _vectors.Advance(alpha, p, bp, d, r, preconditioner, z, b);
+                T rzNext = T.CreateSaturating(rzNew);
+                double phi = -0.5 * (db + dr);
                 _phi[i] = phi;
                 if (nextKeep < _keepAt.Length && _keepAt[nextKeep] == i)
                 {
@@ -134,7 +145,7 @@ public sealed class ConjugateGradient<T> : IDisposable where T : unmanaged, IFlo
                     stop = ConjugateGradientStop.Progress;
                     break;
                 }
-                TensorPrimitives.MultiplyAdd(p, rzNext / rz, z, p);   // p ← z + βp, β = rᵢ₊₁ᵀzᵢ₊₁ / rᵢᵀzᵢ
+                _vectors.Direction(rzNext / rz, z, p);   // p ← z + βp, β = rᵢ₊₁ᵀzᵢ₊₁ / rᵢᵀzᵢ
                 rz = rzNext;
             }
         if (_kept == 0 || _keptIteration[_kept - 1] != i) Keep(d, i);

@@ -35,7 +35,7 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
     /// <summary>An optimizer for <paramref name="spec"/> on batches of up to <paramref name="batch"/> rows.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="threads"/> is less than 1.</exception>
     public HessianFree(NetworkSpec spec, int batch, HessianFreeOptions? options = null, int threads = 1)
-        : this(Count(spec), options)
+        : this(Count(spec), options, threads)
     {
         _spec = spec;
         _curvature = new CurvatureWorkspace<T>(spec, batch, threads);
@@ -45,11 +45,11 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
     }
 
     /// <summary>An optimizer over <paramref name="dimension"/> parameters for <see cref="Step{TProblem}"/> alone.</summary>
-    internal HessianFree(int dimension, HessianFreeOptions? options)
+    internal HessianFree(int dimension, HessianFreeOptions? options, int threads = 1)
     {
         Options = options ?? new HessianFreeOptions();
         _n = dimension;
-        _cg = new ConjugateGradient<T>(dimension, Options.Solver);
+        _cg = new ConjugateGradient<T>(dimension, Options.Solver, threads);
         _buffer = MemoryOwner<T>.Allocate(checked(5 * dimension), AllocationMode.Clear);
         Damping = Options.Damping;
     }
