@@ -158,8 +158,26 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
     internal static void Preconditioner(Span<T> squared, T lambda, T exponent)
     {
         TensorPrimitives.Add(squared, lambda, squared);
-        TensorPrimitives.Pow(squared, exponent, squared);
+        if (exponent == T.CreateChecked(0.75)) ThreeQuarters(squared);
+        else TensorPrimitives.Pow(squared, exponent, squared);
         if (!T.IsFinite(TensorPrimitives.Sum<T>(squared)) || !(TensorPrimitives.Min<T>(squared) > T.Zero)) squared.Fill(T.One);
+    }
+
+    /// <summary>v ← v^¾ = √v·√√v, for Martens' ξ = ¾: two square roots and a product (a few ulps: PreconditionerTests) where
+    /// <see cref="TensorPrimitives.Pow{T}(ReadOnlySpan{T}, T, Span{T})"/> took 13 ms on the 2.8 M parameters of Martens'
+    /// 784-1000-500-250-30 autoencoder, 5 % of an update on two threads.</summary>
+    private static void ThreeQuarters(Span<T> v)
+    {
+        const int Block = 512;
+        Span<T> root = stackalloc T[Block];
+        for (int lo = 0; lo < v.Length; lo += Block)
+        {
+            var part = v.Slice(lo, Math.Min(Block, v.Length - lo));
+            var fourth = root[..part.Length];
+            TensorPrimitives.Sqrt(part, part);
+            TensorPrimitives.Sqrt(part, fourth);
+            TensorPrimitives.Multiply(part, fourth, part);
+        }
     }
 
     private static T CostAt<TProblem>(scoped ref TProblem problem, ReadOnlySpan<T> theta, ReadOnlySpan<T> d, T alpha, Span<T> trial)
