@@ -63,7 +63,7 @@ static partial class SeqClassifier
     public static void Initialize<T>(global::System.Span<T> theta)
         where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T> => global::Backprop.Functional.Initializer.Fill<T>(s_spec, theta, global::Backprop.Functional.Initialization.PyTorch, 0L);
 
-    /// <summary>The forward pass over a batch of sequences: layers 0 … 1 read each sequence step by step, then the dense head (layers 2 … 2)
+    /// <summary>The forward pass over a batch of sequences: layers 0 … 1 read each sequence step by step, then the dense head (layer 2)
     /// reads the state after each sequence's last step; returns aᴸ [rows × OutputSize], a view into <paramref name="ws"/>.</summary>
     /// <param name="theta">θ, [ParameterCount], in <see cref="Layout"/>.</param>
     /// <param name="x">Sequences, batch first, [rows × ws.Time × InputSize]; steps past a row's length (<c>ws.SetLengths</c>) are never read.</param>
