@@ -12,6 +12,11 @@ public static class Program
             GeneratedAlternation.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 7);
             return;
         }
+        if (args.Length > 0 && args[0] == "alternate-recurrent")   // RecurrentAlternation: generated recurrent networks against the runtime's, alternated
+        {
+            RecurrentAlternation.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 7);
+            return;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

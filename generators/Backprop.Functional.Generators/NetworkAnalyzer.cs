@@ -10,7 +10,7 @@ using Microsoft.CodeAnalysis.Diagnostics;
 
 namespace Backprop.Functional.Generators;
 
-/// <summary>Reports BPF001-BPF007 and BPF009-BPF011 for [Network] types, by running the same pure <see cref="Validation.Check"/> the
+/// <summary>Reports BPF001-BPF007 and BPF009-BPF014 for [Network] types, by running the same pure <see cref="Validation.Check"/> the
 /// generator runs; each problem is reported at its attribute (or at the type's name for BPF002).</summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class NetworkAnalyzer : DiagnosticAnalyzer
@@ -19,7 +19,8 @@ public sealed class NetworkAnalyzer : DiagnosticAnalyzer
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(
         Descriptors.SizesDoNotChain, Descriptors.NotStaticPartial, Descriptors.Unknown,
         Descriptors.LossDoesNotFit, Descriptors.NonPositiveSize, Descriptors.NoLayers, Descriptors.KindNotGenerated,
-        Descriptors.UnknownOptimizer, Descriptors.ValueOutOfRange, Descriptors.NotTaken);
+        Descriptors.UnknownOptimizer, Descriptors.ValueOutOfRange, Descriptors.NotTaken,
+        Descriptors.RecurrentAfterDense, Descriptors.NoDenseHead, Descriptors.RnnActivation);
 
     /// <inheritdoc/>
     public override void Initialize(AnalysisContext context)

@@ -30,7 +30,11 @@ public sealed partial class NetworkGenerator
         }
 
         /// <summary>The declared optimizer's members, when there is one.</summary>
-        internal static void DeclaredOptimizer(CodeWriter w, NetworkModel model)
+        /// <param name="w">The writer.</param>
+        /// <param name="model">The network.</param>
+        /// <param name="recurrent">A recurrent network: its workspaces take a time (CreateWorkspace(batch, time)) and it has
+        /// no one-sample fused step (the runtime's fused update knows dense layers only), so no declared TrainOnline.</param>
+        internal static void DeclaredOptimizer(CodeWriter w, NetworkModel model, bool recurrent = false)
         {
             if (model.Optimizer is not { Kind: { } kind } optimizer) return;
             string type = Lib + kind;
@@ -41,7 +45,7 @@ public sealed partial class NetworkGenerator
 
             w.Line("private static readonly " + type + " s_optimizer = " + declared + ";");
             w.Line();
-            w.Line("/// <summary>The declared optimizer, <c>" + declared.Replace(Lib, "") + "</c>: what the TrainStep and TrainOnline overloads without an");
+            w.Line("/// <summary>The declared optimizer, <c>" + declared.Replace(Lib, "") + "</c>: what the " + (recurrent ? "TrainStep overload" : "TrainStep and TrainOnline overloads") + " without an");
             w.Line("/// optimizer argument apply (the same record passed to the overloads that take one gives the same bits).</summary>");
             w.Line("public static " + type + " DeclaredOptimizer => s_optimizer;");
             w.Line();
@@ -74,7 +78,7 @@ public sealed partial class NetworkGenerator
             w.Line("}");
             w.Line();
 
-            if (!optimizer.Fuses) return;   // Momentum, RmsProp: no one-sample fused update (use TrainStep with one row)
+            if (recurrent || !optimizer.Fuses) return;   // Momentum, RmsProp: no one-sample fused update (use TrainStep with one row)
             w.Line("/// <summary>One training step on a single sample with the declared optimizer, ∂C/∂Wˡ formed inside the update and never stored:");
             w.Line(optimizer.OwnAdam
                 ? "/// this network's own Adam loops (Update0…), called directly. θ, the moments and the state end exactly as after"

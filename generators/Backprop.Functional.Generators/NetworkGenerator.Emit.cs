@@ -19,6 +19,7 @@ public sealed partial class NetworkGenerator
 
         public static string Network(NetworkModel model)
         {
+            if (IsRecurrent(model)) return RecurrentNetwork(model);   // recurrent layers, then a dense head: NetworkGenerator.Recurrent.cs
             var layers = model.Layers;
             int count = layers.Count;
             int last = count - 1;

@@ -19,6 +19,9 @@ public sealed partial class NetworkGenerator
     {
         public const string NetworkAttribute = "Backprop.Functional.NetworkAttribute";
         public const string DenseAttribute = "Backprop.Functional.DenseAttribute";
+        public const string RnnAttribute = "Backprop.Functional.RnnAttribute";
+        public const string LstmAttribute = "Backprop.Functional.LstmAttribute";
+        public const string GruAttribute = "Backprop.Functional.GruAttribute";
         public const string LayerAttribute = "Backprop.Functional.LayerAttribute";
         public const string OptimizerAttribute = "Backprop.Functional.OptimizerAttribute";
         private const string LibraryNamespace = "Backprop.Functional";
@@ -81,7 +84,14 @@ public sealed partial class NetworkGenerator
             foreach (var attribute in type.GetAttributes())
             {
                 if (!IsLayer(attribute)) continue;
-                var layer = attribute.AttributeClass!.ToDisplayString() == DenseAttribute ? ReadDense(attribute) : OtherKind(attribute);
+                var layer = attribute.AttributeClass!.ToDisplayString() switch
+                {
+                    DenseAttribute => ReadDense(attribute),
+                    RnnAttribute => ReadRecurrent(attribute, "Rnn"),
+                    LstmAttribute => ReadRecurrent(attribute, "Lstm"),
+                    GruAttribute => ReadRecurrent(attribute, "Gru"),
+                    _ => OtherKind(attribute),
+                };
                 if (layer is null) return null;
                 layers.Add(layer);
             }
@@ -165,6 +175,21 @@ public sealed partial class NetworkGenerator
             if (args[2].Kind != TypedConstantKind.Type) return null;
             var activation = args[2].Value as ITypeSymbol;
             return new LayerModel("Dense", inputs, outputs, Known(activation, "IActivation", KindNames.Activations),
+                activation?.ToDisplayString() ?? "null");
+        }
+
+        /// <summary>One [Rnn(inputs, hidden, φ)], [Lstm(inputs, hidden)] or [Gru(inputs, hidden)] application, or
+        /// <see langword="null"/> if unreadable. An Rnn's φ defaults to Tanh (the runtime's and PyTorch's default); the gated
+        /// kinds record "Tanh" too, unused.</summary>
+        public static LayerModel? ReadRecurrent(AttributeData attribute, string kind)
+        {
+            var args = attribute.ConstructorArguments;
+            if (attribute.AttributeConstructor is null || args.Length < 2) return null;
+            if (args[0].Value is not int inputs || args[1].Value is not int hidden) return null;
+            if (args.Length < 3 || args[2].IsNull) return new LayerModel(kind, inputs, hidden, "Tanh", "Tanh");
+            if (args[2].Kind != TypedConstantKind.Type) return null;
+            var activation = args[2].Value as ITypeSymbol;
+            return new LayerModel(kind, inputs, hidden, Known(activation, "IActivation", KindNames.Activations),
                 activation?.ToDisplayString() ?? "null");
         }
 

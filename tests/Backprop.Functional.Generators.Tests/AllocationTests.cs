@@ -59,6 +59,37 @@ public sealed class AllocationTests
         Assert.Equal(calls, state.Step);
     }
 
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(4, 7)]
+    public void TrainStep_SeqLstm_float_Adam_with_lengths_allocates_nothing_after_warmup(int batch, int time)
+    {
+        using var net = Network<float>.Create(SeqLstm.Spec, seed: 1);
+        using var ws = SeqLstm.CreateWorkspace<float>(batch, time);
+        ws.SetLengths([.. Enumerable.Range(0, batch).Select(r => time - r)]);
+        var optimizer = new Adam();
+        using var buffers = optimizer.CreateBuffers<float>(SeqLstm.ParameterCount);
+        var gradient = new float[SeqLstm.ParameterCount];
+        var x = new float[batch * time * SeqLstm.InputSize];
+        for (int i = 0; i < x.Length; i++) x[i] = (i % 11) / 11f - 0.5f;
+        var y = new float[batch];
+        var state = default(OptimizerState);
+        long calls = 0;
+        long allocated = SteadyState.AllocatedBytes(() => { SeqLstm.TrainStep(net.Parameters, x, y, ws, gradient, optimizer, ref state, buffers); calls++; });
+        Assert.Equal(0L, allocated);
+        Assert.Equal(calls, state.Step);
+    }
+
+    [Fact]
+    public void Predict_SeqStacked_double_one_sequence_allocates_nothing_after_warmup()
+    {
+        using var net = Network<double>.Create(SeqStacked.Spec, seed: 1);
+        using var predictor = new SeqStacked.Predictor<double>(net.Parameters);
+        var x = new double[6 * SeqStacked.InputSize];
+        for (int i = 0; i < x.Length; i++) x[i] = (i % 5) / 5.0;
+        Assert.Equal(0L, SteadyState.AllocatedBytes(() => predictor.Classify(x)));
+    }
+
     private static long MeasureTiny<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         using var net = Network<T>.Create(Tiny.Spec, seed: 1);

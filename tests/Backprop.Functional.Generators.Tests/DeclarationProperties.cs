@@ -57,8 +57,11 @@ public sealed class DeclarationProperties
 
     private static readonly Lazy<Compiled[]> s_networks = new(Compile);
 
-    /// <summary>A declaration drawn from <paramref name="random"/>: its source text.</summary>
-    internal static string Declaration(Random random, int index)
+    /// <summary>A declaration drawn from <paramref name="random"/>: its source text. With <paramref name="maxRecurrent"/> &gt; 0,
+    /// 0 … maxRecurrent recurrent layers ([Rnn] tanh or ReLU, [Lstm], [Gru]; 1–10 features, hidden 1–12, the last one's hidden
+    /// the dense head's input) come before the dense layers; with 0 (this suite) no extra draw is made, so the dense
+    /// declarations are the ones they always were.</summary>
+    internal static string Declaration(Random random, int index, int maxRecurrent = 0)
     {
         int depth = 1 + random.Next(4);
         var widths = new int[depth + 1];
@@ -71,6 +74,20 @@ public sealed class DeclarationProperties
         };
         var text = new StringBuilder("using Backprop.Functional;\nnamespace Declared;\n");
         text.Append("[Network(Loss = typeof(").Append(loss).Append("))]\n");
+        int recurrent = maxRecurrent > 0 ? random.Next(maxRecurrent + 1) : 0;
+        int features = recurrent > 0 ? 1 + random.Next(10) : 0;
+        for (int k = 0; k < recurrent; k++)
+        {
+            int hidden = k == recurrent - 1 ? widths[0] : 1 + random.Next(12);
+            text.Append(random.Next(4) switch
+            {
+                0 => $"[Rnn({features}, {hidden})]\n",
+                1 => $"[Rnn({features}, {hidden}, typeof(ReLU))]\n",
+                2 => $"[Lstm({features}, {hidden})]\n",
+                _ => $"[Gru({features}, {hidden})]\n",
+            });
+            features = hidden;
+        }
         for (int l = 0; l < depth; l++)
         {
             string activation = l == depth - 1 ? output : Hidden[random.Next(Hidden.Length)];

@@ -11,6 +11,7 @@ public sealed class SnapshotTests
     [InlineData("Tiny", Sources.Tiny)]
     [InlineData("Mix", Sources.Mix)]
     [InlineData("Declared", Sources.Declared)]
+    [InlineData("Recurrent", Sources.Recurrent)]
     public void Generated_source_matches_snapshot(string name, string source)
     {
         var result = GeneratorHarness.Run(source);

@@ -53,4 +53,17 @@ internal static class Sources
         [Dense(16, 1)]
         internal static partial class Declared;
         """;
+
+    public const string Recurrent = """
+        using Backprop.Functional;
+
+        namespace Samples;
+
+        [Network(Loss = typeof(SoftmaxCrossEntropy))]
+        [Optimizer(typeof(Adam), LearningRate = 1e-3)]
+        [Rnn(3, 8, typeof(ReLU))]
+        [Lstm(8, 16)]
+        [Dense(16, 4, typeof(Softmax))]
+        public static partial class SeqClassifier;
+        """;
 }

@@ -34,7 +34,7 @@ internal static class Descriptors
 
     public static readonly DiagnosticDescriptor NoLayers = new(
         "BPF006", "Network has no layers",
-        "'{0}' has no [Dense] layers; a network needs at least one",
+        "'{0}' has no layer attributes ([Dense], [Rnn], [Lstm], [Gru]); a network needs at least one",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor KindNotGenerated = new(
@@ -62,6 +62,21 @@ internal static class Descriptors
         "{0} does not take {1}; it takes {2}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor RecurrentAfterDense = new(
+        "BPF012", "Recurrent layer after a dense layer",
+        "Layer {0} ({1}) comes after dense layer {2}; recurrent layers come first, before every [Dense] layer (the last state feeds the dense head)",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NoDenseHead = new(
+        "BPF013", "Recurrent network without a dense head",
+        "Layer {0} ({1}) is the last layer; a generated recurrent network ends in at least one [Dense] layer that reads the last state",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor RnnActivation = new(
+        "BPF014", "An Rnn's activation is Tanh or ReLU",
+        "Layer {0} (Rnn) has activation {1}; an Rnn's activation is typeof(Tanh) or typeof(ReLU), as torch.nn.RNN's nonlinearity",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
         "BPF001" => SizesDoNotChain,
@@ -73,6 +88,9 @@ internal static class Descriptors
         "BPF009" => UnknownOptimizer,
         "BPF010" => ValueOutOfRange,
         "BPF011" => NotTaken,
+        "BPF012" => RecurrentAfterDense,
+        "BPF013" => NoDenseHead,
+        "BPF014" => RnnActivation,
         _ => NoLayers,
     };
 }

@@ -30,10 +30,11 @@ internal static class Validation
             problems.Add(New("BPF003", Site.Network, -1, model.LossDisplay, "loss", "ILoss"));
         if (model.Layers.Count == 0)
             problems.Add(New("BPF006", Site.Network, -1, model.TypeName));
+        int firstDense = -1;
         for (int l = 0; l < model.Layers.Count; l++)
         {
             var d = model.Layers[l];
-            if (d.Kind != "Dense")
+            if (!d.IsKnown)
             {
                 problems.Add(New("BPF007", Site.Layer, l, d.Kind));
                 continue;
@@ -41,13 +42,20 @@ internal static class Validation
             if (d.Inputs <= 0)
                 problems.Add(New("BPF005", Site.Layer, l, l.ToString(), "inputs", d.Inputs.ToString()));
             if (d.Outputs <= 0)
-                problems.Add(New("BPF005", Site.Layer, l, l.ToString(), "outputs", d.Outputs.ToString()));
-            if (l > 0 && model.Layers[l - 1].Kind == "Dense" && d.Inputs != model.Layers[l - 1].Outputs)
+                problems.Add(New("BPF005", Site.Layer, l, l.ToString(), d.IsRecurrent ? "hidden" : "outputs", d.Outputs.ToString()));
+            if (l > 0 && model.Layers[l - 1].IsKnown && d.Inputs != model.Layers[l - 1].Outputs)
                 problems.Add(New("BPF001", Site.Layer, l, l.ToString(), d.Inputs.ToString(), (l - 1).ToString(), model.Layers[l - 1].Outputs.ToString()));
             if (d.Activation is null)
                 problems.Add(New("BPF003", Site.Layer, l, d.ActivationDisplay, "activation", "IActivation"));
+            else if (d.Kind == "Rnn" && d.Activation is not ("Tanh" or "ReLU"))
+                problems.Add(New("BPF014", Site.Layer, l, l.ToString(), d.Activation));
+            if (d.IsRecurrent && firstDense >= 0)
+                problems.Add(New("BPF012", Site.Layer, l, l.ToString(), d.Kind, firstDense.ToString()));
+            if (d.Kind == "Dense" && firstDense < 0) firstDense = l;
         }
-        if (model.Loss is not null && model.Layers.Count > 0 && model.Layers[model.Layers.Count - 1].Activation is { } output
+        if (model.Layers.Count > 0 && model.Layers[model.Layers.Count - 1] is { IsRecurrent: true } lastRecurrent)
+            problems.Add(New("BPF013", Site.Layer, model.Layers.Count - 1, (model.Layers.Count - 1).ToString(), lastRecurrent.Kind));
+        else if (model.Loss is not null && model.Layers.Count > 0 && model.Layers[model.Layers.Count - 1].Activation is { } output
             && !KindNames.Fits(model.Loss, output))
         {
             problems.Add(New("BPF004", Site.Network, -1, model.Loss, output, KindNames.Misfit(model.Loss)));

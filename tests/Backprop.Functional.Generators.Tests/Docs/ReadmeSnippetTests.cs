@@ -84,6 +84,15 @@ public class ReadmeSnippetTests
             using var ws = Sine.CreateWorkspace<float>(batch: 1);
             var state = default(OptimizerState);
             """,
+        [("Generated networks", 2)] = """
+            using Backprop.Functional;
+            float[] theta = new float[SeqMnist.ParameterCount], gradient = new float[SeqMnist.ParameterCount];
+            float[] x = new float[64 * 28 * 28], y = new float[64 * 10], rows = new float[28 * 28];
+            int[] lengths = [.. Enumerable.Repeat(28, 64)];
+            Optimizer optimizer = new Adam();
+            var state = default(OptimizerState);
+            using var buffers = optimizer.CreateBuffers<float>(SeqMnist.ParameterCount);
+            """,
         [("Curvature and second-order optimisers", 0)] = "",
         [("Curvature and second-order optimisers", 1)] = """
             using Backprop.Functional;

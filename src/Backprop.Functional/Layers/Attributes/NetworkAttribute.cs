@@ -1,7 +1,8 @@
 namespace Backprop.Functional;
 
 /// <summary>Marks a <c>static partial class</c> as a generated network: the Backprop.Functional source generator
-/// reads the <see cref="DenseAttribute"/>s on the same class, in declaration order, and emits constant-sized
+/// reads the layer attributes on the same class (<see cref="DenseAttribute"/>, after recurrent <see cref="LstmAttribute"/>,
+/// <see cref="GruAttribute"/> or <see cref="RnnAttribute"/> layers if any), in declaration order, and emits constant-sized
 /// <c>Forward</c>, <c>Backward</c>, <c>TrainStep</c> and <c>Predict</c> methods unrolled layer by layer.
 /// <para>Threads: immutable, so one instance can be shared by any number of threads.</para></summary>
 /// <example><code>
@@ -11,7 +12,7 @@ namespace Backprop.Functional;
 /// public static partial class MnistMlp;
 /// </code></example>
 /// <remarks>Read only at compile time, by the generator; nothing looks at it by reflection, so it is NativeAOT-safe.
-/// Mistakes are compile-time diagnostics BPF001-BPF007 and BPF009-BPF011.</remarks>
+/// Mistakes are compile-time diagnostics BPF001-BPF007 and BPF009-BPF014.</remarks>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
 public sealed class NetworkAttribute : Attribute
 {
