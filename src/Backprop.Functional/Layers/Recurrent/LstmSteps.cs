@@ -81,10 +81,9 @@ internal static class LstmSteps
 
     /// <summary>The backward steps for rows [r0, r0 + n), as <see cref="Recurrence{TCell}"/>.BackwardSteps: per panel
     /// of MR rows the cell's vector–Jacobian product, then ∂C/∂hₜ₋₁ = δₜ·W_hh for those rows; a padded row has δ = 0
-    /// and passes ∂C/∂h and ∂C/∂c through. With <paramref name="joined"/> each panel's δ is also copied, while in L1,
-    /// into the DP region as the Ã panels of δᵀ (<see cref="PackDelta{T}"/>) for <see cref="WeightGradient{T}"/>.</summary>
+    /// and passes ∂C/∂h and ∂C/∂c through.</summary>
     internal static void Backward<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> packedB, ReadOnlySpan<T> dy, bool sequences,
-        ReadOnlySpan<int> lengths, bool joined, int r0, int n) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<int> lengths, int r0, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = L.Rows, h = L.Hidden, gh = L.GH, step = L.Step, time = L.Time, block = n * h, mr = Gemm.MicroKernel<T>.MR;
         ref T packedA = ref Gemm.Scratch<T>.PackedA(mr * gh);
@@ -110,107 +109,11 @@ internal static class LstmSteps
                     if (!lengths.IsEmpty && t >= lengths[r0 + r]) gates.Slice(r * gh, gh).Clear();
                     else CellBack(gates.Slice(r * gh, gh), tanhC.Slice(r * h, h), cPrev.Slice(r * h, h), dh.Slice(r * h, h), dc.Slice(r * h, h));
                 }
-                if (joined) PackDelta(gates.Slice(ir * gh, m * gh), s.Slice(L.DP, L.End - L.DP), gh, time * rows, t * rows + r0 + ir);
                 Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(gates), false, n, gh, ir, m, 0, gh, ref packedA);
                 PanelTimesPacked(ref packedA, ref b, gh, ref dNext[ir * h], h, m, add: false);
                 if (!lengths.IsEmpty)
                     for (int r = ir; r < ir + m; r++)
                         if (t >= lengths[r0 + r]) dh.Slice(r * h, h).CopyTo(dNext.Slice(r * h, h));
-            }
-        }
-    }
-
-    /// <summary>δ rows k0, k0 + 1, … (<paramref name="delta"/>, GH values each) into <paramref name="packed"/> as the
-    /// micro-kernel's Ã panels of δᵀ over all <paramref name="count"/> (step, row) pairs: panel p holds gates
-    /// [p·MR, p·MR + MR) k-major, MR values per k, so ∂C/∂[W_ih | W_hh] = δᵀ·[x | h] reads it as Gemm.Blocked's packing
-    /// would have left it (the last panel's rows past GH are zero).</summary>
-    internal static void PackDelta<T>(ReadOnlySpan<T> delta, Span<T> packed, int gh, int count, int k0) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int mr = Gemm.MicroKernel<T>.MR, panels = (gh + mr - 1) / mr, whole = gh / mr, rows = delta.Length / gh;
-        ref T src = ref MemoryMarshal.GetReference(delta);
-        ref T dst = ref MemoryMarshal.GetReference(packed);
-        nint stride = (nint)count * mr;
-        for (int r = 0; r < rows; r++)
-        {
-            ref T from = ref Unsafe.Add(ref src, (nint)r * gh);
-            ref T to = ref Unsafe.Add(ref dst, (nint)(k0 + r) * mr);
-            for (int p = 0; p < whole; p++)
-                Unsafe.CopyBlockUnaligned(ref Unsafe.As<T, byte>(ref Unsafe.Add(ref to, p * stride)),
-                    ref Unsafe.As<T, byte>(ref Unsafe.Add(ref from, p * mr)), (uint)(mr * Unsafe.SizeOf<T>()));
-            if (whole < panels)
-            {
-                var last = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref to, whole * stride), mr);
-                last.Clear();
-                MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref from, whole * mr), gh - whole * mr).CopyTo(last);
-            }
-        }
-    }
-
-    /// <summary>[xₜ | hₜ₋₁] of rows [r0, r0 + n) for every step into the XH region as the micro-kernel's B̃ panels over
-    /// all time·rows (step, row) pairs: panel q holds columns [q·NR, q·NR + NR) of I + H, k-major, NR values per k (zero past
-    /// I + H), as Gemm.Blocked's packing of [x | h] would have left it.</summary>
-    internal static void PackInputs<T>(Span<T> s, in RecurrentLayout L, int r0, int n) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int rows = L.Rows, inputs = L.Inputs, h = L.Hidden, wide = inputs + h, step = L.Step, nr = Gemm.MicroKernel<T>.NR;
-        int count = L.Time * rows;
-        var packed = s.Slice(L.XH, L.DP - L.XH);
-        for (int t = 0; t < L.Time; t++)
-            for (int r = r0; r < r0 + n; r++)
-            {
-                int k = t * rows + r;
-                var x = s.Slice(L.XT + k * inputs, inputs);
-                var hp = s.Slice(L.H + t * step + r * h, h);
-                for (int c0 = 0; c0 < wide; c0 += nr)
-                {
-                    var to = packed.Slice((c0 / nr * count + k) * nr, nr);
-                    int c1 = Math.Min(c0 + nr, wide), at = 0;
-                    if (c0 < inputs) { int e = Math.Min(c1, inputs); x[c0..e].CopyTo(to); at = e - c0; }
-                    if (c1 > inputs) { int b = Math.Max(c0, inputs) - inputs; hp[b..(c1 - inputs)].CopyTo(to[at..]); at += c1 - inputs - b; }
-                    to[at..].Clear();
-                }
-            }
-    }
-
-    /// <summary>∂C/∂[W_ih | W_hh] rows [g0, g1) of <paramref name="both"/> [GH × wide] = δᵀ·[x | h] over the
-    /// <paramref name="count"/> (step, row) pairs, from the Ã and B̃ panels the backward steps left
-    /// (<see cref="PackDelta{T}"/>, <see cref="PackInputs{T}"/>): Gemm.Blocked's k blocks and micro-kernel calls without
-    /// its packing, so each element is the same FMA chains and block sums, the same bits. g0 is a multiple of MR.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void WeightGradient<T>(ReadOnlySpan<T> packedDelta, ReadOnlySpan<T> packedInputs, Span<T> both, int gh, int wide, int count,
-        int g0, int g1) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int mr = Gemm.MicroKernel<T>.MR, nr = Gemm.MicroKernel<T>.NR, kcMax = Gemm.Blocked<T>.BlockDepth(count);
-        ref T a = ref MemoryMarshal.GetReference(packedDelta);
-        ref T b = ref MemoryMarshal.GetReference(packedInputs);
-        ref T c = ref MemoryMarshal.GetReference(both);
-        ref T tile = ref Gemm.Scratch<T>.Tile(mr * nr);
-        for (int pc = 0; pc < count; pc += kcMax)
-        {
-            int kc = Math.Min(kcMax, count - pc);
-            bool add = pc > 0;
-            for (int i = g0; i < g1; i += mr)
-            {
-                int rows = Math.Min(mr, g1 - i);
-                ref T ap = ref Unsafe.Add(ref a, ((nint)(i / mr) * count + pc) * mr);
-                for (int j = 0; j < wide; j += nr)
-                {
-                    int cols = Math.Min(nr, wide - j);
-                    ref T bp = ref Unsafe.Add(ref b, ((nint)(j / nr) * count + pc) * nr);
-                    ref T ct = ref Unsafe.Add(ref c, (nint)i * wide + j);
-                    if (rows == mr && cols == nr)
-                    {
-                        Gemm.MicroKernel<T>.Run(ref ap, ref bp, kc, ref ct, wide, add);
-                        continue;
-                    }
-                    Gemm.MicroKernel<T>.Run(ref ap, ref bp, kc, ref tile, nr, add: false);
-                    for (int r = 0; r < rows; r++)
-                    {
-                        ref T tr = ref Unsafe.Add(ref tile, (nint)r * nr);
-                        ref T cr = ref Unsafe.Add(ref ct, (nint)r * wide);
-                        for (int q = 0; q < cols; q++)
-                            Unsafe.Add(ref cr, q) = add ? Unsafe.Add(ref cr, q) + Unsafe.Add(ref tr, q) : Unsafe.Add(ref tr, q);
-                    }
-                }
             }
         }
     }

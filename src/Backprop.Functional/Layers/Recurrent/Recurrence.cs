@@ -80,8 +80,7 @@ internal readonly struct RecurrentLayout
         D0 = DC + (hasCell ? step : 0);
         Norms = D0 + states * step;
         XH = Norms + 2 * time;
-        DP = XH + (separate ? 0 : time * rows * JoinedWidth(hasCell, inputs, hidden));
-        End = DP + (hasCell ? time * rows * PackedGates(gh) : 0);
+        End = XH + (separate ? 0 : time * rows * (inputs + hidden));
     }
 
     /// <summary>Values per sample: time·(I + G·H·(1 + separate) + H·(states + extra)) + the per-step and gradient buffers.</summary>
@@ -91,20 +90,12 @@ internal readonly struct RecurrentLayout
         long perStep = inputs + gh * (separate ? 2 : 1) + hidden * (states + extra);
         long total = time * perStep + states * hidden + TempWidth(gates, hidden) + 2L * hidden + (hasCell ? hidden : 0) + states * hidden
             + 2L * time   // ‖∂C/∂hₜ‖ per step, and the second half's ‖·‖² (counted per sample; spare beyond one row)
-            + (separate ? 0 : time * (long)JoinedWidth(hasCell, inputs, hidden))   // [xₜ | hₜ₋₁] rows for the one weight-gradient GEMM
-            + (hasCell ? time * (long)PackedGates(checked((int)gh)) : 0);   // the LSTM's δ packed for it
+            + (separate ? 0 : time * ((long)inputs + hidden));   // [xₜ | hₜ₋₁] rows for the one weight-gradient GEMM
         return total <= int.MaxValue ? (int)total
             : throw new ArgumentOutOfRangeException(nameof(time), $"a recurrent layer [{inputs} → {hidden}] over {time} steps keeps {total} values per sample, more than an int indexes");
     }
 
     private static int TempWidth(int gates, int hidden) => Math.Max(gates, 4) * hidden;
-
-    /// <summary>Values per (step, row) of the XH region: I + H, or for the LSTM (whose fused steps write it as the GEMM
-    /// micro-kernel's B̃ panels, NR ≤ 32 columns each) I + H rounded up to 32.</summary>
-    private static int JoinedWidth(bool hasCell, int inputs, int hidden) => hasCell ? (inputs + hidden + 31) / 32 * 32 : inputs + hidden;
-
-    /// <summary>Values per (step, row) of the LSTM's packed δ: GH rounded up to 8 (MR ≤ 8 rows per Ã panel).</summary>
-    private static int PackedGates(int gh) => (gh + 7) / 8 * 8;
 
     public int Inputs { get; }
     public int Hidden { get; }
@@ -133,10 +124,6 @@ internal readonly struct RecurrentLayout
     /// <summary>[time × rows × (I + H)]: each (step, row)'s [xₜ | hₜ₋₁], built by the backward pass of a cell whose two
     /// weight gradients share δ (LSTM, RNN), so ∂C/∂[W_ih | W_hh] is one GEMM.</summary>
     public int XH { get; }
-
-    /// <summary>The LSTM's δ over every (step, row) as the GEMM micro-kernel's Ã panels of δᵀ ([⌈GH/MR⌉ × time·rows × MR],
-    /// written by its fused backward steps, <see cref="LstmSteps"/>), the A operand of ∂C/∂[W_ih | W_hh].</summary>
-    public int DP { get; }
     public int End { get; }
 
     public int Step => Rows * Hidden;
@@ -318,10 +305,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
                 int wide = inputs + hidden;
                 var xh = s.Slice(L.XH, time * rows * wide);
                 var both = p.LayerScratch.Slice(StepWeights(inputs, hidden), gh * wide);
-                // The LSTM's fused steps left δᵀ and [x | h] packed for the micro-kernel: no packing pass here.
-                var packedDelta = Fused && rows >= TransposeRows ? s.Slice(L.DP, L.End - L.DP) : default;
-                if (!packedDelta.IsEmpty) xh = s.Slice(L.XH, L.DP - L.XH);
-                RecurrentGradients<T>.Run(gates, xh, packedDelta, both, dwih, dwhh, dbih, dbhh, inputs, hidden, p.Threads);   // BP4 and BP3
+                RecurrentGradients<T>.Run(gates, xh, both, dwih, dwhh, dbih, dbhh, inputs, hidden, p.Threads);   // BP4 and BP3
             }
             if (TCell.Separate)
             {
@@ -401,13 +385,12 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     internal static void BackwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
         ReadOnlySpan<int> lengths, bool joined, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (joined) JoinedInputs(s, L, r0, n);
         if (Fused && L.Rows >= TransposeRows)
         {
-            if (joined) LstmSteps.PackInputs(s, L, r0, n);
-            LstmSteps.Backward(s, L, whh, dy, sequences, lengths, joined, r0, n);
+            LstmSteps.Backward(s, L, whh, dy, sequences, lengths, r0, n);
             return;
         }
-        if (joined) JoinedInputs(s, L, r0, n);
         int rows = L.Rows, hidden = L.Hidden, gh = L.GH, step = L.Step, time = L.Time, block = n * hidden;
         int temp = Math.Max(TCell.Gates, 4) * hidden;
         var dh = s.Slice(L.DA + r0 * hidden, block);

@@ -125,32 +125,29 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
 
     private static readonly RecurrentGradients<T> Shared = new();
 
-    private nint _delta, _xh, _packed, _both, _dwih, _dwhh, _dbih, _dbhh;
-    private int _inputs, _hidden, _gh, _count, _split, _xhLength, _packedLength;
+    private nint _delta, _xh, _both, _dwih, _dwhh, _dbih, _dbhh;
+    private int _inputs, _hidden, _gh, _count, _split;
     private Exception? _error;
 
     /// <summary>All of it: on two threads when <paramref name="threads"/> ≥ 2, the product is large enough and the pool
     /// is free, else here.</summary>
-    /// <remarks>With <paramref name="packedDelta"/> non-empty (the LSTM's fused steps), δᵀ and [x | h] are already the
-    /// micro-kernel's Ã and B̃ panels (<paramref name="xh"/> is then the packed B̃) and the product skips the packing.</remarks>
-    internal static unsafe void Run(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, ReadOnlySpan<T> packedDelta, Span<T> both, Span<T> dwih, Span<T> dwhh, Span<T> dbih,
+    internal static unsafe void Run(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> both, Span<T> dwih, Span<T> dwhh, Span<T> dbih,
         Span<T> dbhh, int inputs, int hidden, int threads)
     {
         int gh = dbih.Length, wide = inputs + hidden, count = delta.Length / gh, mr = Gemm.MicroKernel<T>.MR;
         int split = gh / 2 / mr * mr;
         if (threads < 2 || split == 0 || (long)gh * wide * count < MinimumVolume || !Gemm.Pool.TryEnter(1))
         {
-            Rows(delta, xh, packedDelta, both, dwih, dwhh, dbih, dbhh, inputs, hidden, 0, gh);
+            Rows(delta, xh, both, dwih, dwhh, dbih, dbhh, inputs, hidden, 0, gh);
             return;
         }
         try
         {
-            fixed (T* pd = delta, px = xh, pp = packedDelta, pb = both, pwi = dwih, pwh = dwhh, pbi = dbih, pbh = dbhh)   // pinned until the join
+            fixed (T* pd = delta, px = xh, pb = both, pwi = dwih, pwh = dwhh, pbi = dbih, pbh = dbhh)   // pinned until the join
             {
                 var job = Shared;
-                (job._delta, job._xh, job._packed, job._both, job._dwih, job._dwhh, job._dbih, job._dbhh) =
-                    ((nint)pd, (nint)px, (nint)pp, (nint)pb, (nint)pwi, (nint)pwh, (nint)pbi, (nint)pbh);
-                (job._xhLength, job._packedLength) = (xh.Length, packedDelta.Length);
+                (job._delta, job._xh, job._both, job._dwih, job._dwhh, job._dbih, job._dbhh) =
+                    ((nint)pd, (nint)px, (nint)pb, (nint)pwi, (nint)pwh, (nint)pbi, (nint)pbh);
                 (job._inputs, job._hidden, job._gh, job._count, job._split) = (inputs, hidden, gh, count, split);
                 job._error = null;
                 Gemm.Pool.Start(job, 1);
@@ -173,15 +170,12 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
 
     /// <summary>Gate rows [g0, g1): ∂C/∂[W_ih | W_hh] into <paramref name="both"/> [GH × (I + H)] (then split into the two
     /// parameter tensors) and the bias gradient's columns (b_ih and b_hh share it: both only ever appear summed).</summary>
-    internal static void Rows(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, ReadOnlySpan<T> packedDelta, Span<T> both, Span<T> dwih, Span<T> dwhh,
-        Span<T> dbih, Span<T> dbhh, int inputs, int hidden, int g0, int g1)
+    internal static void Rows(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> both, Span<T> dwih, Span<T> dwhh, Span<T> dbih, Span<T> dbhh,
+        int inputs, int hidden, int g0, int g1)
     {
         int gh = dbih.Length, wide = inputs + hidden, count = delta.Length / gh;
-        if (packedDelta.IsEmpty)
-            Gemm.Blocked<T>.Run(ref MemoryMarshal.GetReference(delta), true, ref MemoryMarshal.GetReference(xh), false,
-                ref MemoryMarshal.GetReference(both), gh, wide, count, false, g0, g1, 0, wide);   // BP4 over (t, row)
-        else
-            LstmSteps.WeightGradient(packedDelta, xh, both, gh, wide, count, g0, g1);   // the same, its operands packed already
+        Gemm.Blocked<T>.Run(ref MemoryMarshal.GetReference(delta), true, ref MemoryMarshal.GetReference(xh), false,
+            ref MemoryMarshal.GetReference(both), gh, wide, count, false, g0, g1, 0, wide);   // BP4 over (t, row)
         for (int g = g0; g < g1; g++)
         {
             both.Slice(g * wide, inputs).CopyTo(dwih.Slice(g * inputs, inputs));
@@ -198,8 +192,7 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
     private unsafe void Part(int g0, int g1)
     {
         int wide = _inputs + _hidden, n = _gh * _count;
-        Rows(new ReadOnlySpan<T>((T*)_delta, n), new ReadOnlySpan<T>((T*)_xh, _xhLength), new ReadOnlySpan<T>((T*)_packed, _packedLength),
-            new Span<T>((T*)_both, _gh * wide),
+        Rows(new ReadOnlySpan<T>((T*)_delta, n), new ReadOnlySpan<T>((T*)_xh, _count * wide), new Span<T>((T*)_both, _gh * wide),
             new Span<T>((T*)_dwih, _gh * _inputs), new Span<T>((T*)_dwhh, _gh * _hidden), new Span<T>((T*)_dbih, _gh),
             new Span<T>((T*)_dbhh, _gh), _inputs, _hidden, g0, g1);
     }
