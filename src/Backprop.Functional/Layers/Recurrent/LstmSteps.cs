@@ -97,7 +97,7 @@ internal static class LstmSteps
         for (int t = time - 1; t >= 0; t--)
         {
             Recurrence<LstmCell>.IncomingGradient(dh, dNext, dy, sequences, lengths, r0, n, h, time, t);
-            s[norms + t] = System.Numerics.Tensors.TensorPrimitives.SumOfSquares<T>(dh);   // the gradient-flow picture, ‖∂C/∂hₜ‖²
+            s[norms + t] = TensorPrimitives.SumOfSquares<T>(dh);   // the gradient-flow picture, ‖∂C/∂hₜ‖²
             var gates = s.Slice(L.G + (t * rows + r0) * gh, n * gh);
             var cPrev = s.Slice(L.C + t * step + r0 * h, block);
             var tanhC = s.Slice(L.Ex + t * step + r0 * h, block);
@@ -162,22 +162,27 @@ internal static class LstmSteps
         ref T cn = ref MemoryMarshal.GetReference(cNext);
         ref T tc = ref MemoryMarshal.GetReference(tanhC);
         ref T hn = ref MemoryMarshal.GetReference(hNext);
-        if (!bias.IsEmpty)
-        {
-            // the pre-activations plus b, in place: the product and the biases, then the gates, one row in L1
-            var pre = gates.Slice(0, 4 * h);
-            TensorPrimitives.Add(pre, bias, pre);
-        }
+        // the pre-activations plus b as each is read (the product and the biases, then the gates, one row in L1)
+        bool biased = !bias.IsEmpty;
+        ref T bi = ref MemoryMarshal.GetReference(bias);
         // float in 512-bit vectors where AVX-512 runs (the runtime's Vector<T> stays 256 bits wide), then the runtime's
         // width: the same operations per unit at every width, so the same bits
         if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
-            j = CellUnits<Wide512<T>, Vector512<T>, T>(ref gi, h, ref cp, ref cn, ref tc, ref hn, j);
+            j = CellUnits<Wide512<T>, Vector512<T>, T>(ref gi, ref bi, biased, h, ref cp, ref cn, ref tc, ref hn, j);
         if (VectorMath.Supported<T>())
-            j = CellUnits<WideVector<T>, Vector<T>, T>(ref gi, h, ref cp, ref cn, ref tc, ref hn, j);
+            j = CellUnits<WideVector<T>, Vector<T>, T>(ref gi, ref bi, biased, h, ref cp, ref cn, ref tc, ref hn, j);
         for (; j < h; j++)
         {
-            T i = Sigmoid(Unsafe.Add(ref gi, j)), f = Sigmoid(Unsafe.Add(ref gf, j));
-            T g = Tanh(Unsafe.Add(ref gg, j)), o = Sigmoid(Unsafe.Add(ref go, j));
+            T pi = Unsafe.Add(ref gi, j), pf = Unsafe.Add(ref gf, j), pg = Unsafe.Add(ref gg, j), po = Unsafe.Add(ref go, j);
+            if (biased)
+            {
+                pi += Unsafe.Add(ref bi, j);
+                pf += Unsafe.Add(ref bi, h + j);
+                pg += Unsafe.Add(ref bi, 2 * h + j);
+                po += Unsafe.Add(ref bi, 3 * h + j);
+            }
+            T i = Sigmoid(pi), f = Sigmoid(pf);
+            T g = Tanh(pg), o = Sigmoid(po);
             Unsafe.Add(ref gi, j) = i;
             Unsafe.Add(ref gf, j) = f;
             Unsafe.Add(ref gg, j) = g;
@@ -223,9 +228,10 @@ internal static class LstmSteps
     }
 
     /// <summary><see cref="Cell{T}"/>'s vector loop over units [j, …) in whole vectors of width <typeparamref name="TW"/>
-    /// (<see cref="Wide512{T}"/> for float where AVX-512 runs, else <see cref="WideVector{T}"/>); returns the units done.</summary>
+    /// (<see cref="Wide512{T}"/> for float where AVX-512 runs, else <see cref="WideVector{T}"/>), adding the biases at
+    /// <paramref name="bi"/> [4H] to the pre-activations when <paramref name="biased"/>; returns the units done.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int CellUnits<TW, TV, T>(ref T gi, int h, ref T cp, ref T cn, ref T tc, ref T hn, int j)
+    internal static int CellUnits<TW, TV, T>(ref T gi, ref T bi, bool biased, int h, ref T cp, ref T cn, ref T tc, ref T hn, int j)
         where TW : struct, IVectorWidth<TV, T>
         where TV : struct
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -236,10 +242,18 @@ internal static class LstmSteps
         for (; j + TW.Count <= h; j += TW.Count)
         {
             nuint u = (nuint)j;
-            var i = Sigmoid<TW, TV, T>(TW.Load(ref gi, u));
-            var f = Sigmoid<TW, TV, T>(TW.Load(ref gf, u));
-            var g = Tanh<TW, TV, T>(TW.Load(ref gg, u));
-            var o = Sigmoid<TW, TV, T>(TW.Load(ref go, u));
+            TV pi = TW.Load(ref gi, u), pf = TW.Load(ref gf, u), pg = TW.Load(ref gg, u), po = TW.Load(ref go, u);
+            if (biased)
+            {
+                pi = TW.Add(pi, TW.Load(ref bi, u));
+                pf = TW.Add(pf, TW.Load(ref bi, u + (nuint)h));
+                pg = TW.Add(pg, TW.Load(ref bi, u + (nuint)(2 * h)));
+                po = TW.Add(po, TW.Load(ref bi, u + (nuint)(3 * h)));
+            }
+            var i = Sigmoid<TW, TV, T>(pi);
+            var f = Sigmoid<TW, TV, T>(pf);
+            var g = Tanh<TW, TV, T>(pg);
+            var o = Sigmoid<TW, TV, T>(po);
             TW.Store(i, ref gi, u);
             TW.Store(f, ref gf, u);
             TW.Store(g, ref gg, u);
