@@ -7,7 +7,7 @@ namespace Backprop.Functional.Kernels;
 /// <summary>The operations of one vector width, as a type parameter: a kernel written once over a width
 /// <c>TW : IVectorWidth&lt;TV, T&gt;</c> (with TV its vector type, Vector512&lt;T&gt; or Vector256&lt;T&gt;) compiles to its
 /// own straight-line code for each width, with no per-call decision. A stand-in for the runtime's <c>ISimdVector</c>,
-/// which Vector256/512 do not implement publicly yet, holding only what the GEMM tiles use. The kernels' locals are the
+/// which Vector256/512 do not implement publicly yet, holding only what the GEMM tiles and the LSTM's cells use. The kernels' locals are the
 /// bare vector types, not wrappers: a one-field wrapper struct cost the micro-kernel's loop a register copy per FMA
 /// chain (the JIT's listing had 31 instructions per k step against 24), bare vectors give the same listing as the
 /// hand-written twins did (bench/RESULTS.md, "GEMM thresholds and compilation").</summary>
@@ -34,6 +34,34 @@ internal interface IVectorWidth<TV, T>
 
     /// <summary>x + y lane by lane.</summary>
     static abstract TV Add(TV x, TV y);
+
+    /// <summary>x − y lane by lane.</summary>
+    static abstract TV Subtract(TV x, TV y);
+
+    /// <summary>x · y lane by lane.</summary>
+    static abstract TV Multiply(TV x, TV y);
+
+    /// <summary>x / y lane by lane.</summary>
+    static abstract TV Divide(TV x, TV y);
+
+    /// <summary>−x lane by lane (the sign bit flipped).</summary>
+    static abstract TV Negate(TV x);
+
+    /// <summary>The runtime's lane-wise minimum of x and y for this width.</summary>
+    static abstract TV Min(TV x, TV y);
+
+    /// <summary>The runtime's lane-wise maximum of x and y for this width.</summary>
+    static abstract TV Max(TV x, TV y);
+
+    /// <summary>2ⁿ lane by lane for whole n in the normal exponent range, written into the exponent bits.</summary>
+    static abstract TV Pow2(TV n);
+
+    /// <summary><paramref name="value"/> in the lanes where x is a number, x (NaN) where it is NaN.</summary>
+    static abstract TV KeepNaN(TV x, TV value);
+
+    /// <summary>eˣ as the recurrent cells take it: float by <see cref="VectorMath.ExpClamped{TW, TV}"/> (about 1 ulp on
+    /// [−87, 88], clamped outside), double by the runtime's eˣ for this width.</summary>
+    static abstract TV GateExp(TV x);
 
     /// <summary>Bitwise x &amp; mask (a masked tail).</summary>
     static abstract TV And(TV x, TV mask);
@@ -68,6 +96,37 @@ internal readonly struct Wide512<T> : IVectorWidth<Vector512<T>, T>
     public static Vector512<T> Add(Vector512<T> x, Vector512<T> y) => x + y;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Subtract(Vector512<T> x, Vector512<T> y) => x - y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Multiply(Vector512<T> x, Vector512<T> y) => x * y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Divide(Vector512<T> x, Vector512<T> y) => x / y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Negate(Vector512<T> x) => -x;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Min(Vector512<T> x, Vector512<T> y) => Vector512.Min(x, y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Max(Vector512<T> x, Vector512<T> y) => Vector512.Max(x, y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Pow2(Vector512<T> n) => typeof(T) == typeof(float)
+        ? Vector512.ShiftLeft(Vector512.ConvertToInt32(n.As<T, float>()) + Vector512.Create(127), 23).As<int, T>()
+        : Vector512.ShiftLeft(Vector512.ConvertToInt64(n.As<T, double>()) + Vector512.Create(1023L), 52).As<long, T>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> KeepNaN(Vector512<T> x, Vector512<T> value) => Vector512.ConditionalSelect(Vector512.Equals(x, x), value, x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> GateExp(Vector512<T> x) => typeof(T) == typeof(float)
+        ? VectorMath.ExpClamped<Wide512<float>, Vector512<float>>(x.As<T, float>()).As<float, T>()
+        : Vector512.Exp(x.As<T, double>()).As<double, T>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> And(Vector512<T> x, Vector512<T> mask) => x & mask;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -99,6 +158,37 @@ internal readonly struct Wide256<T> : IVectorWidth<Vector256<T>, T>
     public static Vector256<T> Add(Vector256<T> x, Vector256<T> y) => x + y;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Subtract(Vector256<T> x, Vector256<T> y) => x - y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Multiply(Vector256<T> x, Vector256<T> y) => x * y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Divide(Vector256<T> x, Vector256<T> y) => x / y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Negate(Vector256<T> x) => -x;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Min(Vector256<T> x, Vector256<T> y) => Vector256.Min(x, y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Max(Vector256<T> x, Vector256<T> y) => Vector256.Max(x, y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Pow2(Vector256<T> n) => typeof(T) == typeof(float)
+        ? Vector256.ShiftLeft(Vector256.ConvertToInt32(n.As<T, float>()) + Vector256.Create(127), 23).As<int, T>()
+        : Vector256.ShiftLeft(Vector256.ConvertToInt64(n.As<T, double>()) + Vector256.Create(1023L), 52).As<long, T>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> KeepNaN(Vector256<T> x, Vector256<T> value) => Vector256.ConditionalSelect(Vector256.Equals(x, x), value, x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> GateExp(Vector256<T> x) => typeof(T) == typeof(float)
+        ? VectorMath.ExpClamped<Wide256<float>, Vector256<float>>(x.As<T, float>()).As<float, T>()
+        : Vector256.Exp(x.As<T, double>()).As<double, T>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> And(Vector256<T> x, Vector256<T> mask) => x & mask;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -106,4 +196,69 @@ internal readonly struct Wide256<T> : IVectorWidth<Vector256<T>, T>
 
     public static Vector256<T> TailMask(int tail) =>
         Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(Vector256<T>.Count - tail)));
+}
+
+/// <summary>The runtime's <see cref="Vector{T}"/> (256 bits with AVX2, 128 with SSE or Arm's AdvSimd, whatever 512-bit
+/// support exists): the width of the kernels' portable loops, which run on every machine with any vector unit.</summary>
+internal readonly struct WideVector<T> : IVectorWidth<Vector<T>, T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int Count => Vector<T>.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Load(ref T source, nuint index) => Vector.LoadUnsafe(ref source, index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Broadcast(T value) => new(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector<T> v, ref T destination, nuint index) => v.StoreUnsafe(ref destination, index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Fma(Vector<T> x, Vector<T> y, Vector<T> z) => typeof(T) == typeof(float)
+        ? Vector.FusedMultiplyAdd(x.As<T, float>(), y.As<T, float>(), z.As<T, float>()).As<float, T>()
+        : Vector.FusedMultiplyAdd(x.As<T, double>(), y.As<T, double>(), z.As<T, double>()).As<double, T>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Add(Vector<T> x, Vector<T> y) => x + y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Subtract(Vector<T> x, Vector<T> y) => x - y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Multiply(Vector<T> x, Vector<T> y) => x * y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Divide(Vector<T> x, Vector<T> y) => x / y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Negate(Vector<T> x) => -x;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Min(Vector<T> x, Vector<T> y) => Vector.Min(x, y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Max(Vector<T> x, Vector<T> y) => Vector.Max(x, y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Pow2(Vector<T> n) => typeof(T) == typeof(float)
+        ? Vector.ShiftLeft(Vector.ConvertToInt32(n.As<T, float>()) + new Vector<int>(127), 23).As<int, T>()
+        : Vector.ShiftLeft(Vector.ConvertToInt64(n.As<T, double>()) + new Vector<long>(1023), 52).As<long, T>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> KeepNaN(Vector<T> x, Vector<T> value) => Vector.ConditionalSelect(Vector.Equals(x, x), value, x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> GateExp(Vector<T> x) => typeof(T) == typeof(float)
+        ? VectorMath.ExpClamped<WideVector<float>, Vector<float>>(x.As<T, float>()).As<float, T>()
+        : Vector.Exp(x.As<T, double>()).As<double, T>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> And(Vector<T> x, Vector<T> mask) => x & mask;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector<T> v) => Vector.Sum(v);
+
+    public static Vector<T> TailMask(int tail) =>
+        Vector.GreaterThanOrEqual(Vector<T>.Indices, new Vector<T>(T.CreateTruncating(Vector<T>.Count - tail)));
 }

@@ -97,7 +97,7 @@ internal static class LstmSteps
         for (int t = time - 1; t >= 0; t--)
         {
             Recurrence<LstmCell>.IncomingGradient(dh, dNext, dy, sequences, lengths, r0, n, h, time, t);
-            s[norms + t] = System.Numerics.Tensors.TensorPrimitives.SumOfSquares<T>(dh);   // the gradient-flow picture, ‖∂C/∂hₜ‖²
+            s[norms + t] = TensorPrimitives.SumOfSquares<T>(dh);   // the gradient-flow picture, ‖∂C/∂hₜ‖²
             var gates = s.Slice(L.G + (t * rows + r0) * gh, n * gh);
             var cPrev = s.Slice(L.C + t * step + r0 * h, block);
             var tanhC = s.Slice(L.Ex + t * step + r0 * h, block);
@@ -162,40 +162,27 @@ internal static class LstmSteps
         ref T cn = ref MemoryMarshal.GetReference(cNext);
         ref T tc = ref MemoryMarshal.GetReference(tanhC);
         ref T hn = ref MemoryMarshal.GetReference(hNext);
-        if (!bias.IsEmpty)
-        {
-            // the pre-activations plus b, in place: the product and the biases, then the gates, one row in L1
-            var pre = gates.Slice(0, 4 * h);
-            TensorPrimitives.Add(pre, bias, pre);
-        }
+        // the pre-activations plus b as each is read (the product and the biases, then the gates, one row in L1)
+        bool biased = !bias.IsEmpty;
+        ref T bi = ref MemoryMarshal.GetReference(bias);
+        // float in 512-bit vectors where AVX-512 runs (the runtime's Vector<T> stays 256 bits wide), then the runtime's
+        // width: the same operations per unit at every width, so the same bits
         if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
-            j = Cell512(ref Unsafe.As<T, float>(ref gi), h, ref Unsafe.As<T, float>(ref cp), ref Unsafe.As<T, float>(ref cn),
-                ref Unsafe.As<T, float>(ref tc), ref Unsafe.As<T, float>(ref hn));
+            j = CellUnits<Wide512<T>, Vector512<T>, T>(ref gi, ref bi, biased, h, ref cp, ref cn, ref tc, ref hn, j);
         if (VectorMath.Supported<T>())
-        {
-            int w = Vector<T>.Count;
-            for (; j + w <= h; j += w)
-            {
-                nuint u = (nuint)j;
-                var i = Sigmoid(Vector.LoadUnsafe(ref gi, u));
-                var f = Sigmoid(Vector.LoadUnsafe(ref gf, u));
-                var g = Tanh(Vector.LoadUnsafe(ref gg, u));
-                var o = Sigmoid(Vector.LoadUnsafe(ref go, u));
-                i.StoreUnsafe(ref gi, u);
-                f.StoreUnsafe(ref gf, u);
-                g.StoreUnsafe(ref gg, u);
-                o.StoreUnsafe(ref go, u);
-                var c = Fma(f, Vector.LoadUnsafe(ref cp, u), i * g);
-                var t = Tanh(c);
-                c.StoreUnsafe(ref cn, u);
-                t.StoreUnsafe(ref tc, u);
-                (o * t).StoreUnsafe(ref hn, u);
-            }
-        }
+            j = CellUnits<WideVector<T>, Vector<T>, T>(ref gi, ref bi, biased, h, ref cp, ref cn, ref tc, ref hn, j);
         for (; j < h; j++)
         {
-            T i = Sigmoid(Unsafe.Add(ref gi, j)), f = Sigmoid(Unsafe.Add(ref gf, j));
-            T g = Tanh(Unsafe.Add(ref gg, j)), o = Sigmoid(Unsafe.Add(ref go, j));
+            T pi = Unsafe.Add(ref gi, j), pf = Unsafe.Add(ref gf, j), pg = Unsafe.Add(ref gg, j), po = Unsafe.Add(ref go, j);
+            if (biased)
+            {
+                pi += Unsafe.Add(ref bi, j);
+                pf += Unsafe.Add(ref bi, h + j);
+                pg += Unsafe.Add(ref bi, 2 * h + j);
+                po += Unsafe.Add(ref bi, 3 * h + j);
+            }
+            T i = Sigmoid(pi), f = Sigmoid(pf);
+            T g = Tanh(pg), o = Sigmoid(po);
             Unsafe.Add(ref gi, j) = i;
             Unsafe.Add(ref gf, j) = f;
             Unsafe.Add(ref gg, j) = g;
@@ -224,29 +211,9 @@ internal static class LstmSteps
         ref T dhr = ref MemoryMarshal.GetReference(dh);
         ref T dcr = ref MemoryMarshal.GetReference(dc);
         if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
-            j = CellBack512(ref Unsafe.As<T, float>(ref gi), h, ref Unsafe.As<T, float>(ref tcr), ref Unsafe.As<T, float>(ref cp),
-                ref Unsafe.As<T, float>(ref dhr), ref Unsafe.As<T, float>(ref dcr));
+            j = CellBackUnits<Wide512<T>, Vector512<T>, T>(ref gi, h, ref tcr, ref cp, ref dhr, ref dcr, j);
         if (VectorMath.Supported<T>())
-        {
-            int w = Vector<T>.Count;
-            var one = Vector<T>.One;
-            for (; j + w <= h; j += w)
-            {
-                nuint u = (nuint)j;
-                var i = Vector.LoadUnsafe(ref gi, u);
-                var f = Vector.LoadUnsafe(ref gf, u);
-                var g = Vector.LoadUnsafe(ref gg, u);
-                var o = Vector.LoadUnsafe(ref go, u);
-                var t = Vector.LoadUnsafe(ref tcr, u);
-                var d = Vector.LoadUnsafe(ref dhr, u);
-                var c = Fma(one - t * t, o * d, Vector.LoadUnsafe(ref dcr, u));   // ∂C/∂cₜ += ∂C/∂hₜ ⊙ o ⊙ (1 − tanh²cₜ)
-                (o * (one - o) * (d * t)).StoreUnsafe(ref go, u);                  // δo
-                (i * (one - i) * (c * g)).StoreUnsafe(ref gi, u);                  // δi
-                ((one - g * g) * (c * i)).StoreUnsafe(ref gg, u);                  // δg
-                (f * (one - f) * (c * Vector.LoadUnsafe(ref cp, u))).StoreUnsafe(ref gf, u);   // δf
-                (c * f).StoreUnsafe(ref dcr, u);                                   // ∂C/∂cₜ₋₁
-            }
-        }
+            j = CellBackUnits<WideVector<T>, Vector<T>, T>(ref gi, h, ref tcr, ref cp, ref dhr, ref dcr, j);
         for (; j < h; j++)
         {
             T i = Unsafe.Add(ref gi, j), f = Unsafe.Add(ref gf, j), g = Unsafe.Add(ref gg, j), o = Unsafe.Add(ref go, j);
@@ -260,136 +227,107 @@ internal static class LstmSteps
         }
     }
 
-    /// <summary><see cref="Cell{T}"/>'s vector loop in 512-bit float vectors (16 units a pass where AVX-512 runs; the
-    /// runtime's Vector&lt;T&gt; stays 256 bits wide): the same operations per unit, so the same bits; returns the units done.</summary>
+    /// <summary><see cref="Cell{T}"/>'s vector loop over units [j, …) in whole vectors of width <typeparamref name="TW"/>
+    /// (<see cref="Wide512{T}"/> for float where AVX-512 runs, else <see cref="WideVector{T}"/>), adding the biases at
+    /// <paramref name="bi"/> [4H] to the pre-activations when <paramref name="biased"/>; returns the units done.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int Cell512(ref float gi, int h, ref float cp, ref float cn, ref float tc, ref float hn)
+    internal static int CellUnits<TW, TV, T>(ref T gi, ref T bi, bool biased, int h, ref T cp, ref T cn, ref T tc, ref T hn, int j)
+        where TW : struct, IVectorWidth<TV, T>
+        where TV : struct
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int j = 0;
-        ref float gf = ref Unsafe.Add(ref gi, h);
-        ref float gg = ref Unsafe.Add(ref gi, 2 * h);
-        ref float go = ref Unsafe.Add(ref gi, 3 * h);
-        for (; j + 16 <= h; j += 16)
+        ref T gf = ref Unsafe.Add(ref gi, h);
+        ref T gg = ref Unsafe.Add(ref gi, 2 * h);
+        ref T go = ref Unsafe.Add(ref gi, 3 * h);
+        for (; j + TW.Count <= h; j += TW.Count)
         {
             nuint u = (nuint)j;
-            var i = Sigmoid512(Vector512.LoadUnsafe(ref gi, u));
-            var f = Sigmoid512(Vector512.LoadUnsafe(ref gf, u));
-            var g = Tanh512(Vector512.LoadUnsafe(ref gg, u));
-            var o = Sigmoid512(Vector512.LoadUnsafe(ref go, u));
-            i.StoreUnsafe(ref gi, u);
-            f.StoreUnsafe(ref gf, u);
-            g.StoreUnsafe(ref gg, u);
-            o.StoreUnsafe(ref go, u);
-            var c = Vector512.FusedMultiplyAdd(f, Vector512.LoadUnsafe(ref cp, u), i * g);
-            var t = Tanh512(c);
-            c.StoreUnsafe(ref cn, u);
-            t.StoreUnsafe(ref tc, u);
-            (o * t).StoreUnsafe(ref hn, u);
+            TV pi = TW.Load(ref gi, u), pf = TW.Load(ref gf, u), pg = TW.Load(ref gg, u), po = TW.Load(ref go, u);
+            if (biased)
+            {
+                pi = TW.Add(pi, TW.Load(ref bi, u));
+                pf = TW.Add(pf, TW.Load(ref bi, u + (nuint)h));
+                pg = TW.Add(pg, TW.Load(ref bi, u + (nuint)(2 * h)));
+                po = TW.Add(po, TW.Load(ref bi, u + (nuint)(3 * h)));
+            }
+            var i = Sigmoid<TW, TV, T>(pi);
+            var f = Sigmoid<TW, TV, T>(pf);
+            var g = Tanh<TW, TV, T>(pg);
+            var o = Sigmoid<TW, TV, T>(po);
+            TW.Store(i, ref gi, u);
+            TW.Store(f, ref gf, u);
+            TW.Store(g, ref gg, u);
+            TW.Store(o, ref go, u);
+            var c = TW.Fma(f, TW.Load(ref cp, u), TW.Multiply(i, g));
+            var t = Tanh<TW, TV, T>(c);
+            TW.Store(c, ref cn, u);
+            TW.Store(t, ref tc, u);
+            TW.Store(TW.Multiply(o, t), ref hn, u);
         }
         return j;
     }
 
-    /// <summary><see cref="CellBack{T}"/>'s vector loop in 512-bit float vectors; returns the units done.</summary>
+    /// <summary><see cref="CellBack{T}"/>'s vector loop over units [j, …) in whole vectors of width
+    /// <typeparamref name="TW"/>; returns the units done.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int CellBack512(ref float gi, int h, ref float tcr, ref float cp, ref float dhr, ref float dcr)
+    internal static int CellBackUnits<TW, TV, T>(ref T gi, int h, ref T tcr, ref T cp, ref T dhr, ref T dcr, int j)
+        where TW : struct, IVectorWidth<TV, T>
+        where TV : struct
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int j = 0;
-        ref float gf = ref Unsafe.Add(ref gi, h);
-        ref float gg = ref Unsafe.Add(ref gi, 2 * h);
-        ref float go = ref Unsafe.Add(ref gi, 3 * h);
-        var one = Vector512<float>.One;
-        for (; j + 16 <= h; j += 16)
+        ref T gf = ref Unsafe.Add(ref gi, h);
+        ref T gg = ref Unsafe.Add(ref gi, 2 * h);
+        ref T go = ref Unsafe.Add(ref gi, 3 * h);
+        var one = TW.Broadcast(T.One);
+        for (; j + TW.Count <= h; j += TW.Count)
         {
             nuint u = (nuint)j;
-            var i = Vector512.LoadUnsafe(ref gi, u);
-            var f = Vector512.LoadUnsafe(ref gf, u);
-            var g = Vector512.LoadUnsafe(ref gg, u);
-            var o = Vector512.LoadUnsafe(ref go, u);
-            var t = Vector512.LoadUnsafe(ref tcr, u);
-            var d = Vector512.LoadUnsafe(ref dhr, u);
-            var c = Vector512.FusedMultiplyAdd(one - t * t, o * d, Vector512.LoadUnsafe(ref dcr, u));
-            (o * (one - o) * (d * t)).StoreUnsafe(ref go, u);
-            (i * (one - i) * (c * g)).StoreUnsafe(ref gi, u);
-            ((one - g * g) * (c * i)).StoreUnsafe(ref gg, u);
-            (f * (one - f) * (c * Vector512.LoadUnsafe(ref cp, u))).StoreUnsafe(ref gf, u);
-            (c * f).StoreUnsafe(ref dcr, u);
+            var i = TW.Load(ref gi, u);
+            var f = TW.Load(ref gf, u);
+            var g = TW.Load(ref gg, u);
+            var o = TW.Load(ref go, u);
+            var t = TW.Load(ref tcr, u);
+            var d = TW.Load(ref dhr, u);
+            // ∂C/∂cₜ += ∂C/∂hₜ ⊙ o ⊙ (1 − tanh²cₜ)
+            var c = TW.Fma(TW.Subtract(one, TW.Multiply(t, t)), TW.Multiply(o, d), TW.Load(ref dcr, u));
+            TW.Store(TW.Multiply(TW.Multiply(o, TW.Subtract(one, o)), TW.Multiply(d, t)), ref go, u);                   // δo
+            TW.Store(TW.Multiply(TW.Multiply(i, TW.Subtract(one, i)), TW.Multiply(c, g)), ref gi, u);                   // δi
+            TW.Store(TW.Multiply(TW.Subtract(one, TW.Multiply(g, g)), TW.Multiply(c, i)), ref gg, u);                   // δg
+            TW.Store(TW.Multiply(TW.Multiply(f, TW.Subtract(one, f)), TW.Multiply(c, TW.Load(ref cp, u))), ref gf, u);  // δf
+            TW.Store(TW.Multiply(c, f), ref dcr, u);                                                                    // ∂C/∂cₜ₋₁
         }
         return j;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Sigmoid512(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + ExpForGates(-x));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Tanh512(Vector512<float> x)
-    {
-        var two = Vector512.Create(2f);
-        return Vector512<float>.One - two / (ExpForGates(two * x) + Vector512<float>.One);
-    }
-
-    /// <summary><see cref="ExpForGates(Vector{float})"/> in 512-bit vectors: the same steps lane by lane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> ExpForGates(Vector512<float> x)
-    {
-        var input = x;
-        x = Vector512.Min(Vector512.Max(x, Vector512.Create(-87f)), Vector512.Create(88f));
-        var magic = Vector512.Create(12582912f);
-        var n = Vector512.FusedMultiplyAdd(x, Vector512.Create(1.44269504088896341f), magic) - magic;
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
-        var p = Vector512.Create(1.9875691500e-4f);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
-        var y = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
-        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
-        return Vector512.ConditionalSelect(Vector512.Equals(input, input), y * scale, input);
     }
 
     /// <summary>σ(x) = 1 / (1 + e⁻ˣ).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<T> Sigmoid<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Vector<T>.One / (Vector<T>.One + Exp(-x));
+    private static TV Sigmoid<TW, TV, T>(TV x)
+        where TW : struct, IVectorWidth<TV, T>
+        where TV : struct
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var one = TW.Broadcast(T.One);
+        return TW.Divide(one, TW.Add(one, TW.GateExp(TW.Negate(x))));
+    }
 
     /// <summary>tanh x = 1 − 2 / (e²ˣ + 1): ±1 at the ends (e²ˣ = ∞ or 0), one eˣ.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<T> Tanh<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    private static TV Tanh<TW, TV, T>(TV x)
+        where TW : struct, IVectorWidth<TV, T>
+        where TV : struct
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var two = Vector<T>.One + Vector<T>.One;
-        return Vector<T>.One - two / (Exp(two * x) + Vector<T>.One);
+        var one = TW.Broadcast(T.One);
+        var two = TW.Broadcast(T.One + T.One);
+        return TW.Subtract(one, TW.Divide(two, TW.Add(TW.GateExp(TW.Multiply(two, x)), one)));
     }
 
-    /// <summary>eˣ for σ and tanh: <see cref="ExpForGates(Vector{float})"/> for float, the runtime's for double.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<T> Exp<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
-        typeof(T) == typeof(float) ? ExpForGates(x.As<T, float>()).As<float, T>() : VectorMath.Exp(x);
+    /// <summary>The float eˣ of the cells (<see cref="VectorMath.ExpClamped{TW, TV}"/>) in the runtime's
+    /// <see cref="Vector{T}"/>.</summary>
+    internal static Vector<float> ExpForGates(Vector<float> x) => VectorMath.ExpClamped<WideVector<float>, Vector<float>>(x);
 
-    /// <summary>eˣ in float for x clamped to [−87, 88] (σ and tanh are 0, 1 or ±1 in float well inside that range; NaN
-    /// stays NaN): x = n·ln 2 + r with |r| ≤ ln 2 / 2 (ln 2 in two parts, so r is exact), Cephes' degree-6 polynomial
-    /// for eʳ (about 1 ulp), and 2ⁿ written into the exponent bits. About a third of the time of the runtime's
-    /// Vector.Exp, which evaluates float in double: the forward cells' 5 exponentials per unit were 2.4–2.8 ms of an
-    /// L1 step's forward pass (28 steps × 64 rows × 128 units).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector<float> ExpForGates(Vector<float> x)
-    {
-        var input = x;
-        x = Vector.Min(Vector.Max(x, new Vector<float>(-87f)), new Vector<float>(88f));
-        var magic = new Vector<float>(12582912f);   // 1.5·2²³: adding it rounds to an integer, to nearest
-        var n = Vector.FusedMultiplyAdd(x, new Vector<float>(1.44269504088896341f), magic) - magic;
-        var r = Vector.FusedMultiplyAdd(n, new Vector<float>(-0.693359375f), x);
-        r = Vector.FusedMultiplyAdd(n, new Vector<float>(2.12194440e-4f), r);
-        var p = new Vector<float>(1.9875691500e-4f);
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(1.3981999507e-3f));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(8.3334519073e-3f));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(4.1665795894e-2f));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(1.6666665459e-1f));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(5.0000001201e-1f));
-        var y = Vector.FusedMultiplyAdd(p, r * r, r) + Vector<float>.One;
-        var scale = Vector.ShiftLeft(Vector.ConvertToInt32(n) + new Vector<int>(127), 23).As<int, float>();
-        return Vector.ConditionalSelect(Vector.Equals(input, input), y * scale, input);   // NaN in, NaN out
-    }
+    /// <summary>The same in 512-bit vectors: the same steps lane by lane.</summary>
+    internal static Vector512<float> ExpForGates(Vector512<float> x) => VectorMath.ExpClamped<Wide512<float>, Vector512<float>>(x);
 
     private static T Sigmoid<T>(T x) where T : unmanaged, IFloatingPointIeee754<T> => T.One / (T.One + T.Exp(-x));
 
@@ -397,14 +335,6 @@ internal static class LstmSteps
     {
         T two = T.One + T.One;
         return T.One - two / (T.Exp(two * x) + T.One);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<T> Fma<T>(Vector<T> x, Vector<T> y, Vector<T> z) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float))
-            return Vector.FusedMultiplyAdd(x.As<T, float>(), y.As<T, float>(), z.As<T, float>()).As<float, T>();
-        return Vector.FusedMultiplyAdd(x.As<T, double>(), y.As<T, double>(), z.As<T, double>()).As<double, T>();
     }
 
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
