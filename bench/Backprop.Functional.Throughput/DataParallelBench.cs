@@ -5,7 +5,9 @@ namespace Backprop.Functional.Throughput;
 
 /// <summary>`dp W [--micro-shards K] [--rounds R]`: one thread against two data-parallel workers (K micro-shards) and
 /// against two intra-op GEMM threads, in one process, alternating rounds of steps so that all three see the same load;
-/// medians of samples/s per configuration. Then where a sharded step's time goes, each part timed alone.</summary>
+/// medians of samples/s per configuration (also: two GEMM threads with owner-computes dense passes, and with x checked
+/// before the forward pass as before the sixth pass). Then where a step's time goes: the library's probe inside the
+/// sharded step and inside the unsharded one (forward, backward, update), and each part timed alone.</summary>
 internal static class DataParallelBench
 {
     private const string Why = "DataParallel<float> is compiled anyway (the trainer uses it) and DynamicDependency keeps its field";
@@ -30,6 +32,21 @@ internal static class DataParallelBench
         typeof(Network<float>).Assembly.GetType("Backprop.Functional.StepProbe")!
             .GetField(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
 
+    /// <summary>OwnedDense.Enabled (internal): the owner-computes dense passes on or off, by reflection as
+    /// <see cref="SeparateSumField"/>.</summary>
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.OwnedDense", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    internal static System.Reflection.FieldInfo OwnedField() =>
+        typeof(Network<float>).Assembly.GetType("Backprop.Functional.OwnedDense")!
+            .GetField("Enabled", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.Equations", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    internal static System.Reflection.FieldInfo CheckAfterField() =>
+        typeof(Equations).GetField("InputCheckAfter", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+
     private sealed class Config : IDisposable
     {
         public required string Name;
@@ -37,6 +54,8 @@ internal static class DataParallelBench
         public required TrainState<float> State;
         public readonly List<double> Rates = [];
         public bool SeparateSum;
+        public bool Owned;
+        public bool CheckFirst;
         public void Dispose()
         {
             State.Dispose();
@@ -68,13 +87,21 @@ internal static class DataParallelBench
         using var gemm = Make("2 GEMM threads", 2, 1);
         using var apart = Make($"2 workers, {shards} micro-shards, the sum apart from the update", 2, shards);
         apart.SeparateSum = true;
+        using var ownedConfig = Make("2 GEMM threads, owner-computes dense passes", 2, 1);
+        ownedConfig.Owned = true;
+        using var checkFirst = Make("2 GEMM threads, x checked before the forward pass", 2, 1);
+        checkFirst.CheckFirst = true;
+        var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
-        Config[] configs = [one, dp, gemm, apart];
+        var owned = OwnedField();
+        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst];
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
         {
             separate.SetValue(null, c.SeparateSum);
+            owned.SetValue(null, c.Owned);
+            checkAfter.SetValue(null, !c.CheckFirst);
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < stepsPerRound; s++, step++)
                 Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
@@ -98,12 +125,18 @@ internal static class DataParallelBench
         res["gemm_threads_samples_per_s"] = Median(gemm.Rates);
         res["data_parallel_speedup"] = Median(dp.Rates) / Median(one.Rates);
         res["gemm_threads_speedup"] = Median(gemm.Rates) / Median(one.Rates);
+        res["check_first_speedup"] = Median(checkFirst.Rates) / Median(one.Rates);
+        res["check_after_over_first_median_of_rounds"] = Median([.. checkFirst.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+        res["owned_samples_per_s"] = Median(ownedConfig.Rates);
+        res["owned_speedup"] = Median(ownedConfig.Rates) / Median(one.Rates);
+        res["owned_over_plain_median_of_rounds"] = Median([.. gemm.Rates.Zip(ownedConfig.Rates, (a, b) => b / a)]);
         res["sum_apart_samples_per_s"] = Median(apart.Rates);
         res["sum_apart_speedup"] = Median(apart.Rates) / Median(one.Rates);
         res["sum_in_update_over_sum_apart_median_of_rounds"] = Median([.. apart.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         // inside the real step: the data-parallel configuration again, with the library's probe on
         separate.SetValue(null, false);
+        owned.SetValue(null, false);
         var enabled = ProbeField("Enabled");
         var sums = (long[])ProbeField("Sums").GetValue(null)!;
         var names = (string[])ProbeField("Names").GetValue(null)!;
@@ -116,14 +149,32 @@ internal static class DataParallelBench
         res["probe_steps"] = count;
         for (int i = 0; i < names.Length && count > 0; i++)
             res["probe_us: " + names[i]] = Math.Round(sums[i] * 1e6 / Stopwatch.Frequency / count, 1);
+        // the unsharded step's parts (forward, backward, update), 1 thread, 2 GEMM threads owned and plain
+        var plainSums = (long[])ProbeField("PlainSums").GetValue(null)!;
+        string[] parts = ["forward", "backward", "update", "whole step"];
+        foreach (var c in new[] { one, gemm, ownedConfig, checkFirst })
+        {
+            owned.SetValue(null, c.Owned);
+            checkAfter.SetValue(null, !c.CheckFirst);
+            Array.Clear(plainSums);
+            ProbeField("PlainCount").SetValue(null, 0L);
+            enabled.SetValue(null, true);
+            for (int r = 0; r < rounds; r++) Round(c);
+            enabled.SetValue(null, false);
+            long pc = (long)ProbeField("PlainCount").GetValue(null)!;
+            for (int i = 0; i < parts.Length && pc > 0; i++)
+                res[$"k1_probe_us ({c.Name}): {parts[i]}"] = Math.Round(plainSums[i] * 1e6 / Stopwatch.Frequency / pc, 1);
+        }
+        owned.SetValue(null, false);
+        checkAfter.SetValue(null, true);
         res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
-        Breakdown(res, w, shards, xs[0], ys[0]);
+        Breakdown(res, w, shards, xs[0], ys[0], xs);
     }
 
     /// <summary>The parts of a sharded step, each timed alone (µs): one shard's forward + backward on one thread, two
     /// shards at once on two threads (what the cores lose to each other: memory bandwidth, the shared L3), the whole
     /// batch on one thread, the sum's memory traffic (a k-way add over θ-sized vectors) and the update.</summary>
-    private static void Breakdown(Dictionary<string, object> res, Workloads.Workload w, int shards, float[] x, float[] y)
+    private static void Breakdown(Dictionary<string, object> res, Workloads.Workload w, int shards, float[] x, float[] y, float[][] xs)
     {
         int rows = w.Batch / shards;
         using var net = Network<float>.Create(w.Spec, 7, w.Init);
@@ -179,6 +230,25 @@ internal static class DataParallelBench
         });
         Volatile.Write(ref stop, true);
         other.Join();
+        // the k = 1 configuration's parts, each timed alone on 1 and then 2 threads (the GEMM split): the whole forward
+        // pass and forward + backward on one batch and on a new batch each call, the first layer's two products
+        using var ws2 = net.CreateWorkspace(w.Batch, threads: 2);
+        var wW1 = net.Parameters[..(w.Spec.Layers[0].Outputs * w.Spec.Inputs)].ToArray();
+        var z1 = new float[w.Batch * w.Spec.Layers[0].Outputs];
+        var d1 = new float[w.Batch * w.Spec.Layers[0].Outputs];
+        var gW1 = new float[wW1.Length];
+        for (int t = 1; t <= 2; t++)
+        {
+            var wsT = t == 1 ? wsFull : ws2;
+            int threads = t;
+            res[$"k1_us_forward_{t}t"] = Time(() => net.Forward(x, wsT));
+            int cycle = 0;
+            res[$"k1_us_forward_{t}t_new_batch_each_call"] = Time(() => net.Forward(xs[cycle++ % xs.Length], wsT));
+            res[$"k1_us_gemm_forward_layer0_{t}t_new_batch_each_call"] = Time(() => Backprop.Functional.Kernels.Gemm.Multiply<float>(xs[cycle++ % xs.Length], false, wW1, true, z1, w.Batch, w.Spec.Layers[0].Outputs, w.Spec.Inputs, true, threads));
+            res[$"k1_us_fwd_bwd_{t}t"] = Time(() => net.ValueAndGradient(x, y, wsT, gFull.Span));
+            res[$"k1_us_gemm_forward_layer0_{t}t"] = Time(() => Backprop.Functional.Kernels.Gemm.Multiply<float>(x, false, wW1, true, z1, w.Batch, w.Spec.Layers[0].Outputs, w.Spec.Inputs, true, threads));
+            res[$"k1_us_gemm_weightgrad_layer0_{t}t"] = Time(() => Backprop.Functional.Kernels.Gemm.Multiply<float>(d1, true, x, false, gW1, w.Spec.Layers[0].Outputs, w.Spec.Inputs, w.Batch, false, threads));
+        }
         var sum = new float[n];
         res["us_sum_two_gradients"] = Time(() => System.Numerics.Tensors.TensorPrimitives.Add(gA.Span, gB.Span, sum));
         var opt = w.Optimizer();

@@ -17,10 +17,22 @@ public static partial class Equations
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = Check(spec, theta, x, ws);
+        if (ws.Threads > 1 && InputCheckAfter)
+        {
+            // x checked after the pass, which writes only the workspace: a check first pulled all of x into the calling
+            // core's cache, and the worker then read its copy from there, across the cores (bench/RESULTS.md, "Sixth pass")
+            ForwardFrom(spec, theta, x, ws, 0, rows);
+            Shapes.RequireFinite(x, spec.Inputs, "input");
+            return ws.A(spec.Layers.Count - 1, rows);
+        }
         Shapes.RequireFinite(x, spec.Inputs, "input");
         ForwardFrom(spec, theta, x, ws, 0, rows);
         return ws.A(spec.Layers.Count - 1, rows);
     }
+
+    /// <summary>With two or more threads, x is checked for NaN and infinity after the forward pass rather than before
+    /// (the same exception; the bench switches it off by reflection to compare).</summary>
+    internal static bool InputCheckAfter = true;
 
     /// <summary>Runs layers <paramref name="first"/> … L − 1; layer <paramref name="first"/> reads x when it is 0,
     /// else aᶠⁱʳˢᵗ⁻¹ from the workspace. One type test per layer: a dense layer's kernel is called directly (a closed

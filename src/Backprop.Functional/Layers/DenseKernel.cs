@@ -39,6 +39,22 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
     public static void Backward<T>(Dense layer, scoped in BackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int inputs = layer.Inputs, outputs = layer.Outputs, weights = outputs * inputs;
+        if (!p.DTheta.IsEmpty && p.Threads > 1 && !p.Plans.IsEmpty && OwnedDense.Enabled && !layer.PerStep)
+        {
+            // two threads, each on its units: σ′, ∂C/∂b and ∂C/∂W for its rows (OwnedDense; the same bits)
+            var owned = new OwnedBackwardStep<T>
+            {
+                X = p.X, Z = p.Scratch, A = p.Y, Delta = p.DY, Weights = p.DTheta[..weights], Bias = p.DTheta.Slice(weights, outputs),
+                Inputs = inputs, Outputs = outputs, Threads = p.Threads, Plans = p.Plans, DeltaIsGiven = p.DYIsDelta,
+            };
+            ActivationDispatch.Run(layer.Activation, ref owned);
+            if (owned.Done)
+            {
+                if (!p.DX.IsEmpty)
+                    Equations.InputGradientPlanned(p.Theta[..weights], p.DY, p.DX, inputs, outputs, p.Threads, p.Plans);
+                return;
+            }
+        }
         if (!p.DYIsDelta)
         {
             var error = new ErrorStep<T> { Z = p.Scratch, A = p.Y, Delta = p.DY, Outputs = outputs };
@@ -51,6 +67,22 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
         }
         if (!p.DX.IsEmpty)
             Equations.InputGradientPlanned(p.Theta[..weights], p.DY, p.DX, inputs, outputs, p.Threads, p.Plans);
+    }
+
+    private ref struct OwnedBackwardStep<T> : IActivationAction where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public ReadOnlySpan<T> X, Z, A;
+        public Span<T> Delta, Weights, Bias;
+        public int Inputs, Outputs, Threads;
+        public Span<GemmPlan> Plans;
+        public bool DeltaIsGiven, Done;
+
+        public void Invoke<TAct>() where TAct : struct, IActivation
+        {
+            int batch = Delta.Length / Outputs;
+            Done = OwnedDense<TAct, T>.TryBackward(Plans, X[..(batch * Inputs)], Z[..Delta.Length], A[..Delta.Length], Delta,
+                Weights, Bias, batch, Inputs, Outputs, Threads, DeltaIsGiven);
+        }
     }
 
     /// <summary>The R-operator of Forward: żˡ = V_W aˡ⁻¹ + Wˡ ȧˡ⁻¹ + v_b into ScratchDot (bias and the two products in one
@@ -157,6 +189,8 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
         Shapes.RequireLength<T>(a, batch, outputs, nameof(a));
         var w = parameters[..(outputs * inputs)];
         var b = parameters.Slice(outputs * inputs, outputs);
+        if (OwnedDense<TAct, T>.TryForward(plans, x, w, b, z, a, batch, inputs, outputs, threads))
+            return;   // two threads, each seeding, multiplying and activating its own units (OwnedDense; the same bits)
         for (int r = 0; r < batch; r++) b.CopyTo(z.Slice(r * outputs, outputs));
         Gemm.Multiply(plans, Gemm.ForwardSlot, x, false, w, true, z, batch, outputs, inputs, accumulate: true, threads);
         TAct.Apply(z, a, outputs);

@@ -384,6 +384,28 @@ internal static class StepProbe
 
     private static readonly long[] Marks = new long[10];
 
+    /// <summary>The unsharded step's parts (k = 1: forward, backward, update; whole step), summed over
+    /// <see cref="PlainCount"/> steps in Stopwatch ticks, while <see cref="Enabled"/>.</summary>
+    internal static readonly long[] PlainSums = new long[4];
+
+    /// <summary>Unsharded steps recorded.</summary>
+    internal static long PlainCount;
+
+    /// <summary>A timestamp when the probe is on, else 0.</summary>
+    internal static long Now() => Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+
+    /// <summary>Adds an unsharded step's parts from the four stamps (start, forward done, backward done, update done).</summary>
+    internal static void Plain(long start, long forward, long backward)
+    {
+        if (!Enabled || start == 0) return;
+        long end = System.Diagnostics.Stopwatch.GetTimestamp();
+        PlainSums[0] += forward - start;
+        PlainSums[1] += backward - forward;
+        PlainSums[2] += end - backward;
+        PlainSums[3] += end - start;
+        PlainCount++;
+    }
+
     internal static void Mark(int what)
     {
         if (Enabled) Marks[what] = System.Diagnostics.Stopwatch.GetTimestamp();

@@ -116,20 +116,25 @@ public static class TrainingStep
         ReadOnlySpan<T> at = transform.GradientPoint((ReadOnlySpan<T>)theta, buffers, ws);
         T cost;
         bool split = ws.Threads > 1 && gradient.Length >= ParallelUpdate<T>.MinimumLength;
+        long t0 = 0, t1 = 0, t2 = 0;   // the probe's stamps (bench only; 0 when it is off)
         ParallelUpdate<T>.IPrelude? sum = null;   // the shards' sum, run by the split update on each thread's half
         if (DataParallel<T>.Applies(spec, microShards, x, y, ws))
             cost = DataParallel<T>.Gradient(net, at, x, y, ws, gradient, microShards,
                 deferSum: split && (transform.Capabilities & TransformCapabilities.ElementWise) != 0, out sum);
         else
         {
+            t0 = StepProbe.Now();
             net.Forward(at, x, ws);
+            t1 = StepProbe.Now();
             cost = net.Backward(at, x, y, ws, gradient, parameterGradients: true);
+            t2 = StepProbe.Now();
         }
         if (!T.IsFinite(cost)) return cost;
         var context = new StepContext<T> { LearningRate = learningRate, Layout = spec.Layout, Point = at };
         state = sum is not null ? ParallelUpdate<T>.Run(transform, state, gradient, theta, buffers, in context, sum)   // = UpdateSplit
             : split ? transform.UpdateSplit(state, gradient, theta, buffers, in context)
             : transform.Update(state, gradient, theta, buffers, in context);
+        StepProbe.Plain(t0, t1, t2);
         return cost;
     }
 
