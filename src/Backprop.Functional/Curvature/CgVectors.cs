@@ -26,7 +26,7 @@ internal sealed class CgVectors<T> : Gemm.Pool.Job where T : unmanaged, IFloatin
     internal const int ParallelMinimum = 1 << 17;
 
     private readonly double[] _partials;   // [chunks × 3]
-    private readonly int _n, _chunks;
+    private readonly int _n, _chunks, _threads;
     private Pass _pass;
     private unsafe T* _p, _bp, _d, _r, _m, _z, _b;
     private T _scalar;
@@ -39,11 +39,8 @@ internal sealed class CgVectors<T> : Gemm.Pool.Job where T : unmanaged, IFloatin
         _n = dimension;
         _chunks = (dimension + Chunk - 1) / Chunk;
         _partials = new double[checked(_chunks * 3)];
-        Threads = threads;
+        _threads = threads;   // the pool adds at most one worker
     }
-
-    /// <summary>Threads the passes may use (the pool adds at most one worker).</summary>
-    internal int Threads { get; set; }
 
     private enum Pass { Curvature, Advance, Direction }
 
@@ -110,7 +107,7 @@ internal sealed class CgVectors<T> : Gemm.Pool.Job where T : unmanaged, IFloatin
     private void Run(Pass pass)
     {
         _pass = pass;
-        if (Threads < 2 || _n < ParallelMinimum || Gemm.Pool.HeldByCurrentThread || !Gemm.Pool.TryEnter(1))
+        if (_threads < 2 || _n < ParallelMinimum || Gemm.Pool.HeldByCurrentThread || !Gemm.Pool.TryEnter(1))
         {
             Chunks(0, _chunks);
             return;
