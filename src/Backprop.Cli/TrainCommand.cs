@@ -220,7 +220,7 @@ internal sealed class TrainCommand
         int? workers = Positive(parse.GetValue(_workers), "--workers");
         if (!hogwild) return workers is null ? null : throw new UsageException("--workers goes with --hogwild (for synchronous training give --threads)");
         if (curvature is not null || optimizer is not Sgd { WeightDecay: 0 })
-            throw new UsageException($"--hogwild runs plain SGD (θ ← θ − η·g, no momentum or weight decay), not {Names.Of(optimizer)}: drop --optimizer or give sgd");
+            throw new UsageException($"--hogwild runs plain SGD (θ ← θ − η·g, no momentum or weight decay), not {(curvature is not null ? curvature.Name : Names.Of(optimizer))}: drop --optimizer or give sgd");
         foreach (var (option, flag) in new (Option, string)[] { (_threads, "--threads"), (_microShards, "--micro-shards"), (_schedule, "--schedule"),
             (_warmup, "--warmup"), (_l2, "--l2"), (_clip, "--clip"), (_checkpointEvery, "--checkpoint-every"), (_resume, "--resume"),
             (_divergence, "--divergence-factor"), (_model, "--model") })
