@@ -170,6 +170,8 @@ internal sealed class TrainCommand
         string optimizerName = parse.GetValue(_optimizer) ?? preset?.Optimizer ?? (hogwild ? "sgd" : "adam");
         double? presetRate = preset is not null && preset.Optimizer == optimizerName ? preset.LearningRate : null;
         var curvature = Names.CurvatureOptimizers.Contains(optimizerName) ? BuildCurvature(parse, optimizerName) : null;
+        if (curvature is not null && layerList is { } sequenceList && sequenceList[0].Input.IsSequence)
+            throw new UsageException($"--optimizer {optimizerName} trains networks that read one feature vector per sample; --layers {layersText} reads sequences (give it a first-order --optimizer)");
         var optimizer = curvature is null ? BuildOptimizer(parse, optimizerName, presetRate) : d.Optimizer;
 
         var schedule = new ScheduleSettings(
