@@ -123,7 +123,8 @@ internal sealed class TrainCommand
             AtMostCores(Positive(parse.GetValue(_threads), "--threads"), "--threads") ?? 1,
             parse.GetValue(_out) ?? "chars.safetensors",
             Positive(parse.GetValue(_sampleLength), "--sample-length") ?? 200,
-            0.8);
+            0.8,
+            Divergence(parse, TrainSettings.Default.DivergenceFactor));
     }
 
     /// <summary>Command line over preset over defaults.</summary>
@@ -199,9 +200,7 @@ internal sealed class TrainCommand
             preset?.Name)
         {
             LayerList = layerList,
-            DivergenceFactor = parse.GetValue(_divergence) is { } f
-                ? (f == 0 ? null : f > 0 && double.IsFinite(f) ? f : throw new UsageException("--divergence-factor must be > 0, or 0 to turn the check off"))
-                : d.DivergenceFactor,
+            DivergenceFactor = Divergence(parse, d.DivergenceFactor),
             CheckpointEvery = Positive(parse.GetValue(_checkpointEvery), "--checkpoint-every") ?? 0,
             Checkpoint = NonEmpty(parse.GetValue(_checkpoint), "--checkpoint"),
             Resume = NonEmpty(parse.GetValue(_resume), "--resume"),
@@ -266,6 +265,11 @@ internal sealed class TrainCommand
             _ => throw new UsageException($"unknown optimizer '{name}'"),
         };
     }
+
+    /// <summary>--divergence-factor X: null (off) for 0, else X &gt; 0; <paramref name="fallback"/> when absent.</summary>
+    private double? Divergence(ParseResult parse, double? fallback) => parse.GetValue(_divergence) is { } f
+        ? (f == 0 ? null : f > 0 && double.IsFinite(f) ? f : throw new UsageException("--divergence-factor must be > 0, or 0 to turn the check off"))
+        : fallback;
 
     private static string? NonEmpty(string? value, string option) =>
         value is not null && string.IsNullOrWhiteSpace(value) ? throw new UsageException($"{option} needs a file name") : value;
