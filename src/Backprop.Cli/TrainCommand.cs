@@ -42,6 +42,7 @@ internal sealed class TrainCommand
     private readonly Option<long?> _seed = new("--seed") { Description = "Seed of initialisation and shuffling [default: 0]", HelpName = "N" };
     private readonly Option<int?> _threads = new("--threads") { Description = "Threads for large matrix products, at most the core count [default: 1]", HelpName = "N" };
     private readonly Option<int?> _microShards = new("--micro-shards") { Description = "Cut each batch into K micro-shards whose gradients the --threads take in parallel (each shard's products on one thread), summed in a fixed order: the model is the same bit for bit for any --threads; K changes the bits [default: 1, the threads go to the products]", HelpName = "K" };
+    private readonly Option<string> _distributed = new Option<string>("--distributed") { Description = "--distributed mpi is --mpi (the one engine for training across processes)", HelpName = "ENGINE" }.AcceptOnlyFromAmong("mpi");
     private readonly Option<bool> _mpi = new("--mpi") { Description = "Run as one process of an Open MPI job (mpirun -np N backprop train --mpi …; on by itself when mpirun starts more than one): each process computes its share of the --micro-shards [default then: one per process], the model is the same bit for bit as one process with that --micro-shards; rank 0 alone writes files" };
     private readonly Option<bool> _hogwild = new("--hogwild") { Description = "Asynchronous lock-free SGD (Hogwild!): --workers threads take batches of each shuffled epoch and write θ without locks; not deterministic with more than one worker (the loss still falls; one worker is plain SGD). Plain SGD only: --lr, --batch (1 is the paper's setting), --epochs, --seed" };
     private readonly Option<int?> _workers = new("--workers") { Description = "--hogwild: threads updating θ at once, at most the core count [default: the core count]", HelpName = "N" };
@@ -60,7 +61,7 @@ internal sealed class TrainCommand
     private IEnumerable<Option> All =>
     [
         _preset, _layers, _model, _task, _units, _text, _bptt, _maxChars, _sampleLength, _hidden, _output, _loss, _optimizer, _lr, _momentum, _beta1, _beta2, _eps, _alpha, _rho,
-        _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads, _microShards, _mpi,
+        _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads, _microShards, _mpi, _distributed,
         _hogwild, _workers, _data, _csv, _labelColumn, _testCsv, _regression, _out, _divergence, _checkpointEvery, _checkpoint, _resume, _diagnostics,
     ];
 
@@ -100,7 +101,7 @@ internal sealed class TrainCommand
         foreach (var (option, name) in new (Option, string)[] { (_layers, "--layers"), (_preset, "--preset"), (_csv, "--csv"), (_data, "--data"), (_hidden, "--hidden"), (_output, "--output"), (_loss, "--loss"), (_resume, "--resume"), (_checkpointEvery, "--checkpoint-every"), (_microShards, "--micro-shards") })
             if (parse.GetResult(option) is not null) throw new UsageException($"{name} does not apply to --task chars");
         if (parse.GetValue(_diagnostics)) throw new UsageException("--diagnostics does not apply to --task chars");
-        if (parse.GetValue(_mpi)) throw new UsageException("--mpi does not apply to --task chars: it splits micro-shards of feature rows");
+        if (MpiAsked(parse)) throw new UsageException("--mpi does not apply to --task chars: it splits micro-shards of feature rows");
         if (parse.GetValue(_hogwild) || parse.GetResult(_workers) is not null) throw new UsageException("--hogwild does not apply to --task chars: it trains feature networks");
         string model = parse.GetValue(_model) ?? "lstm";
         string optimizerName = parse.GetValue(_optimizer) ?? "adam";
@@ -209,7 +210,7 @@ internal sealed class TrainCommand
                 ? true : throw new UsageException($"--diagnostics reads the gradient each first-order step stores; --optimizer {optimizerName} takes its own steps")),
             MicroShards = MicroShards(parse, curvature, layerList),
             HogwildWorkers = Hogwild(parse, hogwild, optimizer, curvature, layerList, preset),
-            Mpi = parse.GetValue(_mpi) && (curvature is null && layerList?[0].Input.IsSequence != true && !parse.GetValue(_diagnostics)
+            Mpi = MpiAsked(parse) && (curvature is null && layerList?[0].Input.IsSequence != true && !parse.GetValue(_diagnostics)
                 ? true : throw new UsageException("--mpi splits micro-shards of feature rows over the processes: not with a curvature optimizer, a sequence network or --diagnostics")),
         };
     }
@@ -226,7 +227,7 @@ internal sealed class TrainCommand
             (_warmup, "--warmup"), (_l2, "--l2"), (_clip, "--clip"), (_checkpointEvery, "--checkpoint-every"), (_resume, "--resume"),
             (_divergence, "--divergence-factor"), (_model, "--model") })
             if (parse.GetResult(option) is not null) throw new UsageException($"{flag} does not apply to --hogwild (asynchronous SGD with a constant η: give --workers, --lr, --batch, --epochs, --seed)");
-        if (parse.GetValue(_mpi) || parse.GetValue(_diagnostics)) throw new UsageException("--hogwild does not go with --mpi or --diagnostics: its workers write θ without a shared step");
+        if (MpiAsked(parse) || parse.GetValue(_diagnostics)) throw new UsageException("--hogwild does not go with --mpi or --diagnostics: its workers write θ without a shared step");
         if (preset?.L2 > 0) throw new UsageException($"--hogwild does not apply L2 regularisation, which preset {preset.Name} uses");
         if (layerList is { } list && list[0].Input.IsSequence) throw new UsageException("--hogwild trains feature networks; this one reads sequences");
         return AtMostCores(workers, "--workers") ?? Environment.ProcessorCount;
@@ -265,6 +266,9 @@ internal sealed class TrainCommand
             _ => throw new UsageException($"unknown optimizer '{name}'"),
         };
     }
+
+    /// <summary>--mpi, or its other spelling --distributed mpi.</summary>
+    private bool MpiAsked(ParseResult parse) => parse.GetValue(_mpi) || parse.GetValue(_distributed) == "mpi";
 
     /// <summary>--divergence-factor X: null (off) for 0, else X &gt; 0; <paramref name="fallback"/> when absent.</summary>
     private double? Divergence(ParseResult parse, double? fallback) => parse.GetValue(_divergence) is { } f

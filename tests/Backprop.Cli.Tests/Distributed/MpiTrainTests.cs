@@ -25,7 +25,8 @@ public class MpiTrainTests
 
         var one = Cli.Run([.. common, "--out", dir["one.safetensors"]]);
         Assert.True(one.ExitCode == 0, one.ToString());
-        var two = MpiRun(mpirun, 2, [.. common, "--mpi", "--out", dir["two.safetensors"]]);
+        string[] mpi = shards == "3" ? ["--distributed", "mpi"] : ["--mpi"];   // both spellings
+        var two = MpiRun(mpirun, 2, [.. common, .. mpi, "--out", dir["two.safetensors"]]);
         Assert.True(two.ExitCode == 0, two.ToString());
 
         Assert.Equal(File.ReadAllBytes(dir["one.safetensors"]), File.ReadAllBytes(dir["two.safetensors"]));
@@ -70,6 +71,18 @@ public class MpiTrainTests
 
     [Fact]
     public void Mpi_is_off_unless_asked() => Assert.False(TrainCommand.Parse().Mpi);
+
+    /// <summary>Issue 15 spells it <c>--distributed mpi</c>: the same switch, with the same refusals; other engines are
+    /// usage errors.</summary>
+    [Fact]
+    public void Distributed_mpi_is_mpi()
+    {
+        Assert.True(TrainCommand.Parse("--distributed", "mpi").Mpi);
+        Assert.Contains("--mpi", Assert.Throws<UsageException>(() => TrainCommand.Parse("--distributed", "mpi", "--optimizer", "kfac")).Message, StringComparison.Ordinal);
+        var r = Cli.Run("train", "--distributed", "tcp");
+        Assert.True(r.ExitCode == ExitCodes.Usage, r.ToString());
+        Assert.Contains("'tcp'", r.Error, StringComparison.Ordinal);
+    }
 
     /// <summary>mpirun's path, or a skip saying what is missing.</summary>
     private static string RequireMpi()
