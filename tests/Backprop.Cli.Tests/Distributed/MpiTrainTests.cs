@@ -32,6 +32,9 @@ public class MpiTrainTests
         Assert.Equal(File.ReadAllBytes(dir["one.safetensors"]), File.ReadAllBytes(dir["two.safetensors"]));
         Assert.Single(Regex.Matches(two.Out, "model saved to"));   // rank 1 writes nothing and says nothing
         Assert.Contains("MPI: 2 processes", two.Out, StringComparison.Ordinal);
+        // Bytes per step, exactly: rank 0 receives the shards it does not own, each the 99 float gradients of 2-16-3
+        // (k = 2: one; k = 3: two). Rounded to KiB this printed "0 KiB".
+        Assert.Contains($"({(shards == "2" ? 396 : 792)} bytes) received per step", two.Out, StringComparison.Ordinal);
         double[] losses = [.. Regex.Matches(two.Out, @"train loss ([0-9.]+)").Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))];
         Assert.Equal(3, losses.Length);
         Assert.True(losses[^1] < losses[0], $"the loss did not fall: {string.Join(", ", losses)}\n{two.Out}");
