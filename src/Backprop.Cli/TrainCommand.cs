@@ -346,7 +346,7 @@ internal sealed class TrainCommand
     }
 
     /// <summary>More threads than cores only adds switching (8× slower at 1000 on 2 cores): refused.</summary>
-    private static int? AtMostCores(int? threads, string option)
+    internal static int? AtMostCores(int? threads, string option)
     {
         int cores = Environment.ProcessorCount;
         return threads > cores
