@@ -240,7 +240,7 @@ internal sealed class TrainCommand
         int? k = Positive(parse.GetValue(_microShards), "--micro-shards");
         if (k is null or 1) return 1;
         if (k > 4096) throw new UsageException("--micro-shards must be at most 4096");
-        if (curvature is not null) throw new UsageException($"--micro-shards does not apply to --optimizer {Names.Of(curvature)}: a curvature optimizer takes the whole step");
+        if (curvature is not null) throw new UsageException($"--micro-shards does not apply to --optimizer {curvature.Name}: a curvature optimizer takes the whole step");
         if (layerList is { } list && list[0].Input.IsSequence) throw new UsageException("--micro-shards cuts batches of feature rows; a network that reads sequences takes --threads for its products");
         if (parse.GetValue(_diagnostics)) throw new UsageException("--diagnostics reads the workspace of an unsharded step; with --micro-shards each shard keeps its own: leave one of them out");
         return k.Value;
