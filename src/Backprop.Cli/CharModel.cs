@@ -8,7 +8,7 @@ namespace Backprop.Cli;
 
 /// <summary>What <c>backprop train --task chars</c> was asked for.</summary>
 internal sealed record CharSettings(string? TextFile, string Model, int Units, int Bptt, int Batch, int Epochs, long? MaxChars,
-    Optimizer Optimizer, double? Clip, long Seed, int Threads, string Out, int SampleLength, double Temperature);
+    Optimizer Optimizer, double? Clip, long Seed, int Threads, string Out, int SampleLength, double Temperature, double? DivergenceFactor = 10);
 
 /// <summary>A character-level language model trained by truncated BPTT on a text (Debian's bible-kjv-text by default):
 /// a recurrent layer that carries its state from block to block and a softmax head at every step. After each epoch it
@@ -54,6 +54,9 @@ internal static class CharModel
         console.Line(string.Create(Inv, $"truncated BPTT k = {s.Bptt}, {s.Batch} streams, {blocks:N0} blocks per epoch, {Names.Of(s.Optimizer)}{(s.Clip is { } c2 ? $", clip {c2}" : "")}"));
         double bpc = double.NaN;
         var rng = new SeededRandom(s.Seed + 17);
+        // --divergence-factor, as for MNIST: C̄ ← C̄ + (C − C̄)/16 over the blocks (about the last 16), started at the first
+        // block's cost C₀ (≈ ln V at initialisation); diverged when C̄ > X·C₀, and then the model is not saved.
+        double start = double.NaN, running = double.NaN;
         for (int epoch = 1; epoch <= s.Epochs; epoch++)
         {
             var clock = Stopwatch.StartNew();
@@ -64,6 +67,11 @@ internal static class CharModel
                 streams.Fill<float>(b, s.Bptt, x, y);
                 float cost = Bptt.Step(net, x, y, state, truncation, b);
                 if (!float.IsFinite(cost)) throw new CliException(string.Create(Inv, $"epoch {epoch}, block {b}: the cost became {cost}; the model was not saved (try --clip or a smaller --lr)"));
+                if (double.IsNaN(start)) start = running = cost;
+                running += (cost - running) / 16;
+                if (s.DivergenceFactor is { } factor && start > 0 && running > factor * start)
+                    throw new CliException(string.Create(Inv,
+                        $"epoch {epoch}, block {b}: the running mean cost {running:G4} rose above {factor} × the starting cost {start:G4}; the model was not saved (try a smaller --lr, or --divergence-factor 0 to turn the check off)"));
                 sum += cost;
             }
             double seconds = clock.Elapsed.TotalSeconds;

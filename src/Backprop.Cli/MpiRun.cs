@@ -56,7 +56,7 @@ internal static class MpiRun
         mpi.Steps == 0
             ? string.Create(Inv, $"MPI: {mpi.World.Size} processes; no step was split (one micro-shard, or batches of one row)")
             : string.Create(Inv,
-                $"MPI: {mpi.World.Size} processes, {mpi.Steps:N0} split steps, {mpi.BytesExchanged / (double)mpi.Steps / 1024:N0} KiB received per step; of {trainSeconds:F2} s training on rank 0, {mpi.WaitingTime.TotalSeconds:F2} s waiting for the other ranks' shards and {(mpi.CommunicationTime - mpi.WaitingTime).TotalSeconds:F2} s in the transfers ({(mpi.CommunicationTime - mpi.WaitingTime).TotalMilliseconds * 1000 / mpi.Steps:F0} µs per step)");
+                $"MPI: {mpi.World.Size} processes, {mpi.Steps:N0} split steps, {mpi.BytesExchanged / (double)mpi.Steps / 1024:N0} KiB ({mpi.BytesExchanged / mpi.Steps:N0} bytes) received per step; of {trainSeconds:F2} s training on rank 0, {mpi.WaitingTime.TotalSeconds:F2} s waiting for the other ranks' shards and {(mpi.CommunicationTime - mpi.WaitingTime).TotalSeconds:F2} s in the transfers ({(mpi.CommunicationTime - mpi.WaitingTime).TotalMilliseconds * 1000 / mpi.Steps:F0} µs per step)");
 
     private static IAnsiConsole Silent() => AnsiConsole.Create(new AnsiConsoleSettings
     {

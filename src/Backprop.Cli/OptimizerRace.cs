@@ -51,7 +51,8 @@ internal static class OptimizerRace
                 Init: (parse.GetValue(init) ?? (auto ? "sparse" : "xavier")) == "sparse" ? Initialization.Sparse : Initialization.Xavier);
             if (!(settings.Seconds > 0 && settings.Seconds <= 86_400)) throw new UsageException("--seconds must be in (0, 86400]");
             if (settings.Evaluations is < 1 or > 10_000) throw new UsageException("--evaluations must be 1 … 10000");
-            if (settings.Threads is < 1 or > 256) throw new UsageException("--threads must be 1 … 256");
+            if (settings.Threads < 1) throw new UsageException("--threads must be ≥ 1");
+            TrainCommand.AtMostCores(settings.Threads, "--threads");   // never more threads than cores
             if (string.IsNullOrWhiteSpace(settings.Output)) throw new UsageException("--out needs a prefix, not an empty value");
             foreach (string suffix in (string[])["-time.png", "-epochs.png", ".md"]) OutputPath.Check(settings.Output + suffix);   // before any training
             var (train, test, _) = DataLoading.Load(DataSource.Mnist(parse.GetValue(data)));

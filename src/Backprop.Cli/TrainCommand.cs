@@ -11,7 +11,7 @@ internal sealed class TrainCommand
 {
     private readonly Option<string> _preset = new Option<string>("--preset") { Description = $"Start from a classic configuration: {Names.List(Preset.Names)}; explicit options override it", HelpName = "NAME" }.AcceptOnlyFromAmong(Preset.Names);
     private readonly Option<string> _layers = new("--layers") { Description = "Layer widths, input first [default: 784-128-10; with --csv: features-128-classes]", HelpName = "W-W-…" };
-    private readonly Option<string> _model = new Option<string>("--model") { Description = "A recurrent model instead of --layers: lstm, gru or rnn (tanh), reading each sample as a sequence (with --task seq-mnist: an image row by row, 28 steps of 28 pixels), then a softmax head on the last state", HelpName = "KIND" }.AcceptOnlyFromAmong("lstm", "gru", "rnn", "rnn-relu");
+    private readonly Option<string> _model = new Option<string>("--model") { Description = "A recurrent model instead of --layers: lstm, gru, rnn (tanh) or rnn-relu, reading each sample as a sequence (with --task seq-mnist: an image row by row, 28 steps of 28 pixels), then a softmax head on the last state", HelpName = "KIND" }.AcceptOnlyFromAmong("lstm", "gru", "rnn", "rnn-relu");
     private readonly Option<string> _task = new Option<string>("--task") { Description = "With --model: seq-mnist (MNIST row by row), or chars (a character-level language model on --text, Debian's bible-kjv-text by default, trained by truncated BPTT) [default: seq-mnist]", HelpName = "TASK" }.AcceptOnlyFromAmong("seq-mnist", "chars");
     private readonly Option<int?> _units = new("--units") { Description = "Hidden units of --model [default: 128; chars: 256]", HelpName = "N" };
     private readonly Option<string> _text = new("--text") { Description = "--task chars: the text to learn [default: ~/.cache/backprop/kjv, fetched with apt-get download if missing]", HelpName = "FILE" };
@@ -42,6 +42,7 @@ internal sealed class TrainCommand
     private readonly Option<long?> _seed = new("--seed") { Description = "Seed of initialisation and shuffling [default: 0]", HelpName = "N" };
     private readonly Option<int?> _threads = new("--threads") { Description = "Threads for large matrix products, at most the core count [default: 1]", HelpName = "N" };
     private readonly Option<int?> _microShards = new("--micro-shards") { Description = "Cut each batch into K micro-shards whose gradients the --threads take in parallel (each shard's products on one thread), summed in a fixed order: the model is the same bit for bit for any --threads; K changes the bits [default: 1, the threads go to the products]", HelpName = "K" };
+    private readonly Option<string> _distributed = new Option<string>("--distributed") { Description = "--distributed mpi is --mpi (the one engine for training across processes)", HelpName = "ENGINE" }.AcceptOnlyFromAmong("mpi");
     private readonly Option<bool> _mpi = new("--mpi") { Description = "Run as one process of an Open MPI job (mpirun -np N backprop train --mpi …; on by itself when mpirun starts more than one): each process computes its share of the --micro-shards [default then: one per process], the model is the same bit for bit as one process with that --micro-shards; rank 0 alone writes files" };
     private readonly Option<bool> _hogwild = new("--hogwild") { Description = "Asynchronous lock-free SGD (Hogwild!): --workers threads take batches of each shuffled epoch and write θ without locks; not deterministic with more than one worker (the loss still falls; one worker is plain SGD). Plain SGD only: --lr, --batch (1 is the paper's setting), --epochs, --seed" };
     private readonly Option<int?> _workers = new("--workers") { Description = "--hogwild: threads updating θ at once, at most the core count [default: the core count]", HelpName = "N" };
@@ -60,7 +61,7 @@ internal sealed class TrainCommand
     private IEnumerable<Option> All =>
     [
         _preset, _layers, _model, _task, _units, _text, _bptt, _maxChars, _sampleLength, _hidden, _output, _loss, _optimizer, _lr, _momentum, _beta1, _beta2, _eps, _alpha, _rho,
-        _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads, _microShards, _mpi,
+        _weightDecay, _l2, _clip, _schedule, _warmup, _stepSize, _gamma, _init, _batch, _epochs, _seed, _threads, _microShards, _mpi, _distributed,
         _hogwild, _workers, _data, _csv, _labelColumn, _testCsv, _regression, _out, _divergence, _checkpointEvery, _checkpoint, _resume, _diagnostics,
     ];
 
@@ -100,7 +101,7 @@ internal sealed class TrainCommand
         foreach (var (option, name) in new (Option, string)[] { (_layers, "--layers"), (_preset, "--preset"), (_csv, "--csv"), (_data, "--data"), (_hidden, "--hidden"), (_output, "--output"), (_loss, "--loss"), (_resume, "--resume"), (_checkpointEvery, "--checkpoint-every"), (_microShards, "--micro-shards") })
             if (parse.GetResult(option) is not null) throw new UsageException($"{name} does not apply to --task chars");
         if (parse.GetValue(_diagnostics)) throw new UsageException("--diagnostics does not apply to --task chars");
-        if (parse.GetValue(_mpi)) throw new UsageException("--mpi does not apply to --task chars: it splits micro-shards of feature rows");
+        if (MpiAsked(parse)) throw new UsageException("--mpi does not apply to --task chars: it splits micro-shards of feature rows");
         if (parse.GetValue(_hogwild) || parse.GetResult(_workers) is not null) throw new UsageException("--hogwild does not apply to --task chars: it trains feature networks");
         string model = parse.GetValue(_model) ?? "lstm";
         string optimizerName = parse.GetValue(_optimizer) ?? "adam";
@@ -123,7 +124,8 @@ internal sealed class TrainCommand
             AtMostCores(Positive(parse.GetValue(_threads), "--threads"), "--threads") ?? 1,
             parse.GetValue(_out) ?? "chars.safetensors",
             Positive(parse.GetValue(_sampleLength), "--sample-length") ?? 200,
-            0.8);
+            0.8,
+            Divergence(parse, TrainSettings.Default.DivergenceFactor));
     }
 
     /// <summary>Command line over preset over defaults.</summary>
@@ -170,6 +172,8 @@ internal sealed class TrainCommand
         string optimizerName = parse.GetValue(_optimizer) ?? preset?.Optimizer ?? (hogwild ? "sgd" : "adam");
         double? presetRate = preset is not null && preset.Optimizer == optimizerName ? preset.LearningRate : null;
         var curvature = Names.CurvatureOptimizers.Contains(optimizerName) ? BuildCurvature(parse, optimizerName) : null;
+        if (curvature is not null && layerList is { } sequenceList && sequenceList[0].Input.IsSequence)
+            throw new UsageException($"--optimizer {optimizerName} trains networks that read one feature vector per sample; --layers {layersText} reads sequences (give it a first-order --optimizer)");
         var optimizer = curvature is null ? BuildOptimizer(parse, optimizerName, presetRate) : d.Optimizer;
 
         var schedule = new ScheduleSettings(
@@ -197,9 +201,7 @@ internal sealed class TrainCommand
             preset?.Name)
         {
             LayerList = layerList,
-            DivergenceFactor = parse.GetValue(_divergence) is { } f
-                ? (f == 0 ? null : f > 0 && double.IsFinite(f) ? f : throw new UsageException("--divergence-factor must be > 0, or 0 to turn the check off"))
-                : d.DivergenceFactor,
+            DivergenceFactor = Divergence(parse, d.DivergenceFactor),
             CheckpointEvery = Positive(parse.GetValue(_checkpointEvery), "--checkpoint-every") ?? 0,
             Checkpoint = NonEmpty(parse.GetValue(_checkpoint), "--checkpoint"),
             Resume = NonEmpty(parse.GetValue(_resume), "--resume"),
@@ -208,7 +210,7 @@ internal sealed class TrainCommand
                 ? true : throw new UsageException($"--diagnostics reads the gradient each first-order step stores; --optimizer {optimizerName} takes its own steps")),
             MicroShards = MicroShards(parse, curvature, layerList),
             HogwildWorkers = Hogwild(parse, hogwild, optimizer, curvature, layerList, preset),
-            Mpi = parse.GetValue(_mpi) && (curvature is null && layerList?[0].Input.IsSequence != true && !parse.GetValue(_diagnostics)
+            Mpi = MpiAsked(parse) && (curvature is null && layerList?[0].Input.IsSequence != true && !parse.GetValue(_diagnostics)
                 ? true : throw new UsageException("--mpi splits micro-shards of feature rows over the processes: not with a curvature optimizer, a sequence network or --diagnostics")),
         };
     }
@@ -220,12 +222,12 @@ internal sealed class TrainCommand
         int? workers = Positive(parse.GetValue(_workers), "--workers");
         if (!hogwild) return workers is null ? null : throw new UsageException("--workers goes with --hogwild (for synchronous training give --threads)");
         if (curvature is not null || optimizer is not Sgd { WeightDecay: 0 })
-            throw new UsageException($"--hogwild runs plain SGD (θ ← θ − η·g, no momentum or weight decay), not {Names.Of(optimizer)}: drop --optimizer or give sgd");
+            throw new UsageException($"--hogwild runs plain SGD (θ ← θ − η·g, no momentum or weight decay), not {(curvature is not null ? curvature.Name : Names.Of(optimizer))}: drop --optimizer or give sgd");
         foreach (var (option, flag) in new (Option, string)[] { (_threads, "--threads"), (_microShards, "--micro-shards"), (_schedule, "--schedule"),
             (_warmup, "--warmup"), (_l2, "--l2"), (_clip, "--clip"), (_checkpointEvery, "--checkpoint-every"), (_resume, "--resume"),
             (_divergence, "--divergence-factor"), (_model, "--model") })
             if (parse.GetResult(option) is not null) throw new UsageException($"{flag} does not apply to --hogwild (asynchronous SGD with a constant η: give --workers, --lr, --batch, --epochs, --seed)");
-        if (parse.GetValue(_mpi) || parse.GetValue(_diagnostics)) throw new UsageException("--hogwild does not go with --mpi or --diagnostics: its workers write θ without a shared step");
+        if (MpiAsked(parse) || parse.GetValue(_diagnostics)) throw new UsageException("--hogwild does not go with --mpi or --diagnostics: its workers write θ without a shared step");
         if (preset?.L2 > 0) throw new UsageException($"--hogwild does not apply L2 regularisation, which preset {preset.Name} uses");
         if (layerList is { } list && list[0].Input.IsSequence) throw new UsageException("--hogwild trains feature networks; this one reads sequences");
         return AtMostCores(workers, "--workers") ?? Environment.ProcessorCount;
@@ -238,7 +240,7 @@ internal sealed class TrainCommand
         int? k = Positive(parse.GetValue(_microShards), "--micro-shards");
         if (k is null or 1) return 1;
         if (k > 4096) throw new UsageException("--micro-shards must be at most 4096");
-        if (curvature is not null) throw new UsageException($"--micro-shards does not apply to --optimizer {Names.Of(curvature)}: a curvature optimizer takes the whole step");
+        if (curvature is not null) throw new UsageException($"--micro-shards does not apply to --optimizer {curvature.Name}: a curvature optimizer takes the whole step");
         if (layerList is { } list && list[0].Input.IsSequence) throw new UsageException("--micro-shards cuts batches of feature rows; a network that reads sequences takes --threads for its products");
         if (parse.GetValue(_diagnostics)) throw new UsageException("--diagnostics reads the workspace of an unsharded step; with --micro-shards each shard keeps its own: leave one of them out");
         return k.Value;
@@ -264,6 +266,14 @@ internal sealed class TrainCommand
             _ => throw new UsageException($"unknown optimizer '{name}'"),
         };
     }
+
+    /// <summary>--mpi, or its other spelling --distributed mpi.</summary>
+    private bool MpiAsked(ParseResult parse) => parse.GetValue(_mpi) || parse.GetValue(_distributed) == "mpi";
+
+    /// <summary>--divergence-factor X: null (off) for 0, else X &gt; 0; <paramref name="fallback"/> when absent.</summary>
+    private double? Divergence(ParseResult parse, double? fallback) => parse.GetValue(_divergence) is { } f
+        ? (f == 0 ? null : f > 0 && double.IsFinite(f) ? f : throw new UsageException("--divergence-factor must be > 0, or 0 to turn the check off"))
+        : fallback;
 
     private static string? NonEmpty(string? value, string option) =>
         value is not null && string.IsNullOrWhiteSpace(value) ? throw new UsageException($"{option} needs a file name") : value;
@@ -336,7 +346,7 @@ internal sealed class TrainCommand
     }
 
     /// <summary>More threads than cores only adds switching (8× slower at 1000 on 2 cores): refused.</summary>
-    private static int? AtMostCores(int? threads, string option)
+    internal static int? AtMostCores(int? threads, string option)
     {
         int cores = Environment.ProcessorCount;
         return threads > cores

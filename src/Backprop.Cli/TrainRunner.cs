@@ -24,7 +24,10 @@ internal static class TrainRunner
         var (train, test, testIsTrain) = DataLoading.Load(s.Data);
         int[] widths = s.LayersFor(train.Features, train.Outputs);
         bool sequences = s.LayerList is { } list && list[0].Input.IsSequence;   // a sample is whole steps of widths[0]
-        if ((sequences ? train.Features % widths[0] != 0 : widths[0] != train.Features) || widths[^1] != train.Outputs)
+        if (sequences && train.Features % widths[0] != 0)
+            throw new CliException(string.Create(Inv,
+                $"--layers {s.LayersText} reads each sample of {train.Name} as steps of {widths[0]} features, but {train.Features} is not a multiple of {widths[0]} (MNIST: 28 steps of 28 pixels, e.g. Lstm(28-128))"));
+        if ((!sequences && widths[0] != train.Features) || widths[^1] != train.Outputs)
             throw new CliException(string.Create(Inv,
                 $"{train.Name} has {train.Features} features and {train.Outputs} {(s.Data.Regression ? "target" : "classes")}, but --layers {s.LayersText} maps {widths[0]} → {widths[^1]}"));
         var spec = s.SpecFor(train.Features, train.Outputs);

@@ -39,6 +39,20 @@ public class CurvatureCommandTests
         Assert.Contains(message, r.Error, StringComparison.Ordinal);
     }
 
+    /// <summary>A layer list that reads sequences is refused while parsing, with one line and exit code 2, before any
+    /// data is read (it was an exception from the library after the run had started: exit 1, a "(Parameter …)" tail).</summary>
+    [Theory]
+    [InlineData("kfac", "Lstm(28-16),16-10:Softmax")]
+    [InlineData("hessian-free", "Gru(28-8),8-10:Softmax")]
+    public void A_curvature_optimizer_is_refused_for_a_sequence_network(string optimizer, string layers)
+    {
+        var r = Cli.Run("train", "--optimizer", optimizer, "--layers", layers, "--data", "/nonexistent");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains($"--optimizer {optimizer}", r.Error, StringComparison.Ordinal);
+        Assert.Contains("sequences", r.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter", r.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_curvature_optimizer_is_refused_for_the_character_model()
     {

@@ -59,6 +59,17 @@ public class HogwildCliTests
         Assert.DoesNotContain('\n', e.Message);
     }
 
+    /// <summary>The message names the optimizer asked for, not the first-order default it stands in for.</summary>
+    [Theory]
+    [InlineData("hessian-free")]
+    [InlineData("kfac")]
+    public void Hogwild_with_a_curvature_optimizer_names_that_optimizer(string optimizer)
+    {
+        var e = Assert.Throws<UsageException>(() => TrainCommand.Parse("--hogwild", "--optimizer", optimizer));
+        Assert.Contains($"not {optimizer}", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("adam", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Workers_without_hogwild_is_a_usage_error() =>
         Assert.Contains("--workers goes with --hogwild", Assert.Throws<UsageException>(() => TrainCommand.Parse("--workers", "2")).Message, StringComparison.Ordinal);

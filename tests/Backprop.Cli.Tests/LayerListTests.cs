@@ -40,4 +40,20 @@ public class LayerListTests
         Assert.True(r.ExitCode == 2, r.ToString());
         Assert.Contains(expected, r.Error, StringComparison.Ordinal);
     }
+
+    /// <summary>A sequence network whose step width does not divide the sample: the message says a sample is read as
+    /// steps of that width (before, it said only "maps 27 → 10", as if 784 inputs were wanted).</summary>
+    [Fact]
+    public void A_step_width_that_does_not_divide_the_features_is_named_as_such()
+    {
+        using var dir = new TempDir();
+        string data = dir["mnist"];
+        Directory.CreateDirectory(data);
+        SyntheticData.FakeMnist(data, train: 32, test: 8, seed: 1);
+        var r = Cli.Run("train", "--layers", "Lstm(27-8),8-10:Softmax", "--epochs", "1", "--data", data, "--out", dir["m.safetensors"]);
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.Contains("steps of 27 features", r.Error, StringComparison.Ordinal);
+        Assert.Contains("784 is not a multiple of 27", r.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(dir["m.safetensors"]));
+    }
 }

@@ -34,6 +34,16 @@ public class MicroShardTests
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>The message names the optimizer as the user wrote it; it printed the options record
+    /// ("natural { Solver = , LearningRate = 0.3, … }").</summary>
+    [Fact]
+    public void Micro_shards_with_a_curvature_optimizer_name_it_as_written()
+    {
+        var e = Assert.Throws<UsageException>(() => TrainCommand.Parse("--micro-shards", "2", "--optimizer", "natural"));
+        Assert.Contains("--micro-shards does not apply to --optimizer natural: a curvature optimizer takes the whole step", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("{", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Micro_shards_default_to_one() => Assert.Equal(1, TrainCommand.Parse().MicroShards);
 }

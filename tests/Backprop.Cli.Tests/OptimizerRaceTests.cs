@@ -95,6 +95,17 @@ public class OptimizerRaceTests
         Assert.Contains(message, r.Error, StringComparison.Ordinal);
     }
 
+    /// <summary>More GEMM threads than cores is refused, as <c>train --threads</c> refuses it (issue 15's rule: the threads
+    /// never exceed the cores). It was accepted up to 256: <c>--threads 9</c> raced on two cores.</summary>
+    [Fact]
+    public void More_threads_than_cores_is_a_usage_error()
+    {
+        string threads = (Environment.ProcessorCount + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var r = Cli.Run("optimizer-race", "--threads", threads, "--data", "/nonexistent");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains($"--threads {threads}: this machine has {Environment.ProcessorCount} core", r.Error, StringComparison.Ordinal);
+    }
+
     /// <summary>200 training and 50 test images of fake MNIST in a folder under <paramref name="dir"/>.</summary>
     private static string FakeMnist(TempDir dir)
     {

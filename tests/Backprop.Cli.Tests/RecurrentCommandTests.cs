@@ -47,6 +47,33 @@ public class RecurrentCommandTests
         Assert.Equal(sample, Cli.Run("sample", "--model", model, "--length", "50", "--temperature", "0.5", "--seed", "2").Out[..^Environment.NewLine.Length]);
     }
 
+    /// <summary>A diverging character model stops like a diverging MNIST run (<c>--divergence-factor</c>, default 10):
+    /// exit 1, one line naming the epoch and block, and the good model already at <c>--out</c> left as it was. Before,
+    /// η = 10³⁰ ran to the end at 10³¹ bits per character (finite, thanks to clipping) and overwrote it.</summary>
+    [Fact]
+    public void Train_task_chars_that_diverges_stops_and_leaves_the_model_file_alone()
+    {
+        using var dir = new TempDir();
+        string text = System.IO.Path.Combine(dir.Path, "abc.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("abcabcabd\n", 300)));
+        string model = System.IO.Path.Combine(dir.Path, "chars.safetensors");
+        string[] common = ["train", "--task", "chars", "--text", text, "--units", "8", "--bptt", "8", "--batch", "4", "--epochs", "2"];
+        var good = Cli.Run([.. common, "--sample-length", "5", "--out", model]);
+        Assert.True(good.ExitCode == 0, good.ToString());
+        byte[] saved = File.ReadAllBytes(model);
+
+        var r = Cli.Run([.. common, "--lr", "1e30", "--out", model]);
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.Contains("epoch 1, block", r.Error, StringComparison.Ordinal);
+        Assert.Contains("the model was not saved", r.Error, StringComparison.Ordinal);
+        Assert.Single(r.Error.Trim().Split('\n'));
+        Assert.Equal(saved, File.ReadAllBytes(model));
+
+        var off = Cli.Run([.. common, "--lr", "1e30", "--divergence-factor", "0", "--out", System.IO.Path.Combine(dir.Path, "off.safetensors")]);
+        Assert.DoesNotContain("rose above", off.Error, StringComparison.Ordinal);   // the check is off (a NaN cost still stops it)
+        Assert.Equal(2, Cli.Run([.. common, "--divergence-factor", "-1", "--out", model]).ExitCode);
+    }
+
     [Fact]
     public void Grad_flow_measures_every_cell_and_writes_its_plot()
     {

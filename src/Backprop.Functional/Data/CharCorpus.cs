@@ -81,7 +81,9 @@ public sealed class CharCorpus
         }
         catch (ArgumentException e)
         {
-            throw new InvalidDataException($"{path}: {e.Message}", e);
+            // The file is the culprit here, not the constructor's parameter: leave out " (Parameter 'text')".
+            string reason = e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+            throw new InvalidDataException($"{path}: {reason}", e);
         }
     }
 

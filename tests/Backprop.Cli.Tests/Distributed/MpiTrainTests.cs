@@ -25,12 +25,16 @@ public class MpiTrainTests
 
         var one = Cli.Run([.. common, "--out", dir["one.safetensors"]]);
         Assert.True(one.ExitCode == 0, one.ToString());
-        var two = MpiRun(mpirun, 2, [.. common, "--mpi", "--out", dir["two.safetensors"]]);
+        string[] mpi = shards == "3" ? ["--distributed", "mpi"] : ["--mpi"];   // both spellings
+        var two = MpiRun(mpirun, 2, [.. common, .. mpi, "--out", dir["two.safetensors"]]);
         Assert.True(two.ExitCode == 0, two.ToString());
 
         Assert.Equal(File.ReadAllBytes(dir["one.safetensors"]), File.ReadAllBytes(dir["two.safetensors"]));
         Assert.Single(Regex.Matches(two.Out, "model saved to"));   // rank 1 writes nothing and says nothing
         Assert.Contains("MPI: 2 processes", two.Out, StringComparison.Ordinal);
+        // Bytes per step, exactly: rank 0 receives the shards it does not own, each the 99 float gradients of 2-16-3
+        // (k = 2: one; k = 3: two). Rounded to KiB this printed "0 KiB".
+        Assert.Contains($"({(shards == "2" ? 396 : 792)} bytes) received per step", two.Out, StringComparison.Ordinal);
         double[] losses = [.. Regex.Matches(two.Out, @"train loss ([0-9.]+)").Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))];
         Assert.Equal(3, losses.Length);
         Assert.True(losses[^1] < losses[0], $"the loss did not fall: {string.Join(", ", losses)}\n{two.Out}");
@@ -70,6 +74,18 @@ public class MpiTrainTests
 
     [Fact]
     public void Mpi_is_off_unless_asked() => Assert.False(TrainCommand.Parse().Mpi);
+
+    /// <summary>Issue 15 spells it <c>--distributed mpi</c>: the same switch, with the same refusals; other engines are
+    /// usage errors.</summary>
+    [Fact]
+    public void Distributed_mpi_is_mpi()
+    {
+        Assert.True(TrainCommand.Parse("--distributed", "mpi").Mpi);
+        Assert.Contains("--mpi", Assert.Throws<UsageException>(() => TrainCommand.Parse("--distributed", "mpi", "--optimizer", "kfac")).Message, StringComparison.Ordinal);
+        var r = Cli.Run("train", "--distributed", "tcp");
+        Assert.True(r.ExitCode == ExitCodes.Usage, r.ToString());
+        Assert.Contains("'tcp'", r.Error, StringComparison.Ordinal);
+    }
 
     /// <summary>mpirun's path, or a skip saying what is missing.</summary>
     private static string RequireMpi()

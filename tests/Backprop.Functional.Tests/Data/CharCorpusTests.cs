@@ -145,6 +145,7 @@ public sealed class CharCorpusTests
             Assert.StartsWith(bad + ": not valid UTF-8", e.Message, StringComparison.Ordinal);
             var e2 = Assert.Throws<InvalidDataException>(() => CharCorpus.Load(empty));
             Assert.StartsWith(empty + ": the text is empty", e2.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("(Parameter", e2.Message, StringComparison.Ordinal);   // the file is named; no C# parameter name
         }
         finally
         {
