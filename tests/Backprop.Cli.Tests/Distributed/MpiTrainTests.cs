@@ -87,6 +87,53 @@ public class MpiTrainTests
         Assert.Contains("'tcp'", r.Error, StringComparison.Ordinal);
     }
 
+    /// <summary>A rank that dies ends the whole job: rank 1 is killed (SIGKILL, so nothing of ours runs on its way out)
+    /// after rank 0 has printed its first epoch; mpirun names the rank and exits non-zero, rank 0 does not hang in the
+    /// exchange, and the good model already at --out is left as it was.</summary>
+    [SkippableFact]
+    public void A_rank_that_dies_ends_the_job_naming_it_and_the_model_at_out_is_kept()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "the test finds rank 1's process through /proc (Linux only)");
+        string mpirun = RequireMpi();
+        using var dir = new TempDir();
+        SyntheticData.Blobs(dir["train.csv"], 700, seed: 5);
+        string[] common = ["train", "--csv", dir["train.csv"], "--label-column", "label", "--layers", "2-16-3", "--batch", "10"];
+        var good = Cli.Run([.. common, "--epochs", "1", "--out", dir["m.safetensors"]]);
+        Assert.True(good.ExitCode == 0, good.ToString());
+        byte[] before = File.ReadAllBytes(dir["m.safetensors"]);
+
+        string token = Guid.NewGuid().ToString("N");
+        int killed = 0;
+        var r = MpiRun(mpirun, 2, [.. common, "--epochs", "5000", "--mpi", "--out", dir["m.safetensors"]], token,
+            line => { if (killed == 0 && line.Contains("train loss", StringComparison.Ordinal)) killed = KillRank(token, 1); });
+
+        Assert.True(killed > 0, $"rank 1's process was not found to kill\n{r}");
+        Assert.True(r.ExitCode != 0, r.ToString());
+        Assert.Matches(@"rank 1\b", r.Out + r.Error);   // mpirun: "process rank 1 with PID … exited on signal 9 (Killed)"
+        Assert.Equal(before, File.ReadAllBytes(dir["m.safetensors"]));
+    }
+
+    /// <summary>Kills (SIGKILL) the process of MPI rank <paramref name="rank"/> started with <paramref name="token"/> in
+    /// its environment; returns its pid, or 0 if none was found.</summary>
+    private static int KillRank(string token, int rank)
+    {
+        string mark = $"{TokenVariable}={token}", rankMark = $"OMPI_COMM_WORLD_RANK={rank.ToString(CultureInfo.InvariantCulture)}";
+        foreach (string proc in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(proc), NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) continue;
+            string[] environment;
+            try { environment = File.ReadAllText(Path.Combine(proc, "environ")).Split('\0'); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }   // gone, or not ours
+            if (!environment.Contains(mark) || !environment.Contains(rankMark)) continue;
+            try { Process.GetProcessById(pid).Kill(); }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException) { continue; }
+            return pid;
+        }
+        return 0;
+    }
+
+    private const string TokenVariable = "BACKPROP_TEST_TOKEN";
+
     /// <summary>mpirun's path, or a skip saying what is missing.</summary>
     private static string RequireMpi()
     {
@@ -98,7 +145,7 @@ public class MpiTrainTests
     }
 
     /// <summary>Runs the CLI as <paramref name="processes"/> MPI processes on this machine.</summary>
-    private static Cli.Result MpiRun(string mpirun, int processes, string[] args)
+    private static Cli.Result MpiRun(string mpirun, int processes, string[] args, string? token = null, Action<string>? onLine = null)
     {
         var start = new ProcessStartInfo(mpirun)
         {
@@ -113,12 +160,24 @@ public class MpiTrainTests
         start.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
         start.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
         start.Environment["TERM"] = "dumb";
+        if (token is not null)
+        {
+            start.Environment[TokenVariable] = token;   // exported to every rank, so the test can find their processes
+            start.ArgumentList.Add("-x");
+            start.ArgumentList.Add(TokenVariable);
+        }
         start.ArgumentList.Add(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet");
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "backprop.dll"));
         foreach (string a in args) start.ArgumentList.Add(a);
         using var p = Process.Start(start)!;
         var error = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
+        var lines = new StringBuilder();
+        for (string? line; (line = p.StandardOutput.ReadLine()) is not null;)
+        {
+            lines.AppendLine(line);
+            onLine?.Invoke(line);
+        }
+        string output = lines.ToString();
         if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
         {
             p.Kill(entireProcessTree: true);
