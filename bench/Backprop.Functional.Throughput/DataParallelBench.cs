@@ -20,9 +20,16 @@ internal static class DataParallelBench
     [UnconditionalSuppressMessage("Trimming", "IL2055", Justification = Why)]
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Why)]
-    private static System.Reflection.FieldInfo SeparateSumField() =>
+    private static System.Reflection.FieldInfo SeparateSumField() => DataParallelField("SeparateSum");
+
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.DataParallel`1", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2055", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Why)]
+    internal static System.Reflection.FieldInfo DataParallelField(string name) =>
         typeof(Network<float>).Assembly.GetType("Backprop.Functional.DataParallel`1")!.MakeGenericType(typeof(float))
-            .GetField("SeparateSum", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+            .GetField(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
 
     /// <summary>The library's StepProbe (internal), by reflection as <see cref="SeparateSumField"/>.</summary>
     [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.StepProbe", "Backprop.Functional")]
@@ -56,6 +63,7 @@ internal static class DataParallelBench
         public bool SeparateSum;
         public bool Owned;
         public bool CheckFirst;
+        public bool NoDefer;
         public void Dispose()
         {
             State.Dispose();
@@ -91,10 +99,13 @@ internal static class DataParallelBench
         ownedConfig.Owned = true;
         using var checkFirst = Make("2 GEMM threads, x checked before the forward pass", 2, 1);
         checkFirst.CheckFirst = true;
+        using var noDefer = Make($"2 workers, {shards} micro-shards, each shard's own first-layer ∂C/∂W (before the seventh pass)", 2, shards);
+        noDefer.NoDefer = true;
+        var deferField = DataParallelField("DeferFirstWeights");
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
         var owned = OwnedField();
-        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst];
+        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noDefer];
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -102,6 +113,7 @@ internal static class DataParallelBench
             separate.SetValue(null, c.SeparateSum);
             owned.SetValue(null, c.Owned);
             checkAfter.SetValue(null, !c.CheckFirst);
+            deferField.SetValue(null, !c.NoDefer);
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < stepsPerRound; s++, step++)
                 Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
@@ -134,21 +146,28 @@ internal static class DataParallelBench
         res["sum_apart_speedup"] = Median(apart.Rates) / Median(one.Rates);
         res["sum_in_update_over_sum_apart_median_of_rounds"] = Median([.. apart.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
+        res["no_defer_speedup"] = Median(noDefer.Rates) / Median(one.Rates);
+        res["defer_over_no_defer_median_of_rounds"] = Median([.. noDefer.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         // inside the real step: the data-parallel configuration again, with the library's probe on
         separate.SetValue(null, false);
         owned.SetValue(null, false);
         var enabled = ProbeField("Enabled");
         var sums = (long[])ProbeField("Sums").GetValue(null)!;
         var names = (string[])ProbeField("Names").GetValue(null)!;
-        Array.Clear(sums);
-        ProbeField("Count").SetValue(null, 0L);
-        enabled.SetValue(null, true);
-        for (int r = 0; r < rounds; r++) Round(dp);
-        enabled.SetValue(null, false);
-        long count = (long)ProbeField("Count").GetValue(null)!;
-        res["probe_steps"] = count;
-        for (int i = 0; i < names.Length && count > 0; i++)
-            res["probe_us: " + names[i]] = Math.Round(sums[i] * 1e6 / Stopwatch.Frequency / count, 1);
+        foreach (var c in new[] { dp, noDefer })
+        {
+            Array.Clear(sums);
+            ProbeField("Count").SetValue(null, 0L);
+            enabled.SetValue(null, true);
+            for (int r = 0; r < rounds; r++) Round(c);
+            enabled.SetValue(null, false);
+            long count = (long)ProbeField("Count").GetValue(null)!;
+            string tag = c == dp ? "" : " (no defer)";
+            res["probe_steps" + tag] = count;
+            for (int i = 0; i < names.Length && count > 0; i++)
+                res["probe_us" + tag + ": " + names[i]] = Math.Round(sums[i] * 1e6 / Stopwatch.Frequency / count, 1);
+        }
+        deferField.SetValue(null, true);
         // the unsharded step's parts (forward, backward, update), 1 thread, 2 GEMM threads owned and plain
         var plainSums = (long[])ProbeField("PlainSums").GetValue(null)!;
         string[] parts = ["forward", "backward", "update", "whole step"];

@@ -18,6 +18,10 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
     {
         /// <summary>Runs on g[<paramref name="lo"/>, <paramref name="hi"/>) of the whole gradient <paramref name="g"/>.</summary>
         void Run(Span<T> g, int lo, int hi);
+
+        /// <summary>Where the two threads' ranges meet in a gradient of <paramref name="length"/> elements (a multiple of
+        /// 64 elements): the prelude's own ranges must not cross it.</summary>
+        int Split(int length);
     }
 
     /// <summary>Below this many parameters the update stays on one thread.</summary>
@@ -54,7 +58,8 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
         }
         try
         {
-            int split = theta.Length / 2 & ~63;   // a multiple of 64 elements: whole cache lines on either side
+            // a multiple of 64 elements: whole cache lines on either side (the prelude's, if it has its own ranges)
+            int split = prelude?.Split(theta.Length) ?? theta.Length / 2 & ~63;
             var (low, high) = buffers.Halves(split);
             fixed (T* pt = theta, pg = g, pp = context.Point)   // pinned until the worker has joined
             {
