@@ -54,6 +54,13 @@ internal static class DataParallelBench
     internal static System.Reflection.FieldInfo CheckAfterField() =>
         typeof(Equations).GetField("InputCheckAfter", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
 
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.AdamKernel", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    internal static System.Reflection.FieldInfo AdamStreamField() =>
+        typeof(Network<float>).Assembly.GetType("Backprop.Functional.AdamKernel")!
+            .GetField("StreamInShardedSteps", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+
     private sealed class Config : IDisposable
     {
         public required string Name;
@@ -64,6 +71,7 @@ internal static class DataParallelBench
         public bool Owned;
         public bool CheckFirst;
         public bool NoDefer;
+        public bool NoStream;
         public void Dispose()
         {
             State.Dispose();
@@ -102,10 +110,13 @@ internal static class DataParallelBench
         using var noDefer = Make($"2 workers, {shards} micro-shards, each shard's own first-layer ∂C/∂W (before the seventh pass)", 2, shards);
         noDefer.NoDefer = true;
         var deferField = DataParallelField("DeferFirstWeights");
+        using var noStream = Make($"2 workers, {shards} micro-shards, θ written with plain stores", 2, shards);
+        noStream.NoStream = true;
+        var streamField = AdamStreamField();
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
         var owned = OwnedField();
-        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noDefer];
+        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noDefer, noStream];
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -114,6 +125,7 @@ internal static class DataParallelBench
             owned.SetValue(null, c.Owned);
             checkAfter.SetValue(null, !c.CheckFirst);
             deferField.SetValue(null, !c.NoDefer);
+            streamField.SetValue(null, !c.NoStream);
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < stepsPerRound; s++, step++)
                 Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
@@ -148,13 +160,15 @@ internal static class DataParallelBench
         res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["no_defer_speedup"] = Median(noDefer.Rates) / Median(one.Rates);
         res["defer_over_no_defer_median_of_rounds"] = Median([.. noDefer.Rates.Zip(dp.Rates, (a, b) => b / a)]);
+        res["no_stream_speedup"] = Median(noStream.Rates) / Median(one.Rates);
+        res["stream_over_no_stream_median_of_rounds"] = Median([.. noStream.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         // inside the real step: the data-parallel configuration again, with the library's probe on
         separate.SetValue(null, false);
         owned.SetValue(null, false);
         var enabled = ProbeField("Enabled");
         var sums = (long[])ProbeField("Sums").GetValue(null)!;
         var names = (string[])ProbeField("Names").GetValue(null)!;
-        foreach (var c in new[] { dp, noDefer })
+        foreach (var c in new[] { dp, noDefer, noStream })
         {
             Array.Clear(sums);
             ProbeField("Count").SetValue(null, 0L);
@@ -162,12 +176,15 @@ internal static class DataParallelBench
             for (int r = 0; r < rounds; r++) Round(c);
             enabled.SetValue(null, false);
             long count = (long)ProbeField("Count").GetValue(null)!;
-            string tag = c == dp ? "" : " (no defer)";
+            deferField.SetValue(null, !c.NoDefer);
+            streamField.SetValue(null, !c.NoStream);
+            string tag = c == dp ? "" : c == noDefer ? " (no defer)" : " (no stream)";
             res["probe_steps" + tag] = count;
             for (int i = 0; i < names.Length && count > 0; i++)
                 res["probe_us" + tag + ": " + names[i]] = Math.Round(sums[i] * 1e6 / Stopwatch.Frequency / count, 1);
         }
         deferField.SetValue(null, true);
+        streamField.SetValue(null, true);
         // the unsharded step's parts (forward, backward, update), 1 thread, 2 GEMM threads owned and plain
         var plainSums = (long[])ProbeField("PlainSums").GetValue(null)!;
         string[] parts = ["forward", "backward", "update", "whole step"];

@@ -78,6 +78,9 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
                 job._learningRate = context.LearningRate;
                 job._error = null;
                 StepProbe.Mark(StepProbe.UpdateStart);
+                // a sharded step: both cores' shards read all of θ next, so each half goes past the caches (Adam)
+                bool stream = prelude is not null && AdamKernel.StreamInShardedSteps;
+                if (stream) AdamKernel.StreamTheta = true;
                 Gemm.Pool.Start(job, 1);
                 OptimizerState next;
                 try
@@ -94,6 +97,7 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
                 {
                     StepProbe.Mark(StepProbe.CallerUpdateEnd);
                     Gemm.Pool.Join();
+                    if (stream) AdamKernel.StreamTheta = false;
                     StepProbe.Close();
                     job._transform = null;
                     job._prelude = null;
