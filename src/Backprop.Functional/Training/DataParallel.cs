@@ -72,6 +72,11 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     /// cref="Gemm.RunRows{T}"/>). On (seventh pass, bench/RESULTS.md); the bench switches it by reflection.</summary>
     internal static bool DeferFirstWeights = true;
 
+    /// <summary>Whether each shard first reads θ through once, linearly (one load per cache line), before its forward
+    /// pass: θ's halves were just written by the two cores' update halves (past the caches, <see cref="AdamKernel.StreamTheta"/>),
+    /// and the forward's dot tiles read W from memory at a fraction of a linear read's rate. The bench switches it.</summary>
+    internal static bool TouchTheta = true;
+
     private readonly Workspace<T>[] _workspaces;
     private readonly T[][] _gradients;
     private readonly T[] _costs;
@@ -141,6 +146,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
         int inputs = _firstInputs, outputs = _firstOutputs;
         var plan = Gemm.Plan<T>(outputs, inputs, rows, transposeA: true, transposeB: false);
         var x = new ReadOnlySpan<T>((T*)_x + (nint)r0 * inputs, rows * inputs);
+        if (TouchTheta) Touch(x);   // the other shard's rows of x are in neither cache: read them linearly first
         Gemm.RunRows(in plan, _workspaces[_deferredOn[s]].Delta(0, rows), x, GradientOf(s, gradient)[..(outputs * inputs)],
             accumulate: false, row0, row1);
     }
@@ -266,7 +272,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
         private TNet _net;
         private nint _at, _x, _y, _g;
         private int _rows, _k, _next, _end;
-        private bool _defer;
+        private bool _defer, _touch;
         private ExceptionDispatchInfo? _error;
 
         internal static unsafe void Run(DataParallel<T> set, TNet net, ReadOnlySpan<T> at, ReadOnlySpan<T> x, ReadOnlySpan<T> y,
@@ -300,6 +306,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
                     job._next = first;
                     job._end = end;
                     job._defer = defer;
+                    job._touch = workers > 0;
                     job._error = null;
                     if (workers > 0)
                     {
@@ -364,6 +371,11 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
                     }
                     else
                         ws.DeferFirstWeightGradient = false;
+                    if (TouchTheta && _touch)
+                    {
+                        Touch(at);
+                        Touch(x);
+                    }
                     _net.Forward(at, x, ws);
                     set._costs[s] = _net.Backward(at, x, y, ws, g, parameterGradients: true);
                 }
@@ -377,6 +389,24 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
                 Volatile.Write(ref _next, int.MaxValue / 2);   // the others stop taking shards
             }
         }
+    }
+
+    /// <summary>Reads every cache line of <paramref name="values"/> once, in order, so that the hardware prefetchers
+    /// bring it into this core's cache at the rate of a linear read.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static T Touch(ReadOnlySpan<T> values)
+    {
+        int step = 64 / Unsafe.SizeOf<T>();
+        T a = T.Zero, b = T.Zero, c = T.Zero, d = T.Zero;
+        int i = 0;
+        for (; i + 4 * step <= values.Length; i += 4 * step)
+        {
+            a += values[i];
+            b += values[i + step];
+            c += values[i + 2 * step];
+            d += values[i + 3 * step];
+        }
+        return a + b + c + d;
     }
 
     /// <summary>g = Σₛ (mₛ/m)·gₛ over parameter ranges (multiples of 64 elements) split between the threads, each range
