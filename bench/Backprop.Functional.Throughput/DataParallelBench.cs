@@ -70,9 +70,7 @@ internal static class DataParallelBench
         public bool SeparateSum;
         public bool Owned;
         public bool CheckFirst;
-        public bool NoDefer;
         public bool NoStream;
-        public bool NoTouch;
         public void Dispose()
         {
             State.Dispose();
@@ -108,19 +106,13 @@ internal static class DataParallelBench
         ownedConfig.Owned = true;
         using var checkFirst = Make("2 GEMM threads, x checked before the forward pass", 2, 1);
         checkFirst.CheckFirst = true;
-        using var noDefer = Make($"2 workers, {shards} micro-shards, each shard's own first-layer ∂C/∂W (before the seventh pass)", 2, shards);
-        noDefer.NoDefer = true;
-        var deferField = DataParallelField("DeferFirstWeights");
         using var noStream = Make($"2 workers, {shards} micro-shards, θ written with plain stores", 2, shards);
         noStream.NoStream = true;
         var streamField = AdamStreamField();
-        using var noTouch = Make($"2 workers, {shards} micro-shards, θ not read through before each shard", 2, shards);
-        noTouch.NoTouch = true;
-        var touchField = DataParallelField("TouchTheta");
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
         var owned = OwnedField();
-        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noDefer, noStream, noTouch];
+        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noStream];
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -128,9 +120,7 @@ internal static class DataParallelBench
             separate.SetValue(null, c.SeparateSum);
             owned.SetValue(null, c.Owned);
             checkAfter.SetValue(null, !c.CheckFirst);
-            deferField.SetValue(null, !c.NoDefer);
             streamField.SetValue(null, !c.NoStream);
-            touchField.SetValue(null, !c.NoTouch);
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < stepsPerRound; s++, step++)
                 Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
@@ -163,19 +153,16 @@ internal static class DataParallelBench
         res["sum_apart_speedup"] = Median(apart.Rates) / Median(one.Rates);
         res["sum_in_update_over_sum_apart_median_of_rounds"] = Median([.. apart.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
-        res["no_defer_speedup"] = Median(noDefer.Rates) / Median(one.Rates);
-        res["defer_over_no_defer_median_of_rounds"] = Median([.. noDefer.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["no_stream_speedup"] = Median(noStream.Rates) / Median(one.Rates);
         res["stream_over_no_stream_median_of_rounds"] = Median([.. noStream.Rates.Zip(dp.Rates, (a, b) => b / a)]);
-        res["no_touch_speedup"] = Median(noTouch.Rates) / Median(one.Rates);
-        res["touch_over_no_touch_median_of_rounds"] = Median([.. noTouch.Rates.Zip(dp.Rates, (a, b) => b / a)]);
+
         // inside the real step: the data-parallel configuration again, with the library's probe on
         separate.SetValue(null, false);
         owned.SetValue(null, false);
         var enabled = ProbeField("Enabled");
         var sums = (long[])ProbeField("Sums").GetValue(null)!;
         var names = (string[])ProbeField("Names").GetValue(null)!;
-        foreach (var c in new[] { dp, noDefer, noStream, noTouch })
+        foreach (var c in new[] { dp, noStream })
         {
             Array.Clear(sums);
             ProbeField("Count").SetValue(null, 0L);
@@ -183,17 +170,13 @@ internal static class DataParallelBench
             for (int r = 0; r < rounds; r++) Round(c);
             enabled.SetValue(null, false);
             long count = (long)ProbeField("Count").GetValue(null)!;
-            deferField.SetValue(null, !c.NoDefer);
             streamField.SetValue(null, !c.NoStream);
-            touchField.SetValue(null, !c.NoTouch);
-            string tag = c == dp ? "" : c == noDefer ? " (no defer)" : c == noStream ? " (no stream)" : " (no touch)";
+            string tag = c == dp ? "" : " (θ plain stores)";
             res["probe_steps" + tag] = count;
             for (int i = 0; i < names.Length && count > 0; i++)
                 res["probe_us" + tag + ": " + names[i]] = Math.Round(sums[i] * 1e6 / Stopwatch.Frequency / count, 1);
         }
-        deferField.SetValue(null, true);
         streamField.SetValue(null, true);
-        touchField.SetValue(null, true);
         // the unsharded step's parts (forward, backward, update), 1 thread, 2 GEMM threads owned and plain
         var plainSums = (long[])ProbeField("PlainSums").GetValue(null)!;
         string[] parts = ["forward", "backward", "update", "whole step"];

@@ -111,7 +111,7 @@ public static partial class Equations
                 Plans = ws.Plans(l),
                 DYIsDelta = l == last,
             };
-            if (layer is Dense d) DenseKernel.Backward(d, in pass, weightGradient: l > 0 || !ws.DeferFirstWeightGradient);
+            if (layer is Dense d) DenseKernel.Backward(d, in pass);
             else layer.Backward(in pass);
         }
     }

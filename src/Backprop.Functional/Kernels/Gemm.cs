@@ -231,42 +231,6 @@ public static partial class Gemm
         }
     }
 
-    /// <summary>Whether <see cref="RunRows{T}"/> can run <paramref name="plan"/>'s kernel over a range of rows of C.</summary>
-    internal static bool HasRows(in GemmPlan plan) => plan.Kernel is GemmKernel.AxpyTiles or GemmKernel.Packed;
-
-    /// <summary>Rows of C a range of <see cref="RunRows{T}"/> must start at a multiple of, for any kernel it runs: the
-    /// axpy tiles group rows by four, the packed path by <c>MR</c>.</summary>
-    internal static int RowUnit<T>() where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int mr = MicroKernel<T>.MR;
-        return mr % 4 == 0 ? mr : mr * 4 / (mr % 2 == 0 ? 2 : 1);
-    }
-
-    /// <summary>Rows [<paramref name="r0"/>, <paramref name="r1"/>) of C = op(A)·op(B) on one thread, on
-    /// <paramref name="plan"/>'s kernel (<see cref="HasRows"/>), with the bits the whole product gives them: the row split
-    /// of <see cref="Team{T}"/>, called from outside a product. <paramref name="r0"/> is a multiple of
-    /// <see cref="RowUnit{T}"/>; the spans are the whole operands.</summary>
-    internal static void RunRows<T>(in GemmPlan plan, ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, bool accumulate, int r0, int r1)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int m = plan.M, n = plan.N, k = plan.K;
-        if (a.Length != (long)m * k || b.Length != (long)k * n || c.Length != (long)m * n || r0 < 0 || r1 > m || r0 % RowUnit<T>() != 0)
-            throw new ArgumentException($"rows [{r0}, {r1}) of {plan}: the spans ({a.Length}, {b.Length}, {c.Length}) or the rows do not fit");
-        if (r0 >= r1) return;
-        ref T ra = ref MemoryMarshal.GetReference(a);
-        ref T rb = ref MemoryMarshal.GetReference(b);
-        ref T rc = ref MemoryMarshal.GetReference(c);
-        if (plan.Kernel == GemmKernel.AxpyTiles)
-        {
-            nint rs = plan.TransposeA ? 1 : k, ds = plan.TransposeA ? m : 1;
-            Tiles<T>.AxpyNN(ref Unsafe.Add(ref ra, r0 * rs), rs, ds, ref rb, ref Unsafe.Add(ref rc, (nint)r0 * n), r1 - r0, n, k, accumulate);
-        }
-        else if (plan.Kernel == GemmKernel.Packed)
-            Blocked<T>.Run(ref ra, plan.TransposeA, ref rb, plan.TransposeB, ref rc, m, n, k, accumulate, r0, r1, 0, n);
-        else
-            throw new ArgumentException($"{plan} has no row split", nameof(plan));
-    }
-
     private static string Mismatch(string name, int length, string op, int rows, int cols, bool transposed, int m, int n, int k)
     {
         string stored = transposed

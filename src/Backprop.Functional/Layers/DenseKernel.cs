@@ -36,16 +36,10 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
 
     /// <summary>δˡ = ∂C/∂aˡ ⊙ σ′(zˡ) in place of DY (unless DYIsDelta), then ∂C/∂Wˡ (BP4) and ∂C/∂bˡ (BP3) into
     /// DTheta, then ∂C/∂aˡ⁻¹ = (Wˡ)ᵀδˡ into DX.</summary>
-    public static void Backward<T>(Dense layer, scoped in BackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Backward(layer, in p, weightGradient: true);
-
-    /// <summary><see cref="Backward{T}(Dense, in BackwardPass{T})"/>, and without ∂C/∂Wˡ when not
-    /// <paramref name="weightGradient"/> (its slot of DTheta left as it was): a data-parallel step whose threads form the
-    /// first layer's ∂C/∂W afterwards, each for the rows of W it updates (<see cref="DataParallel{T}"/>).</summary>
-    internal static void Backward<T>(Dense layer, scoped in BackwardPass<T> p, bool weightGradient) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Backward<T>(Dense layer, scoped in BackwardPass<T> p) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int inputs = layer.Inputs, outputs = layer.Outputs, weights = outputs * inputs;
-        if (weightGradient && !p.DTheta.IsEmpty && p.Threads > 1 && !p.Plans.IsEmpty && OwnedDense.Enabled && !layer.PerStep)
+        if (!p.DTheta.IsEmpty && p.Threads > 1 && !p.Plans.IsEmpty && OwnedDense.Enabled && !layer.PerStep)
         {
             // two threads, each on its units: σ′, ∂C/∂b and ∂C/∂W for its rows (OwnedDense; the same bits)
             var owned = new OwnedBackwardStep<T>
@@ -68,8 +62,7 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
         }
         if (!p.DTheta.IsEmpty)
         {
-            if (weightGradient)
-                Equations.WeightGradientPlanned(p.DY, p.X, p.DTheta[..weights], inputs, outputs, p.Threads, p.Plans);
+            Equations.WeightGradientPlanned(p.DY, p.X, p.DTheta[..weights], inputs, outputs, p.Threads, p.Plans);
             Equations.BiasGradient<T>(p.DY, p.DTheta.Slice(weights, outputs));
         }
         if (!p.DX.IsEmpty)

@@ -99,6 +99,9 @@ internal static class AdamKernel
     /// bench switches it by reflection).</summary>
     internal static bool StreamInShardedSteps = true;
 
+    /// <summary>Updates that wrote θ with non-temporal stores (for tests: the path is really taken).</summary>
+    internal static long StreamedUpdates;
+
     internal static void Step<T>(
         long t, double beta1, double beta2, double epsilon, bool amsgrad, double l2,
         Span<T> theta, ReadOnlySpan<T> g, OptimizerBuffers<T> buf, double lr)
@@ -114,7 +117,7 @@ internal static class AdamKernel
     /// <summary><see cref="Apply{T, TSource}"/> with θ written by non-temporal 256-bit stores from its first 32-byte
     /// boundary (the elements before it, and the tail, through the scalar loop: the same operations, so the same bits);
     /// false when the CPU has no AVX or the vectors are not 256 bits.</summary>
-    private static unsafe bool StreamedApply<T>(in Constants<T> c, Span<T> theta, ReadOnlySpan<T> gradient, Span<T> m, Span<T> v)
+    internal static unsafe bool StreamedApply<T>(in Constants<T> c, Span<T> theta, ReadOnlySpan<T> gradient, Span<T> m, Span<T> v)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!System.Runtime.Intrinsics.X86.Avx.IsSupported || System.Numerics.Vector<T>.Count * sizeof(T) != 32
@@ -155,6 +158,7 @@ internal static class AdamKernel
             System.Runtime.Intrinsics.X86.Sse.StoreFence();
             Apply(c, theta[i..], new StoredGradient<T>(gradient[i..]), m[i..], v[i..], default);
         }
+        Interlocked.Increment(ref StreamedUpdates);
         return true;
     }
 

@@ -122,11 +122,6 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
     /// work on one product.</remarks>
     public int Threads { get; init; } = 1;
 
-    /// <summary>Set by a data-parallel step on its shard workspaces: the backward pass leaves the first (dense) layer's
-    /// ∂C/∂W unwritten, and the threads of the sum form it afterwards, each for the rows of W it sums and updates
-    /// (<see cref="DataParallel{T}"/>; the same kernel and bits).</summary>
-    internal bool DeferFirstWeightGradient { get; set; }
-
     /// <summary>Values per sample of layer <paramref name="layer"/>'s output (its width, times the time steps for a sequence).</summary>
     public int Width(int layer) => _widths[layer];
 

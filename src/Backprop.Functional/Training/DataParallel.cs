@@ -63,20 +63,6 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>Sums handed to the split update as its prelude (for tests: that path is really taken).</summary>
     internal static long DeferredSums;
 
-    /// <summary>Shards whose first-layer ∂C/∂W the sum's threads formed by rows of W (for tests: that path is really
-    /// taken).</summary>
-    internal static long DeferredFirstWeights;
-
-    /// <summary>Whether a step whose shards run at once leaves the first dense layer's ∂C/∂W to the sum's threads, each
-    /// forming, for every shard, the rows of W it then sums and updates (the same kernel and bits: see <see
-    /// cref="Gemm.RunRows{T}"/>). On (seventh pass, bench/RESULTS.md); the bench switches it by reflection.</summary>
-    internal static bool DeferFirstWeights = true;
-
-    /// <summary>Whether each shard first reads θ through once, linearly (one load per cache line), before its forward
-    /// pass: θ's halves were just written by the two cores' update halves (past the caches, <see cref="AdamKernel.StreamTheta"/>),
-    /// and the forward's dot tiles read W from memory at a fraction of a linear read's rate. The bench switches it.</summary>
-    internal static bool TouchTheta = true;
-
     private readonly Workspace<T>[] _workspaces;
     private readonly T[][] _gradients;
     private readonly T[] _costs;
@@ -84,17 +70,6 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     private readonly SumJob _sum = new();
     private Gemm.Pool.Job? _shardJob;   // a ShardJob<TNet>, made on the first step: the jobs are the set's, never shared
                                         // between workspaces, so a step that runs alone (the pool busy) races with no one
-
-    // The first layer's ∂C/∂W left to the sum (DeferFirstWeights): its shape (0: not a dense layer this can defer), the
-    // rows a thread's range of W starts at a multiple of (whole tiles and whole cache lines), and, for this step, the
-    // batch's address (pinned by the caller until the sum has run), which shard each part's workspace still holds the
-    // δ¹ of, and the part holding each deferred shard (-1: formed in the shard's own pass).
-    private readonly int _firstInputs, _firstOutputs, _rowUnit;
-    private readonly int[] _heldShard;
-    private int[] _deferredOn = [];
-    private bool _deferring;
-    private nint _x;
-    private int _xRows, _xShards;
 
     private DataParallel(NetworkSpec spec, Workspace<T> main, int shards)
     {
@@ -108,59 +83,6 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
         _gradients = new T[shards - 1][];
         for (int s = 0; s < _gradients.Length; s++) _gradients[s] = GC.AllocateArray<T>(spec.Layout.Count, pinned: true);
         _costs = new T[shards];
-        _heldShard = new int[Threads];
-        if (spec.Layers[0] is Dense d && !d.PerStep && spec.Layout.LayerOffset(0) == 0)
-        {
-            _firstInputs = d.Inputs;
-            _firstOutputs = d.Outputs;
-            // rows of W at a multiple of the GEMM's row groups, and of a cache line's worth of 64 elements (the update's
-            // split keeps whole lines, as before)
-            int line = 64 / (int)BigInteger.GreatestCommonDivisor(d.Inputs, 64);
-            int tile = Gemm.RowUnit<T>();
-            _rowUnit = (int)(tile * (long)line / (long)BigInteger.GreatestCommonDivisor(tile, line));
-        }
-    }
-
-    /// <summary>Where part <paramref name="p"/> of <paramref name="parts"/> starts in a gradient of
-    /// <paramref name="n"/> elements (p = parts: n): a multiple of 64 elements; while this step defers the first layer's
-    /// ∂C/∂W, at a multiple of <see cref="_rowUnit"/> rows of W, so that no row is formed by one thread and summed by
-    /// another.</summary>
-    private int Boundary(int p, int parts, int n)
-    {
-        if (p <= 0) return 0;
-        if (p >= parts) return n;
-        if (!_deferring) return (int)((long)n * p / parts) & ~63;
-        return (int)((long)_firstOutputs * p / parts) / _rowUnit * _rowUnit * _firstInputs;
-    }
-
-    /// <summary>Whether a shard of <paramref name="rows"/> rows can leave its first-layer ∂C/∂W to the sum: a kernel
-    /// that runs by ranges of rows (<see cref="Gemm.HasRows"/>).</summary>
-    private bool CanDefer(int rows) =>
-        Gemm.HasRows(Gemm.Plan<T>(_firstOutputs, _firstInputs, rows, transposeA: true, transposeB: false));
-
-    /// <summary>Rows [<paramref name="row0"/>, <paramref name="row1"/>) of shard <paramref name="s"/>'s first-layer
-    /// ∂C/∂W = (δ¹ₛ)ᵀ·xₛ, from the δ¹ its part's workspace still holds, on the kernel and with the bits of its own pass.</summary>
-    private unsafe void FirstWeights(int s, Span<T> gradient, int row0, int row1)
-    {
-        int r0 = First(s, _xRows, _xShards), r1 = First(s + 1, _xRows, _xShards), rows = r1 - r0;
-        int inputs = _firstInputs, outputs = _firstOutputs;
-        var plan = Gemm.Plan<T>(outputs, inputs, rows, transposeA: true, transposeB: false);
-        var x = new ReadOnlySpan<T>((T*)_x + (nint)r0 * inputs, rows * inputs);
-        if (TouchTheta) Touch(x);   // the other shard's rows of x are in neither cache: read them linearly first
-        Gemm.RunRows(in plan, _workspaces[_deferredOn[s]].Delta(0, rows), x, GradientOf(s, gradient)[..(outputs * inputs)],
-            accumulate: false, row0, row1);
-    }
-
-    /// <summary>The deferred shards' rows of W that fall in g[<paramref name="lo"/>, <paramref name="hi"/>) (which start
-    /// and end on rows: <see cref="Boundary"/>).</summary>
-    private void FirstWeights(Span<T> gradient, int lo, int hi)
-    {
-        if (!_deferring) return;
-        int weights = _firstOutputs * _firstInputs;
-        int row0 = Math.Min(lo, weights) / _firstInputs, row1 = Math.Min(hi, weights) / _firstInputs;
-        if (row0 >= row1) return;
-        for (int s = 0; s < _deferredOn.Length; s++)
-            if (_deferredOn[s] >= 0) FirstWeights(s, gradient, row0, row1);
     }
 
     /// <summary>k, the shards per batch.</summary>
@@ -211,9 +133,8 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>The same; with <paramref name="deferSum"/> the shard gradients are left unsummed and
     /// <paramref name="sum"/> returns the sum as a prelude for <see cref="ParallelUpdate{T}"/>, which runs it on each
     /// thread's half just before that half's update (one hand-off and one pass over the half instead of two; the same
-    /// bits). The caller must run it before anything reads the gradient, and keep <paramref name="x"/> pinned until it has
-    /// run (the sum may form the first layer's ∂C/∂W from it). Null when the sum already ran.</summary>
-    internal static unsafe T Gradient<TNet>(TNet net, ReadOnlySpan<T> at, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws,
+    /// bits). The caller must run it before anything reads the gradient. Null when the sum already ran.</summary>
+    internal static T Gradient<TNet>(TNet net, ReadOnlySpan<T> at, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Workspace<T> ws,
         Span<T> gradient, int shards, bool deferSum, out ParallelUpdate<T>.IPrelude? sum) where TNet : struct, ITrainable<T>
     {
         sum = null;
@@ -225,34 +146,23 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
         int k = Math.Min(shards, rows);
         var exchange = Exchange;
         var (first, end) = exchange?.Mine(k) ?? (0, k);
-        // the first layer's ∂C/∂W left to the sum's threads: the runtime network (whose backward pass reads the
-        // workspace's flag), every shard here, and x pinned until the sum has run (the caller pins it for a deferred sum)
-        bool defer = DeferFirstWeights && typeof(TNet) == typeof(SpecTrainable<T>) && set._rowUnit > 0 && exchange is null
-            && set.Threads > 1 && set._rowUnit * 2 <= set._firstOutputs;
+        ShardJob<TNet>.Run(set, net, at, x, y, gradient, rows, k, first, end);
+        exchange?.Share(k, new ShardGradients<T>(gradient, set._gradients), set._costs);
         T cost = T.Zero;
-        fixed (T* px = x)
+        for (int s = 0; s < k; s++)
+            cost += Weight(s, rows, k) * set._costs[s];
+        if (!T.IsFinite(cost))
         {
-            set._x = (nint)px;
-            set._xRows = rows;
-            set._xShards = k;
-            ShardJob<TNet>.Run(set, net, at, x, y, gradient, rows, k, first, end, defer);
-            exchange?.Share(k, new ShardGradients<T>(gradient, set._gradients), set._costs);
-            for (int s = 0; s < k; s++)
-                cost += Weight(s, rows, k) * set._costs[s];
-            if (!T.IsFinite(cost))
-            {
-                set._deferring = false;
-                net.Forward(at, x, ws);
-                return cost;
-            }
-            if (deferSum && !SeparateSum)
-            {
-                sum = set._sum.Defer(set, rows, k);
-                Interlocked.Increment(ref DeferredSums);
-            }
-            else
-                SumJob.Run(set, gradient, rows, k);
+            net.Forward(at, x, ws);
+            return cost;
         }
+        if (deferSum && !SeparateSum)
+        {
+            sum = set._sum.Defer(set, rows, k);
+            Interlocked.Increment(ref DeferredSums);
+        }
+        else
+            SumJob.Run(set, gradient, rows, k);
         return cost;
     }
 
@@ -272,24 +182,14 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
         private TNet _net;
         private nint _at, _x, _y, _g;
         private int _rows, _k, _next, _end;
-        private bool _defer, _touch;
         private ExceptionDispatchInfo? _error;
 
         internal static unsafe void Run(DataParallel<T> set, TNet net, ReadOnlySpan<T> at, ReadOnlySpan<T> x, ReadOnlySpan<T> y,
-            Span<T> gradient, int rows, int k, int first, int end, bool defer)
+            Span<T> gradient, int rows, int k, int first, int end)
         {
             int workers = Math.Min(set.Threads, end - first) - 1;
             bool pooled = workers > 0 && Gemm.Pool.TryEnter(workers);
             if (!pooled) workers = 0;   // the pool is busy (or one thread): every shard on this thread, the same bits
-            defer &= workers > 0;
-            set._deferring = defer;
-            if (defer)
-            {
-                if (set._deferredOn.Length < k) set._deferredOn = new int[set.Shards];   // once per set
-                Array.Fill(set._deferredOn, -1);
-                Array.Fill(set._heldShard, -1);
-                Interlocked.Increment(ref DeferredFirstWeights);
-            }
             try
             {
                 fixed (T* pat = at, px = x, py = y, pg = gradient)   // pinned until every worker has joined
@@ -305,8 +205,6 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
                     job._k = k;
                     job._next = first;
                     job._end = end;
-                    job._defer = defer;
-                    job._touch = workers > 0;
                     job._error = null;
                     if (workers > 0)
                     {
@@ -355,27 +253,6 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
                     var x = new ReadOnlySpan<T>((T*)_x + (nint)r0 * inputs, (r1 - r0) * inputs);
                     var y = new ReadOnlySpan<T>((T*)_y + (nint)r0 * outputs, (r1 - r0) * outputs);
                     var g = s == 0 ? new Span<T>((void*)_g, n) : set._gradients[s - 1];
-                    if (_defer)
-                    {
-                        // this workspace's δ¹ is about to be overwritten: the shard it held forms its ∂C/∂W¹ here, whole
-                        int held = set._heldShard[part];
-                        if (held >= 0)
-                        {
-                            set.FirstWeights(held, new Span<T>((void*)_g, n), 0, set._firstOutputs);
-                            set._deferredOn[held] = -1;
-                        }
-                        bool leave = set.CanDefer(r1 - r0);
-                        set._heldShard[part] = leave ? s : -1;
-                        if (leave) set._deferredOn[s] = part;
-                        ws.DeferFirstWeightGradient = leave;
-                    }
-                    else
-                        ws.DeferFirstWeightGradient = false;
-                    if (TouchTheta && _touch)
-                    {
-                        Touch(at);
-                        Touch(x);
-                    }
                     _net.Forward(at, x, ws);
                     set._costs[s] = _net.Backward(at, x, y, ws, g, parameterGradients: true);
                 }
@@ -389,24 +266,6 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
                 Volatile.Write(ref _next, int.MaxValue / 2);   // the others stop taking shards
             }
         }
-    }
-
-    /// <summary>Reads every cache line of <paramref name="values"/> once, in order, so that the hardware prefetchers
-    /// bring it into this core's cache at the rate of a linear read.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static T Touch(ReadOnlySpan<T> values)
-    {
-        int step = 64 / Unsafe.SizeOf<T>();
-        T a = T.Zero, b = T.Zero, c = T.Zero, d = T.Zero;
-        int i = 0;
-        for (; i + 4 * step <= values.Length; i += 4 * step)
-        {
-            a += values[i];
-            b += values[i + step];
-            c += values[i + 2 * step];
-            d += values[i + 3 * step];
-        }
-        return a + b + c + d;
     }
 
     /// <summary>g = Σₛ (mₛ/m)·gₛ over parameter ranges (multiples of 64 elements) split between the threads, each range
@@ -464,17 +323,17 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
 
         internal override unsafe void Execute(int part)
         {
-            var set = _set!;
-            Sum(set, new Span<T>((void*)_g, _n), set.Boundary(part, _parts, _n), set.Boundary(part + 1, _parts, _n));
+            int lo = part == 0 ? 0 : (int)((long)_n * part / _parts) & ~63;
+            int hi = part == _parts - 1 ? _n : (int)((long)_n * (part + 1) / _parts) & ~63;
+            Sum(_set!, new Span<T>((void*)_g, _n), lo, hi);
         }
 
         void ParallelUpdate<T>.IPrelude.Run(Span<T> g, int lo, int hi) => Sum(_set!, g, lo, hi);
 
-        int ParallelUpdate<T>.IPrelude.Split(int length) => _set!.Boundary(1, 2, length);
+        bool ParallelUpdate<T>.IPrelude.SharedTheta => _set!.Threads > 1;
 
         private void Sum(DataParallel<T> set, Span<T> g, int lo, int hi)
         {
-            set.FirstWeights(g, lo, hi);
             for (int b = lo; b < hi; b += Block)
             {
                 int len = Math.Min(Block, hi - b);

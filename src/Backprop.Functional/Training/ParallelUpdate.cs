@@ -19,9 +19,9 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
         /// <summary>Runs on g[<paramref name="lo"/>, <paramref name="hi"/>) of the whole gradient <paramref name="g"/>.</summary>
         void Run(Span<T> g, int lo, int hi);
 
-        /// <summary>Where the two threads' ranges meet in a gradient of <paramref name="length"/> elements (a multiple of
-        /// 64 elements): the prelude's own ranges must not cross it.</summary>
-        int Split(int length);
+        /// <summary>Whether both cores read all of θ before the next update (micro-shards run at once): the update then
+        /// writes θ past the caches (<see cref="AdamKernel.StreamTheta"/>).</summary>
+        bool SharedTheta { get; }
     }
 
     /// <summary>Below this many parameters the update stays on one thread.</summary>
@@ -58,8 +58,7 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
         }
         try
         {
-            // a multiple of 64 elements: whole cache lines on either side (the prelude's, if it has its own ranges)
-            int split = prelude?.Split(theta.Length) ?? theta.Length / 2 & ~63;
+            int split = theta.Length / 2 & ~63;   // a multiple of 64 elements: whole cache lines on either side
             var (low, high) = buffers.Halves(split);
             fixed (T* pt = theta, pg = g, pp = context.Point)   // pinned until the worker has joined
             {
@@ -78,8 +77,9 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
                 job._learningRate = context.LearningRate;
                 job._error = null;
                 StepProbe.Mark(StepProbe.UpdateStart);
-                // a sharded step: both cores' shards read all of θ next, so each half goes past the caches (Adam)
-                bool stream = prelude is not null && AdamKernel.StreamInShardedSteps;
+                // shards at once: both cores read all of θ next, so a plain store to θ would invalidate the other core's
+                // copy line by line; Adam writes its halves with non-temporal stores instead (the same values)
+                bool stream = prelude is { SharedTheta: true } && AdamKernel.StreamInShardedSteps;
                 if (stream) AdamKernel.StreamTheta = true;
                 Gemm.Pool.Start(job, 1);
                 OptimizerState next;

@@ -119,11 +119,8 @@ public static class TrainingStep
         long t0 = 0, t1 = 0, t2 = 0;   // the probe's stamps (bench only; 0 when it is off)
         ParallelUpdate<T>.IPrelude? sum = null;   // the shards' sum, run by the split update on each thread's half
         if (DataParallel<T>.Applies(spec, microShards, x, y, ws))
-        {
-            if (split && (transform.Capabilities & TransformCapabilities.ElementWise) != 0)
-                return ShardedSplitStep(net, theta, at, x, y, ws, gradient, transform, ref state, buffers, learningRate, microShards);
-            cost = DataParallel<T>.Gradient(net, at, x, y, ws, gradient, microShards, deferSum: false, out sum);
-        }
+            cost = DataParallel<T>.Gradient(net, at, x, y, ws, gradient, microShards,
+                deferSum: split && (transform.Capabilities & TransformCapabilities.ElementWise) != 0, out sum);
         else
         {
             t0 = StepProbe.Now();
@@ -139,24 +136,6 @@ public static class TrainingStep
             : transform.Update(state, gradient, theta, buffers, in context);
         StepProbe.Plain(t0, t1, t2);
         return cost;
-    }
-
-    /// <summary>The micro-sharded step whose sum runs inside the split update (<see cref="DataParallel{T}"/>), with x
-    /// pinned from the shards to the end of the update: the sum's threads may form the first layer's ∂C/∂W from it.</summary>
-    private static unsafe T ShardedSplitStep<T, TNet>(TNet net, Span<T> theta, ReadOnlySpan<T> at, ReadOnlySpan<T> x, ReadOnlySpan<T> y,
-        Workspace<T> ws, Span<T> gradient, GradientTransform transform, ref OptimizerState state, OptimizerBuffers<T> buffers,
-        double learningRate, int microShards)
-        where T : unmanaged, IFloatingPointIeee754<T> where TNet : struct, ITrainable<T>
-    {
-        fixed (T* pinned = x)   // until the update (and the sum it runs first) has joined
-        {
-            T cost = DataParallel<T>.Gradient(net, at, x, y, ws, gradient, microShards, deferSum: true, out var sum);
-            if (!T.IsFinite(cost)) return cost;
-            var context = new StepContext<T> { LearningRate = learningRate, Layout = net.Spec.Layout, Point = at };
-            state = sum is not null ? ParallelUpdate<T>.Run(transform, state, gradient, theta, buffers, in context, sum)
-                : transform.UpdateSplit(state, gradient, theta, buffers, in context);
-            return cost;
-        }
     }
 
     /// <summary>The fused one-sample step: every δˡ (BP1, BP2), then each dense layer updated with ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ
