@@ -61,6 +61,15 @@ internal static class DataParallelBench
         typeof(Network<float>).Assembly.GetType("Backprop.Functional.AdamKernel")!
             .GetField("StreamInShardedSteps", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
 
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.ParallelUpdate`1", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2055", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Why)]
+    internal static System.Reflection.FieldInfo ByLayerRowsField() =>
+        typeof(Network<float>).Assembly.GetType("Backprop.Functional.ParallelUpdate`1")!.MakeGenericType(typeof(float))
+            .GetField("ByLayerRows", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+
     private sealed class Config : IDisposable
     {
         public required string Name;
@@ -71,6 +80,7 @@ internal static class DataParallelBench
         public bool Owned;
         public bool CheckFirst;
         public bool NoStream;
+        public bool Halves;
         public void Dispose()
         {
             State.Dispose();
@@ -109,10 +119,13 @@ internal static class DataParallelBench
         using var noStream = Make($"2 workers, {shards} micro-shards, θ written with plain stores", 2, shards);
         noStream.NoStream = true;
         var streamField = AdamStreamField();
+        using var halves = Make("2 GEMM threads, the update split in halves of θ (before the seventh pass)", 2, 1);
+        halves.Halves = true;
+        var byRows = ByLayerRowsField();
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
         var owned = OwnedField();
-        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noStream];
+        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, halves];
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -121,6 +134,7 @@ internal static class DataParallelBench
             owned.SetValue(null, c.Owned);
             checkAfter.SetValue(null, !c.CheckFirst);
             streamField.SetValue(null, !c.NoStream);
+            byRows.SetValue(null, !c.Halves);
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < stepsPerRound; s++, step++)
                 Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
@@ -153,6 +167,8 @@ internal static class DataParallelBench
         res["sum_apart_speedup"] = Median(apart.Rates) / Median(one.Rates);
         res["sum_in_update_over_sum_apart_median_of_rounds"] = Median([.. apart.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
+        res["halves_speedup"] = Median(halves.Rates) / Median(one.Rates);
+        res["rows_over_halves_median_of_rounds"] = Median([.. halves.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
         res["no_stream_speedup"] = Median(noStream.Rates) / Median(one.Rates);
         res["stream_over_no_stream_median_of_rounds"] = Median([.. noStream.Rates.Zip(dp.Rates, (a, b) => b / a)]);
 
@@ -180,8 +196,9 @@ internal static class DataParallelBench
         // the unsharded step's parts (forward, backward, update), 1 thread, 2 GEMM threads owned and plain
         var plainSums = (long[])ProbeField("PlainSums").GetValue(null)!;
         string[] parts = ["forward", "backward", "update", "whole step"];
-        foreach (var c in new[] { one, gemm, ownedConfig, checkFirst })
+        foreach (var c in new[] { one, gemm, ownedConfig, checkFirst, halves })
         {
+            byRows.SetValue(null, !c.Halves);
             owned.SetValue(null, c.Owned);
             checkAfter.SetValue(null, !c.CheckFirst);
             Array.Clear(plainSums);
@@ -195,6 +212,7 @@ internal static class DataParallelBench
         }
         owned.SetValue(null, false);
         checkAfter.SetValue(null, true);
+        byRows.SetValue(null, true);
         res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
         Breakdown(res, w, shards, xs[0], ys[0], xs);
     }
@@ -276,6 +294,22 @@ internal static class DataParallelBench
             res[$"k1_us_fwd_bwd_{t}t"] = Time(() => net.ValueAndGradient(x, y, wsT, gFull.Span));
             res[$"k1_us_gemm_forward_layer0_{t}t"] = Time(() => Backprop.Functional.Kernels.Gemm.Multiply<float>(x, false, wW1, true, z1, w.Batch, w.Spec.Layers[0].Outputs, w.Spec.Inputs, true, threads));
             res[$"k1_us_gemm_weightgrad_layer0_{t}t"] = Time(() => Backprop.Functional.Kernels.Gemm.Multiply<float>(d1, true, x, false, gW1, w.Spec.Layers[0].Outputs, w.Spec.Inputs, w.Batch, false, threads));
+            // every layer's forward product alone (x·Wᵀ into z, the step's shapes), so that the forward pass's time beyond
+            // its products (bias seeds, σ, the loss: the calling thread's) can be read off
+            double products = 0;
+            for (int l = 0; l < w.Spec.Layers.Count; l++)
+            {
+                int inputs = w.Spec.Layers[l].Inputs, outputs = w.Spec.Layers[l].Outputs;
+                var al = new float[w.Batch * inputs];
+                var wl = new float[outputs * inputs];
+                var zl = new float[w.Batch * outputs];
+                al.AsSpan().Fill(0.5f);
+                wl.AsSpan().Fill(0.01f);
+                double us = Time(() => Backprop.Functional.Kernels.Gemm.Multiply<float>(al, false, wl, true, zl, w.Batch, outputs, inputs, true, threads));
+                res[$"k1_us_forward_product_layer{l}_{t}t"] = us;
+                products += us;
+            }
+            res[$"k1_us_forward_products_sum_{t}t"] = products;
         }
         var sum = new float[n];
         res["us_sum_two_gradients"] = Time(() => System.Numerics.Tensors.TensorPrimitives.Add(gA.Span, gB.Span, sum));
