@@ -81,6 +81,7 @@ internal static class DataParallelBench
         public bool CheckFirst;
         public bool NoStream;
         public bool Halves;
+        public bool NoLargeStream;
         public void Dispose()
         {
             State.Dispose();
@@ -122,10 +123,15 @@ internal static class DataParallelBench
         using var halves = Make("2 GEMM threads, the update split in halves of θ (before the seventh pass)", 2, 1);
         halves.Halves = true;
         var byRows = ByLayerRowsField();
+        using var noLarge = Make("2 GEMM threads, θ, m, v written with plain stores", 2, 1);
+        noLarge.NoLargeStream = true;
+        var largeField = typeof(Network<float>).Assembly.GetType("Backprop.Functional.AdamKernel")!
+            .GetField("StreamLarge", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+        int large = (int)largeField.GetValue(null)!;
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
         var owned = OwnedField();
-        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, halves];
+        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, halves, noLarge];
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -135,6 +141,7 @@ internal static class DataParallelBench
             checkAfter.SetValue(null, !c.CheckFirst);
             streamField.SetValue(null, !c.NoStream);
             byRows.SetValue(null, !c.Halves);
+            largeField.SetValue(null, c.NoLargeStream ? 0 : large);
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < stepsPerRound; s++, step++)
                 Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
@@ -169,6 +176,8 @@ internal static class DataParallelBench
         res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["halves_speedup"] = Median(halves.Rates) / Median(one.Rates);
         res["rows_over_halves_median_of_rounds"] = Median([.. halves.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+        res["no_large_stream_speedup"] = Median(noLarge.Rates) / Median(one.Rates);
+        res["large_stream_over_plain_median_of_rounds"] = Median([.. noLarge.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
         res["no_stream_speedup"] = Median(noStream.Rates) / Median(one.Rates);
         res["stream_over_no_stream_median_of_rounds"] = Median([.. noStream.Rates.Zip(dp.Rates, (a, b) => b / a)]);
 
@@ -196,9 +205,10 @@ internal static class DataParallelBench
         // the unsharded step's parts (forward, backward, update), 1 thread, 2 GEMM threads owned and plain
         var plainSums = (long[])ProbeField("PlainSums").GetValue(null)!;
         string[] parts = ["forward", "backward", "update", "whole step"];
-        foreach (var c in new[] { one, gemm, ownedConfig, checkFirst, halves })
+        foreach (var c in new[] { one, gemm, ownedConfig, checkFirst, halves, noLarge })
         {
             byRows.SetValue(null, !c.Halves);
+            largeField.SetValue(null, c.NoLargeStream ? 0 : large);
             owned.SetValue(null, c.Owned);
             checkAfter.SetValue(null, !c.CheckFirst);
             Array.Clear(plainSums);
@@ -213,6 +223,7 @@ internal static class DataParallelBench
         owned.SetValue(null, false);
         checkAfter.SetValue(null, true);
         byRows.SetValue(null, true);
+        largeField.SetValue(null, large);
         res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
         Breakdown(res, w, shards, xs[0], ys[0], xs);
     }

@@ -94,7 +94,9 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
                 // shards at once: both cores read all of θ next, so a plain store to θ would invalidate the other core's
                 // copy line by line; Adam writes its halves with non-temporal stores instead (the same values)
                 bool stream = prelude is { SharedTheta: true } && AdamKernel.StreamInShardedSteps;
-                if (stream) AdamKernel.StreamTheta = true;
+                bool large = prelude is null && AdamKernel.StreamLarge > 0 && theta.Length >= AdamKernel.StreamLarge;
+                if (large) AdamKernel.StreamMoments = true;
+                if (stream || large) AdamKernel.StreamTheta = true;
                 Gemm.Pool.Start(job, 1);
                 OptimizerState next;
                 try
@@ -121,7 +123,7 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
                 {
                     StepProbe.Mark(StepProbe.CallerUpdateEnd);
                     Gemm.Pool.Join();
-                    if (stream) AdamKernel.StreamTheta = false;
+                    if (stream || large) AdamKernel.StreamTheta = AdamKernel.StreamMoments = false;
                     StepProbe.Close();
                     job._transform = null;
                     job._prelude = null;
