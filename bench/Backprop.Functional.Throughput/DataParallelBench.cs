@@ -61,15 +61,6 @@ internal static class DataParallelBench
         typeof(Network<float>).Assembly.GetType("Backprop.Functional.AdamKernel")!
             .GetField("StreamInShardedSteps", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
 
-    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.ParallelUpdate`1", "Backprop.Functional")]
-    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
-    [UnconditionalSuppressMessage("Trimming", "IL2055", Justification = Why)]
-    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
-    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Why)]
-    internal static System.Reflection.FieldInfo ByLayerRowsField() =>
-        typeof(Network<float>).Assembly.GetType("Backprop.Functional.ParallelUpdate`1")!.MakeGenericType(typeof(float))
-            .GetField("ByLayerRows", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
-
     private sealed class Config : IDisposable
     {
         public required string Name;
@@ -80,7 +71,6 @@ internal static class DataParallelBench
         public bool Owned;
         public bool CheckFirst;
         public bool NoStream;
-        public bool Halves;
         public bool NoLargeStream;
         public void Dispose()
         {
@@ -120,9 +110,6 @@ internal static class DataParallelBench
         using var noStream = Make($"2 workers, {shards} micro-shards, θ written with plain stores", 2, shards);
         noStream.NoStream = true;
         var streamField = AdamStreamField();
-        using var halves = Make("2 GEMM threads, the update split in halves of θ (before the seventh pass)", 2, 1);
-        halves.Halves = true;
-        var byRows = ByLayerRowsField();
         using var noLarge = Make("2 GEMM threads, θ, m, v written with plain stores", 2, 1);
         noLarge.NoLargeStream = true;
         var largeField = typeof(Network<float>).Assembly.GetType("Backprop.Functional.AdamKernel")!
@@ -131,7 +118,7 @@ internal static class DataParallelBench
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
         var owned = OwnedField();
-        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, halves, noLarge];
+        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, noLarge];
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -140,7 +127,6 @@ internal static class DataParallelBench
             owned.SetValue(null, c.Owned);
             checkAfter.SetValue(null, !c.CheckFirst);
             streamField.SetValue(null, !c.NoStream);
-            byRows.SetValue(null, !c.Halves);
             largeField.SetValue(null, c.NoLargeStream ? 0 : large);
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < stepsPerRound; s++, step++)
@@ -174,8 +160,6 @@ internal static class DataParallelBench
         res["sum_apart_speedup"] = Median(apart.Rates) / Median(one.Rates);
         res["sum_in_update_over_sum_apart_median_of_rounds"] = Median([.. apart.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
-        res["halves_speedup"] = Median(halves.Rates) / Median(one.Rates);
-        res["rows_over_halves_median_of_rounds"] = Median([.. halves.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
         res["no_large_stream_speedup"] = Median(noLarge.Rates) / Median(one.Rates);
         res["large_stream_over_plain_median_of_rounds"] = Median([.. noLarge.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
         res["no_stream_speedup"] = Median(noStream.Rates) / Median(one.Rates);
@@ -205,9 +189,8 @@ internal static class DataParallelBench
         // the unsharded step's parts (forward, backward, update), 1 thread, 2 GEMM threads owned and plain
         var plainSums = (long[])ProbeField("PlainSums").GetValue(null)!;
         string[] parts = ["forward", "backward", "update", "whole step"];
-        foreach (var c in new[] { one, gemm, ownedConfig, checkFirst, halves, noLarge })
+        foreach (var c in new[] { one, gemm, ownedConfig, checkFirst, noLarge })
         {
-            byRows.SetValue(null, !c.Halves);
             largeField.SetValue(null, c.NoLargeStream ? 0 : large);
             owned.SetValue(null, c.Owned);
             checkAfter.SetValue(null, !c.CheckFirst);
@@ -222,7 +205,6 @@ internal static class DataParallelBench
         }
         owned.SetValue(null, false);
         checkAfter.SetValue(null, true);
-        byRows.SetValue(null, true);
         largeField.SetValue(null, large);
         res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
         Breakdown(res, w, shards, xs[0], ys[0], xs);

@@ -24,11 +24,6 @@ internal static class OwnedDense
     /// bench and the tests switch it on. The bits are the same either way.</summary>
     internal static bool Enabled;
 
-    /// <summary>Whether a layer whose product runs on the packed path also takes the owned pass (each thread's columns
-    /// of z, or rows of ∂C/∂W, through the packed kernel's panel range; seventh pass). Read only when
-    /// <see cref="Enabled"/>.</summary>
-    internal static bool Packed = true;
-
     /// <summary>Steps that took the owned forward / backward path (for tests: the path is really taken).</summary>
     internal static long Forwards, Backwards;
 
@@ -59,7 +54,7 @@ internal sealed class OwnedDense<TAct, T> : Gemm.Pool.Job
 
     private nint _x, _w, _b, _z, _a, _delta, _gw, _gb;
     private int _batch, _inputs, _outputs, _split;
-    private bool _backward, _applyDerivative, _packed;
+    private bool _backward, _applyDerivative;
     private Exception? _error;
 
     /// <summary>zˡ and aˡ with each thread on its units; false (nothing done) when the plain path must run.</summary>
@@ -72,8 +67,7 @@ internal sealed class OwnedDense<TAct, T> : Gemm.Pool.Job
         ref GemmPlan plan = ref plans[Gemm.ForwardSlot];
         if (!plan.Fits(batch, outputs, inputs, false, true, threads, Unsafe.SizeOf<T>()))
             plan = Gemm.Plan<T>(batch, outputs, inputs, false, true, threads);
-        bool packed = plan.Kernel == GemmKernel.Packed && OwnedDense.Packed && split % Gemm.MicroKernel<T>.NR == 0;
-        if ((plan.Kernel != GemmKernel.DotTiles && !packed) || plan.Team < 2 || !Gemm.Pool.TryEnter(1)) return false;
+        if (plan.Kernel != GemmKernel.DotTiles || plan.Team < 2 || !Gemm.Pool.TryEnter(1)) return false;
         try
         {
             fixed (T* px = x, pw = w, pb = b, pz = z, pa = a)
@@ -82,7 +76,6 @@ internal sealed class OwnedDense<TAct, T> : Gemm.Pool.Job
                 job._x = (nint)px; job._w = (nint)pw; job._b = (nint)pb; job._z = (nint)pz; job._a = (nint)pa;
                 job._batch = batch; job._inputs = inputs; job._outputs = outputs; job._split = split;
                 job._backward = false;
-                job._packed = packed;
                 job.Run();
             }
             Interlocked.Increment(ref OwnedDense.Forwards);
@@ -105,8 +98,7 @@ internal sealed class OwnedDense<TAct, T> : Gemm.Pool.Job
         ref GemmPlan plan = ref plans[Gemm.WeightGradientSlot];
         if (!plan.Fits(outputs, inputs, batch, true, false, threads, Unsafe.SizeOf<T>()))
             plan = Gemm.Plan<T>(outputs, inputs, batch, true, false, threads);
-        bool packed = plan.Kernel == GemmKernel.Packed && OwnedDense.Packed && split % Gemm.MicroKernel<T>.MR == 0;
-        if ((plan.Kernel != GemmKernel.AxpyTiles && !packed) || plan.Team < 2 || !Gemm.Pool.TryEnter(1)) return false;
+        if (plan.Kernel != GemmKernel.AxpyTiles || plan.Team < 2 || !Gemm.Pool.TryEnter(1)) return false;
         try
         {
             fixed (T* px = aPrevious, pz = z, pa = a, pd = delta, pgw = gw, pgb = gb)
@@ -115,7 +107,6 @@ internal sealed class OwnedDense<TAct, T> : Gemm.Pool.Job
                 job._x = (nint)px; job._z = (nint)pz; job._a = (nint)pa; job._delta = (nint)pd; job._gw = (nint)pgw; job._gb = (nint)pgb;
                 job._batch = batch; job._inputs = inputs; job._outputs = outputs; job._split = split;
                 job._backward = true;
-                job._packed = packed;
                 job._applyDerivative = !deltaIsGiven;
                 job.Run();
             }
@@ -169,10 +160,7 @@ internal sealed class OwnedDense<TAct, T> : Gemm.Pool.Job
             for (int r = 0; r < rows; r++) b.CopyTo(z.Slice(r * n + j0, width));
             ref T x = ref Unsafe.AsRef<T>((void*)_x);
             ref T w = ref Unsafe.AsRef<T>((T*)_w + (nint)j0 * k);
-            if (_packed)   // columns [j0, j1) of z = x·Wᵀ: a panel range of the packed kernel (j0 a multiple of NR)
-                Gemm.Blocked<T>.Run(ref x, false, ref Unsafe.AsRef<T>((void*)_w), true, ref z[0], rows, n, k, accumulate: true, 0, rows, j0, j1);
-            else
-                Gemm.Tiles<T>.DotNT(ref x, ref w, ref Unsafe.Add(ref z[0], j0), rows, width, k, n, accumulate: true);
+            Gemm.Tiles<T>.DotNT(ref x, ref w, ref Unsafe.Add(ref z[0], j0), rows, width, k, n, accumulate: true);
             for (int r = 0; r < rows; r++)
                 TAct.Apply(z.Slice(r * n + j0, width), a.Slice(r * n + j0, width), width);
             return;
@@ -192,12 +180,6 @@ internal sealed class OwnedDense<TAct, T> : Gemm.Pool.Job
         delta.Slice(j0, width).CopyTo(gb);
         for (int r = 1; r < rows; r++) TensorPrimitives.Add(gb, delta.Slice(r * n + j0, width), gb);
         // ∂C/∂W rows [j0, j1) = (δᵀ)[j0..j1) · aˡ⁻¹: op(A)ᵢₚ = δ[p, i], rs = 1, ds = n
-        if (_packed)   // rows [j0, j1) of ∂C/∂W = δᵀ·aˡ⁻¹: a panel range of the packed kernel (j0 a multiple of MR)
-        {
-            Gemm.Blocked<T>.Run(ref delta[0], true, ref Unsafe.AsRef<T>((void*)_x), false, ref Unsafe.AsRef<T>((void*)_gw), n, k, rows,
-                accumulate: false, j0, j1, 0, k);
-            return;
-        }
         ref T d0 = ref Unsafe.Add(ref delta[0], j0);
         Gemm.Tiles<T>.AxpyNN(ref d0, 1, n, ref Unsafe.AsRef<T>((void*)_x), ref Unsafe.AsRef<T>((T*)_gw + (nint)j0 * k), width, k, rows, accumulate: false);
     }

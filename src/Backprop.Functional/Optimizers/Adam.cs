@@ -95,12 +95,9 @@ internal static class AdamKernel
     /// per line (bench/RESULTS.md, "Seventh pass"). θ must be pinned. Set by <see cref="ParallelUpdate{T}"/> only.</summary>
     internal static volatile bool StreamTheta;
 
-    /// <summary>While set with <see cref="StreamTheta"/>, m and v go past the caches too (where they share θ's 32-byte
-    /// alignment): a θ too large for the caches (experiment).</summary>
-    internal static volatile bool StreamMoments;
-
-    /// <summary>θ of at least this many elements has θ, m and v streamed in the k = 1 split update (0: never; experiment,
-    /// the bench switches it).</summary>
+    /// <summary>θ of at least this many elements (4 MiB of floats) is written with non-temporal stores in the k = 1 split
+    /// update as well (0: never; the bench switches it): too large for the caches, so a plain store's read for ownership
+    /// only adds memory traffic to an update bound by it (784-1024-1024-10: 745–780 → 634–653 µs on two threads).</summary>
     internal static int StreamLarge = 1 << 20;
 
     /// <summary>Whether <see cref="ParallelUpdate{T}"/> sets <see cref="StreamTheta"/> for a micro-sharded step (the
@@ -131,15 +128,14 @@ internal static class AdamKernel
         if (!System.Runtime.Intrinsics.X86.Avx.IsSupported || System.Numerics.Vector<T>.Count * sizeof(T) != 32
             || (typeof(T) != typeof(float) && typeof(T) != typeof(double)))
             return false;
-        fixed (T* pt = theta, pm = m, pv = v)   // θ pinned already (the split update's); m and v for this call
+        fixed (T* pt = theta)   // pinned already (the split update's); fixed only to take the address
         {
             int head = (int)((32 - ((nint)pt & 31)) & 31) / sizeof(T);
-            if ((nint)pt % sizeof(T) != 0 || head > theta.Length) return false;
+            if ((nint)pt % sizeof(T) != 0) return false;
+            head = Math.Min(head, theta.Length);   // a range shorter than its head: all of it through the scalar loop
             Apply(c, theta[..head], new StoredGradient<T>(gradient[..head]), m[..head], v[..head], default);
             int i = head, width = System.Numerics.Vector<T>.Count;
             var g = new StoredGradient<T>(gradient);
-            bool moments = StreamMoments && theta.Length == m.Length && m.Length == v.Length
-                && (((nint)(pm + head) | (nint)(pv + head)) & 31) == 0;
             var vb1 = new System.Numerics.Vector<T>(c.B1);
             var v1b1 = new System.Numerics.Vector<T>(c.OneMinusB1);
             var vb2 = new System.Numerics.Vector<T>(c.B2);
@@ -157,24 +153,8 @@ internal static class AdamKernel
                 var gi = g.Vector(i) + vlambda * th;
                 var mi = vb1 * System.Numerics.Vector.LoadUnsafe(ref mr, (nuint)i) + v1b1 * gi;
                 var vi = vb2 * System.Numerics.Vector.LoadUnsafe(ref vr, (nuint)i) + v1b2 * gi * gi;
-                if (moments)
-                {
-                    if (typeof(T) == typeof(float))
-                    {
-                        System.Runtime.Intrinsics.X86.Avx.StoreAlignedNonTemporal((float*)(pm + i), mi.AsVector256().AsSingle());
-                        System.Runtime.Intrinsics.X86.Avx.StoreAlignedNonTemporal((float*)(pv + i), vi.AsVector256().AsSingle());
-                    }
-                    else
-                    {
-                        System.Runtime.Intrinsics.X86.Avx.StoreAlignedNonTemporal((double*)(pm + i), mi.AsVector256().AsDouble());
-                        System.Runtime.Intrinsics.X86.Avx.StoreAlignedNonTemporal((double*)(pv + i), vi.AsVector256().AsDouble());
-                    }
-                }
-                else
-                {
-                    mi.StoreUnsafe(ref mr, (nuint)i);
-                    vi.StoreUnsafe(ref vr, (nuint)i);
-                }
+                mi.StoreUnsafe(ref mr, (nuint)i);
+                vi.StoreUnsafe(ref vr, (nuint)i);
                 var next = (th - vstep * mi / (System.Numerics.Vector.SquareRoot(vi) * vbc2 + veps)).AsVector256();
                 if (typeof(T) == typeof(float))
                     System.Runtime.Intrinsics.X86.Avx.StoreAlignedNonTemporal((float*)(pt + i), next.AsSingle());

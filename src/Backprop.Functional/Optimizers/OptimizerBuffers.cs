@@ -23,7 +23,6 @@ public sealed class OptimizerBuffers<T> : IDisposable
     private readonly bool ownsMemory = true;
     private OptimizerBuffers<T>? low, high;
     private OptimizerBuffers<T>[]? shares;
-    private OptimizerBuffers<T>[]? ranges;
 
     /// <summary>Rents <paramref name="count"/> zeroed moment vectors of <paramref name="length"/> elements.</summary>
     /// <param name="count">Number of moment vectors (may be 0).</param>
@@ -80,21 +79,6 @@ public sealed class OptimizerBuffers<T> : IDisposable
             high = new OptimizerBuffers<T>(this, split, Length - split, 0, Count);
         }
         return (low, high!);
-    }
-
-    /// <summary>The view of elements [<paramref name="offset"/>, offset + <paramref name="length"/>) of every moment, for
-    /// a thread's range of θ (the update split by layer rows). Created once per range and cached, so a steady-state step
-    /// allocates nothing.</summary>
-    internal OptimizerBuffers<T> Range(int offset, int length)
-    {
-        if (ranges is not null)
-        {
-            foreach (var view in ranges)
-                if (view.start == start + offset && view.Length == length) return view;
-        }
-        var made = new OptimizerBuffers<T>(this, offset, length, 0, Count);
-        ranges = ranges is null ? [made] : [.. ranges, made];
-        return made;
     }
 
     /// <summary>Number of moment vectors.</summary>
