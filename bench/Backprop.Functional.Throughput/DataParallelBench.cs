@@ -110,7 +110,7 @@ internal static class DataParallelBench
         using var noStream = Make($"2 workers, {shards} micro-shards, θ written with plain stores", 2, shards);
         noStream.NoStream = true;
         var streamField = AdamStreamField();
-        using var noLarge = Make("2 GEMM threads, θ, m, v written with plain stores", 2, 1);
+        using var noLarge = Make("2 GEMM threads, a large θ written with plain stores", 2, 1);
         noLarge.NoLargeStream = true;
         var largeField = typeof(Network<float>).Assembly.GetType("Backprop.Functional.AdamKernel")!
             .GetField("StreamLarge", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
