@@ -57,9 +57,15 @@ internal static class DataParallelBench
     [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.AdamKernel", "Backprop.Functional")]
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
-    internal static System.Reflection.FieldInfo AdamStreamField() =>
+    internal static System.Reflection.FieldInfo AdamStreamField() => AdamField("StreamInShardedSteps");
+
+    /// <summary>An internal static field of AdamKernel (the streamed stores' switches), by reflection.</summary>
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.AdamKernel", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    private static System.Reflection.FieldInfo AdamField(string name) =>
         typeof(Network<float>).Assembly.GetType("Backprop.Functional.AdamKernel")!
-            .GetField("StreamInShardedSteps", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+            .GetField(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
 
     private sealed class Config : IDisposable
     {
@@ -112,8 +118,7 @@ internal static class DataParallelBench
         var streamField = AdamStreamField();
         using var noLarge = Make("2 GEMM threads, a large θ written with plain stores", 2, 1);
         noLarge.NoLargeStream = true;
-        var largeField = typeof(Network<float>).Assembly.GetType("Backprop.Functional.AdamKernel")!
-            .GetField("StreamLarge", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+        var largeField = AdamField("StreamLarge");
         int large = (int)largeField.GetValue(null)!;
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
