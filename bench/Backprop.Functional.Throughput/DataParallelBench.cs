@@ -20,9 +20,16 @@ internal static class DataParallelBench
     [UnconditionalSuppressMessage("Trimming", "IL2055", Justification = Why)]
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Why)]
-    private static System.Reflection.FieldInfo SeparateSumField() =>
+    private static System.Reflection.FieldInfo SeparateSumField() => DataParallelField("SeparateSum");
+
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.DataParallel`1", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2055", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Why)]
+    internal static System.Reflection.FieldInfo DataParallelField(string name) =>
         typeof(Network<float>).Assembly.GetType("Backprop.Functional.DataParallel`1")!.MakeGenericType(typeof(float))
-            .GetField("SeparateSum", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+            .GetField(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
 
     /// <summary>The library's StepProbe (internal), by reflection as <see cref="SeparateSumField"/>.</summary>
     [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.StepProbe", "Backprop.Functional")]
@@ -47,6 +54,19 @@ internal static class DataParallelBench
     internal static System.Reflection.FieldInfo CheckAfterField() =>
         typeof(Equations).GetField("InputCheckAfter", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
 
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.AdamKernel", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    internal static System.Reflection.FieldInfo AdamStreamField() => AdamField("StreamInShardedSteps");
+
+    /// <summary>An internal static field of AdamKernel (the streamed stores' switches), by reflection.</summary>
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.AdamKernel", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    private static System.Reflection.FieldInfo AdamField(string name) =>
+        typeof(Network<float>).Assembly.GetType("Backprop.Functional.AdamKernel")!
+            .GetField(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+
     private sealed class Config : IDisposable
     {
         public required string Name;
@@ -56,6 +76,8 @@ internal static class DataParallelBench
         public bool SeparateSum;
         public bool Owned;
         public bool CheckFirst;
+        public bool NoStream;
+        public bool NoLargeStream;
         public void Dispose()
         {
             State.Dispose();
@@ -91,10 +113,17 @@ internal static class DataParallelBench
         ownedConfig.Owned = true;
         using var checkFirst = Make("2 GEMM threads, x checked before the forward pass", 2, 1);
         checkFirst.CheckFirst = true;
+        using var noStream = Make($"2 workers, {shards} micro-shards, θ written with plain stores", 2, shards);
+        noStream.NoStream = true;
+        var streamField = AdamStreamField();
+        using var noLarge = Make("2 GEMM threads, a large θ written with plain stores", 2, 1);
+        noLarge.NoLargeStream = true;
+        var largeField = AdamField("StreamLarge");
+        int large = (int)largeField.GetValue(null)!;
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
         var owned = OwnedField();
-        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst];
+        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, noLarge];
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -102,6 +131,8 @@ internal static class DataParallelBench
             separate.SetValue(null, c.SeparateSum);
             owned.SetValue(null, c.Owned);
             checkAfter.SetValue(null, !c.CheckFirst);
+            streamField.SetValue(null, !c.NoStream);
+            largeField.SetValue(null, c.NoLargeStream ? 0 : large);
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < stepsPerRound; s++, step++)
                 Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
@@ -134,26 +165,38 @@ internal static class DataParallelBench
         res["sum_apart_speedup"] = Median(apart.Rates) / Median(one.Rates);
         res["sum_in_update_over_sum_apart_median_of_rounds"] = Median([.. apart.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
+        res["no_large_stream_speedup"] = Median(noLarge.Rates) / Median(one.Rates);
+        res["large_stream_over_plain_median_of_rounds"] = Median([.. noLarge.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+        res["no_stream_speedup"] = Median(noStream.Rates) / Median(one.Rates);
+        res["stream_over_no_stream_median_of_rounds"] = Median([.. noStream.Rates.Zip(dp.Rates, (a, b) => b / a)]);
+
         // inside the real step: the data-parallel configuration again, with the library's probe on
         separate.SetValue(null, false);
         owned.SetValue(null, false);
         var enabled = ProbeField("Enabled");
         var sums = (long[])ProbeField("Sums").GetValue(null)!;
         var names = (string[])ProbeField("Names").GetValue(null)!;
-        Array.Clear(sums);
-        ProbeField("Count").SetValue(null, 0L);
-        enabled.SetValue(null, true);
-        for (int r = 0; r < rounds; r++) Round(dp);
-        enabled.SetValue(null, false);
-        long count = (long)ProbeField("Count").GetValue(null)!;
-        res["probe_steps"] = count;
-        for (int i = 0; i < names.Length && count > 0; i++)
-            res["probe_us: " + names[i]] = Math.Round(sums[i] * 1e6 / Stopwatch.Frequency / count, 1);
+        foreach (var c in new[] { dp, noStream })
+        {
+            Array.Clear(sums);
+            ProbeField("Count").SetValue(null, 0L);
+            enabled.SetValue(null, true);
+            for (int r = 0; r < rounds; r++) Round(c);
+            enabled.SetValue(null, false);
+            long count = (long)ProbeField("Count").GetValue(null)!;
+            streamField.SetValue(null, !c.NoStream);
+            string tag = c == dp ? "" : " (θ plain stores)";
+            res["probe_steps" + tag] = count;
+            for (int i = 0; i < names.Length && count > 0; i++)
+                res["probe_us" + tag + ": " + names[i]] = Math.Round(sums[i] * 1e6 / Stopwatch.Frequency / count, 1);
+        }
+        streamField.SetValue(null, true);
         // the unsharded step's parts (forward, backward, update), 1 thread, 2 GEMM threads owned and plain
         var plainSums = (long[])ProbeField("PlainSums").GetValue(null)!;
         string[] parts = ["forward", "backward", "update", "whole step"];
-        foreach (var c in new[] { one, gemm, ownedConfig, checkFirst })
+        foreach (var c in new[] { one, gemm, ownedConfig, checkFirst, noLarge })
         {
+            largeField.SetValue(null, c.NoLargeStream ? 0 : large);
             owned.SetValue(null, c.Owned);
             checkAfter.SetValue(null, !c.CheckFirst);
             Array.Clear(plainSums);
@@ -167,6 +210,7 @@ internal static class DataParallelBench
         }
         owned.SetValue(null, false);
         checkAfter.SetValue(null, true);
+        largeField.SetValue(null, large);
         res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
         Breakdown(res, w, shards, xs[0], ys[0], xs);
     }
@@ -248,6 +292,22 @@ internal static class DataParallelBench
             res[$"k1_us_fwd_bwd_{t}t"] = Time(() => net.ValueAndGradient(x, y, wsT, gFull.Span));
             res[$"k1_us_gemm_forward_layer0_{t}t"] = Time(() => Backprop.Functional.Kernels.Gemm.Multiply<float>(x, false, wW1, true, z1, w.Batch, w.Spec.Layers[0].Outputs, w.Spec.Inputs, true, threads));
             res[$"k1_us_gemm_weightgrad_layer0_{t}t"] = Time(() => Backprop.Functional.Kernels.Gemm.Multiply<float>(d1, true, x, false, gW1, w.Spec.Layers[0].Outputs, w.Spec.Inputs, w.Batch, false, threads));
+            // every layer's forward product alone (x·Wᵀ into z, the step's shapes), so that the forward pass's time beyond
+            // its products (bias seeds, σ, the loss: the calling thread's) can be read off
+            double products = 0;
+            for (int l = 0; l < w.Spec.Layers.Count; l++)
+            {
+                int inputs = w.Spec.Layers[l].Inputs, outputs = w.Spec.Layers[l].Outputs;
+                var al = new float[w.Batch * inputs];
+                var wl = new float[outputs * inputs];
+                var zl = new float[w.Batch * outputs];
+                al.AsSpan().Fill(0.5f);
+                wl.AsSpan().Fill(0.01f);
+                double us = Time(() => Backprop.Functional.Kernels.Gemm.Multiply<float>(al, false, wl, true, zl, w.Batch, outputs, inputs, true, threads));
+                res[$"k1_us_forward_product_layer{l}_{t}t"] = us;
+                products += us;
+            }
+            res[$"k1_us_forward_products_sum_{t}t"] = products;
         }
         var sum = new float[n];
         res["us_sum_two_gradients"] = Time(() => System.Numerics.Tensors.TensorPrimitives.Add(gA.Span, gB.Span, sum));

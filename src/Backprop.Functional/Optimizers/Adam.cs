@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 
 namespace Backprop.Functional;
 
@@ -89,6 +90,23 @@ public sealed record Adam(
 /// comes from so the fused outer-product update (<see cref="OuterProductUpdate"/>) runs the same operations.</summary>
 internal static class AdamKernel
 {
+    /// <summary>While set, <see cref="Step{T}"/> writes θ with non-temporal stores (the same values): a data-parallel
+    /// step's split update, whose θ halves both cores' shards read next, so a plain store pays a cross-core invalidation
+    /// per line (bench/RESULTS.md, "Seventh pass"). θ must be pinned. Set by <see cref="ParallelUpdate{T}"/> only.</summary>
+    internal static volatile bool StreamTheta;
+
+    /// <summary>θ of at least this many elements (4 MiB of floats) is written with non-temporal stores in the k = 1 split
+    /// update as well (0: never; the bench switches it): too large for the caches, so a plain store's read for ownership
+    /// only adds memory traffic to an update bound by it (784-1024-1024-10: 745–780 → 634–653 µs on two threads).</summary>
+    internal static int StreamLarge = 1 << 20;
+
+    /// <summary>Whether <see cref="ParallelUpdate{T}"/> sets <see cref="StreamTheta"/> for a micro-sharded step (the
+    /// bench switches it by reflection).</summary>
+    internal static bool StreamInShardedSteps = true;
+
+    /// <summary>Updates that wrote θ with non-temporal stores (for tests: the path is really taken).</summary>
+    internal static long StreamedUpdates;
+
     internal static void Step<T>(
         long t, double beta1, double beta2, double epsilon, bool amsgrad, double l2,
         Span<T> theta, ReadOnlySpan<T> g, OptimizerBuffers<T> buf, double lr)
@@ -96,7 +114,58 @@ internal static class AdamKernel
     {
         var c = new Constants<T>(t, beta1, beta2, epsilon, amsgrad, l2, lr);
         var source = new StoredGradient<T>(g);
+        if (StreamTheta && !amsgrad && StreamedApply(c, theta, g, buf.Moment(0), buf.Moment(1)))
+            return;
         Apply(c, theta, source, buf.Moment(0), buf.Moment(1), amsgrad ? buf.Moment(2) : default);
+    }
+
+    /// <summary><see cref="Apply{T, TSource}"/> with θ written by non-temporal 256-bit stores from its first 32-byte
+    /// boundary (the elements before it, and the tail, through the scalar loop: the same operations, so the same bits);
+    /// false when the CPU has no AVX or the vectors are not 256 bits.</summary>
+    internal static unsafe bool StreamedApply<T>(in Constants<T> c, Span<T> theta, ReadOnlySpan<T> gradient, Span<T> m, Span<T> v)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx.IsSupported || System.Numerics.Vector<T>.Count * sizeof(T) != 32
+            || (typeof(T) != typeof(float) && typeof(T) != typeof(double)))
+            return false;
+        fixed (T* pt = theta)   // pinned already (the split update's); fixed only to take the address
+        {
+            int head = (int)((32 - ((nint)pt & 31)) & 31) / sizeof(T);
+            if ((nint)pt % sizeof(T) != 0) return false;
+            head = Math.Min(head, theta.Length);   // a range shorter than its head: all of it through the scalar loop
+            Apply(c, theta[..head], new StoredGradient<T>(gradient[..head]), m[..head], v[..head], default);
+            int i = head, width = System.Numerics.Vector<T>.Count;
+            var g = new StoredGradient<T>(gradient);
+            var vb1 = new System.Numerics.Vector<T>(c.B1);
+            var v1b1 = new System.Numerics.Vector<T>(c.OneMinusB1);
+            var vb2 = new System.Numerics.Vector<T>(c.B2);
+            var v1b2 = new System.Numerics.Vector<T>(c.OneMinusB2);
+            var vstep = new System.Numerics.Vector<T>(c.StepSize);
+            var vbc2 = new System.Numerics.Vector<T>(c.InvSqrtBc2);
+            var veps = new System.Numerics.Vector<T>(c.Eps);
+            var vlambda = new System.Numerics.Vector<T>(c.Lambda);
+            ref T mr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(m);
+            ref T vr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(v);
+            for (; i <= theta.Length - width; i += width)
+            {
+                // the loop of Apply, but θ stored past the caches
+                var th = System.Numerics.Vector.Load(pt + i);
+                var gi = g.Vector(i) + vlambda * th;
+                var mi = vb1 * System.Numerics.Vector.LoadUnsafe(ref mr, (nuint)i) + v1b1 * gi;
+                var vi = vb2 * System.Numerics.Vector.LoadUnsafe(ref vr, (nuint)i) + v1b2 * gi * gi;
+                mi.StoreUnsafe(ref mr, (nuint)i);
+                vi.StoreUnsafe(ref vr, (nuint)i);
+                var next = (th - vstep * mi / (System.Numerics.Vector.SquareRoot(vi) * vbc2 + veps)).AsVector256();
+                if (typeof(T) == typeof(float))
+                    System.Runtime.Intrinsics.X86.Avx.StoreAlignedNonTemporal((float*)(pt + i), next.AsSingle());
+                else
+                    System.Runtime.Intrinsics.X86.Avx.StoreAlignedNonTemporal((double*)(pt + i), next.AsDouble());
+            }
+            System.Runtime.Intrinsics.X86.Sse.StoreFence();
+            Apply(c, theta[i..], new StoredGradient<T>(gradient[i..]), m[i..], v[i..], default);
+        }
+        Interlocked.Increment(ref StreamedUpdates);
+        return true;
     }
 
     /// <summary>One dense layer of a one-sample step: AdamW's decoupled decay θ ← θ·s[9] when s[9] ≠ 1, then the Adam

@@ -330,6 +330,8 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
 
         void ParallelUpdate<T>.IPrelude.Run(Span<T> g, int lo, int hi) => Sum(_set!, g, lo, hi);
 
+        bool ParallelUpdate<T>.IPrelude.SharedTheta => _set!.Threads > 1;
+
         private void Sum(DataParallel<T> set, Span<T> g, int lo, int hi)
         {
             for (int b = lo; b < hi; b += Block)

@@ -18,6 +18,10 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
     {
         /// <summary>Runs on g[<paramref name="lo"/>, <paramref name="hi"/>) of the whole gradient <paramref name="g"/>.</summary>
         void Run(Span<T> g, int lo, int hi);
+
+        /// <summary>Whether both cores read all of θ before the next update (micro-shards run at once): the update then
+        /// writes θ past the caches (<see cref="AdamKernel.StreamTheta"/>).</summary>
+        bool SharedTheta { get; }
     }
 
     /// <summary>Below this many parameters the update stays on one thread.</summary>
@@ -55,6 +59,7 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
         try
         {
             int split = theta.Length / 2 & ~63;   // a multiple of 64 elements: whole cache lines on either side
+
             var (low, high) = buffers.Halves(split);
             fixed (T* pt = theta, pg = g, pp = context.Point)   // pinned until the worker has joined
             {
@@ -73,6 +78,12 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
                 job._learningRate = context.LearningRate;
                 job._error = null;
                 StepProbe.Mark(StepProbe.UpdateStart);
+                // shards at once: both cores read all of θ next, so a plain store to θ would invalidate the other core's
+                // copy line by line; and a θ too large for the caches: a plain store first reads the line from memory.
+                // Adam then writes its halves with non-temporal stores (the same values)
+                bool stream = prelude is { SharedTheta: true } && AdamKernel.StreamInShardedSteps;
+                bool large = prelude is null && AdamKernel.StreamLarge > 0 && theta.Length >= AdamKernel.StreamLarge;
+                if (stream || large) AdamKernel.StreamTheta = true;
                 Gemm.Pool.Start(job, 1);
                 OptimizerState next;
                 try
@@ -89,6 +100,7 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
                 {
                     StepProbe.Mark(StepProbe.CallerUpdateEnd);
                     Gemm.Pool.Join();
+                    if (stream || large) AdamKernel.StreamTheta = false;
                     StepProbe.Close();
                     job._transform = null;
                     job._prelude = null;

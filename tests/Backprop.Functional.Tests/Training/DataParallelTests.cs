@@ -80,8 +80,12 @@ public sealed class DataParallelTests
     public void The_sum_inside_the_split_update_gives_the_same_bits_for_1_2_and_8_threads(int shards, int rows)
     {
         long fused = Interlocked.Read(ref DataParallel<float>.DeferredSums);
+        long streamed = Interlocked.Read(ref AdamKernel.StreamedUpdates);
         SameForEveryThreadCount<float>(Wide, shards, rows, elementWise: true);
         Assert.True(Interlocked.Read(ref DataParallel<float>.DeferredSums) > fused, "the sum never ran inside the update");
+        // shards at once: the split update wrote θ past the caches (where the CPU has AVX), with the same bits
+        if (System.Runtime.Intrinsics.X86.Avx.IsSupported && System.Numerics.Vector<float>.Count == 8)
+            Assert.True(Interlocked.Read(ref AdamKernel.StreamedUpdates) > streamed, "θ was never streamed");
     }
 
     [Theory]
