@@ -154,13 +154,13 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
 }
 
 /// <summary>The weight and bias gradients of a cell whose two weight gradients share δ (LSTM, RNN):
-/// ∂C/∂[W_ih | W_hh] = δᵀ·[xₜ | hₜ₋₁] and ∂C/∂b = Σ δ, as two partial sums over the first and the second half of the
-/// (step, row) rows (the steps [0, T/2) and [T/2, T)), then added. On two threads each thread sums one half of the steps
-/// over the rows it built (<see cref="RecurrentSplit{T, TCell}.TryBackward"/>), so neither packs the other's operand
-/// again (a split by gate rows packs all of [x | h] on both) and neither reads a line the other writes next; on one the
-/// same two halves run in turn. Every element is the same FMA chain (the blocked GEMM's over each half, then one add) and
-/// the same row-order sums whatever the threads, so the bits do not depend on them. Uses the GEMM pool; when it is busy
-/// the caller runs alone.</summary>
+/// ∂C/∂[W_ih | W_hh | b] = δᵀ·[xₜ | hₜ₋₁ | 1] (the column of ones gives ∂C/∂b = Σ δ inside the product), as two partial
+/// sums over the first and the second half of the (step, row) rows (the steps [0, T/2) and [T/2, T)), then added. On two
+/// threads each thread sums one half of the steps over the rows it built (<see cref="RecurrentSplit{T, TCell}.TryBackward"/>),
+/// so neither packs the other's operand again (a split by gate rows packs all of [x | h] on both) and neither reads a line
+/// the other writes next; on one the same two halves run in turn. Every element is the same FMA chain (the blocked GEMM's
+/// over each half, then one add) whatever the threads, so the bits do not depend on them. Uses the GEMM pool; when it is
+/// busy the caller runs alone.</summary>
 internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Below this many multiply–adds the hand-off costs more than half the work saves.</summary>
@@ -168,44 +168,45 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
 
     private static readonly RecurrentGradients<T> Shared = new();
 
-    private nint _delta, _xh, _both, _dbhh;
-    private int _inputs, _hidden, _gh, _count, _split;
+    private nint _delta, _xh, _both;
+    private int _wide, _gh, _count, _split;
     private Exception? _error;
 
     /// <summary>All of it: on two threads when <paramref name="threads"/> ≥ 2, the product is large enough and the pool
-    /// is free, else here. <paramref name="both"/> is room for two [GH × (I + H)] partial sums; the first
-    /// <paramref name="split"/> rows of δ and [x | h] are the first half (0 or all of them: one sum, no add).</summary>
+    /// is free, else here. <paramref name="xh"/> holds the [xₜ | hₜ₋₁ | 1] rows, <paramref name="both"/> room for two
+    /// [GH × (I + H + 1)] partial sums; the first <paramref name="split"/> rows of δ and [x | h | 1] are the first half
+    /// (0 or all of them: one sum, no add).</summary>
     internal static unsafe void Run(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> both, Span<T> dwih, Span<T> dwhh, Span<T> dbih,
         Span<T> dbhh, int inputs, int hidden, int split, int threads)
     {
-        int gh = dbih.Length, wide = inputs + hidden, count = delta.Length / gh;
+        int gh = dbih.Length, wide = inputs + hidden + 1, count = delta.Length / gh;
         var first = both[..(gh * wide)];
         var second = both.Slice(gh * wide, gh * wide);
         if (split <= 0 || split >= count)
         {
-            Half(delta, xh, first, dbih, wide, 0, count);
+            Half(delta, xh, first, gh, wide, 0, count);
             Combine(first, default, dwih, dwhh, dbih, dbhh, inputs, hidden);
             return;
         }
         if (threads < 2 || (long)gh * wide * count < MinimumVolume || !Gemm.Pool.TryEnter(1))
         {
-            Half(delta, xh, first, dbih, wide, 0, split);
-            Half(delta, xh, second, dbhh, wide, split, count);
+            Half(delta, xh, first, gh, wide, 0, split);
+            Half(delta, xh, second, gh, wide, split, count);
         }
         else
         {
             try
             {
-                fixed (T* pd = delta, px = xh, pb = both, pbh = dbhh)   // pinned until the join
+                fixed (T* pd = delta, px = xh, pb = both)   // pinned until the join
                 {
                     var job = Shared;
-                    (job._delta, job._xh, job._both, job._dbhh) = ((nint)pd, (nint)px, (nint)pb, (nint)pbh);
-                    (job._inputs, job._hidden, job._gh, job._count, job._split) = (inputs, hidden, gh, count, split);
+                    (job._delta, job._xh, job._both) = ((nint)pd, (nint)px, (nint)pb);
+                    (job._wide, job._gh, job._count, job._split) = (wide, gh, count, split);
                     job._error = null;
                     Gemm.Pool.Start(job, 1);
                     try
                     {
-                        Half(delta, xh, first, dbih, wide, 0, split);
+                        Half(delta, xh, first, gh, wide, 0, split);
                     }
                     finally
                     {
@@ -222,41 +223,36 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
         Combine(first, second, dwih, dwhh, dbih, dbhh, inputs, hidden);
     }
 
-    /// <summary>Rows [k0, k1) of δ and [x | h]: Σ δᵀ·[x | h] into <paramref name="sum"/> [GH × (I + H)] and Σ δ (row
-    /// order) into <paramref name="bias"/> [GH].</summary>
-    internal static void Half(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> sum, Span<T> bias, int wide, int k0, int k1)
-    {
-        int gh = bias.Length, k = k1 - k0;
+    /// <summary>Rows [k0, k1) of δ [· × GH] and [x | h | 1] [· × wide]: Σ δᵀ·[x | h | 1] into <paramref name="sum"/>
+    /// [GH × wide].</summary>
+    internal static void Half(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> sum, int gh, int wide, int k0, int k1) =>
         Gemm.Blocked<T>.Run(ref Unsafe.Add(ref MemoryMarshal.GetReference(delta), (nint)k0 * gh), true,
             ref Unsafe.Add(ref MemoryMarshal.GetReference(xh), (nint)k0 * wide), false,
-            ref MemoryMarshal.GetReference(sum), gh, wide, k, false, 0, gh, 0, wide);   // BP4 over (t, row)
-        // BP3: Σ over (t, row) in row order, as Equations.BiasGradient
-        delta.Slice(k0 * gh, gh).CopyTo(bias);
-        for (int r = k0 + 1; r < k1; r++)
-            TensorPrimitives.Add(bias, delta.Slice(r * gh, gh), bias);
-    }
+            ref MemoryMarshal.GetReference(sum), gh, wide, k1 - k0, false, 0, gh, 0, wide);   // BP4 and BP3 over (t, row)
 
-    /// <summary>∂C/∂W_ih, ∂C/∂W_hh = the rows of <paramref name="first"/> (+ <paramref name="second"/>) split at column I;
-    /// ∂C/∂b_ih = ∂C/∂b_hh = the first half's bias sum (in <paramref name="dbih"/>) + the second's (in
-    /// <paramref name="dbhh"/>): both biases only ever appear summed.</summary>
+    /// <summary>∂C/∂W_ih, ∂C/∂W_hh, ∂C/∂b = the rows of <paramref name="first"/> (+ <paramref name="second"/>) split at
+    /// columns I and I + H; ∂C/∂b_ih = ∂C/∂b_hh: both biases only ever appear summed.</summary>
     private static void Combine(ReadOnlySpan<T> first, ReadOnlySpan<T> second, Span<T> dwih, Span<T> dwhh, Span<T> dbih, Span<T> dbhh,
         int inputs, int hidden)
     {
-        int gh = dbih.Length, wide = inputs + hidden;
+        int gh = dbih.Length, wide = inputs + hidden + 1;
         for (int g = 0; g < gh; g++)
         {
+            var a = first.Slice(g * wide, wide);
             if (second.IsEmpty)
             {
-                first.Slice(g * wide, inputs).CopyTo(dwih.Slice(g * inputs, inputs));
-                first.Slice(g * wide + inputs, hidden).CopyTo(dwhh.Slice(g * hidden, hidden));
+                a[..inputs].CopyTo(dwih.Slice(g * inputs, inputs));
+                a.Slice(inputs, hidden).CopyTo(dwhh.Slice(g * hidden, hidden));
+                dbih[g] = a[^1];
             }
             else
             {
-                TensorPrimitives.Add(first.Slice(g * wide, inputs), second.Slice(g * wide, inputs), dwih.Slice(g * inputs, inputs));
-                TensorPrimitives.Add(first.Slice(g * wide + inputs, hidden), second.Slice(g * wide + inputs, hidden), dwhh.Slice(g * hidden, hidden));
+                var b = second.Slice(g * wide, wide);
+                TensorPrimitives.Add(a[..inputs], b[..inputs], dwih.Slice(g * inputs, inputs));
+                TensorPrimitives.Add(a.Slice(inputs, hidden), b.Slice(inputs, hidden), dwhh.Slice(g * hidden, hidden));
+                dbih[g] = a[^1] + b[^1];
             }
         }
-        if (!second.IsEmpty) TensorPrimitives.Add(dbih, dbhh, dbih);
         dbih.CopyTo(dbhh);
     }
 
@@ -266,9 +262,8 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
         {
             unsafe
             {
-                int wide = _inputs + _hidden;
-                Half(new ReadOnlySpan<T>((T*)_delta, _gh * _count), new ReadOnlySpan<T>((T*)_xh, _count * wide),
-                    new Span<T>((T*)_both + _gh * wide, _gh * wide), new Span<T>((T*)_dbhh, _gh), wide, _split, _count);
+                Half(new ReadOnlySpan<T>((T*)_delta, _gh * _count), new ReadOnlySpan<T>((T*)_xh, _count * _wide),
+                    new Span<T>((T*)_both + _gh * _wide, _gh * _wide), _gh, _wide, _split, _count);
             }
         }
 #pragma warning disable CA1031 // the worker thread must not die: the error is rethrown on the calling thread
