@@ -80,10 +80,9 @@ internal static class LstmSteps
         }
     }
 
-    /// <summary>The backward steps for rows [r0, r0 + n) (within one batch half of the layout), as
-    /// <see cref="Recurrence{TCell}"/>.BackwardSteps: per panel of MR rows the cell's vector–Jacobian product, written as δ
-    /// into the layout's D rows (the gates keep their activations), then ∂C/∂hₜ₋₁ = δₜ·W_hh for those rows; a padded row
-    /// has δ = 0 and passes ∂C/∂h and ∂C/∂c through.</summary>
+    /// <summary>The backward steps for rows [r0, r0 + n), as <see cref="Recurrence{TCell}"/>.BackwardSteps: per panel
+    /// of MR rows the cell's vector–Jacobian product, then ∂C/∂hₜ₋₁ = δₜ·W_hh for those rows; a padded row has δ = 0
+    /// and passes ∂C/∂h and ∂C/∂c through.</summary>
     internal static void Backward<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> packedB, ReadOnlySpan<T> dy, bool sequences,
         ReadOnlySpan<int> lengths, int r0, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -101,7 +100,6 @@ internal static class LstmSteps
             Recurrence<LstmCell>.IncomingGradient(dh, dNext, dy, sequences, lengths, r0, n, h, time, t);
             s[norms + t] = TensorPrimitives.SumOfSquares<T>(dh);   // the gradient-flow picture, ‖∂C/∂hₜ‖²
             var gates = s.Slice(L.G + (t * rows + r0) * gh, n * gh);
-            var delta = s.Slice(L.D + L.Row(t, r0) * gh, n * gh);
             var cPrev = s.Slice(L.C + t * step + r0 * h, block);
             var tanhC = s.Slice(L.Ex + t * step + r0 * h, block);
             for (int ir = 0; ir < n; ir += mr)
@@ -109,10 +107,10 @@ internal static class LstmSteps
                 int m = Math.Min(mr, n - ir);
                 for (int r = ir; r < ir + m; r++)
                 {
-                    if (!lengths.IsEmpty && t >= lengths[r0 + r]) delta.Slice(r * gh, gh).Clear();
-                    else CellBack(gates.Slice(r * gh, gh), delta.Slice(r * gh, gh), tanhC.Slice(r * h, h), cPrev.Slice(r * h, h), dh.Slice(r * h, h), dc.Slice(r * h, h));
+                    if (!lengths.IsEmpty && t >= lengths[r0 + r]) gates.Slice(r * gh, gh).Clear();
+                    else CellBack(gates.Slice(r * gh, gh), tanhC.Slice(r * h, h), cPrev.Slice(r * h, h), dh.Slice(r * h, h), dc.Slice(r * h, h));
                 }
-                Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(delta), false, n, gh, ir, m, 0, gh, ref packedA);
+                Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(gates), false, n, gh, ir, m, 0, gh, ref packedA);
                 PanelTimesPacked(ref packedA, ref b, gh, ref dNext[ir * h], h, m, add: false);
                 if (!lengths.IsEmpty)
                     for (int r = ir; r < ir + m; r++)
@@ -200,14 +198,8 @@ internal static class LstmSteps
 
     /// <summary>One row's vector–Jacobian product: from ∂C/∂hₜ and ∂C/∂cₜ (<paramref name="dc"/>, turned into
     /// ∂C/∂cₜ₋₁ = ∂C/∂cₜ ⊙ f) writes δ at the four pre-activations over the gate activations in <paramref name="gates"/>.</summary>
-    internal static void CellBack<T>(Span<T> gates, ReadOnlySpan<T> tanhC, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> dh, Span<T> dc)
-        where T : unmanaged, IFloatingPointIeee754<T> => CellBack(gates, gates, tanhC, cPrev, dh, dc);
-
-    /// <summary>The same, reading the gate activations from <paramref name="gates"/> and writing δ into
-    /// <paramref name="delta"/> [4H] (which may be <paramref name="gates"/>: each unit's four values are read before any
-    /// is written).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void CellBack<T>(ReadOnlySpan<T> gates, Span<T> delta, ReadOnlySpan<T> tanhC, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> dh, Span<T> dc)
+    internal static void CellBack<T>(Span<T> gates, ReadOnlySpan<T> tanhC, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> dh, Span<T> dc)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int h = cPrev.Length, j = 0;
@@ -215,27 +207,23 @@ internal static class LstmSteps
         ref T gf = ref Unsafe.Add(ref gi, h);
         ref T gg = ref Unsafe.Add(ref gi, 2 * h);
         ref T go = ref Unsafe.Add(ref gi, 3 * h);
-        ref T di = ref MemoryMarshal.GetReference(delta);
-        ref T df = ref Unsafe.Add(ref di, h);
-        ref T dg = ref Unsafe.Add(ref di, 2 * h);
-        ref T dO = ref Unsafe.Add(ref di, 3 * h);
         ref T tcr = ref MemoryMarshal.GetReference(tanhC);
         ref T cp = ref MemoryMarshal.GetReference(cPrev);
         ref T dhr = ref MemoryMarshal.GetReference(dh);
         ref T dcr = ref MemoryMarshal.GetReference(dc);
         if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
-            j = CellBackUnits<Wide512<T>, Vector512<T>, T>(ref gi, ref di, h, ref tcr, ref cp, ref dhr, ref dcr, j);
+            j = CellBackUnits<Wide512<T>, Vector512<T>, T>(ref gi, h, ref tcr, ref cp, ref dhr, ref dcr, j);
         if (VectorMath.Supported<T>())
-            j = CellBackUnits<WideVector<T>, Vector<T>, T>(ref gi, ref di, h, ref tcr, ref cp, ref dhr, ref dcr, j);
+            j = CellBackUnits<WideVector<T>, Vector<T>, T>(ref gi, h, ref tcr, ref cp, ref dhr, ref dcr, j);
         for (; j < h; j++)
         {
             T i = Unsafe.Add(ref gi, j), f = Unsafe.Add(ref gf, j), g = Unsafe.Add(ref gg, j), o = Unsafe.Add(ref go, j);
             T t = Unsafe.Add(ref tcr, j), d = Unsafe.Add(ref dhr, j);
             T c = T.FusedMultiplyAdd(T.One - t * t, o * d, Unsafe.Add(ref dcr, j));
-            Unsafe.Add(ref dO, j) = o * (T.One - o) * (d * t);
-            Unsafe.Add(ref di, j) = i * (T.One - i) * (c * g);
-            Unsafe.Add(ref dg, j) = (T.One - g * g) * (c * i);
-            Unsafe.Add(ref df, j) = f * (T.One - f) * (c * Unsafe.Add(ref cp, j));
+            Unsafe.Add(ref go, j) = o * (T.One - o) * (d * t);
+            Unsafe.Add(ref gi, j) = i * (T.One - i) * (c * g);
+            Unsafe.Add(ref gg, j) = (T.One - g * g) * (c * i);
+            Unsafe.Add(ref gf, j) = f * (T.One - f) * (c * Unsafe.Add(ref cp, j));
             Unsafe.Add(ref dcr, j) = c * f;
         }
     }
@@ -280,24 +268,14 @@ internal static class LstmSteps
         return j;
     }
 
-    /// <summary><see cref="CellBack{T}(ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T})"/>'s vector loop over units [j, …) in whole vectors of width
+    /// <summary><see cref="CellBack{T}"/>'s vector loop over units [j, …) in whole vectors of width
     /// <typeparamref name="TW"/>; returns the units done.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static int CellBackUnits<TW, TV, T>(ref T gi, int h, ref T tcr, ref T cp, ref T dhr, ref T dcr, int j)
         where TW : struct, IVectorWidth<TV, T>
         where TV : struct
-        where T : unmanaged, IFloatingPointIeee754<T> => CellBackUnits<TW, TV, T>(ref gi, ref gi, h, ref tcr, ref cp, ref dhr, ref dcr, j);
-
-    /// <summary>The same, writing δ at <paramref name="di"/> [4H] (which may be <paramref name="gi"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int CellBackUnits<TW, TV, T>(ref T gi, ref T di, int h, ref T tcr, ref T cp, ref T dhr, ref T dcr, int j)
-        where TW : struct, IVectorWidth<TV, T>
-        where TV : struct
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ref T df = ref Unsafe.Add(ref di, h);
-        ref T dg = ref Unsafe.Add(ref di, 2 * h);
-        ref T dO = ref Unsafe.Add(ref di, 3 * h);
         ref T gf = ref Unsafe.Add(ref gi, h);
         ref T gg = ref Unsafe.Add(ref gi, 2 * h);
         ref T go = ref Unsafe.Add(ref gi, 3 * h);
@@ -313,10 +291,10 @@ internal static class LstmSteps
             var d = TW.Load(ref dhr, u);
             // ∂C/∂cₜ += ∂C/∂hₜ ⊙ o ⊙ (1 − tanh²cₜ)
             var c = TW.Fma(TW.Subtract(one, TW.Multiply(t, t)), TW.Multiply(o, d), TW.Load(ref dcr, u));
-            TW.Store(TW.Multiply(TW.Multiply(o, TW.Subtract(one, o)), TW.Multiply(d, t)), ref dO, u);                   // δo
-            TW.Store(TW.Multiply(TW.Multiply(i, TW.Subtract(one, i)), TW.Multiply(c, g)), ref di, u);                   // δi
-            TW.Store(TW.Multiply(TW.Subtract(one, TW.Multiply(g, g)), TW.Multiply(c, i)), ref dg, u);                   // δg
-            TW.Store(TW.Multiply(TW.Multiply(f, TW.Subtract(one, f)), TW.Multiply(c, TW.Load(ref cp, u))), ref df, u);  // δf
+            TW.Store(TW.Multiply(TW.Multiply(o, TW.Subtract(one, o)), TW.Multiply(d, t)), ref go, u);                   // δo
+            TW.Store(TW.Multiply(TW.Multiply(i, TW.Subtract(one, i)), TW.Multiply(c, g)), ref gi, u);                   // δi
+            TW.Store(TW.Multiply(TW.Subtract(one, TW.Multiply(g, g)), TW.Multiply(c, i)), ref gg, u);                   // δg
+            TW.Store(TW.Multiply(TW.Multiply(f, TW.Subtract(one, f)), TW.Multiply(c, TW.Load(ref cp, u))), ref gf, u);  // δf
             TW.Store(TW.Multiply(c, f), ref dcr, u);                                                                    // ∂C/∂cₜ₋₁
         }
         return j;

@@ -58,7 +58,7 @@ internal readonly ref struct CellStep<T>
 /// contiguous matrix for the GEMMs (the edges stay batch-first).</summary>
 internal readonly struct RecurrentLayout
 {
-    public RecurrentLayout(int gates, bool hasCell, int extra, bool separate, int inputs, int hidden, int rows, int time, bool batchHalves = false)
+    public RecurrentLayout(int gates, bool hasCell, int extra, bool separate, int inputs, int hidden, int rows, int time)
     {
         int gh = gates * hidden, states = hasCell ? 2 : 1;
         int step = rows * hidden;
@@ -80,23 +80,17 @@ internal readonly struct RecurrentLayout
         D0 = DC + (hasCell ? step : 0);
         Norms = D0 + states * step;
         XH = Norms + 2 * time;
-        D = XH + (separate ? 0 : time * rows * (inputs + hidden + 1));
-        End = D + (batchHalves ? time * rows * gh : 0);
-        Part = batchHalves && rows >= SplitRows ? rows / 2 : rows;
+        End = XH + (separate ? 0 : time * rows * (inputs + hidden + 1));
     }
 
-    /// <summary>From this many rows a batch runs as two halves (on two threads, or in turn on one).</summary>
-    public const int SplitRows = 16;
-
     /// <summary>Values per sample: time·(I + G·H·(1 + separate) + H·(states + extra)) + the per-step and gradient buffers.</summary>
-    public static int PerSample(int gates, bool hasCell, int extra, bool separate, int inputs, int hidden, int time, bool batchHalves = false)
+    public static int PerSample(int gates, bool hasCell, int extra, bool separate, int inputs, int hidden, int time)
     {
         long gh = (long)gates * hidden, states = hasCell ? 2 : 1;
         long perStep = inputs + gh * (separate ? 2 : 1) + hidden * (states + extra);
         long total = time * perStep + states * hidden + TempWidth(gates, hidden) + 2L * hidden + (hasCell ? hidden : 0) + states * hidden
             + 2L * time   // ‖∂C/∂hₜ‖ per step, and the second half's ‖·‖² (counted per sample; spare beyond one row)
-            + (separate ? 0 : time * ((long)inputs + hidden + 1))   // [xₜ | hₜ₋₁ | 1] rows for the one weight-gradient GEMM
-            + (batchHalves ? time * gh : 0);   // δ by batch halves
+            + (separate ? 0 : time * ((long)inputs + hidden + 1));   // [xₜ | hₜ₋₁ | 1] rows for the one weight-gradient GEMM
         return total <= int.MaxValue ? (int)total
             : throw new ArgumentOutOfRangeException(nameof(time), $"a recurrent layer [{inputs} → {hidden}] over {time} steps keeps {total} values per sample, more than an int indexes");
     }
@@ -131,18 +125,6 @@ internal readonly struct RecurrentLayout
     /// two weight gradients share δ (LSTM, RNN), so ∂C/∂[W_ih | W_hh | b] is one GEMM (the column of ones sums δ for the
     /// bias gradient inside the product, in what would be the packed panel's padding for seq-MNIST: 157 of 160).</summary>
     public int XH { get; }
-
-    /// <summary>The fused LSTM's δ [time × rows × GH], rows ordered as <see cref="Row"/>: each batch half's (step, row)
-    /// rows contiguous, so each thread's half of ∂C/∂[W_ih | W_hh | b] reads only rows it wrote.</summary>
-    public int D { get; }
-
-    /// <summary>Rows of the first batch half (all of them when the batch does not split).</summary>
-    public int Part { get; }
-
-    /// <summary>The position of (step t, row r) in the XH and D rows: the first half's rows step by step, then the
-    /// second's ([Part × …] blocks, then [(Rows − Part) × …] blocks); time-major when the batch does not split.</summary>
-    public int Row(int t, int r) => r < Part ? t * Part + r : Part * Time + t * (Rows - Part) + (r - Part);
-
     public int End { get; }
 
     public int Step => Rows * Hidden;
@@ -171,7 +153,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     private const int TransposeRows = 8;
 
     internal static int ScratchPerSample(int inputs, int hidden, int time) =>
-        RecurrentLayout.PerSample(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, time, Fused);
+        RecurrentLayout.PerSample(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, time);
 
     /// <summary>W_hhᵀ [H × GH], transposed once per batch so each step's product is a plain A·B (the LSTM's weights packed
     /// for its fused steps instead, one copy per thread), then room for ∂C/∂[W_ih | W_hh]'s two partial sums.</summary>
@@ -187,7 +169,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     private static bool Fused => typeof(TCell) == typeof(LstmCell);
 
     internal static RecurrentLayout Layout(int inputs, int hidden, int rows, int time) =>
-        new(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, rows, time, Fused && rows >= TransposeRows);
+        new(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, rows, time);
 
     internal static ParameterTensor[] Parameters(int inputs, int hidden, InitialState initial)
     {
@@ -299,35 +281,21 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         var dgh = TCell.Separate ? s.Slice(L.DGh, time * rows * gh) : gates;
         var dNext = s.Slice(L.DB, step);
         var dc = TCell.HasCell ? s.Slice(L.DC, step) : default;
-        // The fused LSTM steps read W_hh packed, a copy per thread, each packed by the thread that reads it, and write δ
-        // by batch halves (L.D); the other cells write δ over the gates, time-major.
-        bool fused = Fused && rows >= TransposeRows;
-        var packed = fused ? p.LayerScratch[..StepWeights(inputs, hidden)] : default;
-        var delta = fused ? s.Slice(L.D, time * rows * gh) : gates;
-        // [xₜ | hₜ₋₁ | 1] per (step, row) for ∂C/∂[W_ih | W_hh | b], built by each thread for the rows it sums there:
-        // its batch half (fused LSTM) or its half of the steps
+        // The fused LSTM steps read W_hh packed, a copy per thread, each packed by the thread that reads it.
+        var packed = Fused && rows >= TransposeRows ? p.LayerScratch[..StepWeights(inputs, hidden)] : default;
+        // [xₜ | hₜ₋₁] per (step, row) for ∂C/∂[W_ih | W_hh], built by each thread for the half of the steps it sums
         bool joined = !TCell.Separate && !p.DTheta.IsEmpty;
         if (!RecurrentSplit<T, TCell>.TryBackward(s, L, whh, p.DY, sequences, lengths, joined, p.Threads, packed))
         {
-            // as the forward pass: the one-thread steps (the fused LSTM's in the same two batch halves, in turn)
+            // as the forward pass: the one-thread steps
+            if (joined) JoinedInputs(s, L, 0, time);
             var stepWeights = whh;
-            if (fused)
+            if (!packed.IsEmpty)
             {
                 stepWeights = packed[..(packed.Length / 2)];
                 LstmSteps.PackBackward(whh, packed[..(packed.Length / 2)], hidden);
-                if (joined) JoinedInputs(s, L, 0, time, 0, L.Part);
-                BackwardSteps(s, L, stepWeights, p.DY, sequences, lengths, 0, L.Part, 1);
-                if (L.Part < rows)
-                {
-                    if (joined) JoinedInputs(s, L, 0, time, L.Part, rows - L.Part);
-                    BackwardSteps(s, L, stepWeights, p.DY, sequences, lengths, L.Part, rows - L.Part, 1);
-                }
             }
-            else
-            {
-                if (joined) JoinedInputs(s, L, 0, time, 0, rows);
-                BackwardSteps(s, L, stepWeights, p.DY, sequences, lengths, 0, rows, 1);
-            }
+            BackwardSteps(s, L, stepWeights, p.DY, sequences, lengths, 0, rows, 1);
         }
         for (int t = 0; t < time; t++) s[L.Norms + t] = T.Sqrt(s[L.Norms + t] + s[L.Norms + time + t]);   // the halves' ‖·‖²
 
@@ -351,15 +319,14 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             }
             else
             {
-                // One GEMM for ∂C/∂[W_ih | W_hh | b] = Σ δᵀ[xₜ | hₜ₋₁ | 1] per half of the rows: δ is read (and packed)
-                // once, not twice (512 × 156 × 1792 for seq-MNIST: 5.3 ms against 5.7 + 1.6 as two); [xₜ | hₜ₋₁ | 1] was
-                // built by the backward ranges. On two threads each sums one half (the fused LSTM's batch halves, the
-                // others' halves of the steps) and the two partial sums are added.
+                // One GEMM for ∂C/∂[W_ih | W_hh] = Σ δᵀ[xₜ | hₜ₋₁] per half of the steps: δ is read (and packed) once,
+                // not twice (512 × 156 × 1792 for seq-MNIST: 5.3 ms against 5.7 + 1.6 as two); [xₜ | hₜ₋₁] was built by
+                // the backward ranges. On two threads each sums one half of the steps, bias sums (one pass: b_ih's and
+                // b_hh's are equal) included, and the two partial sums are added.
                 int wide = inputs + hidden + 1;
                 var xh = s.Slice(L.XH, time * rows * wide);
                 var both = p.LayerScratch.Slice(StepWeights(inputs, hidden), 2 * gh * wide);
-                int split = fused ? L.Part * time : time / 2 * rows;
-                RecurrentGradients<T>.Run(delta, xh, both, dwih, dwhh, dbih, dbhh, inputs, hidden, split, p.Threads);   // BP4 and BP3
+                RecurrentGradients<T>.Run(gates, xh, both, dwih, dwhh, dbih, dbhh, inputs, hidden, time / 2 * rows, p.Threads);   // BP4 and BP3
             }
             if (TCell.Separate)
             {
@@ -375,9 +342,9 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
 
         if (!p.DX.IsEmpty)
         {
-            var xt = s.Slice(L.XT, time * rows * inputs);   // x is no longer needed: ∂C/∂x in δ's row order in its place
-            Equations.InputGradient<T>(wih, delta, xt, inputs, gh, p.Threads);
-            FromRows(xt, p.DX, L, inputs);
+            var xt = s.Slice(L.XT, time * rows * inputs);   // x is no longer needed: ∂C/∂x time-major in its place
+            Equations.InputGradient<T>(wih, gates, xt, inputs, gh, p.Threads);
+            FromTimeMajor(xt, p.DX, rows, time, inputs);
         }
     }
 
@@ -494,15 +461,15 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         }
     }
 
-    /// <summary>[xₜ | hₜ₋₁ | 1] of rows [r0, r0 + n) for the steps [t0, t1) into the XH rows (ordered as
-    /// <see cref="RecurrentLayout.Row"/>), the B operand of ∂C/∂[W_ih | W_hh | b].</summary>
-    internal static void JoinedInputs<T>(Span<T> s, in RecurrentLayout L, int t0, int t1, int r0, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>[xₜ | hₜ₋₁ | 1] of every row for the steps [t0, t1) into the XH rows, the B operand of
+    /// ∂C/∂[W_ih | W_hh | b].</summary>
+    internal static void JoinedInputs<T>(Span<T> s, in RecurrentLayout L, int t0, int t1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = L.Rows, inputs = L.Inputs, hidden = L.Hidden, wide = inputs + hidden + 1, step = L.Step;
         for (int t = t0; t < t1; t++)
-            for (int r = r0; r < r0 + n; r++)
+            for (int r = 0; r < rows; r++)
             {
-                var row = s.Slice(L.XH + L.Row(t, r) * wide, wide);
+                var row = s.Slice(L.XH + (t * rows + r) * wide, wide);
                 s.Slice(L.XT + (t * rows + r) * inputs, inputs).CopyTo(row);
                 s.Slice(L.H + t * step + r * hidden, hidden).CopyTo(row[inputs..]);
                 row[^1] = T.One;
@@ -595,12 +562,11 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
                 x.Slice((r * time + t) * n, n).CopyTo(xt.Slice((t * rows + r) * n, n));
     }
 
-    /// <summary>[time × rows × n] in <see cref="RecurrentLayout.Row"/>'s order → [rows × time × n].</summary>
-    private static void FromRows<T>(ReadOnlySpan<T> xt, Span<T> x, in RecurrentLayout L, int n)
+    /// <summary>[time × rows × n] → [rows × time × n].</summary>
+    private static void FromTimeMajor<T>(ReadOnlySpan<T> xt, Span<T> x, int rows, int time, int n)
     {
-        int rows = L.Rows, time = L.Time;
         for (int t = 0; t < time; t++)
             for (int r = 0; r < rows; r++)
-                xt.Slice(L.Row(t, r) * n, n).CopyTo(x.Slice((r * time + t) * n, n));
+                xt.Slice((t * rows + r) * n, n).CopyTo(x.Slice((r * time + t) * n, n));
     }
 }

@@ -15,6 +15,9 @@ namespace Backprop.Functional;
 internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     where T : unmanaged, IFloatingPointIeee754<T> where TCell : struct, IRecurrentCell
 {
+    /// <summary>Each half has at least this many rows.</summary>
+    private const int MinimumRows = 8;
+
     private static readonly RecurrentSplit<T, TCell> Shared = new();
 
     private RecurrentLayout _layout;
@@ -55,7 +58,7 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
         ReadOnlySpan<T> dy, bool transposed, bool sequences, ReadOnlySpan<int> lengths, int threads,
         ReadOnlySpan<T> x, ReadOnlySpan<T> wihRaw, ReadOnlySpan<T> whhRaw, Span<T> own)
     {
-        if (threads < 2 || L.Rows < RecurrentLayout.SplitRows || !Gemm.Pool.TryEnter(1)) return false;
+        if (threads < 2 || L.Rows < 2 * MinimumRows || !Gemm.Pool.TryEnter(1)) return false;
         try
         {
             fixed (T* ps = s, pw = whh, pb = bhh, pd = dy, px = x, pwi = wihRaw, pwh = whhRaw, po = own)   // pinned until the worker has joined
@@ -63,7 +66,7 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
             {
                 var job = Shared;
                 job._layout = L;
-                job._half = L.Rows / 2;   // = L.Part where the layout splits the batch
+                job._half = L.Rows / 2;
                 job._backward = backward;
                 job._transposed = transposed;
                 job._sequences = sequences;
@@ -114,12 +117,11 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
                 LstmSteps.PackBackward(new ReadOnlySpan<T>((T*)_whh, _whhLength), own, L.Hidden);
                 w = own;
             }
-            if (_joined && _fused) Recurrence<TCell>.JoinedInputs(s, L, 0, L.Time, r0, n);   // its batch half
-            else if (_joined)
+            if (_joined)
             {
-                int tHalf = L.Time / 2;   // its half of the steps
-                if (part == 0) Recurrence<TCell>.JoinedInputs(s, L, 0, tHalf, 0, L.Rows);
-                else Recurrence<TCell>.JoinedInputs(s, L, tHalf, L.Time, 0, L.Rows);
+                int tHalf = L.Time / 2;
+                if (part == 0) Recurrence<TCell>.JoinedInputs(s, L, 0, tHalf);
+                else Recurrence<TCell>.JoinedInputs(s, L, tHalf, L.Time);
             }
             Recurrence<TCell>.BackwardSteps(s, L, w, new ReadOnlySpan<T>((T*)_dy, _dyLength), _sequences, lengths, r0, n, 1);
         }

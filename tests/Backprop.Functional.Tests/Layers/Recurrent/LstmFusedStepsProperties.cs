@@ -18,22 +18,6 @@ public class LstmFusedStepsProperties
         from lengths in Gen.ArrayOf(Gen.Choose(1, c.Time), batch)
         select c with { Cell = "lstm", Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [] };
 
-    /// <summary>From 16 rows the fused steps' δ and [x | h | 1] rows are kept by batch halves (RecurrentLayout.Row: each
-    /// half's (step, row) rows contiguous, the halves run in turn on one thread) and ∂C/∂[W_ih | W_hh | b] is the sum of
-    /// the two halves' products; ∂C/∂x comes back through the same order. Batches of 16–21 (odd ones split unevenly),
-    /// stacked layers and input layers included (random depth), so ∂C/∂x of a fused layer is checked too.</summary>
-    private static Gen<RecurrentCase> SplitCases =>
-        from c in RecurrentArbitraries.Gen(maxTime: 4)
-        from batch in Gen.Choose(16, 21)
-        from hidden in Gen.Choose(1, 6)
-        from differ in Gen.Elements(false, true)
-        from lengths in Gen.ArrayOf(Gen.Choose(1, c.Time), batch)
-        select c with { Cell = "lstm", Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [] };
-
-    [Property(MaxTest = 25)]
-    public Property Gradient_in_batch_halves_equals_central_differences() =>
-        Prop.ForAll(SplitCases.ToArbitrary(), c => new RecurrentGradientProperties().Gradient_equals_central_differences(c));
-
     [Property(MaxTest = 40)]
     public Property Gradient_equals_central_differences() =>
         Prop.ForAll(Cases.ToArbitrary(), c => new RecurrentGradientProperties().Gradient_equals_central_differences(c));
