@@ -18,6 +18,21 @@ public class LstmFusedStepsProperties
         from lengths in Gen.ArrayOf(Gen.Choose(1, c.Time), batch)
         select c with { Cell = "lstm", Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [] };
 
+    /// <summary>Batches of 16–21 (odd ones split unevenly), where two threads would run the fused steps as two batch
+    /// halves, with stacked layers and input layers (random depth), so ∂C/∂x of a fused layer is checked too; the weight
+    /// gradient is the sum of two partial products over the halves of the steps (RecurrentGradients).</summary>
+    private static Gen<RecurrentCase> SplitCases =>
+        from c in RecurrentArbitraries.Gen(maxTime: 4)
+        from batch in Gen.Choose(16, 21)
+        from hidden in Gen.Choose(1, 6)
+        from differ in Gen.Elements(false, true)
+        from lengths in Gen.ArrayOf(Gen.Choose(1, c.Time), batch)
+        select c with { Cell = "lstm", Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [] };
+
+    [Property(MaxTest = 25)]
+    public Property Gradient_of_half_batches_equals_central_differences() =>
+        Prop.ForAll(SplitCases.ToArbitrary(), c => new RecurrentGradientProperties().Gradient_equals_central_differences(c));
+
     [Property(MaxTest = 40)]
     public Property Gradient_equals_central_differences() =>
         Prop.ForAll(Cases.ToArbitrary(), c => new RecurrentGradientProperties().Gradient_equals_central_differences(c));
