@@ -22,18 +22,19 @@ internal static class LstmSteps
     internal static int PackedLength(int inputs, int hidden) =>
         checked(Math.Max(RoundUp(4 * hidden, MaxPanel) * (inputs + hidden), RoundUp(hidden, MaxPanel) * 4 * hidden));
 
-    /// <summary>[W_ih | W_hh] [4H × (I + H)] (row by row into <paramref name="joined"/>, 4H·(I + H) values of free
-    /// scratch) into B̃ of [xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ: k = I + H, n = 4H, one k block.</summary>
-    internal static void PackForward<T>(ReadOnlySpan<T> wih, ReadOnlySpan<T> whh, Span<T> joined, Span<T> packed, int inputs, int hidden)
+    /// <summary>[W_ih | W_hh] [4H × (I + H)] into B̃ of [xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ: k = I + H, n = 4H, one k block. Each
+    /// NR-wide panel is [(I + H) × NR], depth-major, so its first I rows of depth are W_ih's and the rest W_hh's: packed
+    /// panel by panel from the two tensors, with no joined copy in between (the same values as packing the joined matrix).</summary>
+    internal static void PackForward<T>(ReadOnlySpan<T> wih, ReadOnlySpan<T> whh, Span<T> packed, int inputs, int hidden)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int gh = 4 * hidden, wide = inputs + hidden;
-        for (int g = 0; g < gh; g++)
+        int gh = 4 * hidden, wide = inputs + hidden, nr = Gemm.MicroKernel<T>.NR;
+        for (int j = 0; j < gh; j += nr)
         {
-            wih.Slice(g * inputs, inputs).CopyTo(joined.Slice(g * wide, inputs));
-            whh.Slice(g * hidden, hidden).CopyTo(joined.Slice(g * wide + inputs, hidden));
+            int cols = Math.Min(nr, gh - j);
+            Gemm.Packing<T>.PackB(ref MemoryMarshal.GetReference(wih), true, gh, inputs, j, cols, 0, inputs, ref packed[j * wide]);
+            Gemm.Packing<T>.PackB(ref MemoryMarshal.GetReference(whh), true, gh, hidden, j, cols, 0, hidden, ref packed[j * wide + inputs * nr]);
         }
-        Gemm.Packing<T>.PackB(ref MemoryMarshal.GetReference(joined), true, gh, wide, 0, gh, 0, wide, ref MemoryMarshal.GetReference(packed));
     }
 
     /// <summary>W_hh [4H × H] into B̃ of δₜ·W_hh: k = 4H, n = H, one k block.</summary>

@@ -80,7 +80,7 @@ internal readonly struct RecurrentLayout
         D0 = DC + (hasCell ? step : 0);
         Norms = D0 + states * step;
         XH = Norms + 2 * time;
-        End = XH + (separate ? 0 : time * rows * (inputs + hidden));
+        End = XH + (separate ? 0 : time * rows * (inputs + hidden + 1));
     }
 
     /// <summary>Values per sample: time·(I + G·H·(1 + separate) + H·(states + extra)) + the per-step and gradient buffers.</summary>
@@ -90,7 +90,7 @@ internal readonly struct RecurrentLayout
         long perStep = inputs + gh * (separate ? 2 : 1) + hidden * (states + extra);
         long total = time * perStep + states * hidden + TempWidth(gates, hidden) + 2L * hidden + (hasCell ? hidden : 0) + states * hidden
             + 2L * time   // ‖∂C/∂hₜ‖ per step, and the second half's ‖·‖² (counted per sample; spare beyond one row)
-            + (separate ? 0 : time * ((long)inputs + hidden));   // [xₜ | hₜ₋₁] rows for the one weight-gradient GEMM
+            + (separate ? 0 : time * ((long)inputs + hidden + 1));   // [xₜ | hₜ₋₁ | 1] rows for the one weight-gradient GEMM
         return total <= int.MaxValue ? (int)total
             : throw new ArgumentOutOfRangeException(nameof(time), $"a recurrent layer [{inputs} → {hidden}] over {time} steps keeps {total} values per sample, more than an int indexes");
     }
@@ -121,8 +121,9 @@ internal readonly struct RecurrentLayout
     /// <summary>‖∂C/∂hₜ‖ over the batch for t = 0 … time − 1 (hₜ the state step t gives), written by the backward pass.</summary>
     public int Norms { get; }
 
-    /// <summary>[time × rows × (I + H)]: each (step, row)'s [xₜ | hₜ₋₁], built by the backward pass of a cell whose two
-    /// weight gradients share δ (LSTM, RNN), so ∂C/∂[W_ih | W_hh] is one GEMM.</summary>
+    /// <summary>[time × rows × (I + H + 1)]: each (step, row)'s [xₜ | hₜ₋₁ | 1], built by the backward pass of a cell whose
+    /// two weight gradients share δ (LSTM, RNN), so ∂C/∂[W_ih | W_hh | b] is one GEMM (the column of ones sums δ for the
+    /// bias gradient inside the product, in what would be the packed panel's padding for seq-MNIST: 157 of 160).</summary>
     public int XH { get; }
     public int End { get; }
 
@@ -154,14 +155,15 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     internal static int ScratchPerSample(int inputs, int hidden, int time) =>
         RecurrentLayout.PerSample(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, time);
 
-    /// <summary>W_hhᵀ [H × GH], transposed once per batch so each step's product is a plain A·B (the LSTM's W_hh packed
-    /// for its fused steps instead), then room for ∂C/∂[W_ih | W_hh].</summary>
+    /// <summary>W_hhᵀ [H × GH], transposed once per batch so each step's product is a plain A·B (the LSTM's weights packed
+    /// for its fused steps instead, one copy per thread), then room for ∂C/∂[W_ih | W_hh]'s two partial sums.</summary>
     internal static int ScratchPerLayer(int inputs, int hidden) =>
-        checked(StepWeights(inputs, hidden) + (TCell.Separate ? 0 : TCell.Gates * hidden * (inputs + hidden)));
+        checked(StepWeights(inputs, hidden) + (TCell.Separate ? 0 : 2 * TCell.Gates * hidden * (inputs + hidden + 1)));
 
-    /// <summary>The per-layer scratch's first region: W_hhᵀ, or the LSTM's packed W_hh (<see cref="LstmSteps"/>).</summary>
+    /// <summary>The per-layer scratch's first region: W_hhᵀ, or the LSTM's packed weights (<see cref="LstmSteps"/>), two
+    /// copies: each of the two threads reads its own, packed by itself.</summary>
     private static int StepWeights(int inputs, int hidden) =>
-        Fused ? LstmSteps.PackedLength(inputs, hidden) : checked(TCell.Gates * hidden * hidden);
+        Fused ? checked(2 * LstmSteps.PackedLength(inputs, hidden)) : checked(TCell.Gates * hidden * hidden);
 
     /// <summary>Whether the steps are <see cref="LstmSteps"/>' (the LSTM's, from <see cref="TransposeRows"/> rows).</summary>
     private static bool Fused => typeof(TCell) == typeof(LstmCell);
@@ -201,9 +203,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         var bhh = Bhh(p.Theta, inputs, hidden);
         var lengths = p.Lengths;
 
-        // x time-major, then W_ih xₜ + b_ih for every step in one GEMM.
         var xt = s.Slice(L.XT, time * rows * inputs);
-        ToTimeMajor(p.X, xt, rows, time, inputs);
         var gates = s.Slice(L.G, time * rows * gh);
         // Seeded with the biases: b_ih, and b_hh too when the cell only ever uses their sum (not GRU's b_hn), so each
         // step's W_hh hₜ₋₁ accumulates straight onto its gates.
@@ -216,22 +216,37 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         bool fused = transposed && Fused;
         if (!fused)
         {
+            // x time-major, then W_ih xₜ + b_ih for every step in one GEMM.
+            ToTimeMajor(p.X, xt, rows, time, inputs, 0, rows);
             for (int r = 0; r < time * rows; r++) seed.CopyTo(gates.Slice(r * gh, gh));
             Gemm.Multiply(xt, false, wih, true, gates, time * rows, gh, inputs, accumulate: true, p.Threads);
         }
 
         InitialStates(p.Theta, inputs, hidden, initial, s, L);
         var whhT = p.LayerScratch[..StepWeights(inputs, hidden)];
-        // The LSTM's fused steps take W_ih xₜ inside each step's product ([xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ, depth I + H) and add
-        // the summed biases in the cell: no [time·rows × 4H] pass to seed and accumulate before the steps.
-        if (fused) LstmSteps.PackForward(wih, whh, p.LayerScratch.Slice(whhT.Length, gh * (inputs + hidden)), whhT, inputs, hidden);
-        else if (transposed) Transpose(whh, whhT, gh, hidden);
-        var stepWeights = transposed ? (ReadOnlySpan<T>)whhT : whh;
-        var stepBias = fused ? (ReadOnlySpan<T>)seed : bhh;
-        // Not split (one thread, too few rows, or the GEMM pool busy): the one-thread steps, whatever p.Threads says, so
-        // the bits never depend on whether the pool was free (its per-step GEMMs would pick other kernels).
-        if (!RecurrentSplit<T, TCell>.TryForward(s, L, stepWeights, transposed, stepBias, lengths, p.Threads))
-            ForwardSteps(s, L, stepWeights, transposed, stepBias, lengths, 0, rows, 1);
+        if (fused)
+        {
+            // The LSTM's fused steps take W_ih xₜ inside each step's product ([xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ, depth I + H) and
+            // add the summed biases in the cell: no [time·rows × 4H] pass to seed and accumulate before the steps. On two
+            // threads each puts its own rows of x time-major and packs its own copy of the weights; on one, the same
+            // copies and steps in turn.
+            if (!RecurrentSplit<T, TCell>.TryForwardFused(s, L, p.X, wih, whh, whhT, seed, lengths, p.Threads))
+            {
+                var packed = whhT[..LstmSteps.PackedLength(inputs, hidden)];
+                ToTimeMajor(p.X, xt, rows, time, inputs, 0, rows);
+                LstmSteps.PackForward(wih, whh, packed, inputs, hidden);
+                LstmSteps.Forward(s, L, packed, seed, lengths, 0, rows);
+            }
+        }
+        else
+        {
+            if (transposed) Transpose(whh, whhT, gh, hidden);
+            var stepWeights = transposed ? (ReadOnlySpan<T>)whhT : whh;
+            // Not split (one thread, too few rows, or the GEMM pool busy): the one-thread steps, whatever p.Threads says,
+            // so the bits never depend on whether the pool was free (its per-step GEMMs would pick other kernels).
+            if (!RecurrentSplit<T, TCell>.TryForward(s, L, stepWeights, transposed, bhh, lengths, p.Threads))
+                ForwardSteps(s, L, stepWeights, transposed, bhh, lengths, 0, rows, 1);
+        }
 
         if (sequences)
         {
@@ -266,17 +281,22 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         var dgh = TCell.Separate ? s.Slice(L.DGh, time * rows * gh) : gates;
         var dNext = s.Slice(L.DB, step);
         var dc = TCell.HasCell ? s.Slice(L.DC, step) : default;
-        var stepWeights = whh;
-        if (Fused && rows >= TransposeRows)
-        {
-            var packed = p.LayerScratch[..StepWeights(inputs, hidden)];
-            LstmSteps.PackBackward(whh, packed, hidden);
-            stepWeights = packed;
-        }
-        // [xₜ | hₜ₋₁] per (step, row) for the one ∂C/∂[W_ih | W_hh] GEMM, built by each range for its own rows
+        // The fused LSTM steps read W_hh packed, a copy per thread, each packed by the thread that reads it.
+        var packed = Fused && rows >= TransposeRows ? p.LayerScratch[..StepWeights(inputs, hidden)] : default;
+        // [xₜ | hₜ₋₁] per (step, row) for ∂C/∂[W_ih | W_hh], built by each thread for the half of the steps it sums
         bool joined = !TCell.Separate && !p.DTheta.IsEmpty;
-        if (!RecurrentSplit<T, TCell>.TryBackward(s, L, stepWeights, p.DY, sequences, lengths, joined, p.Threads))
-            BackwardSteps(s, L, stepWeights, p.DY, sequences, lengths, joined, 0, rows, 1);   // as the forward pass: the one-thread steps
+        if (!RecurrentSplit<T, TCell>.TryBackward(s, L, whh, p.DY, sequences, lengths, joined, p.Threads, packed))
+        {
+            // as the forward pass: the one-thread steps
+            if (joined) JoinedInputs(s, L, 0, time);
+            var stepWeights = whh;
+            if (!packed.IsEmpty)
+            {
+                stepWeights = packed[..(packed.Length / 2)];
+                LstmSteps.PackBackward(whh, packed[..(packed.Length / 2)], hidden);
+            }
+            BackwardSteps(s, L, stepWeights, p.DY, sequences, lengths, 0, rows, 1);
+        }
         for (int t = 0; t < time; t++) s[L.Norms + t] = T.Sqrt(s[L.Norms + t] + s[L.Norms + time + t]);   // the halves' ‖·‖²
 
         // ∂C/∂h₀ (∂C/∂c₀): kept for the caller, and summed into θ when learned.
@@ -299,13 +319,14 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             }
             else
             {
-                // One GEMM for ∂C/∂[W_ih | W_hh] = Σ δᵀ[xₜ | hₜ₋₁]: δ is read (and packed) once, not twice
-                // (512 × 156 × 1792 for seq-MNIST: 5.3 ms against 5.7 + 1.6 as two); [xₜ | hₜ₋₁] was built by the steps.
-                // On two threads each takes half of the gate rows, bias sums (one pass: b_ih's and b_hh's are equal) included.
-                int wide = inputs + hidden;
+                // One GEMM for ∂C/∂[W_ih | W_hh] = Σ δᵀ[xₜ | hₜ₋₁] per half of the steps: δ is read (and packed) once,
+                // not twice (512 × 156 × 1792 for seq-MNIST: 5.3 ms against 5.7 + 1.6 as two); [xₜ | hₜ₋₁] was built by
+                // the backward ranges. On two threads each sums one half of the steps, bias sums (one pass: b_ih's and
+                // b_hh's are equal) included, and the two partial sums are added.
+                int wide = inputs + hidden + 1;
                 var xh = s.Slice(L.XH, time * rows * wide);
-                var both = p.LayerScratch.Slice(StepWeights(inputs, hidden), gh * wide);
-                RecurrentGradients<T>.Run(gates, xh, both, dwih, dwhh, dbih, dbhh, inputs, hidden, p.Threads);   // BP4 and BP3
+                var both = p.LayerScratch.Slice(StepWeights(inputs, hidden), 2 * gh * wide);
+                RecurrentGradients<T>.Run(gates, xh, both, dwih, dwhh, dbih, dbhh, inputs, hidden, time / 2 * rows, p.Threads);   // BP4 and BP3
             }
             if (TCell.Separate)
             {
@@ -383,9 +404,8 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     /// in the DB (DC) buffers and ‖∂C/∂hₜ‖² of those rows at Norms + t (Norms + time + t for a range not starting at 0).
     /// For the LSTM from <see cref="TransposeRows"/> rows, <paramref name="whh"/> is W_hh packed (<see cref="LstmSteps"/>).</summary>
     internal static void BackwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
-        ReadOnlySpan<int> lengths, bool joined, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<int> lengths, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (joined) JoinedInputs(s, L, r0, n);
         if (Fused && L.Rows >= TransposeRows)
         {
             LstmSteps.Backward(s, L, whh, dy, sequences, lengths, r0, n);
@@ -441,16 +461,18 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         }
     }
 
-    /// <summary>[xₜ | hₜ₋₁] of rows [r0, r0 + n) for every step into the XH rows, the B operand of ∂C/∂[W_ih | W_hh].</summary>
-    private static void JoinedInputs<T>(Span<T> s, in RecurrentLayout L, int r0, int n)
+    /// <summary>[xₜ | hₜ₋₁ | 1] of every row for the steps [t0, t1) into the XH rows, the B operand of
+    /// ∂C/∂[W_ih | W_hh | b].</summary>
+    internal static void JoinedInputs<T>(Span<T> s, in RecurrentLayout L, int t0, int t1) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = L.Rows, inputs = L.Inputs, hidden = L.Hidden, wide = inputs + hidden, step = L.Step;
-        for (int t = 0; t < L.Time; t++)
-            for (int r = r0; r < r0 + n; r++)
+        int rows = L.Rows, inputs = L.Inputs, hidden = L.Hidden, wide = inputs + hidden + 1, step = L.Step;
+        for (int t = t0; t < t1; t++)
+            for (int r = 0; r < rows; r++)
             {
                 var row = s.Slice(L.XH + (t * rows + r) * wide, wide);
                 s.Slice(L.XT + (t * rows + r) * inputs, inputs).CopyTo(row);
                 s.Slice(L.H + t * step + r * hidden, hidden).CopyTo(row[inputs..]);
+                row[^1] = T.One;
             }
     }
 
@@ -532,10 +554,10 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             }
     }
 
-    /// <summary>[rows × time × n] → [time × rows × n].</summary>
-    private static void ToTimeMajor<T>(ReadOnlySpan<T> x, Span<T> xt, int rows, int time, int n)
+    /// <summary>[rows × time × n] → [time × rows × n], rows [r0, r0 + count).</summary>
+    internal static void ToTimeMajor<T>(ReadOnlySpan<T> x, Span<T> xt, int rows, int time, int n, int r0, int count)
     {
-        for (int r = 0; r < rows; r++)
+        for (int r = r0; r < r0 + count; r++)
             for (int t = 0; t < time; t++)
                 x.Slice((r * time + t) * n, n).CopyTo(xt.Slice((t * rows + r) * n, n));
     }

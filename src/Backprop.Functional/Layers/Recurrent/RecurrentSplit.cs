@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Backprop.Functional.Kernels;
 
@@ -20,20 +21,33 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     private static readonly RecurrentSplit<T, TCell> Shared = new();
 
     private RecurrentLayout _layout;
-    private nint _scratch, _weights, _bias, _lengths, _dy;
-    private int _scratchLength, _weightsLength, _biasLength, _lengthsLength, _dyLength, _half;
-    private bool _backward, _transposed, _sequences, _joined;
+    private nint _scratch, _weights, _bias, _lengths, _dy, _x, _wih, _whh, _own;
+    private int _scratchLength, _weightsLength, _biasLength, _lengthsLength, _dyLength, _xLength, _wihLength, _whhLength, _ownLength, _half;
+    private bool _backward, _transposed, _sequences, _joined, _fused;
     private Exception? _error;
 
     internal static bool TryForward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, bool transposed, ReadOnlySpan<T> bhh,
         ReadOnlySpan<int> lengths, int threads) =>
-        TryRun(backward: false, s, L, whh, bhh, default, transposed, sequences: false, lengths, threads);
+        TryRun(backward: false, s, L, whh, bhh, default, transposed, sequences: false, lengths, threads, default, default, default, default);
 
+    /// <summary>The LSTM's fused forward steps on two threads, each range first putting its own rows of x time-major and
+    /// packing its own copy of [W_ih | W_hh] (<paramref name="packed"/>: two <see cref="LstmSteps.PackedLength"/>
+    /// regions, the caller's then the worker's), so no line either thread reads during the steps was last written by
+    /// the other.</summary>
+    internal static bool TryForwardFused(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> x, ReadOnlySpan<T> wih, ReadOnlySpan<T> whh,
+        Span<T> packed, ReadOnlySpan<T> bias, ReadOnlySpan<int> lengths, int threads) =>
+        TryRun(backward: false, s, L, default, bias, default, transposed: true, sequences: false, lengths, threads, x, wih, whh, packed);
+
+    /// <summary>The backward steps on two threads; for the fused LSTM (<paramref name="packed"/> not empty) each range
+    /// packs its own copy of W_hh first. When <paramref name="joined"/>, each range also builds the [xₜ | hₜ₋₁] rows of
+    /// one half of the steps (<see cref="Recurrence{TCell}.JoinedInputs"/>), the half its thread sums in the weight
+    /// gradient afterwards.</summary>
     internal static bool TryBackward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
-        ReadOnlySpan<int> lengths, bool joined, int threads)
+        ReadOnlySpan<int> lengths, bool joined, int threads, Span<T> packed)
     {
         Shared._joined = joined;
-        bool split = TryRun(backward: true, s, L, whh, default, dy, transposed: false, sequences, lengths, threads);
+        bool split = TryRun(backward: true, s, L, packed.IsEmpty ? whh : default, default, dy, transposed: false, sequences, lengths, threads,
+            default, default, packed.IsEmpty ? default : whh, packed);
         if (!split) s.Slice(L.Norms + L.Time, L.Time).Clear();   // one range: no second half's ‖·‖²
         return split;
     }
@@ -41,12 +55,13 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     /// <summary>Rows [half, rows) on the pool's worker, rows [0, half) here, then one join; false (nothing run) when
     /// there is one thread, too few rows, or the pool is busy.</summary>
     private static unsafe bool TryRun(bool backward, Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> bhh,
-        ReadOnlySpan<T> dy, bool transposed, bool sequences, ReadOnlySpan<int> lengths, int threads)
+        ReadOnlySpan<T> dy, bool transposed, bool sequences, ReadOnlySpan<int> lengths, int threads,
+        ReadOnlySpan<T> x, ReadOnlySpan<T> wihRaw, ReadOnlySpan<T> whhRaw, Span<T> own)
     {
         if (threads < 2 || L.Rows < 2 * MinimumRows || !Gemm.Pool.TryEnter(1)) return false;
         try
         {
-            fixed (T* ps = s, pw = whh, pb = bhh, pd = dy)   // pinned until the worker has joined
+            fixed (T* ps = s, pw = whh, pb = bhh, pd = dy, px = x, pwi = wihRaw, pwh = whhRaw, po = own)   // pinned until the worker has joined
             fixed (int* pl = lengths)
             {
                 var job = Shared;
@@ -55,21 +70,21 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
                 job._backward = backward;
                 job._transposed = transposed;
                 job._sequences = sequences;
-                job._scratch = (nint)ps;
-                job._scratchLength = s.Length;
-                job._weights = (nint)pw;
-                job._weightsLength = whh.Length;
-                job._bias = (nint)pb;
-                job._biasLength = bhh.Length;
-                job._lengths = (nint)pl;
-                job._lengthsLength = lengths.Length;
-                job._dy = (nint)pd;
-                job._dyLength = dy.Length;
+                job._fused = !own.IsEmpty;
+                (job._scratch, job._scratchLength) = ((nint)ps, s.Length);
+                (job._weights, job._weightsLength) = ((nint)pw, whh.Length);
+                (job._bias, job._biasLength) = ((nint)pb, bhh.Length);
+                (job._lengths, job._lengthsLength) = ((nint)pl, lengths.Length);
+                (job._dy, job._dyLength) = ((nint)pd, dy.Length);
+                (job._x, job._xLength) = ((nint)px, x.Length);
+                (job._wih, job._wihLength) = ((nint)pwi, wihRaw.Length);
+                (job._whh, job._whhLength) = ((nint)pwh, whhRaw.Length);
+                (job._own, job._ownLength) = ((nint)po, own.Length);
                 job._error = null;
                 Gemm.Pool.Start(job, 1);
                 try
                 {
-                    job.Range(0, job._half);
+                    job.Range(0, job._half, 0);
                 }
                 finally
                 {
@@ -85,23 +100,49 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
         }
     }
 
-    /// <summary>The steps of rows [r0, r0 + n), forward or backward, over the pinned spans.</summary>
-    private unsafe void Range(int r0, int n)
+    /// <summary>The steps of rows [r0, r0 + n), forward or backward, over the pinned spans; <paramref name="part"/> 0 is
+    /// the caller's, 1 the worker's (its own packed weights, its half of the steps' [xₜ | hₜ₋₁] rows).</summary>
+    private unsafe void Range(int r0, int n, int part)
     {
         var s = new Span<T>((T*)_scratch, _scratchLength);
-        var w = new ReadOnlySpan<T>((T*)_weights, _weightsLength);
         var lengths = new ReadOnlySpan<int>((int*)_lengths, _lengthsLength);
+        var L = _layout;
+        int packedLength = _ownLength / 2;
+        var own = new Span<T>((T*)_own, _ownLength).Slice(part * packedLength, packedLength);
         if (_backward)
-            Recurrence<TCell>.BackwardSteps(s, _layout, w, new ReadOnlySpan<T>((T*)_dy, _dyLength), _sequences, lengths, _joined, r0, n, 1);
+        {
+            var w = new ReadOnlySpan<T>((T*)_weights, _weightsLength);
+            if (_fused)
+            {
+                LstmSteps.PackBackward(new ReadOnlySpan<T>((T*)_whh, _whhLength), own, L.Hidden);
+                w = own;
+            }
+            if (_joined)
+            {
+                int tHalf = L.Time / 2;
+                if (part == 0) Recurrence<TCell>.JoinedInputs(s, L, 0, tHalf);
+                else Recurrence<TCell>.JoinedInputs(s, L, tHalf, L.Time);
+            }
+            Recurrence<TCell>.BackwardSteps(s, L, w, new ReadOnlySpan<T>((T*)_dy, _dyLength), _sequences, lengths, r0, n, 1);
+        }
+        else if (_fused)
+        {
+            Recurrence<TCell>.ToTimeMajor(new ReadOnlySpan<T>((T*)_x, _xLength), s.Slice(L.XT, L.Time * L.Rows * L.Inputs), L.Rows, L.Time, L.Inputs, r0, n);
+            LstmSteps.PackForward(new ReadOnlySpan<T>((T*)_wih, _wihLength), new ReadOnlySpan<T>((T*)_whh, _whhLength), own, L.Inputs, L.Hidden);
+            LstmSteps.Forward(s, L, own, new ReadOnlySpan<T>((T*)_bias, _biasLength), lengths, r0, n);
+        }
         else
-            Recurrence<TCell>.ForwardSteps(s, _layout, w, _transposed, new ReadOnlySpan<T>((T*)_bias, _biasLength), lengths, r0, n, 1);
+        {
+            var w = new ReadOnlySpan<T>((T*)_weights, _weightsLength);
+            Recurrence<TCell>.ForwardSteps(s, L, w, _transposed, new ReadOnlySpan<T>((T*)_bias, _biasLength), lengths, r0, n, 1);
+        }
     }
 
     internal override void Execute(int part)
     {
         try
         {
-            Range(_half, _layout.Rows - _half);
+            Range(_half, _layout.Rows - _half, 1);
         }
 #pragma warning disable CA1031 // the worker thread must not die: the error is rethrown on the calling thread
         catch (Exception e)
@@ -113,11 +154,13 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
 }
 
 /// <summary>The weight and bias gradients of a cell whose two weight gradients share δ (LSTM, RNN):
-/// ∂C/∂[W_ih | W_hh] = δᵀ·[xₜ | hₜ₋₁] over every (step, row) and ∂C/∂b = Σ δ, for the gate rows [g0, g1) — on two threads
-/// each takes half of the gate rows (rows of ∂C/∂W, columns of δ), so each writes and later updates its own half with no
-/// second pass over δ and no serial tail. Every element is the same FMA chain (the blocked GEMM's) and the same row-order
-/// sum whatever the range, so the bits do not depend on the threads. Uses the GEMM pool; when it is busy the caller runs
-/// alone.</summary>
+/// ∂C/∂[W_ih | W_hh | b] = δᵀ·[xₜ | hₜ₋₁ | 1] (the column of ones gives ∂C/∂b = Σ δ inside the product), as two partial
+/// sums over the first and the second half of the (step, row) rows (the steps [0, T/2) and [T/2, T)), then added. On two
+/// threads each thread sums one half of the steps over the rows it built (<see cref="RecurrentSplit{T, TCell}.TryBackward"/>),
+/// so neither packs the other's operand again (a split by gate rows packs all of [x | h] on both) and neither reads a line
+/// the other writes next; on one the same two halves run in turn. Every element is the same FMA chain (the blocked GEMM's
+/// over each half, then one add) whatever the threads, so the bits do not depend on them. Uses the GEMM pool; when it is
+/// busy the caller runs alone.</summary>
 internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Below this many multiply–adds the hand-off costs more than half the work saves.</summary>
@@ -125,83 +168,103 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
 
     private static readonly RecurrentGradients<T> Shared = new();
 
-    private nint _delta, _xh, _both, _dwih, _dwhh, _dbih, _dbhh;
-    private int _inputs, _hidden, _gh, _count, _split;
+    private nint _delta, _xh, _both;
+    private int _wide, _gh, _count, _split;
     private Exception? _error;
 
     /// <summary>All of it: on two threads when <paramref name="threads"/> ≥ 2, the product is large enough and the pool
-    /// is free, else here.</summary>
+    /// is free, else here. <paramref name="xh"/> holds the [xₜ | hₜ₋₁ | 1] rows, <paramref name="both"/> room for two
+    /// [GH × (I + H + 1)] partial sums; the first <paramref name="split"/> rows of δ and [x | h | 1] are the first half
+    /// (0 or all of them: one sum, no add).</summary>
     internal static unsafe void Run(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> both, Span<T> dwih, Span<T> dwhh, Span<T> dbih,
-        Span<T> dbhh, int inputs, int hidden, int threads)
+        Span<T> dbhh, int inputs, int hidden, int split, int threads)
     {
-        int gh = dbih.Length, wide = inputs + hidden, count = delta.Length / gh, mr = Gemm.MicroKernel<T>.MR;
-        int split = gh / 2 / mr * mr;
-        if (threads < 2 || split == 0 || (long)gh * wide * count < MinimumVolume || !Gemm.Pool.TryEnter(1))
+        int gh = dbih.Length, wide = inputs + hidden + 1, count = delta.Length / gh;
+        var first = both[..(gh * wide)];
+        var second = both.Slice(gh * wide, gh * wide);
+        if (split <= 0 || split >= count)
         {
-            Rows(delta, xh, both, dwih, dwhh, dbih, dbhh, inputs, hidden, 0, gh);
+            Half(delta, xh, first, gh, wide, 0, count);
+            Combine(first, default, dwih, dwhh, dbih, dbhh, inputs, hidden);
             return;
         }
-        try
+        if (threads < 2 || (long)gh * wide * count < MinimumVolume || !Gemm.Pool.TryEnter(1))
         {
-            fixed (T* pd = delta, px = xh, pb = both, pwi = dwih, pwh = dwhh, pbi = dbih, pbh = dbhh)   // pinned until the join
+            Half(delta, xh, first, gh, wide, 0, split);
+            Half(delta, xh, second, gh, wide, split, count);
+        }
+        else
+        {
+            try
             {
-                var job = Shared;
-                (job._delta, job._xh, job._both, job._dwih, job._dwhh, job._dbih, job._dbhh) =
-                    ((nint)pd, (nint)px, (nint)pb, (nint)pwi, (nint)pwh, (nint)pbi, (nint)pbh);
-                (job._inputs, job._hidden, job._gh, job._count, job._split) = (inputs, hidden, gh, count, split);
-                job._error = null;
-                Gemm.Pool.Start(job, 1);
-                try
+                fixed (T* pd = delta, px = xh, pb = both)   // pinned until the join
                 {
-                    job.Part(0, split);
+                    var job = Shared;
+                    (job._delta, job._xh, job._both) = ((nint)pd, (nint)px, (nint)pb);
+                    (job._wide, job._gh, job._count, job._split) = (wide, gh, count, split);
+                    job._error = null;
+                    Gemm.Pool.Start(job, 1);
+                    try
+                    {
+                        Half(delta, xh, first, gh, wide, 0, split);
+                    }
+                    finally
+                    {
+                        Gemm.Pool.Join();
+                    }
+                    if (job._error is { } error) throw new InvalidOperationException("the second thread of a recurrent layer's gradients failed", error);
                 }
-                finally
-                {
-                    Gemm.Pool.Join();
-                }
-                if (job._error is { } error) throw new InvalidOperationException("the second thread of a recurrent layer's gradients failed", error);
+            }
+            finally
+            {
+                Gemm.Pool.Exit();
             }
         }
-        finally
-        {
-            Gemm.Pool.Exit();
-        }
+        Combine(first, second, dwih, dwhh, dbih, dbhh, inputs, hidden);
     }
 
-    /// <summary>Gate rows [g0, g1): ∂C/∂[W_ih | W_hh] into <paramref name="both"/> [GH × (I + H)] (then split into the two
-    /// parameter tensors) and the bias gradient's columns (b_ih and b_hh share it: both only ever appear summed).</summary>
-    internal static void Rows(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> both, Span<T> dwih, Span<T> dwhh, Span<T> dbih, Span<T> dbhh,
-        int inputs, int hidden, int g0, int g1)
-    {
-        int gh = dbih.Length, wide = inputs + hidden, count = delta.Length / gh;
-        Gemm.Blocked<T>.Run(ref MemoryMarshal.GetReference(delta), true, ref MemoryMarshal.GetReference(xh), false,
-            ref MemoryMarshal.GetReference(both), gh, wide, count, false, g0, g1, 0, wide);   // BP4 over (t, row)
-        for (int g = g0; g < g1; g++)
-        {
-            both.Slice(g * wide, inputs).CopyTo(dwih.Slice(g * inputs, inputs));
-            both.Slice(g * wide + inputs, hidden).CopyTo(dwhh.Slice(g * hidden, hidden));
-        }
-        // BP3: Σ over (t, row) in row order, as Equations.BiasGradient, on these columns
-        var sums = dbih[g0..g1];
-        delta.Slice(g0, g1 - g0).CopyTo(sums);
-        for (int r = gh; r < delta.Length; r += gh)
-            TensorPrimitives.Add(sums, delta.Slice(r + g0, g1 - g0), sums);
-        sums.CopyTo(dbhh[g0..g1]);
-    }
+    /// <summary>Rows [k0, k1) of δ [· × GH] and [x | h | 1] [· × wide]: Σ δᵀ·[x | h | 1] into <paramref name="sum"/>
+    /// [GH × wide].</summary>
+    internal static void Half(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> sum, int gh, int wide, int k0, int k1) =>
+        Gemm.Blocked<T>.Run(ref Unsafe.Add(ref MemoryMarshal.GetReference(delta), (nint)k0 * gh), true,
+            ref Unsafe.Add(ref MemoryMarshal.GetReference(xh), (nint)k0 * wide), false,
+            ref MemoryMarshal.GetReference(sum), gh, wide, k1 - k0, false, 0, gh, 0, wide);   // BP4 and BP3 over (t, row)
 
-    private unsafe void Part(int g0, int g1)
+    /// <summary>∂C/∂W_ih, ∂C/∂W_hh, ∂C/∂b = the rows of <paramref name="first"/> (+ <paramref name="second"/>) split at
+    /// columns I and I + H; ∂C/∂b_ih = ∂C/∂b_hh: both biases only ever appear summed.</summary>
+    private static void Combine(ReadOnlySpan<T> first, ReadOnlySpan<T> second, Span<T> dwih, Span<T> dwhh, Span<T> dbih, Span<T> dbhh,
+        int inputs, int hidden)
     {
-        int wide = _inputs + _hidden, n = _gh * _count;
-        Rows(new ReadOnlySpan<T>((T*)_delta, n), new ReadOnlySpan<T>((T*)_xh, _count * wide), new Span<T>((T*)_both, _gh * wide),
-            new Span<T>((T*)_dwih, _gh * _inputs), new Span<T>((T*)_dwhh, _gh * _hidden), new Span<T>((T*)_dbih, _gh),
-            new Span<T>((T*)_dbhh, _gh), _inputs, _hidden, g0, g1);
+        int gh = dbih.Length, wide = inputs + hidden + 1;
+        for (int g = 0; g < gh; g++)
+        {
+            var a = first.Slice(g * wide, wide);
+            if (second.IsEmpty)
+            {
+                a[..inputs].CopyTo(dwih.Slice(g * inputs, inputs));
+                a.Slice(inputs, hidden).CopyTo(dwhh.Slice(g * hidden, hidden));
+                dbih[g] = a[^1];
+            }
+            else
+            {
+                var b = second.Slice(g * wide, wide);
+                TensorPrimitives.Add(a[..inputs], b[..inputs], dwih.Slice(g * inputs, inputs));
+                TensorPrimitives.Add(a.Slice(inputs, hidden), b.Slice(inputs, hidden), dwhh.Slice(g * hidden, hidden));
+                dbih[g] = a[^1] + b[^1];
+            }
+        }
+        dbih.CopyTo(dbhh);
     }
 
     internal override void Execute(int part)
     {
         try
         {
-            Part(_split, _gh);
+            unsafe
+            {
+                Half(new ReadOnlySpan<T>((T*)_delta, _gh * _count), new ReadOnlySpan<T>((T*)_xh, _count * _wide),
+                    new Span<T>((T*)_both + _gh * _wide, _gh * _wide), _gh, _wide, _split, _count);
+            }
         }
 #pragma warning disable CA1031 // the worker thread must not die: the error is rethrown on the calling thread
         catch (Exception e)

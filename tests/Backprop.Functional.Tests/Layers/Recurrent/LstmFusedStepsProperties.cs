@@ -18,6 +18,21 @@ public class LstmFusedStepsProperties
         from lengths in Gen.ArrayOf(Gen.Choose(1, c.Time), batch)
         select c with { Cell = "lstm", Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [] };
 
+    /// <summary>Batches of 16–21 (odd ones split unevenly), where two threads would run the fused steps as two batch
+    /// halves, with stacked layers and input layers (random depth), so ∂C/∂x of a fused layer is checked too; the weight
+    /// gradient is the sum of two partial products over the halves of the steps (RecurrentGradients).</summary>
+    private static Gen<RecurrentCase> SplitCases =>
+        from c in RecurrentArbitraries.Gen(maxTime: 4)
+        from batch in Gen.Choose(16, 21)
+        from hidden in Gen.Choose(1, 6)
+        from differ in Gen.Elements(false, true)
+        from lengths in Gen.ArrayOf(Gen.Choose(1, c.Time), batch)
+        select c with { Cell = "lstm", Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [] };
+
+    [Property(MaxTest = 25)]
+    public Property Gradient_of_half_batches_equals_central_differences() =>
+        Prop.ForAll(SplitCases.ToArbitrary(), c => new RecurrentGradientProperties().Gradient_equals_central_differences(c));
+
     [Property(MaxTest = 40)]
     public Property Gradient_equals_central_differences() =>
         Prop.ForAll(Cases.ToArbitrary(), c => new RecurrentGradientProperties().Gradient_equals_central_differences(c));
@@ -25,4 +40,32 @@ public class LstmFusedStepsProperties
     [Property(MaxTest = 30)]
     public Property Initial_state_gradient_equals_central_differences() =>
         Prop.ForAll(Cases.ToArbitrary(), c => new RecurrentGradientProperties().Initial_state_gradient_equals_central_differences(c));
+
+    /// <summary>[W_ih | W_hh] packed panel by panel from the two tensors (no joined copy) is the packing of the joined
+    /// [4H × (I + H)] matrix, value for value, partial last panels included.</summary>
+    [Property(MaxTest = 60)]
+    public Property Forward_packing_from_the_two_tensors_equals_packing_the_joined_matrix() =>
+        Prop.ForAll(Gen.Choose(1, 40).ToArbitrary(), Gen.Choose(1, 20).ToArbitrary(), Gen.Choose(0, 1000).ToArbitrary(), (inputs, hidden, seed) =>
+        {
+            int gh = 4 * hidden, wide = inputs + hidden;
+            var rng = new Random(seed);
+            var wih = new double[gh * inputs];
+            var whh = new double[gh * hidden];
+            for (int i = 0; i < wih.Length; i++) wih[i] = rng.NextDouble() - 0.5;
+            for (int i = 0; i < whh.Length; i++) whh[i] = rng.NextDouble() - 0.5;
+            var joined = new double[gh * wide];
+            for (int g = 0; g < gh; g++)
+            {
+                wih.AsSpan(g * inputs, inputs).CopyTo(joined.AsSpan(g * wide));
+                whh.AsSpan(g * hidden, hidden).CopyTo(joined.AsSpan(g * wide + inputs));
+            }
+            int length = LstmSteps.PackedLength(inputs, hidden);
+            var expected = new double[length];
+            var actual = new double[length];
+            Array.Fill(actual, double.NaN);
+            Array.Fill(expected, double.NaN);
+            Backprop.Functional.Kernels.Gemm.Packing<double>.PackB(ref joined[0], true, gh, wide, 0, gh, 0, wide, ref expected[0]);
+            LstmSteps.PackForward<double>(wih, whh, actual, inputs, hidden);
+            return expected.AsSpan().SequenceEqual(actual);
+        });
 }

@@ -15,7 +15,7 @@ public class RecurrentThreadsTests
     [InlineData("Gru(6-12),12-3:Softmax", true)]
     [InlineData("Rnn(6-12:Tanh:sequences),12-3:Softmax:per-step", false)]
     [InlineData("Lstm(6-12:sequences),Gru(12-8),8-3:Softmax", true)]
-    // wide enough that ∂C/∂[W_ih | W_hh] and the bias sums split by gate rows too (RecurrentGradients, ≥ 2¹⁸ multiply–adds),
+    // wide enough that ∂C/∂[W_ih | W_hh | b] runs its two halves on two threads too (RecurrentGradients, ≥ 2¹⁸ multiply–adds),
     // and H = 40 runs the 512-bit cells (where AVX-512 runs) on 32 units, the 256-bit ones on 8
     [InlineData("Lstm(6-40),40-3:Softmax", true)]
     [InlineData("Rnn(6-64:Tanh),64-3:Softmax", false)]
