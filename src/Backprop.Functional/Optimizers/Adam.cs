@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Backprop.Functional;
@@ -120,49 +121,19 @@ internal static class AdamKernel
     }
 
     /// <summary><see cref="Apply{T, TSource}"/> with θ written by non-temporal 256-bit stores from its first 32-byte
-    /// boundary (the elements before it, and the tail, through the scalar loop: the same operations, so the same bits);
-    /// false when the CPU has no AVX or the vectors are not 256 bits.</summary>
+    /// boundary (the elements before it through the plain loop, the tail through the scalar loop: the same operations,
+    /// so the same bits); false when the CPU has no AVX or the vectors are not 256 bits.</summary>
     internal static unsafe bool StreamedApply<T>(in Constants<T> c, Span<T> theta, ReadOnlySpan<T> gradient, Span<T> m, Span<T> v)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (!System.Runtime.Intrinsics.X86.Avx.IsSupported || System.Numerics.Vector<T>.Count * sizeof(T) != 32
-            || (typeof(T) != typeof(float) && typeof(T) != typeof(double)))
-            return false;
+        if (!StreamedStore.Supported<T>()) return false;
         fixed (T* pt = theta)   // pinned already (the split update's); fixed only to take the address
         {
-            int head = (int)((32 - ((nint)pt & 31)) & 31) / sizeof(T);
             if ((nint)pt % sizeof(T) != 0) return false;
-            head = Math.Min(head, theta.Length);   // a range shorter than its head: all of it through the scalar loop
+            int head = Math.Min((int)((32 - ((nint)pt & 31)) & 31) / sizeof(T), theta.Length);
             Apply(c, theta[..head], new StoredGradient<T>(gradient[..head]), m[..head], v[..head], default);
-            int i = head, width = System.Numerics.Vector<T>.Count;
-            var g = new StoredGradient<T>(gradient);
-            var vb1 = new System.Numerics.Vector<T>(c.B1);
-            var v1b1 = new System.Numerics.Vector<T>(c.OneMinusB1);
-            var vb2 = new System.Numerics.Vector<T>(c.B2);
-            var v1b2 = new System.Numerics.Vector<T>(c.OneMinusB2);
-            var vstep = new System.Numerics.Vector<T>(c.StepSize);
-            var vbc2 = new System.Numerics.Vector<T>(c.InvSqrtBc2);
-            var veps = new System.Numerics.Vector<T>(c.Eps);
-            var vlambda = new System.Numerics.Vector<T>(c.Lambda);
-            ref T mr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(m);
-            ref T vr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(v);
-            for (; i <= theta.Length - width; i += width)
-            {
-                // the loop of Apply, but θ stored past the caches
-                var th = System.Numerics.Vector.Load(pt + i);
-                var gi = g.Vector(i) + vlambda * th;
-                var mi = vb1 * System.Numerics.Vector.LoadUnsafe(ref mr, (nuint)i) + v1b1 * gi;
-                var vi = vb2 * System.Numerics.Vector.LoadUnsafe(ref vr, (nuint)i) + v1b2 * gi * gi;
-                mi.StoreUnsafe(ref mr, (nuint)i);
-                vi.StoreUnsafe(ref vr, (nuint)i);
-                var next = (th - vstep * mi / (System.Numerics.Vector.SquareRoot(vi) * vbc2 + veps)).AsVector256();
-                if (typeof(T) == typeof(float))
-                    System.Runtime.Intrinsics.X86.Avx.StoreAlignedNonTemporal((float*)(pt + i), next.AsSingle());
-                else
-                    System.Runtime.Intrinsics.X86.Avx.StoreAlignedNonTemporal((double*)(pt + i), next.AsDouble());
-            }
+            Apply<T, StoredGradient<T>, StreamedStore>(c, theta[head..], new StoredGradient<T>(gradient[head..]), m[head..], v[head..], default);
             System.Runtime.Intrinsics.X86.Sse.StoreFence();
-            Apply(c, theta[i..], new StoredGradient<T>(gradient[i..]), m[i..], v[i..], default);
         }
         Interlocked.Increment(ref StreamedUpdates);
         return true;
@@ -252,7 +223,16 @@ internal static class AdamKernel
     internal static void Apply<T, TSource>(
         in Constants<T> c, Span<T> theta, TSource g, Span<T> m, Span<T> v, Span<T> vmax)
         where T : unmanaged, IFloatingPointIeee754<T>
+        where TSource : IGradientSource<T>, allows ref struct =>
+        Apply<T, TSource, PlainStore>(c, theta, g, m, v, vmax);
+
+    /// <summary>The Adam loop with θ's vector stores made by <typeparamref name="TStore"/> (plain, or past the caches:
+    /// the same values either way); the scalar tail always stores plainly.</summary>
+    internal static void Apply<T, TSource, TStore>(
+        in Constants<T> c, Span<T> theta, TSource g, Span<T> m, Span<T> v, Span<T> vmax)
+        where T : unmanaged, IFloatingPointIeee754<T>
         where TSource : IGradientSource<T>, allows ref struct
+        where TStore : struct, IThetaStore
     {
         int i = 0;
         if (!c.Amsgrad && System.Numerics.Vector.IsHardwareAccelerated)
@@ -278,7 +258,7 @@ internal static class AdamKernel
                 mi.StoreUnsafe(ref mr, (nuint)i);
                 var vi = vb2 * System.Numerics.Vector.LoadUnsafe(ref vr, (nuint)i) + v1b2 * gi * gi;
                 vi.StoreUnsafe(ref vr, (nuint)i);
-                (th - vstep * mi / (System.Numerics.Vector.SquareRoot(vi) * vbc2 + veps)).StoreUnsafe(ref tr, (nuint)i);
+                TStore.Store(th - vstep * mi / (System.Numerics.Vector.SquareRoot(vi) * vbc2 + veps), ref tr, (nuint)i);
             }
         }
 
@@ -297,5 +277,40 @@ internal static class AdamKernel
 
             theta[i] -= c.StepSize * mi / (T.Sqrt(vi) * c.InvSqrtBc2 + c.Eps);
         }
+    }
+}
+
+/// <summary>How the Adam loop stores a vector of θ.</summary>
+internal interface IThetaStore
+{
+    /// <summary>target[i … i + W) ← value.</summary>
+    static abstract void Store<T>(System.Numerics.Vector<T> value, ref T target, nuint i) where T : unmanaged;
+}
+
+/// <summary>A plain store.</summary>
+internal readonly struct PlainStore : IThetaStore
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store<T>(System.Numerics.Vector<T> value, ref T target, nuint i) where T : unmanaged =>
+        value.StoreUnsafe(ref target, i);
+}
+
+/// <summary>A non-temporal 256-bit store (past the caches), for a pinned θ whose range starts on a 32-byte boundary;
+/// only where <see cref="Supported{T}"/>.</summary>
+internal readonly struct StreamedStore : IThetaStore
+{
+    /// <summary>AVX, 256-bit vectors, float or double.</summary>
+    internal static unsafe bool Supported<T>() where T : unmanaged =>
+        System.Runtime.Intrinsics.X86.Avx.IsSupported && System.Numerics.Vector<T>.Count * sizeof(T) == 32
+        && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store<T>(System.Numerics.Vector<T> value, ref T target, nuint i) where T : unmanaged
+    {
+        void* at = Unsafe.AsPointer(ref Unsafe.Add(ref target, i));
+        if (typeof(T) == typeof(float))
+            System.Runtime.Intrinsics.X86.Avx.StoreAlignedNonTemporal((float*)at, value.AsVector256().AsSingle());
+        else
+            System.Runtime.Intrinsics.X86.Avx.StoreAlignedNonTemporal((double*)at, value.AsVector256().AsDouble());
     }
 }
