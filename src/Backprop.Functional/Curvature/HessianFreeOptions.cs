@@ -53,6 +53,10 @@ public sealed record HessianFreeOptions(
     /// <summary>A finite number &gt; 0.</summary>
     public double Damping { get; init => field = Positive(value, nameof(Damping)); } = Positive(Damping, nameof(Damping));
 
+    /// <summary>The solver options in effect: null (given or set) means <see cref="ConjugateGradientOptions"/>' defaults,
+    /// so the record prints and compares by the rules CG will follow.</summary>
+    public ConjugateGradientOptions? Solver { get; init => field = value ?? new ConjugateGradientOptions(); } = Solver ?? new ConjugateGradientOptions();
+
     /// <summary>In [0, 1].</summary>
     public double WarmStartDecay { get; init => field = HyperParameter.Fraction(value, nameof(WarmStartDecay)); } =
         HyperParameter.Fraction(WarmStartDecay, nameof(WarmStartDecay));
@@ -90,7 +94,7 @@ public sealed record HessianFreeOptions(
 
     /// <summary>The CG cap of update <paramref name="update"/> (from 0): min(⌈K₀·γᵏ⌉, the solver's cap), or the solver's
     /// cap without a schedule.</summary>
-    public int IterationCap(long update) => IterationCap(update, (Solver ?? new ConjugateGradientOptions()).MaxIterations);
+    public int IterationCap(long update) => IterationCap(update, Solver!.MaxIterations);
 
     /// <summary><see cref="IterationCap(long)"/> under the solver's cap <paramref name="max"/> (allocates nothing).</summary>
     internal int IterationCap(long update, int max)

@@ -52,6 +52,12 @@ public sealed record NaturalGradientOptions(
     public override ICurvatureOptimizer<T> Create<T>(NetworkSpec spec, int batch, int threads, long seed) =>
         new NaturalGradient<T>(spec, batch, this, threads);
 
-    /// <summary>The solver options in effect: <see cref="Solver"/>, or at most 50 iterations.</summary>
-    internal ConjugateGradientOptions SolverOrDefault => Solver ?? new ConjugateGradientOptions(MaxIterations: 50);
+    /// <summary>The solver options in effect: null (given or set) means at most 50 iterations, so the record prints and
+    /// compares by the rules CG will follow.</summary>
+    public ConjugateGradientOptions? Solver { get; init => field = value ?? DefaultSolver; } = Solver ?? DefaultSolver;
+
+    private static ConjugateGradientOptions DefaultSolver => new(MaxIterations: 50);
+
+    /// <summary><see cref="Solver"/>, never null.</summary>
+    internal ConjugateGradientOptions SolverOrDefault => Solver!;
 }
