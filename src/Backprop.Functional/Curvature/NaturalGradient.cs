@@ -30,7 +30,7 @@ public sealed class NaturalGradient<T> : ICurvatureOptimizer<T> where T : unmana
         _spec = spec;
         _n = spec.Layout.Count;
         _curvature = new CurvatureWorkspace<T>(spec, batch, threads);
-        _cg = new ConjugateGradient<T>(_n, Options.SolverOrDefault, threads);
+        _cg = new ConjugateGradient<T>(_n, Options.Solver, threads);
         _buffer = MemoryOwner<T>.Allocate(checked(3 * _n), AllocationMode.Clear);
     }
 

@@ -57,7 +57,4 @@ public sealed record NaturalGradientOptions(
     public ConjugateGradientOptions? Solver { get; init => field = value ?? DefaultSolver; } = Solver ?? DefaultSolver;
 
     private static ConjugateGradientOptions DefaultSolver => new(MaxIterations: 50);
-
-    /// <summary><see cref="Solver"/>, never null.</summary>
-    internal ConjugateGradientOptions SolverOrDefault => Solver!;
 }
