@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Reflection;
 using Backprop.Functional.Generators.Tests.Networks;
+using Backprop.Functional.Testing;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
@@ -134,7 +135,9 @@ public sealed class RecurrentProperties
     }
 
     /// <summary>∂C/∂θ of the generated Backward against Richardson-extrapolated central differences of its cost, in
-    /// double, at four parameters (one in the first layer's W_hh when it is recurrent: the recurrence itself).</summary>
+    /// double, at four parameters (one in the first layer's W_hh when it is recurrent: the recurrence itself). A parameter
+    /// whose stencil moves a dense ReLU or LeakyReLU unit across its kink is skipped: the cost has no derivative there
+    /// (CI saw 6-9(GELU)-2(LeakyReLU)-4(Tanh) miss by 0.6 % on such a stencil).</summary>
     private static string? CheckDifferences(Compiled network, int seed, int rows, int time, int[]? lengths)
     {
         var spec = network.Spec;
@@ -147,10 +150,13 @@ public sealed class RecurrentProperties
         var g = new double[theta.Length];
         var scratch = new double[theta.Length];
         network.InDouble.Forward(theta, x, ws);
+        string kinks = Oracles.KinkPattern(spec, ws, rows);   // which side of 0 each dense ReLU/LeakyReLU unit is on
         network.InDouble.Backward(theta, x, y, ws, g);
+        bool crossed = false;
         double Cost()
         {
             network.InDouble.Forward(theta, x, ws);
+            crossed |= Oracles.KinkPattern(spec, ws, rows) != kinks;
             return network.InDouble.Backward(theta, x, y, ws, scratch);
         }
         var slots = spec.Layout.SlotsOf(0);
@@ -168,7 +174,9 @@ public sealed class RecurrentProperties
                 theta[i] = saved;
                 return (plus - minus) / (2 * step);
             }
+            crossed = false;
             double fd = (4 * D(h) - D(2 * h)) / 3;
+            if (crossed) continue;   // the stencil crossed a kink: no derivative to compare there
             if (Math.Abs(fd - g[i]) > 1e-6 * Math.Max(1, Math.Abs(g[i])) + 1e-9)
                 return $"∂C/∂θ[{i}] = {g[i]:E6} but the finite difference is {fd:E6}";
         }
