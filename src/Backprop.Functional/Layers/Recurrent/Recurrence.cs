@@ -230,12 +230,13 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             // add the summed biases in the cell: no [time·rows × 4H] pass to seed and accumulate before the steps. On two
             // threads each puts its own rows of x time-major and packs its own copy of the weights; on one, the same
             // copies and steps in turn.
-            if (!RecurrentSplit<T, TCell>.TryForwardFused(s, L, p.X, wih, whh, whhT, seed, lengths, p.Threads))
+            bool zeroStart = initial == InitialState.Zero;   // h₀ = 0: the first step's product skips W_hh·h₀
+            if (!RecurrentSplit<T, TCell>.TryForwardFused(s, L, p.X, wih, whh, whhT, seed, lengths, zeroStart, p.Threads))
             {
                 var packed = whhT[..LstmSteps.PackedLength(inputs, hidden)];
                 ToTimeMajor(p.X, xt, rows, time, inputs, 0, rows);
                 LstmSteps.PackForward(wih, whh, packed, inputs, hidden);
-                LstmSteps.Forward(s, L, packed, seed, lengths, 0, rows);
+                LstmSteps.Forward(s, L, packed, seed, lengths, 0, rows, zeroStart);
             }
         }
         else

@@ -68,4 +68,32 @@ public class LstmFusedStepsProperties
             LstmSteps.PackForward<double>(wih, whh, actual, inputs, hidden);
             return expected.AsSpan().SequenceEqual(actual);
         });
+
+    /// <summary>With h₀ = 0 (the zero initial state) the fused forward steps stop the first step's product at depth I
+    /// (W_hh·h₀ skipped): every value they write (gates, states, tanh cₜ) has the bits of the full product's, whole and
+    /// partial panels, padded rows included.</summary>
+    [Property(MaxTest = 60)]
+    public Property Forward_with_the_zero_start_skipped_equals_the_full_product() =>
+        Prop.ForAll(Gen.Choose(1, 12).ToArbitrary(), Gen.Choose(1, 9).ToArbitrary(), Gen.Choose(0, 10_000).ToArbitrary(), (inputs, hidden, seed) =>
+        {
+            int rows = 1 + seed % 19, time = 1 + seed / 19 % 4, gh = 4 * hidden;   // whole and partial panels
+            var rng = new Random(seed);
+            double Next() => rng.NextDouble() * 2 - 1;
+            var L = Recurrence<LstmCell>.Layout(inputs, hidden, rows, time);
+            var full = new double[L.End];
+            for (int i = 0; i < time * rows * inputs; i++) full[L.XT + i] = Next();   // x time-major; h₀ = c₀ = 0
+            var wih = new double[gh * inputs];
+            var whh = new double[gh * hidden];
+            var bias = new double[gh];
+            for (int i = 0; i < wih.Length; i++) wih[i] = Next();
+            for (int i = 0; i < whh.Length; i++) whh[i] = Next();
+            for (int i = 0; i < bias.Length; i++) bias[i] = Next();
+            int[] lengths = seed % 3 == 0 ? [.. Enumerable.Range(0, rows).Select(r => 1 + (r + seed) % time)] : [];
+            var packed = new double[LstmSteps.PackedLength(inputs, hidden)];
+            LstmSteps.PackForward<double>(wih, whh, packed, inputs, hidden);
+            var skipped = (double[])full.Clone();
+            LstmSteps.Forward<double>(full, L, packed, bias, lengths, 0, rows, zeroStart: false);
+            LstmSteps.Forward<double>(skipped, L, packed, bias, lengths, 0, rows, zeroStart: true);
+            return full.AsSpan().SequenceEqual(skipped);
+        });
 }
