@@ -177,12 +177,12 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
 
     /// <summary>All of it: on two threads when <paramref name="threads"/> ≥ 2, the product is large enough and the pool
     /// is free, else here. <paramref name="xh"/> holds the [xₜ | hₜ₋₁ | 1] rows, <paramref name="both"/> room for two
-    /// [GH × (I + H + 1)] partial sums; the first <paramref name="split"/> rows of δ and [x | h | 1] are the first half
+    /// [GH × RecurrentLayout.Joined] partial sums; the first <paramref name="split"/> rows of δ and [x | h | 1] are the first half
     /// (0 or all of them: one sum, no add).</summary>
     internal static unsafe void Run(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> both, Span<T> dwih, Span<T> dwhh, Span<T> dbih,
         Span<T> dbhh, int inputs, int hidden, int split, int threads)
     {
-        int gh = dbih.Length, wide = inputs + hidden + 1, count = delta.Length / gh;
+        int gh = dbih.Length, wide = RecurrentLayout.Joined(inputs, hidden), count = delta.Length / gh;
         var first = both[..(gh * wide)];
         var second = both.Slice(gh * wide, gh * wide);
         if (split <= 0 || split >= count)
@@ -238,7 +238,7 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
     private static void Combine(ReadOnlySpan<T> first, ReadOnlySpan<T> second, Span<T> dwih, Span<T> dwhh, Span<T> dbih, Span<T> dbhh,
         int inputs, int hidden)
     {
-        int gh = dbih.Length, wide = inputs + hidden + 1;
+        int gh = dbih.Length, wide = RecurrentLayout.Joined(inputs, hidden), one = inputs + hidden;
         for (int g = 0; g < gh; g++)
         {
             var a = first.Slice(g * wide, wide);
@@ -246,14 +246,14 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
             {
                 a[..inputs].CopyTo(dwih.Slice(g * inputs, inputs));
                 a.Slice(inputs, hidden).CopyTo(dwhh.Slice(g * hidden, hidden));
-                dbih[g] = a[^1];
+                dbih[g] = a[one];
             }
             else
             {
                 var b = second.Slice(g * wide, wide);
                 TensorPrimitives.Add(a[..inputs], b[..inputs], dwih.Slice(g * inputs, inputs));
                 TensorPrimitives.Add(a.Slice(inputs, hidden), b.Slice(inputs, hidden), dwhh.Slice(g * hidden, hidden));
-                dbih[g] = a[^1] + b[^1];
+                dbih[g] = a[one] + b[one];
             }
         }
         dbih.CopyTo(dbhh);
