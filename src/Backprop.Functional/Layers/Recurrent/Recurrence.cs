@@ -80,7 +80,7 @@ internal readonly struct RecurrentLayout
         D0 = DC + (hasCell ? step : 0);
         Norms = D0 + states * step;
         XH = Norms + 2 * time;
-        End = XH + (separate ? 0 : time * rows * (inputs + hidden + 1));
+        End = XH + (separate ? 0 : time * rows * Joined(inputs, hidden));
     }
 
     /// <summary>Values per sample: time·(I + G·H·(1 + separate) + H·(states + extra)) + the per-step and gradient buffers.</summary>
@@ -90,12 +90,18 @@ internal readonly struct RecurrentLayout
         long perStep = inputs + gh * (separate ? 2 : 1) + hidden * (states + extra);
         long total = time * perStep + states * hidden + TempWidth(gates, hidden) + 2L * hidden + (hasCell ? hidden : 0) + states * hidden
             + 2L * time   // ‖∂C/∂hₜ‖ per step, and the second half's ‖·‖² (counted per sample; spare beyond one row)
-            + (separate ? 0 : time * ((long)inputs + hidden + 1));   // [xₜ | hₜ₋₁ | 1] rows for the one weight-gradient GEMM
+            + (separate ? 0 : time * (long)Joined(inputs, hidden));   // [xₜ | hₜ₋₁ | 1] rows for the one weight-gradient GEMM
         return total <= int.MaxValue ? (int)total
             : throw new ArgumentOutOfRangeException(nameof(time), $"a recurrent layer [{inputs} → {hidden}] over {time} steps keeps {total} values per sample, more than an int indexes");
     }
 
     private static int TempWidth(int gates, int hidden) => Math.Max(gates, 4) * hidden;
+
+    /// <summary>The row width of the [xₜ | hₜ₋₁ | 1] rows and of ∂C/∂[W_ih | W_hh | b]'s partial sums: I + H + 1 rounded up
+    /// to 32 (a multiple of every micro-kernel's NR), the padding columns 0. So the weight-gradient GEMM's column panels
+    /// are all whole: no partial last panel through a tile and the scalar merge (seq-MNIST: 157 → 160, the 29-column
+    /// edge panel was one call in five), and the columns it keeps are the same FMA chains, so the same bits.</summary>
+    public static int Joined(int inputs, int hidden) => checked((inputs + hidden + 1 + 31) / 32 * 32);
 
     public int Inputs { get; }
     public int Hidden { get; }
@@ -121,9 +127,9 @@ internal readonly struct RecurrentLayout
     /// <summary>‖∂C/∂hₜ‖ over the batch for t = 0 … time − 1 (hₜ the state step t gives), written by the backward pass.</summary>
     public int Norms { get; }
 
-    /// <summary>[time × rows × (I + H + 1)]: each (step, row)'s [xₜ | hₜ₋₁ | 1], built by the backward pass of a cell whose
-    /// two weight gradients share δ (LSTM, RNN), so ∂C/∂[W_ih | W_hh | b] is one GEMM (the column of ones sums δ for the
-    /// bias gradient inside the product, in what would be the packed panel's padding for seq-MNIST: 157 of 160).</summary>
+    /// <summary>[time × rows × <see cref="Joined"/>]: each (step, row)'s [xₜ | hₜ₋₁ | 1 | 0…], built by the backward pass of a
+    /// cell whose two weight gradients share δ (LSTM, RNN), so ∂C/∂[W_ih | W_hh | b] is one GEMM (the column of ones sums δ
+    /// for the bias gradient inside the product; seq-MNIST: 157 columns padded to 160).</summary>
     public int XH { get; }
     public int End { get; }
 
@@ -158,7 +164,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     /// <summary>W_hhᵀ [H × GH], transposed once per batch so each step's product is a plain A·B (the LSTM's weights packed
     /// for its fused steps instead, one copy per thread), then room for ∂C/∂[W_ih | W_hh]'s two partial sums.</summary>
     internal static int ScratchPerLayer(int inputs, int hidden) =>
-        checked(StepWeights(inputs, hidden) + (TCell.Separate ? 0 : 2 * TCell.Gates * hidden * (inputs + hidden + 1)));
+        checked(StepWeights(inputs, hidden) + (TCell.Separate ? 0 : 2 * TCell.Gates * hidden * RecurrentLayout.Joined(inputs, hidden)));
 
     /// <summary>The per-layer scratch's first region: W_hhᵀ, or the LSTM's packed weights (<see cref="LstmSteps"/>), two
     /// copies: each of the two threads reads its own, packed by itself.</summary>
@@ -230,12 +236,13 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             // add the summed biases in the cell: no [time·rows × 4H] pass to seed and accumulate before the steps. On two
             // threads each puts its own rows of x time-major and packs its own copy of the weights; on one, the same
             // copies and steps in turn.
-            if (!RecurrentSplit<T, TCell>.TryForwardFused(s, L, p.X, wih, whh, whhT, seed, lengths, p.Threads))
+            bool zeroStart = initial == InitialState.Zero;   // h₀ = 0: the first step's product skips W_hh·h₀
+            if (!RecurrentSplit<T, TCell>.TryForwardFused(s, L, p.X, wih, whh, whhT, seed, lengths, zeroStart, p.Threads))
             {
                 var packed = whhT[..LstmSteps.PackedLength(inputs, hidden)];
                 ToTimeMajor(p.X, xt, rows, time, inputs, 0, rows);
                 LstmSteps.PackForward(wih, whh, packed, inputs, hidden);
-                LstmSteps.Forward(s, L, packed, seed, lengths, 0, rows);
+                LstmSteps.Forward(s, L, packed, seed, lengths, 0, rows, zeroStart);
             }
         }
         else
@@ -323,7 +330,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
                 // not twice (512 × 156 × 1792 for seq-MNIST: 5.3 ms against 5.7 + 1.6 as two); [xₜ | hₜ₋₁] was built by
                 // the backward ranges. On two threads each sums one half of the steps, bias sums (one pass: b_ih's and
                 // b_hh's are equal) included, and the two partial sums are added.
-                int wide = inputs + hidden + 1;
+                int wide = RecurrentLayout.Joined(inputs, hidden);
                 var xh = s.Slice(L.XH, time * rows * wide);
                 var both = p.LayerScratch.Slice(StepWeights(inputs, hidden), 2 * gh * wide);
                 RecurrentGradients<T>.Run(gates, xh, both, dwih, dwhh, dbih, dbhh, inputs, hidden, time / 2 * rows, p.Threads);   // BP4 and BP3
@@ -465,14 +472,15 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     /// ∂C/∂[W_ih | W_hh | b].</summary>
     internal static void JoinedInputs<T>(Span<T> s, in RecurrentLayout L, int t0, int t1) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = L.Rows, inputs = L.Inputs, hidden = L.Hidden, wide = inputs + hidden + 1, step = L.Step;
+        int rows = L.Rows, inputs = L.Inputs, hidden = L.Hidden, wide = RecurrentLayout.Joined(inputs, hidden), step = L.Step;
         for (int t = t0; t < t1; t++)
             for (int r = 0; r < rows; r++)
             {
                 var row = s.Slice(L.XH + (t * rows + r) * wide, wide);
                 s.Slice(L.XT + (t * rows + r) * inputs, inputs).CopyTo(row);
                 s.Slice(L.H + t * step + r * hidden, hidden).CopyTo(row[inputs..]);
-                row[^1] = T.One;
+                row[inputs + hidden] = T.One;
+                row[(inputs + hidden + 1)..].Clear();   // the padding to whole column panels
             }
     }
 

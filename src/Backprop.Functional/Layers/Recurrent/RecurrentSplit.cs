@@ -23,7 +23,7 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     private RecurrentLayout _layout;
     private nint _scratch, _weights, _bias, _lengths, _dy, _x, _wih, _whh, _own;
     private int _scratchLength, _weightsLength, _biasLength, _lengthsLength, _dyLength, _xLength, _wihLength, _whhLength, _ownLength, _half;
-    private bool _backward, _transposed, _sequences, _joined, _fused;
+    private bool _backward, _transposed, _sequences, _joined, _fused, _zeroStart;
     private Exception? _error;
 
     internal static bool TryForward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, bool transposed, ReadOnlySpan<T> bhh,
@@ -35,8 +35,11 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     /// regions, the caller's then the worker's), so no line either thread reads during the steps was last written by
     /// the other.</summary>
     internal static bool TryForwardFused(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> x, ReadOnlySpan<T> wih, ReadOnlySpan<T> whh,
-        Span<T> packed, ReadOnlySpan<T> bias, ReadOnlySpan<int> lengths, int threads) =>
-        TryRun(backward: false, s, L, default, bias, default, transposed: true, sequences: false, lengths, threads, x, wih, whh, packed);
+        Span<T> packed, ReadOnlySpan<T> bias, ReadOnlySpan<int> lengths, bool zeroStart, int threads)
+    {
+        Shared._zeroStart = zeroStart;
+        return TryRun(backward: false, s, L, default, bias, default, transposed: true, sequences: false, lengths, threads, x, wih, whh, packed);
+    }
 
     /// <summary>The backward steps on two threads; for the fused LSTM (<paramref name="packed"/> not empty) each range
     /// packs its own copy of W_hh first. When <paramref name="joined"/>, each range also builds the [xₜ | hₜ₋₁] rows of
@@ -129,7 +132,7 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
         {
             Recurrence<TCell>.ToTimeMajor(new ReadOnlySpan<T>((T*)_x, _xLength), s.Slice(L.XT, L.Time * L.Rows * L.Inputs), L.Rows, L.Time, L.Inputs, r0, n);
             LstmSteps.PackForward(new ReadOnlySpan<T>((T*)_wih, _wihLength), new ReadOnlySpan<T>((T*)_whh, _whhLength), own, L.Inputs, L.Hidden);
-            LstmSteps.Forward(s, L, own, new ReadOnlySpan<T>((T*)_bias, _biasLength), lengths, r0, n);
+            LstmSteps.Forward(s, L, own, new ReadOnlySpan<T>((T*)_bias, _biasLength), lengths, r0, n, _zeroStart);
         }
         else
         {
@@ -174,12 +177,12 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
 
     /// <summary>All of it: on two threads when <paramref name="threads"/> ≥ 2, the product is large enough and the pool
     /// is free, else here. <paramref name="xh"/> holds the [xₜ | hₜ₋₁ | 1] rows, <paramref name="both"/> room for two
-    /// [GH × (I + H + 1)] partial sums; the first <paramref name="split"/> rows of δ and [x | h | 1] are the first half
+    /// [GH × RecurrentLayout.Joined] partial sums; the first <paramref name="split"/> rows of δ and [x | h | 1] are the first half
     /// (0 or all of them: one sum, no add).</summary>
     internal static unsafe void Run(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> both, Span<T> dwih, Span<T> dwhh, Span<T> dbih,
         Span<T> dbhh, int inputs, int hidden, int split, int threads)
     {
-        int gh = dbih.Length, wide = inputs + hidden + 1, count = delta.Length / gh;
+        int gh = dbih.Length, wide = RecurrentLayout.Joined(inputs, hidden), count = delta.Length / gh;
         var first = both[..(gh * wide)];
         var second = both.Slice(gh * wide, gh * wide);
         if (split <= 0 || split >= count)
@@ -235,7 +238,7 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
     private static void Combine(ReadOnlySpan<T> first, ReadOnlySpan<T> second, Span<T> dwih, Span<T> dwhh, Span<T> dbih, Span<T> dbhh,
         int inputs, int hidden)
     {
-        int gh = dbih.Length, wide = inputs + hidden + 1;
+        int gh = dbih.Length, wide = RecurrentLayout.Joined(inputs, hidden), one = inputs + hidden;
         for (int g = 0; g < gh; g++)
         {
             var a = first.Slice(g * wide, wide);
@@ -243,14 +246,14 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
             {
                 a[..inputs].CopyTo(dwih.Slice(g * inputs, inputs));
                 a.Slice(inputs, hidden).CopyTo(dwhh.Slice(g * hidden, hidden));
-                dbih[g] = a[^1];
+                dbih[g] = a[one];
             }
             else
             {
                 var b = second.Slice(g * wide, wide);
                 TensorPrimitives.Add(a[..inputs], b[..inputs], dwih.Slice(g * inputs, inputs));
                 TensorPrimitives.Add(a.Slice(inputs, hidden), b.Slice(inputs, hidden), dwhh.Slice(g * hidden, hidden));
-                dbih[g] = a[^1] + b[^1];
+                dbih[g] = a[one] + b[one];
             }
         }
         dbih.CopyTo(dbhh);

@@ -1,6 +1,9 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
 using Backprop.Functional.Kernels;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
 using Xunit;
 
 namespace Backprop.Functional.Tests.Layers.Recurrent;
@@ -65,4 +68,39 @@ public class LstmCellWidthTests
             if (Vector512.IsHardwareAccelerated) SameBits(portable, Run<Wide512<float>, Vector512<float>>(seed, biased));
         }
     }
+
+    /// <summary>The forward cell's vector loop (the four gates' eˣ chains interleaved, then tanh cₜ in a second pass over
+    /// the row) gives, unit by unit, the bits of σ and tanh taken one gate at a time as the scalar formulas say
+    /// (σ = 1 / (1 + e⁻ˣ), tanh = 1 − 2 / (e²ˣ + 1), cₜ = f·cₜ₋₁ + i·g as one FMA, hₜ = o·tanh cₜ, eˣ the cells' own), at
+    /// every width: reordering the work never changes a value.</summary>
+    [Property(MaxTest = 40)]
+    public Property Forward_cell_equals_one_gate_at_a_time() =>
+        Prop.ForAll(Gen.Choose(0, 100_000).ToArbitrary(), seed =>
+        {
+            if (!Vector.IsHardwareAccelerated) return true;
+            bool biased = seed % 2 == 0;
+            var expected = Draw(seed);
+            float E(float x) => LstmSteps.ExpForGates(new Vector<float>(x))[0];
+            for (int u = 0; u < Hidden; u++)
+            {
+                float B(int gate) => biased ? expected.Bias[gate * Hidden + u] : 0f;
+                float pi = expected.Gates[u], pf = expected.Gates[Hidden + u], pg = expected.Gates[2 * Hidden + u], po = expected.Gates[3 * Hidden + u];
+                if (biased) (pi, pf, pg, po) = (pi + B(0), pf + B(1), pg + B(2), po + B(3));
+                float i = 1f / (1f + E(-pi)), f = 1f / (1f + E(-pf)), g = 1f - 2f / (E(2f * pg) + 1f), o = 1f / (1f + E(-po));
+                float c = MathF.FusedMultiplyAdd(f, expected.CPrev[u], i * g);
+                float t = 1f - 2f / (E(2f * c) + 1f);
+                (expected.Gates[u], expected.Gates[Hidden + u], expected.Gates[2 * Hidden + u], expected.Gates[3 * Hidden + u]) = (i, f, g, o);
+                (expected.CNext[u], expected.TanhC[u], expected.HNext[u]) = (c, t, o * t);
+            }
+            bool Same<TW, TV>() where TW : struct, IVectorWidth<TV, float> where TV : struct
+            {
+                var r = Draw(seed);
+                LstmSteps.CellUnits<TW, TV, float>(ref r.Gates[0], ref r.Bias[0], biased, Hidden, ref r.CPrev[0], ref r.CNext[0], ref r.TanhC[0], ref r.HNext[0], 0);
+                return new[] { (expected.Gates, r.Gates), (expected.CNext, r.CNext), (expected.TanhC, r.TanhC), (expected.HNext, r.HNext) }
+                    .All(p => p.Item1.Select(BitConverter.SingleToInt32Bits).SequenceEqual(p.Item2.Select(BitConverter.SingleToInt32Bits)));
+            }
+            return Same<WideVector<float>, Vector<float>>()
+                && (!Vector256.IsHardwareAccelerated || Same<Wide256<float>, Vector256<float>>())
+                && (!Vector512.IsHardwareAccelerated || Same<Wide512<float>, Vector512<float>>());
+        });
 }

@@ -68,4 +68,74 @@ public class LstmFusedStepsProperties
             LstmSteps.PackForward<double>(wih, whh, actual, inputs, hidden);
             return expected.AsSpan().SequenceEqual(actual);
         });
+
+    /// <summary>With h₀ = 0 (the zero initial state) the fused forward steps stop the first step's product at depth I
+    /// (W_hh·h₀ skipped): every value they write (gates, states, tanh cₜ) has the bits of the full product's, whole and
+    /// partial panels, padded rows included.</summary>
+    [Property(MaxTest = 60)]
+    public Property Forward_with_the_zero_start_skipped_equals_the_full_product() =>
+        Prop.ForAll(Gen.Choose(1, 12).ToArbitrary(), Gen.Choose(1, 9).ToArbitrary(), Gen.Choose(0, 10_000).ToArbitrary(), (inputs, hidden, seed) =>
+        {
+            int rows = 1 + seed % 19, time = 1 + seed / 19 % 4, gh = 4 * hidden;   // whole and partial panels
+            var rng = new Random(seed);
+            double Next() => rng.NextDouble() * 2 - 1;
+            var L = Recurrence<LstmCell>.Layout(inputs, hidden, rows, time);
+            var full = new double[L.End];
+            for (int i = 0; i < time * rows * inputs; i++) full[L.XT + i] = Next();   // x time-major; h₀ = c₀ = 0
+            var wih = new double[gh * inputs];
+            var whh = new double[gh * hidden];
+            var bias = new double[gh];
+            for (int i = 0; i < wih.Length; i++) wih[i] = Next();
+            for (int i = 0; i < whh.Length; i++) whh[i] = Next();
+            for (int i = 0; i < bias.Length; i++) bias[i] = Next();
+            int[] lengths = seed % 3 == 0 ? [.. Enumerable.Range(0, rows).Select(r => 1 + (r + seed) % time)] : [];
+            var packed = new double[LstmSteps.PackedLength(inputs, hidden)];
+            LstmSteps.PackForward<double>(wih, whh, packed, inputs, hidden);
+            var skipped = (double[])full.Clone();
+            LstmSteps.Forward<double>(full, L, packed, bias, lengths, 0, rows, zeroStart: false);
+            LstmSteps.Forward<double>(skipped, L, packed, bias, lengths, 0, rows, zeroStart: true);
+            return full.AsSpan().SequenceEqual(skipped);
+        });
+
+    /// <summary>∂C/∂[W_ih | W_hh | b] from [x | h | 1] rows padded with zero columns to whole column panels
+    /// (RecurrentLayout.Joined) has the bits of the unpadded product (the blocked GEMM over each half of the rows, the
+    /// halves added), the partial last panel included there.</summary>
+    [Property(MaxTest = 60)]
+    public Property Weight_gradient_of_padded_rows_equals_the_unpadded_product() =>
+        Prop.ForAll(Gen.Choose(1, 40).ToArbitrary(), Gen.Choose(1, 40).ToArbitrary(), Gen.Choose(0, 10_000).ToArbitrary(), (inputs, hidden, seed) =>
+        {
+            int gh = 4 * hidden, plain = inputs + hidden + 1, padded = RecurrentLayout.Joined(inputs, hidden);
+            int count = 1 + seed % 50, split = seed % 3 == 0 ? 0 : count / 2;
+            var rng = new Random(seed);
+            var delta = new double[count * gh];
+            for (int i = 0; i < delta.Length; i++) delta[i] = rng.NextDouble() - 0.5;
+            var xh = new double[count * plain];
+            var xhPadded = new double[count * padded];
+            for (int r = 0; r < count; r++)
+                for (int c = 0; c < plain; c++)
+                    xh[r * plain + c] = xhPadded[r * padded + c] = c == plain - 1 ? 1 : rng.NextDouble() - 0.5;
+            double[] Plain(int k0, int k1)
+            {
+                var sum = new double[gh * plain];
+                if (k1 > k0)
+                    Backprop.Functional.Kernels.Gemm.Blocked<double>.Run(ref delta[k0 * gh], true, ref xh[k0 * plain], false, ref sum[0],
+                        gh, plain, k1 - k0, false, 0, gh, 0, plain);
+                return sum;
+            }
+            double[] first = split == 0 ? Plain(0, count) : Plain(0, split), second = split == 0 ? new double[gh * plain] : Plain(split, count);
+            var expected = new double[gh * plain];
+            for (int i = 0; i < expected.Length; i++) expected[i] = split == 0 ? first[i] : first[i] + second[i];
+            var dwih = new double[gh * inputs];
+            var dwhh = new double[gh * hidden];
+            var dbih = new double[gh];
+            var dbhh = new double[gh];
+            RecurrentGradients<double>.Run(delta, xhPadded, new double[2 * gh * padded], dwih, dwhh, dbih, dbhh, inputs, hidden, split, threads: 1);
+            for (int g = 0; g < gh; g++)
+            {
+                if (!expected.AsSpan(g * plain, inputs).SequenceEqual(dwih.AsSpan(g * inputs, inputs))) return false;
+                if (!expected.AsSpan(g * plain + inputs, hidden).SequenceEqual(dwhh.AsSpan(g * hidden, hidden))) return false;
+                if (expected[g * plain + plain - 1] != dbih[g] || dbih[g] != dbhh[g]) return false;
+            }
+            return true;
+        });
 }
