@@ -8,7 +8,8 @@ namespace Backprop.Functional;
 /// <summary>Preconditioned conjugate gradient for (B + λI)d = b with B symmetric positive semi-definite, given only
 /// v ↦ Bv: minimises φ(d) = ½dᵀ(B + λI)d − bᵀd over d₀ + Kᵢ(M⁻¹(B + λI), M⁻¹r₀) at iteration i (Hestenes &amp;
 /// Stiefel 1952). Warm start from the caller's d, Martens' (2010 §4.4) relative-progress stopping rule, and the
-/// iterates at geometrically spaced iterations kept for CG backtracking (§4.6).
+/// iterates at geometrically spaced iterations kept for CG backtracking (§4.6). M is a diagonal (a span, divided inside
+/// the fused vector pass) or any SPD <see cref="IPreconditioner{T}"/> (z = M⁻¹r after the pass).
 /// <para>Threads: one solve at a time; an iteration's vector work runs on two threads when the solver was made for two
 /// or more and n is large (<see cref="CgVectors{T}"/>: the same bits for any thread count). Allocation: all buffers are
 /// rented in the constructor; <see cref="Solve{TOp}"/> allocates nothing.</para></summary>

@@ -7,7 +7,8 @@ namespace Backprop.Functional;
 /// <summary>Hessian-free optimisation (Martens 2010), one update per batch: g = ∇C(θ); d ≈ argmin gᵀd + ½dᵀ(G + λI)d
 /// by conjugate gradient on Gauss–Newton-vector products (<see cref="Curvature.GaussNewtonVector{T}"/>) over the
 /// first rows of the batch, warm-started from ζ·d_prev and preconditioned by Martens' M = diag((1/m) Σᵢ ∇ℓᵢ⊙∇ℓᵢ + λ)^ξ
-/// (<see cref="HessianFreeOptions.PreconditionerExponent"/>); CG backtracking picks the kept iterate with the lowest batch
+/// (<see cref="HessianFreeOptions.PreconditionerExponent"/>), or with <see cref="HessianFreePreconditioner.KFac"/> by
+/// Kronecker-factored blocks of the damped Gauss–Newton matrix on the curvature rows (<see cref="KFacPreconditioner{T}"/>); CG backtracking picks the kept iterate with the lowest batch
 /// cost; λ follows the reduction ratio ρ (Levenberg–Marquardt); θ ← θ + αd with α from an Armijo line search.
 /// Options and their sources: <see cref="HessianFreeOptions"/>.
 /// <para>Threads: one update at a time. Allocation: workspaces and buffers are rented in the constructor (about
@@ -47,7 +48,10 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
     {
         _spec = spec;
         if (Options.Preconditioner == HessianFreePreconditioner.KFac)
-            _kfac = new KFacPreconditioner<T>(spec, Math.Clamp((int)Math.Ceiling(Options.CurvatureFraction * batch), 1, Math.Max(batch, 1)), threads, seed);
+        {
+            int rows = Math.Clamp((int)Math.Ceiling(Options.CurvatureFraction * batch), 1, Math.Max(batch, 1));
+            _kfac = new KFacPreconditioner<T>(spec, Options.PreconditionerRows == 0 ? rows : Math.Min(rows, Options.PreconditionerRows), threads, seed);
+        }
         _curvature = new CurvatureWorkspace<T>(spec, batch, threads);
         _costs = new Workspace<T>(spec.Layers, batch) { Threads = threads };
         if (_kfac is null && Options.PreconditionerExponent > 0 && SquaredGradients.Supports(spec))
@@ -257,7 +261,7 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
             Curvature.Forward(spec, theta, _xc, curvature);
             if (kfac is not null)
             {
-                kfac.Prepare(theta, _xc, curvature);   // its backward pass at drawn targets overwrites δ and scratch
+                kfac.Prepare(theta, _xc, curvature, Math.Min(curvatureRows, kfac.MaxRows));   // its backward pass at drawn targets overwrites δ and scratch
                 Curvature.Forward(spec, theta, _xc, curvature);
             }
             return cost;

@@ -40,6 +40,9 @@ namespace Backprop.Functional;
 /// 2010) or <see cref="HessianFreePreconditioner.KFac"/>, the Kronecker-factored blocks of the damped Gauss–Newton matrix
 /// on the curvature rows (Martens &amp; Grosse 2015; ours to use them inside Hessian-free's CG: docs/curvature.md,
 /// "K-FAC as CG's preconditioner"; dense networks only).</param>
+/// <param name="PreconditionerRows">With the K-FAC preconditioner: its factors come from the first this many curvature
+/// rows (default 0: all of them). Applying M⁻¹ costs about 4·m multiply-adds per parameter for m rows, a Gv product's
+/// worth at m = the curvature rows; fewer rows make it cheaper and its factors noisier.</param>
 public sealed record HessianFreeOptions(
     double Damping = 1.0,
     double WarmStartDecay = 0.95,
@@ -53,8 +56,13 @@ public sealed record HessianFreeOptions(
     double IterationGrowth = 1,
     double HeldOutFraction = 0,
     double MinDamping = 0,
-    HessianFreePreconditioner Preconditioner = HessianFreePreconditioner.Diagonal) : CurvatureMethod
+    HessianFreePreconditioner Preconditioner = HessianFreePreconditioner.Diagonal,
+    int PreconditionerRows = 0) : CurvatureMethod
 {
+    /// <summary>At least 0 (0: all the curvature rows).</summary>
+    public int PreconditionerRows { get; init => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(PreconditionerRows), value, "at least 0"); } =
+        PreconditionerRows >= 0 ? PreconditionerRows : throw new ArgumentOutOfRangeException(nameof(PreconditionerRows), PreconditionerRows, "at least 0");
+
     /// <summary>A defined <see cref="HessianFreePreconditioner"/>.</summary>
     public HessianFreePreconditioner Preconditioner { get; init => field = Defined(value, nameof(Preconditioner)); } = Defined(Preconditioner, nameof(Preconditioner));
 

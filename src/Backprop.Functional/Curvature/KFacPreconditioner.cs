@@ -50,6 +50,7 @@ internal sealed class KFacPreconditioner<T> : IPreconditioner<T>, IDisposable wh
         }
         _spec = spec;
         _threads = threads;
+        MaxRows = rows;
         _random = new SeededRandom(seed);
         int count = spec.Layers.Count;
         _inputs = new int[count];
@@ -94,6 +95,9 @@ internal sealed class KFacPreconditioner<T> : IPreconditioner<T>, IDisposable wh
         _s2 = MemoryOwner<T>.Allocate(checked((int)(wide * rows)), AllocationMode.Clear);
     }
 
+    /// <summary>The most rows <see cref="Prepare"/> takes.</summary>
+    internal int MaxRows { get; }
+
     /// <summary>Whether the last <see cref="Prepare"/> gave factors (else M is the identity).</summary>
     internal bool Ready => _ready;
 
@@ -109,14 +113,17 @@ internal sealed class KFacPreconditioner<T> : IPreconditioner<T>, IDisposable wh
     /// <summary>The targets drawn by the last <see cref="Prepare"/>, [rows × outputs] (for tests).</summary>
     internal ReadOnlySpan<T> SampledTargets => _sampled.Span[..(_rows * _spec.Outputs)];
 
-    /// <summary>After <see cref="Curvature.Forward{T}"/> on the curvature rows <paramref name="x"/>: draws targets from the
-    /// model, copies Ā, runs the backward pass at the drawn targets (this overwrites the workspace's δ and scratch: run the
+    /// <summary>After <see cref="Curvature.Forward{T}"/> on the curvature rows <paramref name="x"/>, on their first
+    /// <paramref name="rows"/> (at most <see cref="MaxRows"/>): draws targets from the model, copies Ā, runs the backward pass at the drawn targets (this overwrites the workspace's δ and scratch: run the
     /// forward pass again before any product) and forms the Gram matrices. A non-finite cost at the drawn targets leaves
     /// M the identity for this update.</summary>
-    internal void Prepare(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, CurvatureWorkspace<T> ws)
+    internal void Prepare(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, CurvatureWorkspace<T> ws, int rows)
     {
         var spec = _spec;
-        int rows = ws.Rows, last = spec.Layers.Count - 1;
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, Math.Min(MaxRows, ws.Rows));
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        int last = spec.Layers.Count - 1;
+        x = x[..(rows * spec.Inputs)];
         _rows = rows;
         _ready = false;
         var sampled = _sampled.Span[..(rows * spec.Outputs)];

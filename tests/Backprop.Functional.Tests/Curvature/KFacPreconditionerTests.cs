@@ -39,7 +39,7 @@ public sealed class KFacPreconditionerTests
         using var ws = new CurvatureWorkspace<double>(spec, rows);
         Curv.Forward<double>(spec, theta, x, ws);
         using var k = new KFacPreconditioner<double>(spec, rows, 1, c.Seed);
-        k.Prepare(theta, x, ws);
+        k.Prepare(theta, x, ws, rows);
         if (!k.Ready) return false.Label($"{c}: no factors");
         k.Damp(lambda);
         var z = new double[n];
