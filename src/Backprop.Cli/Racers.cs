@@ -24,7 +24,7 @@ internal static class Racers
         if (!Names.Contains(bare)) return false;
         if (settings is null) return true;
         if (bare == "hessian-free") return TryParseHessianFree(settings, out _);
-        return (FirstOrderNames.Contains(bare) || bare == "kfac") && Rate(settings) is > 0 and var r && double.IsFinite(r);
+        return FirstOrderNames.Contains(bare) && Rate(settings) is > 0 and var r && double.IsFinite(r);
     }
 
     private static readonly string[] FirstOrderNames = ["sgd", "momentum", "adam"];
@@ -107,8 +107,7 @@ internal static class Racers
             case "momentum": return FirstOrder(name, new Momentum(rate ?? 0.01, 0.9), 64, string.Create(c, $"SGD + momentum η {rate ?? 0.01:G}, μ 0.9, batch 64"));
             case "adam": return FirstOrder(name, new Adam(rate ?? 1e-3), 64, string.Create(c, $"Adam η {rate ?? 1e-3:G}, batch 64"));
             default:
-                var (method, batch) = Curvature(bare);
-                if (bare == "kfac" && rate is { } eta) method = new KFacOptions(LearningRate: eta);
+                var (method, batch) = Curvature(name);
                 return new Racer(name, string.Create(c, $"{Backprop.Cli.Names.Of(method)}, batch {batch}"), batch,
                     net => new CurvatureStepper(method.Create<float>(spec, batch, s.Threads, s.Seed)));
         }
