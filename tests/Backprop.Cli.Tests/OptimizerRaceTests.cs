@@ -65,6 +65,11 @@ public class OptimizerRaceTests
         Assert.Equal(new Racers.HessianFreeRace(500, 100, 15, 0, 1, 0, 0.3, 45), race);
         var options = Racers.Options(race);
         Assert.Equal((45.0, 0.3, 0.2, 15), (options.Damping, options.MinDamping, options.CurvatureFraction, options.Solver!.MaxIterations));
+        Assert.Equal(HessianFreePreconditioner.Diagonal, options.Preconditioner);
+        Assert.True(Racers.TryParseHessianFree("500/200/3/precond=kfac/floor=0.3/krows=50", out race), "precond and krows");
+        Assert.Equal(new Racers.HessianFreeRace(500, 200, 3, 0, 1, 0, 0.3, 1, HessianFreePreconditioner.KFac, 50), race);
+        options = Racers.Options(race);
+        Assert.Equal((HessianFreePreconditioner.KFac, 50, 0.4), (options.Preconditioner, options.PreconditionerRows, options.CurvatureFraction));
         Assert.Equal(750, Racers.Create("hessian-free:500/100/15/held=250", OptimizerRace.Spec(new OptimizerRace.RaceSettings(true,
             [784, 16, 784], ActivationKind.Sigmoid, [], 1, 1, 0, 1, "x")), new OptimizerRace.RaceSettings(true, [784, 16, 784],
             ActivationKind.Sigmoid, [], 1, 1, 0, 1, "x")).Batch);   // the held-out rows come from the data stream too
@@ -85,6 +90,9 @@ public class OptimizerRaceTests
     [InlineData("--optimizers", "hessian-free:500/100/15/damping=-45", "unknown optimizer 'hessian-free:500/100/15/damping=-45'")]
     [InlineData("--optimizers", "hessian-free:500/100/15/damping=Infinity", "unknown optimizer 'hessian-free:500/100/15/damping=Infinity'")]
     [InlineData("--optimizers", "hessian-free:500/100/15/damping=45/damping=9", "unknown optimizer 'hessian-free:500/100/15/damping=45/damping=9'")]
+    [InlineData("--optimizers", "hessian-free:500/100/15/precond=lbfgs", "unknown optimizer 'hessian-free:500/100/15/precond=lbfgs'")]
+    [InlineData("--optimizers", "hessian-free:500/100/15/precond=kfac/precond=diagonal", "unknown optimizer 'hessian-free:500/100/15/precond=kfac/precond=diagonal'")]
+    [InlineData("--optimizers", "hessian-free:500/100/15/krows=0", "unknown optimizer 'hessian-free:500/100/15/krows=0'")]
     [InlineData("--init", "he", "sparse")]
     [InlineData("--seconds", "0", "--seconds must be")]
     [InlineData("--widths", "784-x-10", "each width must be")]

@@ -30,6 +30,7 @@ internal sealed class CgVectors<T> : Gemm.Pool.Job where T : unmanaged, IFloatin
     private Pass _pass;
     private unsafe T* _p, _bp, _d, _r, _m, _z, _b;
     private T _scalar;
+    private bool _residualDot = true;
     private Exception? _error;
 
     /// <summary>Passes over vectors of <paramref name="dimension"/> values on up to <paramref name="threads"/> threads
@@ -42,7 +43,7 @@ internal sealed class CgVectors<T> : Gemm.Pool.Job where T : unmanaged, IFloatin
         _threads = threads;   // the pool adds at most one worker
     }
 
-    private enum Pass { Curvature, Advance, Direction }
+    private enum Pass { Curvature, Advance, Direction, Dot }
 
     /// <summary>Bp ← Bp + λp, and returns pᵀ(B + λI)p.</summary>
     internal unsafe double DampAndCurvature(ReadOnlySpan<T> p, Span<T> bp, T lambda)
@@ -59,10 +60,12 @@ internal sealed class CgVectors<T> : Gemm.Pool.Job where T : unmanaged, IFloatin
     }
 
     /// <summary>d ← d + αp; r ← r − α·Bp; z ← r / m (z is r when <paramref name="m"/> is empty: no preconditioner); and
-    /// returns rᵀz, dᵀb and dᵀr of the new d, r and z.</summary>
+    /// returns rᵀz, dᵀb and dᵀr of the new d, r and z. Without <paramref name="residualDot"/> z is neither written nor
+    /// read and rᵀz is returned as 0 (a general preconditioner forms z after the pass; <see cref="Dot"/> then takes rᵀz).</summary>
     internal unsafe (double Rz, double Db, double Dr) Advance(T alpha, ReadOnlySpan<T> p, ReadOnlySpan<T> bp, Span<T> d,
-        Span<T> r, ReadOnlySpan<T> m, Span<T> z, ReadOnlySpan<T> b)
+        Span<T> r, ReadOnlySpan<T> m, Span<T> z, ReadOnlySpan<T> b, bool residualDot = true)
     {
+        _residualDot = residualDot;
         fixed (T* pp = p, pbp = bp, pd = d, pr = r, pm = m, pz = z, pb = b)
         {
             _p = pp;
@@ -77,6 +80,19 @@ internal sealed class CgVectors<T> : Gemm.Pool.Job where T : unmanaged, IFloatin
             _p = _bp = _d = _r = _m = _z = _b = null;
         }
         return (Sum(0), Sum(1), Sum(2));
+    }
+
+    /// <summary>uᵀv, its chunks' dot products in <typeparamref name="T"/> added in double in chunk order.</summary>
+    internal unsafe double Dot(ReadOnlySpan<T> u, ReadOnlySpan<T> v)
+    {
+        fixed (T* pu = u, pv = v)
+        {
+            _r = pu;
+            _z = pv;
+            Run(Pass.Dot);
+            _r = _z = null;
+        }
+        return Sum(0);
     }
 
     /// <summary>p ← z + βp.</summary>
@@ -155,11 +171,14 @@ internal sealed class CgVectors<T> : Gemm.Pool.Job where T : unmanaged, IFloatin
                     TensorPrimitives.MultiplyAdd(new ReadOnlySpan<T>(_p + lo, len), _scalar, d, d);
                     TensorPrimitives.MultiplyAdd(new ReadOnlySpan<T>(_bp + lo, len), -_scalar, r, r);
                     if (_m != null) TensorPrimitives.Divide(r, new ReadOnlySpan<T>(_m + lo, len), z);
-                    _partials[3 * c] = double.CreateChecked(TensorPrimitives.Dot<T>(r, z));
+                    _partials[3 * c] = _residualDot ? double.CreateChecked(TensorPrimitives.Dot<T>(r, z)) : 0;
                     _partials[(3 * c) + 1] = double.CreateChecked(TensorPrimitives.Dot<T>(d, new ReadOnlySpan<T>(_b + lo, len)));
                     _partials[(3 * c) + 2] = double.CreateChecked(TensorPrimitives.Dot<T>(d, r));
                     break;
                 }
+                case Pass.Dot:
+                    _partials[3 * c] = double.CreateChecked(TensorPrimitives.Dot<T>(new ReadOnlySpan<T>(_r + lo, len), new ReadOnlySpan<T>(_z + lo, len)));
+                    break;
                 default:
                 {
                     var p = new Span<T>(_p + lo, len);

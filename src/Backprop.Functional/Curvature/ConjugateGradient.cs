@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics;
 using System.Numerics.Tensors;
 using CommunityToolkit.HighPerformance.Buffers;
@@ -7,7 +8,8 @@ namespace Backprop.Functional;
 /// <summary>Preconditioned conjugate gradient for (B + λI)d = b with B symmetric positive semi-definite, given only
 /// v ↦ Bv: minimises φ(d) = ½dᵀ(B + λI)d − bᵀd over d₀ + Kᵢ(M⁻¹(B + λI), M⁻¹r₀) at iteration i (Hestenes &amp;
 /// Stiefel 1952). Warm start from the caller's d, Martens' (2010 §4.4) relative-progress stopping rule, and the
-/// iterates at geometrically spaced iterations kept for CG backtracking (§4.6).
+/// iterates at geometrically spaced iterations kept for CG backtracking (§4.6). M is a diagonal (a span, divided inside
+/// the fused vector pass) or any SPD <see cref="IPreconditioner{T}"/> (z = M⁻¹r after the pass).
 /// <para>Threads: one solve at a time; an iteration's vector work runs on two threads when the solver was made for two
 /// or more and n is large (<see cref="CgVectors{T}"/>: the same bits for any thread count). Allocation: all buffers are
 /// rented in the constructor; <see cref="Solve{TOp}"/> allocates nothing.</para></summary>
@@ -93,9 +95,42 @@ public sealed class ConjugateGradient<T> : IDisposable where T : unmanaged, IFlo
     {
         if (b.Length != _n || d.Length != _n || (!preconditioner.IsEmpty && preconditioner.Length != _n))
             ThrowLengths(b.Length, d.Length, preconditioner.Length);
+        var none = default(NoPreconditioner);
+        return Run(ref op, b, lambda, d, preconditioner, ref none, general: false, maxIterations);
+    }
+
+    /// <summary>Solves (B + λI)d = b from the warm start in <paramref name="d"/> as
+    /// <see cref="Solve{TOp}(ref TOp, ReadOnlySpan{T}, T, Span{T}, ReadOnlySpan{T}, int)"/> does, preconditioned by a
+    /// general symmetric positive definite M given as z = M⁻¹r (CG then runs on M⁻¹(B + λI)). Each iteration applies
+    /// M⁻¹ once, after the fused pass that advances d and r, and takes rᵀz in one more chunked pass (the same double
+    /// sums in chunk order as the others, so the bits do not depend on the thread count if M⁻¹'s do not).</summary>
+    /// <param name="op">v ↦ Bv.</param>
+    /// <param name="b">The right-hand side, [n].</param>
+    /// <param name="lambda">λ ≥ 0, the damping added to B.</param>
+    /// <param name="d">In: the first iterate d₀ (zeros for a cold start). Out: the last iterate.</param>
+    /// <param name="preconditioner">r ↦ M⁻¹r, fixed for the solve.</param>
+    /// <param name="maxIterations">A lower cap for this solve alone (0: <see cref="ConjugateGradientOptions.MaxIterations"/>).</param>
+    /// <exception cref="ArgumentException">A span is not [n] long.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxIterations"/> is negative.</exception>
+    public ConjugateGradientResult Solve<TOp, TPreconditioner>(scoped ref TOp op, ReadOnlySpan<T> b, T lambda, Span<T> d,
+        scoped ref TPreconditioner preconditioner, int maxIterations = 0)
+        where TOp : ILinearOperator<T>, allows ref struct
+        where TPreconditioner : IPreconditioner<T>, allows ref struct
+    {
+        if (b.Length != _n || d.Length != _n) ThrowLengths(b.Length, d.Length, _n);
+        return Run(ref op, b, lambda, d, default, ref preconditioner, general: true, maxIterations);
+    }
+
+    /// <summary>The solve: with <paramref name="general"/> z = M⁻¹r comes from <paramref name="preconditioner"/>, else
+    /// from the <paramref name="diagonal"/> (or z is r when it is empty), divided inside the fused pass.</summary>
+    private ConjugateGradientResult Run<TOp, TPreconditioner>(scoped ref TOp op, ReadOnlySpan<T> b, T lambda, Span<T> d,
+        ReadOnlySpan<T> diagonal, scoped ref TPreconditioner preconditioner, bool general, int maxIterations)
+        where TOp : ILinearOperator<T>, allows ref struct
+        where TPreconditioner : IPreconditioner<T>, allows ref struct
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(maxIterations);
         int cap = maxIterations == 0 ? Options.MaxIterations : Math.Min(maxIterations, Options.MaxIterations);
-        Span<T> r = Slot(0), z = preconditioner.IsEmpty ? r : Slot(1), p = Slot(2), bp = Slot(3);
+        Span<T> r = Slot(0), z = diagonal.IsEmpty && !general ? r : Slot(1), p = Slot(2), bp = Slot(3);
         // r₀ = b − (B + λI)d₀, skipping the product for a cold start.
         if (d.ContainsAnyExcept(T.Zero))
         {
@@ -103,7 +138,8 @@ public sealed class ConjugateGradient<T> : IDisposable where T : unmanaged, IFlo
             TensorPrimitives.Subtract(b, bp, r);
         }
         else b.CopyTo(r);
-        Precondition(r, preconditioner, z);
+        if (general) preconditioner.Apply(r, z);
+        else Precondition(r, diagonal, z);
         z.CopyTo(p);
         T rz = TensorPrimitives.Dot<T>(r, z);
         T rz0 = rz;
@@ -126,7 +162,14 @@ public sealed class ConjugateGradient<T> : IDisposable where T : unmanaged, IFlo
                 }
                 i++;
                 // d ← d + αp, r ← r − α(B + λI)p, z ← M⁻¹r; φ(d) = −½dᵀ(b + r) from the same pass.
-                var (rzNew, db, dr) = _vectors.Advance(alpha, p, bp, d, r, preconditioner, z, b);
+                double rzNew, db, dr;
+                if (general)
+                {
+                    (_, db, dr) = _vectors.Advance(alpha, p, bp, d, r, default, default, b, residualDot: false);
+                    preconditioner.Apply(r, z);
+                    rzNew = _vectors.Dot(r, z);
+                }
+                else (rzNew, db, dr) = _vectors.Advance(alpha, p, bp, d, r, diagonal, z, b);
                 T rzNext = T.CreateSaturating(rzNew);
                 double phi = -0.5 * (db + dr);
                 _phi[i] = phi;
@@ -150,6 +193,12 @@ public sealed class ConjugateGradient<T> : IDisposable where T : unmanaged, IFlo
             }
         if (_kept == 0 || _keptIteration[_kept - 1] != i) Keep(d, i);
         return new ConjugateGradientResult(i, _phi[i], stop);
+    }
+
+    /// <summary>The solve without a general preconditioner (never called).</summary>
+    private readonly struct NoPreconditioner : IPreconditioner<T>
+    {
+        public void Apply(ReadOnlySpan<T> r, Span<T> z) => throw new UnreachableException();
     }
 
     /// <summary>Returns the buffers to the pool.</summary>

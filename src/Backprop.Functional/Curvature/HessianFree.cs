@@ -7,7 +7,8 @@ namespace Backprop.Functional;
 /// <summary>Hessian-free optimisation (Martens 2010), one update per batch: g = ∇C(θ); d ≈ argmin gᵀd + ½dᵀ(G + λI)d
 /// by conjugate gradient on Gauss–Newton-vector products (<see cref="Curvature.GaussNewtonVector{T}"/>) over the
 /// first rows of the batch, warm-started from ζ·d_prev and preconditioned by Martens' M = diag((1/m) Σᵢ ∇ℓᵢ⊙∇ℓᵢ + λ)^ξ
-/// (<see cref="HessianFreeOptions.PreconditionerExponent"/>); CG backtracking picks the kept iterate with the lowest batch
+/// (<see cref="HessianFreeOptions.PreconditionerExponent"/>), or with <see cref="HessianFreePreconditioner.KFac"/> by
+/// Kronecker-factored blocks of the damped Gauss–Newton matrix on the curvature rows (<see cref="KFacPreconditioner{T}"/>); CG backtracking picks the kept iterate with the lowest batch
 /// cost; λ follows the reduction ratio ρ (Levenberg–Marquardt); θ ← θ + αd with α from an Armijo line search.
 /// Options and their sources: <see cref="HessianFreeOptions"/>.
 /// <para>Threads: one update at a time. Allocation: workspaces and buffers are rented in the constructor (about
@@ -28,19 +29,32 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
     private readonly ConjugateGradient<T> _cg;
     private readonly MemoryOwner<T> _buffer;   // g | b = −g | d (CG's iterate; the next warm start) | trial θ | M
     private readonly MemoryOwner<T>? _inputSquares;   // x ⊙ x for the preconditioner, [batch × inputs]
+    private readonly KFacPreconditioner<T>? _kfac;     // Preconditioner = KFac: the Kronecker blocks on the curvature rows
     private readonly int _n;
     private int _chosen;
     private long _solves;   // updates that reached CG: k of the growing cap
 
     /// <summary>An optimizer for <paramref name="spec"/> on batches of up to <paramref name="batch"/> rows.</summary>
+    /// <param name="spec">The network.</param>
+    /// <param name="batch">The largest batch an update takes.</param>
+    /// <param name="options">Hyper-parameters (<c>null</c>: the defaults of <see cref="HessianFreeOptions"/>).</param>
+    /// <param name="threads">Threads the GEMMs and CG's vector passes may use.</param>
+    /// <param name="seed">Seed of the targets drawn from the model for the K-FAC preconditioner (unused otherwise).</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="threads"/> is less than 1.</exception>
-    public HessianFree(NetworkSpec spec, int batch, HessianFreeOptions? options = null, int threads = 1)
+    /// <exception cref="ArgumentException">The K-FAC preconditioner was asked for a network with a layer that is not a
+    /// dense feature layer (the message names it).</exception>
+    public HessianFree(NetworkSpec spec, int batch, HessianFreeOptions? options = null, int threads = 1, long seed = 0)
         : this(Count(spec), options, threads)
     {
         _spec = spec;
+        if (Options.Preconditioner == HessianFreePreconditioner.KFac)
+        {
+            int rows = Math.Clamp((int)Math.Ceiling(Options.CurvatureFraction * batch), 1, Math.Max(batch, 1));
+            _kfac = new KFacPreconditioner<T>(spec, Options.PreconditionerRows == 0 ? rows : Math.Min(rows, Options.PreconditionerRows), threads, seed);
+        }
         _curvature = new CurvatureWorkspace<T>(spec, batch, threads);
         _costs = new Workspace<T>(spec.Layers, batch) { Threads = threads };
-        if (Options.PreconditionerExponent > 0 && SquaredGradients.Supports(spec))
+        if (_kfac is null && Options.PreconditionerExponent > 0 && SquaredGradients.Supports(spec))
             _inputSquares = MemoryOwner<T>.Allocate(checked(batch * spec.Inputs), AllocationMode.Clear);
     }
 
@@ -78,18 +92,20 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
     {
         if (_spec is null) throw new InvalidOperationException("this HessianFree was made without a network");
         var problem = new NetworkProblem(_spec, _curvature!, _costs!, x, y, Options.CurvatureFraction, Options.HeldOutFraction,
-            _inputSquares is null ? default : _inputSquares.Span);
-        return Step(ref problem, theta, precondition: _inputSquares is not null);
+            _inputSquares is null ? default : _inputSquares.Span, _kfac);
+        return Step(ref problem, theta, precondition: _inputSquares is not null || _kfac is not null);
     }
 
     /// <summary>One Hessian-free update of <paramref name="theta"/> on <paramref name="problem"/>; with
-    /// <paramref name="precondition"/> (and ξ &gt; 0) the problem supplies the squared gradients of Martens' preconditioner.</summary>
+    /// <paramref name="precondition"/> (and ξ &gt; 0) the problem supplies the squared gradients of Martens' preconditioner,
+    /// or, with the K-FAC preconditioner, prepares its factors during <see cref="IHessianFreeProblem{T}.ValueAndGradient"/>.</summary>
     internal T Step<TProblem>(scoped ref TProblem problem, Span<T> theta, bool precondition = false)
         where TProblem : IHessianFreeProblem<T>, allows ref struct
     {
         if (theta.Length != _n) throw new ArgumentException($"θ has {theta.Length} values; the optimizer was made for {_n}", nameof(theta));
         Span<T> g = Slot(0), b = Slot(1), d = Slot(2), trial = Slot(3);
-        Span<T> m = precondition && Options.PreconditionerExponent > 0 ? Slot(4) : default;
+        bool kfac = precondition && _kfac is not null;
+        Span<T> m = precondition && !kfac && Options.PreconditionerExponent > 0 ? Slot(4) : default;
         T batchCost = problem.ValueAndGradient(theta, g, m);
         if (!T.IsFinite(batchCost)) return batchCost;
         T f0 = problem.Reference(theta, batchCost);   // C(θ) where backtracking, ρ and the line search measure it
@@ -98,8 +114,19 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
         TensorPrimitives.Negate(g, b);
         TensorPrimitives.Multiply(d, T.CreateChecked(Options.WarmStartDecay), d);
         T lambda = T.CreateChecked(Damping);
-        if (!m.IsEmpty) Preconditioner(m, lambda, T.CreateChecked(Options.PreconditionerExponent));
-        var solve = _cg.Solve(ref problem, b, lambda, d, m, Options.IterationCap(_solves++, _cg.Options.MaxIterations));
+        int cap = Options.IterationCap(_solves++, _cg.Options.MaxIterations);
+        ConjugateGradientResult solve;
+        if (kfac)
+        {
+            var blocks = _kfac!;
+            blocks.Damp(Damping);   // M fixed for this solve: the factors of this update, damped by its λ
+            solve = _cg.Solve(ref problem, b, lambda, d, ref blocks, cap);
+        }
+        else
+        {
+            if (!m.IsEmpty) Preconditioner(m, lambda, T.CreateChecked(Options.PreconditionerExponent));
+            solve = _cg.Solve(ref problem, b, lambda, d, m, cap);
+        }
         if (!AllFinite(d)) d.Clear();   // a poisoned warm start would poison every later solve
 
         // CG backtracking: from the last kept iterate, step back while the earlier one is strictly better.
@@ -149,6 +176,7 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
         _cg.Dispose();
         _buffer.Dispose();
         _inputSquares?.Dispose();
+        _kfac?.Dispose();
         _curvature?.Dispose();
         _costs?.Dispose();
     }
@@ -208,7 +236,8 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
     /// <summary>A network on one batch of r rows: the last ⌊h·r⌉ (h = <paramref name="heldOut"/>; at least one when h &gt; 0
     /// and r &gt; 1) are held out for the costs; the gradient runs on the others and Gv on the first ⌈fraction·rows⌉ of those.</summary>
     private ref struct NetworkProblem(NetworkSpec spec, CurvatureWorkspace<T> curvature, Workspace<T> costs,
-        ReadOnlySpan<T> x, ReadOnlySpan<T> y, double fraction, double heldOut, Span<T> inputSquares) : IHessianFreeProblem<T>
+        ReadOnlySpan<T> x, ReadOnlySpan<T> y, double fraction, double heldOut, Span<T> inputSquares, KFacPreconditioner<T>? kfac)
+        : IHessianFreeProblem<T>
     {
         private readonly ReadOnlySpan<T> _x = x, _y = y;
         private readonly Span<T> _inputSquares = inputSquares;
@@ -230,6 +259,11 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
             _xc = _x[..(curvatureRows * spec.Inputs)];
             _yc = _y[..(curvatureRows * outputs)];
             Curvature.Forward(spec, theta, _xc, curvature);
+            if (kfac is not null)
+            {
+                kfac.Prepare(theta, _xc, curvature, Math.Min(curvatureRows, kfac.MaxRows));   // its backward pass at drawn targets overwrites δ and scratch
+                Curvature.Forward(spec, theta, _xc, curvature);
+            }
             return cost;
         }
 

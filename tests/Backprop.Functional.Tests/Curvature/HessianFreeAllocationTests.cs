@@ -20,6 +20,8 @@ public sealed class HessianFreeAllocationTests
         Assert.Equal(0L, Measure<float>(new HessianFreeOptions(), threads));
         Assert.Equal(0L, Measure<double>(new HessianFreeOptions(), threads));
         Assert.Equal(0L, Measure<float>(new HessianFreeOptions(HeldOutFraction: 0.25, MinDamping: 1e-3), threads));
+        Assert.Equal(0L, Measure<float>(new HessianFreeOptions(Preconditioner: HessianFreePreconditioner.KFac), threads));
+        Assert.Equal(0L, Measure<double>(new HessianFreeOptions(Preconditioner: HessianFreePreconditioner.KFac, HeldOutFraction: 0.25), threads));
     }
 
     [Theory]
