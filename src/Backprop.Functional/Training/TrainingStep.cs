@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Backprop.Functional;
 
@@ -176,6 +177,9 @@ public static class TrainingStep
             Layout = spec.Layout, Threads = ws.Threads,
         };
         Equations.BackwardFrom(spec, at, x, ws, spec.Layers.Count - 1, rows, gradient, parameterGradients: true, ref done);
+        done.Late = true;   // the ranges too large to be in the caches still: after the backward pass, as before
+        for (int l = spec.Layers.Count - 1; l >= 0; l--)
+            done.Done(l, spec.Layout.LayerOffset(l), spec.Layout.LayerLength(l));
         state = done.Next;
         long t2 = StepProbe.Now();
         StepProbe.Plain(t0, t1, t2);
@@ -230,9 +234,13 @@ internal ref struct LayerwiseUpdate<T> : Equations.ILayerDone where T : unmanage
     public ParameterLayout Layout;
     public int Threads;
 
+    /// <summary>False during the backward pass (ranges of at most <see cref="LayerwiseUpdate.MaxBytes"/> are updated),
+    /// true after it (the larger ones).</summary>
+    public bool Late;
+
     public void Done(int layer, int offset, int length)
     {
-        if (length == 0) return;
+        if (length == 0 || (long)length * Unsafe.SizeOf<T>() > LayerwiseUpdate.MaxBytes != Late) return;
         var context = new StepContext<T>
         {
             LearningRate = LearningRate, Layout = Layout, Offset = offset,
@@ -253,4 +261,10 @@ internal static class LayerwiseUpdate
     /// <summary>Whether the stored step of an element-wise transform updates each layer after its backward pass (the
     /// bench switches it by reflection).</summary>
     internal static bool Enabled = true;
+
+    /// <summary>A layer's range of θ larger than this (a core's L2 here) is updated after the backward pass, as the whole
+    /// update was: its gradient is out of the L2 by the time the layer's backward pass ends, and on W3 (3.2 and 4.2 MB
+    /// layers) updating them between the layers' passes measured 0.99–1.03× of the whole update on two threads, with the
+    /// probe's backward pass 2–11 % longer (bench/RESULTS.md, "Eighth pass").</summary>
+    internal static long MaxBytes = 1 << 20;
 }

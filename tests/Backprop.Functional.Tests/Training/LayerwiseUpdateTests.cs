@@ -103,12 +103,18 @@ public sealed class LayerwiseUpdateTests
     public Property Each_layer_updated_after_its_backward_pass_gives_the_whole_updates_bits_float(LayerwiseCase c) =>
         Same(Train<float>(c, layerwise: false), Train<float>(c, layerwise: true)).Label(c.ToString());
 
-    /// <summary>W2's shape on two threads: the first layer's range (100,480 parameters) splits, the second does not.</summary>
-    [Fact]
-    public void A_W2_shaped_step_on_two_threads_gives_the_whole_updates_bits()
+    /// <summary>W2's shape on two threads (the first layer's range, 100,480 parameters, splits; the second does not), and
+    /// a net whose middle layer (1.2 MB of floats) is over <see cref="LayerwiseUpdate.MaxBytes"/>: updated after the
+    /// backward pass, between two layers updated during it.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void W2_shaped_and_large_layer_steps_give_the_whole_updates_bits(int threads)
     {
-        var c = new LayerwiseCase(784, [128], 10, 64, ActivationKind.ReLU, true, 0, 2, 11);
-        Assert.True(Same(Train<float>(c, layerwise: false), Train<float>(c, layerwise: true)));
+        var w2 = new LayerwiseCase(784, [128], 10, 64, ActivationKind.ReLU, true, 0, threads, 11);
+        Assert.True(Same(Train<float>(w2, layerwise: false), Train<float>(w2, layerwise: true)));
+        var large = new LayerwiseCase(200, [600, 500, 30], 10, 40, ActivationKind.ReLU, true, 8, threads, 12);
+        Assert.True(Same(Train<float>(large, layerwise: false), Train<float>(large, layerwise: true)));
     }
 
     [Fact]
