@@ -143,7 +143,7 @@ internal static class DataParallelBench
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
         var owned = OwnedField();
-        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, noLarge, whole, wholeOne, every];
+        Config[] configs = [one, wholeOne, gemm, whole, every, dp, apart, ownedConfig, checkFirst, noStream, noLarge];   // pairs compared side by side (rounds alternate the order)
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)

@@ -144,8 +144,8 @@ public static class TrainingStep
 
     /// <summary>The stored step of an element-wise transform with each layer's range of θ updated as soon as that
     /// layer's backward pass has ended (top layer first), while its ∂C/∂θ is still in the caches, instead of one pass
-    /// over all of θ after the backward pass (W2: 1.07–1.08× on one thread, 1.03× on two; bench/RESULTS.md, "Eighth
-    /// pass"). Each element sees the same operations as in the whole update, in the same order, and a layer's backward
+    /// over all of θ after the backward pass (one thread 1.05–1.06× on W2, 1.03× on W3; two threads level: bench/RESULTS.md,
+    /// "Eighth pass"). Each element sees the same operations as in the whole update, in the same order, and a layer's backward
     /// pass reads only its own range of the gradient point (BP2's product with the old Wˡ ends before Wˡ is updated), so
     /// θ, the moments and ∂C/∂θ are the same bits. The cost is known before the first layer's backward pass, so a
     /// non-finite cost returns before anything moves, as in the whole step.</summary>
@@ -264,7 +264,7 @@ internal static class LayerwiseUpdate
 
     /// <summary>A layer's range of θ larger than this (a core's L2 here) is updated after the backward pass, as the whole
     /// update was: its gradient is out of the L2 by the time the layer's backward pass ends, and on W3 (3.2 and 4.2 MB
-    /// layers) updating them between the layers' passes measured 0.99–1.03× of the whole update on two threads, with the
-    /// probe's backward pass 2–11 % longer (bench/RESULTS.md, "Eighth pass").</summary>
+    /// layers) updating them between the layers' passes measured 0.96–1.04× of the whole update on two threads, with the
+    /// probe's backward + update longer in four runs of four (bench/RESULTS.md, "Eighth pass").</summary>
     internal static long MaxBytes = 1 << 20;
 }
