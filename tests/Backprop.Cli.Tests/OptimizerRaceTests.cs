@@ -93,6 +93,7 @@ public class OptimizerRaceTests
     [InlineData("--optimizers", "hessian-free:500/100/15/precond=lbfgs", "unknown optimizer 'hessian-free:500/100/15/precond=lbfgs'")]
     [InlineData("--optimizers", "hessian-free:500/100/15/precond=kfac/precond=diagonal", "unknown optimizer 'hessian-free:500/100/15/precond=kfac/precond=diagonal'")]
     [InlineData("--optimizers", "hessian-free:500/100/15/krows=0", "unknown optimizer 'hessian-free:500/100/15/krows=0'")]
+    [InlineData("--optimizers", "hessian-free:500/200/3/precond=bogus", "/precond=kfac|diagonal and /krows=R)")]
     [InlineData("--init", "he", "sparse")]
     [InlineData("--seconds", "0", "--seconds must be")]
     [InlineData("--widths", "784-x-10", "each width must be")]
