@@ -203,18 +203,10 @@ public sealed class KFac<T> : ICurvatureOptimizer<T> where T : unmanaged, IFloat
             int w = layout.Weight(l).Offset, b = layout.Bias(l).Offset;
             var p = _panel.Span[..(outputs * na)];
             var q = _panel2.Span[..(outputs * na)];
-            for (int j = 0; j < outputs; j++)
-            {
-                gradient.Slice(w + j * inputs, inputs).CopyTo(p.Slice(j * na, inputs));
-                p[j * na + inputs] = gradient[b + j];
-            }
+            ToPanel(gradient, w, b, inputs, outputs, p);
             Gemm.Multiply<T>(p, false, factors.Slice(_aInverse[i], na * na), false, q, outputs, na, na, accumulate: false, _ws.Threads);
             Gemm.Multiply<T>(factors.Slice(_gInverse[i], outputs * outputs), false, q, false, p, outputs, na, outputs, accumulate: false, _ws.Threads);
-            for (int j = 0; j < outputs; j++)
-            {
-                p.Slice(j * na, inputs).CopyTo(direction.Slice(w + j * inputs, inputs));
-                direction[b + j] = p[j * na + inputs];
-            }
+            FromPanel(p, w, b, inputs, outputs, direction);
             dot += double.CreateChecked(TensorPrimitives.Dot(direction.Slice(w, outputs * inputs), gradient.Slice(w, outputs * inputs)));
             dot += double.CreateChecked(TensorPrimitives.Dot(direction.Slice(b, outputs), gradient.Slice(b, outputs)));
         }
@@ -229,6 +221,29 @@ public sealed class KFac<T> : ICurvatureOptimizer<T> where T : unmanaged, IFloat
 
     /// <summary>The targets drawn at the last statistics step, [rows × outputs] (for tests).</summary>
     internal ReadOnlySpan<T> SampledTargets(int rows) => _sampled.Span[..(rows * _spec.Outputs)];
+
+    /// <summary>One dense layer's [W | b] panel [outputs × (inputs + 1)] from θ's flat layout (W row-major at
+    /// <paramref name="w"/>, b at <paramref name="b"/>): the order the Kronecker factors act in.</summary>
+    internal static void ToPanel(ReadOnlySpan<T> flat, int w, int b, int inputs, int outputs, Span<T> panel)
+    {
+        int na = inputs + 1;
+        for (int j = 0; j < outputs; j++)
+        {
+            flat.Slice(w + j * inputs, inputs).CopyTo(panel.Slice(j * na, inputs));
+            panel[j * na + inputs] = flat[b + j];
+        }
+    }
+
+    /// <summary>The inverse of <see cref="ToPanel"/>: the panel written back into the flat layout.</summary>
+    internal static void FromPanel(ReadOnlySpan<T> panel, int w, int b, int inputs, int outputs, Span<T> flat)
+    {
+        int na = inputs + 1;
+        for (int j = 0; j < outputs; j++)
+        {
+            panel.Slice(j * na, inputs).CopyTo(flat.Slice(w + j * inputs, inputs));
+            flat[b + j] = panel[j * na + inputs];
+        }
+    }
 
     /// <summary>π = √((tr A/na) / (tr G/ng)), or 1 when either trace is not positive and finite.</summary>
     internal static double Pi(ReadOnlySpan<T> a, int na, ReadOnlySpan<T> g, int ng)

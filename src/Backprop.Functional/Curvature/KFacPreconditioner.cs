@@ -204,11 +204,7 @@ internal sealed class KFacPreconditioner<T> : IPreconditioner<T>, IDisposable wh
                 continue;
             }
             var p = _panel.Span[..(o * na)];
-            for (int j = 0; j < o; j++)
-            {
-                r.Slice(w + (j * inputs), inputs).CopyTo(p.Slice(j * na, inputs));
-                p[(j * na) + inputs] = r[b + j];
-            }
+            KFac<T>.ToPanel(r, w, b, inputs, o, p);
             ReadOnlySpan<T> abar = store.Slice(_abar[l], rows * na), d = store.Slice(_d[l], rows * o);
             var u = _u.Span[..(o * rows)];
             var v = _v.Span[..(o * rows)];
@@ -225,11 +221,7 @@ internal sealed class KFacPreconditioner<T> : IPreconditioner<T>, IDisposable wh
             TensorPrimitives.Negate(s2, s2);
             Gemm.Multiply<T>(d, true, s2, false, p, o, na, rows, accumulate: true, _threads);
             TensorPrimitives.Multiply(p, T.CreateChecked(_scale[l]), p);
-            for (int j = 0; j < o; j++)
-            {
-                p.Slice(j * na, inputs).CopyTo(z.Slice(w + (j * inputs), inputs));
-                z[b + j] = p[(j * na) + inputs];
-            }
+            KFac<T>.FromPanel(p, w, b, inputs, o, z);
         }
     }
 
