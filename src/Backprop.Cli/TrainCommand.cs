@@ -21,7 +21,7 @@ internal sealed class TrainCommand
     private readonly Option<string> _hidden = new Option<string>("--hidden") { Description = $"Hidden activation: {Names.List(Names.HiddenActivations)} [default: relu]", HelpName = "ACT" }.AcceptOnlyFromAmong(Names.HiddenActivations);
     private readonly Option<string> _output = new Option<string>("--output") { Description = $"Output activation: {Names.List(Names.Activations)} [default: softmax; identity with --regression]", HelpName = "ACT" }.AcceptOnlyFromAmong(Names.Activations);
     private readonly Option<string> _loss = new Option<string>("--loss") { Description = $"Cost: {Names.List(Names.Losses)} [default: softmax-ce for a softmax output, ce for sigmoid, else quadratic]", HelpName = "LOSS" }.AcceptOnlyFromAmong(Names.Losses);
-    private readonly Option<string> _optimizer = new Option<string>("--optimizer") { Description = $"Update rule, torch.optim defaults: {Names.List(Names.Optimizers)}; or a curvature optimizer taking the whole step (MNIST and CSV networks of dense layers; a large --batch suits them): {Names.List(Names.CurvatureOptimizers)} [default: adam]", HelpName = "NAME" }.AcceptOnlyFromAmong([.. Names.Optimizers, .. Names.CurvatureOptimizers]);
+    private readonly Option<string> _optimizer = WithHessianFreeSettings(new Option<string>("--optimizer") { Description = $"Update rule, torch.optim defaults: {Names.List(Names.Optimizers)}; or a curvature optimizer taking the whole step (MNIST and CSV networks of dense layers; a large --batch suits them): {Names.List(Names.CurvatureOptimizers)}; hessian-free may carry the race's settings, hessian-free:B/C/K[/K0/γ][/held=H][/floor=λ][/damping=λ₀][/precond=kfac|diagonal][/krows=R] (the batch is B + H) [default: adam]", HelpName = "NAME" });
     private readonly Option<double?> _lr = new("--lr") { Description = "Learning rate [default: the optimizer's torch default; adam 1e-3, sgd 0.01]", HelpName = "η" };
     private readonly Option<double?> _momentum = new("--momentum") { Description = "Momentum μ (sgd, momentum, nesterov, rmsprop) [default: 0.9; 0 for sgd and rmsprop]", HelpName = "μ" };
     private readonly Option<double?> _beta1 = new("--beta1") { Description = "Adam/AdamW β₁ [default: 0.9]", HelpName = "β₁" };
@@ -105,7 +105,7 @@ internal sealed class TrainCommand
         if (parse.GetValue(_hogwild) || parse.GetResult(_workers) is not null) throw new UsageException("--hogwild does not apply to --task chars: it trains feature networks");
         string model = parse.GetValue(_model) ?? "lstm";
         string optimizerName = parse.GetValue(_optimizer) ?? "adam";
-        if (Names.CurvatureOptimizers.Contains(optimizerName))
+        if (Names.CurvatureOptimizers.Contains(Bare(optimizerName)))
             throw new UsageException($"--optimizer {optimizerName} does not apply to --task chars: curvature optimizers train networks of dense layers");
         var optimizer = BuildOptimizer(parse, optimizerName, optimizerName == "adam" ? 2e-3 : null);
         double? clip = parse.GetValue(_clip) ?? 5;
@@ -171,7 +171,7 @@ internal sealed class TrainCommand
         bool hogwild = parse.GetValue(_hogwild);
         string optimizerName = parse.GetValue(_optimizer) ?? preset?.Optimizer ?? (hogwild ? "sgd" : "adam");
         double? presetRate = preset is not null && preset.Optimizer == optimizerName ? preset.LearningRate : null;
-        var curvature = Names.CurvatureOptimizers.Contains(optimizerName) ? BuildCurvature(parse, optimizerName) : null;
+        var curvature = Names.CurvatureOptimizers.Contains(Bare(optimizerName)) ? BuildCurvature(parse, optimizerName) : null;
         if (curvature is not null && layerList is { } sequenceList && sequenceList[0].Input.IsSequence)
             throw new UsageException($"--optimizer {optimizerName} trains networks that read one feature vector per sample; --layers {layersText} reads sequences (give it a first-order --optimizer)");
         var optimizer = curvature is null ? BuildOptimizer(parse, optimizerName, presetRate) : d.Optimizer;
@@ -192,7 +192,7 @@ internal sealed class TrainCommand
 
         return new TrainSettings(
             layers, hidden, output, loss, optimizer, schedule, l2, clip, init,
-            Positive(parse.GetValue(_batch), "--batch") ?? preset?.Batch ?? d.Batch,
+            CurvatureBatch(parse, optimizerName) ?? Positive(parse.GetValue(_batch), "--batch") ?? preset?.Batch ?? d.Batch,
             Positive(parse.GetValue(_epochs), "--epochs") ?? preset?.Epochs ?? d.Epochs,
             parse.GetValue(_seed) ?? d.Seed,
             AtMostCores(Positive(parse.GetValue(_threads), "--threads"), "--threads") ?? d.Threads,
@@ -259,12 +259,59 @@ internal sealed class TrainCommand
         if (lr is { } rate && !(rate > 0 && double.IsFinite(rate))) throw new UsageException("--lr must be > 0");
         return name switch
         {
-            "hessian-free" => lr is null ? new HessianFreeOptions() : throw new UsageException("--lr does not apply to --optimizer hessian-free (its step comes from CG and a line search)"),
+            _ when Bare(name) == "hessian-free" => lr is null
+                ? HessianFreeSettings(name) is { } race ? Racers.Options(race) : new HessianFreeOptions()
+                : throw new UsageException("--lr does not apply to --optimizer hessian-free (its step comes from CG and a line search)"),
             "natural" => lr is { } n ? new NaturalGradientOptions(LearningRate: n) : new NaturalGradientOptions(),
             "kfac" => lr is { } k ? new KFacOptions(LearningRate: k) : new KFacOptions(),
             "adahessian" => lr is { } a ? new AdaHessianOptions(LearningRate: a) : new AdaHessianOptions(),
             _ => throw new UsageException($"unknown optimizer '{name}'"),
         };
+    }
+
+    /// <summary>--optimizer takes one of the names, or <c>hessian-free:</c> followed by the race's settings; anything else
+    /// is refused while parsing, the settings with their syntax.</summary>
+    private static Option<string> WithHessianFreeSettings(Option<string> option)
+    {
+        string[] names = [.. Names.Optimizers, .. Names.CurvatureOptimizers];
+        option.CompletionSources.Add(names);
+        option.Validators.Add(result =>
+        {
+            foreach (var token in result.Tokens)
+            {
+                string value = token.Value;
+                if (names.Contains(value)) continue;
+                if (value.StartsWith(HessianFreePrefix, StringComparison.Ordinal))
+                {
+                    if (!Racers.TryParseHessianFree(value[HessianFreePrefix.Length..], out _))
+                        result.AddError($"--optimizer {value}: the settings are hessian-free:B/C/K or B/C/K/K0/γ with C ≤ B, then optionally /held=H, /floor=λ, /damping=λ₀, /precond=kfac|diagonal and /krows=R");
+                    continue;
+                }
+                result.AddError($"--optimizer: unknown optimizer '{value}' (known: {Names.List(names)}, or hessian-free:B/C/K…)");
+            }
+        });
+        return option;
+    }
+
+    /// <summary>An optimizer's name without the settings after a colon: <c>hessian-free</c> for <c>hessian-free:500/200/3</c>.</summary>
+    private static string Bare(string name) => name.IndexOf(':', StringComparison.Ordinal) is var colon and >= 0 ? name[..colon] : name;
+
+    /// <summary>The race settings of <c>--optimizer hessian-free:B/C/K…</c>, or null for plain <c>hessian-free</c> (the
+    /// library defaults). The option's validator has already refused settings that do not parse.</summary>
+    private static Racers.HessianFreeRace? HessianFreeSettings(string name) =>
+        name.StartsWith(HessianFreePrefix, StringComparison.Ordinal) && Racers.TryParseHessianFree(name[HessianFreePrefix.Length..], out var race) ? race : null;
+
+    internal const string HessianFreePrefix = "hessian-free:";
+
+    /// <summary>The batch of <c>--optimizer hessian-free:B/C/K…/held=H</c>, B + H rows a step; a --batch that says
+    /// otherwise is refused rather than one of the two silently winning.</summary>
+    private int? CurvatureBatch(ParseResult parse, string optimizerName)
+    {
+        if (HessianFreeSettings(optimizerName) is not { } race) return null;
+        int rows = race.Batch + race.HeldOut;
+        if (Positive(parse.GetValue(_batch), "--batch") is { } batch && batch != rows)
+            throw new UsageException($"--batch {batch} and --optimizer {optimizerName} disagree: its settings take {rows} rows a step ({race.Batch} + {race.HeldOut} held out); leave --batch out or give {rows}");
+        return rows;
     }
 
     /// <summary>--mpi, or its other spelling --distributed mpi.</summary>

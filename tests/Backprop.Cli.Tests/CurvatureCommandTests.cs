@@ -60,4 +60,42 @@ public class CurvatureCommandTests
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("does not apply to --task chars", r.Error, StringComparison.Ordinal);
     }
+
+    /// <summary><c>--optimizer hessian-free:B/C/K…</c> takes the race's settings syntax: the K-FAC preconditioner is reachable
+    /// from <c>train</c>, and the batch is B + H rows.</summary>
+    [Fact]
+    public void Hessian_free_takes_the_race_settings_and_their_batch()
+    {
+        using var dir = new TempDir();
+        string data = Path.Combine(dir.Path, "mnist");
+        Directory.CreateDirectory(data);
+        SyntheticData.FakeMnist(data, train: 200, test: 50, seed: 1);
+        string model = Path.Combine(dir.Path, "hf.safetensors");
+        var r = Cli.Run("train", "--layers", "784-16-10", "--optimizer", "hessian-free:40/10/3/held=10/precond=kfac/krows=8", "--epochs", "1", "--data", data, "--out", model);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("Preconditioner = KFac", r.Out, StringComparison.Ordinal);
+        Assert.Contains("PreconditionerRows = 8", r.Out, StringComparison.Ordinal);
+        Assert.Contains("MaxIterations = 3", r.Out, StringComparison.Ordinal);
+        Assert.Contains("batch 50", r.Out, StringComparison.Ordinal);
+        Assert.True(File.Exists(model));
+    }
+
+    [Theory]
+    [InlineData("hessian-free:10/20/5", "--optimizer hessian-free:10/20/5: the settings are hessian-free:B/C/K")]
+    [InlineData("hessian-free:40/10/3/precond=lbfgs", "/precond=kfac|diagonal")]
+    [InlineData("adamx", "unknown optimizer 'adamx'")]
+    public void Bad_optimizer_settings_are_refused_with_their_syntax(string optimizer, string message)
+    {
+        var r = Cli.Run("train", "--optimizer", optimizer, "--data", "/nonexistent");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains(message, r.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_batch_that_disagrees_with_the_hessian_free_settings_is_refused()
+    {
+        var r = Cli.Run("train", "--optimizer", "hessian-free:40/10/3/held=10", "--batch", "64", "--data", "/nonexistent");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains("--batch 64 and --optimizer hessian-free:40/10/3/held=10 disagree: its settings take 50 rows a step", r.Error, StringComparison.Ordinal);
+    }
 }
