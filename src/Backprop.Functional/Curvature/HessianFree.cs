@@ -259,11 +259,9 @@ public sealed class HessianFree<T> : ICurvatureOptimizer<T> where T : unmanaged,
             _xc = _x[..(curvatureRows * spec.Inputs)];
             _yc = _y[..(curvatureRows * outputs)];
             Curvature.Forward(spec, theta, _xc, curvature);
-            if (kfac is not null)
-            {
-                kfac.Prepare(theta, _xc, curvature, Math.Min(curvatureRows, kfac.MaxRows));   // its backward pass at drawn targets overwrites δ and scratch
-                Curvature.Forward(spec, theta, _xc, curvature);
-            }
+            // Its backward pass at the drawn targets writes only δ, which a Gauss–Newton product does not read (its δ
+            // buffers are the tangent's): z and a stay this forward pass's (KFacPreconditionerTests pins it).
+            kfac?.Prepare(theta, _xc, curvature, Math.Min(curvatureRows, kfac.MaxRows));
             return cost;
         }
 

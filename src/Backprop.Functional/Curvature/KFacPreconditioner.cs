@@ -114,8 +114,8 @@ internal sealed class KFacPreconditioner<T> : IPreconditioner<T>, IDisposable wh
     internal ReadOnlySpan<T> SampledTargets => _sampled.Span[..(_rows * _spec.Outputs)];
 
     /// <summary>After <see cref="Curvature.Forward{T}"/> on the curvature rows <paramref name="x"/>, on their first
-    /// <paramref name="rows"/> (at most <see cref="MaxRows"/>): draws targets from the model, copies Ā, runs the backward pass at the drawn targets (this overwrites the workspace's δ and scratch: run the
-    /// forward pass again before any product) and forms the Gram matrices. A non-finite cost at the drawn targets leaves
+    /// <paramref name="rows"/> (at most <see cref="MaxRows"/>): draws targets from the model, copies Ā, runs the backward pass at the drawn targets (this overwrites the workspace's δ, not z or a, so Gauss–Newton
+    /// products that follow read the same forward pass) and forms the Gram matrices. A non-finite cost at the drawn targets leaves
     /// M the identity for this update.</summary>
     internal void Prepare(ReadOnlySpan<T> theta, ReadOnlySpan<T> x, CurvatureWorkspace<T> ws, int rows)
     {

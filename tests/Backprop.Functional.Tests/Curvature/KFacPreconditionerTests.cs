@@ -84,6 +84,34 @@ public sealed class KFacPreconditionerTests
         return (worst < 1e-9).Label($"{c}, λ {lambda:G3}: M⁻¹r {worst:E2} (relative) from the dense Kronecker solve");
     }
 
+    /// <summary>Why Hessian-free needs no second forward pass after <see cref="KFacPreconditioner{T}.Prepare"/>: its backward
+    /// pass at the drawn targets writes only δ, and a Gauss–Newton product reads z and a (its own δ buffers are the
+    /// tangent's), so Gv after Prepare has the bits of Gv after a plain forward pass. Random dense networks of every
+    /// output/cost pair, the factors on some or all of the rows.</summary>
+    [Property(MaxTest = 60, Arbitrary = [typeof(SmallNetArbitraries)])]
+    public Property Prepare_LeavesTheForwardPassThatGaussNewtonProductsRead(NetCase c)
+    {
+        var spec = c.Spec;
+        using var net = c.Network();
+        double[] x = c.X(), y = c.Y(), theta = net.Parameters.ToArray();
+        int n = theta.Length, rows = c.Batch;
+        var rng = new Random(c.Seed);
+        double[] v = Random(rng, n);
+        var expected = new double[n];
+        var actual = new double[n];
+        using var ws = new CurvatureWorkspace<double>(spec, rows);
+        Curv.Forward<double>(spec, theta, x, ws);
+        Curv.GaussNewtonVector<double>(spec, theta, x, y, ws, v, expected);
+        Curv.Forward<double>(spec, theta, x, ws);
+        using var k = new KFacPreconditioner<double>(spec, rows, 1, c.Seed);
+        k.Prepare(theta, x, ws, 1 + rng.Next(rows));
+        Curv.GaussNewtonVector<double>(spec, theta, x, y, ws, v, actual);
+        int differ = 0;
+        for (int i = 0; i < n; i++)
+            if (BitConverter.DoubleToInt64Bits(expected[i]) != BitConverter.DoubleToInt64Bits(actual[i])) differ++;
+        return (differ == 0).Label($"{c}: {differ} of {n} elements of Gv differ after Prepare");
+    }
+
     /// <summary>With the K-FAC preconditioner, Hessian-free's CG (Gv on the whole batch, run to a 10⁻¹⁰ residual) still
     /// reaches the dense solve of (G + λI)d = −∇C: M changes the path, not the answer. Random dense networks, λ ∈ [0.05, 1].</summary>
     [Property(MaxTest = 60, Arbitrary = [typeof(SmallNetArbitraries)])]
