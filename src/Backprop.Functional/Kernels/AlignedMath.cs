@@ -13,8 +13,9 @@ namespace Backprop.Functional.Kernels;
 /// or after a few hundred calls: GELU's σ′ (written into a stack buffer, whose address depends on the call chain and
 /// the JIT tier) differed between the whole and the layer-by-layer step (issue 15's failing case 65-186-238-309-1 GELU:
 /// 4 of 20,085 elements of δ), and GELU's forward pass changed 75 elements of a² once the process had warmed up.</para>
-/// <para>So the arguments are clamped to a range where that path is never taken (<see cref="ISpanOp{T}.Limit"/>: exact
-/// for tanh; for sigmoid and exp it replaces results below 1e-304, or 1e-34 in float, by that bound).</para>
+/// <para>So TensorPrimitives only sees arguments in a range where that path is never taken (<see cref="ISpanOp{T}.Limit"/>);
+/// the few past it (and NaN) get 0 in the vector call and then their scalar value from the runtime's libm (tanh ±1, σ 0
+/// or 1, eˣ 0 or ∞ far out).</para>
 /// <para>Here each call runs on blocks of <see cref="Block"/> elements counted from the span's start, copied into a
 /// 64-byte-aligned stack buffer and padded with zeros to a multiple of 16, so every vector holds the same elements
 /// (those of the block's aligned group of 8 or 16) whatever the addresses: the result is a function of the values and of
@@ -40,15 +41,17 @@ internal static class AlignedMath
 
     private interface ISpanOp<T>
     {
-        /// <summary>Arguments are clamped to ±this before the call: inside it TensorPrimitives' exp never takes its
+        /// <summary>Arguments within ±this go to TensorPrimitives (its exp never takes its
         /// out-of-range path.</summary>
         static abstract T Limit { get; }
 
         static abstract void Invoke(ReadOnlySpan<T> x, Span<T> destination);
+
+        /// <summary>The scalar form (the runtime's libm), for the arguments past <see cref="Limit"/> and NaN.</summary>
+        static abstract T Scalar(T x);
     }
 
-    /// <summary>tanh is ±1 exactly from |x| = 20 on in float and double (1 − 2e⁻⁴⁰ rounds to 1), so the clamp changes
-    /// nothing, and exp's argument (−2|x|) stays at −40 or above.</summary>
+    /// <summary>20: exp's argument (−2|x|) stays at −40 or above.</summary>
     private readonly struct TanhOp<T> : ISpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         private static readonly T Bound = T.CreateChecked(20);
@@ -56,10 +59,11 @@ internal static class AlignedMath
         public static T Limit => Bound;
 
         public static void Invoke(ReadOnlySpan<T> x, Span<T> destination) => TensorPrimitives.Tanh(x, destination);
+
+        public static T Scalar(T x) => T.Tanh(x);
     }
 
-    /// <summary>±700 in double, ±80 in float: σ is 1 exactly above, and below it is under 1e-304 (1e-34 in float); those
-    /// arguments now give σ(−700) (σ(−80)) instead of the smaller value.</summary>
+    /// <summary>700 in double, 80 in float: inside exp's range.</summary>
     private readonly struct SigmoidOp<T> : ISpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         private static readonly T Bound = T.CreateChecked(typeof(T) == typeof(float) ? 80 : 700);
@@ -67,10 +71,11 @@ internal static class AlignedMath
         public static T Limit => Bound;
 
         public static void Invoke(ReadOnlySpan<T> x, Span<T> destination) => TensorPrimitives.Sigmoid(x, destination);
+
+        public static T Scalar(T x) => T.One / (T.One + T.Exp(-x));
     }
 
-    /// <summary>The same bounds as <see cref="SigmoidOp{T}"/>: softmax passes z − max z ≤ 0, and e⁻⁷⁰⁰ (e⁻⁸⁰) stands
-    /// for the smaller values.</summary>
+    /// <summary>The same bounds as <see cref="SigmoidOp{T}"/>.</summary>
     private readonly struct ExpOp<T> : ISpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         private static readonly T Bound = T.CreateChecked(typeof(T) == typeof(float) ? 80 : 700);
@@ -78,6 +83,8 @@ internal static class AlignedMath
         public static T Limit => Bound;
 
         public static void Invoke(ReadOnlySpan<T> x, Span<T> destination) => TensorPrimitives.Exp(x, destination);
+
+        public static T Scalar(T x) => T.Exp(x);
     }
 
     private static unsafe void Run<TOp, T>(ReadOnlySpan<T> x, Span<T> destination)
@@ -93,9 +100,21 @@ internal static class AlignedMath
         {
             int n = Math.Min(Block, x.Length - i), padded = (n + 15) & ~15;
             var block = x.Slice(i, n);
-            for (int k = 0; k < n; k++) scratch[k] = T.Clamp(block[k], -limit, limit);   // NaN stays NaN
+            bool outside = false;
+            for (int k = 0; k < n; k++)
+            {
+                T v = block[k];
+                bool inside = T.Abs(v) <= limit;   // false for NaN
+                scratch[k] = inside ? v : T.Zero;
+                outside |= !inside;
+            }
             scratch[n..padded].Clear();
             TOp.Invoke(scratch[..padded], scratch[..padded]);
+            if (outside)
+            {
+                for (int k = 0; k < n; k++)
+                    if (!(T.Abs(block[k]) <= limit)) scratch[k] = TOp.Scalar(block[k]);
+            }
             scratch[..n].CopyTo(destination.Slice(i, n));
         }
     }
