@@ -48,6 +48,15 @@ internal static class DataParallelBench
         typeof(Network<float>).Assembly.GetType("Backprop.Functional.OwnedDense")!
             .GetField("Enabled", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
 
+    /// <summary>LayerwiseUpdate.Enabled (internal): each layer updated after its backward pass, or the whole update after
+    /// the backward pass, by reflection as <see cref="SeparateSumField"/>.</summary>
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.LayerwiseUpdate", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    internal static System.Reflection.FieldInfo LayerwiseField(string name = "Enabled") =>
+        typeof(Network<float>).Assembly.GetType("Backprop.Functional.LayerwiseUpdate")!
+            .GetField(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+
     [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.Equations", "Backprop.Functional")]
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
@@ -78,6 +87,8 @@ internal static class DataParallelBench
         public bool CheckFirst;
         public bool NoStream;
         public bool NoLargeStream;
+        public bool WholeUpdate;
+        public bool EveryRange;
         public void Dispose()
         {
             State.Dispose();
@@ -120,10 +131,19 @@ internal static class DataParallelBench
         noLarge.NoLargeStream = true;
         var largeField = AdamField("StreamLarge");
         int large = (int)largeField.GetValue(null)!;
+        using var whole = Make("2 GEMM threads, the whole update after the backward pass", 2, 1);
+        whole.WholeUpdate = true;
+        using var wholeOne = Make("1 thread, the whole update after the backward pass", 1, 1);
+        wholeOne.WholeUpdate = true;
+        using var every = Make("2 GEMM threads, every layer's range updated during the backward pass", 2, 1);
+        every.EveryRange = true;
+        var layerwise = LayerwiseField();
+        var maxBytes = LayerwiseField("MaxBytes");
+        long maxDefault = (long)maxBytes.GetValue(null)!;
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
         var owned = OwnedField();
-        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, noLarge];
+        Config[] configs = [one, wholeOne, gemm, whole, every, dp, apart, ownedConfig, checkFirst, noStream, noLarge];   // pairs compared side by side (rounds alternate the order)
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -133,6 +153,8 @@ internal static class DataParallelBench
             checkAfter.SetValue(null, !c.CheckFirst);
             streamField.SetValue(null, !c.NoStream);
             largeField.SetValue(null, c.NoLargeStream ? 0 : large);
+            layerwise.SetValue(null, !c.WholeUpdate);
+            maxBytes.SetValue(null, c.EveryRange ? long.MaxValue : maxDefault);
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < stepsPerRound; s++, step++)
                 Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
@@ -167,6 +189,12 @@ internal static class DataParallelBench
         res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["no_large_stream_speedup"] = Median(noLarge.Rates) / Median(one.Rates);
         res["large_stream_over_plain_median_of_rounds"] = Median([.. noLarge.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+        res["whole_update_speedup"] = Median(whole.Rates) / Median(one.Rates);
+        res["layerwise_over_whole_median_of_rounds"] = Median([.. whole.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+        res["one_thread_layerwise_over_whole_median_of_rounds"] = Median([.. wholeOne.Rates.Zip(one.Rates, (a, b) => b / a)]);
+        res["every_range_over_rule_median_of_rounds"] = Median([.. gemm.Rates.Zip(every.Rates, (a, b) => b / a)]);
+        res["every_range_over_whole_median_of_rounds"] = Median([.. whole.Rates.Zip(every.Rates, (a, b) => b / a)]);
+        res["whole_update_speedup_both_whole"] = Median(whole.Rates) / Median(wholeOne.Rates);
         res["no_stream_speedup"] = Median(noStream.Rates) / Median(one.Rates);
         res["stream_over_no_stream_median_of_rounds"] = Median([.. noStream.Rates.Zip(dp.Rates, (a, b) => b / a)]);
 
@@ -194,8 +222,10 @@ internal static class DataParallelBench
         // the unsharded step's parts (forward, backward, update), 1 thread, 2 GEMM threads owned and plain
         var plainSums = (long[])ProbeField("PlainSums").GetValue(null)!;
         string[] parts = ["forward", "backward", "update", "whole step"];
-        foreach (var c in new[] { one, gemm, ownedConfig, checkFirst, noLarge })
+        foreach (var c in new[] { one, gemm, ownedConfig, checkFirst, noLarge, whole, wholeOne, every })
         {
+            layerwise.SetValue(null, !c.WholeUpdate);
+            maxBytes.SetValue(null, c.EveryRange ? long.MaxValue : maxDefault);
             largeField.SetValue(null, c.NoLargeStream ? 0 : large);
             owned.SetValue(null, c.Owned);
             checkAfter.SetValue(null, !c.CheckFirst);
@@ -211,6 +241,8 @@ internal static class DataParallelBench
         owned.SetValue(null, false);
         checkAfter.SetValue(null, true);
         largeField.SetValue(null, large);
+        layerwise.SetValue(null, true);
+        maxBytes.SetValue(null, maxDefault);
         res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
         Breakdown(res, w, shards, xs[0], ys[0], xs);
     }

@@ -79,7 +79,7 @@ public readonly struct GELU : IElementwiseActivation
         TensorPrimitives.Add(destination, T.One, destination);                            // 1 + kz²
         TensorPrimitives.Multiply(destination, z, destination);                           // z + kz³
         TensorPrimitives.Multiply(destination, GELUPrime<T>.C, destination);              // √(2/π)(z + kz³)
-        TensorPrimitives.Tanh(destination, destination);
+        AlignedMath.Tanh<T>(destination, destination);   // not TensorPrimitives directly: its bits depend on the address
     }
 }
 

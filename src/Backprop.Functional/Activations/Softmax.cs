@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 
@@ -23,7 +24,7 @@ public readonly struct Softmax : IActivation
             var zr = z.Slice(r, width);
             var ar = a.Slice(r, width);
             TensorPrimitives.Subtract(zr, TensorPrimitives.Max(zr), ar);
-            TensorPrimitives.Exp(ar, ar);
+            AlignedMath.Exp<T>(ar, ar);
             TensorPrimitives.Divide(ar, TensorPrimitives.Sum<T>(ar), ar);
         }
     }

@@ -38,7 +38,7 @@ public readonly struct Softplus : IElementwiseActivation
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Shapes.RequireSameLength(z, a, destination);
-        TensorPrimitives.Sigmoid(z, destination);   // σ′(z) = 1/(1 + e⁻ᶻ)
+        AlignedMath.Sigmoid(z, destination);   // σ′(z) = 1/(1 + e⁻ᶻ)
     }
 
     /// <inheritdoc/>
@@ -63,7 +63,7 @@ public readonly struct Softplus : IElementwiseActivation
         for (int i = 0; i < z.Length; i += Chunk)
         {
             int n = Math.Min(Chunk, z.Length - i);
-            TensorPrimitives.Sigmoid(z.Slice(i, n), prime[..n]);
+            AlignedMath.Sigmoid(z.Slice(i, n), prime[..n]);
             TensorPrimitives.Multiply(upstream.Slice(i, n), prime[..n], delta.Slice(i, n));
         }
     }

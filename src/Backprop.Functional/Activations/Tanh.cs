@@ -28,7 +28,7 @@ public readonly struct Tanh : IElementwiseActivation
     public static void Apply<T>(ReadOnlySpan<T> z, Span<T> a, int width) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Shapes.RequireSameLength(z, a, nameof(z), nameof(a));
-        TensorPrimitives.Tanh(z, a);
+        AlignedMath.Tanh(z, a);   // TensorPrimitives through an aligned block: the same bits at any address
     }
 
     /// <inheritdoc/>

@@ -87,6 +87,29 @@ public static partial class Equations
     internal static void BackwardFrom<T>(NetworkSpec spec, ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws,
         int top, int rows, Span<T> gradient, bool parameterGradients) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        var none = default(NoLayerDone);
+        BackwardFrom(spec, theta, x, ws, top, rows, gradient, parameterGradients, ref none);
+    }
+
+    /// <summary>What runs after each layer's backward pass (<see cref="BackwardFrom{T, TDone}"/>): that layer's ∂C/∂θ is
+    /// final, and the pass reads its slice of θ no more (a layer's backward pass reads only its own slice).</summary>
+    internal interface ILayerDone
+    {
+        /// <summary>Layer <paramref name="layer"/>'s backward pass has ended; its parameters are
+        /// [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) of θ.</summary>
+        void Done(int layer, int offset, int length);
+    }
+
+    private struct NoLayerDone : ILayerDone
+    {
+        public readonly void Done(int layer, int offset, int length) { }
+    }
+
+    /// <summary><see cref="BackwardFrom{T}"/> with <paramref name="done"/> called after each layer.</summary>
+    internal static void BackwardFrom<T, TDone>(NetworkSpec spec, ReadOnlySpan<T> theta, ReadOnlySpan<T> x, Workspace<T> ws,
+        int top, int rows, Span<T> gradient, bool parameterGradients, ref TDone done)
+        where T : unmanaged, IFloatingPointIeee754<T> where TDone : ILayerDone, allows ref struct
+    {
         var layout = spec.Layout;
         int last = spec.Layers.Count - 1;
         var lengths = ws.Lengths(rows);
@@ -113,6 +136,7 @@ public static partial class Equations
             };
             if (layer is Dense d) DenseKernel.Backward(d, in pass);
             else layer.Backward(in pass);
+            done.Done(l, offset, length);
         }
     }
 

@@ -23,6 +23,7 @@ public sealed class OptimizerBuffers<T> : IDisposable
     private readonly bool ownsMemory = true;
     private OptimizerBuffers<T>? low, high;
     private OptimizerBuffers<T>[]? shares;
+    private OptimizerBuffers<T>[]? ranges;
 
     /// <summary>Rents <paramref name="count"/> zeroed moment vectors of <paramref name="length"/> elements.</summary>
     /// <param name="count">Number of moment vectors (may be 0).</param>
@@ -79,6 +80,24 @@ public sealed class OptimizerBuffers<T> : IDisposable
             high = new OptimizerBuffers<T>(this, split, Length - split, 0, Count);
         }
         return (low, high!);
+    }
+
+    /// <summary>The view of elements [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>)
+    /// of every moment: one layer's share, for an update run layer by layer (<see cref="TrainingStep"/>). Created once
+    /// per range and cached, so a steady-state step allocates nothing.</summary>
+    internal OptimizerBuffers<T> Range(int offset, int length)
+    {
+        if (offset == 0 && length == Length) return this;
+        if ((uint)offset > (uint)Length || (uint)length > (uint)(Length - offset))
+            throw new ArgumentOutOfRangeException(nameof(offset), $"elements {offset}..{offset + length - 1} are outside these buffers' {Length}");
+        if (ranges is not null)
+        {
+            foreach (var range in ranges)
+                if (range.start == start + offset && range.Length == length) return range;
+        }
+        var view = new OptimizerBuffers<T>(this, offset, length, 0, Count);
+        ranges = ranges is null ? [view] : [.. ranges, view];
+        return view;
     }
 
     /// <summary>Number of moment vectors.</summary>

@@ -48,7 +48,13 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
     /// <summary>The same, with <paramref name="prelude"/> run first on each thread's range of g (on all of g when the
     /// update stays on one thread).</summary>
     internal static unsafe OptimizerState Run(GradientTransform transform, OptimizerState state, Span<T> g, Span<T> theta,
-        OptimizerBuffers<T> buffers, scoped in StepContext<T> context, IPrelude? prelude)
+        OptimizerBuffers<T> buffers, scoped in StepContext<T> context, IPrelude? prelude) =>
+        Run(transform, state, g, theta, buffers, in context, prelude, theta.Length);
+
+    /// <summary>The same, with the streamed-store decision (<see cref="AdamKernel.StreamLarge"/>) taken on
+    /// <paramref name="wholeLength"/>: θ's whole length when these spans are one layer's range of it.</summary>
+    internal static unsafe OptimizerState Run(GradientTransform transform, OptimizerState state, Span<T> g, Span<T> theta,
+        OptimizerBuffers<T> buffers, scoped in StepContext<T> context, IPrelude? prelude, int wholeLength)
     {
         if (g.Length != theta.Length || buffers.Length != theta.Length || (!context.Point.IsEmpty && context.Point.Length != theta.Length)
             || !Gemm.Pool.TryEnter(1))
@@ -82,7 +88,7 @@ internal sealed class ParallelUpdate<T> : Gemm.Pool.Job where T : unmanaged, IFl
                 // copy line by line; and a θ too large for the caches: a plain store first reads the line from memory.
                 // Adam then writes its halves with non-temporal stores (the same values)
                 bool stream = prelude is { SharedTheta: true } && AdamKernel.StreamInShardedSteps;
-                bool large = prelude is null && AdamKernel.StreamLarge > 0 && theta.Length >= AdamKernel.StreamLarge;
+                bool large = prelude is null && AdamKernel.StreamLarge > 0 && wholeLength >= AdamKernel.StreamLarge;
                 if (stream || large) AdamKernel.StreamTheta = true;
                 Gemm.Pool.Start(job, 1);
                 OptimizerState next;

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Numerics.Tensors;
+using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 
@@ -84,10 +85,10 @@ internal readonly struct GruCell : IRecurrentCell
             var n = row.Slice(2 * h, h);
             var hn = s.Extra.Slice(r * h, h);
             TensorPrimitives.Add(rz, hp[..(2 * h)], rz);
-            TensorPrimitives.Sigmoid(rz, rz);                                   // r, z
+            AlignedMath.Sigmoid<T>(rz, rz);                                   // r, z
             hp.Slice(2 * h, h).CopyTo(hn);                                      // W_hn h + b_hn
             TensorPrimitives.FusedMultiplyAdd(row[..h], hn, n, n);              // W_in x + b_in + r ⊙ (W_hn h + b_hn)
-            TensorPrimitives.Tanh(n, n);
+            AlignedMath.Tanh<T>(n, n);
             var next = s.HNext.Slice(r * h, h);
             TensorPrimitives.Subtract(s.HPrev.Slice(r * h, h), n, next);         // hₜ = n + z ⊙ (hₜ₋₁ − n)
             TensorPrimitives.FusedMultiplyAdd(row.Slice(h, h), next, n, next);

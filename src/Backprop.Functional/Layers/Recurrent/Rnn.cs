@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Numerics.Tensors;
+using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 
@@ -104,7 +105,7 @@ internal interface IRnnPhi
 
 internal readonly struct TanhPhi : IRnnPhi
 {
-    public static void Apply<T>(Span<T> x) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Tanh(x, x);
+    public static void Apply<T>(Span<T> x) where T : unmanaged, IFloatingPointIeee754<T> => AlignedMath.Tanh<T>(x, x);
 
     public static void Back<T>(ReadOnlySpan<T> y, Span<T> delta, Span<T> temp) where T : unmanaged, IFloatingPointIeee754<T>
     {
