@@ -9,7 +9,7 @@ public static partial class Gemm
 {
     /// <summary>
     /// Register-blocked direct kernels for products that are too small or too thin to repay packing:
-    /// A·Bᵀ (both operands k-contiguous: 4 × 4 blocks of dot products) and op(A)·B (4 rows × 4 vectors of C
+    /// A·Bᵀ (both operands k-contiguous: 6 × 4 blocks of dot products on 512-bit vectors, 4 × 4 on 256-bit) and op(A)·B (4 rows × 4 vectors of C
     /// accumulated in registers over k), each written once over the vector width (Vector512 or Vector256, see
     /// <see cref="IVectorWidth{TV, T}"/>); the drivers pick the width once per call. Each C element is always computed by the
     /// same sequence of operations whatever block it falls in.
@@ -63,7 +63,7 @@ public static partial class Gemm
             }
         }
 
-        /// <summary>C[m × n] ← (accumulate ? C : 0) + A·Bᵀ with A [m × k], B [n × k] (k ≥ W): 4 × 4 blocks of dot
+        /// <summary>C[m × n] ← (accumulate ? C : 0) + A·Bᵀ with A [m × k], B [n × k] (k ≥ W): 6 × 4 (512-bit) and 4 × 4 blocks of dot
         /// products, one W-wide accumulator per C element, the k tail as one overlapping masked vector. One body for
         /// both widths (<typeparamref name="TW"/>: <see cref="Wide512{T}"/> or <see cref="Wide256{T}"/>).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
