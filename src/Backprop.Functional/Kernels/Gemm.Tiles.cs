@@ -411,8 +411,11 @@ public static partial class Gemm
                 for (int q = p; q < p + width; q += v)
                 {
                     x |= Vector256.LoadUnsafe(ref a, (nuint)q);
-                    for (int r = 1; r < rows; r++)
-                        x |= Vector256.LoadUnsafe(ref a, (nuint)(r * lda + q));
+                    if (rows >= 4)
+                        x |= Vector256.LoadUnsafe(ref a, (nuint)(lda + q)) | Vector256.LoadUnsafe(ref a, (nuint)(2 * lda + q))
+                            | Vector256.LoadUnsafe(ref a, (nuint)(3 * lda + q));
+                    if (rows == 6)
+                        x |= Vector256.LoadUnsafe(ref a, (nuint)(4 * lda + q)) | Vector256.LoadUnsafe(ref a, (nuint)(5 * lda + q));
                 }
                 blocks[live] = p;
                 live += Vector256.EqualsAll(x, Vector256<T>.Zero) ? 0 : 1;
