@@ -44,7 +44,8 @@ public static partial class Gemm
     /// <summary>See <see cref="StreamOperandMin"/>.</summary>
     private const int StreamRowsMax = 4;
 
-    /// <summary>A·Bᵀ with at most this many rows runs the direct dot-product tiles (B is re-read per 4 rows of A).</summary>
+    /// <summary>A·Bᵀ with at most this many rows runs the direct dot-product tiles (B is re-read per 6 rows of A on 512-bit
+    /// vectors, per 4 on 256-bit; above 64 rows the packed path is level or ahead: bench/RESULTS.md, "Ninth pass, W2").</summary>
     private const int DotRowsMax = 64;
 
     /// <summary>op(A)·B with at most this depth runs the direct axpy tiles (C stays in registers over k): up to 80 they
