@@ -85,7 +85,15 @@ internal static class DataParallelBench
         }
     }
 
-    public static void Run(Dictionary<string, object> res, string id, int shards, int rounds, Dataset train)
+    /// <summary>A static method of StepProbe (internal), by reflection.</summary>
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicMethods, "Backprop.Functional.StepProbe", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    private static string ProbeCall(string name, params object[] arguments) =>
+        (string?)typeof(Network<float>).Assembly.GetType("Backprop.Functional.StepProbe")!
+            .GetMethod(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.Invoke(null, arguments) ?? "";
+
+    public static void Run(Dictionary<string, object> res, string id, int shards, int rounds, Dataset train, bool phasesOnly = false)
     {
         var w = Workloads.Get(id);
         var batcher = new Batcher(train, w.Batch, 1);
@@ -123,7 +131,7 @@ internal static class DataParallelBench
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
         var owned = OwnedField();
-        Config[] configs = [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, noLarge];
+        Config[] configs = phasesOnly ? [one, gemm] : [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, noLarge];
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -149,6 +157,15 @@ internal static class DataParallelBench
             return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
         }
         res["rounds"] = rounds;
+        if (phasesOnly)
+        {
+            res["one_thread_samples_per_s"] = Median(one.Rates);
+            res["gemm_threads_speedup"] = Median(gemm.Rates) / Median(one.Rates);
+            res["gemm_threads_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+            Phases(res, rounds, [one, gemm], Round);
+            res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
+            return;
+        }
         res["steps_per_round"] = stepsPerRound;
         res["micro_shards"] = shards;
         res["one_thread_samples_per_s"] = Median(one.Rates);
@@ -211,8 +228,30 @@ internal static class DataParallelBench
         owned.SetValue(null, false);
         checkAfter.SetValue(null, true);
         largeField.SetValue(null, large);
+        Phases(res, rounds, [one, gemm], Round);
         res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
         Breakdown(res, w, shards, xs[0], ys[0], xs);
+    }
+
+    /// <summary>Every phase of the unsharded step (the caller's time in each, each pool job's worker and caller parts),
+    /// the configurations alternating round by round with the probe on, each into its own bank of sums.</summary>
+    private static void Phases(Dictionary<string, object> res, int rounds, Config[] configs, Func<Config, double> round)
+    {
+        var enabled = ProbeField("Enabled");
+        var bank = ProbeField("Bank");
+        ProbeCall("ResetPhases");
+        enabled.SetValue(null, true);
+        for (int r = 0; r < rounds; r++)
+            for (int c = 0; c < configs.Length; c++)
+            {
+                int i = (r & 1) == 0 ? c : configs.Length - 1 - c;
+                bank.SetValue(null, i);
+                round(configs[i]);
+            }
+        enabled.SetValue(null, false);
+        bank.SetValue(null, 0);
+        for (int c = 0; c < configs.Length; c++)
+            res[$"phases_us ({configs[c].Name})"] = "\n" + ProbeCall("PhaseTable", c);
     }
 
     /// <summary>The parts of a sharded step, each timed alone (µs): one shard's forward + backward on one thread, two

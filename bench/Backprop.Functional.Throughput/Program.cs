@@ -47,7 +47,7 @@ if (args[0] == "dp")
 {
     var dpRes = new Dictionary<string, object> { ["harness"] = "backprop-functional", ["workload"] = args.Length > 1 ? args[1] : "W2", ["mode"] = "dp" };
     DataParallelBench.Run(dpRes, (string)dpRes["workload"], int.Parse(Option("--micro-shards", "2")), int.Parse(Option("--rounds", "21")),
-        Mnist.LoadTrain(Mnist.Require(dataDir)));
+        Mnist.LoadTrain(Mnist.Require(dataDir)), args.Contains("--phases-only"));
     foreach (var (key, value) in dpRes) Console.WriteLine(FormattableString.Invariant($"{key}: {value}"));
     return 0;
 }

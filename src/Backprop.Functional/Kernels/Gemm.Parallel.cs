@@ -200,6 +200,9 @@ public static partial class Gemm
         private static int s_pending;
         private static int s_started;
 
+        /// <summary>The step probe's index of the running job (−1 when the probe is off; bench only).</summary>
+        private static int s_probeJob = -1;
+
         /// <summary>Times a caller found the pool busy and ran alone (for tests: two callers really overlapped).</summary>
         internal static long Refused;
 
@@ -242,6 +245,7 @@ public static partial class Gemm
         /// <summary>Releases <paramref name="workers"/> workers on <paramref name="job"/>.</summary>
         internal static void Start(Job job, int workers)
         {
+            s_probeJob = StepProbe.JobStart();
             s_started = workers;
             Volatile.Write(ref s_pending, workers);
             for (int w = 0; w < workers; w++)
@@ -251,6 +255,8 @@ public static partial class Gemm
         /// <summary>Waits for every worker released by <see cref="Start"/>.</summary>
         internal static void Join()
         {
+            int probe = s_probeJob;
+            StepProbe.JobJoin(probe, 3);
             if (s_started > 0)
             {
                 // The parts are balanced, so the workers finish within microseconds of the caller: poll (a read of one
@@ -269,6 +275,8 @@ public static partial class Gemm
                 }
             }
             s_started = 0;
+            StepProbe.JobJoin(probe, 4);
+            s_probeJob = -1;
         }
 
         private static void Finished()
@@ -346,9 +354,12 @@ public static partial class Gemm
                         _wake.Wait();
                         _wake.Reset();
                     }
+                    int probe = _part == 1 ? s_probeJob : -1;
                     try
                     {
+                        StepProbe.JobWorker(probe, 1);
                         job.Execute(_part);
+                        StepProbe.JobWorker(probe, 2);
                     }
                     finally
                     {
