@@ -67,6 +67,20 @@ internal static class DataParallelBench
         typeof(Network<float>).Assembly.GetType("Backprop.Functional.AdamKernel")!
             .GetField(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
 
+    /// <summary>A static field of a nested class of Gemm (Team&lt;float&gt; when <paramref name="generic"/>), by reflection.</summary>
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.Kernels.Gemm+Team`1", "Backprop.Functional")]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.Kernels.Gemm+Pool", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2055", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Why)]
+    internal static System.Reflection.FieldInfo GemmField(string type, string name, bool generic)
+    {
+        var t = typeof(Network<float>).Assembly.GetType("Backprop.Functional.Kernels.Gemm+" + type)!;
+        if (generic) t = t.MakeGenericType(typeof(float));
+        return t.GetField(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+    }
+
     private sealed class Config : IDisposable
     {
         public required string Name;
@@ -78,6 +92,7 @@ internal static class DataParallelBench
         public bool CheckFirst;
         public bool NoStream;
         public bool NoLargeStream;
+        public bool Halves;
         public void Dispose()
         {
             State.Dispose();
@@ -93,7 +108,8 @@ internal static class DataParallelBench
         (string?)typeof(Network<float>).Assembly.GetType("Backprop.Functional.StepProbe")!
             .GetMethod(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.Invoke(null, arguments) ?? "";
 
-    public static void Run(Dictionary<string, object> res, string id, int shards, int rounds, Dataset train, bool phasesOnly = false)
+    public static void Run(Dictionary<string, object> res, string id, int shards, int rounds, Dataset train, bool phasesOnly = false,
+        bool untimedFirst = true)
     {
         var w = Workloads.Get(id);
         var batcher = new Batcher(train, w.Batch, 1);
@@ -131,7 +147,12 @@ internal static class DataParallelBench
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
         var owned = OwnedField();
-        Config[] configs = phasesOnly ? [one, gemm] : [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, noLarge];
+        using var halves = Make("2 GEMM threads, halves and a 200 µs join spin (before the ninth pass)", 2, 1);
+        halves.Halves = true;
+        var balancedField = GemmField("Team`1", "Balanced", generic: true);
+        var spinField = GemmField("Pool", "JoinSpinTicks", generic: false);
+        long spin = (long)spinField.GetValue(null)!;
+        Config[] configs = phasesOnly ? [one, gemm, halves] : [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, noLarge, halves];
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -141,6 +162,16 @@ internal static class DataParallelBench
             checkAfter.SetValue(null, !c.CheckFirst);
             streamField.SetValue(null, !c.NoStream);
             largeField.SetValue(null, c.NoLargeStream ? 0 : large);
+            balancedField.SetValue(null, !c.Halves);
+            spinField.SetValue(null, c.Halves ? Stopwatch.Frequency / 5000 : spin);
+            // one untimed step first: the pool's worker went to sleep during the one-thread configuration's round, and
+            // waking it cost the first timed step of whichever two-thread configuration came next (ninth pass: ~0.9 ms
+            // on W3, always the same configuration's, since the order alternates)
+            if (untimedFirst)
+            {
+                Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
+                step++;
+            }
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < stepsPerRound; s++, step++)
                 Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
@@ -162,7 +193,9 @@ internal static class DataParallelBench
             res["one_thread_samples_per_s"] = Median(one.Rates);
             res["gemm_threads_speedup"] = Median(gemm.Rates) / Median(one.Rates);
             res["gemm_threads_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
-            Phases(res, rounds, [one, gemm], Round);
+            res["halves_speedup"] = Median(halves.Rates) / Median(one.Rates);
+            res["balanced_over_halves_median_of_rounds"] = Median([.. halves.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+            Phases(res, rounds, [one, gemm, halves], Round);
             res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
             return;
         }
@@ -183,6 +216,8 @@ internal static class DataParallelBench
         res["sum_in_update_over_sum_apart_median_of_rounds"] = Median([.. apart.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["no_large_stream_speedup"] = Median(noLarge.Rates) / Median(one.Rates);
+        res["halves_speedup"] = Median(halves.Rates) / Median(one.Rates);
+        res["balanced_over_halves_median_of_rounds"] = Median([.. halves.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
         res["large_stream_over_plain_median_of_rounds"] = Median([.. noLarge.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
         res["no_stream_speedup"] = Median(noStream.Rates) / Median(one.Rates);
         res["stream_over_no_stream_median_of_rounds"] = Median([.. noStream.Rates.Zip(dp.Rates, (a, b) => b / a)]);
@@ -228,7 +263,9 @@ internal static class DataParallelBench
         owned.SetValue(null, false);
         checkAfter.SetValue(null, true);
         largeField.SetValue(null, large);
-        Phases(res, rounds, [one, gemm], Round);
+        Phases(res, rounds, [one, gemm, halves], Round);
+        balancedField.SetValue(null, true);
+        spinField.SetValue(null, spin);
         res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
         Breakdown(res, w, shards, xs[0], ys[0], xs);
     }

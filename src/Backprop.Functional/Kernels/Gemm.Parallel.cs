@@ -41,8 +41,21 @@ public static partial class Gemm
 
         private nint _a, _b, _c, _rs, _ds;
         private bool _transposeA, _transposeB, _accumulate, _splitColumns;
-        private int _m, _n, _k, _parts, _units;
+        private int _m, _n, _k, _parts, _units, _callerUnits;
         private Split _split;
+        private long _workerTicks;
+
+        /// <summary>Two-thread splits balanced by measured time (<see cref="SplitBalance"/>); off: halves, as before. The bits
+        /// are the same either way (tests and the bench switch it).</summary>
+        internal static bool Balanced = true;
+
+        /// <summary>Tests: the caller's share of a two-thread split's units (clamped to [1, units − 1]) instead of the
+        /// balanced one; negative: off.</summary>
+        internal static double ForcedCallerShare = -1;
+
+        /// <summary>The shapes seen (a fixed table: a shape past the last slot is split in halves).</summary>
+        private static readonly SplitBalance[] Balances = new SplitBalance[48];
+        private static int s_balances;
 
         /// <summary>Rows of C per unit of work of the direct tiles.</summary>
         private const int TileRows = 4;
@@ -126,16 +139,26 @@ public static partial class Gemm
                     job._k = k;
                     job._parts = parts;
                     job._units = units;
+                    int flags = (int)split | (splitColumns ? 4 : 0) | (transposeA ? 8 : 0) | (transposeB ? 16 : 0);
+                    int slot = parts == 2 && Balanced ? FindBalance(m, n, k, units, flags) : -1;
+                    job._callerUnits = ForcedCallerShare >= 0 && parts == 2
+                        ? Math.Clamp((int)Math.Round(units * ForcedCallerShare), 1, units - 1)
+                        : slot >= 0 ? Balances[slot].CallerUnits : units / parts;
                     Pool.Start(job, parts - 1);
                     Interlocked.Increment(ref Runs);
+                    long callerTicks;
                     try
                     {
+                        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                         job.Compute(ref a, ref b, ref c, 0);
+                        callerTicks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
                     }
                     finally
                     {
                         Pool.Join();
                     }
+                    if (slot >= 0)
+                        Balances[slot].Rebalance(callerTicks, job._workerTicks);
                 }
                 return true;
             }
@@ -146,12 +169,36 @@ public static partial class Gemm
         }
 
         /// <summary>Worker side: part ∈ [1, parts), on operands the caller keeps pinned.</summary>
-        internal override unsafe void Execute(int part) =>
+        internal override unsafe void Execute(int part)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             Compute(ref Unsafe.AsRef<T>((void*)_a), ref Unsafe.AsRef<T>((void*)_b), ref Unsafe.AsRef<T>((void*)_c), part);
+            if (part == 1) _workerTicks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
+        }
+
+        /// <summary>The balance slot of a shape, added (halves first) when it is new; −1 when the table is full.</summary>
+        private static int FindBalance(int m, int n, int k, int units, int flags)
+        {
+            for (int i = 0; i < s_balances; i++)
+            {
+                ref SplitBalance e = ref Balances[i];
+                if (e.M == m && e.N == n && e.K == k && e.Units == units && e.Flags == flags)
+                    return i;
+            }
+            if (s_balances == Balances.Length)
+                return -1;
+            Balances[s_balances] = new SplitBalance { M = m, N = n, K = k, Units = units, Flags = flags, CallerUnits = units / 2 };
+            return s_balances++;
+        }
 
         private void Compute(ref T a, ref T b, ref T c, int part)
         {
             int u0 = (int)((long)_units * part / _parts), u1 = (int)((long)_units * (part + 1) / _parts);
+            if (_parts == 2)
+            {
+                u0 = part == 0 ? 0 : _callerUnits;
+                u1 = part == 0 ? _callerUnits : _units;
+            }
             if (_split == Split.Dot)
             {
                 int j0 = u0 * TileRows, j1 = Math.Min(_n, u1 * TileRows);
@@ -178,6 +225,44 @@ public static partial class Gemm
     }
 
     /// <summary>
+    /// A two-thread split's state for one shape of work (a product, an update of a given length): the caller's share of
+    /// the units and the smoothed time per unit on each thread. The two cores do not run a unit equally fast (the one that
+    /// did not write an operand reads it across the cores; bench/RESULTS.md, "Ninth pass"), so halves leave the faster
+    /// thread waiting at the join. After each run <see cref="Rebalance"/> moves the caller's share toward the split that
+    /// would end both parts together, by at most 1/64 of the units (at least one) and within [¼, ¾] of them. Only for
+    /// work whose bits do not depend on who computes which unit (tile-aligned panels; an element-wise update).
+    /// </summary>
+    internal struct SplitBalance
+    {
+        /// <summary>The shape this entry is for (the caller's key).</summary>
+        public int M, N, K, Units, Flags;
+
+        /// <summary>Units the calling thread runs: [0, CallerUnits); the worker the rest.</summary>
+        public int CallerUnits;
+
+        private double _callerPerUnit, _workerPerUnit;
+
+        /// <summary>Adds one run's times (Stopwatch ticks of each thread's own part) and moves the split.</summary>
+        public void Rebalance(long callerTicks, long workerTicks)
+        {
+            int cu = CallerUnits, wu = Units - cu;
+            if (cu <= 0 || wu <= 0 || callerTicks <= 0 || workerTicks <= 0)
+                return;
+            double pc = (double)callerTicks / cu, pw = (double)workerTicks / wu;
+            _callerPerUnit = _callerPerUnit == 0 ? pc : 0.75 * _callerPerUnit + 0.25 * pc;
+            _workerPerUnit = _workerPerUnit == 0 ? pw : 0.75 * _workerPerUnit + 0.25 * pw;
+            double target = Units * _workerPerUnit / (_callerPerUnit + _workerPerUnit);
+            int lo = Math.Max(1, Units / 4), hi = Math.Min(Units - 1, Units - Units / 4), step = Math.Max(1, Units / 64);
+            int next = cu;
+            if (target > cu + 0.5)
+                next = Math.Min(cu + step, (int)Math.Round(target));
+            else if (target < cu - 0.5)
+                next = Math.Max(cu - step, (int)Math.Round(target));
+            CallerUnits = Math.Clamp(next, lo, hi);
+        }
+    }
+
+    /// <summary>
     /// A lazily created pool of dedicated background threads; one caller at a time (others run alone).
     /// Worker w runs part w + 1 of the current job; the caller runs part 0 and then joins.
     /// </summary>
@@ -194,8 +279,9 @@ public static partial class Gemm
         // the first wait that has to block, which shows up as a one-off 24-byte allocation in a steady-state step.
         private static readonly object DoneGate = new();
 
-        /// <summary>How long <see cref="Join"/> polls before it blocks: 200 µs.</summary>
-        private static readonly long JoinSpinTicks = System.Diagnostics.Stopwatch.Frequency / 5000;
+        /// <summary>How long <see cref="Join"/> polls before it blocks: 2 ms, as long as an idle worker spins (was 200 µs;
+        /// a W3 product's halves end 100–300 µs apart, and a blocked caller then paid 10–60 µs to be woken).</summary>
+        internal static long JoinSpinTicks = System.Diagnostics.Stopwatch.Frequency / 500;
         private static Worker[] s_workers = [];
         private static int s_pending;
         private static int s_started;
