@@ -93,6 +93,7 @@ internal static class DataParallelBench
         public bool NoStream;
         public bool NoLargeStream;
         public bool Halves;
+        public bool CallerSeeds;
         public void Dispose()
         {
             State.Dispose();
@@ -149,10 +150,14 @@ internal static class DataParallelBench
         var owned = OwnedField();
         using var halves = Make("2 GEMM threads, halves and a 200 µs join spin (before the ninth pass)", 2, 1);
         halves.Halves = true;
+        using var callerSeeds = Make("2 GEMM threads, balanced, z seeded by the caller", 2, 1);
+        callerSeeds.CallerSeeds = true;
+        var seedField = typeof(Network<float>).Assembly.GetType("Backprop.Functional.Kernels.Gemm")!
+            .GetField("SeedInTeam", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
         var balancedField = GemmField("Team`1", "Balanced", generic: true);
         var spinField = GemmField("Pool", "JoinSpinTicks", generic: false);
         long spin = (long)spinField.GetValue(null)!;
-        Config[] configs = phasesOnly ? [one, gemm, halves] : [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, noLarge, halves];
+        Config[] configs = phasesOnly ? [one, gemm, halves, callerSeeds] : [one, dp, gemm, apart, ownedConfig, checkFirst, noStream, noLarge, halves, callerSeeds];
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -163,6 +168,7 @@ internal static class DataParallelBench
             streamField.SetValue(null, !c.NoStream);
             largeField.SetValue(null, c.NoLargeStream ? 0 : large);
             balancedField.SetValue(null, !c.Halves);
+            seedField.SetValue(null, !(c.Halves || c.CallerSeeds));
             spinField.SetValue(null, c.Halves ? Stopwatch.Frequency / 5000 : spin);
             // one untimed step first: the pool's worker went to sleep during the one-thread configuration's round, and
             // waking it cost the first timed step of whichever two-thread configuration came next (ninth pass: ~0.9 ms
@@ -195,7 +201,9 @@ internal static class DataParallelBench
             res["gemm_threads_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
             res["halves_speedup"] = Median(halves.Rates) / Median(one.Rates);
             res["balanced_over_halves_median_of_rounds"] = Median([.. halves.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
-            Phases(res, rounds, [one, gemm, halves], Round);
+            res["caller_seeds_speedup"] = Median(callerSeeds.Rates) / Median(one.Rates);
+            res["seeded_in_team_over_caller_seeds_median_of_rounds"] = Median([.. callerSeeds.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+            Phases(res, rounds, [one, gemm, halves, callerSeeds], Round);
             res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
             return;
         }
@@ -218,6 +226,8 @@ internal static class DataParallelBench
         res["no_large_stream_speedup"] = Median(noLarge.Rates) / Median(one.Rates);
         res["halves_speedup"] = Median(halves.Rates) / Median(one.Rates);
         res["balanced_over_halves_median_of_rounds"] = Median([.. halves.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+        res["caller_seeds_speedup"] = Median(callerSeeds.Rates) / Median(one.Rates);
+        res["seeded_in_team_over_caller_seeds_median_of_rounds"] = Median([.. callerSeeds.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
         res["large_stream_over_plain_median_of_rounds"] = Median([.. noLarge.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
         res["no_stream_speedup"] = Median(noStream.Rates) / Median(one.Rates);
         res["stream_over_no_stream_median_of_rounds"] = Median([.. noStream.Rates.Zip(dp.Rates, (a, b) => b / a)]);
@@ -263,7 +273,8 @@ internal static class DataParallelBench
         owned.SetValue(null, false);
         checkAfter.SetValue(null, true);
         largeField.SetValue(null, large);
-        Phases(res, rounds, [one, gemm, halves], Round);
+        Phases(res, rounds, [one, gemm, halves, callerSeeds], Round);
+        seedField.SetValue(null, true);
         balancedField.SetValue(null, true);
         spinField.SetValue(null, spin);
         res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;

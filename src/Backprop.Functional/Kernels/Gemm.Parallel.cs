@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Backprop.Functional.Kernels;
 
@@ -39,7 +40,7 @@ public static partial class Gemm
     {
         private static readonly Team<T> Shared = new();
 
-        private nint _a, _b, _c, _rs, _ds;
+        private nint _a, _b, _c, _rs, _ds, _seed;
         private bool _transposeA, _transposeB, _accumulate, _splitColumns;
         private int _m, _n, _k, _parts, _units, _callerUnits;
         private Split _split;
@@ -71,14 +72,22 @@ public static partial class Gemm
         internal static long RowSplits;
 
         internal static bool TryRun(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
-            int m, int n, int k, bool accumulate, int threads)
+            int m, int n, int k, bool accumulate, int threads) =>
+            TryRun(ref a, transposeA, ref b, transposeB, ref c, m, n, k, accumulate, threads, ref Unsafe.NullRef<T>());
+
+        /// <summary>The packed path's split with, when <paramref name="seed"/> is not a null reference, each row of C first
+        /// set to seed[0, n) by the thread that computes it, on its own rectangle (a dense layer's bias: z ← b, then
+        /// z += x·Wᵀ; the same bits as seeding all of C first, and no thread writes lines of C the other then accumulates
+        /// into).</summary>
+        internal static bool TryRun(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
+            int m, int n, int k, bool accumulate, int threads, ref T seed)
         {
             int mr = MicroKernel<T>.MR, nr = MicroKernel<T>.NR;
             int rowUnits = (m + mr - 1) / mr, colUnits = (n + nr - 1) / nr;
             bool splitColumns = SplitCost(m, n, k, mr, nr, colUnits, threads, columns: true)
                 <= SplitCost(m, n, k, mr, nr, rowUnits, threads, columns: false);
             if (!TryStart(Split.Blocked, ref a, transposeA, 0, 0, ref b, transposeB, ref c, m, n, k, accumulate, threads,
-                    splitColumns, splitColumns ? colUnits : rowUnits))
+                    splitColumns, splitColumns ? colUnits : rowUnits, ref seed))
                 return false;
             if (!splitColumns)
                 Interlocked.Increment(ref RowSplits);
@@ -111,19 +120,21 @@ public static partial class Gemm
         internal static bool TryRunTiles(Split split, ref T a, nint rs, nint ds, ref T b, ref T c,
             int m, int n, int k, bool accumulate, int threads) =>
             TryStart(split, ref a, false, rs, ds, ref b, split == Split.Dot, ref c, m, n, k, accumulate, threads,
-                splitColumns: split == Split.Dot, units: ((split == Split.Dot ? n : m) + TileRows - 1) / TileRows);
+                splitColumns: split == Split.Dot, units: ((split == Split.Dot ? n : m) + TileRows - 1) / TileRows,
+                ref Unsafe.NullRef<T>());
 
         private static unsafe bool TryStart(Split split, ref T a, bool transposeA, nint rs, nint ds, ref T b, bool transposeB,
-            ref T c, int m, int n, int k, bool accumulate, int threads, bool splitColumns, int units)
+            ref T c, int m, int n, int k, bool accumulate, int threads, bool splitColumns, int units, ref T seed)
         {
             int parts = Math.Min(threads, units);
             if (parts < 2 || !Pool.TryEnter(parts - 1))
                 return false;
             try
             {
-                fixed (T* pa = &a, pb = &b, pc = &c)   // pinned until every worker has joined
+                fixed (T* pa = &a, pb = &b, pc = &c, ps = &seed)   // pinned until every worker has joined
                 {
                     Team<T> job = Shared;
+                    job._seed = (nint)ps;
                     job._a = (nint)pa;
                     job._b = (nint)pb;
                     job._c = (nint)pc;
@@ -191,6 +202,16 @@ public static partial class Gemm
             return s_balances++;
         }
 
+        /// <summary>C[i0..i1, j0..j1) ← seed[j0..j1) per row, when the product is seeded.</summary>
+        private unsafe void SeedRows(ref T c, int i0, int i1, int j0, int j1)
+        {
+            if (_seed == 0 || j0 >= j1)
+                return;
+            var seed = new ReadOnlySpan<T>((T*)_seed + j0, j1 - j0);
+            for (int i = i0; i < i1; i++)
+                seed.CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref c, (nint)i * _n + j0), j1 - j0));
+        }
+
         private void Compute(ref T a, ref T b, ref T c, int part)
         {
             int u0 = (int)((long)_units * part / _parts), u1 = (int)((long)_units * (part + 1) / _parts);
@@ -211,15 +232,15 @@ public static partial class Gemm
             }
             else if (_splitColumns)
             {
-                int nr = MicroKernel<T>.NR;
-                Blocked<T>.Run(ref a, _transposeA, ref b, _transposeB, ref c, _m, _n, _k, _accumulate,
-                    0, _m, u0 * nr, Math.Min(_n, u1 * nr));
+                int nr = MicroKernel<T>.NR, j0 = Math.Min(_n, u0 * nr), j1 = Math.Min(_n, u1 * nr);
+                SeedRows(ref c, 0, _m, j0, j1);
+                Blocked<T>.Run(ref a, _transposeA, ref b, _transposeB, ref c, _m, _n, _k, _accumulate, 0, _m, j0, j1);
             }
             else
             {
-                int mr = MicroKernel<T>.MR;
-                Blocked<T>.Run(ref a, _transposeA, ref b, _transposeB, ref c, _m, _n, _k, _accumulate,
-                    u0 * mr, Math.Min(_m, u1 * mr), 0, _n);
+                int mr = MicroKernel<T>.MR, i0 = Math.Min(_m, u0 * mr), i1 = Math.Min(_m, u1 * mr);
+                SeedRows(ref c, i0, i1, 0, _n);
+                Blocked<T>.Run(ref a, _transposeA, ref b, _transposeB, ref c, _m, _n, _k, _accumulate, i0, i1, 0, _n);
             }
         }
     }

@@ -197,9 +197,8 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
         var b = parameters.Slice(outputs * inputs, outputs);
         if (OwnedDense<TAct, T>.TryForward(plans, x, w, b, z, a, batch, inputs, outputs, threads))
             return;   // two threads, each seeding, multiplying and activating its own units (OwnedDense; the same bits)
-        for (int r = 0; r < batch; r++) b.CopyTo(z.Slice(r * outputs, outputs));
-        StepProbe.Phase(StepProbe.Seed);
-        Gemm.Multiply(plans, Gemm.ForwardSlot, x, false, w, true, z, batch, outputs, inputs, accumulate: true, threads);
+        // z = b + x·Wᵀ: on the packed path over two threads each seeds the part of z it computes
+        Gemm.MultiplySeeded(plans, Gemm.ForwardSlot, x, false, w, true, z, b, batch, outputs, inputs, threads);
         StepProbe.Phase(StepProbe.Product);
         TAct.Apply(z, a, outputs);
         StepProbe.Phase(StepProbe.Sigma);

@@ -432,7 +432,7 @@ internal static class StepProbe
     /// <summary>Which of <see cref="Banks"/> sets of sums the steps add to (the bench alternates configurations).</summary>
     internal static int Bank;
 
-    private const int Banks = 4, Stats = 5;
+    private const int Banks = 4, Stats = 7;
 
     /// <summary>Per bank and position: the caller's time in the phase ending at that mark.</summary>
     private static readonly long[] PhaseSums = new long[Banks * (MaxMarks + 1)];
@@ -525,6 +525,9 @@ internal static class StepProbe
             sums[2] += t[2] - t[1];
             sums[3] += t[4] - t[3];
             sums[4] += t[4] - Math.Max(t[2], t[3]);
+            long late = t[1] - t[0];
+            if (late * 50_000 > System.Diagnostics.Stopwatch.Frequency) sums[5]++;   // the worker started over 20 µs late
+            sums[6] = Math.Max(sums[6], late);
         }
         PhaseSteps[bank]++;
     }
@@ -561,7 +564,7 @@ internal static class StepProbe
                 if (JobPhases[bank * MaxMarks + j] != i) continue;
                 job = true;
                 var s = JobSums.AsSpan((bank * MaxMarks + j) * Stats, Stats);
-                line.Append(inv, $"  [worker +{s[0] * us:F1}, caller {s[1] * us:F1}, worker {s[2] * us:F1}, wait {s[3] * us:F1}, hand-back {s[4] * us:F1}]");
+                line.Append(inv, $"  [worker +{s[0] * us:F1} (late > 20 µs in {s[5]}, at most {s[6] * 1e6 / System.Diagnostics.Stopwatch.Frequency:F0}), caller {s[1] * us:F1}, worker {s[2] * us:F1}, wait {s[3] * us:F1}, hand-back {s[4] * us:F1}]");
             }
             int kind = code / 16;
             if (!job && kind is not (Product or WeightGradient or InputGradient)) elementWise += t;

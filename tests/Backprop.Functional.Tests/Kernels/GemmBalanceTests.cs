@@ -69,6 +69,44 @@ public sealed class GemmBalanceTests
         }
     }
 
+    /// <summary>C seeded per row and then accumulated into (a dense layer's z = b + x·Wᵀ) with each thread seeding its own
+    /// rectangle of the packed split: the bits of seeding all of C first on one thread, for any share, by rows or columns.</summary>
+    [Property(MaxTest = 60)]
+    public Property MultiplySeeded_AnyCallerShare_GivesTheOneThreadBits()
+    {
+        GemmProperties.SkipOnOneCore();
+        return Prop.ForAll(Arb.From(SplitCases), c => Seeded<float>(c.Case, c.Share) && Seeded<double>(c.Case, c.Share));
+    }
+
+    /// <summary>A seed of the wrong length is refused by name.</summary>
+    [Fact]
+    public void MultiplySeeded_WrongSeedLength_Throws()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Gemm.MultiplySeeded<float>(new GemmPlan[1], 0, new float[6], false, new float[6], false,
+            new float[4], new float[3], 2, 2, 3, threads: 1));
+        Assert.Contains("the seed has 3 elements but C has 2 columns", e.Message, StringComparison.Ordinal);
+    }
+
+    private static bool Seeded<T>(GemmCase c, double share)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        (T[] a, T[] b, T[] c0) = GemmProperties.Operands<T>(c);
+        T[] seed = c0.AsSpan(0, c.N).ToArray();
+        T[] one = new T[c.M * c.N], two = new T[c.M * c.N];
+        for (int r = 0; r < c.M; r++) seed.CopyTo(one, r * c.N);
+        Gemm.Multiply<T>(a, c.TA, b, c.TB, one, c.M, c.N, c.K, accumulate: true, threads: 1);
+        try
+        {
+            Gemm.Team<T>.ForcedCallerShare = share;
+            Gemm.MultiplySeeded<T>(new GemmPlan[1], 0, a, c.TA, b, c.TB, two, seed, c.M, c.N, c.K, threads: 2);
+        }
+        finally
+        {
+            Gemm.Team<T>.ForcedCallerShare = -1;
+        }
+        return one.AsSpan().SequenceEqual(two);
+    }
+
     private static bool Same<T>(GemmCase c, double share)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
