@@ -148,7 +148,7 @@ internal static class DataParallelBench
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
         var owned = OwnedField();
-        using var halves = Make("2 GEMM threads, halves and a 200 µs join spin (before the ninth pass)", 2, 1);
+        using var halves = Make("2 GEMM threads, halves, z seeded by the caller (before the ninth pass)", 2, 1);
         halves.Halves = true;
         using var callerSeeds = Make("2 GEMM threads, balanced, z seeded by the caller", 2, 1);
         callerSeeds.CallerSeeds = true;

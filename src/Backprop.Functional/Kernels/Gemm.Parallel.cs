@@ -300,9 +300,10 @@ public static partial class Gemm
         // the first wait that has to block, which shows up as a one-off 24-byte allocation in a steady-state step.
         private static readonly object DoneGate = new();
 
-        /// <summary>How long <see cref="Join"/> polls before it blocks: 2 ms, as long as an idle worker spins (was 200 µs;
-        /// a W3 product's halves end 100–300 µs apart, and a blocked caller then paid 10–60 µs to be woken).</summary>
-        internal static long JoinSpinTicks = System.Diagnostics.Stopwatch.Frequency / 500;
+        /// <summary>How long <see cref="Join"/> polls before it blocks: 200 µs. (2 ms was measured in the ninth pass: a
+        /// blocked caller pays 10–60 µs to be woken, but on W3 the hand-backs then saved ~15 µs a step, within the noise,
+        /// while a caller spinning longer takes a core from the other processes; the bench still switches it.)</summary>
+        internal static long JoinSpinTicks = System.Diagnostics.Stopwatch.Frequency / 5000;
         private static Worker[] s_workers = [];
         private static int s_pending;
         private static int s_started;
