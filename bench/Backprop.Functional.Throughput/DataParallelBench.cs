@@ -76,6 +76,20 @@ internal static class DataParallelBench
         typeof(Network<float>).Assembly.GetType("Backprop.Functional.AdamKernel")!
             .GetField(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
 
+    /// <summary>A static field of a nested class of Gemm (Team&lt;float&gt; when <paramref name="generic"/>), by reflection.</summary>
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.Kernels.Gemm+Team`1", "Backprop.Functional")]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.Kernels.Gemm+Pool", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2055", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Why)]
+    internal static System.Reflection.FieldInfo GemmField(string type, string name, bool generic)
+    {
+        var t = typeof(Network<float>).Assembly.GetType("Backprop.Functional.Kernels.Gemm+" + type)!;
+        if (generic) t = t.MakeGenericType(typeof(float));
+        return t.GetField(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+    }
+
     private sealed class Config : IDisposable
     {
         public required string Name;
@@ -89,6 +103,8 @@ internal static class DataParallelBench
         public bool NoLargeStream;
         public bool WholeUpdate;
         public bool EveryRange;
+        public bool Halves;
+        public bool CallerSeeds;
         public void Dispose()
         {
             State.Dispose();
@@ -96,7 +112,16 @@ internal static class DataParallelBench
         }
     }
 
-    public static void Run(Dictionary<string, object> res, string id, int shards, int rounds, Dataset train)
+    /// <summary>A static method of StepProbe (internal), by reflection.</summary>
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicMethods, "Backprop.Functional.StepProbe", "Backprop.Functional")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
+    private static string ProbeCall(string name, params object[] arguments) =>
+        (string?)typeof(Network<float>).Assembly.GetType("Backprop.Functional.StepProbe")!
+            .GetMethod(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.Invoke(null, arguments) ?? "";
+
+    public static void Run(Dictionary<string, object> res, string id, int shards, int rounds, Dataset train, bool phasesOnly = false,
+        bool untimedFirst = true)
     {
         var w = Workloads.Get(id);
         var batcher = new Batcher(train, w.Batch, 1);
@@ -143,7 +168,16 @@ internal static class DataParallelBench
         var checkAfter = CheckAfterField();
         var separate = SeparateSumField();
         var owned = OwnedField();
-        Config[] configs = [one, wholeOne, gemm, whole, every, dp, apart, ownedConfig, checkFirst, noStream, noLarge];   // pairs compared side by side (rounds alternate the order)
+        using var halves = Make("2 GEMM threads, halves, z seeded by the caller (before the ninth pass)", 2, 1);
+        halves.Halves = true;
+        using var callerSeeds = Make("2 GEMM threads, balanced, z seeded by the caller", 2, 1);
+        callerSeeds.CallerSeeds = true;
+        var seedField = typeof(Network<float>).Assembly.GetType("Backprop.Functional.Kernels.Gemm")!
+            .GetField("SeedInTeam", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+        var balancedField = GemmField("Team`1", "Balanced", generic: true);
+        var spinField = GemmField("Pool", "JoinSpinTicks", generic: false);
+        long spin = (long)spinField.GetValue(null)!;
+        Config[] configs = phasesOnly ? [one, gemm, halves, callerSeeds] : [one, wholeOne, gemm, whole, every, dp, apart, ownedConfig, checkFirst, noStream, noLarge, halves, callerSeeds];   // pairs compared side by side (rounds alternate the order)
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -155,6 +189,17 @@ internal static class DataParallelBench
             largeField.SetValue(null, c.NoLargeStream ? 0 : large);
             layerwise.SetValue(null, !c.WholeUpdate);
             maxBytes.SetValue(null, c.EveryRange ? long.MaxValue : maxDefault);
+            balancedField.SetValue(null, !c.Halves);
+            seedField.SetValue(null, !(c.Halves || c.CallerSeeds));
+            spinField.SetValue(null, c.Halves ? Stopwatch.Frequency / 5000 : spin);
+            // one untimed step first: the pool's worker went to sleep during the one-thread configuration's round, and
+            // waking it cost the first timed step of whichever two-thread configuration came next (ninth pass: ~0.9 ms
+            // on W3, always the same configuration's, since the order alternates)
+            if (untimedFirst)
+            {
+                Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
+                step++;
+            }
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < stepsPerRound; s++, step++)
                 Trainer.Step(c.Net, xs[step % batches], ys[step % batches], c.State);
@@ -171,6 +216,19 @@ internal static class DataParallelBench
             return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
         }
         res["rounds"] = rounds;
+        if (phasesOnly)
+        {
+            res["one_thread_samples_per_s"] = Median(one.Rates);
+            res["gemm_threads_speedup"] = Median(gemm.Rates) / Median(one.Rates);
+            res["gemm_threads_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+            res["halves_speedup"] = Median(halves.Rates) / Median(one.Rates);
+            res["balanced_over_halves_median_of_rounds"] = Median([.. halves.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+            res["caller_seeds_speedup"] = Median(callerSeeds.Rates) / Median(one.Rates);
+            res["seeded_in_team_over_caller_seeds_median_of_rounds"] = Median([.. callerSeeds.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+            Phases(res, rounds, [one, gemm, halves, callerSeeds], Round);
+            res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
+            return;
+        }
         res["steps_per_round"] = stepsPerRound;
         res["micro_shards"] = shards;
         res["one_thread_samples_per_s"] = Median(one.Rates);
@@ -188,6 +246,10 @@ internal static class DataParallelBench
         res["sum_in_update_over_sum_apart_median_of_rounds"] = Median([.. apart.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["data_parallel_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(dp.Rates, (a, b) => b / a)]);
         res["no_large_stream_speedup"] = Median(noLarge.Rates) / Median(one.Rates);
+        res["halves_speedup"] = Median(halves.Rates) / Median(one.Rates);
+        res["balanced_over_halves_median_of_rounds"] = Median([.. halves.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+        res["caller_seeds_speedup"] = Median(callerSeeds.Rates) / Median(one.Rates);
+        res["seeded_in_team_over_caller_seeds_median_of_rounds"] = Median([.. callerSeeds.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
         res["large_stream_over_plain_median_of_rounds"] = Median([.. noLarge.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
         res["whole_update_speedup"] = Median(whole.Rates) / Median(one.Rates);
         res["layerwise_over_whole_median_of_rounds"] = Median([.. whole.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
@@ -243,8 +305,33 @@ internal static class DataParallelBench
         largeField.SetValue(null, large);
         layerwise.SetValue(null, true);
         maxBytes.SetValue(null, maxDefault);
+        Phases(res, rounds, [one, gemm, halves, callerSeeds], Round);
+        seedField.SetValue(null, true);
+        balancedField.SetValue(null, true);
+        spinField.SetValue(null, spin);
         res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
         Breakdown(res, w, shards, xs[0], ys[0], xs);
+    }
+
+    /// <summary>Every phase of the unsharded step (the caller's time in each, each pool job's worker and caller parts),
+    /// the configurations alternating round by round with the probe on, each into its own bank of sums.</summary>
+    private static void Phases(Dictionary<string, object> res, int rounds, Config[] configs, Func<Config, double> round)
+    {
+        var enabled = ProbeField("Enabled");
+        var bank = ProbeField("Bank");
+        ProbeCall("ResetPhases");
+        enabled.SetValue(null, true);
+        for (int r = 0; r < rounds; r++)
+            for (int c = 0; c < configs.Length; c++)
+            {
+                int i = (r & 1) == 0 ? c : configs.Length - 1 - c;
+                bank.SetValue(null, i);
+                round(configs[i]);
+            }
+        enabled.SetValue(null, false);
+        bank.SetValue(null, 0);
+        for (int c = 0; c < configs.Length; c++)
+            res[$"phases_us ({configs[c].Name})"] = "\n" + ProbeCall("PhaseTable", c);
     }
 
     /// <summary>The parts of a sharded step, each timed alone (µs): one shard's forward + backward on one thread, two

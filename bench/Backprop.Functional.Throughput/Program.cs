@@ -7,7 +7,7 @@ using Backprop.Functional.Throughput;
 // End-to-end throughput runner. Usage:
 //   e2e <W1|W2|W3|W4|I1|G1|L1|L2|K1|O1|D2> [--threads N] [--micro-shards K] [--data DIR] [--seed S]   one measurement (K: W1–W3 data-parallel), prints "RESULT {json}" like the peer
 //   shapes [--append FILE]   untuned networks' step rates and GEMM efficiency over shapes > 64, as markdown
-//   dp <W2|W3> [--micro-shards K] [--rounds R]   1 thread vs 2 data-parallel workers vs 2 GEMM threads, alternating in one process
+//   dp <W2|W3> [--micro-shards K] [--rounds R] [--phases-only] [--no-untimed-step]   1 thread vs 2 data-parallel workers vs 2 GEMM threads, alternating in one process
 //   mp [--inputs I] [--outputs O] [--batch B] [--rounds R]   one wide dense layer: unsplit vs 2 row blocks (model parallelism) vs 2 GEMM threads
 //   scaling [--rounds R] [--only NAME]   steps of >= 50 MFLOP on untuned shapes: 1 thread vs 2 GEMM threads vs 2 threads with 2 micro-shards
 //   peak   the machine's fp32 FMA ceiling (1 thread, all cores; 256- and 512-bit vectors), as markdown
@@ -47,7 +47,8 @@ if (args[0] == "dp")
 {
     var dpRes = new Dictionary<string, object> { ["harness"] = "backprop-functional", ["workload"] = args.Length > 1 ? args[1] : "W2", ["mode"] = "dp" };
     DataParallelBench.Run(dpRes, (string)dpRes["workload"], int.Parse(Option("--micro-shards", "2")), int.Parse(Option("--rounds", "21")),
-        Mnist.LoadTrain(Mnist.Require(dataDir)));
+        Mnist.LoadTrain(Mnist.Require(dataDir)), args.Contains("--phases-only"),
+        !args.Contains("--no-untimed-step"));
     foreach (var (key, value) in dpRes) Console.WriteLine(FormattableString.Invariant($"{key}: {value}"));
     return 0;
 }

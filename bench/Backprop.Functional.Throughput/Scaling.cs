@@ -45,8 +45,8 @@ internal static class Scaling
                 if (only is null || shape.Name.Contains(only, StringComparison.OrdinalIgnoreCase)) GemmBreakdown(shape);
             return;
         }
-        Console.WriteLine("| shape | batch | MFLOP/step | θ KB | 1 thread steps/s | 2 GEMM threads | ratio | 2 threads, k = 2 | ratio | rule with k = 2 | k = 2, shards at once whatever θ | load |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| shape | batch | MFLOP/step | θ KB | 1 thread steps/s | 2 GEMM threads | ratio | 2 threads, k = 2 | ratio | rule with k = 2 | k = 2, shards at once whatever θ | 2 GEMM threads, halves (before the ninth pass) | balanced ÷ halves (rounds) | load |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var shape in Shapes)
         {
             if (only is not null && !shape.Name.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;
@@ -84,13 +84,22 @@ internal static class Scaling
         using var gemm = Make("2 GEMM", 2, 1);
         using var shards = Make("2, k = 2", 2, 2);
         using var atOnce = Make("2, k = 2, at once whatever θ", 2, 2);
-        Config[] configs = [one, gemm, shards, atOnce];
+        using var halves = Make("2 GEMM, halves", 2, 1);
+        Config[] configs = [one, gemm, shards, atOnce, halves];
+        var balanced = DataParallelBench.GemmField("Team`1", "Balanced", generic: true);
+        var spinField = DataParallelBench.GemmField("Pool", "JoinSpinTicks", generic: false);
+        var seedField = typeof(Network<float>).Assembly.GetType("Backprop.Functional.Kernels.Gemm")!
+            .GetField("SeedInTeam", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+        long spin = (long)spinField.GetValue(null)!;
         long step = 0;
         int perRound = Math.Max(2, (int)(0.15e3 * 20 / mflop));   // ~0.15 s at ~20 GFLOP/s
         long rule = (long)MaxParallelBytesField.GetValue(null)!;
         double Round(Config c)
         {
             MaxParallelBytesField.SetValue(null, c == atOnce ? long.MaxValue : rule);
+            balanced.SetValue(null, c != halves);
+            seedField.SetValue(null, c != halves);
+            spinField.SetValue(null, c == halves ? Stopwatch.Frequency / 5000 : spin);
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < perRound; s++, step++)
                 Trainer.Step(c.Net, xs[step % xs.Length], ys[step % ys.Length], c.State);
@@ -107,12 +116,16 @@ internal static class Scaling
             return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
         }
         MaxParallelBytesField.SetValue(null, rule);
+        balanced.SetValue(null, true);
+        seedField.SetValue(null, true);
+        spinField.SetValue(null, spin);
+        double rh = Median(halves.Rates), ph = Median(halves.Rates.Zip(gemm.Rates, (a, b) => b / a));
         double r1 = Median(one.Rates), rg = Median(gemm.Rates), rs = Median(shards.Rates), ro = Median(atOnce.Rates);
         double pg = Median(one.Rates.Zip(gemm.Rates, (a, b) => b / a)), ps = Median(one.Rates.Zip(shards.Rates, (a, b) => b / a));
         string picked = one.Net.Layout.Count * 4L > rule ? "in turn, split GEMMs" : "at once";   // DataParallel.MaxParallelBytes
         string load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {shape.Name} | {shape.Batch} | {mflop:F0} | {one.Net.Layout.Count * 4L / 1024} | {r1:F1} | {rg:F1} | {rg / r1:F2}× (rounds {pg:F2}×) | {rs:F1} | {rs / r1:F2}× (rounds {ps:F2}×) | {picked} | {ro / r1:F2}× | {load} |"));
+            $"| {shape.Name} | {shape.Batch} | {mflop:F0} | {one.Net.Layout.Count * 4L / 1024} | {r1:F1} | {rg:F1} | {rg / r1:F2}× (rounds {pg:F2}×) | {rs:F1} | {rs / r1:F2}× (rounds {ps:F2}×) | {picked} | {ro / r1:F2}× | {rh / r1:F2}× | {ph:F3} | {load} |"));
     }
 
     private const string Why = "DataParallel<float> is compiled anyway (the trainer uses it) and DynamicDependency keeps its field";

@@ -22,6 +22,7 @@ public static partial class Equations
         int rows = Check(spec, theta, x, ws);
         if (gradient.Length != theta.Length) Shapes.ThrowLengths("gradient", gradient.Length, "theta", theta.Length);
         T cost = OutputDelta(spec, y, ws, rows);
+        StepProbe.Phase(StepProbe.Loss, 15);
         BackwardFrom(spec, theta, x, ws, spec.Layers.Count - 1, rows, gradient, parameterGradients: true);
         return cost;
     }
@@ -116,6 +117,7 @@ public static partial class Equations
         for (int l = top; l >= 0; l--)
         {
             var layer = spec.Layers[l];
+            if (StepProbe.Recording) StepProbe.CurrentLayer = l;
             int offset = layout.LayerOffset(l), length = layout.LayerLength(l);
             var pass = new BackwardPass<T>
             {

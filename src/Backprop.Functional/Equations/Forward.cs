@@ -23,6 +23,7 @@ public static partial class Equations
             // core's cache, and the worker then read its copy from there, across the cores (bench/RESULTS.md, "Sixth pass")
             ForwardFrom(spec, theta, x, ws, 0, rows);
             Shapes.RequireFinite(x, spec.Inputs, "input");
+            StepProbe.Phase(StepProbe.InputCheck, 15);
             return ws.A(spec.Layers.Count - 1, rows);
         }
         Shapes.RequireFinite(x, spec.Inputs, "input");
@@ -45,6 +46,7 @@ public static partial class Equations
         for (int l = first; l < spec.Layers.Count; l++)
         {
             var layer = spec.Layers[l];
+            if (StepProbe.Recording) StepProbe.CurrentLayer = l;
             var pass = new ForwardPass<T>
             {
                 Theta = theta.Slice(layout.LayerOffset(l), layout.LayerLength(l)),

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Backprop.Functional.Kernels;
 
@@ -39,10 +40,23 @@ public static partial class Gemm
     {
         private static readonly Team<T> Shared = new();
 
-        private nint _a, _b, _c, _rs, _ds;
+        private nint _a, _b, _c, _rs, _ds, _seed;
         private bool _transposeA, _transposeB, _accumulate, _splitColumns;
-        private int _m, _n, _k, _parts, _units;
+        private int _m, _n, _k, _parts, _units, _callerUnits;
         private Split _split;
+        private long _workerTicks;
+
+        /// <summary>Two-thread splits balanced by measured time (<see cref="SplitBalance"/>); off: halves, as before. The bits
+        /// are the same either way (tests and the bench switch it).</summary>
+        internal static bool Balanced = true;
+
+        /// <summary>Tests: the caller's share of a two-thread split's units (clamped to [1, units − 1]) instead of the
+        /// balanced one; negative: off.</summary>
+        internal static double ForcedCallerShare = -1;
+
+        /// <summary>The shapes seen (a fixed table: a shape past the last slot is split in halves).</summary>
+        private static readonly SplitBalance[] Balances = new SplitBalance[48];
+        private static int s_balances;
 
         /// <summary>Rows of C per unit of work of the direct tiles.</summary>
         private const int TileRows = 4;
@@ -58,14 +72,22 @@ public static partial class Gemm
         internal static long RowSplits;
 
         internal static bool TryRun(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
-            int m, int n, int k, bool accumulate, int threads)
+            int m, int n, int k, bool accumulate, int threads) =>
+            TryRun(ref a, transposeA, ref b, transposeB, ref c, m, n, k, accumulate, threads, ref Unsafe.NullRef<T>());
+
+        /// <summary>The packed path's split with, when <paramref name="seed"/> is not a null reference, each row of C first
+        /// set to seed[0, n) by the thread that computes it, on its own rectangle (a dense layer's bias: z ← b, then
+        /// z += x·Wᵀ; the same bits as seeding all of C first, and no thread writes lines of C the other then accumulates
+        /// into).</summary>
+        internal static bool TryRun(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
+            int m, int n, int k, bool accumulate, int threads, ref T seed)
         {
             int mr = MicroKernel<T>.MR, nr = MicroKernel<T>.NR;
             int rowUnits = (m + mr - 1) / mr, colUnits = (n + nr - 1) / nr;
             bool splitColumns = SplitCost(m, n, k, mr, nr, colUnits, threads, columns: true)
                 <= SplitCost(m, n, k, mr, nr, rowUnits, threads, columns: false);
             if (!TryStart(Split.Blocked, ref a, transposeA, 0, 0, ref b, transposeB, ref c, m, n, k, accumulate, threads,
-                    splitColumns, splitColumns ? colUnits : rowUnits))
+                    splitColumns, splitColumns ? colUnits : rowUnits, ref seed))
                 return false;
             if (!splitColumns)
                 Interlocked.Increment(ref RowSplits);
@@ -98,19 +120,21 @@ public static partial class Gemm
         internal static bool TryRunTiles(Split split, ref T a, nint rs, nint ds, ref T b, ref T c,
             int m, int n, int k, bool accumulate, int threads) =>
             TryStart(split, ref a, false, rs, ds, ref b, split == Split.Dot, ref c, m, n, k, accumulate, threads,
-                splitColumns: split == Split.Dot, units: ((split == Split.Dot ? n : m) + TileRows - 1) / TileRows);
+                splitColumns: split == Split.Dot, units: ((split == Split.Dot ? n : m) + TileRows - 1) / TileRows,
+                ref Unsafe.NullRef<T>());
 
         private static unsafe bool TryStart(Split split, ref T a, bool transposeA, nint rs, nint ds, ref T b, bool transposeB,
-            ref T c, int m, int n, int k, bool accumulate, int threads, bool splitColumns, int units)
+            ref T c, int m, int n, int k, bool accumulate, int threads, bool splitColumns, int units, ref T seed)
         {
             int parts = Math.Min(threads, units);
             if (parts < 2 || !Pool.TryEnter(parts - 1))
                 return false;
             try
             {
-                fixed (T* pa = &a, pb = &b, pc = &c)   // pinned until every worker has joined
+                fixed (T* pa = &a, pb = &b, pc = &c, ps = &seed)   // pinned until every worker has joined
                 {
                     Team<T> job = Shared;
+                    job._seed = (nint)ps;
                     job._a = (nint)pa;
                     job._b = (nint)pb;
                     job._c = (nint)pc;
@@ -126,16 +150,26 @@ public static partial class Gemm
                     job._k = k;
                     job._parts = parts;
                     job._units = units;
+                    int flags = (int)split | (splitColumns ? 4 : 0) | (transposeA ? 8 : 0) | (transposeB ? 16 : 0);
+                    int slot = parts == 2 && Balanced ? FindBalance(m, n, k, units, flags) : -1;
+                    job._callerUnits = ForcedCallerShare >= 0 && parts == 2
+                        ? Math.Clamp((int)Math.Round(units * ForcedCallerShare), 1, units - 1)
+                        : slot >= 0 ? Balances[slot].CallerUnits : units / parts;
                     Pool.Start(job, parts - 1);
                     Interlocked.Increment(ref Runs);
+                    long callerTicks;
                     try
                     {
+                        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                         job.Compute(ref a, ref b, ref c, 0);
+                        callerTicks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
                     }
                     finally
                     {
                         Pool.Join();
                     }
+                    if (slot >= 0)
+                        Balances[slot].Rebalance(callerTicks, job._workerTicks);
                 }
                 return true;
             }
@@ -146,12 +180,46 @@ public static partial class Gemm
         }
 
         /// <summary>Worker side: part ∈ [1, parts), on operands the caller keeps pinned.</summary>
-        internal override unsafe void Execute(int part) =>
+        internal override unsafe void Execute(int part)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             Compute(ref Unsafe.AsRef<T>((void*)_a), ref Unsafe.AsRef<T>((void*)_b), ref Unsafe.AsRef<T>((void*)_c), part);
+            if (part == 1) _workerTicks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
+        }
+
+        /// <summary>The balance slot of a shape, added (halves first) when it is new; −1 when the table is full.</summary>
+        private static int FindBalance(int m, int n, int k, int units, int flags)
+        {
+            for (int i = 0; i < s_balances; i++)
+            {
+                ref SplitBalance e = ref Balances[i];
+                if (e.M == m && e.N == n && e.K == k && e.Units == units && e.Flags == flags)
+                    return i;
+            }
+            if (s_balances == Balances.Length)
+                return -1;
+            Balances[s_balances] = new SplitBalance { M = m, N = n, K = k, Units = units, Flags = flags, CallerUnits = units / 2 };
+            return s_balances++;
+        }
+
+        /// <summary>C[i0..i1, j0..j1) ← seed[j0..j1) per row, when the product is seeded.</summary>
+        private unsafe void SeedRows(ref T c, int i0, int i1, int j0, int j1)
+        {
+            if (_seed == 0 || j0 >= j1)
+                return;
+            var seed = new ReadOnlySpan<T>((T*)_seed + j0, j1 - j0);
+            for (int i = i0; i < i1; i++)
+                seed.CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref c, (nint)i * _n + j0), j1 - j0));
+        }
 
         private void Compute(ref T a, ref T b, ref T c, int part)
         {
             int u0 = (int)((long)_units * part / _parts), u1 = (int)((long)_units * (part + 1) / _parts);
+            if (_parts == 2)
+            {
+                u0 = part == 0 ? 0 : _callerUnits;
+                u1 = part == 0 ? _callerUnits : _units;
+            }
             if (_split == Split.Dot)
             {
                 int j0 = u0 * TileRows, j1 = Math.Min(_n, u1 * TileRows);
@@ -164,16 +232,54 @@ public static partial class Gemm
             }
             else if (_splitColumns)
             {
-                int nr = MicroKernel<T>.NR;
-                Blocked<T>.Run(ref a, _transposeA, ref b, _transposeB, ref c, _m, _n, _k, _accumulate,
-                    0, _m, u0 * nr, Math.Min(_n, u1 * nr));
+                int nr = MicroKernel<T>.NR, j0 = Math.Min(_n, u0 * nr), j1 = Math.Min(_n, u1 * nr);
+                SeedRows(ref c, 0, _m, j0, j1);
+                Blocked<T>.Run(ref a, _transposeA, ref b, _transposeB, ref c, _m, _n, _k, _accumulate, 0, _m, j0, j1);
             }
             else
             {
-                int mr = MicroKernel<T>.MR;
-                Blocked<T>.Run(ref a, _transposeA, ref b, _transposeB, ref c, _m, _n, _k, _accumulate,
-                    u0 * mr, Math.Min(_m, u1 * mr), 0, _n);
+                int mr = MicroKernel<T>.MR, i0 = Math.Min(_m, u0 * mr), i1 = Math.Min(_m, u1 * mr);
+                SeedRows(ref c, i0, i1, 0, _n);
+                Blocked<T>.Run(ref a, _transposeA, ref b, _transposeB, ref c, _m, _n, _k, _accumulate, i0, i1, 0, _n);
             }
+        }
+    }
+
+    /// <summary>
+    /// A two-thread split's state for one shape of work (a product, an update of a given length): the caller's share of
+    /// the units and the smoothed time per unit on each thread. The two cores do not run a unit equally fast (the one that
+    /// did not write an operand reads it across the cores; bench/RESULTS.md, "Ninth pass"), so halves leave the faster
+    /// thread waiting at the join. After each run <see cref="Rebalance"/> moves the caller's share toward the split that
+    /// would end both parts together, by at most 1/64 of the units (at least one) and within [¼, ¾] of them. Only for
+    /// work whose bits do not depend on who computes which unit (tile-aligned panels; an element-wise update).
+    /// </summary>
+    internal struct SplitBalance
+    {
+        /// <summary>The shape this entry is for (the caller's key).</summary>
+        public int M, N, K, Units, Flags;
+
+        /// <summary>Units the calling thread runs: [0, CallerUnits); the worker the rest.</summary>
+        public int CallerUnits;
+
+        private double _callerPerUnit, _workerPerUnit;
+
+        /// <summary>Adds one run's times (Stopwatch ticks of each thread's own part) and moves the split.</summary>
+        public void Rebalance(long callerTicks, long workerTicks)
+        {
+            int cu = CallerUnits, wu = Units - cu;
+            if (cu <= 0 || wu <= 0 || callerTicks <= 0 || workerTicks <= 0)
+                return;
+            double pc = (double)callerTicks / cu, pw = (double)workerTicks / wu;
+            _callerPerUnit = _callerPerUnit == 0 ? pc : 0.75 * _callerPerUnit + 0.25 * pc;
+            _workerPerUnit = _workerPerUnit == 0 ? pw : 0.75 * _workerPerUnit + 0.25 * pw;
+            double target = Units * _workerPerUnit / (_callerPerUnit + _workerPerUnit);
+            int lo = Math.Max(1, Units / 4), hi = Math.Min(Units - 1, Units - Units / 4), step = Math.Max(1, Units / 64);
+            int next = cu;
+            if (target > cu + 0.5)
+                next = Math.Min(cu + step, (int)Math.Round(target));
+            else if (target < cu - 0.5)
+                next = Math.Max(cu - step, (int)Math.Round(target));
+            CallerUnits = Math.Clamp(next, lo, hi);
         }
     }
 
@@ -194,11 +300,16 @@ public static partial class Gemm
         // the first wait that has to block, which shows up as a one-off 24-byte allocation in a steady-state step.
         private static readonly object DoneGate = new();
 
-        /// <summary>How long <see cref="Join"/> polls before it blocks: 200 µs.</summary>
-        private static readonly long JoinSpinTicks = System.Diagnostics.Stopwatch.Frequency / 5000;
+        /// <summary>How long <see cref="Join"/> polls before it blocks: 200 µs. (2 ms was measured in the ninth pass: a
+        /// blocked caller pays 10–60 µs to be woken, but on W3 the hand-backs then saved ~15 µs a step, within the noise,
+        /// while a caller spinning longer takes a core from the other processes; the bench still switches it.)</summary>
+        internal static long JoinSpinTicks = System.Diagnostics.Stopwatch.Frequency / 5000;
         private static Worker[] s_workers = [];
         private static int s_pending;
         private static int s_started;
+
+        /// <summary>The step probe's index of the running job (−1 when the probe is off; bench only).</summary>
+        private static int s_probeJob = -1;
 
         /// <summary>Times a caller found the pool busy and ran alone (for tests: two callers really overlapped).</summary>
         internal static long Refused;
@@ -242,6 +353,7 @@ public static partial class Gemm
         /// <summary>Releases <paramref name="workers"/> workers on <paramref name="job"/>.</summary>
         internal static void Start(Job job, int workers)
         {
+            s_probeJob = StepProbe.JobStart();
             s_started = workers;
             Volatile.Write(ref s_pending, workers);
             for (int w = 0; w < workers; w++)
@@ -251,6 +363,8 @@ public static partial class Gemm
         /// <summary>Waits for every worker released by <see cref="Start"/>.</summary>
         internal static void Join()
         {
+            int probe = s_probeJob;
+            StepProbe.JobJoin(probe, 3);
             if (s_started > 0)
             {
                 // The parts are balanced, so the workers finish within microseconds of the caller: poll (a read of one
@@ -269,6 +383,8 @@ public static partial class Gemm
                 }
             }
             s_started = 0;
+            StepProbe.JobJoin(probe, 4);
+            s_probeJob = -1;
         }
 
         private static void Finished()
@@ -346,9 +462,12 @@ public static partial class Gemm
                         _wake.Wait();
                         _wake.Reset();
                     }
+                    int probe = _part == 1 ? s_probeJob : -1;
                     try
                     {
+                        StepProbe.JobWorker(probe, 1);
                         job.Execute(_part);
+                        StepProbe.JobWorker(probe, 2);
                     }
                     finally
                     {

@@ -178,6 +178,34 @@ public static partial class Gemm
         Run(in plan, a, b, c, accumulate);
     }
 
+    /// <summary>C ← seed per row, then C += op(A)·op(B), through a layer's kept plan (a dense layer's z = b + x·Wᵀ). On the
+    /// packed path split over threads, each thread seeds the rows or columns of C it computes (<see cref="Team{T}"/>),
+    /// so the calling thread no longer writes all of C before the worker accumulates into its half; otherwise C is
+    /// seeded first, as before. The same bits either way.</summary>
+    internal static void MultiplySeeded<T>(Span<GemmPlan> plans, int slot, ReadOnlySpan<T> a, bool transposeA, ReadOnlySpan<T> b,
+        bool transposeB, Span<T> c, ReadOnlySpan<T> seed, int m, int n, int k, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (seed.Length != n)
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"the seed has {seed.Length} elements but C has {n} columns"), nameof(seed));
+        if (!plans.IsEmpty && SeedInTeam)
+        {
+            ref GemmPlan plan = ref plans[slot];
+            if (!plan.Fits(m, n, k, transposeA, transposeB, threads, Unsafe.SizeOf<T>()))
+                plan = Plan<T>(m, n, k, transposeA, transposeB, threads);
+            if (plan.Kernel == GemmKernel.Packed && plan.Team > 1 && a.Length == (long)m * k && b.Length == (long)k * n
+                && c.Length == (long)m * n
+                && Team<T>.TryRun(ref MemoryMarshal.GetReference(a), transposeA, ref MemoryMarshal.GetReference(b), transposeB,
+                    ref MemoryMarshal.GetReference(c), m, n, k, accumulate: true, plan.Team, ref MemoryMarshal.GetReference(seed)))
+                return;
+        }
+        for (int r = 0; r < m; r++) seed.CopyTo(c.Slice(r * n, n));
+        Multiply(plans, slot, a, transposeA, b, transposeB, c, m, n, k, accumulate: true, threads);
+    }
+
+    /// <summary>Whether <see cref="MultiplySeeded{T}"/> seeds inside the split (the bench switches it to compare).</summary>
+    internal static bool SeedInTeam = true;
+
     /// <summary>Checks the spans against the plan's shape and runs its kernel.</summary>
     private static void Run<T>(in GemmPlan plan, ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, bool accumulate)
         where T : unmanaged, IFloatingPointIeee754<T>

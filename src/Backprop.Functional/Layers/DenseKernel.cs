@@ -59,14 +59,20 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
         {
             var error = new ErrorStep<T> { Z = p.Scratch, A = p.Y, Delta = p.DY, Outputs = outputs };
             ActivationDispatch.Run(layer.Activation, ref error);
+            StepProbe.Phase(StepProbe.SigmaPrime);
         }
         if (!p.DTheta.IsEmpty)
         {
             Equations.WeightGradientPlanned(p.DY, p.X, p.DTheta[..weights], inputs, outputs, p.Threads, p.Plans);
+            StepProbe.Phase(StepProbe.WeightGradient);
             Equations.BiasGradient<T>(p.DY, p.DTheta.Slice(weights, outputs));
+            StepProbe.Phase(StepProbe.BiasGradient);
         }
         if (!p.DX.IsEmpty)
+        {
             Equations.InputGradientPlanned(p.Theta[..weights], p.DY, p.DX, inputs, outputs, p.Threads, p.Plans);
+            StepProbe.Phase(StepProbe.InputGradient);
+        }
     }
 
     private ref struct OwnedBackwardStep<T> : IActivationAction where T : unmanaged, IFloatingPointIeee754<T>
@@ -191,9 +197,11 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
         var b = parameters.Slice(outputs * inputs, outputs);
         if (OwnedDense<TAct, T>.TryForward(plans, x, w, b, z, a, batch, inputs, outputs, threads))
             return;   // two threads, each seeding, multiplying and activating its own units (OwnedDense; the same bits)
-        for (int r = 0; r < batch; r++) b.CopyTo(z.Slice(r * outputs, outputs));
-        Gemm.Multiply(plans, Gemm.ForwardSlot, x, false, w, true, z, batch, outputs, inputs, accumulate: true, threads);
+        // z = b + x·Wᵀ: on the packed path over two threads each seeds the part of z it computes
+        Gemm.MultiplySeeded(plans, Gemm.ForwardSlot, x, false, w, true, z, b, batch, outputs, inputs, threads);
+        StepProbe.Phase(StepProbe.Product);
         TAct.Apply(z, a, outputs);
+        StepProbe.Phase(StepProbe.Sigma);
     }
 
     private ref struct ForwardStep<T> : IActivationAction where T : unmanaged, IFloatingPointIeee754<T>

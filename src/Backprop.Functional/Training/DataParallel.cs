@@ -408,6 +408,172 @@ internal static class StepProbe
         PlainCount++;
     }
 
+    // ---- the phase probe (bench only): every phase of the unsharded step on the calling thread, and every pool job's
+    // caller and worker stamps, summed by position in the step (the bench prints them with PhaseTable) ----
+
+    /// <summary>Phase kinds (a phase's code is kind · 16 + layer).</summary>
+    internal const int Seed = 0, Product = 1, Sigma = 2, InputCheck = 3, Loss = 4, SigmaPrime = 5, WeightGradient = 6,
+        BiasGradient = 7, InputGradient = 8, Update = 9, Other = 10;
+
+    private static readonly string[] KindNames =
+        ["bias seed", "x·Wᵀ", "σ", "input check", "loss + δᴸ", "σ′ ⊙", "∂C/∂W = δᵀ·a", "∂C/∂b", "δ·W", "update", "other"];
+
+    private const int MaxMarks = 64;
+
+    /// <summary>Set by <see cref="Begin"/> while <see cref="Enabled"/>, for the rest of one unsharded step.</summary>
+    internal static bool Recording;
+
+    private static int s_marks, s_jobs;
+    private static readonly long[] MarkStamps = new long[MaxMarks + 1];
+    private static readonly int[] MarkCodes = new int[MaxMarks + 1];
+    private static readonly long[] JobStamps = new long[MaxMarks * 5];   // start, worker begin, worker end, join begin, join end
+    private static readonly int[] JobPhase = new int[MaxMarks];
+
+    /// <summary>Which of <see cref="Banks"/> sets of sums the steps add to (the bench alternates configurations).</summary>
+    internal static int Bank;
+
+    private const int Banks = 4, Stats = 7;
+
+    /// <summary>Per bank and position: the caller's time in the phase ending at that mark.</summary>
+    private static readonly long[] PhaseSums = new long[Banks * (MaxMarks + 1)];
+    private static readonly int[] PhaseCodes = new int[Banks * (MaxMarks + 1)];
+    private static readonly int[] PhaseCount = new int[Banks], JobCount = new int[Banks];
+    private static readonly long[] PhaseSteps = new long[Banks];
+    private static readonly bool[] Consistent = new bool[Banks];
+
+    /// <summary>Per bank and pool job: worker start after the caller's Start, the caller's own part, the worker's part,
+    /// the caller's wait at the join, and the join's exit after the later of the two ends (the hand-back itself).</summary>
+    private static readonly long[] JobSums = new long[Banks * MaxMarks * Stats];
+    private static readonly int[] JobPhases = new int[Banks * MaxMarks];
+
+    internal static void Begin()
+    {
+        if (!Enabled) return;
+        s_marks = 0;
+        s_jobs = 0;
+        MarkStamps[0] = System.Diagnostics.Stopwatch.GetTimestamp();
+        Recording = true;
+    }
+
+    /// <summary>The layer the passes are in (set by the network's passes while recording).</summary>
+    internal static int CurrentLayer;
+
+    /// <summary>The end of a phase of <see cref="CurrentLayer"/> on the calling thread.</summary>
+    internal static void Phase(int kind) => Phase(kind, CurrentLayer);
+
+    /// <summary>The end of a phase on the calling thread.</summary>
+    internal static void Phase(int kind, int layer)
+    {
+        if (!Recording || s_marks >= MaxMarks) return;
+        s_marks++;
+        MarkStamps[s_marks] = System.Diagnostics.Stopwatch.GetTimestamp();
+        MarkCodes[s_marks] = kind * 16 + layer;
+    }
+
+    /// <summary>Pool.Start: a job released (its index, or −1 when not recording).</summary>
+    internal static int JobStart()
+    {
+        if (!Recording || s_jobs >= MaxMarks) return -1;
+        int j = s_jobs;
+        JobStamps[j * 5] = System.Diagnostics.Stopwatch.GetTimestamp();
+        JobPhase[j] = s_marks + 1;
+        return j;
+    }
+
+    /// <summary>A worker's stamp for job <paramref name="j"/> (1: begin, 2: end).</summary>
+    internal static void JobWorker(int j, int which)
+    {
+        if (j >= 0) JobStamps[j * 5 + which] = System.Diagnostics.Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>Pool.Join's entry (3) and exit (4) for job <paramref name="j"/>.</summary>
+    internal static void JobJoin(int j, int which)
+    {
+        if (j < 0) return;
+        JobStamps[j * 5 + which] = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (which == 4) s_jobs = j + 1;
+    }
+
+    /// <summary>The end of the step: add its phases if the step had the same sequence of phases and jobs as the bank's first.</summary>
+    internal static void End()
+    {
+        if (!Recording) return;
+        Recording = false;
+        int bank = Bank, p0 = bank * (MaxMarks + 1);
+        if (PhaseSteps[bank] == 0)
+        {
+            PhaseCount[bank] = s_marks;
+            JobCount[bank] = s_jobs;
+            Array.Copy(MarkCodes, 0, PhaseCodes, p0, s_marks + 1);
+            Array.Copy(JobPhase, 0, JobPhases, bank * MaxMarks, s_jobs);
+            Consistent[bank] = true;
+        }
+        else if (PhaseCount[bank] != s_marks || JobCount[bank] != s_jobs
+            || !MarkCodes.AsSpan(1, s_marks).SequenceEqual(PhaseCodes.AsSpan(p0 + 1, s_marks)))
+        {
+            Consistent[bank] = false;
+            return;
+        }
+        for (int i = 1; i <= s_marks; i++)
+            PhaseSums[p0 + i] += MarkStamps[i] - MarkStamps[i - 1];
+        for (int j = 0; j < s_jobs; j++)
+        {
+            var t = JobStamps.AsSpan(j * 5, 5);
+            var sums = JobSums.AsSpan((bank * MaxMarks + j) * Stats, Stats);
+            sums[0] += t[1] - t[0];
+            sums[1] += t[3] - t[0];
+            sums[2] += t[2] - t[1];
+            sums[3] += t[4] - t[3];
+            sums[4] += t[4] - Math.Max(t[2], t[3]);
+            long late = t[1] - t[0];
+            if (late * 50_000 > System.Diagnostics.Stopwatch.Frequency) sums[5]++;   // the worker started over 20 µs late
+            sums[6] = Math.Max(sums[6], late);
+        }
+        PhaseSteps[bank]++;
+    }
+
+    /// <summary>Clears the phase sums of every bank.</summary>
+    internal static void ResetPhases()
+    {
+        Array.Clear(PhaseSums);
+        Array.Clear(JobSums);
+        Array.Clear(PhaseSteps);
+    }
+
+    /// <summary>A bank's phase sums as a table (µs per step): position, phase, the caller's time in it, and for each pool
+    /// job in it the worker's start delay, the caller's part, the worker's part, the caller's wait at the join and the
+    /// join's exit after the later end.</summary>
+    internal static string PhaseTable(int bank)
+    {
+        var text = new System.Text.StringBuilder();
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        long steps = PhaseSteps[bank];
+        double us = 1e6 / System.Diagnostics.Stopwatch.Frequency / Math.Max(steps, 1);
+        text.Append(inv, $"steps {steps}{(Consistent[bank] ? "" : " (some steps skipped: another sequence)")}\n");
+        double total = 0, elementWise = 0;
+        int p0 = bank * (MaxMarks + 1);
+        for (int i = 1; i <= PhaseCount[bank]; i++)
+        {
+            int code = PhaseCodes[p0 + i];
+            double t = PhaseSums[p0 + i] * us;
+            total += t;
+            bool job = false;
+            var line = new System.Text.StringBuilder();
+            for (int j = 0; j < JobCount[bank]; j++)
+            {
+                if (JobPhases[bank * MaxMarks + j] != i) continue;
+                job = true;
+                var s = JobSums.AsSpan((bank * MaxMarks + j) * Stats, Stats);
+                line.Append(inv, $"  [worker +{s[0] * us:F1} (late > 20 µs in {s[5]}, at most {s[6] * 1e6 / System.Diagnostics.Stopwatch.Frequency:F0}), caller {s[1] * us:F1}, worker {s[2] * us:F1}, wait {s[3] * us:F1}, hand-back {s[4] * us:F1}]");
+            }
+            int kind = code / 16;
+            if (!job && kind is not (Product or WeightGradient or InputGradient)) elementWise += t;
+            text.Append(inv, $"  {i,2} {KindNames[kind]}{(code % 16 == 15 ? "" : " " + (code % 16).ToString(inv))}: {t:F1}{line}\n");
+        }
+        text.Append(inv, $"  total {total:F1}, of which serial element-wise (no pool job) {elementWise:F1}\n");
+        return text.ToString();
+    }
+
     internal static void Mark(int what)
     {
         if (Enabled) Marks[what] = System.Diagnostics.Stopwatch.GetTimestamp();

@@ -128,6 +128,7 @@ public static class TrainingStep
         else
         {
             t0 = StepProbe.Now();
+            StepProbe.Begin();
             net.Forward(at, x, ws);
             t1 = StepProbe.Now();
             cost = net.Backward(at, x, y, ws, gradient, parameterGradients: true);
@@ -138,6 +139,8 @@ public static class TrainingStep
         state = sum is not null ? ParallelUpdate<T>.Run(transform, state, gradient, theta, buffers, in context, sum)   // = UpdateSplit
             : split ? transform.UpdateSplit(state, gradient, theta, buffers, in context)
             : transform.Update(state, gradient, theta, buffers, in context);
+        StepProbe.Phase(StepProbe.Update, 15);
+        StepProbe.End();
         StepProbe.Plain(t0, t1, t2);
         return cost;
     }
