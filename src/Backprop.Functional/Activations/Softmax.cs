@@ -20,11 +20,11 @@ public readonly struct Softmax : IActivation
         Shapes.RequireSameLength(z, a, nameof(z), nameof(a));
         Shapes.RequireRows(z.Length, width, nameof(z));
         for (int r = 0; r < z.Length; r += width)
+            TensorPrimitives.Subtract(z.Slice(r, width), TensorPrimitives.Max(z.Slice(r, width)), a.Slice(r, width));
+        AlignedMath.Exp<T>(a[..z.Length], a[..z.Length]);   // one call for every row: eˣ is lane-wise there, so the same bits
+        for (int r = 0; r < z.Length; r += width)
         {
-            var zr = z.Slice(r, width);
             var ar = a.Slice(r, width);
-            TensorPrimitives.Subtract(zr, TensorPrimitives.Max(zr), ar);
-            AlignedMath.Exp<T>(ar, ar);
             TensorPrimitives.Divide(ar, TensorPrimitives.Sum<T>(ar), ar);
         }
     }
