@@ -80,35 +80,9 @@ public static partial class Gemm
             // streamed from L2 once per six rows instead of four, and each vector load feeds 2.4 FMAs instead of 2.
             int sixEnd = typeof(TV) == typeof(Vector512<T>) ? SixRowEnd(m) : 0;
             for (; i < sixEnd; i += 6)
-            {
-                ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
-                ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
-                int j = 0;
-                int live = blocks.IsEmpty ? 0 : NonZeroBlocks(ref ai, 6, k, k - rem, w, blocks);
-                if (live < blocks.Length)
-                    for (; j + 4 <= n; j += 4)
-                        Dot6x4<TW, TV, ListedBlocks>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
-                for (; j + 4 <= n; j += 4)
-                    Dot6x4<TW, TV, EveryBlock>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
-                for (; j < n; j++)
-                    for (int r = 0; r < 6; r++)
-                        Dot1x1<TW, TV>(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * ldc + j), accumulate);
-            }
+                RowBlock<TW, TV>(6, ref Unsafe.Add(ref a, (nint)i * k), ref b, ref Unsafe.Add(ref c, (nint)i * ldc), n, k, ldc, rem, mask, blocks, accumulate);
             for (; i + 4 <= m; i += 4)
-            {
-                ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
-                ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
-                int j = 0;
-                int live = blocks.IsEmpty ? 0 : NonZeroBlocks(ref ai, 4, k, k - rem, w, blocks);
-                if (live < blocks.Length)
-                    for (; j + 4 <= n; j += 4)
-                        Dot4x4<TW, TV, ListedBlocks>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
-                for (; j + 4 <= n; j += 4)
-                    Dot4x4<TW, TV, EveryBlock>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
-                for (; j < n; j++)
-                    for (int r = 0; r < 4; r++)
-                        Dot1x1<TW, TV>(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * ldc + j), accumulate);
-            }
+                RowBlock<TW, TV>(4, ref Unsafe.Add(ref a, (nint)i * k), ref b, ref Unsafe.Add(ref c, (nint)i * ldc), n, k, ldc, rem, mask, blocks, accumulate);
             for (; i < m; i++)
             {
                 ref T ai = ref Unsafe.Add(ref a, (nint)i * k);
@@ -123,6 +97,35 @@ public static partial class Gemm
                 for (; j < n; j++)
                     Dot1x1<TW, TV>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, j), accumulate);
             }
+        }
+
+        /// <summary>One block of <paramref name="rows"/> (6 or 4) rows of A against every row of B: the rows' zero blocks
+        /// listed once, then <see cref="Dot6x4{TW, TV, TBlocks}"/> or <see cref="Dot4x4{TW, TV, TBlocks}"/> over groups of four
+        /// rows of B, the last rows of B one dot product at a time.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void RowBlock<TW, TV>(int rows, ref T ai, ref T b, ref T ci, int n, int k, int ldc, int rem, TV mask, Span<int> blocks, bool accumulate)
+            where TW : struct, IVectorWidth<TV, T>
+            where TV : struct
+        {
+            int w = TW.Count;
+            int j = 0;
+            int live = blocks.IsEmpty ? 0 : NonZeroBlocks(ref ai, rows, k, k - rem, w, blocks);
+            if (live < blocks.Length)
+            {
+                for (; j + 4 <= n; j += 4)
+                {
+                    if (rows == 6) Dot6x4<TW, TV, ListedBlocks>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
+                    else Dot4x4<TW, TV, ListedBlocks>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new ListedBlocks(blocks[..live]), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
+                }
+            }
+            for (; j + 4 <= n; j += 4)
+            {
+                if (rows == 6) Dot6x4<TW, TV, EveryBlock>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
+                else Dot4x4<TW, TV, EveryBlock>(ref ai, ref Unsafe.Add(ref b, (nint)j * k), k, new EveryBlock(k / w, w), rem, mask, ref Unsafe.Add(ref ci, j), ldc, accumulate);
+            }
+            for (; j < n; j++)
+                for (int r = 0; r < rows; r++)
+                    Dot1x1<TW, TV>(ref Unsafe.Add(ref ai, (nint)r * k), ref Unsafe.Add(ref b, (nint)j * k), k, rem, mask, ref Unsafe.Add(ref ci, (nint)r * ldc + j), accumulate);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
