@@ -261,7 +261,7 @@ internal static class OptimizerRace
         foreach (string n in names)
             if (!Racers.IsKnown(n))
                 throw new UsageException(n.StartsWith("hessian-free:", StringComparison.Ordinal)
-                    ? $"--optimizers: unknown optimizer '{n}' (hessian-free:B/C/K or B/C/K/K0/γ with C ≤ B, then optionally /held=H, /floor=λ, /damping=λ₀, /precond=kfac|diagonal and /krows=R)"
+                    ? $"--optimizers: unknown optimizer '{n}' ({Racers.HessianFreeSyntax})"
                     : $"--optimizers: unknown optimizer '{n}' (known: {string.Join(", ", Racers.Names)}; a first-order one may name its learning rate, as momentum:0.03)");
         if (names.Length == 0) throw new UsageException("--optimizers needs at least one name");
         return names;

@@ -47,6 +47,9 @@ internal static class Racers
         int HeldOut = 0, double Floor = 0, double Damping = 1, HessianFreePreconditioner Preconditioner = HessianFreePreconditioner.Diagonal,
         int PreconditionerRows = 0);
 
+    /// <summary>The settings syntax <see cref="TryParseHessianFree"/> takes, for error messages.</summary>
+    internal const string HessianFreeSyntax = "hessian-free:B/C/K or B/C/K/K0/γ with C ≤ B, then optionally /held=H, /floor=λ, /damping=λ₀, /precond=kfac|diagonal and /krows=R";
+
     internal static bool TryParseHessianFree(string text, out HessianFreeRace race)
     {
         race = new HessianFreeRace(0, 0, 0);
@@ -98,7 +101,7 @@ internal static class Racers
             // the library defaults (Gv on a quarter of 1000 rows, up to 250 iterations) take 2–7 s per update there.
             var hf = new HessianFreeRace(500, 100, 15);
             if (settings is not null && !TryParseHessianFree(settings, out hf))
-                throw new UsageException($"unknown optimizer '{name}' (hessian-free:B/C/K or B/C/K/K0/γ, then optionally /held=H, /floor=λ, /damping=λ₀, /precond=kfac|diagonal and /krows=R)");
+                throw new UsageException($"unknown optimizer '{name}' ({HessianFreeSyntax})");
             return HessianFree(name, spec, s, hf);
         }
         switch (bare)

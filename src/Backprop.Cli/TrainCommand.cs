@@ -284,7 +284,7 @@ internal sealed class TrainCommand
                 if (value.StartsWith(HessianFreePrefix, StringComparison.Ordinal))
                 {
                     if (!Racers.TryParseHessianFree(value[HessianFreePrefix.Length..], out _))
-                        result.AddError($"--optimizer {value}: the settings are hessian-free:B/C/K or B/C/K/K0/γ with C ≤ B, then optionally /held=H, /floor=λ, /damping=λ₀, /precond=kfac|diagonal and /krows=R");
+                        result.AddError($"--optimizer {value}: the settings are {Racers.HessianFreeSyntax}");
                     continue;
                 }
                 result.AddError($"--optimizer: unknown optimizer '{value}' (known: {Names.List(names)}, or hessian-free:B/C/K…)");

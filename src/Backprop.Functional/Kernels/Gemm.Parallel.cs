@@ -46,9 +46,10 @@ public static partial class Gemm
         private Split _split;
         private long _workerTicks;
 
-        /// <summary>Two-thread splits balanced by measured time (<see cref="SplitBalance"/>); off: halves, as before. The bits
-        /// are the same either way (tests and the bench switch it).</summary>
-        internal static bool Balanced = true;
+        /// <summary>Two-thread splits balanced by measured time (<see cref="SplitBalance"/>); off (the default): halves, as
+        /// before. The bits are the same either way (tests and the bench switch it). Off because with it on a steady-state
+        /// GRU step allocated (RecurrentAllocationTests, float, 2 threads: 57–122 KB in two runs of three).</summary>
+        internal static bool Balanced;
 
         /// <summary>Tests: the caller's share of a two-thread split's units (clamped to [1, units − 1]) instead of the
         /// balanced one; negative: off.</summary>
