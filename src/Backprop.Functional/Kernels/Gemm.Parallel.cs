@@ -316,9 +316,13 @@ public static partial class Gemm
         internal static long Refused;
 
         /// <summary>Claims the pool for the calling thread, creating workers up to <paramref name="workers"/>; false,
-        /// at once, when another thread holds it (the caller then computes alone: same bits, no waiting).</summary>
+        /// at once, when another thread holds it (the caller then computes alone: same bits, no waiting), and false when
+        /// the calling thread holds it with a job running (between <see cref="Start"/> and <see cref="Join"/>: a caller's
+        /// own part asking for the pool would overwrite the running job's workers and count). A holder between jobs may
+        /// enter again (the gate is re-entrant): a data-parallel step runs its shards and then its sum on the pool.</summary>
         internal static bool TryEnter(int workers)
         {
+            if (s_started > 0 && Gate.IsHeldByCurrentThread) return false;   // not counted in Refused: no other caller
             if (!Gate.TryEnter())
             {
                 Interlocked.Increment(ref Refused);
@@ -337,7 +341,8 @@ public static partial class Gemm
 
         internal static void Exit() => Gate.Exit();
 
-        /// <summary>Whether the calling thread holds the pool (its gate is re-entrant: a nested job must not start).</summary>
+        /// <summary>Whether the calling thread holds the pool (its gate is re-entrant; <see cref="TryEnter"/> refuses a
+        /// nested claim while a job runs).</summary>
         internal static bool HeldByCurrentThread => Gate.IsHeldByCurrentThread;
 
         /// <summary>Bytes the pool's worker threads have allocated since they started, as each recorded it at the end
