@@ -45,7 +45,7 @@ internal static class Compare
         return candidates.FirstOrDefault(File.Exists) ?? candidates[0];
     }
 
-    public static int Run(int runs, string[] workloads, string mnist, string outFile, bool pin = false)
+    public static int Run(int runs, string[] workloads, string mnist, string outFile)
     {
         string self = Environment.ProcessPath!;
         // The managed build runs its own dll again under dotnet; a NativeAOT build (no dll beside it) runs its own binary.
@@ -72,18 +72,10 @@ internal static class Compare
             var peers = peerThreads.ToDictionary(t => t, _ => new List<JsonElement>());
             for (int r = 0; r < runs; r++)
             {
-                // --pin: a one-thread run and its peer both on vCPU r mod the vCPUs (taskset), so a pair never compares
-                // two vCPUs of different speed (docs/ARCHITECTURE.md, "Per-process speed modes")
-                string pinned = pin && threads == 1 && peerThreads.All(t => t == 1)
-                    ? $"-c {r % Environment.ProcessorCount} " : "";
-                ours.Add(pinned.Length > 0
-                    ? Launch("taskset", $"{pinned}{program} {prefix}e2e {w} --threads {threads} --data \"{mnist}\"")
-                    : Launch(program, $"{prefix}e2e {w} --threads {threads} --data \"{mnist}\""));
+                ours.Add(Launch(program, $"{prefix}e2e {w} --threads {threads} --data \"{mnist}\""));
                 foreach (int t in peerThreads)
-                    peers[t].Add(pinned.Length > 0
-                        ? Launch("taskset", $"{pinned}sh \"{peer}\" {w} {t} \"{mnist}\"")
-                        : Launch("sh", $"\"{peer}\" {w} {t} \"{mnist}\""));
-                Console.Error.WriteLine($"{w} run {r + 1}/{runs}{(pinned.Length > 0 ? $" (taskset {pinned.TrimEnd()})" : "")}: ours {Get(ours[^1], metric):G4}"
+                    peers[t].Add(Launch("sh", $"\"{peer}\" {w} {t} \"{mnist}\""));
+                Console.Error.WriteLine($"{w} run {r + 1}/{runs}: ours {Get(ours[^1], metric):G4}"
                     + (ours[^1].ValueKind == JsonValueKind.Object && ours[^1].TryGetProperty("cpu", out var c) ? $" on vCPU {c}" : "") + ", peer "
                     + string.Join(", ", peerThreads.Select(t => $"{t}t {Get(peers[t][^1], metric):G4}")));
             }

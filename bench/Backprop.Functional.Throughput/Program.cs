@@ -11,14 +11,14 @@ using Backprop.Functional.Throughput;
 //   mp [--inputs I] [--outputs O] [--batch B] [--rounds R]   one wide dense layer: unsplit vs 2 row blocks (model parallelism) vs 2 GEMM threads
 //   scaling [--rounds R] [--only NAME]   steps of >= 50 MFLOP on untuned shapes: 1 thread vs 2 GEMM threads vs 2 threads with 2 micro-shards
 //   peak   the machine's fp32 FMA ceiling (1 thread, all cores; 256- and 512-bit vectors), as markdown
-//   compare [--runs R] [--workloads W1,W2,...] [--data DIR] [--out FILE] [--pin]   ours and TorchSharp alternately, median ratios
-//     (--pin: each one-thread pair on one vCPU, taskset -c r mod vCPUs; L1 also reads L1_CPU and L1_WINDOW, RecurrentWorkloads.cs)
+//   compare [--runs R] [--workloads W1,W2,...] [--data DIR] [--out FILE]   ours and TorchSharp alternately, median ratios
+//     (L1 also reads L1_CPU and L1_WINDOW: RecurrentWorkloads.cs)
 // MNIST: --data DIR, else the cache folder that scripts/fetch-mnist.sh (or `backprop train`) fills; this runner never downloads.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 Thread.CurrentThread.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length == 0 || args[0] is not ("e2e" or "compare" or "profile" or "shapes" or "peak" or "dp" or "mp" or "scaling"))
 {
-    Console.Error.WriteLine("usage: e2e <W1|W2|W3|W4|I1|G1|L1|L2|K1|O1|D2> [--threads N] [--micro-shards K] [--data DIR] [--seed S] | compare [--runs R] [--workloads W1,W2] [--data DIR] [--out FILE] [--pin] | profile W | shapes [--append FILE] | peak");
+    Console.Error.WriteLine("usage: e2e <W1|W2|W3|W4|I1|G1|L1|L2|K1|O1|D2> [--threads N] [--micro-shards K] [--data DIR] [--seed S] | compare [--runs R] [--workloads W1,W2] [--data DIR] [--out FILE] | profile W | shapes [--append FILE] | peak");
     return 2;
 }
 string Option(string name, string fallback)
@@ -30,7 +30,7 @@ string? dataDir = Option("--data", "") is { Length: > 0 } d ? d : null;
 
 if (args[0] == "compare")
     return Compare.Run(int.Parse(Option("--runs", "3")), Option("--workloads", "W1,W2,W3,W4,I1,G1,G1@1").Split(','),
-        Mnist.Require(dataDir), Option("--out", "bench/RESULTS.md"), args.Contains("--pin"));
+        Mnist.Require(dataDir), Option("--out", "bench/RESULTS.md"));
 
 if (args[0] == "peak")
 {
