@@ -75,7 +75,8 @@ internal static class Compare
                 ours.Add(Launch(program, $"{prefix}e2e {w} --threads {threads} --data \"{mnist}\""));
                 foreach (int t in peerThreads)
                     peers[t].Add(Launch("sh", $"\"{peer}\" {w} {t} \"{mnist}\""));
-                Console.Error.WriteLine($"{w} run {r + 1}/{runs}: ours {Get(ours[^1], metric):G4}, peer "
+                Console.Error.WriteLine($"{w} run {r + 1}/{runs}: ours {Get(ours[^1], metric):G4}"
+                    + (ours[^1].ValueKind == JsonValueKind.Object && ours[^1].TryGetProperty("cpu", out var c) ? $" on vCPU {c}" : "") + ", peer "
                     + string.Join(", ", peerThreads.Select(t => $"{t}t {Get(peers[t][^1], metric):G4}")));
             }
             double oursMedian = Median(ours, metric);

@@ -12,6 +12,7 @@ using Backprop.Functional.Throughput;
 //   scaling [--rounds R] [--only NAME]   steps of >= 50 MFLOP on untuned shapes: 1 thread vs 2 GEMM threads vs 2 threads with 2 micro-shards
 //   peak   the machine's fp32 FMA ceiling (1 thread, all cores; 256- and 512-bit vectors), as markdown
 //   compare [--runs R] [--workloads W1,W2,...] [--data DIR] [--out FILE]   ours and TorchSharp alternately, median ratios
+//     (L1 also reads L1_CPU and L1_WINDOW: RecurrentWorkloads.cs)
 // MNIST: --data DIR, else the cache folder that scripts/fetch-mnist.sh (or `backprop train`) fills; this runner never downloads.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 Thread.CurrentThread.CurrentCulture = CultureInfo.InvariantCulture;

@@ -20,6 +20,13 @@ internal static class RecurrentWorkloads
         // (at most 20 s), as the peer: after the 0.5 s alone, 700-900 methods were recompiled at tier 1 inside the timed
         // window (0.3-0.5 s of JIT on the step's cores, bench/RESULTS.md)
         int warmSteps = 0;
+        // L1_CPU=n (Linux): the step thread pinned to vCPU n, the rest of the process left free (a diagnostic: which vCPU
+        // runs the step was the whole of the per-process "modes", docs/ARCHITECTURE.md)
+        if (OperatingSystem.IsLinux() && int.TryParse(Environment.GetEnvironmentVariable("L1_CPU"), out int cpu) && (uint)cpu < 64)
+        {
+            ulong mask = 1UL << cpu;
+            if (SchedSetAffinity(0, sizeof(ulong), ref mask) != 0) throw new ArgumentException($"L1_CPU={cpu}: no such vCPU to pin the step thread to");
+        }
         using (var warm = Network<float>.Create(Spec, 99, Initialization.PyTorch))
         {
             var clock = Stopwatch.StartNew();
@@ -36,7 +43,7 @@ internal static class RecurrentWorkloads
         GC.Collect();
         using var net = Network<float>.Create(Spec, seed, Initialization.PyTorch);
         long jit0 = System.Runtime.JitInfo.GetCompiledMethodCount();
-        var (secs, bytes) = Train(net, train, threads, seed, steps);
+        var (secs, bytes) = Train(net, train, threads, seed, steps, res);
         res["warmup_steps"] = warmSteps;
         res["jit_methods_in_window"] = System.Runtime.JitInfo.GetCompiledMethodCount() - jit0;
         if (workload == "L1")
@@ -101,22 +108,45 @@ internal static class RecurrentWorkloads
         Console.WriteLine($"  forward other than GEMMs {fwd - proj - rec:F0}; backward other than GEMMs {fb - fwd - back - wgrad:F0}");
     }
 
-    private static (double Seconds, long Bytes) Train(Network<float> net, Dataset train, int threads, long seed, int steps)
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "sched_setaffinity")]
+    private static extern int SchedSetAffinity(int pid, nint size, ref ulong mask);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "sched_getcpu")]
+    private static extern int SchedGetCpu();
+
+    private static int Cpu() => OperatingSystem.IsLinux() ? SchedGetCpu() : -1;
+
+    private static (double Seconds, long Bytes) Train(Network<float> net, Dataset train, int threads, long seed, int steps,
+        Dictionary<string, object>? res = null)
     {
         using var state = new TrainState<float>(net, new Adam(1e-3), Batch, threads, Time);
         var batcher = new Batcher(train, Batch, seed);
         var x = new float[Batch * train.Features];
         var y = new float[Batch * train.Outputs];
+        // L1_WINDOW=n: samples/s of every n steps and the vCPU that ran them ("rate@cpu …" in RESULT's windows; the
+        // window's text allocates)
+        int window = res is not null && int.TryParse(Environment.GetEnvironmentVariable("L1_WINDOW"), out int wn) ? wn : 0;
+        var windows = new System.Text.StringBuilder(window > 0 ? 16 * (steps / window + 1) : 0);
+        double last = 0;
         long alloc0 = GC.GetAllocatedBytesForCurrentThread();
         var sw = Stopwatch.StartNew();
         for (int s = 0; s < steps; s++)
         {
+            if (window > 0 && s > 0 && s % window == 0)
+            {
+                double now = sw.Elapsed.TotalSeconds;
+                windows.Append(Math.Round(window * Batch / (now - last))).Append('@').Append(Cpu()).Append(' ');
+                last = now;
+            }
             int b = s % batcher.BatchCount;
             if (b == 0 && s > 0) batcher.NextEpoch();
             int rows = batcher.Copy<float>(b, x, y);
             Trainer.Step(net, x.AsSpan(0, rows * train.Features), y.AsSpan(0, rows * train.Outputs), state);
         }
         sw.Stop();
-        return (sw.Elapsed.TotalSeconds, GC.GetAllocatedBytesForCurrentThread() - alloc0);
+        long bytes = GC.GetAllocatedBytesForCurrentThread() - alloc0;
+        if (window > 0) res!["windows"] = windows.ToString().TrimEnd();
+        if (res is not null) res["cpu"] = Cpu();   // the vCPU the step thread ended the timed window on (-1 off Linux)
+        return (sw.Elapsed.TotalSeconds, bytes);
     }
 }
