@@ -45,8 +45,15 @@ internal static class Compare
         return candidates.FirstOrDefault(File.Exists) ?? candidates[0];
     }
 
+    /// <summary>The workloads of the table at the top of bench/RESULTS.md.</summary>
+    internal const string DefaultWorkloads = "W1,W2,W3,W4,I1,G1,G1@1";
+
+    /// <summary><paramref name="outFile"/> empty: the default run writes bench/RESULTS.md's head, a run of other
+    /// workloads only prints (so `--workloads L1@1` cannot replace the table of W1–G1 with one row).</summary>
     public static int Run(int runs, string[] workloads, string mnist, string outFile)
     {
+        if (outFile.Length == 0)
+            outFile = string.Join(',', workloads) == DefaultWorkloads ? Path.Combine(FindRoot(), "bench", "RESULTS.md") : "";
         string self = Environment.ProcessPath!;
         // The managed build runs its own dll again under dotnet; a NativeAOT build (no dll beside it) runs its own binary.
         string dll = Path.Combine(AppContext.BaseDirectory, typeof(Compare).Assembly.GetName().Name + ".dll");
@@ -92,8 +99,36 @@ internal static class Compare
         }
         string table = Render(rows, runs, ceiling);
         Console.WriteLine(table);
-        File.WriteAllText(outFile, table);
+        if (outFile.Length == 0)
+            Console.Error.WriteLine("not saved: a run of other workloads than the default table's prints only; --out FILE saves it");
+        else
+        {
+            WriteHead(outFile, table);
+            Console.Error.WriteLine($"saved: {outFile}");
+        }
         return 0;
+    }
+
+    /// <summary>Writes <paramref name="table"/> as the head of <paramref name="outFile"/>: a file that starts with this
+    /// table's title keeps everything after its old table's "Ratio:" line (bench/RESULTS.md's passes and notes); any
+    /// other file is replaced. Written beside it and moved over it, so an interrupted run leaves the old file.</summary>
+    internal static void WriteHead(string outFile, string table)
+    {
+        const string Title = "# Throughput against TorchSharp";
+        string content = table;
+        if (File.Exists(outFile))
+        {
+            string old = File.ReadAllText(outFile);
+            int ratio = old.StartsWith(Title, StringComparison.Ordinal) ? old.IndexOf("\nRatio:", StringComparison.Ordinal) : -1;
+            if (ratio >= 0)
+            {
+                int end = old.IndexOf('\n', ratio + 1);
+                content += end < 0 ? "" : old[(end + 1)..];
+            }
+        }
+        string temporary = outFile + ".tmp";
+        File.WriteAllText(temporary, content);
+        File.Move(temporary, outFile, overwrite: true);
     }
 
     private static string Render(List<Row> rows, int runs, (double OneCore, double AllCores) ceiling)

@@ -29,8 +29,8 @@ string Option(string name, string fallback)
 string? dataDir = Option("--data", "") is { Length: > 0 } d ? d : null;
 
 if (args[0] == "compare")
-    return Compare.Run(int.Parse(Option("--runs", "3")), Option("--workloads", "W1,W2,W3,W4,I1,G1,G1@1").Split(','),
-        Mnist.Require(dataDir), Option("--out", "bench/RESULTS.md"));
+    return Compare.Run(int.Parse(Option("--runs", "3")), Option("--workloads", Compare.DefaultWorkloads).Split(','),
+        Mnist.Require(dataDir), Option("--out", ""));
 
 if (args[0] == "peak")
 {
