@@ -124,15 +124,15 @@ public static partial class Gemm
                 splitColumns: split == Split.Dot, units: ((split == Split.Dot ? n : m) + TileRows - 1) / TileRows,
                 ref Unsafe.NullRef<T>());
 
-        /// <summary>Bench: products with m·n·k below this, or k below <see cref="MinDepth"/>, run on the calling thread
-        /// at run time whatever their plan (the same bits either way).</summary>
-        internal static long MinVolume, MinDepth;
+        /// <summary>Bench: products with m·n·k below this run on the calling thread at run time whatever their plan (the
+        /// same bits either way; 2²² was measured against 2¹⁸ in bench/RESULTS.md, "Tenth pass", and not kept).</summary>
+        internal static long MinVolume;
 
         private static unsafe bool TryStart(Split split, ref T a, bool transposeA, nint rs, nint ds, ref T b, bool transposeB,
             ref T c, int m, int n, int k, bool accumulate, int threads, bool splitColumns, int units, ref T seed)
         {
             int parts = Math.Min(threads, units);
-            if (parts < 2 || k < MinDepth || (long)m * n * k < MinVolume || !Pool.TryEnter(parts - 1))
+            if (parts < 2 || (long)m * n * k < MinVolume || !Pool.TryEnter(parts - 1))
                 return false;
             try
             {
