@@ -35,7 +35,7 @@ internal static class DataParallelBench
     [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicFields, "Backprop.Functional.StepProbe", "Backprop.Functional")]
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
-    private static System.Reflection.FieldInfo ProbeField(string name) =>
+    internal static System.Reflection.FieldInfo ProbeField(string name) =>
         typeof(Network<float>).Assembly.GetType("Backprop.Functional.StepProbe")!
             .GetField(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
 
@@ -116,7 +116,7 @@ internal static class DataParallelBench
     [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicMethods, "Backprop.Functional.StepProbe", "Backprop.Functional")]
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Why)]
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Why)]
-    private static string ProbeCall(string name, params object[] arguments) =>
+    internal static string ProbeCall(string name, params object[] arguments) =>
         (string?)typeof(Network<float>).Assembly.GetType("Backprop.Functional.StepProbe")!
             .GetMethod(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.Invoke(null, arguments) ?? "";
 

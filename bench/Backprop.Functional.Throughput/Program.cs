@@ -9,7 +9,7 @@ using Backprop.Functional.Throughput;
 //   shapes [--append FILE]   untuned networks' step rates and GEMM efficiency over shapes > 64, as markdown
 //   dp <W2|W3> [--micro-shards K] [--rounds R] [--phases-only] [--no-untimed-step]   1 thread vs 2 data-parallel workers vs 2 GEMM threads, alternating in one process
 //   mp [--inputs I] [--outputs O] [--batch B] [--rounds R]   one wide dense layer: unsplit vs 2 row blocks (model parallelism) vs 2 GEMM threads
-//   scaling [--rounds R] [--only NAME]   steps of >= 50 MFLOP on untuned shapes: 1 thread vs 2 GEMM threads vs 2 threads with 2 micro-shards
+//   scaling [--rounds R] [--only NAME] [--gemms] [--pool] [--phases]   steps of >= 50 MFLOP on untuned shapes: 1 thread vs 2 GEMM threads vs 2 threads with 2 micro-shards
 //   peak   the machine's fp32 FMA ceiling (1 thread, all cores; 256- and 512-bit vectors), as markdown
 //   compare [--runs R] [--workloads W1,W2,...] [--data DIR] [--out FILE]   ours and TorchSharp alternately, median ratios
 //     (L1 also reads L1_CPU and L1_WINDOW: RecurrentWorkloads.cs)
@@ -56,7 +56,7 @@ if (args[0] == "dp")
 
 if (args[0] == "scaling")
 {
-    Scaling.Run(int.Parse(Option("--rounds", "9")), Option("--only", "") is { Length: > 0 } only ? only : null, args.Contains("--gemms"));
+    Scaling.Run(int.Parse(Option("--rounds", "9")), Option("--only", "") is { Length: > 0 } only ? only : null, args.Contains("--gemms"), args.Contains("--pool"), args.Contains("--phases"));
     return 0;
 }
 

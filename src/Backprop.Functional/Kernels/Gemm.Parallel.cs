@@ -124,11 +124,15 @@ public static partial class Gemm
                 splitColumns: split == Split.Dot, units: ((split == Split.Dot ? n : m) + TileRows - 1) / TileRows,
                 ref Unsafe.NullRef<T>());
 
+        /// <summary>Bench: products with m·n·k below this run on the calling thread at run time whatever their plan (the
+        /// same bits either way; 2²² was measured against 2¹⁸ in bench/RESULTS.md, "Tenth pass", and not kept).</summary>
+        internal static long MinVolume;
+
         private static unsafe bool TryStart(Split split, ref T a, bool transposeA, nint rs, nint ds, ref T b, bool transposeB,
             ref T c, int m, int n, int k, bool accumulate, int threads, bool splitColumns, int units, ref T seed)
         {
             int parts = Math.Min(threads, units);
-            if (parts < 2 || !Pool.TryEnter(parts - 1))
+            if (parts < 2 || (long)m * n * k < MinVolume || !Pool.TryEnter(parts - 1))
                 return false;
             try
             {
@@ -315,6 +319,37 @@ public static partial class Gemm
         /// <summary>Times a caller found the pool busy and ran alone (for tests: two callers really overlapped).</summary>
         internal static long Refused;
 
+        // ---- the hand-off probe (bench only; one static test per job when off) ----
+
+        /// <summary>Set to time every job's hand-off into <see cref="HandOffSums"/>[<see cref="HandOffBank"/>] (the bench sets
+        /// it by reflection).</summary>
+        internal static bool HandOffProbe;
+
+        /// <summary>Which row of <see cref="HandOffSums"/> the jobs add to (the bench alternates configurations).</summary>
+        internal static int HandOffBank;
+
+        /// <summary>Per bank (8 rows of <see cref="HandOffStats"/>): jobs; Σ ticks from Start to the first worker's begin;
+        /// Σ the caller's part (Start to Join); Σ the worker's part; Σ the caller's wait in Join; Σ the join's exit after the
+        /// later of the two ends (the hand-back); jobs whose worker was asleep when released; joins that blocked; parts the
+        /// caller took back.</summary>
+        internal static readonly long[] HandOffSums = new long[8 * HandOffStats];
+
+        internal const int HandOffStats = 9;
+
+        /// <summary>Whether <see cref="Join"/> runs a part no worker has started yet on the calling thread (on; the bench
+        /// switches it).</summary>
+        internal static bool TakeBack = true;
+
+        /// <summary>Parts the calling thread took back from a worker that had not started them (for tests).</summary>
+        internal static long TakenBack;
+
+        /// <summary>Tests: how long a worker waits, once it has seen a job, before it takes it (0: not at all), so that the
+        /// caller takes the part back.</summary>
+        internal static long TestTakeDelayTicks;
+
+        private static long s_startStamp, s_workerBegin, s_workerEnd;
+        private static bool s_probing, s_blocked;
+
         /// <summary>Claims the pool for the calling thread, creating workers up to <paramref name="workers"/>; false,
         /// at once, when another thread holds it (the caller then computes alone: same bits, no waiting), and false when
         /// the calling thread holds it with a job running (between <see cref="Start"/> and <see cref="Join"/>: a caller's
@@ -359,6 +394,12 @@ public static partial class Gemm
         /// <summary>Releases <paramref name="workers"/> workers on <paramref name="job"/>.</summary>
         internal static void Start(Job job, int workers)
         {
+            s_probing = HandOffProbe;
+            if (s_probing)
+            {
+                s_blocked = false;
+                s_startStamp = System.Diagnostics.Stopwatch.GetTimestamp();
+            }
             s_probeJob = StepProbe.JobStart();
             s_started = workers;
             Volatile.Write(ref s_pending, workers);
@@ -370,9 +411,37 @@ public static partial class Gemm
         internal static void Join()
         {
             int probe = s_probeJob;
+            long joinStamp = s_probing ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             StepProbe.JobJoin(probe, 3);
             if (s_started > 0)
             {
+                // A worker that has not taken its part by the time the caller has finished its own is descheduled or
+                // asleep (another process on its core, or a wake-up still on its way): take the part back and run it
+                // here. Exactly one of the two exchanges the job out of the slot, so the part runs once; every job's
+                // parts compute the same bits on any thread (tile-aligned rectangles, work queues, fixed halves).
+                if (TakeBack)
+                {
+                    for (int w = 0; w < s_started; w++)
+                    {
+                        Job? late = s_workers[w].TakeBack();
+                        if (late is null)
+                            continue;
+                        Interlocked.Increment(ref TakenBack);
+                        if (s_probing)
+                        {
+                            HandOffSums[(HandOffBank & 7) * HandOffStats + 8]++;
+                            s_workerBegin = s_workerEnd = joinStamp;
+                        }
+                        try
+                        {
+                            late.Execute(w + 1);
+                        }
+                        finally
+                        {
+                            Interlocked.Decrement(ref s_pending);
+                        }
+                    }
+                }
                 // The parts are balanced, so the workers finish within microseconds of the caller: poll (a read of one
                 // shared line) for up to JoinSpinTicks before blocking; a blocked caller costs an OS wake-up.
                 long since = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -381,6 +450,7 @@ public static partial class Gemm
                     Thread.SpinWait(1);
                 if (Volatile.Read(ref s_pending) > 0)
                 {
+                    s_blocked = true;
                     lock (DoneGate)
                     {
                         while (Volatile.Read(ref s_pending) > 0)
@@ -391,6 +461,19 @@ public static partial class Gemm
             s_started = 0;
             StepProbe.JobJoin(probe, 4);
             s_probeJob = -1;
+            if (s_probing)
+            {
+                long end = System.Diagnostics.Stopwatch.GetTimestamp();
+                var sums = HandOffSums.AsSpan((HandOffBank & 7) * HandOffStats, HandOffStats);
+                sums[0]++;
+                sums[1] += s_workerBegin - s_startStamp;
+                sums[2] += joinStamp - s_startStamp;
+                sums[3] += s_workerEnd - s_workerBegin;
+                sums[4] += end - joinStamp;
+                sums[5] += end - Math.Max(s_workerEnd, joinStamp);
+                if (s_blocked) sums[7]++;
+                s_probing = false;
+            }
         }
 
         private static void Finished()
@@ -437,6 +520,23 @@ public static partial class Gemm
                 _wake.Set();
             }
 
+            /// <summary>Takes the released job (null if the caller took it back first); in tests, after
+            /// <see cref="TestTakeDelayTicks"/>.</summary>
+            private Job? Exchange()
+            {
+                long delay = TestTakeDelayTicks;
+                if (delay > 0)
+                {
+                    long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    while (System.Diagnostics.Stopwatch.GetTimestamp() - t0 < delay)
+                        Thread.SpinWait(1);
+                }
+                return Interlocked.Exchange(ref _job, null);
+            }
+
+            /// <summary>The job, if this worker has not taken it yet (then it never will); else null.</summary>
+            internal Job? TakeBack() => Volatile.Read(ref _job) is null ? null : Interlocked.Exchange(ref _job, null);
+
             /// <summary>Stops the worker thread after its current job (the pool itself never does).</summary>
             public void Dispose()
             {
@@ -449,9 +549,10 @@ public static partial class Gemm
                 while (true)
                 {
                     Job? job;
+                    bool slept = false;
                     long idleSince = System.Diagnostics.Stopwatch.GetTimestamp();
                     // read before exchanging: an idle worker polls with plain reads, not a stream of locked writes
-                    while ((job = Volatile.Read(ref _job) is null ? null : Interlocked.Exchange(ref _job, null)) is null)
+                    while ((job = Volatile.Read(ref _job) is null ? null : Exchange()) is null)
                     {
                         if (_disposed)
                         {
@@ -467,13 +568,21 @@ public static partial class Gemm
                         }
                         _wake.Wait();
                         _wake.Reset();
+                        slept = true;
                     }
                     int probe = _part == 1 ? s_probeJob : -1;
+                    bool timing = _part == 1 && s_probing;
                     try
                     {
+                        if (timing)
+                        {
+                            s_workerBegin = System.Diagnostics.Stopwatch.GetTimestamp();
+                            if (slept) HandOffSums[(HandOffBank & 7) * HandOffStats + 6]++;
+                        }
                         StepProbe.JobWorker(probe, 1);
                         job.Execute(_part);
                         StepProbe.JobWorker(probe, 2);
+                        if (timing) s_workerEnd = System.Diagnostics.Stopwatch.GetTimestamp();
                     }
                     finally
                     {
