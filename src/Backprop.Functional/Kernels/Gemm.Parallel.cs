@@ -413,6 +413,7 @@ public static partial class Gemm
             int probe = s_probeJob;
             long joinStamp = s_probing ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             StepProbe.JobJoin(probe, 3);
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo? thrown = null;   // from a part taken back
             if (s_started > 0)
             {
                 // A worker that has not taken its part by the time the caller has finished its own is descheduled or
@@ -435,6 +436,12 @@ public static partial class Gemm
                         try
                         {
                             late.Execute(w + 1);
+                        }
+#pragma warning disable CA1031 // rethrown below, once every other worker has finished with the job's buffers
+                        catch (Exception e)
+#pragma warning restore CA1031
+                        {
+                            thrown ??= System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
                         }
                         finally
                         {
@@ -474,6 +481,7 @@ public static partial class Gemm
                 if (s_blocked) sums[7]++;
                 s_probing = false;
             }
+            thrown?.Throw();
         }
 
         private static void Finished()

@@ -48,4 +48,52 @@ public sealed class PoolNestingTests
             Gemm.Pool.Exit();
         }
     }
+
+    private sealed class Throwing : Gemm.Pool.Job
+    {
+        internal override void Execute(int part)
+        {
+            if (part != 0) throw new InvalidOperationException("part " + part.ToString(System.Globalization.CultureInfo.InvariantCulture) + " failed");
+        }
+    }
+
+    /// <summary>A worker part the caller took back and that threw: Join rethrows it after the wait, leaves the pool
+    /// with no job running, and the next claim and job work as before.</summary>
+    [Fact]
+    public void A_part_taken_back_that_throws_reaches_the_caller_and_the_pool_stays_usable()
+    {
+        long saved = Gemm.Pool.TestTakeDelayTicks;
+        Gemm.Pool.TestTakeDelayTicks = System.Diagnostics.Stopwatch.Frequency / 100;   // 10 ms: the caller takes it back
+        Assert.True(Gemm.Pool.TryEnter(1), "the pool is free inside this collection");
+        try
+        {
+            long taken = Interlocked.Read(ref Gemm.Pool.TakenBack);
+            Gemm.Pool.Start(new Throwing(), 1);
+            var e = Assert.Throws<InvalidOperationException>(Gemm.Pool.Join);
+            Assert.Equal("part 1 failed", e.Message);
+            Assert.True(Interlocked.Read(ref Gemm.Pool.TakenBack) > taken, "the worker ran its part: nothing was taken back");
+            Assert.True(Gemm.Pool.TryEnter(1), "after the throw the pool still counted a job running");   // between jobs
+            Gemm.Pool.Exit();
+        }
+        finally
+        {
+            Gemm.Pool.TestTakeDelayTicks = saved;
+            Gemm.Pool.Exit();
+        }
+        Thread.Sleep(20);   // the delayed worker finds its slot empty and goes back to waiting
+        Assert.True(Gemm.Pool.TryEnter(1), "the pool stayed claimed after the throw");
+        try
+        {
+            var job = new Nesting();
+            Gemm.Pool.Start(job, 1);
+            job.Execute(0);
+            Gemm.Pool.Join();
+            Assert.True(job.WorkerRan);
+            Assert.False(job.NestedEntered, "a job was still marked running after the throw");
+        }
+        finally
+        {
+            Gemm.Pool.Exit();
+        }
+    }
 }
