@@ -356,8 +356,11 @@ public static partial class Gemm
             int kcMax = BlockDepth(k);
             int mcMax = Math.Min(MC, RoundUp(i1 - i0, mr));
             int ncOuter = Math.Min(NCOuter, RoundUp(j1 - j0, nr));
-            ref T packedA = ref Scratch<T>.PackedA(RoundUp(mcMax, mr) * kcMax);
-            ref T packedB = ref Scratch<T>.PackedB(ncOuter * kcMax);
+            // The scratch is sized for the whole product, not this rectangle: a two-thread split's parts move with the
+            // balance (Team.Balanced), and a part larger than any before on its thread would otherwise grow (allocate) it
+            // in a steady-state step. A rectangle never needs more than the whole product's blocks.
+            ref T packedA = ref Scratch<T>.PackedA(RoundUp(Math.Min(MC, RoundUp(m, mr)), mr) * kcMax);
+            ref T packedB = ref Scratch<T>.PackedB(Math.Min(NCOuter, RoundUp(n, nr)) * kcMax);
             ref T tile = ref Scratch<T>.Tile(mr * nr);
             int chunk = NC;
 
