@@ -177,7 +177,7 @@ internal static class DataParallelBench
         var balancedField = GemmField("Team`1", "Balanced", generic: true);
         var spinField = GemmField("Pool", "JoinSpinTicks", generic: false);
         long spin = (long)spinField.GetValue(null)!;
-        Config[] configs = phasesOnly ? [one, gemm, halves, callerSeeds] : [one, wholeOne, gemm, whole, every, dp, apart, ownedConfig, checkFirst, noStream, noLarge, halves, callerSeeds];   // pairs compared side by side (rounds alternate the order)
+        Config[] configs = phasesOnly ? [one, gemm, halves, noLarge] : [one, wholeOne, gemm, whole, every, dp, apart, ownedConfig, checkFirst, noStream, noLarge, halves, callerSeeds];   // pairs compared side by side (rounds alternate the order)
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -223,9 +223,9 @@ internal static class DataParallelBench
             res["gemm_threads_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
             res["halves_speedup"] = Median(halves.Rates) / Median(one.Rates);
             res["balanced_over_halves_median_of_rounds"] = Median([.. halves.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
-            res["caller_seeds_speedup"] = Median(callerSeeds.Rates) / Median(one.Rates);
-            res["seeded_in_team_over_caller_seeds_median_of_rounds"] = Median([.. callerSeeds.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
-            Phases(res, rounds, [one, gemm, halves, callerSeeds], Round);
+            res["no_large_stream_speedup"] = Median(noLarge.Rates) / Median(one.Rates);
+            res["large_stream_over_plain_median_of_rounds"] = Median([.. noLarge.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+            Phases(res, rounds, [one, gemm, halves, noLarge], Round);
             res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
             return;
         }
