@@ -158,6 +158,49 @@ public sealed class GemmBalanceTests
         return Prop.ForAll(Arb.From(SplitCases), c => Seeded<float>(c.Case, c.Share) && Seeded<double>(c.Case, c.Share));
     }
 
+    /// <summary>A ReLU layer's σ run by each thread on its own rectangle inside the packed split (z = b + x·Wᵀ, then
+    /// a = max(z, 0)): z and a are the bits of the one-thread product followed by <see cref="ReLU.Apply{T}"/> over the whole
+    /// batch, for any share, by rows or columns (float and double). Negative, zero and positive z all occur.</summary>
+    [Property(MaxTest = 60)]
+    public Property MultiplySeededReLU_AnyCallerShare_GivesTheOneThreadBits()
+    {
+        GemmProperties.SkipOnOneCore();
+        return Prop.ForAll(Arb.From(SplitCases), c => SeededReLU<float>(c.Case, c.Share) && SeededReLU<double>(c.Case, c.Share));
+    }
+
+    /// <summary>An activation buffer of the wrong length is refused by name.</summary>
+    [Fact]
+    public void MultiplySeededReLU_WrongActivationLength_Throws()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Gemm.MultiplySeeded<float>(new GemmPlan[1], 0, new float[6], false, new float[6], false,
+            new float[4], new float[2], 2, 2, 3, threads: 1, relu: new float[5]));
+        Assert.Contains("the activation has 5 elements but C is [2 × 2]", e.Message, StringComparison.Ordinal);
+    }
+
+    private static bool SeededReLU<T>(GemmCase c, double share)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        (T[] a, T[] b, T[] c0) = GemmProperties.Operands<T>(c);
+        T[] seed = c0.AsSpan(0, c.N).ToArray();
+        T[] one = new T[c.M * c.N], two = new T[c.M * c.N], aOne = new T[c.M * c.N], aTwo = new T[c.M * c.N];
+        for (int r = 0; r < c.M; r++) seed.CopyTo(one, r * c.N);
+        Gemm.Multiply<T>(a, c.TA, b, c.TB, one, c.M, c.N, c.K, accumulate: true, threads: 1);
+        ReLU.Apply<T>(one, aOne, c.N);
+        bool activated;
+        try
+        {
+            Gemm.Team<T>.ForcedCallerShare = share;
+            activated = Gemm.MultiplySeeded<T>(new GemmPlan[1], 0, a, c.TA, b, c.TB, two, seed, c.M, c.N, c.K, threads: 2, aTwo);
+        }
+        finally
+        {
+            Gemm.Team<T>.ForcedCallerShare = -1;
+        }
+        if (!activated)
+            ReLU.Apply<T>(two, aTwo, c.N);   // not the packed split (a product the plan gives to the direct tiles)
+        return one.AsSpan().SequenceEqual(two) && aOne.AsSpan().SequenceEqual(aTwo);
+    }
+
     /// <summary>A seed of the wrong length is refused by name.</summary>
     [Fact]
     public void MultiplySeeded_WrongSeedLength_Throws()
