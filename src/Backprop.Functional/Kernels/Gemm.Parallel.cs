@@ -47,8 +47,9 @@ public static partial class Gemm
         private long _workerTicks;
 
         /// <summary>Two-thread splits balanced by measured time (<see cref="SplitBalance"/>); off (the default): halves, as
-        /// before. The bits are the same either way (tests and the bench switch it). Off because with it on a steady-state
-        /// GRU step allocated (RecurrentAllocationTests, float, 2 threads: 57–122 KB in two runs of three).</summary>
+        /// before. The bits are the same either way (tests and the bench switch it). It allocated in a steady GRU step
+        /// until the packing scratch was sized by the whole product rather than the thread's part (tenth pass); it stays
+        /// off because the step rate showed no gain (balanced ÷ halves 0.98–1.04 on W3 and W2, bench/RESULTS.md).</summary>
         internal static bool Balanced;
 
         /// <summary>Tests: the caller's share of a two-thread split's units (clamped to [1, units − 1]) instead of the
