@@ -105,6 +105,7 @@ internal static class DataParallelBench
         public bool EveryRange;
         public bool Halves;
         public bool CallerSeeds;
+        public bool CallerReLU;
         public void Dispose()
         {
             State.Dispose();
@@ -174,10 +175,14 @@ internal static class DataParallelBench
         callerSeeds.CallerSeeds = true;
         var seedField = typeof(Network<float>).Assembly.GetType("Backprop.Functional.Kernels.Gemm")!
             .GetField("SeedInTeam", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+        using var callerReLU = Make("2 GEMM threads, ReLU by the caller after the product (before the tenth pass)", 2, 1);
+        callerReLU.CallerReLU = true;
+        var reluField = typeof(Network<float>).Assembly.GetType("Backprop.Functional.Kernels.Gemm")!
+            .GetField("ReLUInTeam", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
         var balancedField = GemmField("Team`1", "Balanced", generic: true);
         var spinField = GemmField("Pool", "JoinSpinTicks", generic: false);
         long spin = (long)spinField.GetValue(null)!;
-        Config[] configs = phasesOnly ? [one, gemm, halves, callerSeeds] : [one, wholeOne, gemm, whole, every, dp, apart, ownedConfig, checkFirst, noStream, noLarge, halves, callerSeeds];   // pairs compared side by side (rounds alternate the order)
+        Config[] configs = phasesOnly ? [one, gemm, halves, callerReLU] : [one, wholeOne, gemm, whole, every, dp, apart, ownedConfig, checkFirst, noStream, noLarge, halves, callerSeeds, callerReLU];   // pairs compared side by side (rounds alternate the order)
         int stepsPerRound = id == "W3" ? 6 : 100;
         long step = 0;
         double Round(Config c)
@@ -191,6 +196,7 @@ internal static class DataParallelBench
             maxBytes.SetValue(null, c.EveryRange ? long.MaxValue : maxDefault);
             balancedField.SetValue(null, !c.Halves);
             seedField.SetValue(null, !(c.Halves || c.CallerSeeds));
+            reluField.SetValue(null, !(c.Halves || c.CallerSeeds || c.CallerReLU));
             spinField.SetValue(null, c.Halves ? Stopwatch.Frequency / 5000 : spin);
             // one untimed step first: the pool's worker went to sleep during the one-thread configuration's round, and
             // waking it cost the first timed step of whichever two-thread configuration came next (ninth pass: ~0.9 ms
@@ -223,9 +229,9 @@ internal static class DataParallelBench
             res["gemm_threads_speedup_median_of_rounds"] = Median([.. one.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
             res["halves_speedup"] = Median(halves.Rates) / Median(one.Rates);
             res["balanced_over_halves_median_of_rounds"] = Median([.. halves.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
-            res["caller_seeds_speedup"] = Median(callerSeeds.Rates) / Median(one.Rates);
-            res["seeded_in_team_over_caller_seeds_median_of_rounds"] = Median([.. callerSeeds.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
-            Phases(res, rounds, [one, gemm, halves, callerSeeds], Round);
+            res["caller_relu_speedup"] = Median(callerReLU.Rates) / Median(one.Rates);
+            res["relu_in_team_over_caller_relu_median_of_rounds"] = Median([.. callerReLU.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+            Phases(res, rounds, [one, gemm, halves, callerReLU], Round);
             res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;
             return;
         }
@@ -251,6 +257,8 @@ internal static class DataParallelBench
         res["caller_seeds_speedup"] = Median(callerSeeds.Rates) / Median(one.Rates);
         res["seeded_in_team_over_caller_seeds_median_of_rounds"] = Median([.. callerSeeds.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
         res["large_stream_over_plain_median_of_rounds"] = Median([.. noLarge.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
+        res["caller_relu_speedup"] = Median(callerReLU.Rates) / Median(one.Rates);
+        res["relu_in_team_over_caller_relu_median_of_rounds"] = Median([.. callerReLU.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
         res["whole_update_speedup"] = Median(whole.Rates) / Median(one.Rates);
         res["layerwise_over_whole_median_of_rounds"] = Median([.. whole.Rates.Zip(gemm.Rates, (a, b) => b / a)]);
         res["one_thread_layerwise_over_whole_median_of_rounds"] = Median([.. wholeOne.Rates.Zip(one.Rates, (a, b) => b / a)]);
@@ -305,8 +313,9 @@ internal static class DataParallelBench
         largeField.SetValue(null, large);
         layerwise.SetValue(null, true);
         maxBytes.SetValue(null, maxDefault);
-        Phases(res, rounds, [one, gemm, halves, callerSeeds], Round);
+        Phases(res, rounds, [one, gemm, halves, callerReLU], Round);
         seedField.SetValue(null, true);
+        reluField.SetValue(null, true);
         balancedField.SetValue(null, true);
         spinField.SetValue(null, spin);
         res["load_average_1min"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : -1;

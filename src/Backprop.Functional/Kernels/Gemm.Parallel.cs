@@ -40,15 +40,16 @@ public static partial class Gemm
     {
         private static readonly Team<T> Shared = new();
 
-        private nint _a, _b, _c, _rs, _ds, _seed;
+        private nint _a, _b, _c, _rs, _ds, _seed, _relu;
         private bool _transposeA, _transposeB, _accumulate, _splitColumns;
         private int _m, _n, _k, _parts, _units, _callerUnits;
         private Split _split;
         private long _workerTicks;
 
         /// <summary>Two-thread splits balanced by measured time (<see cref="SplitBalance"/>); off (the default): halves, as
-        /// before. The bits are the same either way (tests and the bench switch it). Off because with it on a steady-state
-        /// GRU step allocated (RecurrentAllocationTests, float, 2 threads: 57–122 KB in two runs of three).</summary>
+        /// before. The bits are the same either way (tests and the bench switch it). It allocated in a steady GRU step
+        /// until the packing scratch was sized by the whole product rather than the thread's part (tenth pass); it stays
+        /// off because the step rate showed no gain (balanced ÷ halves 0.98–1.04 on W3 and W2, bench/RESULTS.md).</summary>
         internal static bool Balanced;
 
         /// <summary>Tests: the caller's share of a two-thread split's units (clamped to [1, units − 1]) instead of the
@@ -81,14 +82,20 @@ public static partial class Gemm
         /// z += x·Wᵀ; the same bits as seeding all of C first, and no thread writes lines of C the other then accumulates
         /// into).</summary>
         internal static bool TryRun(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
-            int m, int n, int k, bool accumulate, int threads, ref T seed)
+            int m, int n, int k, bool accumulate, int threads, ref T seed) =>
+            TryRun(ref a, transposeA, ref b, transposeB, ref c, m, n, k, accumulate, threads, ref seed, ref Unsafe.NullRef<T>());
+
+        /// <summary>The same, and, when <paramref name="relu"/> is not a null reference, each thread then writes
+        /// relu[i, j] = max(C[i, j], 0) over its own rectangle (a ReLU layer's σ, in the cache that computed z).</summary>
+        internal static bool TryRun(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
+            int m, int n, int k, bool accumulate, int threads, ref T seed, ref T relu)
         {
             int mr = MicroKernel<T>.MR, nr = MicroKernel<T>.NR;
             int rowUnits = (m + mr - 1) / mr, colUnits = (n + nr - 1) / nr;
             bool splitColumns = SplitCost(m, n, k, mr, nr, colUnits, threads, columns: true)
                 <= SplitCost(m, n, k, mr, nr, rowUnits, threads, columns: false);
             if (!TryStart(Split.Blocked, ref a, transposeA, 0, 0, ref b, transposeB, ref c, m, n, k, accumulate, threads,
-                    splitColumns, splitColumns ? colUnits : rowUnits, ref seed))
+                    splitColumns, splitColumns ? colUnits : rowUnits, ref seed, ref relu))
                 return false;
             if (!splitColumns)
                 Interlocked.Increment(ref RowSplits);
@@ -122,24 +129,25 @@ public static partial class Gemm
             int m, int n, int k, bool accumulate, int threads) =>
             TryStart(split, ref a, false, rs, ds, ref b, split == Split.Dot, ref c, m, n, k, accumulate, threads,
                 splitColumns: split == Split.Dot, units: ((split == Split.Dot ? n : m) + TileRows - 1) / TileRows,
-                ref Unsafe.NullRef<T>());
+                ref Unsafe.NullRef<T>(), ref Unsafe.NullRef<T>());
 
         /// <summary>Bench: products with m·n·k below this run on the calling thread at run time whatever their plan (the
         /// same bits either way; 2²² was measured against 2¹⁸ in bench/RESULTS.md, "Tenth pass", and not kept).</summary>
         internal static long MinVolume;
 
         private static unsafe bool TryStart(Split split, ref T a, bool transposeA, nint rs, nint ds, ref T b, bool transposeB,
-            ref T c, int m, int n, int k, bool accumulate, int threads, bool splitColumns, int units, ref T seed)
+            ref T c, int m, int n, int k, bool accumulate, int threads, bool splitColumns, int units, ref T seed, ref T relu)
         {
             int parts = Math.Min(threads, units);
             if (parts < 2 || (long)m * n * k < MinVolume || !Pool.TryEnter(parts - 1))
                 return false;
             try
             {
-                fixed (T* pa = &a, pb = &b, pc = &c, ps = &seed)   // pinned until every worker has joined
+                fixed (T* pa = &a, pb = &b, pc = &c, ps = &seed, pr = &relu)   // pinned until every worker has joined
                 {
                     Team<T> job = Shared;
                     job._seed = (nint)ps;
+                    job._relu = (nint)pr;
                     job._a = (nint)pa;
                     job._b = (nint)pb;
                     job._c = (nint)pc;
@@ -217,6 +225,21 @@ public static partial class Gemm
                 seed.CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref c, (nint)i * _n + j0), j1 - j0));
         }
 
+        /// <summary>relu[i, j0..j1) ← max(C[i, j0..j1), 0) for rows [i0, i1), when the product carries a ReLU (the same
+        /// element-wise max as ReLU.Apply over the whole batch: exact, so any rectangle gives the same bits).</summary>
+        private unsafe void ReLURows(ref T c, int i0, int i1, int j0, int j1)
+        {
+            if (_relu == 0 || j0 >= j1)
+                return;
+            for (int i = i0; i < i1; i++)
+            {
+                nint at = (nint)i * _n + j0;
+                System.Numerics.Tensors.TensorPrimitives.Max(
+                    MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref c, at), j1 - j0), T.Zero,
+                    new Span<T>((T*)_relu + at, j1 - j0));
+            }
+        }
+
         private void Compute(ref T a, ref T b, ref T c, int part)
         {
             int u0 = (int)((long)_units * part / _parts), u1 = (int)((long)_units * (part + 1) / _parts);
@@ -240,12 +263,14 @@ public static partial class Gemm
                 int nr = MicroKernel<T>.NR, j0 = Math.Min(_n, u0 * nr), j1 = Math.Min(_n, u1 * nr);
                 SeedRows(ref c, 0, _m, j0, j1);
                 Blocked<T>.Run(ref a, _transposeA, ref b, _transposeB, ref c, _m, _n, _k, _accumulate, 0, _m, j0, j1);
+                ReLURows(ref c, 0, _m, j0, j1);
             }
             else
             {
                 int mr = MicroKernel<T>.MR, i0 = Math.Min(_m, u0 * mr), i1 = Math.Min(_m, u1 * mr);
                 SeedRows(ref c, i0, i1, 0, _n);
                 Blocked<T>.Run(ref a, _transposeA, ref b, _transposeB, ref c, _m, _n, _k, _accumulate, i0, i1, 0, _n);
+                ReLURows(ref c, i0, i1, 0, _n);
             }
         }
     }

@@ -184,10 +184,22 @@ public static partial class Gemm
     /// seeded first, as before. The same bits either way.</summary>
     internal static void MultiplySeeded<T>(Span<GemmPlan> plans, int slot, ReadOnlySpan<T> a, bool transposeA, ReadOnlySpan<T> b,
         bool transposeB, Span<T> c, ReadOnlySpan<T> seed, int m, int n, int k, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        MultiplySeeded(plans, slot, a, transposeA, b, transposeB, c, seed, m, n, k, threads, relu: default);
+
+    /// <summary><see cref="MultiplySeeded{T}(Span{GemmPlan}, int, ReadOnlySpan{T}, bool, ReadOnlySpan{T}, bool, Span{T}, ReadOnlySpan{T}, int, int, int, int)"/>,
+    /// and, when <paramref name="relu"/> is not empty ([m × n]) and the product runs on the packed two-thread split, each
+    /// thread then writes relu = max(C, 0) over its own rectangle of C while it is in its cache (a ReLU layer's
+    /// a = σ(z); max is exact, so the bits are those of the whole-batch pass). Returns whether relu was written (false:
+    /// the caller applies σ itself, as before).</summary>
+    internal static bool MultiplySeeded<T>(Span<GemmPlan> plans, int slot, ReadOnlySpan<T> a, bool transposeA, ReadOnlySpan<T> b,
+        bool transposeB, Span<T> c, ReadOnlySpan<T> seed, int m, int n, int k, int threads, Span<T> relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (seed.Length != n)
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"the seed has {seed.Length} elements but C has {n} columns"), nameof(seed));
+        if (!relu.IsEmpty && relu.Length != (long)m * n)
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"the activation has {relu.Length} elements but C is [{m} × {n}]"), nameof(relu));
         if (!plans.IsEmpty && SeedInTeam)
         {
             ref GemmPlan plan = ref plans[slot];
@@ -196,14 +208,20 @@ public static partial class Gemm
             if (plan.Kernel == GemmKernel.Packed && plan.Team > 1 && a.Length == (long)m * k && b.Length == (long)k * n
                 && c.Length == (long)m * n
                 && Team<T>.TryRun(ref MemoryMarshal.GetReference(a), transposeA, ref MemoryMarshal.GetReference(b), transposeB,
-                    ref MemoryMarshal.GetReference(c), m, n, k, accumulate: true, plan.Team, ref MemoryMarshal.GetReference(seed)))
-                return;
+                    ref MemoryMarshal.GetReference(c), m, n, k, accumulate: true, plan.Team, ref MemoryMarshal.GetReference(seed),
+                    ref ReLUInTeam && !relu.IsEmpty ? ref MemoryMarshal.GetReference(relu) : ref Unsafe.NullRef<T>()))
+                return ReLUInTeam && !relu.IsEmpty;
         }
         for (int r = 0; r < m; r++) seed.CopyTo(c.Slice(r * n, n));
         Multiply(plans, slot, a, transposeA, b, transposeB, c, m, n, k, accumulate: true, threads);
+        return false;
     }
 
-    /// <summary>Whether <see cref="MultiplySeeded{T}"/> seeds inside the split (the bench switches it to compare).</summary>
+    /// <summary>Whether a ReLU layer's σ runs inside the packed split's job (<see cref="MultiplySeeded{T}(Span{GemmPlan}, int, ReadOnlySpan{T}, bool, ReadOnlySpan{T}, bool, Span{T}, ReadOnlySpan{T}, int, int, int, int, Span{T})"/>;
+    /// the bench switches it to compare).</summary>
+    internal static bool ReLUInTeam = true;
+
+    /// <summary>Whether MultiplySeeded seeds inside the split (the bench switches it to compare).</summary>
     internal static bool SeedInTeam = true;
 
     /// <summary>Checks the spans against the plan's shape and runs its kernel.</summary>
@@ -356,8 +374,11 @@ public static partial class Gemm
             int kcMax = BlockDepth(k);
             int mcMax = Math.Min(MC, RoundUp(i1 - i0, mr));
             int ncOuter = Math.Min(NCOuter, RoundUp(j1 - j0, nr));
-            ref T packedA = ref Scratch<T>.PackedA(RoundUp(mcMax, mr) * kcMax);
-            ref T packedB = ref Scratch<T>.PackedB(ncOuter * kcMax);
+            // The scratch is sized for the whole product, not this rectangle: a two-thread split's parts move with the
+            // balance (Team.Balanced), and a part larger than any before on its thread would otherwise grow (allocate) it
+            // in a steady-state step. A rectangle never needs more than the whole product's blocks.
+            ref T packedA = ref Scratch<T>.PackedA(RoundUp(Math.Min(MC, RoundUp(m, mr)), mr) * kcMax);
+            ref T packedB = ref Scratch<T>.PackedB(Math.Min(NCOuter, RoundUp(n, nr)) * kcMax);
             ref T tile = ref Scratch<T>.Tile(mr * nr);
             int chunk = NC;
 

@@ -197,9 +197,13 @@ public readonly struct DenseKernel : ILayerKernel<Dense>
         var b = parameters.Slice(outputs * inputs, outputs);
         if (OwnedDense<TAct, T>.TryForward(plans, x, w, b, z, a, batch, inputs, outputs, threads))
             return;   // two threads, each seeding, multiplying and activating its own units (OwnedDense; the same bits)
-        // z = b + x·Wᵀ: on the packed path over two threads each seeds the part of z it computes
-        Gemm.MultiplySeeded(plans, Gemm.ForwardSlot, x, false, w, true, z, b, batch, outputs, inputs, threads);
+        // z = b + x·Wᵀ: on the packed path over two threads each seeds the part of z it computes, and for ReLU also
+        // activates it there (a = max(z, 0), exact: the same bits as the pass over the whole batch)
+        bool activated = Gemm.MultiplySeeded(plans, Gemm.ForwardSlot, x, false, w, true, z, b, batch, outputs, inputs, threads,
+            typeof(TAct) == typeof(ReLU) ? a[..(batch * outputs)] : default);
         StepProbe.Phase(StepProbe.Product);
+        if (activated)
+            return;
         TAct.Apply(z, a, outputs);
         StepProbe.Phase(StepProbe.Sigma);
     }

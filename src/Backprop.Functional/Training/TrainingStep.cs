@@ -158,6 +158,7 @@ public static class TrainingStep
     {
         ArgumentNullException.ThrowIfNull(buffers);
         long t0 = StepProbe.Now();
+        StepProbe.Begin();
         Equations.Forward(spec, at, x, ws);
         long t1 = StepProbe.Now();
         int rows = Equations.Check(spec, at, x, ws);
@@ -185,6 +186,7 @@ public static class TrainingStep
             done.Done(l, spec.Layout.LayerOffset(l), spec.Layout.LayerLength(l));
         state = done.Next;
         long t2 = StepProbe.Now();
+        StepProbe.End();
         StepProbe.Plain(t0, t1, t2);
         return cost;
     }
@@ -255,6 +257,7 @@ internal ref struct LayerwiseUpdate<T> : Equations.ILayerDone where T : unmanage
         Next = Threads > 1 && length >= ParallelUpdate<T>.MinimumLength
             ? ParallelUpdate<T>.Run(Transform, State, g, theta, buffers, in context, null, Theta.Length)
             : Transform.Update(State, g, theta, buffers, in context);
+        StepProbe.Phase(StepProbe.Update, layer);
     }
 }
 
