@@ -225,8 +225,8 @@ public static partial class Gemm
                 seed.CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref c, (nint)i * _n + j0), j1 - j0));
         }
 
-        /// <summary>relu[i, j0..j1) ← max(C[i, j0..j1), 0) for rows [i0, i1), when the product carries a ReLU (the same
-        /// element-wise max as ReLU.Apply over the whole batch: exact, so any rectangle gives the same bits).</summary>
+        /// <summary>relu[i, j0..j1) ← max(C[i, j0..j1), 0) for rows [i0, i1), when the product carries a ReLU (ReLU.Apply
+        /// itself, on the rectangle's rows: an element-wise max is exact, so any rectangle gives the whole batch's bits).</summary>
         private unsafe void ReLURows(ref T c, int i0, int i1, int j0, int j1)
         {
             if (_relu == 0 || j0 >= j1)
@@ -234,9 +234,8 @@ public static partial class Gemm
             for (int i = i0; i < i1; i++)
             {
                 nint at = (nint)i * _n + j0;
-                System.Numerics.Tensors.TensorPrimitives.Max(
-                    MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref c, at), j1 - j0), T.Zero,
-                    new Span<T>((T*)_relu + at, j1 - j0));
+                ReLU.Apply<T>(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref c, at), j1 - j0),
+                    new Span<T>((T*)_relu + at, j1 - j0), j1 - j0);   // the activation's own code, one row of the rectangle
             }
         }
 
@@ -368,9 +367,9 @@ public static partial class Gemm
         /// <summary>Parts the calling thread took back from a worker that had not started them (for tests).</summary>
         internal static long TakenBack;
 
-        /// <summary>Tests: how long a worker waits, once it has seen a job, before it takes it (0: not at all), so that the
-        /// caller takes the part back.</summary>
-        internal static long TestTakeDelayTicks;
+        /// <summary>Tests: while set, a worker that has seen a job does not take it, so the caller takes every part back
+        /// (a hold, not a delay: a delay that outlasted one job let the worker take the next one).</summary>
+        internal static volatile bool TestHoldWorkers;
 
         private static long s_startStamp, s_workerBegin, s_workerEnd;
         private static bool s_probing, s_blocked;
@@ -553,17 +552,12 @@ public static partial class Gemm
                 _wake.Set();
             }
 
-            /// <summary>Takes the released job (null if the caller took it back first); in tests, after
-            /// <see cref="TestTakeDelayTicks"/>.</summary>
+            /// <summary>Takes the released job (null if the caller took it back first); in tests, not before
+            /// <see cref="TestHoldWorkers"/> is cleared.</summary>
             private Job? Exchange()
             {
-                long delay = TestTakeDelayTicks;
-                if (delay > 0)
-                {
-                    long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-                    while (System.Diagnostics.Stopwatch.GetTimestamp() - t0 < delay)
-                        Thread.SpinWait(1);
-                }
+                while (TestHoldWorkers)
+                    Thread.SpinWait(1);
                 return Interlocked.Exchange(ref _job, null);
             }
 

@@ -5,23 +5,22 @@ namespace Backprop.Functional.Tests.Kernels;
 
 /// <summary>
 /// A part no worker has started by the time the caller has finished its own is taken back and run on the calling thread
-/// (a worker descheduled by another process, or still waking). Forced here by making the worker wait before it takes a
-/// job: every part then runs on the caller, once, and the bits are those of one thread.
+/// (a worker descheduled by another process, or still waking). Forced here by holding the workers back from the jobs they
+/// see: every part then runs on the caller, once, and the bits are those of one thread.
 /// </summary>
 [Collection(RunsAlone.Name)]
 public sealed class PoolTakeBackTests
 {
     private static void WithLateWorker(Action body)
     {
-        long saved = Gemm.Pool.TestTakeDelayTicks;
-        Gemm.Pool.TestTakeDelayTicks = System.Diagnostics.Stopwatch.Frequency / 1000;   // 1 ms
+        Gemm.Pool.TestHoldWorkers = true;   // the workers see their parts but do not take them
         try
         {
             body();
         }
         finally
         {
-            Gemm.Pool.TestTakeDelayTicks = saved;
+            Gemm.Pool.TestHoldWorkers = false;
         }
     }
 
