@@ -27,19 +27,25 @@ public sealed class PoolNestingTests
         }
     }
 
+    /// <summary>Runs a <see cref="Nesting"/> job on the claimed pool (one worker): the worker's part runs, and the
+    /// caller's part is refused the pool.</summary>
+    private static void RunNesting(string granted)
+    {
+        var job = new Nesting();
+        Gemm.Pool.Start(job, 1);
+        job.Execute(0);
+        Gemm.Pool.Join();
+        Assert.True(job.WorkerRan);
+        Assert.False(job.NestedEntered, granted);
+    }
+
     [Fact]
     public void A_caller_s_own_part_cannot_claim_the_pool_but_the_holder_can_between_jobs()
     {
         Assert.True(Gemm.Pool.TryEnter(1), "the pool is free inside this collection");
         try
         {
-            var job = new Nesting();
-            Gemm.Pool.Start(job, 1);
-            job.Execute(0);
-            Gemm.Pool.Join();
-            Assert.True(job.WorkerRan);
-            Assert.False(job.NestedEntered, "a claim from inside the running job's caller part was granted");
-
+            RunNesting("a claim from inside the running job's caller part was granted");
             Assert.True(Gemm.Pool.TryEnter(1), "the holder between jobs is refused");
             Gemm.Pool.Exit();
         }
@@ -82,12 +88,7 @@ public sealed class PoolNestingTests
         Assert.True(Gemm.Pool.TryEnter(1), "the pool stayed claimed after the throw");
         try
         {
-            var job = new Nesting();
-            Gemm.Pool.Start(job, 1);
-            job.Execute(0);
-            Gemm.Pool.Join();
-            Assert.True(job.WorkerRan);
-            Assert.False(job.NestedEntered, "a job was still marked running after the throw");
+            RunNesting("a job was still marked running after the throw");
         }
         finally
         {
