@@ -364,6 +364,10 @@ public static partial class Gemm
         /// switches it).</summary>
         internal static bool TakeBack = true;
 
+        /// <summary>How long <see cref="Join"/> polls before it takes parts back: 20 µs (a worker that started on time
+        /// ends within microseconds of the caller; one descheduled by another process starts 100–300 µs late).</summary>
+        internal static long TakeBackAfterTicks = System.Diagnostics.Stopwatch.Frequency / 50_000;
+
         /// <summary>Parts the calling thread took back from a worker that had not started them (for tests).</summary>
         internal static long TakenBack;
 
@@ -418,9 +422,9 @@ public static partial class Gemm
         /// <summary>Releases <paramref name="workers"/> workers on <paramref name="job"/>.</summary>
         internal static void Start(Job job, int workers)
         {
-            s_probing = HandOffProbe;
-            if (s_probing)
+            if (HandOffProbe)   // written only when on: a store per job would move the line to this core and back
             {
+                s_probing = true;
                 s_blocked = false;
                 s_startStamp = System.Diagnostics.Stopwatch.GetTimestamp();
             }
@@ -440,45 +444,27 @@ public static partial class Gemm
             System.Runtime.ExceptionServices.ExceptionDispatchInfo? thrown = null;   // from a part taken back
             if (s_started > 0)
             {
-                // A worker that has not taken its part by the time the caller has finished its own is descheduled or
-                // asleep (another process on its core, or a wake-up still on its way): take the part back and run it
-                // here. Exactly one of the two exchanges the job out of the slot, so the part runs once; every job's
-                // parts compute the same bits on any thread (tile-aligned rectangles, work queues, fixed halves).
-                if (TakeBack)
-                {
-                    for (int w = 0; w < s_started; w++)
-                    {
-                        Job? late = s_workers[w].TakeBack();
-                        if (late is null)
-                            continue;
-                        Interlocked.Increment(ref TakenBack);
-                        if (s_probing)
-                        {
-                            HandOffSums[(HandOffBank & 7) * HandOffStats + 8]++;
-                            s_workerBegin = s_workerEnd = joinStamp;
-                        }
-                        try
-                        {
-                            late.Execute(w + 1);
-                        }
-#pragma warning disable CA1031 // rethrown below, once every other worker has finished with the job's buffers
-                        catch (Exception e)
-#pragma warning restore CA1031
-                        {
-                            thrown ??= System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
-                        }
-                        finally
-                        {
-                            Interlocked.Decrement(ref s_pending);
-                        }
-                    }
-                }
                 // The parts are balanced, so the workers finish within microseconds of the caller: poll (a read of one
-                // shared line) for up to JoinSpinTicks before blocking; a blocked caller costs an OS wake-up.
+                // shared line) for up to JoinSpinTicks before blocking; a blocked caller costs an OS wake-up. A worker
+                // that has not taken its part TakeBackAfterTicks after the caller finished its own is descheduled or
+                // asleep (another process on its core, or a wake-up still on its way): its part is taken back and run
+                // here. Not at once: reading each worker's slot is one more line from the other core (~0.5 µs when the
+                // host puts the vCPUs far apart), which a one-row forward's products paid on every join.
                 long since = System.Diagnostics.Stopwatch.GetTimestamp();
-                while (Volatile.Read(ref s_pending) > 0
-                    && System.Diagnostics.Stopwatch.GetTimestamp() - since < JoinSpinTicks)
+                bool offered = !TakeBack;
+                while (Volatile.Read(ref s_pending) > 0)
+                {
+                    long waited = System.Diagnostics.Stopwatch.GetTimestamp() - since;
+                    if (!offered && waited >= TakeBackAfterTicks)
+                    {
+                        offered = true;
+                        TakeBackLate(joinStamp, ref thrown);
+                        continue;
+                    }
+                    if (waited >= JoinSpinTicks)
+                        break;
                     Thread.SpinWait(1);
+                }
                 if (Volatile.Read(ref s_pending) > 0)
                 {
                     s_blocked = true;
@@ -506,6 +492,40 @@ public static partial class Gemm
                 s_probing = false;
             }
             thrown?.Throw();
+        }
+
+        /// <summary>Takes back every released part no worker has taken yet and runs it on the calling thread. Exactly one
+        /// of the two exchanges the job out of the slot, so a part runs once; every job's parts compute the same bits on
+        /// any thread (tile-aligned rectangles, work queues, fixed halves). A part that throws is kept in
+        /// <paramref name="thrown"/> and rethrown by <see cref="Join"/> once the other workers are done.</summary>
+        private static void TakeBackLate(long joinStamp, ref System.Runtime.ExceptionServices.ExceptionDispatchInfo? thrown)
+        {
+            for (int w = 0; w < s_started; w++)
+            {
+                Job? late = s_workers[w].TakeBack();
+                if (late is null)
+                    continue;
+                Interlocked.Increment(ref TakenBack);
+                if (s_probing)
+                {
+                    HandOffSums[(HandOffBank & 7) * HandOffStats + 8]++;
+                    s_workerBegin = s_workerEnd = joinStamp;
+                }
+                try
+                {
+                    late.Execute(w + 1);
+                }
+#pragma warning disable CA1031 // rethrown by Join, once every other worker has finished with the job's buffers
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    thrown ??= System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref s_pending);
+                }
+            }
         }
 
         private static void Finished()
