@@ -73,6 +73,12 @@ if (args[0] == "profile" && args.Length > 1 && args[1] == "L1")
     return 0;
 }
 
+if (args[0] == "profile" && args.Length > 1 && args[1] == "L2")
+{
+    RecurrentWorkloads.ProfileInference(Mnist.LoadTest(Mnist.Require(dataDir)));
+    return 0;
+}
+
 if (args[0] == "profile")
 {
     Profile.Run(args.Length > 1 ? args[1] : "W4", Mnist.LoadTrain(Mnist.Require(dataDir)));

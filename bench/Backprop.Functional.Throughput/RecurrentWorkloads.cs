@@ -108,6 +108,43 @@ internal static class RecurrentWorkloads
         Console.WriteLine($"  forward other than GEMMs {fwd - proj - rec:F0}; backward other than GEMMs {fb - fwd - back - wgrad:F0}");
     }
 
+    /// <summary>Where one sequence's inference (L2) goes, µs per call (medians of 2,000 calls after a warm-up): the whole
+    /// <c>Predictor.Predict</c>, and the products of its shapes alone: the input projection for all 28 steps, the 28
+    /// recurrent products h·W_hhᵀ of one row, and the head.</summary>
+    public static void ProfileInference(Dataset test)
+    {
+        using var net = Network<float>.Create(Spec, 1, Initialization.PyTorch);
+        using var predictor = net.CreatePredictor();
+        double Median(Action body)
+        {
+            var warm = Stopwatch.StartNew();
+            while (warm.Elapsed.TotalSeconds < 0.5) body();
+            var lat = new double[2000];
+            for (int i = 0; i < lat.Length; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                body();
+                lat[i] = (Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency;
+            }
+            Array.Sort(lat);
+            return lat[lat.Length / 2];
+        }
+        int gh = 4 * Hidden, image = 0;
+        var rng = new Random(1);
+        float[] Fill(int n) { var v = new float[n]; for (int q = 0; q < n; q++) v[q] = (float)(rng.NextDouble() - 0.5) * 0.2f; return v; }
+        float[] whh = Fill(gh * Hidden), wih = Fill(gh * Time), h = Fill(Hidden), z = new float[gh], xt = Fill(Time * Time), g = new float[Time * gh];
+        float[] head = Fill(10 * Hidden), o = new float[10];
+        double predict = Median(() => { predictor.Predict(test.X.AsSpan((image++ & 255) * test.Features, test.Features)); });
+        double proj = Median(() => Kernels.Gemm.Multiply<float>(xt, false, wih, true, g, Time, gh, Time, true));
+        double rec = Median(() => { for (int t = 0; t < Time; t++) Kernels.Gemm.Multiply<float>(h, false, whh, true, z, 1, gh, Hidden, true); });
+        double recT = Median(() => { for (int t = 0; t < Time; t++) Kernels.Gemm.Multiply<float>(h, false, whh, false, z, 1, gh, Hidden, true); });
+        Console.WriteLine($"  28 × h·W_hhᵀ with W_hhᵀ stored [128 × 512] (axpy): {recT:F1} ({recT / Time * 1000:F0} ns a step)");
+        double dense = Median(() => Kernels.Gemm.Multiply<float>(h, false, head, true, o, 1, 10, Hidden, true));
+        Console.WriteLine($"L2 profile, µs a call: Predict {predict:F1}; x·W_ihᵀ (28 × 512 × 28) {proj:F1}; 28 × h·W_hhᵀ (1 × 512 × 128) {rec:F1} " +
+            $"({rec / Time * 1000:F0} ns a step, {2.0 * gh * Hidden * Time / rec / 1e3:F1} GFLOP/s, {4.0 * gh * Hidden * Time / rec / 1e3:F0} GB/s of W_hh); head {dense:F2}; " +
+            $"the rest (cells, copies, dispatch) {predict - proj - rec - dense:F1}");
+    }
+
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "sched_setaffinity")]
     private static extern int SchedSetAffinity(int pid, nint size, ref ulong mask);
 

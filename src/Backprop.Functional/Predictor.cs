@@ -52,6 +52,7 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
         _network = network;
         _theta = new T[network.Layout.Count];
         _ws = network.CreateWorkspace(1);
+        _ws.KeepWeights();   // θ is this predictor's own copy: a layer may keep forms of its weights between calls
         _first = network.Spec.Layers[0] is Dense { PerStep: false } dense ? dense : null;
         if (_first is { } first)
         {
@@ -98,6 +99,7 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
     {
         ReadOnlySpan<T> theta = _network.Parameters;
         theta.CopyTo(_theta);
+        _ws.ForgetWeights();   // the layers' kept weights were made from the old copy
         if (_first is null) return;
         var layout = _network.Layout;
         var w = layout.Weight(0);
@@ -173,6 +175,7 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
             {
                 _ws.Dispose();
                 _ws = _network.CreateWorkspace(1, 1, time);
+                _ws.KeepWeights();
             }
             Equations.ForwardFrom<T>(spec, _theta, x, _ws, 0, 1);
             return _ws.A(spec.Layers.Count - 1, 1);

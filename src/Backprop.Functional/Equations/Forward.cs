@@ -59,6 +59,7 @@ public static partial class Equations
                 Lengths = lengths,
                 Threads = ws.Threads,
                 Plans = ws.Plans(l),
+                WeightsKept = ws.Kept(l),
             };
             if (layer is Dense d) DenseKernel.Forward(d, in pass);
             else layer.Forward(in pass);

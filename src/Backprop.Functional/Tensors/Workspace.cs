@@ -93,6 +93,22 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
     /// while the rows and threads stay: a step runs none of the GEMM's per-call decision (<see cref="Kernels.GemmPlan"/>).</summary>
     private readonly Kernels.GemmPlan[] _plans;
 
+    /// <summary>Per layer, whether its per-layer scratch holds weights made for the current θ (<see cref="KeepWeights"/>);
+    /// null: nothing is kept.</summary>
+    private bool[]? _kept;
+
+    /// <summary>From now on the layers may keep forms of their weights made from θ in their per-layer scratch and reuse
+    /// them on later forward passes (<see cref="ForwardPass{T}.WeightsKept"/>). Only for a workspace that runs forward
+    /// passes over one θ that nothing changes in between (a <see cref="Predictor{T}"/>'s); whoever changes that θ calls
+    /// <see cref="ForgetWeights"/>.</summary>
+    internal void KeepWeights() => _kept ??= new bool[_widths.Length];
+
+    /// <summary>θ has changed: every kept form of the weights is made again on the next forward pass.</summary>
+    internal void ForgetWeights() => _kept?.AsSpan().Clear();
+
+    /// <summary>Layer <paramref name="layer"/>'s kept-weights flag, or empty when the workspace keeps nothing.</summary>
+    internal Span<bool> Kept(int layer) => _kept is null ? default : _kept.AsSpan(layer, 1);
+
     /// <summary>Layer <paramref name="layer"/>'s plan slots (<see cref="Kernels.Gemm.SlotsPerLayer"/> of them).</summary>
     internal Span<Kernels.GemmPlan> Plans(int layer) => _plans.AsSpan(layer * Kernels.Gemm.SlotsPerLayer, Kernels.Gemm.SlotsPerLayer);
 

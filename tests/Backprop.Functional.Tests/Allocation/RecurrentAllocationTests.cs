@@ -53,6 +53,23 @@ public class RecurrentAllocationTests
     public void BpttStep_steady_state_allocates_nothing_double(string cell, int threads) =>
         AssertBpttStepAllocatesNothing<double>(cell, threads);
 
+    /// <summary>One sequence through a <see cref="Predictor{T}"/> (the LSTM's kept packing, the row kernel's list of x's
+    /// non-zero values): nothing after the first call.</summary>
+    [Theory]
+    [InlineData("lstm")]
+    [InlineData("gru")]
+    [InlineData("rnn")]
+    public void Predict_one_sequence_allocates_nothing(string cell)
+    {
+        var spec = new NetworkSpec([Cell(cell, false, InitialState.Zero), new Dense(Hidden, Classes, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
+        using var net = Network<float>.Create(spec, seed: 1);
+        using var predictor = net.CreatePredictor();
+        var rng = new SeededRandom(4);
+        var x = Random<float>(Time * Inputs, ref rng);
+        for (int i = 0; i < x.Length; i += 3) x[i] = 0;   // zeros: the skipped terms
+        Assert.Equal(0L, SteadyState.AllocatedBytes(() => predictor.Predict(x)));
+    }
+
     private static Layer Cell(string cell, bool sequences, InitialState initial) => cell switch
     {
         "lstm" => new Lstm(Inputs, Hidden) { ReturnSequences = sequences, InitialState = initial },

@@ -155,7 +155,8 @@ internal readonly struct RecurrentLayout
 internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
 {
     /// <summary>From this many rows W_hh is transposed once per batch (a plain A·B per step); below, each step reads
-    /// W_hh's rows as dot products (one-sequence inference, LSTM-128 over 28 steps: 805 → 275 µs).</summary>
+    /// W_hh's rows as dot products (one-sequence inference, LSTM-128 over 28 steps: 805 → 275 µs). The LSTM's forward
+    /// pass runs its fused steps at any rows (one row per panel pass below this), its backward pass from this many.</summary>
     private const int TransposeRows = 8;
 
     internal static int ScratchPerSample(int inputs, int hidden, int time) =>
@@ -219,7 +220,10 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         // W_hhᵀ once per batch so each step is a plain A·B; a few rows (inference) read W_hh's rows as dot products
         // instead, which costs no transposition.
         bool transposed = rows >= TransposeRows;
-        bool fused = transposed && Fused;
+        // The LSTM runs its fused steps for any number of rows, so a sequence gets the same bits alone as in a batch;
+        // below TransposeRows on one thread, each row against the packed weights (LstmSteps.RowTimesPacked). A
+        // predictor's θ is its own snapshot (WeightsKept): the packing is made once and kept.
+        bool fused = Fused;
         if (!fused)
         {
             // x time-major, then W_ih xₜ + b_ih for every step in one GEMM.
@@ -237,13 +241,17 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             // threads each puts its own rows of x time-major and packs its own copy of the weights; on one, the same
             // copies and steps in turn.
             bool zeroStart = initial == InitialState.Zero;   // h₀ = 0: the first step's product skips W_hh·h₀
-            if (!RecurrentSplit<T, TCell>.TryForwardFused(s, L, p.X, wih, whh, whhT, seed, lengths, zeroStart, p.Threads))
+            bool keep = !transposed && !p.WeightsKept.IsEmpty;
+            if (keep || !RecurrentSplit<T, TCell>.TryForwardFused(s, L, p.X, wih, whh, whhT, seed, lengths, zeroStart, p.Threads))
             {
                 var packed = whhT[..LstmSteps.PackedLength(inputs, hidden)];
                 ToTimeMajor(p.X, xt, rows, time, inputs, 0, rows);
-                LstmSteps.PackForward(wih, whh, packed, inputs, hidden);
+                if (!keep || !p.WeightsKept[0])
+                    LstmSteps.PackForward(wih, whh, packed, inputs, hidden);
                 LstmSteps.Forward(s, L, packed, seed, lengths, 0, rows, zeroStart);
             }
+            // kept from now on only when packed by the one-row path; a batch's passes pack over the same scratch
+            if (!p.WeightsKept.IsEmpty) p.WeightsKept[0] = keep;
         }
         else
         {

@@ -1,0 +1,80 @@
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using Xunit;
+
+namespace Backprop.Functional.Tests.Layers.Recurrent;
+
+/// <summary>The LSTM's forward pass runs its fused steps at any number of rows: one or two rows go through
+/// <c>LstmSteps.RowTimesPacked</c> (each row against the packed [W_ih | W_hh], the panels in alternating order, x's zeros
+/// skipped), more through the micro-kernel's panels. Each gate sum is the same FMA chain either way, so a sequence's output
+/// is the same bits alone, in a batch, through <see cref="Predictor{T}"/> (which keeps its packing between calls), and
+/// after <see cref="Predictor{T}.Refresh"/> picks up new weights.</summary>
+public class LstmSingleSequenceProperties
+{
+    /// <summary>Inputs 1–40 (with zeros), hidden 1–40 (4H from 4 to 160: a part panel, one to five panels, four-panel
+    /// groups and a tail), 1–6 steps, a batch of 9–12 (a whole panel and a part one), stacked or not, float or double.</summary>
+    private static Gen<(int Inputs, int Hidden, int Time, int Batch, bool Stacked, int Seed)> Shapes =>
+        from inputs in Gen.Choose(1, 40)
+        from hidden in Gen.Choose(1, 40)
+        from time in Gen.Choose(1, 6)
+        from batch in Gen.Choose(9, 12)
+        from stacked in Gen.Elements(false, true)
+        from seed in Gen.Choose(0, 10_000)
+        select (inputs, hidden, time, batch, stacked, seed);
+
+    [Property(MaxTest = 40)]
+    public Property A_sequence_alone_and_through_the_predictor_gives_its_batch_row_bit_for_bit_float() =>
+        Prop.ForAll(Shapes.ToArbitrary(), c => Check<float>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed));
+
+    [Property(MaxTest = 25)]
+    public Property A_sequence_alone_and_through_the_predictor_gives_its_batch_row_bit_for_bit_double() =>
+        Prop.ForAll(Shapes.ToArbitrary(), c => Check<double>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed));
+
+    private static void Check<T>(int inputs, int hidden, int time, int batch, bool stacked, int seed)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        Layer[] layers = stacked
+            ? [new Lstm(inputs, hidden) { ReturnSequences = true }, new Lstm(hidden, 7), new Dense(7, 3, ActivationKind.Softmax)]
+            : [new Lstm(inputs, hidden), new Dense(hidden, 3, ActivationKind.Softmax)];
+        var spec = new NetworkSpec(layers, LossKind.SoftmaxCrossEntropy);
+        using var net = Network<T>.Create(spec, seed, Initialization.PyTorch);
+        var rng = new Random(seed);
+        var x = new T[batch * time * inputs];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = rng.Next(3) == 0 ? T.Zero : T.CreateTruncating(2 * rng.NextDouble() - 1);   // a third zeros: the skipped terms
+        using var whole = net.CreateWorkspace(batch, 1, time);
+        var expected = net.Forward(x, whole).ToArray();
+        using var one = net.CreateWorkspace(1, 1, time);
+        using var predictor = net.CreatePredictor();
+        for (int r = 0; r < batch; r++)
+        {
+            var row = x.AsSpan(r * time * inputs, time * inputs);
+            var want = expected.AsSpan(r * 3, 3).ToArray();
+            Assert.Equal(want, net.Forward(row, one).ToArray());
+            Assert.Equal(want, predictor.Predict(row).ToArray());
+        }
+    }
+
+    /// <summary>The predictor packs the LSTM's weights once and keeps them: after the network's θ changes,
+    /// <see cref="Predictor{T}.Refresh"/> must make them again (a stale packing would predict with the old weights).</summary>
+    [Fact]
+    public void Refresh_repacks_the_kept_weights()
+    {
+        var spec = new NetworkSpec([new Lstm(5, 9), new Dense(9, 4, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
+        using var net = Network<float>.Create(spec, 3, Initialization.PyTorch);
+        var x = new float[6 * 5];
+        for (int i = 0; i < x.Length; i++) x[i] = (i % 7 - 3) / 4f;
+        using var predictor = net.CreatePredictor();
+        using var ws = net.CreateWorkspace(1, 1, 6);
+        Assert.Equal(net.Forward(x, ws).ToArray(), predictor.Predict(x).ToArray());
+        var before = predictor.Predict(x).ToArray();
+        var theta = net.Parameters;
+        for (int i = 0; i < theta.Length; i++) theta[i] = theta[i] * 1.5f + 0.01f;   // W_ih, W_hh and the biases all move
+        Assert.Equal(before, predictor.Predict(x).ToArray());                         // a snapshot until Refresh
+        predictor.Refresh();
+        var after = predictor.Predict(x).ToArray();
+        Assert.NotEqual(before, after);
+        Assert.Equal(net.Forward(x, ws).ToArray(), after);
+    }
+}
