@@ -158,6 +158,7 @@ internal static class RecurrentWorkloads
     {
         using var state = new TrainState<float>(net, new Adam(1e-3), Batch, threads, Time);
         var batcher = new Batcher(train, Batch, seed);
+        batcher.NextEpoch();   // a new Batcher holds the rows in file order until its first epoch is started
         var x = new float[Batch * train.Features];
         var y = new float[Batch * train.Outputs];
         // L1_WINDOW=n: samples/s of every n steps and the vCPU that ran them ("rate@cpu …" in RESULT's windows; the

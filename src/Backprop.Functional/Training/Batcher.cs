@@ -3,7 +3,9 @@ using System.Numerics;
 namespace Backprop.Functional;
 
 /// <summary>Mini-batches of a <see cref="Dataset"/>: a seeded shuffle per epoch, then each batch's rows copied into
-/// caller-given buffers. The same seed gives the same order on every machine and thread count.
+/// caller-given buffers. The same seed gives the same order on every machine and thread count. A new batcher holds the
+/// rows in the data set's own order until <see cref="NextEpoch"/> starts an epoch: call it before every epoch, the
+/// first included (<see cref="Trainer"/> does), or the first epoch is unshuffled whatever the seed.
 /// <para>Threads: one thread at a time (it holds the shuffled order and the position).</para></summary>
 public sealed class Batcher
 {
@@ -33,7 +35,7 @@ public sealed class Batcher
     /// <summary>Batches per epoch, ⌈count / batch⌉.</summary>
     public int BatchCount => (int)(((long)_data.Count + BatchSize - 1) / BatchSize);
 
-    /// <summary>Starts an epoch: reshuffles the order (Fisher–Yates from the seeded stream).</summary>
+    /// <summary>Starts an epoch, the first included: reshuffles the order (Fisher–Yates from the seeded stream).</summary>
     public void NextEpoch()
     {
         if (Shuffle) _rng.Shuffle(_order);
