@@ -135,6 +135,14 @@ internal static class RecurrentWorkloads
         float[] whh = Fill(gh * Hidden), wih = Fill(gh * Time), h = Fill(Hidden), z = new float[gh], xt = Fill(Time * Time), g = new float[Time * gh];
         float[] head = Fill(10 * Hidden), o = new float[10];
         double predict = Median(() => { predictor.Predict(test.X.AsSpan((image++ & 255) * test.Features, test.Features)); });
+        using var ws = net.CreateWorkspace(1, 1, Time);
+        double forward = Median(() => { net.Forward(test.X.AsSpan((image++ & 255) * test.Features, test.Features), ws); });
+        using var ws1 = net.CreateWorkspace(1, 1, 1);
+        double single = Median(() => { net.Forward(test.X.AsSpan((image++ & 255) * test.Features, Time), ws1); });
+        using var ws1k = net.CreateWorkspace(1, 1, 1);
+        ws1k.KeepWeights();
+        double singleKept = Median(() => { net.Forward(test.X.AsSpan((image++ & 255) * test.Features, Time), ws1k); });
+        Console.WriteLine($"  Network.Forward of one sequence (nothing kept between calls) {forward:F1}; of one step {single:F2}, with KeepWeights {singleKept:F2}");
         double proj = Median(() => Kernels.Gemm.Multiply<float>(xt, false, wih, true, g, Time, gh, Time, true));
         double rec = Median(() => { for (int t = 0; t < Time; t++) Kernels.Gemm.Multiply<float>(h, false, whh, true, z, 1, gh, Hidden, true); });
         double recT = Median(() => { for (int t = 0; t < Time; t++) Kernels.Gemm.Multiply<float>(h, false, whh, false, z, 1, gh, Hidden, true); });

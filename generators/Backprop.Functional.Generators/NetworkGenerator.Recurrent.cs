@@ -412,7 +412,8 @@ public sealed partial class NetworkGenerator
         {
             w.Line("/// <summary>One-sequence inference on a copy of θ, as the runtime <see cref=\"" + Lib + "Predictor{T}\"/> runs a recurrent network:");
             w.Line("/// <see cref=\"Predict\"/> takes one sequence [time × InputSize] of any whole number of steps and runs <see cref=\"Forward{T}\"/> on a");
-            w.Line("/// one-row, one-thread workspace (made again, once, when the length changes), so aᴸ is the runtime Predictor's, bit for bit.");
+            w.Line("/// one-row, one-thread workspace (made again, once, when the length changes) that keeps the weights' packing between calls");
+            w.Line("/// (<see cref=\"" + Lib + "Workspace{T}.KeepWeights\"/>), so aᴸ is the runtime Predictor's, bit for bit.");
             w.Line("/// A snapshot of θ: call <see cref=\"Refresh\"/> after training. One thread at a time (the returned span and the scratch are");
             w.Line("/// the predictor's own). Predict allocates nothing while the length stays.</summary>");
             w.Line("public sealed class Predictor<T> : global::System.IDisposable");
@@ -433,6 +434,7 @@ public sealed partial class NetworkGenerator
             w.Line("    {");
             w.Line("        if (theta.Length != ParameterCount) ThrowTheta(theta.Length);");
             w.Line("        theta.CopyTo(_theta);");
+            w.Line("        _ws?.ForgetWeights();");
             w.Line("    }");
             w.Line();
             w.Line("    /// <summary>aᴸ for one sequence.</summary>");
@@ -447,6 +449,7 @@ public sealed partial class NetworkGenerator
             w.Line("        {");
             w.Line("            _ws?.Dispose();");
             w.Line("            _ws = new " + Lib + "Workspace<T>(s_spec.Layers, 1, time);");
+            w.Line("            _ws.KeepWeights();");
             w.Line("        }");
             w.Line("        return Forward<T>(_theta, x, _ws);");
             w.Line("    }");

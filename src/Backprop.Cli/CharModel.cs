@@ -107,6 +107,7 @@ internal static class CharModel
         var x = new float[time * v];
         var y = new float[time * v];
         using var ws = net.CreateWorkspace(1, 1, time);
+        ws.KeepWeights();   // θ is fixed while validating
         Recurrent.ResetState(net.Spec, ws, 1);
         double sum = 0;
         for (int b = 0; b < blocks; b++)
@@ -124,6 +125,7 @@ internal static class CharModel
     {
         int v = corpus.VocabularySize;
         using var ws = net.CreateWorkspace(1, 1, 1);
+        ws.KeepWeights();   // θ does not change while sampling: the LSTM packs its weights once, not per character
         Recurrent.ResetState(net.Spec, ws, 1);
         var x = new float[v];
         var p = new double[v];

@@ -52,6 +52,7 @@ internal static class GradFlowCommand
             if (model == "lstm-forget-1") ForgetBiasOne(net, units);
             using var state = new TrainState<float>(net, new Adam(1e-3), batch, 1, time);
             var batcher = new Batcher(train, batch, seed);
+            batcher.NextEpoch();   // a new batcher keeps the file's order until its first epoch is drawn
             var x = new float[batch * train.Features];
             var y = new float[batch * train.Outputs];
             double[] before = Probe(net, batcher, state.Workspace, x, y, probeBatches);

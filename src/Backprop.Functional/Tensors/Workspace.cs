@@ -98,13 +98,16 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
     private bool[]? _kept;
 
     /// <summary>From now on the layers may keep forms of their weights made from θ in their per-layer scratch and reuse
-    /// them on later forward passes (<see cref="ForwardPass{T}.WeightsKept"/>). Only for a workspace that runs forward
-    /// passes over one θ that nothing changes in between (a <see cref="Predictor{T}"/>'s); whoever changes that θ calls
-    /// <see cref="ForgetWeights"/>.</summary>
-    internal void KeepWeights() => _kept ??= new bool[_widths.Length];
+    /// them on later forward passes through this workspace: the LSTM packs [W_ih | W_hh] for its steps once instead of on
+    /// every call, which is most of a one-step call's time (step-by-step generation with the state carried). Only for
+    /// forward passes over one θ that does not change in between, as <see cref="Predictor{T}"/> does with its own copy;
+    /// after θ changes, call <see cref="ForgetWeights"/> before the next pass (a pass would otherwise use the old weights).
+    /// Results are the same bits either way.</summary>
+    public void KeepWeights() => _kept ??= new bool[_widths.Length];
 
-    /// <summary>θ has changed: every kept form of the weights is made again on the next forward pass.</summary>
-    internal void ForgetWeights() => _kept?.AsSpan().Clear();
+    /// <summary>θ has changed: every form of the weights kept since <see cref="KeepWeights"/> is made again on the next
+    /// forward pass.</summary>
+    public void ForgetWeights() => _kept?.AsSpan().Clear();
 
     /// <summary>Layer <paramref name="layer"/>'s kept-weights flag, or empty when the workspace keeps nothing.</summary>
     internal Span<bool> Kept(int layer) => _kept is null ? default : _kept.AsSpan(layer, 1);

@@ -77,4 +77,35 @@ public class LstmSingleSequenceProperties
         Assert.NotEqual(before, after);
         Assert.Equal(net.Forward(x, ws).ToArray(), after);
     }
+
+    /// <summary>Step-by-step generation (one step a call, the state carried) through a workspace that keeps the packing
+    /// gives the same bits as one that packs on every call, and <see cref="Workspace{T}.ForgetWeights"/> makes a changed θ
+    /// take effect.</summary>
+    [Fact]
+    public void A_workspace_that_keeps_weights_steps_with_the_same_bits_and_forgets_them()
+    {
+        var spec = new NetworkSpec([new Lstm(6, 20) { ReturnSequences = true, InitialState = InitialState.Carried },
+            new Dense(20, 6, ActivationKind.Softmax) { PerStep = true }], LossKind.SoftmaxCrossEntropy);
+        using var net = Network<float>.Create(spec, 5, Initialization.PyTorch);
+        using var kept = net.CreateWorkspace(1, 1, 1);
+        using var plain = net.CreateWorkspace(1, 1, 1);
+        kept.KeepWeights();
+        Backprop.Functional.Recurrent.ResetState(spec, kept, 1);
+        Backprop.Functional.Recurrent.ResetState(spec, plain, 1);
+        var x = new float[6];
+        for (int step = 0; step < 8; step++)
+        {
+            Array.Clear(x);
+            x[step % 6] = 1;
+            if (step == 5)
+            {
+                var theta = net.Parameters;
+                for (int i = 0; i < theta.Length; i++) theta[i] *= 0.75f;
+                kept.ForgetWeights();
+            }
+            Assert.Equal(net.Forward(x, plain).ToArray(), net.Forward(x, kept).ToArray());
+            Backprop.Functional.Recurrent.CarryOver(spec, kept, 1);
+            Backprop.Functional.Recurrent.CarryOver(spec, plain, 1);
+        }
+    }
 }
