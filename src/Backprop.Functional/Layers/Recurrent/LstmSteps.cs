@@ -70,6 +70,21 @@ internal static class LstmSteps
             {
                 int m = Math.Min(mr, n - ir);
                 bool skipH = zeroStart && t == 0;
+                if (RowsInPlace<T>(m))
+                {
+                    // a single sequence (or a batch's last one or two): each row's [xₜ | hₜ₋₁] read where it is, no packing
+                    for (int r = ir; r < ir + m; r++)
+                    {
+                        RowTimesPacked(ref x[r * inputs], ref hPrev[r * h], 1, ref b, inputs, skipH ? inputs : wide, wide, ref gates[r * gh], gh, (t & 1) != 0);
+                        Cell(gates.Slice(r * gh, gh), bias, cPrev.Slice(r * h, h), cNext.Slice(r * h, h), tanhC.Slice(r * h, h), hNext.Slice(r * h, h));
+                        if (!lengths.IsEmpty && t >= lengths[r0 + r])
+                        {
+                            hPrev.Slice(r * h, h).CopyTo(hNext.Slice(r * h, h));
+                            cPrev.Slice(r * h, h).CopyTo(cNext.Slice(r * h, h));
+                        }
+                    }
+                    continue;
+                }
                 Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(x), false, n, inputs, ir, m, 0, inputs, ref packedA);
                 if (!skipH) Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(hPrev), false, n, h, ir, m, 0, h, ref packedH);
                 PanelTimesPacked(ref packedA, ref b, skipH ? inputs : wide, wide, ref gates[ir * gh], gh, m, add: false, reverse: (t & 1) != 0, sparse: inputs);
@@ -134,26 +149,14 @@ internal static class LstmSteps
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int mr = Gemm.MicroKernel<T>.MR, nr = Gemm.MicroKernel<T>.NR;
-        if (4 * rows <= mr && (Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated))
+        if (RowsInPlace<T>(rows))
         {
-            // one or two rows (a single sequence's inference, a batch's last rows): each row against the panels, four
-            // at a time, instead of MR rows of which most are padding; its zero values among the first `sparse` of the
-            // depth are skipped (an MNIST row of pixels is mostly 0, a one-hot character all but one)
-            sparse = Math.Min(sparse, kc);
-            ref int live = ref Gemm.Scratch<int>.Column(Math.Max(sparse, 1));
+            // one or two rows of the panel (a batch's last rows): each row against the panels instead of MR rows of
+            // which most are padding
             for (int i = 0; i < rows; i++)
             {
                 ref T ai = ref Unsafe.Add(ref a, i);
-                int count = 0;
-                for (int p = 0; p < sparse; p++)
-                    if (Unsafe.Add(ref ai, (nint)p * mr) != T.Zero)
-                        Unsafe.Add(ref live, count++) = p;
-                var nonZero = MemoryMarshal.CreateReadOnlySpan(ref live, count);
-                ref T ci = ref Unsafe.Add(ref c, (nint)i * width);
-                if (Vector512.IsHardwareAccelerated)
-                    RowTimesPacked<T, Wide512<T>, Vector512<T>>(ref ai, mr, ref b, nonZero, sparse, kc, depth, ref ci, width, add, reverse);
-                else
-                    RowTimesPacked<T, Wide256<T>, Vector256<T>>(ref ai, mr, ref b, nonZero, sparse, kc, depth, ref ci, width, add, reverse);
+                RowTimesPacked(ref ai, ref Unsafe.Add(ref ai, (nint)sparse * mr), mr, ref b, sparse, kc, depth, ref Unsafe.Add(ref c, (nint)i * width), width, reverse, add);
             }
             return;
         }
@@ -179,40 +182,133 @@ internal static class LstmSteps
         }
     }
 
-    /// <summary>c[0..width) ← (add ? c : 0) + Σ_{p &lt; kc} a[p·stride]·B̃[p, ·] for one row of a packed Ã panel
-    /// (<paramref name="stride"/> = MR) against B̃'s panels (NR = two vectors wide, depth <paramref name="depth"/>), four
+    /// <summary>Whether <paramref name="rows"/> rows run one at a time against the packed panels (<see cref="RowTimesPacked{T}"/>):
+    /// one or two (a single sequence, a batch's last rows), where a panel of MR rows would be mostly padding.</summary>
+    private static bool RowsInPlace<T>(int rows) where T : unmanaged, IFloatingPointIeee754<T> =>
+        4 * rows <= Gemm.MicroKernel<T>.MR && (Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated);
+
+    /// <summary>One row against the packed panels, its zero values among the first <paramref name="sparse"/> of the depth
+    /// skipped (an MNIST row of pixels is mostly 0, a one-hot character all but one): the list of the others, then
+    /// <see cref="RowTimesPacked{T, TW, TV}"/> at the widest vectors that run here.</summary>
+    private static void RowTimesPacked<T>(ref T a, ref T ah, nint stride, ref T b, int sparse, int kc, int depth, ref T c, int width,
+        bool reverse, bool add = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        sparse = Math.Min(sparse, kc);
+        ref int list = ref Gemm.Scratch<int>.Column(Math.Max(sparse, 1));
+        int count = 0;
+        for (int p = 0; p < sparse; p++)
+            if (Unsafe.Add(ref a, p * stride) != T.Zero)
+                Unsafe.Add(ref list, count++) = p;
+        var live = MemoryMarshal.CreateReadOnlySpan(ref list, count);
+        if (Vector512.IsHardwareAccelerated)
+            RowTimesPacked<T, Wide512<T>, Vector512<T>>(ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, width, add, reverse);
+        else
+            RowTimesPacked<T, Wide256<T>, Vector256<T>>(ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, width, add, reverse);
+    }
+
+    /// <summary>c[0..width) ← (add ? c : 0) + Σ_{p &lt; kc} aₚ·B̃[p, ·] for one row, aₚ = a[p·stride] for p below
+    /// <paramref name="sparse"/> (only the <paramref name="live"/> p, the non-zero ones) and ah[(p − sparse)·stride] from
+    /// there (a row of a packed Ã panel, stride MR, or [xₜ | hₜ₋₁] read in place, stride 1), against B̃'s panels (NR = two vectors wide, depth <paramref name="depth"/>), four
     /// panels at a time: eight accumulators, enough independent FMA chains to cover the FMA's latency. Each element is the
     /// micro-kernel's chain (from 0, p in order, then one add onto c), so the bits are those of the row in a full panel,
     /// in either order of the panels. <paramref name="reverse"/> takes them last to first: called on alternate steps, a
     /// step starts on the panels the one before ended on, still in L1 (B̃ is streamed from L2, ~100 GB/s here: one
     /// sequence's LSTM-128 step 3.0 → 2.3 µs in a C model of this loop).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowTimesPacked<T, TW, TV>(ref T a, nint stride, ref T b, ReadOnlySpan<int> live, int sparse, int kc, int depth,
+    private static void RowTimesPacked<T, TW, TV>(ref T a, ref T ah, nint stride, ref T b, ReadOnlySpan<int> live, int sparse, int kc, int depth,
         ref T c, int width, bool add, bool reverse)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TW : struct, IVectorWidth<TV, T>
         where TV : struct
     {
-        int nr = 2 * TW.Count, groups = width / (4 * nr), tail = groups * 4 * nr;
+        // 512-bit vectors (32 registers): eight panels at a time, sixteen accumulators, which keeps twice the loads from L2
+        // in flight (a C model of the loop: 112 → 160 GB/s); 256-bit ones (16 registers): four
+        int nr = 2 * TW.Count, group = TW.Count * Unsafe.SizeOf<T>() == 64 ? 8 : 4, groups = width / (group * nr), tail = groups * group * nr;
         if (!reverse)
         {
             for (int g = 0; g < groups; g++)
-                RowTimesFourPanels<T, TW, TV>(ref a, stride, ref b, live, sparse, kc, depth, ref c, g * 4 * nr, add);
+                RowTimesPanels<T, TW, TV>(group, ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, g * group * nr, add);
             for (int jr = tail; jr < width; jr += nr)
-                RowTimesPanel<T, TW, TV>(ref a, stride, ref b, live, sparse, kc, depth, ref c, width, jr, add);
+                RowTimesPanel<T, TW, TV>(ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, width, jr, add);
         }
         else
         {
             for (int jr = tail + (width - tail - 1) / nr * nr; jr >= tail; jr -= nr)
-                RowTimesPanel<T, TW, TV>(ref a, stride, ref b, live, sparse, kc, depth, ref c, width, jr, add);
+                RowTimesPanel<T, TW, TV>(ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, width, jr, add);
             for (int g = groups - 1; g >= 0; g--)
-                RowTimesFourPanels<T, TW, TV>(ref a, stride, ref b, live, sparse, kc, depth, ref c, g * 4 * nr, add);
+                RowTimesPanels<T, TW, TV>(group, ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, g * group * nr, add);
         }
     }
 
-    /// <summary><see cref="RowTimesPacked"/> over the four panels from column <paramref name="jr"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowTimesPanels<T, TW, TV>(int group, ref T a, ref T ah, nint stride, ref T b, ReadOnlySpan<int> live, int sparse, int kc, int depth,
+        ref T c, int jr, bool add)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TW : struct, IVectorWidth<TV, T>
+        where TV : struct
+    {
+        if (group == 8)
+            RowTimesEightPanels<T, TW, TV>(ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, jr, add);
+        else
+            RowTimesFourPanels<T, TW, TV>(ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, jr, add);
+    }
+
+    /// <summary><see cref="RowTimesPacked{T}"/> over the eight panels from column <paramref name="jr"/> (512-bit vectors).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowTimesFourPanels<T, TW, TV>(ref T a, nint stride, ref T b, ReadOnlySpan<int> live, int sparse, int kc, int depth,
+    private static void RowTimesEightPanels<T, TW, TV>(ref T a, ref T ah, nint stride, ref T b, ReadOnlySpan<int> live, int sparse, int kc, int depth,
+        ref T c, int jr, bool add)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TW : struct, IVectorWidth<TV, T>
+        where TV : struct
+    {
+        nuint w = (nuint)TW.Count;
+        int nr = 2 * TW.Count;
+        nint panel = (nint)nr * depth;
+        ref T b0 = ref Unsafe.Add(ref b, (nint)jr * depth);
+        ref T b1 = ref Unsafe.Add(ref b0, panel);
+        ref T b2 = ref Unsafe.Add(ref b1, panel);
+        ref T b3 = ref Unsafe.Add(ref b2, panel);
+        ref T b4 = ref Unsafe.Add(ref b3, panel);
+        ref T b5 = ref Unsafe.Add(ref b4, panel);
+        ref T b6 = ref Unsafe.Add(ref b5, panel);
+        ref T b7 = ref Unsafe.Add(ref b6, panel);
+        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        TV c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int q = 0; q <= live.Length; q++)
+        {
+            // the listed non-zero values of the sparse part, then every p from `sparse` on (one loop body for both)
+            int p = q < live.Length ? live[q] : sparse;
+            int end = q < live.Length ? p + 1 : kc;
+            ref T ap = ref q < live.Length ? ref Unsafe.Add(ref a, p * stride) : ref ah;
+            for (nuint o = (nuint)(p * nr); p < end; p++, o += (nuint)nr)
+            {
+                TV x = TW.Broadcast(ap);
+                c00 = TW.Fma(x, TW.Load(ref b0, o), c00); c01 = TW.Fma(x, TW.Load(ref b0, o + w), c01);
+                c10 = TW.Fma(x, TW.Load(ref b1, o), c10); c11 = TW.Fma(x, TW.Load(ref b1, o + w), c11);
+                c20 = TW.Fma(x, TW.Load(ref b2, o), c20); c21 = TW.Fma(x, TW.Load(ref b2, o + w), c21);
+                c30 = TW.Fma(x, TW.Load(ref b3, o), c30); c31 = TW.Fma(x, TW.Load(ref b3, o + w), c31);
+                c40 = TW.Fma(x, TW.Load(ref b4, o), c40); c41 = TW.Fma(x, TW.Load(ref b4, o + w), c41);
+                c50 = TW.Fma(x, TW.Load(ref b5, o), c50); c51 = TW.Fma(x, TW.Load(ref b5, o + w), c51);
+                c60 = TW.Fma(x, TW.Load(ref b6, o), c60); c61 = TW.Fma(x, TW.Load(ref b6, o + w), c61);
+                c70 = TW.Fma(x, TW.Load(ref b7, o), c70); c71 = TW.Fma(x, TW.Load(ref b7, o + w), c71);
+                ap = ref Unsafe.Add(ref ap, stride);
+            }
+        }
+        ref T cj = ref Unsafe.Add(ref c, jr);
+        RowStore<T, TW, TV>(ref cj, 0, c00, add); RowStore<T, TW, TV>(ref cj, w, c01, add);
+        RowStore<T, TW, TV>(ref cj, 2 * w, c10, add); RowStore<T, TW, TV>(ref cj, 3 * w, c11, add);
+        RowStore<T, TW, TV>(ref cj, 4 * w, c20, add); RowStore<T, TW, TV>(ref cj, 5 * w, c21, add);
+        RowStore<T, TW, TV>(ref cj, 6 * w, c30, add); RowStore<T, TW, TV>(ref cj, 7 * w, c31, add);
+        RowStore<T, TW, TV>(ref cj, 8 * w, c40, add); RowStore<T, TW, TV>(ref cj, 9 * w, c41, add);
+        RowStore<T, TW, TV>(ref cj, 10 * w, c50, add); RowStore<T, TW, TV>(ref cj, 11 * w, c51, add);
+        RowStore<T, TW, TV>(ref cj, 12 * w, c60, add); RowStore<T, TW, TV>(ref cj, 13 * w, c61, add);
+        RowStore<T, TW, TV>(ref cj, 14 * w, c70, add); RowStore<T, TW, TV>(ref cj, 15 * w, c71, add);
+    }
+
+    /// <summary><see cref="RowTimesPacked{T}"/> over the four panels from column <paramref name="jr"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowTimesFourPanels<T, TW, TV>(ref T a, ref T ah, nint stride, ref T b, ReadOnlySpan<int> live, int sparse, int kc, int depth,
         ref T c, int jr, bool add)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TW : struct, IVectorWidth<TV, T>
@@ -236,7 +332,7 @@ internal static class LstmSteps
             c20 = TW.Fma(x, TW.Load(ref b2, o), c20); c21 = TW.Fma(x, TW.Load(ref b2, o + w), c21);
             c30 = TW.Fma(x, TW.Load(ref b3, o), c30); c31 = TW.Fma(x, TW.Load(ref b3, o + w), c31);
         }
-        ref T ap = ref Unsafe.Add(ref a, sparse * stride);
+        ref T ap = ref ah;
         nuint op = (nuint)(sparse * nr);
         for (int p = sparse; p < kc; p++)
         {
@@ -255,10 +351,10 @@ internal static class LstmSteps
         RowStore<T, TW, TV>(ref cj, 6 * w, c30, add); RowStore<T, TW, TV>(ref cj, 7 * w, c31, add);
     }
 
-    /// <summary><see cref="RowTimesPacked"/> over the one panel at column <paramref name="jr"/>, which may be C's last,
+    /// <summary><see cref="RowTimesPacked{T}"/> over the one panel at column <paramref name="jr"/>, which may be C's last,
     /// narrower than NR (its padded columns are computed and dropped).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowTimesPanel<T, TW, TV>(ref T a, nint stride, ref T b, ReadOnlySpan<int> live, int sparse, int kc, int depth,
+    private static void RowTimesPanel<T, TW, TV>(ref T a, ref T ah, nint stride, ref T b, ReadOnlySpan<int> live, int sparse, int kc, int depth,
         ref T c, int width, int jr, bool add)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TW : struct, IVectorWidth<TV, T>
@@ -276,7 +372,7 @@ internal static class LstmSteps
             c0 = TW.Fma(x, TW.Load(ref bp, o), c0);
             c1 = TW.Fma(x, TW.Load(ref bp, o + w), c1);
         }
-        ref T ap = ref Unsafe.Add(ref a, sparse * stride);
+        ref T ap = ref ah;
         nuint op = (nuint)(sparse * nr);
         for (int p = sparse; p < kc; p++)
         {
