@@ -37,8 +37,8 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     internal static bool TryForwardFused(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> x, ReadOnlySpan<T> wih, ReadOnlySpan<T> whh,
         Span<T> packed, ReadOnlySpan<T> bias, ReadOnlySpan<int> lengths, bool zeroStart, int threads)
     {
-        Shared._zeroStart = zeroStart;
-        return TryRun(backward: false, s, L, default, bias, default, transposed: true, sequences: false, lengths, threads, x, wih, whh, packed);
+        return TryRun(backward: false, s, L, default, bias, default, transposed: true, sequences: false, lengths, threads, x, wih, whh, packed,
+            zeroStart: zeroStart);
     }
 
     /// <summary>The backward steps on two threads; for the fused LSTM (<paramref name="packed"/> not empty) each range
@@ -48,18 +48,19 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     internal static bool TryBackward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
         ReadOnlySpan<int> lengths, bool joined, int threads, Span<T> packed)
     {
-        Shared._joined = joined;
         bool split = TryRun(backward: true, s, L, packed.IsEmpty ? whh : default, default, dy, transposed: false, sequences, lengths, threads,
-            default, default, packed.IsEmpty ? default : whh, packed);
+            default, default, packed.IsEmpty ? default : whh, packed, joined: joined);
         if (!split) s.Slice(L.Norms + L.Time, L.Time).Clear();   // one range: no second half's ‖·‖²
         return split;
     }
 
     /// <summary>Rows [half, rows) on the pool's worker, rows [0, half) here, then one join; false (nothing run) when
-    /// there is one thread, too few rows, or the pool is busy.</summary>
+    /// there is one thread, too few rows, or the pool is busy. The shared job's fields are written only once the pool is
+    /// this thread's: a caller refused by a busy pool must not touch the job another thread's workers are reading (a
+    /// zero-start flag written before the claim once made a concurrent layer skip W_hh·h₀ with a learned h₀).</summary>
     private static unsafe bool TryRun(bool backward, Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> bhh,
         ReadOnlySpan<T> dy, bool transposed, bool sequences, ReadOnlySpan<int> lengths, int threads,
-        ReadOnlySpan<T> x, ReadOnlySpan<T> wihRaw, ReadOnlySpan<T> whhRaw, Span<T> own)
+        ReadOnlySpan<T> x, ReadOnlySpan<T> wihRaw, ReadOnlySpan<T> whhRaw, Span<T> own, bool zeroStart = false, bool joined = false)
     {
         if (threads < 2 || L.Rows < 2 * MinimumRows || !Gemm.Pool.TryEnter(1)) return false;
         try
@@ -74,6 +75,8 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
                 job._transposed = transposed;
                 job._sequences = sequences;
                 job._fused = !own.IsEmpty;
+                job._zeroStart = zeroStart;
+                job._joined = joined;
                 (job._scratch, job._scratchLength) = ((nint)ps, s.Length);
                 (job._weights, job._weightsLength) = ((nint)pw, whh.Length);
                 (job._bias, job._biasLength) = ((nint)pb, bhh.Length);

@@ -85,4 +85,49 @@ public class RecurrentThreadsTests
             holder.Join();
         }
     }
+
+    /// <summary>A layer refused by a busy pool computes alone and must not write the shared two-thread job, whose fields
+    /// the holder's workers may be reading: the zero-start and joined-rows flags were written before the claim, so a
+    /// concurrent LSTM with h₀ = 0 could make another's split skip W_hh·h₀ with a learned h₀ (a finite-difference property
+    /// failed once in a parallel run that way).</summary>
+    [Fact]
+    public void A_layer_refused_by_a_busy_pool_leaves_the_shared_job_alone()
+    {
+        var spec = new NetworkSpec([new Lstm(6, 12), new Dense(12, 3, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
+        const int rows = 32, time = 5;
+        using var net = Network<float>.Create(spec, 9);
+        using var ws = net.CreateWorkspace(rows, 2, time);
+        var x = new float[rows * time * 6];
+        for (int i = 0; i < x.Length; i++) x[i] = (i % 11 - 5) / 5f;
+        var y = new float[rows * 3];
+        for (int p = 0; p < rows; p++) y[p * 3 + p % 3] = 1;
+        var g = new float[net.Parameters.Length];
+        var job = typeof(RecurrentSplit<float, LstmCell>).GetField("Shared", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.GetValue(null)!;
+        var zeroStart = job.GetType().GetField("_zeroStart", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        var joined = job.GetType().GetField("_joined", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holder = new Thread(() =>
+        {
+            bool entered = Backprop.Functional.Kernels.Gemm.Pool.TryEnter(1);
+            held.Set();
+            release.Wait();
+            if (entered) Backprop.Functional.Kernels.Gemm.Pool.Exit();
+        });
+        holder.Start();
+        held.Wait();
+        try
+        {
+            zeroStart.SetValue(job, false);
+            joined.SetValue(job, false);
+            net.ValueAndGradient(x, y, ws, g);   // h₀ = 0 and joined rows: both flags would be true for this layer's own split
+            Assert.False((bool)zeroStart.GetValue(job)!);
+            Assert.False((bool)joined.GetValue(job)!);
+        }
+        finally
+        {
+            release.Set();
+            holder.Join();
+        }
+    }
 }
