@@ -299,7 +299,8 @@ static partial class SeqClassifier
 
     /// <summary>One-sequence inference on a copy of θ, as the runtime <see cref="global::Backprop.Functional.Predictor{T}"/> runs a recurrent network:
     /// <see cref="Predict"/> takes one sequence [time × InputSize] of any whole number of steps and runs <see cref="Forward{T}"/> on a
-    /// one-row, one-thread workspace (made again, once, when the length changes), so aᴸ is the runtime Predictor's, bit for bit.
+    /// one-row, one-thread workspace (made again, once, when the length changes) that keeps the weights' packing between calls
+    /// (<see cref="global::Backprop.Functional.Workspace{T}.KeepWeights"/>), so aᴸ is the runtime Predictor's, bit for bit.
     /// A snapshot of θ: call <see cref="Refresh"/> after training. One thread at a time (the returned span and the scratch are
     /// the predictor's own). Predict allocates nothing while the length stays.</summary>
     public sealed class Predictor<T> : global::System.IDisposable
@@ -320,6 +321,7 @@ static partial class SeqClassifier
         {
             if (theta.Length != ParameterCount) ThrowTheta(theta.Length);
             theta.CopyTo(_theta);
+            _ws?.ForgetWeights();
         }
 
         /// <summary>aᴸ for one sequence.</summary>
@@ -334,6 +336,7 @@ static partial class SeqClassifier
             {
                 _ws?.Dispose();
                 _ws = new global::Backprop.Functional.Workspace<T>(s_spec.Layers, 1, time);
+                _ws.KeepWeights();
             }
             return Forward<T>(_theta, x, _ws);
         }
