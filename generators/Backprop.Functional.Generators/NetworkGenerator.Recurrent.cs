@@ -337,6 +337,7 @@ public sealed partial class NetworkGenerator
             w.Line("        Time = ws.Time,");
             w.Line("        Lengths = lengths,");
             w.Line("        Threads = ws.Threads,");
+            w.Line("        WeightsKept = ws.Kept(" + l + "),");
             w.Line("    });");
             w.Line();
 

@@ -104,6 +104,33 @@ public sealed class RecurrentProperties
         return (failure.Length == 0).Label($"{network.Spec}, {shape}: {failure}\n{network.Source}");
     }
 
+    /// <summary>The generated LSTM predictor keeps the packed [W_ih | W_hh] between calls, as the runtime one does:
+    /// the same bits before and after <c>Refresh</c> with a new θ (a packing kept across Refresh would predict with the
+    /// old weights).</summary>
+    [Fact]
+    public void The_generated_lstm_predictor_repacks_after_refresh()
+    {
+        var spec = SeqLstm.Spec;
+        var random = new Random(8);
+        var theta = new float[SeqLstm.ParameterCount];
+        SeqLstm.Initialize<float>(theta);
+        using var runtime = Network<float>.Create(spec, 1);
+        theta.CopyTo(runtime.Parameters);
+        using var predictor = new SeqLstm.Predictor<float>(theta);
+        using var runtimePredictor = runtime.CreatePredictor();
+        using var ws = runtime.CreateWorkspace(1, 1, 4);
+        var (x, _) = Sample<float>(random, spec, 1, 4);
+        Assert.Equal(runtime.Forward(x, ws).ToArray(), predictor.Predict(x).ToArray());
+        Assert.Equal(runtimePredictor.Predict(x).ToArray(), predictor.Predict(x).ToArray());
+        for (int i = 0; i < theta.Length; i++) theta[i] = theta[i] * 1.25f + 0.01f;
+        theta.CopyTo(runtime.Parameters);
+        predictor.Refresh(theta);
+        runtimePredictor.Refresh();
+        var fresh = runtime.Forward(x, ws).ToArray();
+        Assert.Equal(fresh, runtimePredictor.Predict(x).ToArray());
+        Assert.Equal(fresh, predictor.Predict(x).ToArray());
+    }
+
     private static (T[] X, T[] Y) Sample<T>(Random random, NetworkSpec spec, int rows, int time) where T : unmanaged, IFloatingPointIeee754<T> =>
         ([.. Data(random, rows * time * spec.Inputs).Select(T.CreateChecked)], [.. Targets(random, spec, rows).Select(T.CreateChecked)]);
 
@@ -255,6 +282,7 @@ public sealed class RecurrentProperties
             Assert.Equal(runtimePredictor.Predict(x).ToArray(), predictor.Predict(x).ToArray());
             Assert.Equal(runtimePredictor.Classify(x), predictor.Classify(x));
         }
+
         var e = Assert.Throws<ArgumentException>(() => predictor.Predict(new float[SeqDeclared.InputSize + 1]));
         Assert.Contains("one sequence of whole steps [time × 4], but x has 5 values", e.Message, StringComparison.Ordinal);
     }

@@ -109,8 +109,10 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
     /// forward pass.</summary>
     public void ForgetWeights() => _kept?.AsSpan().Clear();
 
-    /// <summary>Layer <paramref name="layer"/>'s kept-weights flag, or empty when the workspace keeps nothing.</summary>
-    internal Span<bool> Kept(int layer) => _kept is null ? default : _kept.AsSpan(layer, 1);
+    /// <summary>Layer <paramref name="layer"/>'s kept-weights flag (<see cref="ForwardPass{T}.WeightsKept"/>), or empty
+    /// when the workspace keeps nothing (<see cref="KeepWeights"/> not called).</summary>
+    /// <param name="layer">The layer's index.</param>
+    public Span<bool> Kept(int layer) => _kept is null ? default : _kept.AsSpan(layer, 1);
 
     /// <summary>Layer <paramref name="layer"/>'s plan slots (<see cref="Kernels.Gemm.SlotsPerLayer"/> of them).</summary>
     internal Span<Kernels.GemmPlan> Plans(int layer) => _plans.AsSpan(layer * Kernels.Gemm.SlotsPerLayer, Kernels.Gemm.SlotsPerLayer);

@@ -133,6 +133,7 @@ static partial class SeqClassifier
             Time = ws.Time,
             Lengths = lengths,
             Threads = ws.Threads,
+            WeightsKept = ws.Kept(0),
         });
 
     /// <summary>Backpropagation through time in layer 0 (Rnn), from ∂C/∂h in the workspace back through the steps; δₜ at the
@@ -182,6 +183,7 @@ static partial class SeqClassifier
             Time = ws.Time,
             Lengths = lengths,
             Threads = ws.Threads,
+            WeightsKept = ws.Kept(1),
         });
 
     /// <summary>Backpropagation through time in layer 1 (Lstm), from ∂C/∂h in the workspace back through the steps; δₜ at the

@@ -37,9 +37,10 @@ public readonly ref struct ForwardPass<T>
     /// <summary>Threads the layer's GEMMs may use.</summary>
     public int Threads { get; init; }
 
-    /// <summary>One flag, when the workspace keeps weights (<see cref="Workspace{T}.KeepWeights"/>: a
-    /// <see cref="Predictor{T}"/>'s, whose θ is its own snapshot): true once the layer has put a form of its weights
-    /// made for this θ in <see cref="LayerScratch"/> (the LSTM's packed [W_ih | W_hh]), so later calls reuse it. Empty:
-    /// θ may change between calls, and nothing made from it is kept.</summary>
-    internal Span<bool> WeightsKept { get; init; }
+    /// <summary>One flag (<see cref="Workspace{T}.Kept"/>), when the workspace keeps weights
+    /// (<see cref="Workspace{T}.KeepWeights"/>; a <see cref="Predictor{T}"/>'s, whose θ is its own snapshot): true once
+    /// the layer has put a form of its weights made for this θ in <see cref="LayerScratch"/> (the LSTM's packed
+    /// [W_ih | W_hh]), so later calls reuse it; a layer that writes that scratch otherwise sets it false. Empty: θ may
+    /// change between calls, and nothing made from it is kept. A layer kind of its own may ignore it.</summary>
+    public Span<bool> WeightsKept { get; init; }
 }
