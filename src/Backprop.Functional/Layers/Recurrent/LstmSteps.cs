@@ -209,8 +209,8 @@ internal static class LstmSteps
 
     /// <summary>c[0..width) ← (add ? c : 0) + Σ_{p &lt; kc} aₚ·B̃[p, ·] for one row, aₚ = a[p·stride] for p below
     /// <paramref name="sparse"/> (only the <paramref name="live"/> p, the non-zero ones) and ah[(p − sparse)·stride] from
-    /// there (a row of a packed Ã panel, stride MR, or [xₜ | hₜ₋₁] read in place, stride 1), against B̃'s panels (NR = two vectors wide, depth <paramref name="depth"/>), four
-    /// panels at a time: eight accumulators, enough independent FMA chains to cover the FMA's latency. Each element is the
+    /// there (a row of a packed Ã panel, stride MR, or [xₜ | hₜ₋₁] read in place, stride 1), against B̃'s panels (NR = two
+    /// vectors wide, depth <paramref name="depth"/>), several panels at a time (below), then the last ones one by one. Each element is the
     /// micro-kernel's chain (from 0, p in order, then one add onto c), so the bits are those of the row in a full panel,
     /// in either order of the panels. <paramref name="reverse"/> takes them last to first: called on alternate steps, a
     /// step starts on the panels the one before ended on, still in L1 (B̃ is streamed from L2, ~100 GB/s here: one
@@ -234,7 +234,7 @@ internal static class LstmSteps
         }
         else
         {
-            for (int jr = tail + (width - tail - 1) / nr * nr; jr >= tail; jr -= nr)
+            for (int jr = tail + (width - tail + nr - 1) / nr * nr - nr; jr >= tail; jr -= nr)   // none when width = tail
                 RowTimesPanel<T, TW, TV>(ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, width, jr, add);
             for (int g = groups - 1; g >= 0; g--)
                 RowTimesPanels<T, TW, TV>(group, ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, g * group * nr, add);
