@@ -64,26 +64,7 @@ public class RecurrentThreadsTests
             return net.Parameters.ToArray();
         }
         var one = Train(1);
-        using var held = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        var holder = new Thread(() =>
-        {
-            bool entered = Backprop.Functional.Kernels.Gemm.Pool.TryEnter(1);
-            held.Set();
-            release.Wait();
-            if (entered) Backprop.Functional.Kernels.Gemm.Pool.Exit();
-        });
-        holder.Start();
-        held.Wait();
-        try
-        {
-            Assert.Equal(one, Train(2));
-        }
-        finally
-        {
-            release.Set();
-            holder.Join();
-        }
+        WhileAnotherThreadHoldsThePool(() => Assert.Equal(one, Train(2)));
     }
 
     /// <summary>A layer refused by a busy pool computes alone and must not write the shared two-thread job, whose fields
@@ -105,6 +86,17 @@ public class RecurrentThreadsTests
         var job = typeof(RecurrentSplit<float, LstmCell>).GetField("Shared", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.GetValue(null)!;
         var zeroStart = job.GetType().GetField("_zeroStart", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
         var joined = job.GetType().GetField("_joined", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        zeroStart.SetValue(job, false);
+        joined.SetValue(job, false);
+        WhileAnotherThreadHoldsThePool(() => net.ValueAndGradient(x, y, ws, g));   // h₀ = 0 and joined rows: both flags true for its own split
+        Assert.False((bool)zeroStart.GetValue(job)!);
+        Assert.False((bool)joined.GetValue(job)!);
+    }
+
+    /// <summary>Runs <paramref name="body"/> while another thread holds the GEMM pool (claimed, no job running), as a
+    /// concurrent caller would.</summary>
+    private static void WhileAnotherThreadHoldsThePool(Action body)
+    {
         using var held = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
         var holder = new Thread(() =>
@@ -118,11 +110,7 @@ public class RecurrentThreadsTests
         held.Wait();
         try
         {
-            zeroStart.SetValue(job, false);
-            joined.SetValue(job, false);
-            net.ValueAndGradient(x, y, ws, g);   // h₀ = 0 and joined rows: both flags would be true for this layer's own split
-            Assert.False((bool)zeroStart.GetValue(job)!);
-            Assert.False((bool)joined.GetValue(job)!);
+            body();
         }
         finally
         {
