@@ -87,7 +87,7 @@ internal static class LstmSteps
                 }
                 Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(x), false, n, inputs, ir, m, 0, inputs, ref packedA);
                 if (!skipH) Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(hPrev), false, n, h, ir, m, 0, h, ref packedH);
-                PanelTimesPacked(ref packedA, ref b, skipH ? inputs : wide, wide, ref gates[ir * gh], gh, m, add: false, reverse: (t & 1) != 0, sparse: inputs);
+                PanelTimesPacked(ref packedA, ref b, skipH ? inputs : wide, wide, ref gates[ir * gh], gh, m, add: false);
                 for (int r = ir; r < ir + m; r++)
                 {
                     Cell(gates.Slice(r * gh, gh), bias, cPrev.Slice(r * h, h), cNext.Slice(r * h, h), tanhC.Slice(r * h, h), hNext.Slice(r * h, h));
@@ -145,7 +145,7 @@ internal static class LstmSteps
     /// GEMM's inner loops, each element the same FMA chain.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PanelTimesPacked<T>(ref T a, ref T b, int kc, int depth, ref T c, int width, int rows, bool add,
-        bool reverse = false, int sparse = 0)
+        bool reverse = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int mr = Gemm.MicroKernel<T>.MR, nr = Gemm.MicroKernel<T>.NR;
@@ -156,7 +156,7 @@ internal static class LstmSteps
             for (int i = 0; i < rows; i++)
             {
                 ref T ai = ref Unsafe.Add(ref a, i);
-                RowTimesPacked(ref ai, ref Unsafe.Add(ref ai, (nint)sparse * mr), mr, ref b, sparse, kc, depth, ref Unsafe.Add(ref c, (nint)i * width), width, reverse, add);
+                RowTimesPacked(ref ai, ref ai, mr, ref b, 0, kc, depth, ref Unsafe.Add(ref c, (nint)i * width), width, reverse, add);
             }
             return;
         }
