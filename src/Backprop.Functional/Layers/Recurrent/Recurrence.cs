@@ -79,8 +79,7 @@ internal readonly struct RecurrentLayout
         DC = DB + step;
         D0 = DC + (hasCell ? step : 0);
         Norms = D0 + states * step;
-        XH = Norms + 2 * time;
-        End = XH + (separate ? 0 : time * rows * Joined(inputs, hidden));
+        End = Norms + 2 * time;
     }
 
     /// <summary>Values per sample: time·(I + G·H·(1 + separate) + H·(states + extra)) + the per-step and gradient buffers.</summary>
@@ -89,19 +88,12 @@ internal readonly struct RecurrentLayout
         long gh = (long)gates * hidden, states = hasCell ? 2 : 1;
         long perStep = inputs + gh * (separate ? 2 : 1) + hidden * (states + extra);
         long total = time * perStep + states * hidden + TempWidth(gates, hidden) + 2L * hidden + (hasCell ? hidden : 0) + states * hidden
-            + 2L * time   // ‖∂C/∂hₜ‖ per step, and the second half's ‖·‖² (counted per sample; spare beyond one row)
-            + (separate ? 0 : time * (long)Joined(inputs, hidden));   // [xₜ | hₜ₋₁ | 1] rows for the one weight-gradient GEMM
+            + 2L * time;   // ‖∂C/∂hₜ‖ per step, and the second half's ‖·‖² (counted per sample; spare beyond one row)
         return total <= int.MaxValue ? (int)total
             : throw new ArgumentOutOfRangeException(nameof(time), $"a recurrent layer [{inputs} → {hidden}] over {time} steps keeps {total} values per sample, more than an int indexes");
     }
 
     private static int TempWidth(int gates, int hidden) => Math.Max(gates, 4) * hidden;
-
-    /// <summary>The row width of the [xₜ | hₜ₋₁ | 1] rows and of ∂C/∂[W_ih | W_hh | b]'s partial sums: I + H + 1 rounded up
-    /// to 32 (a multiple of every micro-kernel's NR), the padding columns 0. So the weight-gradient GEMM's column panels
-    /// are all whole: no partial last panel through a tile and the scalar merge (seq-MNIST: 157 → 160, the 29-column
-    /// edge panel was one call in five), and the columns it keeps are the same FMA chains, so the same bits.</summary>
-    public static int Joined(int inputs, int hidden) => checked((inputs + hidden + 1 + 31) / 32 * 32);
 
     public int Inputs { get; }
     public int Hidden { get; }
@@ -127,10 +119,6 @@ internal readonly struct RecurrentLayout
     /// <summary>‖∂C/∂hₜ‖ over the batch for t = 0 … time − 1 (hₜ the state step t gives), written by the backward pass.</summary>
     public int Norms { get; }
 
-    /// <summary>[time × rows × <see cref="Joined"/>]: each (step, row)'s [xₜ | hₜ₋₁ | 1 | 0…], built by the backward pass of a
-    /// cell whose two weight gradients share δ (LSTM, RNN), so ∂C/∂[W_ih | W_hh | b] is one GEMM (the column of ones sums δ
-    /// for the bias gradient inside the product; seq-MNIST: 157 columns padded to 160).</summary>
-    public int XH { get; }
     public int End { get; }
 
     public int Step => Rows * Hidden;
@@ -165,7 +153,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     /// <summary>W_hhᵀ [H × GH], transposed once per batch so each step's product is a plain A·B (the LSTM's weights packed
     /// for its fused steps instead, one copy per thread), then room for ∂C/∂[W_ih | W_hh]'s two partial sums.</summary>
     internal static int ScratchPerLayer(int inputs, int hidden) =>
-        checked(StepWeights(inputs, hidden) + (TCell.Separate ? 0 : 2 * TCell.Gates * hidden * RecurrentLayout.Joined(inputs, hidden)));
+        checked(StepWeights(inputs, hidden) + (TCell.Separate ? 0 : 2 * RecurrentGradients<float>.HalfLength(TCell.Gates * hidden, inputs, hidden)));
 
     /// <summary>The per-layer scratch's first region: W_hhᵀ, or the LSTM's packed weights (<see cref="LstmSteps"/>), two
     /// copies: each of the two threads reads its own, packed by itself.</summary>
@@ -299,11 +287,9 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         // The fused LSTM steps read W_hh packed, a copy per thread, each packed by the thread that reads it.
         var packed = Fused && rows >= TransposeRows ? p.LayerScratch[..StepWeights(inputs, hidden)] : default;
         // [xₜ | hₜ₋₁] per (step, row) for ∂C/∂[W_ih | W_hh], built by each thread for the half of the steps it sums
-        bool joined = !TCell.Separate && !p.DTheta.IsEmpty;
-        if (!RecurrentSplit<T, TCell>.TryBackward(s, L, whh, p.DY, sequences, lengths, joined, p.Threads, packed))
+        if (!RecurrentSplit<T, TCell>.TryBackward(s, L, whh, p.DY, sequences, lengths, p.Threads, packed))
         {
             // as the forward pass: the one-thread steps
-            if (joined) JoinedInputs(s, L, 0, time);
             var stepWeights = whh;
             if (!packed.IsEmpty)
             {
@@ -334,14 +320,12 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             }
             else
             {
-                // One GEMM for ∂C/∂[W_ih | W_hh] = Σ δᵀ[xₜ | hₜ₋₁] per half of the steps: δ is read (and packed) once,
-                // not twice (512 × 156 × 1792 for seq-MNIST: 5.3 ms against 5.7 + 1.6 as two); [xₜ | hₜ₋₁] was built by
-                // the backward ranges. On two threads each sums one half of the steps, bias sums (one pass: b_ih's and
-                // b_hh's are equal) included, and the two partial sums are added.
-                int wide = RecurrentLayout.Joined(inputs, hidden);
-                var xh = s.Slice(L.XH, time * rows * wide);
-                var both = p.LayerScratch.Slice(StepWeights(inputs, hidden), 2 * gh * wide);
-                RecurrentGradients<T>.Run(gates, xh, both, dwih, dwhh, dbih, dbhh, inputs, hidden, time / 2 * rows, p.Threads);   // BP4 and BP3
+                // ∂C/∂W_hh = Σ δᵀhₜ₋₁ straight from the states (h₀…h_{T−1} are the first T blocks of H, step-major as δ),
+                // ∂C/∂W_ih = Σ δᵀxₜ with x's zeros skipped when it is mostly zeros, ∂C/∂b = Σ δ (one pass: b_ih's and
+                // b_hh's are equal); per half of the steps, on two threads each one half, then the two partial sums added.
+                var both = p.LayerScratch.Slice(StepWeights(inputs, hidden), 2 * RecurrentGradients<T>.HalfLength(gh, inputs, hidden));
+                RecurrentGradients<T>.Run(gates, xt, s.Slice(L.H, time * step), both, dwih, dwhh, dbih, dbhh, inputs, hidden,
+                    time / 2 * rows, p.Threads);   // BP4 and BP3
             }
             if (TCell.Separate)
             {
@@ -474,22 +458,6 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
                         if (TCell.HasCell) savedC.Slice(r * hidden, hidden).CopyTo(dc.Slice(r * hidden, hidden));
                     }
         }
-    }
-
-    /// <summary>[xₜ | hₜ₋₁ | 1] of every row for the steps [t0, t1) into the XH rows, the B operand of
-    /// ∂C/∂[W_ih | W_hh | b].</summary>
-    internal static void JoinedInputs<T>(Span<T> s, in RecurrentLayout L, int t0, int t1) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int rows = L.Rows, inputs = L.Inputs, hidden = L.Hidden, wide = RecurrentLayout.Joined(inputs, hidden), step = L.Step;
-        for (int t = t0; t < t1; t++)
-            for (int r = 0; r < rows; r++)
-            {
-                var row = s.Slice(L.XH + (t * rows + r) * wide, wide);
-                s.Slice(L.XT + (t * rows + r) * inputs, inputs).CopyTo(row);
-                s.Slice(L.H + t * step + r * hidden, hidden).CopyTo(row[inputs..]);
-                row[inputs + hidden] = T.One;
-                row[(inputs + hidden + 1)..].Clear();   // the padding to whole column panels
-            }
     }
 
     /// <summary>∂C/∂hₜ of rows [r0, r0 + n) into <paramref name="dh"/>: from the step after (<paramref name="dNext"/>,

@@ -23,7 +23,7 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     private RecurrentLayout _layout;
     private nint _scratch, _weights, _bias, _lengths, _dy, _x, _wih, _whh, _own;
     private int _scratchLength, _weightsLength, _biasLength, _lengthsLength, _dyLength, _xLength, _wihLength, _whhLength, _ownLength, _half;
-    private bool _backward, _transposed, _sequences, _joined, _fused, _zeroStart;
+    private bool _backward, _transposed, _sequences, _fused, _zeroStart;
     private Exception? _error;
 
     internal static bool TryForward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, bool transposed, ReadOnlySpan<T> bhh,
@@ -42,14 +42,12 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     }
 
     /// <summary>The backward steps on two threads; for the fused LSTM (<paramref name="packed"/> not empty) each range
-    /// packs its own copy of W_hh first. When <paramref name="joined"/>, each range also builds the [xₜ | hₜ₋₁] rows of
-    /// one half of the steps (<see cref="Recurrence{TCell}.JoinedInputs"/>), the half its thread sums in the weight
-    /// gradient afterwards.</summary>
+    /// packs its own copy of W_hh first.</summary>
     internal static bool TryBackward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
-        ReadOnlySpan<int> lengths, bool joined, int threads, Span<T> packed)
+        ReadOnlySpan<int> lengths, int threads, Span<T> packed)
     {
         bool split = TryRun(backward: true, s, L, packed.IsEmpty ? whh : default, default, dy, transposed: false, sequences, lengths, threads,
-            default, default, packed.IsEmpty ? default : whh, packed, joined: joined);
+            default, default, packed.IsEmpty ? default : whh, packed);
         if (!split) s.Slice(L.Norms + L.Time, L.Time).Clear();   // one range: no second half's ‖·‖²
         return split;
     }
@@ -60,7 +58,7 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     /// zero-start flag written before the claim once made a concurrent layer skip W_hh·h₀ with a learned h₀).</summary>
     private static unsafe bool TryRun(bool backward, Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> bhh,
         ReadOnlySpan<T> dy, bool transposed, bool sequences, ReadOnlySpan<int> lengths, int threads,
-        ReadOnlySpan<T> x, ReadOnlySpan<T> wihRaw, ReadOnlySpan<T> whhRaw, Span<T> own, bool zeroStart = false, bool joined = false)
+        ReadOnlySpan<T> x, ReadOnlySpan<T> wihRaw, ReadOnlySpan<T> whhRaw, Span<T> own, bool zeroStart = false)
     {
         if (threads < 2 || L.Rows < 2 * MinimumRows || !Gemm.Pool.TryEnter(1)) return false;
         try
@@ -76,7 +74,6 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
                 job._sequences = sequences;
                 job._fused = !own.IsEmpty;
                 job._zeroStart = zeroStart;
-                job._joined = joined;
                 (job._scratch, job._scratchLength) = ((nint)ps, s.Length);
                 (job._weights, job._weightsLength) = ((nint)pw, whh.Length);
                 (job._bias, job._biasLength) = ((nint)pb, bhh.Length);
@@ -107,7 +104,7 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     }
 
     /// <summary>The steps of rows [r0, r0 + n), forward or backward, over the pinned spans; <paramref name="part"/> 0 is
-    /// the caller's, 1 the worker's (its own packed weights, its half of the steps' [xₜ | hₜ₋₁] rows).</summary>
+    /// the caller's, 1 the worker's (its own packed weights).</summary>
     private unsafe void Range(int r0, int n, int part)
     {
         var s = new Span<T>((T*)_scratch, _scratchLength);
@@ -122,12 +119,6 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
             {
                 LstmSteps.PackBackward(new ReadOnlySpan<T>((T*)_whh, _whhLength), own, L.Hidden);
                 w = own;
-            }
-            if (_joined)
-            {
-                int tHalf = L.Time / 2;
-                if (part == 0) Recurrence<TCell>.JoinedInputs(s, L, 0, tHalf);
-                else Recurrence<TCell>.JoinedInputs(s, L, tHalf, L.Time);
             }
             Recurrence<TCell>.BackwardSteps(s, L, w, new ReadOnlySpan<T>((T*)_dy, _dyLength), _sequences, lengths, r0, n, 1);
         }
@@ -159,14 +150,14 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     }
 }
 
-/// <summary>The weight and bias gradients of a cell whose two weight gradients share δ (LSTM, RNN):
-/// ∂C/∂[W_ih | W_hh | b] = δᵀ·[xₜ | hₜ₋₁ | 1] (the column of ones gives ∂C/∂b = Σ δ inside the product), as two partial
-/// sums over the first and the second half of the (step, row) rows (the steps [0, T/2) and [T/2, T)), then added. On two
-/// threads each thread sums one half of the steps over the rows it built (<see cref="RecurrentSplit{T, TCell}.TryBackward"/>),
-/// so neither packs the other's operand again (a split by gate rows packs all of [x | h] on both) and neither reads a line
-/// the other writes next; on one the same two halves run in turn. Every element is the same FMA chain (the blocked GEMM's
-/// over each half, then one add) whatever the threads, so the bits do not depend on them. Uses the GEMM pool; when it is
-/// busy the caller runs alone.</summary>
+/// <summary>The weight and bias gradients of a cell whose two weight gradients share δ (LSTM, RNN): ∂C/∂W_hh = Σ δᵀ·hₜ₋₁
+/// (a GEMM over the states where the forward pass left them), ∂C/∂W_ih = Σ δᵀ·xₜ and ∂C/∂b = Σ δ
+/// (<see cref="SparseRows{T}"/> when x is mostly zeros, as seq-MNIST's pixels and one-hot characters are; else a GEMM and
+/// the sums), as two partial sums over the first and the second half of the (step, row) rows (the steps [0, T/2) and
+/// [T/2, T)), then added. On two threads each thread sums one half of the steps, so neither reads a line the other writes
+/// next; on one the same two halves run in turn. Every element is the same FMA chain (the blocked GEMM's over each half,
+/// then one add) whatever the threads and whichever form sums x, so the bits depend on neither. Uses the GEMM pool; when
+/// it is busy the caller runs alone.</summary>
 internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Below this many multiply–adds the hand-off costs more than half the work saves.</summary>
@@ -174,45 +165,49 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
 
     private static readonly RecurrentGradients<T> Shared = new();
 
-    private nint _delta, _xh, _both;
-    private int _wide, _gh, _count, _split;
+    private nint _delta, _x, _h, _both;
+    private int _gh, _inputs, _hidden, _count, _split;
     private Exception? _error;
 
+    /// <summary>Values one half's partial sums take: ∂C/∂W_hh [GH × H], ∂C/∂W_ihᵀ [I × GH] and ∂C/∂b [GH], then a k block's
+    /// running sums of the last two (<see cref="SparseRows{T}.ChainLength"/>).</summary>
+    internal static int HalfLength(int gh, int inputs, int hidden) => checked(gh * (hidden + 2 * (inputs + 1)));
+
     /// <summary>All of it: on two threads when <paramref name="threads"/> ≥ 2, the product is large enough and the pool
-    /// is free, else here. <paramref name="xh"/> holds the [xₜ | hₜ₋₁ | 1] rows, <paramref name="both"/> room for two
-    /// [GH × RecurrentLayout.Joined] partial sums; the first <paramref name="split"/> rows of δ and [x | h | 1] are the first half
-    /// (0 or all of them: one sum, no add).</summary>
-    internal static unsafe void Run(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> both, Span<T> dwih, Span<T> dwhh, Span<T> dbih,
-        Span<T> dbhh, int inputs, int hidden, int split, int threads)
+    /// is free, else here. δ [count × GH], x [count × I] and hₜ₋₁ [count × H] are row-aligned (step-major);
+    /// <paramref name="both"/> has room for two <see cref="HalfLength"/>s; the first <paramref name="split"/> rows are the
+    /// first half (0 or all of them: one sum, no add).</summary>
+    internal static unsafe void Run(ReadOnlySpan<T> delta, ReadOnlySpan<T> x, ReadOnlySpan<T> h, Span<T> both, Span<T> dwih, Span<T> dwhh,
+        Span<T> dbih, Span<T> dbhh, int inputs, int hidden, int split, int threads)
     {
-        int gh = dbih.Length, wide = RecurrentLayout.Joined(inputs, hidden), count = delta.Length / gh;
-        var first = both[..(gh * wide)];
-        var second = both.Slice(gh * wide, gh * wide);
+        int gh = dbih.Length, count = delta.Length / gh, half = HalfLength(gh, inputs, hidden);
+        var first = both[..half];
+        var second = both.Slice(half, half);
         if (split <= 0 || split >= count)
         {
-            Half(delta, xh, first, gh, wide, 0, count);
+            Half(delta, x, h, first, gh, inputs, hidden, 0, count);
             Combine(first, default, dwih, dwhh, dbih, dbhh, inputs, hidden);
             return;
         }
-        if (threads < 2 || (long)gh * wide * count < MinimumVolume || !Gemm.Pool.TryEnter(1))
+        if (threads < 2 || (long)gh * (inputs + hidden + 1) * count < MinimumVolume || !Gemm.Pool.TryEnter(1))
         {
-            Half(delta, xh, first, gh, wide, 0, split);
-            Half(delta, xh, second, gh, wide, split, count);
+            Half(delta, x, h, first, gh, inputs, hidden, 0, split);
+            Half(delta, x, h, second, gh, inputs, hidden, split, count);
         }
         else
         {
             try
             {
-                fixed (T* pd = delta, px = xh, pb = both)   // pinned until the join
+                fixed (T* pd = delta, px = x, ph = h, pb = both)   // pinned until the join
                 {
                     var job = Shared;
-                    (job._delta, job._xh, job._both) = ((nint)pd, (nint)px, (nint)pb);
-                    (job._wide, job._gh, job._count, job._split) = (wide, gh, count, split);
+                    (job._delta, job._x, job._h, job._both) = ((nint)pd, (nint)px, (nint)ph, (nint)pb);
+                    (job._gh, job._inputs, job._hidden, job._count, job._split) = (gh, inputs, hidden, count, split);
                     job._error = null;
                     Gemm.Pool.Start(job, 1);
                     try
                     {
-                        Half(delta, xh, first, gh, wide, 0, split);
+                        Half(delta, x, h, first, gh, inputs, hidden, 0, split);
                     }
                     finally
                     {
@@ -229,35 +224,58 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
         Combine(first, second, dwih, dwhh, dbih, dbhh, inputs, hidden);
     }
 
-    /// <summary>Rows [k0, k1) of δ [· × GH] and [x | h | 1] [· × wide]: Σ δᵀ·[x | h | 1] into <paramref name="sum"/>
-    /// [GH × wide].</summary>
-    internal static void Half(ReadOnlySpan<T> delta, ReadOnlySpan<T> xh, Span<T> sum, int gh, int wide, int k0, int k1) =>
-        Gemm.Blocked<T>.Run(ref Unsafe.Add(ref MemoryMarshal.GetReference(delta), (nint)k0 * gh), true,
-            ref Unsafe.Add(ref MemoryMarshal.GetReference(xh), (nint)k0 * wide), false,
-            ref MemoryMarshal.GetReference(sum), gh, wide, k1 - k0, false, 0, gh, 0, wide);   // BP4 and BP3 over (t, row)
+    /// <summary>Rows [k0, k1): Σ δᵀ·hₜ₋₁ [GH × H], Σ xₜᵀ·δ [I × GH] and Σ δ [GH] into <paramref name="sum"/>'s regions, k
+    /// block by k block (the blocked GEMM's own blocks, so the same bits as one call): each block of δ is still in L2 from
+    /// the GEMM's packing when the sums over x and δ read it.</summary>
+    internal static void Half(ReadOnlySpan<T> delta, ReadOnlySpan<T> x, ReadOnlySpan<T> h, Span<T> sum, int gh, int inputs, int hidden, int k0, int k1)
+    {
+        int k = k1 - k0;
+        var sumH = sum[..(gh * hidden)];
+        var sumX = sum.Slice(gh * hidden, inputs * gh);
+        var sums = sum.Slice(gh * hidden + inputs * gh, gh);
+        var chain = sum.Slice(gh * (hidden + inputs + 1), SparseRows<T>.ChainLength(inputs, gh));
+        if (k == 0)
+        {
+            sum[..HalfLength(gh, inputs, hidden)].Clear();
+            return;
+        }
+        var d = delta.Slice(k0 * gh, k * gh);
+        var xs = x.Slice(k0 * inputs, k * inputs);
+        var hs = h.Slice(k0 * hidden, k * hidden);
+        bool sparse = SparseRows<T>.Worth(SparseRows<T>.CountNonZero(xs), (long)k * inputs);
+        int depth = Gemm.Blocked<T>.BlockDepth(k);
+        for (int pc = 0; pc < k; pc += depth)
+        {
+            int kb = Math.Min(depth, k - pc);
+            Gemm.Blocked<T>.Run(ref Unsafe.Add(ref MemoryMarshal.GetReference(d), (nint)pc * gh), true,
+                ref Unsafe.Add(ref MemoryMarshal.GetReference(hs), (nint)pc * hidden), false,
+                ref MemoryMarshal.GetReference(sumH), gh, hidden, kb, pc > 0, 0, gh, 0, hidden);                                 // BP4, hₜ₋₁
+            SparseRows<T>.BlockTimes(xs[(pc * inputs)..], d[(pc * gh)..], kb, inputs, gh, sumX, sums, chain, withX: sparse, add: pc > 0);   // BP3 (and BP4, xₜ)
+        }
+        if (!sparse)
+            Gemm.Blocked<T>.Run(ref MemoryMarshal.GetReference(xs), true, ref MemoryMarshal.GetReference(d), false,
+                ref MemoryMarshal.GetReference(sumX), inputs, gh, k, false, 0, inputs, 0, gh);                                   // BP4, xₜ
+    }
 
-    /// <summary>∂C/∂W_ih, ∂C/∂W_hh, ∂C/∂b = the rows of <paramref name="first"/> (+ <paramref name="second"/>) split at
-    /// columns I and I + H; ∂C/∂b_ih = ∂C/∂b_hh: both biases only ever appear summed.</summary>
+    /// <summary>∂C/∂W_ih (from the transposed sums), ∂C/∂W_hh, ∂C/∂b = <paramref name="first"/>'s (+ <paramref name="second"/>'s);
+    /// ∂C/∂b_ih = ∂C/∂b_hh: both biases only ever appear summed.</summary>
     private static void Combine(ReadOnlySpan<T> first, ReadOnlySpan<T> second, Span<T> dwih, Span<T> dwhh, Span<T> dbih, Span<T> dbhh,
         int inputs, int hidden)
     {
-        int gh = dbih.Length, wide = RecurrentLayout.Joined(inputs, hidden), one = inputs + hidden;
-        for (int g = 0; g < gh; g++)
+        int gh = dbih.Length, ox = gh * hidden, ob = ox + inputs * gh;
+        if (second.IsEmpty)
         {
-            var a = first.Slice(g * wide, wide);
-            if (second.IsEmpty)
-            {
-                a[..inputs].CopyTo(dwih.Slice(g * inputs, inputs));
-                a.Slice(inputs, hidden).CopyTo(dwhh.Slice(g * hidden, hidden));
-                dbih[g] = a[one];
-            }
-            else
-            {
-                var b = second.Slice(g * wide, wide);
-                TensorPrimitives.Add(a[..inputs], b[..inputs], dwih.Slice(g * inputs, inputs));
-                TensorPrimitives.Add(a.Slice(inputs, hidden), b.Slice(inputs, hidden), dwhh.Slice(g * hidden, hidden));
-                dbih[g] = a[one] + b[one];
-            }
+            first[..ox].CopyTo(dwhh);
+            for (int j = 0; j < inputs; j++)
+                for (int g = 0; g < gh; g++) dwih[g * inputs + j] = first[ox + j * gh + g];
+            first.Slice(ob, gh).CopyTo(dbih);
+        }
+        else
+        {
+            TensorPrimitives.Add(first[..ox], second[..ox], dwhh);
+            for (int j = 0; j < inputs; j++)
+                for (int g = 0; g < gh; g++) dwih[g * inputs + j] = first[ox + j * gh + g] + second[ox + j * gh + g];
+            TensorPrimitives.Add(first.Slice(ob, gh), second.Slice(ob, gh), dbih);
         }
         dbih.CopyTo(dbhh);
     }
@@ -268,8 +286,9 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
         {
             unsafe
             {
-                Half(new ReadOnlySpan<T>((T*)_delta, _gh * _count), new ReadOnlySpan<T>((T*)_xh, _count * _wide),
-                    new Span<T>((T*)_both + _gh * _wide, _gh * _wide), _gh, _wide, _split, _count);
+                Half(new ReadOnlySpan<T>((T*)_delta, _gh * _count), new ReadOnlySpan<T>((T*)_x, _inputs * _count),
+                    new ReadOnlySpan<T>((T*)_h, _hidden * _count), new Span<T>((T*)_both + HalfLength(_gh, _inputs, _hidden), HalfLength(_gh, _inputs, _hidden)),
+                    _gh, _inputs, _hidden, _split, _count);
             }
         }
 #pragma warning disable CA1031 // the worker thread must not die: the error is rethrown on the calling thread

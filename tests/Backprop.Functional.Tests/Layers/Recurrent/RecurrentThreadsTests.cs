@@ -68,7 +68,7 @@ public class RecurrentThreadsTests
     }
 
     /// <summary>A layer refused by a busy pool computes alone and must not write the shared two-thread job, whose fields
-    /// the holder's workers may be reading: the zero-start and joined-rows flags were written before the claim, so a
+    /// the holder's workers may be reading: the zero-start flag (and, then, a joined-rows flag) was written before the claim, so a
     /// concurrent LSTM with h₀ = 0 could make another's split skip W_hh·h₀ with a learned h₀ (a finite-difference property
     /// failed once in a parallel run that way).</summary>
     [Fact]
@@ -85,12 +85,12 @@ public class RecurrentThreadsTests
         var g = new float[net.Parameters.Length];
         var job = typeof(RecurrentSplit<float, LstmCell>).GetField("Shared", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.GetValue(null)!;
         var zeroStart = job.GetType().GetField("_zeroStart", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        var joined = job.GetType().GetField("_joined", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        var backward = job.GetType().GetField("_backward", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
         zeroStart.SetValue(job, false);
-        joined.SetValue(job, false);
-        WhileAnotherThreadHoldsThePool(() => net.ValueAndGradient(x, y, ws, g));   // h₀ = 0 and joined rows: both flags true for its own split
+        backward.SetValue(job, false);
+        WhileAnotherThreadHoldsThePool(() => net.ValueAndGradient(x, y, ws, g));   // h₀ = 0, then a backward pass: both flags true for its own split
         Assert.False((bool)zeroStart.GetValue(job)!);
-        Assert.False((bool)joined.GetValue(job)!);
+        Assert.False((bool)backward.GetValue(job)!);
     }
 
     /// <summary>Runs <paramref name="body"/> while another thread holds the GEMM pool (claimed, no job running), as a
