@@ -38,12 +38,21 @@ public static partial class Gemm
 
         /// <summary>C[MR × NR] (row stride <paramref name="ldc"/>) ← (add ? C : 0) + Ã·B̃ over <paramref name="kc"/> steps.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        internal static void Run(ref T a, ref T b, int kc, ref T c, nint ldc, bool add)
+        internal static void Run(ref T a, ref T b, int kc, ref T c, nint ldc, bool add) =>
+            RunLive(ref a, ref b, default, 0, kc, ref c, ldc, add);
+
+        /// <summary><see cref="Run"/> with the steps p &lt; <paramref name="sparse"/> that are not in <paramref name="live"/>
+        /// (ascending) skipped: Ã is zero there in every row (an LSTM's [xₜ | hₜ₋₁] panel over MNIST pixels or one-hot
+        /// characters). Each element is still the chain over p in increasing order, so the bits are
+        /// <see cref="Run"/>'s whenever B̃ is finite (a skipped 0·w adds nothing); without 256-bit vectors it runs every
+        /// step.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static void RunLive(ref T a, ref T b, ReadOnlySpan<int> live, int sparse, int kc, ref T c, nint ldc, bool add)
         {
             if (Vector512.IsHardwareAccelerated)
-                RunTile<Wide512<T>, Vector512<T>>(ref a, ref b, kc, ref c, ldc, add);
+                RunTile<Wide512<T>, Vector512<T>>(ref a, ref b, live, sparse, kc, ref c, ldc, add);
             else if (Vector256.IsHardwareAccelerated)
-                RunTile<Wide256<T>, Vector256<T>>(ref a, ref b, kc, ref c, ldc, add);
+                RunTile<Wide256<T>, Vector256<T>>(ref a, ref b, live, sparse, kc, ref c, ldc, add);
             else if (Vector128.IsHardwareAccelerated)
                 Run128(ref a, ref b, kc, ref c, ldc, add);
             else
@@ -178,7 +187,7 @@ public static partial class Gemm
         /// registers). The row count is a constant of <typeparamref name="TW"/>, so each form compiles to its own
         /// straight-line loop.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void RunTile<TW, TV>(ref T a, ref T b, int kc, ref T c, nint ldc, bool add)
+        private static void RunTile<TW, TV>(ref T aStart, ref T bStart, ReadOnlySpan<int> live, int sparse, int kc, ref T c, nint ldc, bool add)
             where TW : struct, IVectorWidth<TV, T>
             where TV : struct
         {
@@ -188,31 +197,40 @@ public static partial class Gemm
             TV c20 = default, c21 = default, c30 = default, c31 = default;
             TV c40 = default, c41 = default, c50 = default, c51 = default;
             TV c60 = default, c61 = default, c70 = default, c71 = default;
-            for (int p = 0; p < kc; p++)
+            // the listed steps below `sparse`, then every step from `sparse` on (one loop body for both; a dense tile has
+            // no list and sparse = 0: one segment)
+            for (int q = 0; q <= live.Length; q++)
             {
-                TV b0 = TW.Load(ref b, 0);
-                TV b1 = TW.Load(ref b, w);
-                TV x = TW.Broadcast(a);
-                c00 = TW.Fma(x, b0, c00); c01 = TW.Fma(x, b1, c01);
-                x = TW.Broadcast(Unsafe.Add(ref a, 1));
-                c10 = TW.Fma(x, b0, c10); c11 = TW.Fma(x, b1, c11);
-                x = TW.Broadcast(Unsafe.Add(ref a, 2));
-                c20 = TW.Fma(x, b0, c20); c21 = TW.Fma(x, b1, c21);
-                x = TW.Broadcast(Unsafe.Add(ref a, 3));
-                c30 = TW.Fma(x, b0, c30); c31 = TW.Fma(x, b1, c31);
-                x = TW.Broadcast(Unsafe.Add(ref a, 4));
-                c40 = TW.Fma(x, b0, c40); c41 = TW.Fma(x, b1, c41);
-                x = TW.Broadcast(Unsafe.Add(ref a, 5));
-                c50 = TW.Fma(x, b0, c50); c51 = TW.Fma(x, b1, c51);
-                if (eight)
+                int p = q < live.Length ? live[q] : sparse;
+                int end = q < live.Length ? p + 1 : kc;
+                ref T a = ref Unsafe.Add(ref aStart, p * (eight ? 8 : 6));
+                ref T b = ref Unsafe.Add(ref bStart, (nint)p * 2 * (nint)w);
+                for (; p < end; p++)
                 {
-                    x = TW.Broadcast(Unsafe.Add(ref a, 6));
-                    c60 = TW.Fma(x, b0, c60); c61 = TW.Fma(x, b1, c61);
-                    x = TW.Broadcast(Unsafe.Add(ref a, 7));
-                    c70 = TW.Fma(x, b0, c70); c71 = TW.Fma(x, b1, c71);
+                    TV b0 = TW.Load(ref b, 0);
+                    TV b1 = TW.Load(ref b, w);
+                    TV x = TW.Broadcast(a);
+                    c00 = TW.Fma(x, b0, c00); c01 = TW.Fma(x, b1, c01);
+                    x = TW.Broadcast(Unsafe.Add(ref a, 1));
+                    c10 = TW.Fma(x, b0, c10); c11 = TW.Fma(x, b1, c11);
+                    x = TW.Broadcast(Unsafe.Add(ref a, 2));
+                    c20 = TW.Fma(x, b0, c20); c21 = TW.Fma(x, b1, c21);
+                    x = TW.Broadcast(Unsafe.Add(ref a, 3));
+                    c30 = TW.Fma(x, b0, c30); c31 = TW.Fma(x, b1, c31);
+                    x = TW.Broadcast(Unsafe.Add(ref a, 4));
+                    c40 = TW.Fma(x, b0, c40); c41 = TW.Fma(x, b1, c41);
+                    x = TW.Broadcast(Unsafe.Add(ref a, 5));
+                    c50 = TW.Fma(x, b0, c50); c51 = TW.Fma(x, b1, c51);
+                    if (eight)
+                    {
+                        x = TW.Broadcast(Unsafe.Add(ref a, 6));
+                        c60 = TW.Fma(x, b0, c60); c61 = TW.Fma(x, b1, c61);
+                        x = TW.Broadcast(Unsafe.Add(ref a, 7));
+                        c70 = TW.Fma(x, b0, c70); c71 = TW.Fma(x, b1, c71);
+                    }
+                    a = ref Unsafe.Add(ref a, eight ? 8 : 6);
+                    b = ref Unsafe.Add(ref b, 2 * w);
                 }
-                a = ref Unsafe.Add(ref a, eight ? 8 : 6);
-                b = ref Unsafe.Add(ref b, 2 * w);
             }
             Store<TW, TV>(ref c, c00, c01, add); c = ref Unsafe.Add(ref c, ldc);
             Store<TW, TV>(ref c, c10, c11, add); c = ref Unsafe.Add(ref c, ldc);

@@ -57,6 +57,7 @@ internal static class LstmSteps
         ref T packedA = ref Gemm.Scratch<T>.PackedA(mr * wide);
         ref T packedH = ref Unsafe.Add(ref packedA, (nint)mr * inputs);   // the panel's hₜ₋₁ part: depth I onwards
         ref T b = ref MemoryMarshal.GetReference(packedB);
+        ref int live = ref Gemm.Scratch<int>.Column(Math.Max(inputs, 1));
         for (int t = 0; t < L.Time; t++)
         {
             var x = s.Slice(L.XT + (t * rows + r0) * inputs, n * inputs);
@@ -87,7 +88,12 @@ internal static class LstmSteps
                 }
                 Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(x), false, n, inputs, ir, m, 0, inputs, ref packedA);
                 if (!skipH) Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(hPrev), false, n, h, ir, m, 0, h, ref packedH);
-                PanelTimesPacked(ref packedA, ref b, skipH ? inputs : wide, wide, ref gates[ir * gh], gh, m, add: false);
+                // the depths of x that are 0 in every row of the panel are skipped (seq-MNIST: about half of them for a panel
+                // of eight images' pixel rows; a one-hot character: all but eight at most), the same chains
+                int count = SparseRows<T>.NonZeroColumns(ref x[ir * inputs], inputs, m, inputs, ref live);
+                var listed = count < inputs ? MemoryMarshal.CreateReadOnlySpan(ref live, count) : default;
+                PanelTimesPacked(ref packedA, ref b, skipH ? inputs : wide, wide, ref gates[ir * gh], gh, m, add: false, live: listed,
+                    sparse: count < inputs ? inputs : 0);
                 for (int r = ir; r < ir + m; r++)
                 {
                     Cell(gates.Slice(r * gh, gh), bias, cPrev.Slice(r * h, h), cNext.Slice(r * h, h), tanhC.Slice(r * h, h), hNext.Slice(r * h, h));
@@ -142,10 +148,11 @@ internal static class LstmSteps
 
     /// <summary>C[0..rows, 0..width) (row stride = width) ← (add ? C : 0) + Ã·B̃ over depth kc, Ã one packed MR-row
     /// panel, B̃ ⌈width/NR⌉ packed panels of depth <paramref name="depth"/> ≥ kc (the first kc of each): the blocked
-    /// GEMM's inner loops, each element the same FMA chain.</summary>
+    /// GEMM's inner loops, each element the same FMA chain. Depths below <paramref name="sparse"/> run only where listed in
+    /// <paramref name="live"/> (<see cref="Gemm.MicroKernel{T}.RunLive"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PanelTimesPacked<T>(ref T a, ref T b, int kc, int depth, ref T c, int width, int rows, bool add,
-        bool reverse = false)
+        bool reverse = false, ReadOnlySpan<int> live = default, int sparse = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int mr = Gemm.MicroKernel<T>.MR, nr = Gemm.MicroKernel<T>.NR;
@@ -167,11 +174,11 @@ internal static class LstmSteps
             ref T ct = ref Unsafe.Add(ref c, jr);
             if (rows == mr && cols == nr)
             {
-                Gemm.MicroKernel<T>.Run(ref a, ref bp, kc, ref ct, width, add);
+                Gemm.MicroKernel<T>.RunLive(ref a, ref bp, live, sparse, kc, ref ct, width, add);
                 continue;
             }
             ref T tile = ref Gemm.Scratch<T>.Tile(mr * nr);
-            Gemm.MicroKernel<T>.Run(ref a, ref bp, kc, ref tile, nr, add: false);
+            Gemm.MicroKernel<T>.RunLive(ref a, ref bp, live, sparse, kc, ref tile, nr, add: false);
             for (int i = 0; i < rows; i++)
             {
                 ref T ti = ref Unsafe.Add(ref tile, (nint)i * nr);
