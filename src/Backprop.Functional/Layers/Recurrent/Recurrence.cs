@@ -325,7 +325,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
                 // b_hh's are equal); per half of the steps, on two threads each one half, then the two partial sums added.
                 var both = p.LayerScratch.Slice(StepWeights(inputs, hidden), 2 * RecurrentGradients<T>.HalfLength(gh, inputs, hidden));
                 RecurrentGradients<T>.Run(gates, xt, s.Slice(L.H, time * step), both, dwih, dwhh, dbih, dbhh, inputs, hidden,
-                    time / 2 * rows, p.Threads);   // BP4 and BP3
+                    time / 2 * rows, p.Threads, zeroRows: initial == InitialState.Zero ? rows : 0);   // BP4 and BP3 (h₀ = 0 skipped)
             }
             if (TCell.Separate)
             {

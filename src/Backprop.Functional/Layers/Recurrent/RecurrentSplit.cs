@@ -176,22 +176,24 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
     /// <summary>All of it: on two threads when <paramref name="threads"/> ≥ 2, the product is large enough and the pool
     /// is free, else here. δ [count × GH], x [count × I] and hₜ₋₁ [count × H] are row-aligned (step-major);
     /// <paramref name="both"/> has room for two <see cref="HalfLength"/>s; the first <paramref name="split"/> rows are the
-    /// first half (0 or all of them: one sum, no add).</summary>
+    /// first half (0 or all of them: one sum, no add). The first <paramref name="zeroRows"/> rows of h are 0 (h₀ of a zero
+    /// initial state): the product skips them where that keeps the bits (inside the GEMM's first k block, whose chains start
+    /// from 0).</summary>
     internal static unsafe void Run(ReadOnlySpan<T> delta, ReadOnlySpan<T> x, ReadOnlySpan<T> h, Span<T> both, Span<T> dwih, Span<T> dwhh,
-        Span<T> dbih, Span<T> dbhh, int inputs, int hidden, int split, int threads)
+        Span<T> dbih, Span<T> dbhh, int inputs, int hidden, int split, int threads, int zeroRows = 0)
     {
         int gh = dbih.Length, count = delta.Length / gh, half = HalfLength(gh, inputs, hidden);
         var first = both[..half];
         var second = both.Slice(half, half);
         if (split <= 0 || split >= count)
         {
-            Half(delta, x, h, first, gh, inputs, hidden, 0, count);
+            Half(delta, x, h, first, gh, inputs, hidden, 0, count, zeroRows);
             Combine(first, default, dwih, dwhh, dbih, dbhh, inputs, hidden);
             return;
         }
         if (threads < 2 || (long)gh * (inputs + hidden + 1) * count < MinimumVolume || !Gemm.Pool.TryEnter(1))
         {
-            Half(delta, x, h, first, gh, inputs, hidden, 0, split);
+            Half(delta, x, h, first, gh, inputs, hidden, 0, split, zeroRows);
             Half(delta, x, h, second, gh, inputs, hidden, split, count);
         }
         else
@@ -207,7 +209,7 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
                     Gemm.Pool.Start(job, 1);
                     try
                     {
-                        Half(delta, x, h, first, gh, inputs, hidden, 0, split);
+                        Half(delta, x, h, first, gh, inputs, hidden, 0, split, zeroRows);
                     }
                     finally
                     {
@@ -227,7 +229,8 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
     /// <summary>Rows [k0, k1): Σ δᵀ·hₜ₋₁ [GH × H], Σ xₜᵀ·δ [I × GH] and Σ δ [GH] into <paramref name="sum"/>'s regions, k
     /// block by k block (the blocked GEMM's own blocks, so the same bits as one call): each block of δ is still in L2 from
     /// the GEMM's packing when the sums over x and δ read it.</summary>
-    internal static void Half(ReadOnlySpan<T> delta, ReadOnlySpan<T> x, ReadOnlySpan<T> h, Span<T> sum, int gh, int inputs, int hidden, int k0, int k1)
+    internal static void Half(ReadOnlySpan<T> delta, ReadOnlySpan<T> x, ReadOnlySpan<T> h, Span<T> sum, int gh, int inputs, int hidden, int k0, int k1,
+        int zeroRows = 0)
     {
         int k = k1 - k0;
         var sumH = sum[..(gh * hidden)];
@@ -247,9 +250,13 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
         for (int pc = 0; pc < k; pc += depth)
         {
             int kb = Math.Min(depth, k - pc);
-            Gemm.Blocked<T>.Run(ref Unsafe.Add(ref MemoryMarshal.GetReference(d), (nint)pc * gh), true,
-                ref Unsafe.Add(ref MemoryMarshal.GetReference(hs), (nint)pc * hidden), false,
-                ref MemoryMarshal.GetReference(sumH), gh, hidden, kb, pc > 0, 0, gh, 0, hidden);                                 // BP4, hₜ₋₁
+            // rows of h that are 0 at the start of the first block add fma(δ, 0, ·) = +0 to chains that start from +0: skipped
+            int z = pc == 0 ? Math.Min(zeroRows, kb) : 0;
+            if (z == kb) sumH.Clear();
+            else
+                Gemm.Blocked<T>.Run(ref Unsafe.Add(ref MemoryMarshal.GetReference(d), (nint)(pc + z) * gh), true,
+                    ref Unsafe.Add(ref MemoryMarshal.GetReference(hs), (nint)(pc + z) * hidden), false,
+                    ref MemoryMarshal.GetReference(sumH), gh, hidden, kb - z, pc > 0, 0, gh, 0, hidden);                        // BP4, hₜ₋₁
             SparseRows<T>.BlockTimes(xs[(pc * inputs)..], d[(pc * gh)..], kb, inputs, gh, sumX, sums, chain, withX: sparse, add: pc > 0);   // BP3 (and BP4, xₜ)
         }
         if (!sparse)
