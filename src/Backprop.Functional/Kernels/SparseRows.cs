@@ -18,53 +18,58 @@ internal static class SparseRows<T> where T : unmanaged, IFloatingPointIeee754<T
     internal static bool Worth(long nonZero, long total) => 4 * nonZero <= total;
 
     /// <summary>How many of <paramref name="x"/>'s values are not zero (NaN counts).</summary>
-    internal static long CountNonZero(ReadOnlySpan<T> x)
+    internal static long CountNonZero(ReadOnlySpan<T> x) =>
+        Vector512.IsHardwareAccelerated ? CountNonZero<Wide512<T>, Vector512<T>>(x)
+        : Vector256.IsHardwareAccelerated ? CountNonZero<Wide256<T>, Vector256<T>>(x)
+        : CountNonZero(x, 0, 0);
+
+    private static long CountNonZero<TW, TV>(ReadOnlySpan<T> x)
+        where TW : struct, IVectorWidth<TV, T>
+        where TV : struct
     {
-        long zeros = 0;
+        long count = 0;
         int i = 0;
         ref T r = ref MemoryMarshal.GetReference(x);
-        if (Vector512.IsHardwareAccelerated)
-            for (; i + Vector512<T>.Count <= x.Length; i += Vector512<T>.Count)
-                zeros += BitOperations.PopCount(Vector512.Equals(Vector512.LoadUnsafe(ref r, (nuint)i), Vector512<T>.Zero).ExtractMostSignificantBits());
-        else if (Vector256.IsHardwareAccelerated)
-            for (; i + Vector256<T>.Count <= x.Length; i += Vector256<T>.Count)
-                zeros += BitOperations.PopCount(Vector256.Equals(Vector256.LoadUnsafe(ref r, (nuint)i), Vector256<T>.Zero).ExtractMostSignificantBits());
-        for (; i < x.Length; i++)
-            if (Unsafe.Add(ref r, i) == T.Zero) zeros++;
-        return x.Length - zeros;
+        for (; i + TW.Count <= x.Length; i += TW.Count)
+            count += BitOperations.PopCount(TW.NonZeroBits(TW.Load(ref r, (nuint)i)));
+        return CountNonZero(x, i, count);
+    }
+
+    private static long CountNonZero(ReadOnlySpan<T> x, int from, long count)
+    {
+        for (int i = from; i < x.Length; i++)
+            if (x[i] != T.Zero) count++;
+        return count;
     }
 
     /// <summary>The positions p &lt; <paramref name="count"/> at which any of <paramref name="rows"/> rows (values
     /// contiguous, row stride <paramref name="ld"/>) is not zero, in increasing order, into <paramref name="list"/>
     /// (room for <paramref name="count"/>); returns how many.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int NonZeroColumns(ref T a, nint ld, int rows, int count, ref int list)
+    internal static int NonZeroColumns(ref T a, nint ld, int rows, int count, ref int list) =>
+        Vector512.IsHardwareAccelerated ? NonZeroColumns<Wide512<T>, Vector512<T>>(ref a, ld, rows, count, ref list)
+        : Vector256.IsHardwareAccelerated ? NonZeroColumns<Wide256<T>, Vector256<T>>(ref a, ld, rows, count, ref list)
+        : NonZeroColumns(ref a, ld, rows, 0, count, ref list, 0);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int NonZeroColumns<TW, TV>(ref T a, nint ld, int rows, int count, ref int list)
+        where TW : struct, IVectorWidth<TV, T>
+        where TV : struct
     {
-        int live = 0, p = 0;
-        if (Vector512.IsHardwareAccelerated && count >= Vector512<T>.Count)
-        {
-            for (; p + Vector512<T>.Count <= count; p += Vector512<T>.Count)
-                live = Emit(NonZeroMask512(ref Unsafe.Add(ref a, p), ld, rows), p, ref list, live);
-            if (p < count)
-            {
-                // the last whole vector, overlapping the one before: its first lanes are listed already
-                int start = count - Vector512<T>.Count;
-                live = Emit(NonZeroMask512(ref Unsafe.Add(ref a, start), ld, rows) >> (p - start), p, ref list, live);
-                p = count;
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated && count >= Vector256<T>.Count)
-        {
-            for (; p + Vector256<T>.Count <= count; p += Vector256<T>.Count)
-                live = Emit(NonZeroMask256(ref Unsafe.Add(ref a, p), ld, rows), p, ref list, live);
-            if (p < count)
-            {
-                int start = count - Vector256<T>.Count;
-                live = Emit(NonZeroMask256(ref Unsafe.Add(ref a, start), ld, rows) >> (p - start), p, ref list, live);
-                p = count;
-            }
-        }
-        for (; p < count; p++)
+        int live = 0, p = 0, w = TW.Count;
+        if (count < w) return NonZeroColumns(ref a, ld, rows, 0, count, ref list, 0);
+        for (; p + w <= count; p += w)
+            live = Emit(NonZeroMask<TW, TV>(ref Unsafe.Add(ref a, p), ld, rows), p, ref list, live);
+        // the last whole vector, overlapping the one before: its first lanes are listed already
+        if (p < count)
+            live = Emit(NonZeroMask<TW, TV>(ref Unsafe.Add(ref a, count - w), ld, rows) >> (p - (count - w)), p, ref list, live);
+        return live;
+    }
+
+    /// <summary>The positions [p0, count) a value at a time, after <paramref name="live"/> listed ones.</summary>
+    private static int NonZeroColumns(ref T a, nint ld, int rows, int p0, int count, ref int list, int live)
+    {
+        for (int p = p0; p < count; p++)
         {
             bool nonZero = false;
             for (int r = 0; r < rows; r++) nonZero |= Unsafe.Add(ref a, r * ld + p) != T.Zero;
@@ -76,21 +81,14 @@ internal static class SparseRows<T> where T : unmanaged, IFloatingPointIeee754<T
 
     /// <summary>Bit i set where any of the rows is not zero at lane i.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong NonZeroMask512(ref T a, nint ld, int rows)
+    private static ulong NonZeroMask<TW, TV>(ref T a, nint ld, int rows)
+        where TW : struct, IVectorWidth<TV, T>
+        where TV : struct
     {
-        var any = Vector512<T>.Zero;
+        ulong any = 0;
         for (int r = 0; r < rows; r++)
-            any |= ~Vector512.Equals(Vector512.LoadUnsafe(ref Unsafe.Add(ref a, r * ld)), Vector512<T>.Zero);
-        return any.ExtractMostSignificantBits();
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong NonZeroMask256(ref T a, nint ld, int rows)
-    {
-        var any = Vector256<T>.Zero;
-        for (int r = 0; r < rows; r++)
-            any |= ~Vector256.Equals(Vector256.LoadUnsafe(ref Unsafe.Add(ref a, r * ld)), Vector256<T>.Zero);
-        return any.ExtractMostSignificantBits();
+            any |= TW.NonZeroBits(TW.Load(ref Unsafe.Add(ref a, r * ld), 0));
+        return any;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -76,6 +76,9 @@ internal interface IVectorWidth<TV, T>
     /// <summary>All-ones in lanes i ≥ Count − <paramref name="tail"/>, zero below: keeps the last
     /// <paramref name="tail"/> lanes of an overlapping load that ends at k.</summary>
     static abstract TV TailMask(int tail);
+
+    /// <summary>Bit i set where lane i is not zero (NaN counts as not zero).</summary>
+    static abstract ulong NonZeroBits(TV v);
 }
 
 /// <summary>512-bit vectors of T (AVX-512).</summary>
@@ -150,6 +153,9 @@ internal readonly struct Wide512<T> : IVectorWidth<Vector512<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector512<T> v) => Vector512.Sum(v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong NonZeroBits(Vector512<T> v) => (~Vector512.Equals(v, Vector512<T>.Zero)).ExtractMostSignificantBits();
 
     public static Vector512<T> TailMask(int tail) =>
         Vector512.GreaterThanOrEqual(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(Vector512<T>.Count - tail)));
@@ -227,6 +233,9 @@ internal readonly struct Wide256<T> : IVectorWidth<Vector256<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector256<T> v) => Vector256.Sum(v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong NonZeroBits(Vector256<T> v) => (~Vector256.Equals(v, Vector256<T>.Zero)).ExtractMostSignificantBits();
 
     public static Vector256<T> TailMask(int tail) =>
         Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(Vector256<T>.Count - tail)));
@@ -307,6 +316,14 @@ internal readonly struct WideVector<T> : IVectorWidth<Vector<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector<T> v) => Vector.Sum(v);
+
+    public static ulong NonZeroBits(Vector<T> v)
+    {
+        ulong bits = 0;
+        for (int i = 0; i < Vector<T>.Count; i++)
+            if (v[i] != T.Zero) bits |= 1UL << i;
+        return bits;
+    }
 
     public static Vector<T> TailMask(int tail) =>
         Vector.GreaterThanOrEqual(Vector<T>.Indices, new Vector<T>(T.CreateTruncating(Vector<T>.Count - tail)));
