@@ -102,7 +102,7 @@ internal static class SparseRows<T> where T : unmanaged, IFloatingPointIeee754<T
     /// <summary>Rows per pass of <see cref="BlockTimes"/>. Each chunk of a pass's rows of δ is copied into one contiguous
     /// panel (24 KB) as the sums read it, and the lists of x's non-zero values pick rows out of the panel, in L1: read in
     /// place, rows 2 KB apart (LSTM-128) fall in two groups of L1's sets, and only ≈ 24 of them fit (seq-MNIST's step:
-    /// 275 → 212 µs for these sums).</summary>
+    /// ≈ 280 → 212 µs for these sums).</summary>
     private const int Pass = 48;
 
     /// <summary>Values of <see cref="BlockTimes"/>'s <c>chain</c> buffer: one k block's running sums [I × N] and [N].</summary>
