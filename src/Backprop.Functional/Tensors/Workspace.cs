@@ -111,8 +111,12 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
 
     /// <summary>Layer <paramref name="layer"/>'s kept-weights flag (<see cref="ForwardPass{T}.WeightsKept"/>), or empty
     /// when the workspace keeps nothing (<see cref="KeepWeights"/> not called).</summary>
-    /// <param name="layer">The layer's index.</param>
-    public Span<bool> Kept(int layer) => _kept is null ? default : _kept.AsSpan(layer, 1);
+    /// <param name="layer">The layer's index, 0 to <see cref="LayerCount"/> − 1.</param>
+    /// <exception cref="ArgumentOutOfRangeException">No layer has that index.</exception>
+    public Span<bool> Kept(int layer) =>
+        (uint)layer >= (uint)_widths.Length
+            ? throw new ArgumentOutOfRangeException(nameof(layer), layer, $"this workspace has layers 0 to {_widths.Length - 1}, not {layer}")
+            : _kept is null ? default : _kept.AsSpan(layer, 1);
 
     /// <summary>Layer <paramref name="layer"/>'s plan slots (<see cref="Kernels.Gemm.SlotsPerLayer"/> of them).</summary>
     internal Span<Kernels.GemmPlan> Plans(int layer) => _plans.AsSpan(layer * Kernels.Gemm.SlotsPerLayer, Kernels.Gemm.SlotsPerLayer);

@@ -60,6 +60,22 @@ public class LstmSingleSequenceProperties
         }
     }
 
+    /// <summary>A kept-weights flag exists for each of the workspace's layers, empty until <c>KeepWeights</c>; an index
+    /// past them is refused with the range it has.</summary>
+    [Fact]
+    public void Kept_refuses_a_layer_the_workspace_does_not_have()
+    {
+        var spec = new NetworkSpec([new Lstm(5, 9), new Dense(9, 4, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
+        using var net = Network<float>.Create(spec, 3, Initialization.PyTorch);
+        using var ws = net.CreateWorkspace(1, 1, 6);
+        Assert.True(ws.Kept(1).IsEmpty);
+        ws.KeepWeights();
+        Assert.Equal(1, ws.Kept(1).Length);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ws.Kept(ws.LayerCount));
+        Assert.Contains($"layers 0 to {ws.LayerCount - 1}, not {ws.LayerCount}", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ws.Kept(-1));
+    }
+
     /// <summary>The predictor packs the LSTM's weights once and keeps them: after the network's θ changes,
     /// <see cref="Predictor{T}.Refresh"/> must make them again (a stale packing would predict with the old weights).</summary>
     [Fact]
