@@ -44,8 +44,8 @@ public static partial class Gemm
         /// <summary><see cref="Run"/> with the steps p &lt; <paramref name="sparse"/> that are not in <paramref name="live"/>
         /// (ascending) skipped: Ã is zero there in every row (an LSTM's [xₜ | hₜ₋₁] panel over MNIST pixels or one-hot
         /// characters). Each element is still the chain over p in increasing order, so the bits are
-        /// <see cref="Run"/>'s whenever B̃ is finite (a skipped 0·w adds nothing); without 256-bit vectors it runs every
-        /// step.</summary>
+        /// <see cref="Run"/>'s whenever B̃ is finite (a skipped 0·w adds nothing, except to a sum that is exactly −0, which
+        /// stays −0); without 256-bit vectors it runs every step.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         internal static void RunLive(ref T a, ref T b, ReadOnlySpan<int> live, int sparse, int kc, ref T c, nint ldc, bool add)
         {

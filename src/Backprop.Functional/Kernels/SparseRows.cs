@@ -8,7 +8,8 @@ namespace Backprop.Functional.Kernels;
 /// <summary>Products with an operand that is mostly zeros (a row of MNIST pixels is 81 % zeros, a one-hot character all
 /// but one): the zeros are skipped, not multiplied. Each element is still the FMA chain the blocked GEMM
 /// (<see cref="Gemm.Blocked{T}"/>) computes, in its k blocks, so the bits are the dense product's: a skipped term adds
-/// 0·w to a sum, which leaves a finite sum as it was. (The one difference: a skipped 0·∞ would have made the sum NaN.)</summary>
+/// 0·w to a sum, which leaves a finite sum as it was. (Two differences: a skipped 0·∞ would have made the sum NaN, and a
+/// sum that is exactly −0, an underflowed product, stays −0 where adding +0 would have made it +0.)</summary>
 internal static class SparseRows<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Whether the products here beat the GEMM for an operand with <paramref name="nonZero"/> of its
@@ -121,7 +122,7 @@ internal static class SparseRows<T> where T : unmanaged, IFloatingPointIeee754<T
     {
         if (d.Length < k * n || sums.Length < n || (add && chain.Length < ChainLength(withX ? inputs : 0, n))
             || (withX && (accT.Length < inputs * n || x.Length < k * inputs)))
-            throw new ArgumentException($"a block of {k} rows needs d [{k} × {n}], x [{k} × {inputs}], sums [{inputs} × {n}] and [{n}] and a chain of {ChainLength(inputs, n)}; have {d.Length}, {x.Length}, {accT.Length}, {sums.Length} and {chain.Length} values");
+            throw new ArgumentException($"a block of {k} rows needs d [{k} × {n}], x [{k} × {inputs}], accT [{inputs} × {n}], sums [{n}] and a chain of {ChainLength(inputs, n)}; have {d.Length}, {x.Length}, {accT.Length}, {sums.Length} and {chain.Length} values");
         var chainT = add ? chain[..(withX ? inputs * n : 0)] : accT;
         var chainSums = add ? chain.Slice(withX ? inputs * n : 0, n) : sums;
         int done = 0;
@@ -136,7 +137,7 @@ internal static class SparseRows<T> where T : unmanaged, IFloatingPointIeee754<T
         if (withX) System.Numerics.Tensors.TensorPrimitives.Add(accT[..(inputs * n)], chainT, accT[..(inputs * n)]);
     }
 
-    /// <summary>Whole chunks of eight vectors of <see cref="BlockTimes"/>'s N; returns the columns done.</summary>
+    /// <summary><see cref="BlockTimes"/> with vectors of <typeparamref name="TW"/>: whole chunks of eight, then the rest; returns N.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int BlockTimes<TW, TV>(ReadOnlySpan<T> x, ReadOnlySpan<T> d, int k, int inputs, int n, Span<T> chainT, Span<T> chainSums, bool withX)
         where TW : struct, IVectorWidth<TV, T>
@@ -144,16 +145,15 @@ internal static class SparseRows<T> where T : unmanaged, IFloatingPointIeee754<T
     {
         int w = TW.Count, chunk = 8 * w;
         int chunks = n / chunk;
-        if (chunks == 0) return 0;
         nuint u = (nuint)w;
         ref T xr = ref MemoryMarshal.GetReference(x);
         ref T sr = ref MemoryMarshal.GetReference(chainSums);
         ref T ar = ref MemoryMarshal.GetReference(chainT);
-        ref T panel = ref Gemm.Scratch<T>.Column(withX ? Pass * chunk : 1);
+        ref T panel = ref Gemm.Scratch<T>.Column(Pass * chunk);
         // per column j of x: its count, then the rows of this pass where xₘⱼ ≠ 0, ascending; then one row's positions
-        ref int counts = ref Gemm.Scratch<int>.Column(withX ? inputs * (Pass + 2) : 1);
+        ref int counts = ref Gemm.Scratch<int>.Column(inputs * (Pass + 2) + 1);   // whole even for the sums alone: no ref past its end
         ref int rows = ref Unsafe.Add(ref counts, inputs);
-        ref int row = ref Unsafe.Add(ref rows, withX ? inputs * Pass : 0);
+        ref int row = ref Unsafe.Add(ref rows, inputs * Pass);
         for (int s0 = 0; s0 < k; s0 += Pass)
         {
             int pass = Math.Min(Pass, k - s0);
@@ -214,8 +214,63 @@ internal static class SparseRows<T> where T : unmanaged, IFloatingPointIeee754<T
                     Store<TW, TV>(ref aj, a0, a1, a2, a3, a4, a5, a6, a7);
                 }
             }
+            // the columns past the whole chunks (N not a multiple of eight vectors: 4H for H = 100 is 400), from the same lists
+            Tail<TW, TV>(x, d, s0, pass, inputs, n, chunks * chunk, chainT, chainSums, withX, fresh, ref counts);
         }
-        return chunks * chunk;
+        return n;
+    }
+
+    /// <summary>One pass's columns [c0, n) of <see cref="BlockTimes"/>: a vector at a time, then a value at a time, each
+    /// chain going on from where the pass before left it.</summary>
+    private static void Tail<TW, TV>(ReadOnlySpan<T> x, ReadOnlySpan<T> d, int s0, int pass, int inputs, int n, int c0,
+        Span<T> chainT, Span<T> chainSums, bool withX, bool fresh, ref int counts)
+        where TW : struct, IVectorWidth<TV, T>
+        where TV : struct
+    {
+        ref int rows = ref Unsafe.Add(ref counts, inputs);
+        ref T dp = ref Unsafe.Add(ref MemoryMarshal.GetReference(d), (nint)s0 * n);
+        ref T xp = ref Unsafe.Add(ref MemoryMarshal.GetReference(x), (nint)s0 * inputs);
+        int c = c0;
+        for (; c + TW.Count <= n; c += TW.Count)
+        {
+            ref T sc = ref chainSums[c];
+            TV sum = Start<TW, TV>(ref sc, 0, fresh);
+            for (int m = 0; m < pass; m++) sum = TW.Add(sum, TW.Load(ref Unsafe.Add(ref dp, (nint)m * n + c), 0));
+            TW.Store(sum, ref sc, 0);
+            if (!withX) continue;
+            for (int j = 0; j < inputs; j++)
+            {
+                int count = Unsafe.Add(ref counts, j);
+                if (count == 0 && !fresh) continue;
+                ref T aj = ref chainT[j * n + c];
+                TV a = Start<TW, TV>(ref aj, 0, fresh);
+                for (int q = 0; q < count; q++)
+                {
+                    int m = Unsafe.Add(ref rows, j * Pass + q);
+                    a = TW.Fma(TW.Broadcast(Unsafe.Add(ref xp, (nint)m * inputs + j)), TW.Load(ref Unsafe.Add(ref dp, (nint)m * n + c), 0), a);
+                }
+                TW.Store(a, ref aj, 0);
+            }
+        }
+        for (; c < n; c++)
+        {
+            T sum = fresh ? T.Zero : chainSums[c];
+            for (int m = 0; m < pass; m++) sum += Unsafe.Add(ref dp, (nint)m * n + c);
+            chainSums[c] = sum;
+            if (!withX) continue;
+            for (int j = 0; j < inputs; j++)
+            {
+                int count = Unsafe.Add(ref counts, j);
+                if (count == 0 && !fresh) continue;
+                T a = fresh ? T.Zero : chainT[j * n + c];
+                for (int q = 0; q < count; q++)
+                {
+                    int m = Unsafe.Add(ref rows, j * Pass + q);
+                    a = T.FusedMultiplyAdd(Unsafe.Add(ref xp, (nint)m * inputs + j), Unsafe.Add(ref dp, (nint)m * n + c), a);
+                }
+                chainT[j * n + c] = a;
+            }
+        }
     }
 
     /// <summary>A chain's start: 0 for a fresh one, else its vector <paramref name="i"/> where the last pass left it.</summary>

@@ -151,7 +151,8 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         RecurrentLayout.PerSample(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, time);
 
     /// <summary>W_hhᵀ [H × GH], transposed once per batch so each step's product is a plain A·B (the LSTM's weights packed
-    /// for its fused steps instead, one copy per thread), then room for ∂C/∂[W_ih | W_hh]'s two partial sums.</summary>
+    /// for its fused steps instead, one copy per thread), then room for the two halves' partial sums of ∂C/∂W_hh, ∂C/∂W_ih
+    /// and ∂C/∂b and their k blocks' running sums (<see cref="RecurrentGradients{T}.HalfLength"/>).</summary>
     internal static int ScratchPerLayer(int inputs, int hidden) =>
         checked(StepWeights(inputs, hidden) + (TCell.Separate ? 0 : 2 * RecurrentGradients<float>.HalfLength(TCell.Gates * hidden, inputs, hidden)));
 
@@ -286,7 +287,6 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         var dc = TCell.HasCell ? s.Slice(L.DC, step) : default;
         // The fused LSTM steps read W_hh packed, a copy per thread, each packed by the thread that reads it.
         var packed = Fused && rows >= TransposeRows ? p.LayerScratch[..StepWeights(inputs, hidden)] : default;
-        // [xₜ | hₜ₋₁] per (step, row) for ∂C/∂[W_ih | W_hh], built by each thread for the half of the steps it sums
         if (!RecurrentSplit<T, TCell>.TryBackward(s, L, whh, p.DY, sequences, lengths, p.Threads, packed))
         {
             // as the forward pass: the one-thread steps
