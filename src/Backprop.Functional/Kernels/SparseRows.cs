@@ -125,21 +125,20 @@ internal static class SparseRows<T> where T : unmanaged, IFloatingPointIeee754<T
             throw new ArgumentException($"a block of {k} rows needs d [{k} × {n}], x [{k} × {inputs}], accT [{inputs} × {n}], sums [{n}] and a chain of {ChainLength(inputs, n)}; have {d.Length}, {x.Length}, {accT.Length}, {sums.Length} and {chain.Length} values");
         var chainT = add ? chain[..(withX ? inputs * n : 0)] : accT;
         var chainSums = add ? chain.Slice(withX ? inputs * n : 0, n) : sums;
-        int done = 0;
         if (Vector512.IsHardwareAccelerated)
-            done = BlockTimes<Wide512<T>, Vector512<T>>(x, d, k, inputs, n, chainT, chainSums, withX);
+            BlockTimes<Wide512<T>, Vector512<T>>(x, d, k, inputs, n, chainT, chainSums, withX);
         else if (Vector256.IsHardwareAccelerated)
-            done = BlockTimes<Wide256<T>, Vector256<T>>(x, d, k, inputs, n, chainT, chainSums, withX);
-        if (done < n)
-            Rest(x, d, k, inputs, n, chainT, chainSums, withX, done);
+            BlockTimes<Wide256<T>, Vector256<T>>(x, d, k, inputs, n, chainT, chainSums, withX);
+        else
+            Scalar(x, d, k, inputs, n, chainT, chainSums, withX);
         if (!add) return;
         System.Numerics.Tensors.TensorPrimitives.Add(sums[..n], chainSums, sums[..n]);
         if (withX) System.Numerics.Tensors.TensorPrimitives.Add(accT[..(inputs * n)], chainT, accT[..(inputs * n)]);
     }
 
-    /// <summary><see cref="BlockTimes"/> with vectors of <typeparamref name="TW"/>: whole chunks of eight, then the rest; returns N.</summary>
+    /// <summary><see cref="BlockTimes"/> with vectors of <typeparamref name="TW"/>: whole chunks of eight, then the rest.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int BlockTimes<TW, TV>(ReadOnlySpan<T> x, ReadOnlySpan<T> d, int k, int inputs, int n, Span<T> chainT, Span<T> chainSums, bool withX)
+    private static void BlockTimes<TW, TV>(ReadOnlySpan<T> x, ReadOnlySpan<T> d, int k, int inputs, int n, Span<T> chainT, Span<T> chainSums, bool withX)
         where TW : struct, IVectorWidth<TV, T>
         where TV : struct
     {
@@ -217,7 +216,6 @@ internal static class SparseRows<T> where T : unmanaged, IFloatingPointIeee754<T
             // the columns past the whole chunks (N not a multiple of eight vectors: 4H for H = 100 is 400), from the same lists
             Tail<TW, TV>(x, d, s0, pass, inputs, n, chunks * chunk, chainT, chainSums, withX, fresh, ref counts);
         }
-        return n;
     }
 
     /// <summary>One pass's columns [c0, n) of <see cref="BlockTimes"/>: a vector at a time, then a value at a time, each
@@ -290,10 +288,10 @@ internal static class SparseRows<T> where T : unmanaged, IFloatingPointIeee754<T
         TW.Store(v4, ref dest, 4 * u); TW.Store(v5, ref dest, 5 * u); TW.Store(v6, ref dest, 6 * u); TW.Store(v7, ref dest, 7 * u);
     }
 
-    /// <summary>Columns [c0, n) of <see cref="BlockTimes"/>'s chains (all of them without SIMD), a value at a time.</summary>
-    private static void Rest(ReadOnlySpan<T> x, ReadOnlySpan<T> d, int k, int inputs, int n, Span<T> chainT, Span<T> chainSums, bool withX, int c0)
+    /// <summary><see cref="BlockTimes"/>'s chains without SIMD, a value at a time.</summary>
+    private static void Scalar(ReadOnlySpan<T> x, ReadOnlySpan<T> d, int k, int inputs, int n, Span<T> chainT, Span<T> chainSums, bool withX)
     {
-        for (int c = c0; c < n; c++)
+        for (int c = 0; c < n; c++)
         {
             T s = T.Zero;
             for (int m = 0; m < k; m++) s += d[m * n + c];
