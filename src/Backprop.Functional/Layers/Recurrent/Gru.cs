@@ -36,7 +36,7 @@ public readonly struct GruKernel : ILayerKernel<Gru>
     /// <inheritdoc cref="ILayerKernel{TLayer}.ScratchPerSample"/>
     public static int ScratchPerSample(Gru layer, int time) => Recurrence<GruCell>.ScratchPerSample(layer.Inputs, layer.Hidden, time);
 
-    /// <summary>W_hhᵀ, transposed once per batch, and room for ∂C/∂[W_ih | W_hh].</summary>
+    /// <summary>W_hh packed once per pass for the steps (<see cref="GruSteps"/>).</summary>
     public static int ScratchPerLayer(Gru layer) => Recurrence<GruCell>.ScratchPerLayer(layer.Inputs, layer.Hidden);
 
     /// <inheritdoc cref="ILayerKernel{TLayer}.Forward"/>
@@ -78,54 +78,15 @@ internal readonly struct GruCell : IRecurrentCell
     {
         int h = s.Hidden, gh = 3 * h;
         for (int r = 0; r < s.Rows; r++)
-        {
-            var row = s.Gates.Slice(r * gh, gh);
-            var hp = s.HProj.Slice(r * gh, gh);
-            var rz = row[..(2 * h)];
-            var n = row.Slice(2 * h, h);
-            var hn = s.Extra.Slice(r * h, h);
-            TensorPrimitives.Add(rz, hp[..(2 * h)], rz);
-            AlignedMath.Sigmoid<T>(rz, rz);                                   // r, z
-            hp.Slice(2 * h, h).CopyTo(hn);                                      // W_hn h + b_hn
-            TensorPrimitives.FusedMultiplyAdd(row[..h], hn, n, n);              // W_in x + b_in + r ⊙ (W_hn h + b_hn)
-            AlignedMath.Tanh<T>(n, n);
-            var next = s.HNext.Slice(r * h, h);
-            TensorPrimitives.Subtract(s.HPrev.Slice(r * h, h), n, next);         // hₜ = n + z ⊙ (hₜ₋₁ − n)
-            TensorPrimitives.FusedMultiplyAdd(row.Slice(h, h), next, n, next);
-        }
+            GruSteps.Cell(s.Gates.Slice(r * gh, gh), s.HProj.Slice(r * gh, gh), s.Bias, s.HPrev.Slice(r * h, h), s.Extra.Slice(r * h, h),
+                s.HNext.Slice(r * h, h));
     }
 
     public static void StepBack<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int h = s.Hidden, gh = 3 * h;
         for (int r = 0; r < s.Rows; r++)
-        {
-            var row = s.Gates.Slice(r * gh, gh);
-            var rg = row[..h];
-            var z = row.Slice(h, h);
-            var n = row.Slice(2 * h, h);
-            var hn = s.Extra.Slice(r * h, h);
-            var dh = s.DH.Slice(r * h, h);
-            var dgh = s.DGh.Slice(r * gh, gh);
-            var temp = s.Temp.Slice(r * 4 * h, 4 * h);
-            var a = temp[..h];
-            var b = temp.Slice(h, h);
-            var c = temp.Slice(2 * h, h);
-            var e = temp.Slice(3 * h, h);
-            TensorPrimitives.Subtract(s.HPrev.Slice(r * h, h), n, a);
-            TensorPrimitives.Multiply(a, dh, a);                    // ∂C/∂z = ∂C/∂h ⊙ (hₜ₋₁ − n)
-            TensorPrimitives.Subtract(T.One, z, b);
-            TensorPrimitives.Multiply(b, dh, b);                    // ∂C/∂n = ∂C/∂h ⊙ (1 − z)
-            TensorPrimitives.Multiply(dh, z, s.DPrev.Slice(r * h, h));   // the direct term z ⊙ ∂C/∂h
-            TensorPrimitives.Multiply(n, n, c);
-            TensorPrimitives.Subtract(T.One, c, c);
-            TensorPrimitives.Multiply(c, b, c);                     // δn = ∂C/∂n ⊙ (1 − n²)
-            LstmCell.SigmoidBack(z, a, e);                          // δz, in place of z
-            TensorPrimitives.Multiply(c, hn, a);                    // ∂C/∂r = δn ⊙ (W_hn h + b_hn)
-            TensorPrimitives.Multiply(c, rg, dgh.Slice(2 * h, h));  // hidden side of n: δn ⊙ r
-            LstmCell.SigmoidBack(rg, a, e);                         // δr, in place of r
-            c.CopyTo(n);
-            row[..(2 * h)].CopyTo(dgh[..(2 * h)]);
-        }
+            GruSteps.CellBack(s.Gates.Slice(r * gh, gh), s.DGh.Slice(r * gh, gh), s.Extra.Slice(r * h, h), s.HPrev.Slice(r * h, h),
+                s.DH.Slice(r * h, h), s.DPrev.Slice(r * h, h));
     }
 }

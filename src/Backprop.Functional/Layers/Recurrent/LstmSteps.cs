@@ -17,7 +17,7 @@ namespace Backprop.Functional;
 internal static class LstmSteps
 {
     /// <summary>Panel widths are at most 32 (float with 512-bit vectors): room for either packing of W_hh.</summary>
-    private const int MaxPanel = 32;
+    internal const int MaxPanel = 32;
 
     /// <summary>Values of the per-layer scratch the packed weights take: [W_ih | W_hh]ᵀ as B̃ of [xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ
     /// [(I + H) × 4H], or W_hh as B̃ of δ·W_hh [4H × H], whichever is larger.</summary>
@@ -39,9 +39,10 @@ internal static class LstmSteps
         }
     }
 
-    /// <summary>W_hh [4H × H] into B̃ of δₜ·W_hh: k = 4H, n = H, one k block.</summary>
-    internal static void PackBackward<T>(ReadOnlySpan<T> whh, Span<T> packed, int hidden) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Gemm.Packing<T>.PackB(ref MemoryMarshal.GetReference(whh), false, hidden, 4 * hidden, 0, hidden, 0, 4 * hidden,
+    /// <summary>W_hh [G·H × H] into B̃ of δₜ·W_hh: k = G·H, n = H, one k block (G = 4 gate blocks for the LSTM, 3 for
+    /// the GRU's <see cref="GruSteps"/>).</summary>
+    internal static void PackBackward<T>(ReadOnlySpan<T> whh, Span<T> packed, int hidden, int gates = 4) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Gemm.Packing<T>.PackB(ref MemoryMarshal.GetReference(whh), false, hidden, gates * hidden, 0, hidden, 0, gates * hidden,
             ref MemoryMarshal.GetReference(packed));
 
     /// <summary>The forward steps for rows [r0, r0 + n): per panel of MR rows, the gates' pre-activations
@@ -151,7 +152,7 @@ internal static class LstmSteps
     /// GEMM's inner loops, each element the same FMA chain. Depths below <paramref name="sparse"/> run only where listed in
     /// <paramref name="live"/> (<see cref="Gemm.MicroKernel{T}.RunLive"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PanelTimesPacked<T>(ref T a, ref T b, int kc, int depth, ref T c, int width, int rows, bool add,
+    internal static void PanelTimesPacked<T>(ref T a, ref T b, int kc, int depth, ref T c, int width, int rows, bool add,
         bool reverse = false, ReadOnlySpan<int> live = default, int sparse = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -617,13 +618,13 @@ internal static class LstmSteps
     /// <summary>The same in 512-bit vectors: the same steps lane by lane.</summary>
     internal static Vector512<float> ExpForGates(Vector512<float> x) => VectorMath.ExpClamped<Wide512<float>, Vector512<float>>(x);
 
-    private static T Sigmoid<T>(T x) where T : unmanaged, IFloatingPointIeee754<T> => T.One / (T.One + T.Exp(-x));
+    internal static T Sigmoid<T>(T x) where T : unmanaged, IFloatingPointIeee754<T> => T.One / (T.One + T.Exp(-x));
 
-    private static T Tanh<T>(T x) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static T Tanh<T>(T x) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T two = T.One + T.One;
         return T.One - two / (T.Exp(two * x) + T.One);
     }
 
-    private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
+    internal static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 }

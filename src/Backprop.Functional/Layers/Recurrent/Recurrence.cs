@@ -24,7 +24,7 @@ internal interface IRecurrentCell
     static abstract bool Separate { get; }
 
     /// <summary>Forward step: <c>Gates</c> holds the gate pre-activations on entry (W_ih xₜ + b_ih + W_hh hₜ₋₁ + b_hh;
-    /// for a <see cref="Separate"/> cell only W_ih xₜ + b_ih, with W_hh hₜ₋₁ + b_hh in <c>HProj</c>) and the gate
+    /// for a <see cref="Separate"/> cell only W_ih xₜ + b_ih, with W_hh hₜ₋₁ in <c>HProj</c> and b_hh in <c>Bias</c>) and the gate
     /// activations on exit; writes hₜ (and cₜ) and the extra blocks.</summary>
     static abstract void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>;
 
@@ -39,6 +39,7 @@ internal readonly ref struct CellStep<T>
 {
     public Span<T> Gates { get; init; }
     public Span<T> HProj { get; init; }
+    public ReadOnlySpan<T> Bias { get; init; }
     public Span<T> DGh { get; init; }
     public ReadOnlySpan<T> HPrev { get; init; }
     public ReadOnlySpan<T> CPrev { get; init; }
@@ -159,10 +160,14 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     /// <summary>The per-layer scratch's first region: W_hhᵀ, or the LSTM's packed weights (<see cref="LstmSteps"/>), two
     /// copies: each of the two threads reads its own, packed by itself.</summary>
     private static int StepWeights(int inputs, int hidden) =>
-        Fused ? checked(2 * LstmSteps.PackedLength(inputs, hidden)) : checked(TCell.Gates * hidden * hidden);
+        Fused ? checked(2 * LstmSteps.PackedLength(inputs, hidden)) : GruFused ? GruSteps.PackedLength(hidden) : checked(TCell.Gates * hidden * hidden);
 
     /// <summary>Whether the steps are <see cref="LstmSteps"/>' (the LSTM's, from <see cref="TransposeRows"/> rows).</summary>
     private static bool Fused => typeof(TCell) == typeof(LstmCell);
+
+    /// <summary>Whether the steps from <see cref="TransposeRows"/> rows are <see cref="GruSteps"/>' (the GRU's: W_hh packed
+    /// once per pass, one copy both threads read).</summary>
+    private static bool GruFused => typeof(TCell) == typeof(GruCell);
 
     internal static RecurrentLayout Layout(int inputs, int hidden, int rows, int time) =>
         new(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, rows, time);
@@ -244,7 +249,8 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         }
         else
         {
-            if (transposed) Transpose(whh, whhT, gh, hidden);
+            if (transposed && GruFused) GruSteps.PackForward(whh, whhT, hidden);
+            else if (transposed) Transpose(whh, whhT, gh, hidden);
             var stepWeights = transposed ? (ReadOnlySpan<T>)whhT : whh;
             // Not split (one thread, too few rows, or the GEMM pool busy): the one-thread steps, whatever p.Threads says,
             // so the bits never depend on whether the pool was free (its per-step GEMMs would pick other kernels).
@@ -287,6 +293,13 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         var dc = TCell.HasCell ? s.Slice(L.DC, step) : default;
         // The fused LSTM steps read W_hh packed, a copy per thread, each packed by the thread that reads it.
         var packed = Fused && rows >= TransposeRows ? p.LayerScratch[..StepWeights(inputs, hidden)] : default;
+        if (GruFused && rows >= TransposeRows)
+        {
+            // the GRU's steps read W_hh packed once, by this thread, one copy for both threads
+            var own = p.LayerScratch[..StepWeights(inputs, hidden)];
+            LstmSteps.PackBackward(whh, own, hidden, TCell.Gates);
+            whh = own;
+        }
         if (!RecurrentSplit<T, TCell>.TryBackward(s, L, whh, p.DY, sequences, lengths, p.Threads, packed))
         {
             // as the forward pass: the one-thread steps
@@ -357,28 +370,32 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             LstmSteps.Forward(s, L, whh, bhh, lengths, r0, n);   // bhh: b_ih + b_hh here
             return;
         }
+        if (GruFused && transposed)
+        {
+            GruSteps.Forward(s, L, whh, bhh, lengths, r0, n);   // whh: packed by GruSteps.PackForward
+            return;
+        }
         int rows = L.Rows, hidden = L.Hidden, gh = L.GH, step = L.Step, time = L.Time;
         var hproj = s.Slice(L.Tmp + r0 * gh, n * gh);
         for (int t = 0; t < time; t++)
         {
             var hPrev = s.Slice(L.H + t * step + r0 * hidden, n * hidden);
             var gatesT = s.Slice(L.G + (t * rows + r0) * gh, n * gh);
-            var product = TCell.Separate ? hproj : gatesT;
-            if (TCell.Separate)
-                for (int r = 0; r < n; r++) bhh.CopyTo(hproj.Slice(r * gh, gh));
+            var product = TCell.Separate ? hproj : gatesT;   // a separate cell's W_hh hₜ₋₁ alone: it adds b_hh itself
             if (transposed && threads == 1)
             {
                 // the packed kernel, whatever the rows: a half batch (32 × 512 × 128) would otherwise take the axpy tiles,
                 // about half as fast here for this shape
                 Gemm.Blocked<T>.Run(ref MemoryMarshal.GetReference(hPrev), false, ref MemoryMarshal.GetReference(whh), false,
-                    ref MemoryMarshal.GetReference(product), n, gh, hidden, true, 0, n, 0, gh);
+                    ref MemoryMarshal.GetReference(product), n, gh, hidden, !TCell.Separate, 0, n, 0, gh);
             }
-            else if (transposed) Gemm.Multiply<T>(hPrev, false, whh, false, product, n, gh, hidden, accumulate: true, threads);
-            else Gemm.Multiply<T>(hPrev, false, whh, true, product, n, gh, hidden, accumulate: true, threads);
+            else if (transposed) Gemm.Multiply<T>(hPrev, false, whh, false, product, n, gh, hidden, accumulate: !TCell.Separate, threads);
+            else Gemm.Multiply<T>(hPrev, false, whh, true, product, n, gh, hidden, accumulate: !TCell.Separate, threads);
             var cell = new CellStep<T>
             {
                 Gates = gatesT,
                 HProj = hproj,
+                Bias = bhh,
                 HPrev = hPrev,
                 HNext = s.Slice(L.H + (t + 1) * step + r0 * hidden, n * hidden),
                 CPrev = TCell.HasCell ? s.Slice(L.C + t * step + r0 * hidden, n * hidden) : default,
@@ -408,6 +425,11 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         if (Fused && L.Rows >= TransposeRows)
         {
             LstmSteps.Backward(s, L, whh, dy, sequences, lengths, r0, n);
+            return;
+        }
+        if (GruFused && L.Rows >= TransposeRows)
+        {
+            GruSteps.Backward(s, L, whh, dy, sequences, lengths, r0, n);   // whh: packed by LstmSteps.PackBackward
             return;
         }
         int rows = L.Rows, hidden = L.Hidden, gh = L.GH, step = L.Step, time = L.Time, block = n * hidden;
