@@ -78,7 +78,7 @@ internal readonly struct GruCell : IRecurrentCell
     {
         int h = s.Hidden, gh = 3 * h;
         for (int r = 0; r < s.Rows; r++)
-            GruSteps.Cell(s.Gates.Slice(r * gh, gh), s.HProj.Slice(r * gh, gh), s.Bias, s.HPrev.Slice(r * h, h), s.Extra.Slice(r * h, h),
+            GruSteps.Cell(s.Gates.Slice(r * gh, gh), default, s.HProj.Slice(r * gh, gh), s.Bias, s.HPrev.Slice(r * h, h), s.Extra.Slice(r * h, h),
                 s.HNext.Slice(r * h, h));
     }
 

@@ -16,26 +16,33 @@ namespace Backprop.Functional;
 /// TransposeRows. Before, each step re-packed W_hh inside a generic GEMM and the cell was ≈ 15 span passes a row.</summary>
 internal static class GruSteps
 {
-    /// <summary>Values the packed W_hh takes: B̃ of hₜ₋₁·W_hhᵀ [H × 3H] or of δʰ·W_hh [3H × H], whichever is larger.</summary>
-    internal static int PackedLength(int hidden) =>
-        checked(Math.Max(LstmSteps.RoundUp(3 * hidden, LstmSteps.MaxPanel) * hidden, LstmSteps.RoundUp(hidden, LstmSteps.MaxPanel) * 3 * hidden));
+    /// <summary>Values the packed weights take: B̃ of [xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ [(I + H) × 3H] (<see cref="LstmSteps.PackForward"/>)
+    /// or of δʰ·W_hh [3H × H], whichever is larger.</summary>
+    internal static int PackedLength(int inputs, int hidden) =>
+        checked(Math.Max(LstmSteps.RoundUp(3 * hidden, LstmSteps.MaxPanel) * (inputs + hidden), LstmSteps.RoundUp(hidden, LstmSteps.MaxPanel) * 3 * hidden));
 
-    /// <summary>W_hh [3H × H] into B̃ of hₜ₋₁·W_hhᵀ: k = H, n = 3H, one k block.</summary>
-    internal static void PackForward<T>(ReadOnlySpan<T> whh, Span<T> packed, int hidden) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Gemm.Packing<T>.PackB(ref MemoryMarshal.GetReference(whh), true, 3 * hidden, hidden, 0, 3 * hidden, 0, hidden,
-            ref MemoryMarshal.GetReference(packed));
-
-    /// <summary>The forward steps for rows [r0, r0 + n): per panel of MR rows, W_hh hₜ₋₁ (one product of depth H into the
-    /// per-step temporary), then the cell, which adds b_hh; padded rows hold their state.</summary>
-    internal static void Forward<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> packedB, ReadOnlySpan<T> bhh, ReadOnlySpan<int> lengths,
-        int r0, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The forward steps for rows [r0, r0 + n), x time-major in the scratch: per panel of MR rows, W_ih xₜ into the
+    /// gates (a product of depth I over the panel's packed x, skipping the depths that are 0 in all of its rows, as seq-MNIST's
+    /// border pixels and a one-hot character's other letters are) and W_hh hₜ₋₁ into the per-step temporary (depth H; none at
+    /// the first step when <paramref name="zeroStart"/>: h₀ = 0), then the cell, which adds b_ih and b_hh
+    /// (<paramref name="biases"/> [b_ih | b_hh], as θ holds them); padded rows hold their state. Two products, not the LSTM's
+    /// one of depth I + H: n's input and hidden parts meet only inside r ⊙ (W_hn hₜ₋₁ + b_hn).</summary>
+    internal static void Forward<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> packedB, ReadOnlySpan<T> biases, ReadOnlySpan<int> lengths,
+        int r0, int n, bool zeroStart) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = L.Rows, h = L.Hidden, gh = L.GH, step = L.Step, mr = Gemm.MicroKernel<T>.MR;
-        ref T packedA = ref Gemm.Scratch<T>.PackedA(mr * h);
+        int rows = L.Rows, h = L.Hidden, gh = L.GH, step = L.Step, inputs = L.Inputs, wide = inputs + h, mr = Gemm.MicroKernel<T>.MR;
+        nint nr = Gemm.MicroKernel<T>.NR;
+        ref T packedA = ref Gemm.Scratch<T>.PackedA(mr * wide);
+        ref T packedH = ref Unsafe.Add(ref packedA, (nint)mr * inputs);   // the panel's hₜ₋₁
         ref T b = ref MemoryMarshal.GetReference(packedB);
+        ref T bh = ref Unsafe.Add(ref b, inputs * nr);   // each panel's W_hh part, from depth I on
+        ref int live = ref Gemm.Scratch<int>.Column(Math.Max(inputs, 1));
+        var bih = biases[..gh];
+        var bhh = biases.Slice(gh, gh);
         var hproj = s.Slice(L.Tmp + r0 * gh, n * gh);
         for (int t = 0; t < L.Time; t++)
         {
+            var x = s.Slice(L.XT + (t * rows + r0) * inputs, n * inputs);
             var hPrev = s.Slice(L.H + t * step + r0 * h, n * h);
             var hNext = s.Slice(L.H + (t + 1) * step + r0 * h, n * h);
             var gates = s.Slice(L.G + (t * rows + r0) * gh, n * gh);
@@ -43,11 +50,24 @@ internal static class GruSteps
             for (int ir = 0; ir < n; ir += mr)
             {
                 int m = Math.Min(mr, n - ir);
-                Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(hPrev), false, n, h, ir, m, 0, h, ref packedA);
-                LstmSteps.PanelTimesPacked(ref packedA, ref b, h, h, ref hproj[ir * gh], gh, m, add: false, reverse: (t & 1) != 0);
+                if (inputs > 0)
+                {
+                    Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(x), false, n, inputs, ir, m, 0, inputs, ref packedA);
+                    int count = SparseRows<T>.NonZeroColumns(ref x[ir * inputs], inputs, m, inputs, ref live);
+                    var listed = count < inputs ? MemoryMarshal.CreateReadOnlySpan(ref live, count) : default;
+                    LstmSteps.PanelTimesPacked(ref packedA, ref b, inputs, wide, ref gates[ir * gh], gh, m, add: false, live: listed,
+                        sparse: count < inputs ? inputs : 0);
+                }
+                else gates.Slice(ir * gh, m * gh).Clear();
+                if (zeroStart && t == 0) hproj.Slice(ir * gh, m * gh).Clear();   // W_hh·0: each chain's +0
+                else
+                {
+                    Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(hPrev), false, n, h, ir, m, 0, h, ref packedH);
+                    LstmSteps.PanelTimesPacked(ref packedH, ref bh, h, wide, ref hproj[ir * gh], gh, m, add: false, reverse: (t & 1) != 0);
+                }
                 for (int r = ir; r < ir + m; r++)
                 {
-                    Cell(gates.Slice(r * gh, gh), hproj.Slice(r * gh, gh), bhh, hPrev.Slice(r * h, h), hn.Slice(r * h, h), hNext.Slice(r * h, h));
+                    Cell(gates.Slice(r * gh, gh), bih, hproj.Slice(r * gh, gh), bhh, hPrev.Slice(r * h, h), hn.Slice(r * h, h), hNext.Slice(r * h, h));
                     if (!lengths.IsEmpty && t >= lengths[r0 + r]) hPrev.Slice(r * h, h).CopyTo(hNext.Slice(r * h, h));
                 }
             }
@@ -96,13 +116,15 @@ internal static class GruSteps
         }
     }
 
-    /// <summary>One row's cell. On entry <paramref name="gates"/> [3H] holds W_ih xₜ + b_ih and <paramref name="hproj"/>
-    /// [3H] holds W_hh hₜ₋₁ (without b_hh, which is added here); on exit the gates hold r, z, n, <paramref name="hn"/>
-    /// W_hn hₜ₋₁ + b_hn, and <paramref name="hNext"/> hₜ = n + z ⊙ (hₜ₋₁ − n) = (1 − z) ⊙ n + z ⊙ hₜ₋₁.</summary>
+    /// <summary>One row's cell. On entry <paramref name="gates"/> [3H] holds W_ih xₜ (plus b_ih when <paramref name="bih"/>
+    /// is empty; else b_ih is added here first) and <paramref name="hproj"/> [3H] holds W_hh hₜ₋₁ (without b_hh, which is
+    /// added here); on exit the gates hold r, z, n, <paramref name="hn"/> W_hn hₜ₋₁ + b_hn, and <paramref name="hNext"/>
+    /// hₜ = n + z ⊙ (hₜ₋₁ − n) = (1 − z) ⊙ n + z ⊙ hₜ₋₁.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Cell<T>(Span<T> gates, ReadOnlySpan<T> hproj, ReadOnlySpan<T> bhh, ReadOnlySpan<T> hPrev, Span<T> hn, Span<T> hNext)
+    internal static void Cell<T>(Span<T> gates, ReadOnlySpan<T> bih, ReadOnlySpan<T> hproj, ReadOnlySpan<T> bhh, ReadOnlySpan<T> hPrev, Span<T> hn, Span<T> hNext)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (!bih.IsEmpty) TensorPrimitives.Add(gates, bih, gates);   // lane by lane, the same sum at every width
         int h = hPrev.Length, j = 0;
         var row = new CellRow<T>(gates, hproj, bhh, hPrev, hn, hNext);
         // float in 512-bit vectors where AVX-512 runs (the runtime's Vector<T> stays 256 bits wide), then the runtime's

@@ -24,13 +24,14 @@ internal static class LstmSteps
     internal static int PackedLength(int inputs, int hidden) =>
         checked(Math.Max(RoundUp(4 * hidden, MaxPanel) * (inputs + hidden), RoundUp(hidden, MaxPanel) * 4 * hidden));
 
-    /// <summary>[W_ih | W_hh] [4H × (I + H)] into B̃ of [xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ: k = I + H, n = 4H, one k block. Each
+    /// <summary>[W_ih | W_hh] [G·H × (I + H)] into B̃ of [xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ: k = I + H, n = G·H, one k block. Each
     /// NR-wide panel is [(I + H) × NR], depth-major, so its first I rows of depth are W_ih's and the rest W_hh's: packed
-    /// panel by panel from the two tensors, with no joined copy in between (the same values as packing the joined matrix).</summary>
-    internal static void PackForward<T>(ReadOnlySpan<T> wih, ReadOnlySpan<T> whh, Span<T> packed, int inputs, int hidden)
+    /// panel by panel from the two tensors, with no joined copy in between (the same values as packing the joined matrix).
+    /// G = 4 gate blocks for the LSTM, 3 for the GRU (<see cref="GruSteps"/>, which takes the two depths as two products).</summary>
+    internal static void PackForward<T>(ReadOnlySpan<T> wih, ReadOnlySpan<T> whh, Span<T> packed, int inputs, int hidden, int gates = 4)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int gh = 4 * hidden, wide = inputs + hidden, nr = Gemm.MicroKernel<T>.NR;
+        int gh = gates * hidden, wide = inputs + hidden, nr = Gemm.MicroKernel<T>.NR;
         for (int j = 0; j < gh; j += nr)
         {
             int cols = Math.Min(nr, gh - j);

@@ -160,7 +160,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     /// <summary>The per-layer scratch's first region: W_hhᵀ, or the LSTM's packed weights (<see cref="LstmSteps"/>), two
     /// copies: each of the two threads reads its own, packed by itself.</summary>
     private static int StepWeights(int inputs, int hidden) =>
-        Fused ? checked(2 * LstmSteps.PackedLength(inputs, hidden)) : GruFused ? GruSteps.PackedLength(hidden) : checked(TCell.Gates * hidden * hidden);
+        Fused ? checked(2 * LstmSteps.PackedLength(inputs, hidden)) : GruFused ? GruSteps.PackedLength(inputs, hidden) : checked(TCell.Gates * hidden * hidden);
 
     /// <summary>Whether the steps are <see cref="LstmSteps"/>' (the LSTM's, from <see cref="TransposeRows"/> rows).</summary>
     private static bool Fused => typeof(TCell) == typeof(LstmCell);
@@ -218,12 +218,17 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         // below TransposeRows on one thread, each row against the packed weights (LstmSteps.RowTimesPacked). A
         // predictor's θ is its own snapshot (WeightsKept): the packing is made once and kept.
         bool fused = Fused;
+        // The GRU's steps from TransposeRows rows take W_ih xₜ per panel inside each step, skipping x's zeros (GruSteps).
+        bool gruSteps = GruFused && transposed;
         if (!fused)
         {
-            // x time-major, then W_ih xₜ + b_ih for every step in one GEMM.
+            // x time-major, then (but for the GRU's steps) W_ih xₜ + b_ih for every step in one GEMM.
             ToTimeMajor(p.X, xt, rows, time, inputs, 0, rows);
-            for (int r = 0; r < time * rows; r++) seed.CopyTo(gates.Slice(r * gh, gh));
-            Gemm.Multiply(xt, false, wih, true, gates, time * rows, gh, inputs, accumulate: true, p.Threads);
+            if (!gruSteps)
+            {
+                for (int r = 0; r < time * rows; r++) seed.CopyTo(gates.Slice(r * gh, gh));
+                Gemm.Multiply(xt, false, wih, true, gates, time * rows, gh, inputs, accumulate: true, p.Threads);
+            }
         }
 
         InitialStates(p.Theta, inputs, hidden, initial, s, L);
@@ -249,13 +254,16 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         }
         else
         {
-            if (transposed && GruFused) GruSteps.PackForward(whh, whhT, hidden);
+            if (gruSteps) LstmSteps.PackForward(wih, whh, whhT, inputs, hidden, TCell.Gates);
             else if (transposed) Transpose(whh, whhT, gh, hidden);
             var stepWeights = transposed ? (ReadOnlySpan<T>)whhT : whh;
+            // the GRU's steps add both biases in the cell: [b_ih | b_hh], as θ holds them
+            var stepBias = gruSteps ? p.Theta.Slice(gh * (inputs + hidden), 2 * gh) : bhh;
+            bool zeroStart = gruSteps && initial == InitialState.Zero;   // h₀ = 0: the first step's W_hh·h₀ skipped
             // Not split (one thread, too few rows, or the GEMM pool busy): the one-thread steps, whatever p.Threads says,
             // so the bits never depend on whether the pool was free (its per-step GEMMs would pick other kernels).
-            if (!RecurrentSplit<T, TCell>.TryForward(s, L, stepWeights, transposed, bhh, lengths, p.Threads))
-                ForwardSteps(s, L, stepWeights, transposed, bhh, lengths, 0, rows, 1);
+            if (!RecurrentSplit<T, TCell>.TryForward(s, L, stepWeights, transposed, stepBias, lengths, p.Threads, zeroStart))
+                ForwardSteps(s, L, stepWeights, transposed, stepBias, lengths, 0, rows, 1, zeroStart);
         }
 
         if (sequences)
@@ -363,7 +371,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     /// <summary>The forward steps for rows [r0, r0 + n): each step's W_hh hₜ₋₁ (one GEMM over those rows), the cell, and
     /// the padded rows' state held. Rows never mix before the weight gradients, so two ranges run on two threads.</summary>
     internal static void ForwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, bool transposed, ReadOnlySpan<T> bhh,
-        ReadOnlySpan<int> lengths, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<int> lengths, int r0, int n, int threads, bool zeroStart = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (Fused && transposed)
         {
@@ -372,7 +380,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         }
         if (GruFused && transposed)
         {
-            GruSteps.Forward(s, L, whh, bhh, lengths, r0, n);   // whh: packed by GruSteps.PackForward
+            GruSteps.Forward(s, L, whh, bhh, lengths, r0, n, zeroStart);   // whh: [W_ih | W_hh] packed, bhh: [b_ih | b_hh]
             return;
         }
         int rows = L.Rows, hidden = L.Hidden, gh = L.GH, step = L.Step, time = L.Time;

@@ -27,8 +27,9 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     private Exception? _error;
 
     internal static bool TryForward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, bool transposed, ReadOnlySpan<T> bhh,
-        ReadOnlySpan<int> lengths, int threads) =>
-        TryRun(backward: false, s, L, whh, bhh, default, transposed, sequences: false, lengths, threads, default, default, default, default);
+        ReadOnlySpan<int> lengths, int threads, bool zeroStart = false) =>
+        TryRun(backward: false, s, L, whh, bhh, default, transposed, sequences: false, lengths, threads, default, default, default, default,
+            zeroStart: zeroStart);
 
     /// <summary>The LSTM's fused forward steps on two threads, each range first putting its own rows of x time-major and
     /// packing its own copy of [W_ih | W_hh] (<paramref name="packed"/>: two <see cref="LstmSteps.PackedLength"/>
@@ -131,7 +132,7 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
         else
         {
             var w = new ReadOnlySpan<T>((T*)_weights, _weightsLength);
-            Recurrence<TCell>.ForwardSteps(s, L, w, _transposed, new ReadOnlySpan<T>((T*)_bias, _biasLength), lengths, r0, n, 1);
+            Recurrence<TCell>.ForwardSteps(s, L, w, _transposed, new ReadOnlySpan<T>((T*)_bias, _biasLength), lengths, r0, n, 1, _zeroStart);
         }
     }
 
