@@ -6,8 +6,9 @@ namespace Backprop.Functional.Tests.Layers.Recurrent;
 
 /// <summary>The GRU's steps from 8 rows (GruSteps: W_hh packed once a pass, product and cell per panel of MR rows),
 /// which <see cref="RecurrentArbitraries"/>' batches of 1–3 never reach: the finite-difference checks over batches of
-/// 8–15 (whole and partial panels), hidden widths that leave a scalar tail after the vectors, and lengths that differ
-/// within the batch; and over batches of 16–21, which two threads run as two halves.</summary>
+/// 8–15 (whole and partial panels), hidden widths that leave a scalar tail after the vectors, lengths that differ
+/// within the batch, and inputs with zeros (a panel's product skips the depths that are 0 in all of its rows); and over
+/// batches of 16–21, which two threads run as two halves.</summary>
 public class GruStepsProperties
 {
     private static Gen<RecurrentCase> Cases =>
@@ -16,7 +17,8 @@ public class GruStepsProperties
         from hidden in Gen.Choose(1, 10)
         from differ in Gen.Elements(false, true)
         from lengths in Gen.ArrayOf(Gen.Choose(1, c.Time), batch)
-        select c with { Cell = "gru", Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [] };
+        from dead in Gen.Elements(false, true)
+        select c with { Cell = "gru", Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [], DeadInputs = dead };
 
     /// <summary>Stacked layers and input layers (random depth), so ∂C/∂x of a GRU on the packed steps is checked too.</summary>
     private static Gen<RecurrentCase> SplitCases =>

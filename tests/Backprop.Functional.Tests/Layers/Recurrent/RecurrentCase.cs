@@ -49,11 +49,19 @@ public sealed record RecurrentCase(string Cell, int Inputs, int Hidden, int Outp
         return net;
     }
 
+    /// <summary>Whether x has zeros, as seq-MNIST's pixels and one-hot characters do: every third feature (from the first)
+    /// is 0 in every row and step, and half of the others at random, so a panel's product skips depths.</summary>
+    public bool DeadInputs { get; init; }
+
     public double[] X()
     {
         var rng = new SeededRandom(Seed + 2);
         var x = new double[Batch * Time * Inputs];
-        for (int i = 0; i < x.Length; i++) x[i] = 2 * rng.NextDouble() - 1;
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = 2 * rng.NextDouble() - 1;
+            if (DeadInputs && (i % Inputs % 3 == 0 || rng.NextDouble() < 0.5)) x[i] = 0;
+        }
         return x;
     }
 
@@ -92,7 +100,7 @@ public sealed record RecurrentCase(string Cell, int Inputs, int Hidden, int Outp
     }
 
     public override string ToString() =>
-        $"{Spec}, batch {Batch}, time {Time}, lengths [{string.Join(", ", Lengths)}], initial {Initial}, seed {Seed}";
+        $"{Spec}, batch {Batch}, time {Time}, lengths [{string.Join(", ", Lengths)}], initial {Initial}{(DeadInputs ? ", inputs with zeros" : "")}, seed {Seed}";
 }
 
 public static class RecurrentArbitraries
