@@ -4,13 +4,17 @@ namespace Backprop.Functional.Throughput;
 
 /// <summary>Issue 12's recurrent workloads (bench/peers/torchsharp/README.md): L1, sequential-MNIST LSTM-128 training
 /// at batch 64 (L1_STEPS timed steps, default 200, after a warm-up; samples/s, managed bytes per step, test accuracy),
-/// and L2, one 28×28 sequence's inference latency (median µs). Same RESULT fields and protocol as the peer's:
+/// L2, one 28×28 sequence's inference latency (median µs), and L3, L1's training with a GRU-128. Same RESULT fields and protocol as the peer's:
 /// PyTorch's initialisation, Adam 1e-3, a shuffled permutation of the training set, warm-up on a throwaway model.</summary>
 internal static class RecurrentWorkloads
 {
     private const int Batch = 64, Time = 28, Hidden = 128;
 
-    private static NetworkSpec Spec => new([new Lstm(Time, Hidden), new Dense(Hidden, 10, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
+    private static NetworkSpec Spec => SpecOf("L1");
+
+    /// <summary>L1 and L2's LSTM-128 network; L3's GRU-128 (the same training as L1 with the peer's nn.GRU).</summary>
+    private static NetworkSpec SpecOf(string workload) =>
+        new([workload == "L3" ? new Gru(Time, Hidden) : new Lstm(Time, Hidden), new Dense(Hidden, 10, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
 
     public static void Run(Dictionary<string, object> res, string workload, int threads, Dataset train, Dataset test, long seed)
     {
@@ -27,7 +31,7 @@ internal static class RecurrentWorkloads
             ulong mask = 1UL << cpu;
             if (SchedSetAffinity(0, sizeof(ulong), ref mask) != 0) throw new ArgumentException($"L1_CPU={cpu}: no such vCPU to pin the step thread to");
         }
-        using (var warm = Network<float>.Create(Spec, 99, Initialization.PyTorch))
+        using (var warm = Network<float>.Create(SpecOf(workload), 99, Initialization.PyTorch))
         {
             var clock = Stopwatch.StartNew();
             var quiet = Stopwatch.StartNew();
@@ -41,12 +45,12 @@ internal static class RecurrentWorkloads
             }
         }
         GC.Collect();
-        using var net = Network<float>.Create(Spec, seed, Initialization.PyTorch);
+        using var net = Network<float>.Create(SpecOf(workload), seed, Initialization.PyTorch);
         long jit0 = System.Runtime.JitInfo.GetCompiledMethodCount();
         var (secs, bytes) = Train(net, train, threads, seed, steps, res);
         res["warmup_steps"] = warmSteps;
         res["jit_methods_in_window"] = System.Runtime.JitInfo.GetCompiledMethodCount() - jit0;
-        if (workload == "L1")
+        if (workload is "L1" or "L3")
         {
             res["batch"] = Batch;
             res["steps"] = steps;
