@@ -155,7 +155,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     /// for its fused steps instead, one copy per thread), then room for the two halves' partial sums of ∂C/∂W_hh, ∂C/∂W_ih
     /// and ∂C/∂b and their k blocks' running sums (<see cref="RecurrentGradients{T}.HalfLength"/>).</summary>
     internal static int ScratchPerLayer(int inputs, int hidden) =>
-        checked(StepWeights(inputs, hidden) + (TCell.Separate ? 0 : 2 * RecurrentGradients<float>.HalfLength(TCell.Gates * hidden, inputs, hidden)));
+        checked(StepWeights(inputs, hidden) + 2 * RecurrentGradients<float>.HalfLength(TCell.Gates * hidden, inputs, hidden, TCell.Separate));
 
     /// <summary>The per-layer scratch's first region: W_hhᵀ, or the LSTM's packed weights (<see cref="LstmSteps"/>), two
     /// copies: each of the two threads reads its own, packed by itself.</summary>
@@ -334,25 +334,14 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             var dbih = p.DTheta.Slice(o, gh); o += gh;
             var dbhh = p.DTheta.Slice(o, gh); o += gh;
             var xt = s.Slice(L.XT, time * rows * inputs);
-            if (TCell.Separate)
-            {
-                Equations.WeightGradient<T>(gates, xt, dwih, inputs, gh, p.Threads);                              // BP4 over (t, row)
-                Equations.WeightGradient<T>(dgh, s.Slice(L.H, time * step), dwhh, hidden, gh, p.Threads);         // BP4, hₜ₋₁
-            }
-            else
-            {
-                // ∂C/∂W_hh = Σ δᵀhₜ₋₁ straight from the states (h₀…h_{T−1} are the first T blocks of H, step-major as δ),
-                // ∂C/∂W_ih = Σ δᵀxₜ with x's zeros skipped when it is mostly zeros, ∂C/∂b = Σ δ (one pass: b_ih's and
-                // b_hh's are equal); per half of the steps, on two threads each one half, then the two partial sums added.
-                var both = p.LayerScratch.Slice(StepWeights(inputs, hidden), 2 * RecurrentGradients<T>.HalfLength(gh, inputs, hidden));
-                RecurrentGradients<T>.Run(gates, xt, s.Slice(L.H, time * step), both, dwih, dwhh, dbih, dbhh, inputs, hidden,
-                    time / 2 * rows, p.Threads, zeroRows: initial == InitialState.Zero ? rows : 0);   // BP4 and BP3 (h₀ = 0 skipped)
-            }
-            if (TCell.Separate)
-            {
-                Equations.BiasGradient<T>(gates, dbih);                                                            // BP3
-                Equations.BiasGradient<T>(dgh, dbhh);
-            }
+            // ∂C/∂W_hh = Σ δʰᵀhₜ₋₁ straight from the states (h₀…h_{T−1} are the first T blocks of H, step-major as δ),
+            // ∂C/∂W_ih = Σ δᵀxₜ with x's zeros skipped when it is mostly zeros, ∂C/∂b_ih = Σ δ and ∂C/∂b_hh = Σ δʰ (one
+            // pass, and one sum, where δʰ = δ: the LSTM's and the RNN's biases only ever appear summed; the GRU's δʰ, its
+            // hidden side, is its own); per half of the steps, on two threads each one half, then the two partial sums added.
+            var both = p.LayerScratch.Slice(StepWeights(inputs, hidden), 2 * RecurrentGradients<T>.HalfLength(gh, inputs, hidden, TCell.Separate));
+            RecurrentGradients<T>.Run(gates, xt, s.Slice(L.H, time * step), both, dwih, dwhh, dbih, dbhh, inputs, hidden,
+                time / 2 * rows, p.Threads, zeroRows: initial == InitialState.Zero ? rows : 0,   // BP4 and BP3 (h₀ = 0 skipped)
+                deltaH: TCell.Separate ? dgh : default);
             if (initial == InitialState.Learned)
             {
                 ColumnSums(d0[..step], p.DTheta.Slice(o, hidden), rows, hidden); o += hidden;

@@ -151,14 +151,15 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     }
 }
 
-/// <summary>The weight and bias gradients of a cell whose two weight gradients share δ (LSTM, RNN): ∂C/∂W_hh = Σ δᵀ·hₜ₋₁
+/// <summary>The weight and bias gradients of a recurrent cell: ∂C/∂W_hh = Σ δᵀ·hₜ₋₁
 /// (a GEMM over the states where the forward pass left them), ∂C/∂W_ih = Σ δᵀ·xₜ and ∂C/∂b = Σ δ
 /// (<see cref="SparseRows{T}"/> when x is mostly zeros, as seq-MNIST's pixels and one-hot characters are; else a GEMM and
 /// the sums), as two partial sums over the first and the second half of the (step, row) rows (the steps [0, T/2) and
 /// [T/2, T)), then added. On two threads each thread sums one half of the steps, so neither reads a line the other writes
 /// next; on one the same two halves run in turn. Every element is the same FMA chain (the blocked GEMM's over each half,
 /// then one add) whatever the threads and whichever form sums x, so the bits depend on neither. Uses the GEMM pool; when
-/// it is busy the caller runs alone.</summary>
+/// it is busy the caller runs alone. The LSTM's and the RNN's two weight gradients share δ; the GRU's hidden side has its
+/// own δʰ (its n block multiplied by r), which ∂C/∂W_hh and ∂C/∂b_hh = Σ δʰ take instead (<c>deltaH</c>).</summary>
 internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Below this many multiply–adds the hand-off costs more than half the work saves.</summary>
@@ -166,51 +167,57 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
 
     private static readonly RecurrentGradients<T> Shared = new();
 
-    private nint _delta, _x, _h, _both;
+    private nint _delta, _deltaH, _x, _h, _both;
     private int _gh, _inputs, _hidden, _count, _split;
+    private bool _separate;
     private Exception? _error;
 
     /// <summary>Values one half's partial sums take: ∂C/∂W_hh [GH × H], ∂C/∂W_ihᵀ [I × GH] and ∂C/∂b [GH], then a k block's
-    /// running sums of the last two (<see cref="SparseRows{T}.ChainLength"/>).</summary>
-    internal static int HalfLength(int gh, int inputs, int hidden) => checked(gh * (hidden + 2 * (inputs + 1)));
+    /// running sums of the last two (<see cref="SparseRows{T}.ChainLength"/>), then, for a cell with its own hidden-side δʰ
+    /// (<paramref name="separate"/>, the GRU), ∂C/∂b_hh [GH].</summary>
+    internal static int HalfLength(int gh, int inputs, int hidden, bool separate = false) =>
+        checked(gh * (hidden + 2 * (inputs + 1) + (separate ? 1 : 0)));
 
     /// <summary>All of it: on two threads when <paramref name="threads"/> ≥ 2, the product is large enough and the pool
     /// is free, else here. δ [count × GH], x [count × I] and hₜ₋₁ [count × H] are row-aligned (step-major);
     /// <paramref name="both"/> has room for two <see cref="HalfLength"/>s; the first <paramref name="split"/> rows are the
     /// first half (0 or all of them: one sum, no add). The first <paramref name="zeroRows"/> rows of h are 0 (h₀ of a zero
     /// initial state): the product skips them where that keeps the bits (inside the GEMM's first k block, whose chains start
-    /// from 0).</summary>
+    /// from 0). <paramref name="deltaH"/> [count × GH], when not empty, is the hidden side's δʰ (the GRU's): ∂C/∂W_hh and
+    /// ∂C/∂b_hh are summed from it, and <paramref name="both"/> has room for two separate <see cref="HalfLength"/>s.</summary>
     internal static unsafe void Run(ReadOnlySpan<T> delta, ReadOnlySpan<T> x, ReadOnlySpan<T> h, Span<T> both, Span<T> dwih, Span<T> dwhh,
-        Span<T> dbih, Span<T> dbhh, int inputs, int hidden, int split, int threads, int zeroRows = 0)
+        Span<T> dbih, Span<T> dbhh, int inputs, int hidden, int split, int threads, int zeroRows = 0, ReadOnlySpan<T> deltaH = default)
     {
-        int gh = dbih.Length, count = delta.Length / gh, half = HalfLength(gh, inputs, hidden);
+        int gh = dbih.Length, count = delta.Length / gh;
+        bool separate = !deltaH.IsEmpty;
+        int half = HalfLength(gh, inputs, hidden, separate);
         var first = both[..half];
         var second = both.Slice(half, half);
         if (split <= 0 || split >= count)
         {
-            Half(delta, x, h, first, gh, inputs, hidden, 0, count, zeroRows);
-            Combine(first, default, dwih, dwhh, dbih, dbhh, inputs, hidden);
+            Half(delta, x, h, first, gh, inputs, hidden, 0, count, zeroRows, deltaH);
+            Combine(first, default, dwih, dwhh, dbih, dbhh, inputs, hidden, separate);
             return;
         }
         if (threads < 2 || (long)gh * (inputs + hidden + 1) * count < MinimumVolume || !Gemm.Pool.TryEnter(1))
         {
-            Half(delta, x, h, first, gh, inputs, hidden, 0, split, zeroRows);
-            Half(delta, x, h, second, gh, inputs, hidden, split, count);
+            Half(delta, x, h, first, gh, inputs, hidden, 0, split, zeroRows, deltaH);
+            Half(delta, x, h, second, gh, inputs, hidden, split, count, 0, deltaH);
         }
         else
         {
             try
             {
-                fixed (T* pd = delta, px = x, ph = h, pb = both)   // pinned until the join
+                fixed (T* pd = delta, pdh = deltaH, px = x, ph = h, pb = both)   // pinned until the join
                 {
                     var job = Shared;
-                    (job._delta, job._x, job._h, job._both) = ((nint)pd, (nint)px, (nint)ph, (nint)pb);
-                    (job._gh, job._inputs, job._hidden, job._count, job._split) = (gh, inputs, hidden, count, split);
+                    (job._delta, job._deltaH, job._x, job._h, job._both) = ((nint)pd, (nint)pdh, (nint)px, (nint)ph, (nint)pb);
+                    (job._gh, job._inputs, job._hidden, job._count, job._split, job._separate) = (gh, inputs, hidden, count, split, separate);
                     job._error = null;
                     Gemm.Pool.Start(job, 1);
                     try
                     {
-                        Half(delta, x, h, first, gh, inputs, hidden, 0, split, zeroRows);
+                        Half(delta, x, h, first, gh, inputs, hidden, 0, split, zeroRows, deltaH);
                     }
                     finally
                     {
@@ -224,26 +231,29 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
                 Gemm.Pool.Exit();
             }
         }
-        Combine(first, second, dwih, dwhh, dbih, dbhh, inputs, hidden);
+        Combine(first, second, dwih, dwhh, dbih, dbhh, inputs, hidden, separate);
     }
 
-    /// <summary>Rows [k0, k1): Σ δᵀ·hₜ₋₁ [GH × H], Σ xₜᵀ·δ [I × GH] and Σ δ [GH] into <paramref name="sum"/>'s regions, k
-    /// block by k block (the blocked GEMM's own blocks, so the same bits as one call): each block of δ is still in L2 from
-    /// the GEMM's packing when the sums over x and δ read it.</summary>
+    /// <summary>Rows [k0, k1): Σ δʰᵀ·hₜ₋₁ [GH × H], Σ xₜᵀ·δ [I × GH] and Σ δ [GH] (and Σ δʰ [GH]) into <paramref name="sum"/>'s
+    /// regions, k block by k block (the blocked GEMM's own blocks, so the same bits as one call): each block of δ is still
+    /// in L2 from the GEMM's packing when the sums over x and δ read it. δʰ is δ unless <paramref name="deltaH"/> is given.</summary>
     internal static void Half(ReadOnlySpan<T> delta, ReadOnlySpan<T> x, ReadOnlySpan<T> h, Span<T> sum, int gh, int inputs, int hidden, int k0, int k1,
-        int zeroRows = 0)
+        int zeroRows = 0, ReadOnlySpan<T> deltaH = default)
     {
         int k = k1 - k0;
+        bool separate = !deltaH.IsEmpty;
         var sumH = sum[..(gh * hidden)];
         var sumX = sum.Slice(gh * hidden, inputs * gh);
         var sums = sum.Slice(gh * hidden + inputs * gh, gh);
         var chain = sum.Slice(gh * (hidden + inputs + 1), SparseRows<T>.ChainLength(inputs, gh));
+        var sumsH = separate ? sum.Slice(gh * (hidden + 2 * (inputs + 1)), gh) : default;
         if (k == 0)
         {
-            sum[..HalfLength(gh, inputs, hidden)].Clear();
+            sum[..HalfLength(gh, inputs, hidden, separate)].Clear();
             return;
         }
         var d = delta.Slice(k0 * gh, k * gh);
+        var dh = separate ? deltaH.Slice(k0 * gh, k * gh) : d;
         var xs = x.Slice(k0 * inputs, k * inputs);
         var hs = h.Slice(k0 * hidden, k * hidden);
         bool sparse = SparseRows<T>.Worth(SparseRows<T>.CountNonZero(xs), (long)k * inputs);
@@ -255,10 +265,12 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
             int z = pc == 0 ? Math.Min(zeroRows, kb) : 0;
             if (z == kb) sumH.Clear();
             else
-                Gemm.Blocked<T>.Run(ref Unsafe.Add(ref MemoryMarshal.GetReference(d), (nint)(pc + z) * gh), true,
+                Gemm.Blocked<T>.Run(ref Unsafe.Add(ref MemoryMarshal.GetReference(dh), (nint)(pc + z) * gh), true,
                     ref Unsafe.Add(ref MemoryMarshal.GetReference(hs), (nint)(pc + z) * hidden), false,
                     ref MemoryMarshal.GetReference(sumH), gh, hidden, kb - z, pc > 0, 0, gh, 0, hidden);                        // BP4, hₜ₋₁
             SparseRows<T>.BlockTimes(xs[(pc * inputs)..], d[(pc * gh)..], kb, inputs, gh, sumX, sums, chain, withX: sparse, add: pc > 0);   // BP3 (and BP4, xₜ)
+            if (separate)
+                SparseRows<T>.BlockTimes(xs[(pc * inputs)..], dh[(pc * gh)..], kb, inputs, gh, sumX, sumsH, chain, withX: false, add: pc > 0);   // BP3, b_hh
         }
         if (!sparse)
             Gemm.Blocked<T>.Run(ref MemoryMarshal.GetReference(xs), true, ref MemoryMarshal.GetReference(d), false,
@@ -266,11 +278,11 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
     }
 
     /// <summary>∂C/∂W_ih (from the transposed sums), ∂C/∂W_hh, ∂C/∂b = <paramref name="first"/>'s (+ <paramref name="second"/>'s);
-    /// ∂C/∂b_ih = ∂C/∂b_hh: both biases only ever appear summed.</summary>
+    /// ∂C/∂b_ih = ∂C/∂b_hh where both biases only ever appear summed, else (<paramref name="separate"/>) ∂C/∂b_hh from its own sums.</summary>
     private static void Combine(ReadOnlySpan<T> first, ReadOnlySpan<T> second, Span<T> dwih, Span<T> dwhh, Span<T> dbih, Span<T> dbhh,
-        int inputs, int hidden)
+        int inputs, int hidden, bool separate)
     {
-        int gh = dbih.Length, ox = gh * hidden, ob = ox + inputs * gh;
+        int gh = dbih.Length, ox = gh * hidden, ob = ox + inputs * gh, obh = gh * (hidden + 2 * (inputs + 1));
         if (second.IsEmpty)
         {
             first[..ox].CopyTo(dwhh);
@@ -285,7 +297,9 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
                 for (int g = 0; g < gh; g++) dwih[g * inputs + j] = first[ox + j * gh + g] + second[ox + j * gh + g];
             TensorPrimitives.Add(first.Slice(ob, gh), second.Slice(ob, gh), dbih);
         }
-        dbih.CopyTo(dbhh);
+        if (!separate) dbih.CopyTo(dbhh);
+        else if (second.IsEmpty) first.Slice(obh, gh).CopyTo(dbhh);
+        else TensorPrimitives.Add(first.Slice(obh, gh), second.Slice(obh, gh), dbhh);
     }
 
     internal override void Execute(int part)
@@ -294,9 +308,10 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
         {
             unsafe
             {
+                int half = HalfLength(_gh, _inputs, _hidden, _separate);
                 Half(new ReadOnlySpan<T>((T*)_delta, _gh * _count), new ReadOnlySpan<T>((T*)_x, _inputs * _count),
-                    new ReadOnlySpan<T>((T*)_h, _hidden * _count), new Span<T>((T*)_both + HalfLength(_gh, _inputs, _hidden), HalfLength(_gh, _inputs, _hidden)),
-                    _gh, _inputs, _hidden, _split, _count);
+                    new ReadOnlySpan<T>((T*)_h, _hidden * _count), new Span<T>((T*)_both + half, half),
+                    _gh, _inputs, _hidden, _split, _count, 0, _separate ? new ReadOnlySpan<T>((T*)_deltaH, _gh * _count) : default);
             }
         }
 #pragma warning disable CA1031 // the worker thread must not die: the error is rethrown on the calling thread
