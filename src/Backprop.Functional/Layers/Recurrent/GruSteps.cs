@@ -50,6 +50,20 @@ internal static class GruSteps
             for (int ir = 0; ir < n; ir += mr)
             {
                 int m = Math.Min(mr, n - ir);
+                if (LstmSteps.RowsInPlace<T>(m))
+                {
+                    // a single sequence (or a batch's last one or two): each row's xₜ and hₜ₋₁ read where they are, no
+                    // packing, x's zeros skipped; each element the same chain as in a full panel
+                    for (int r = ir; r < ir + m; r++)
+                    {
+                        LstmSteps.RowTimesPacked(ref x[r * inputs], ref x[r * inputs], 1, ref b, inputs, inputs, wide, ref gates[r * gh], gh, (t & 1) != 0);
+                        if (zeroStart && t == 0) hproj.Slice(r * gh, gh).Clear();
+                        else LstmSteps.RowTimesPacked(ref hPrev[r * h], ref hPrev[r * h], 1, ref bh, 0, h, wide, ref hproj[r * gh], gh, (t & 1) != 0);
+                        Cell(gates.Slice(r * gh, gh), bih, hproj.Slice(r * gh, gh), bhh, hPrev.Slice(r * h, h), hn.Slice(r * h, h), hNext.Slice(r * h, h));
+                        if (!lengths.IsEmpty && t >= lengths[r0 + r]) hPrev.Slice(r * h, h).CopyTo(hNext.Slice(r * h, h));
+                    }
+                    continue;
+                }
                 if (inputs > 0)
                 {
                     Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(x), false, n, inputs, ir, m, 0, inputs, ref packedA);

@@ -193,13 +193,13 @@ internal static class LstmSteps
 
     /// <summary>Whether <paramref name="rows"/> rows run one at a time against the packed panels (<see cref="RowTimesPacked{T}"/>):
     /// one or two (a single sequence, a batch's last rows), where a panel of MR rows would be mostly padding.</summary>
-    private static bool RowsInPlace<T>(int rows) where T : unmanaged, IFloatingPointIeee754<T> =>
+    internal static bool RowsInPlace<T>(int rows) where T : unmanaged, IFloatingPointIeee754<T> =>
         4 * rows <= Gemm.MicroKernel<T>.MR && (Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated);
 
     /// <summary>One row against the packed panels, its zero values among the first <paramref name="sparse"/> of the depth
     /// skipped (an MNIST row of pixels is mostly 0, a one-hot character all but one): the list of the others, then
     /// <see cref="RowTimesPacked{T, TW, TV}"/> at the widest vectors that run here.</summary>
-    private static void RowTimesPacked<T>(ref T a, ref T ah, nint stride, ref T b, int sparse, int kc, int depth, ref T c, int width,
+    internal static void RowTimesPacked<T>(ref T a, ref T ah, nint stride, ref T b, int sparse, int kc, int depth, ref T c, int width,
         bool reverse, bool add = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -234,17 +234,22 @@ internal static class LstmSteps
         // 512-bit vectors (32 registers): eight panels at a time, sixteen accumulators, which keeps twice the loads from L2
         // in flight (a C model of the loop: 112 → 160 GB/s); 256-bit ones (16 registers): four
         int nr = 2 * TW.Count, group = TW.Count * Unsafe.SizeOf<T>() == 64 ? 8 : 4, groups = width / (group * nr), tail = groups * group * nr;
+        // four whole panels left after the groups of eight (the GRU's 3H = 384: one group and four) run as a group of four,
+        // eight chains at once, not one panel's two chains at a time, which wait on the FMA's latency
+        int four = group == 8 && width - tail >= 4 * nr ? 4 * nr : 0, single = tail + four;
         if (!reverse)
         {
             for (int g = 0; g < groups; g++)
                 RowTimesPanels<T, TW, TV>(group, ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, g * group * nr, add);
-            for (int jr = tail; jr < width; jr += nr)
+            if (four > 0) RowTimesFourPanels<T, TW, TV>(ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, tail, add);
+            for (int jr = single; jr < width; jr += nr)
                 RowTimesPanel<T, TW, TV>(ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, width, jr, add);
         }
         else
         {
-            for (int jr = tail + (width - tail + nr - 1) / nr * nr - nr; jr >= tail; jr -= nr)   // none when width = tail
+            for (int jr = single + (width - single + nr - 1) / nr * nr - nr; jr >= single; jr -= nr)   // none when width = single
                 RowTimesPanel<T, TW, TV>(ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, width, jr, add);
+            if (four > 0) RowTimesFourPanels<T, TW, TV>(ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, tail, add);
             for (int g = groups - 1; g >= 0; g--)
                 RowTimesPanels<T, TW, TV>(group, ref a, ref ah, stride, ref b, live, sparse, kc, depth, ref c, g * group * nr, add);
         }

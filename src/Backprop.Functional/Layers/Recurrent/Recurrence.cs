@@ -218,8 +218,8 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         // below TransposeRows on one thread, each row against the packed weights (LstmSteps.RowTimesPacked). A
         // predictor's θ is its own snapshot (WeightsKept): the packing is made once and kept.
         bool fused = Fused;
-        // The GRU's steps from TransposeRows rows take W_ih xₜ per panel inside each step, skipping x's zeros (GruSteps).
-        bool gruSteps = GruFused && transposed;
+        // The GRU's steps (GruSteps, any rows, as the LSTM's) take W_ih xₜ per panel inside each step, skipping x's zeros.
+        bool gruSteps = GruFused;
         if (!fused)
         {
             // x time-major, then (but for the GRU's steps) W_ih xₜ + b_ih for every step in one GEMM.
@@ -254,9 +254,15 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         }
         else
         {
-            if (gruSteps) LstmSteps.PackForward(wih, whh, whhT, inputs, hidden, TCell.Gates);
+            if (gruSteps)
+            {
+                // packed once and kept for a predictor's one-row passes (its θ is its own snapshot), as the LSTM's
+                bool keep = !transposed && !p.WeightsKept.IsEmpty;
+                if (!keep || !p.WeightsKept[0]) LstmSteps.PackForward(wih, whh, whhT, inputs, hidden, TCell.Gates);
+                if (!p.WeightsKept.IsEmpty) p.WeightsKept[0] = keep;
+            }
             else if (transposed) Transpose(whh, whhT, gh, hidden);
-            var stepWeights = transposed ? (ReadOnlySpan<T>)whhT : whh;
+            var stepWeights = transposed || gruSteps ? (ReadOnlySpan<T>)whhT : whh;
             // the GRU's steps add both biases in the cell: [b_ih | b_hh], as θ holds them
             var stepBias = gruSteps ? p.Theta.Slice(gh * (inputs + hidden), 2 * gh) : bhh;
             bool zeroStart = gruSteps && initial == InitialState.Zero;   // h₀ = 0: the first step's W_hh·h₀ skipped
@@ -367,7 +373,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             LstmSteps.Forward(s, L, whh, bhh, lengths, r0, n);   // bhh: b_ih + b_hh here
             return;
         }
-        if (GruFused && transposed)
+        if (GruFused)
         {
             GruSteps.Forward(s, L, whh, bhh, lengths, r0, n, zeroStart);   // whh: [W_ih | W_hh] packed, bhh: [b_ih | b_hh]
             return;

@@ -9,7 +9,8 @@ namespace Backprop.Functional.Tests.Layers.Recurrent;
 /// <c>LstmSteps.RowTimesPacked</c> (each row against the packed [W_ih | W_hh], the panels in alternating order, x's zeros
 /// skipped), more through the micro-kernel's panels. Each gate sum is the same FMA chain either way, so a sequence's output
 /// is the same bits alone, in a batch, through <see cref="Predictor{T}"/> (which keeps its packing between calls), and
-/// after <see cref="Predictor{T}.Refresh"/> picks up new weights.</summary>
+/// after <see cref="Predictor{T}.Refresh"/> picks up new weights. The GRU's steps (<c>GruSteps</c>: the products of
+/// xₜ and hₜ₋₁ apart, the same two kernels) likewise.</summary>
 public class LstmSingleSequenceProperties
 {
     /// <summary>Inputs 1–40 (with zeros, some in every row), hidden 1–40 (4H from 4 to 160: a part panel, one to five panels, four-panel
@@ -25,18 +26,29 @@ public class LstmSingleSequenceProperties
 
     [Property(MaxTest = 40)]
     public Property A_sequence_alone_and_through_the_predictor_gives_its_batch_row_bit_for_bit_float() =>
-        Prop.ForAll(Shapes.ToArbitrary(), c => Check<float>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed));
+        Prop.ForAll(Shapes.ToArbitrary(), c => Check<float>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, gru: false));
 
     [Property(MaxTest = 25)]
     public Property A_sequence_alone_and_through_the_predictor_gives_its_batch_row_bit_for_bit_double() =>
-        Prop.ForAll(Shapes.ToArbitrary(), c => Check<double>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed));
+        Prop.ForAll(Shapes.ToArbitrary(), c => Check<double>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, gru: false));
 
-    private static void Check<T>(int inputs, int hidden, int time, int batch, bool stacked, int seed)
+    [Property(MaxTest = 40)]
+    public Property A_GRU_sequence_alone_and_through_the_predictor_gives_its_batch_row_bit_for_bit_float() =>
+        Prop.ForAll(Shapes.ToArbitrary(), c => Check<float>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, gru: true));
+
+    [Property(MaxTest = 25)]
+    public Property A_GRU_sequence_alone_and_through_the_predictor_gives_its_batch_row_bit_for_bit_double() =>
+        Prop.ForAll(Shapes.ToArbitrary(), c => Check<double>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, gru: true));
+
+    private static void Check<T>(int inputs, int hidden, int time, int batch, bool stacked, int seed, bool gru)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
+        Layer Cell(int i, int h, bool sequences) => gru
+            ? new Gru(i, h) { ReturnSequences = sequences }
+            : new Lstm(i, h) { ReturnSequences = sequences };
         Layer[] layers = stacked
-            ? [new Lstm(inputs, hidden) { ReturnSequences = true }, new Lstm(hidden, 7), new Dense(7, 3, ActivationKind.Softmax)]
-            : [new Lstm(inputs, hidden), new Dense(hidden, 3, ActivationKind.Softmax)];
+            ? [Cell(inputs, hidden, true), Cell(hidden, 7, false), new Dense(7, 3, ActivationKind.Softmax)]
+            : [Cell(inputs, hidden, false), new Dense(hidden, 3, ActivationKind.Softmax)];
         var spec = new NetworkSpec(layers, LossKind.SoftmaxCrossEntropy);
         using var net = Network<T>.Create(spec, seed, Initialization.PyTorch);
         var rng = new Random(seed);
