@@ -31,8 +31,9 @@ internal static class Compare
         // Issue 12: sequential-MNIST LSTM-128, batch 64 (list as L1@1,L1@2); one-sequence latency (L2@1,L2@2).
         ["L1"] = new("samples_per_s", true, 1, PeerAtOurThreads: true),
         ["L2"] = new("median_us", false, 1, "test_acc_of_trained_L1", "gc_bytes_per_call", PeerAtOurThreads: true),
-        // The same training with a GRU-128 (nn.GRU on the peer's side): L3@1, L3@2.
+        // The same training and latency with a GRU-128 (nn.GRU on the peer's side): L3@1, L3@2, L4@1.
         ["L3"] = new("samples_per_s", true, 1, PeerAtOurThreads: true),
+        ["L4"] = new("median_us", false, 1, "test_acc_of_trained_L3", "gc_bytes_per_call", PeerAtOurThreads: true),
     };
 
     /// <summary>The peer's run.sh: the repository's copy (bench/peers/torchsharp), else the shared one beside or in the root.</summary>
