@@ -4,30 +4,17 @@ using FsCheck.Xunit;
 
 namespace Backprop.Functional.Tests.Layers.Recurrent;
 
-/// <summary>The GRU's steps from 8 rows (GruSteps: W_hh packed once a pass, product and cell per panel of MR rows),
+/// <summary>The GRU's steps at 8 rows and more (GruSteps: the weights packed once a pass, products and cell per panel of MR rows),
 /// which <see cref="RecurrentArbitraries"/>' batches of 1–3 never reach: the finite-difference checks over batches of
 /// 8–15 (whole and partial panels), hidden widths that leave a scalar tail after the vectors, lengths that differ
 /// within the batch, and inputs with zeros (a panel's product skips the depths that are 0 in all of its rows); and over
 /// batches of 16–21, which two threads run as two halves.</summary>
 public class GruStepsProperties
 {
-    private static Gen<RecurrentCase> Cases =>
-        from c in RecurrentArbitraries.Gen(maxTime: 5)
-        from batch in Gen.Choose(8, 15)
-        from hidden in Gen.Choose(1, 10)
-        from differ in Gen.Elements(false, true)
-        from lengths in Gen.ArrayOf(Gen.Choose(1, c.Time), batch)
-        from dead in Gen.Elements(false, true)
-        select c with { Cell = "gru", Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [], DeadInputs = dead };
+    private static Gen<RecurrentCase> Cases => RecurrentArbitraries.Batched("gru", 8, 15, maxHidden: 10, maxTime: 5, dead: true);
 
     /// <summary>Stacked layers and input layers (random depth), so ∂C/∂x of a GRU on the packed steps is checked too.</summary>
-    private static Gen<RecurrentCase> SplitCases =>
-        from c in RecurrentArbitraries.Gen(maxTime: 4)
-        from batch in Gen.Choose(16, 21)
-        from hidden in Gen.Choose(1, 6)
-        from differ in Gen.Elements(false, true)
-        from lengths in Gen.ArrayOf(Gen.Choose(1, c.Time), batch)
-        select c with { Cell = "gru", Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [] };
+    private static Gen<RecurrentCase> SplitCases => RecurrentArbitraries.Batched("gru", 16, 21, maxHidden: 6, maxTime: 4);
 
     [Property(MaxTest = 40)]
     public Property Gradient_equals_central_differences() =>

@@ -10,24 +10,12 @@ namespace Backprop.Functional.Tests.Layers.Recurrent;
 /// lengths that differ within the batch.</summary>
 public class LstmFusedStepsProperties
 {
-    private static Gen<RecurrentCase> Cases =>
-        from c in RecurrentArbitraries.Gen(maxTime: 5)
-        from batch in Gen.Choose(8, 15)
-        from hidden in Gen.Choose(1, 10)
-        from differ in Gen.Elements(false, true)
-        from lengths in Gen.ArrayOf(Gen.Choose(1, c.Time), batch)
-        select c with { Cell = "lstm", Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [] };
+    private static Gen<RecurrentCase> Cases => RecurrentArbitraries.Batched("lstm", 8, 15, maxHidden: 10, maxTime: 5);
 
     /// <summary>Batches of 16–21 (odd ones split unevenly), where two threads would run the fused steps as two batch
     /// halves, with stacked layers and input layers (random depth), so ∂C/∂x of a fused layer is checked too; the weight
     /// gradient is the sum of two partial products over the halves of the steps (RecurrentGradients).</summary>
-    private static Gen<RecurrentCase> SplitCases =>
-        from c in RecurrentArbitraries.Gen(maxTime: 4)
-        from batch in Gen.Choose(16, 21)
-        from hidden in Gen.Choose(1, 6)
-        from differ in Gen.Elements(false, true)
-        from lengths in Gen.ArrayOf(Gen.Choose(1, c.Time), batch)
-        select c with { Cell = "lstm", Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [] };
+    private static Gen<RecurrentCase> SplitCases => RecurrentArbitraries.Batched("lstm", 16, 21, maxHidden: 6, maxTime: 4);
 
     [Property(MaxTest = 25)]
     public Property Gradient_of_half_batches_equals_central_differences() =>

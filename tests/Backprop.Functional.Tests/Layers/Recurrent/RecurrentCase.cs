@@ -121,5 +121,17 @@ public static class RecurrentArbitraries
         from seed in FsCheck.Fluent.Gen.Choose(0, 1_000_000)
         select new RecurrentCase(cell, inputs, hidden, outputs, depth, inputLayer, perStep, initial, batch, time, differ ? lengths : [], seed);
 
+    /// <summary><see cref="Gen"/>'s cases for one <paramref name="cell"/> kind at batches of <paramref name="minBatch"/>–
+    /// <paramref name="maxBatch"/> (the fused steps run from 8 rows, two threads' halves from 16), hidden 1–<paramref name="maxHidden"/>,
+    /// lengths that differ within the batch or not, and, with <paramref name="dead"/>, inputs with zeros half the time.</summary>
+    public static Gen<RecurrentCase> Batched(string cell, int minBatch, int maxBatch, int maxHidden, int maxTime, bool dead = false) =>
+        from c in Gen(maxTime)
+        from batch in FsCheck.Fluent.Gen.Choose(minBatch, maxBatch)
+        from hidden in FsCheck.Fluent.Gen.Choose(1, maxHidden)
+        from differ in FsCheck.Fluent.Gen.Elements(false, true)
+        from lengths in FsCheck.Fluent.Gen.ArrayOf(FsCheck.Fluent.Gen.Choose(1, c.Time), batch)
+        from zeros in FsCheck.Fluent.Gen.Elements(false, dead)
+        select c with { Cell = cell, Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [], DeadInputs = zeros };
+
     public static Arbitrary<RecurrentCase> RecurrentCase() => Gen().ToArbitrary();
 }
