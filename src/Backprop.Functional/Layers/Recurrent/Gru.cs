@@ -36,7 +36,8 @@ public readonly struct GruKernel : ILayerKernel<Gru>
     /// <inheritdoc cref="ILayerKernel{TLayer}.ScratchPerSample"/>
     public static int ScratchPerSample(Gru layer, int time) => Recurrence<GruCell>.ScratchPerSample(layer.Inputs, layer.Hidden, time);
 
-    /// <summary>W_hh packed once per pass for the steps (<see cref="GruSteps"/>).</summary>
+    /// <summary>[W_ih | W_hh] (forward) or W_hh (backward) packed once per pass for the steps (<see cref="GruSteps"/>),
+    /// and room for the weight gradients' partial sums.</summary>
     public static int ScratchPerLayer(Gru layer) => Recurrence<GruCell>.ScratchPerLayer(layer.Inputs, layer.Hidden);
 
     /// <inheritdoc cref="ILayerKernel{TLayer}.Forward"/>
@@ -74,13 +75,10 @@ internal readonly struct GruCell : IRecurrentCell
     public static int Extra => 1;
     public static bool Separate => true;
 
-    public static void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int h = s.Hidden, gh = 3 * h;
-        for (int r = 0; r < s.Rows; r++)
-            GruSteps.Cell(s.Gates.Slice(r * gh, gh), default, s.HProj.Slice(r * gh, gh), s.Bias, s.HPrev.Slice(r * h, h), s.Extra.Slice(r * h, h),
-                s.HNext.Slice(r * h, h));
-    }
+    /// <summary>Not used: the GRU's forward steps are <see cref="GruSteps"/>' at any number of rows, and the generic steps'
+    /// gates are not filled with W_ih xₜ + b_ih for it (<see cref="GruSteps.Cell{T}"/> is the cell).</summary>
+    public static void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T> =>
+        throw new System.Diagnostics.UnreachableException("the GRU's forward steps are GruSteps.Forward's at any number of rows");
 
     public static void StepBack<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
     {

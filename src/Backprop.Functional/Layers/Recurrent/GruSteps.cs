@@ -8,12 +8,14 @@ using Backprop.Functional.Kernels;
 namespace Backprop.Functional;
 
 /// <summary>The GRU's time steps (see <see cref="Gru"/> for the equations), as <see cref="LstmSteps"/> runs the LSTM's:
-/// W_hh is packed once per pass into the GEMM micro-kernel's B̃ layout (forward B̃ of hₜ₋₁·W_hhᵀ [H × 3H], backward B̃ of
-/// δʰₜ·W_hh [3H × H]), and each panel of MR rows runs its product and then its cell while the panel's gates are in L1.
-/// The cell is one vectorised pass over the units (σ and tanh from one eˣ each, <see cref="IVectorWidth{TV, T}.GateExp"/>),
-/// the same arithmetic for a unit whatever the row, the panel or the thread, so the two-thread batch halves give the
-/// one-thread bits; <see cref="GruCell"/> runs the same row functions below <see cref="Recurrence{TCell}"/>'s
-/// TransposeRows. Before, each step re-packed W_hh inside a generic GEMM and the cell was ≈ 15 span passes a row.</summary>
+/// the weights are packed once per pass into the GEMM micro-kernel's B̃ layout (forward [W_ih | W_hh] as B̃ of
+/// [xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ [(I + H) × 3H], taken as two products; backward W_hh as B̃ of δʰₜ·W_hh [3H × H]), and each
+/// panel of MR rows runs its products and then its cell while the panel's gates are in L1. The cell is one vectorised
+/// pass over the units (σ and tanh from one eˣ each, <see cref="IVectorWidth{TV, T}.GateExp"/>), the same arithmetic for
+/// a unit whatever the row, the panel or the thread, so the two-thread batch halves give the one-thread bits. The forward
+/// steps run at any number of rows (one or two rows of a panel through <see cref="LstmSteps.RowTimesPacked{T}"/>), the
+/// backward steps from <see cref="Recurrence{TCell}"/>'s TransposeRows rows; below that <see cref="GruCell.StepBack"/> runs
+/// the same row function. Before, each step re-packed W_hh inside a generic GEMM and the cell was ≈ 15 span passes a row.</summary>
 internal static class GruSteps
 {
     /// <summary>Values the packed weights take: B̃ of [xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ [(I + H) × 3H] (<see cref="LstmSteps.PackForward"/>)

@@ -23,7 +23,8 @@ internal interface IRecurrentCell
     /// and whether h′ depends on h other than through W_hh h (GRU: z ⊙ h).</summary>
     static abstract bool Separate { get; }
 
-    /// <summary>Forward step: <c>Gates</c> holds the gate pre-activations on entry (W_ih xₜ + b_ih + W_hh hₜ₋₁ + b_hh;
+    /// <summary>Forward step (the RNN's; the LSTM's and the GRU's forward steps are <see cref="LstmSteps"/>' and
+    /// <see cref="GruSteps"/>'): <c>Gates</c> holds the gate pre-activations on entry (W_ih xₜ + b_ih + W_hh hₜ₋₁ + b_hh;
     /// for a <see cref="Separate"/> cell only W_ih xₜ + b_ih, with W_hh hₜ₋₁ in <c>HProj</c> and b_hh in <c>Bias</c>) and the gate
     /// activations on exit; writes hₜ (and cₜ) and the extra blocks.</summary>
     static abstract void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>;
@@ -151,22 +152,23 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     internal static int ScratchPerSample(int inputs, int hidden, int time) =>
         RecurrentLayout.PerSample(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, time);
 
-    /// <summary>W_hhᵀ [H × GH], transposed once per batch so each step's product is a plain A·B (the LSTM's weights packed
-    /// for its fused steps instead, one copy per thread), then room for the two halves' partial sums of ∂C/∂W_hh, ∂C/∂W_ih
-    /// and ∂C/∂b and their k blocks' running sums (<see cref="RecurrentGradients{T}.HalfLength"/>).</summary>
+    /// <summary>The step weights (<see cref="StepWeights"/>), then room for the two halves' partial sums of ∂C/∂W_hh,
+    /// ∂C/∂W_ih and ∂C/∂b (and the GRU's ∂C/∂b_hh) and their k blocks' running sums
+    /// (<see cref="RecurrentGradients{T}.HalfLength"/>).</summary>
     internal static int ScratchPerLayer(int inputs, int hidden) =>
         checked(StepWeights(inputs, hidden) + 2 * RecurrentGradients<float>.HalfLength(TCell.Gates * hidden, inputs, hidden, TCell.Separate));
 
-    /// <summary>The per-layer scratch's first region: W_hhᵀ, or the LSTM's packed weights (<see cref="LstmSteps"/>), two
-    /// copies: each of the two threads reads its own, packed by itself.</summary>
+    /// <summary>The per-layer scratch's first region: W_hhᵀ (the RNN), transposed once per batch so each step's product is
+    /// a plain A·B; the LSTM's packed weights (<see cref="LstmSteps"/>), two copies, each of the two threads reading its
+    /// own, packed by itself; or the GRU's (<see cref="GruSteps"/>), one copy.</summary>
     private static int StepWeights(int inputs, int hidden) =>
         Fused ? checked(2 * LstmSteps.PackedLength(inputs, hidden)) : GruFused ? GruSteps.PackedLength(inputs, hidden) : checked(TCell.Gates * hidden * hidden);
 
     /// <summary>Whether the steps are <see cref="LstmSteps"/>' (the LSTM's, from <see cref="TransposeRows"/> rows).</summary>
     private static bool Fused => typeof(TCell) == typeof(LstmCell);
 
-    /// <summary>Whether the steps from <see cref="TransposeRows"/> rows are <see cref="GruSteps"/>' (the GRU's: W_hh packed
-    /// once per pass, one copy both threads read).</summary>
+    /// <summary>Whether the steps are <see cref="GruSteps"/>' (the GRU's: forward at any rows, backward from
+    /// <see cref="TransposeRows"/> rows; the weights packed once per pass, one copy both threads read).</summary>
     private static bool GruFused => typeof(TCell) == typeof(GruCell);
 
     internal static RecurrentLayout Layout(int inputs, int hidden, int rows, int time) =>
