@@ -1,7 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
-using System.Numerics.Tensors;
-using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 

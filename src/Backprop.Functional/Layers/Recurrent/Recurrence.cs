@@ -24,9 +24,8 @@ internal interface IRecurrentCell
     static abstract bool Separate { get; }
 
     /// <summary>Forward step (the RNN's; the LSTM's and the GRU's forward steps are <see cref="LstmSteps"/>' and
-    /// <see cref="GruSteps"/>'): <c>Gates</c> holds the gate pre-activations on entry (W_ih xₜ + b_ih + W_hh hₜ₋₁ + b_hh;
-    /// for a <see cref="Separate"/> cell only W_ih xₜ + b_ih, with W_hh hₜ₋₁ in <c>HProj</c> and b_hh in <c>Bias</c>) and the gate
-    /// activations on exit; writes hₜ (and cₜ) and the extra blocks.</summary>
+    /// <see cref="GruSteps"/>'): <c>Gates</c> holds the gate pre-activations W_ih xₜ + b_ih + W_hh hₜ₋₁ + b_hh on entry and
+    /// the gate activations on exit; writes hₜ (and cₜ) and the extra blocks.</summary>
     static abstract void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>;
 
     /// <summary>Backward step: from ∂C/∂hₜ (<c>DH</c>, may be overwritten) and ∂C/∂cₜ (<c>DC</c>, turned into ∂C/∂cₜ₋₁)
@@ -39,8 +38,6 @@ internal interface IRecurrentCell
 internal readonly ref struct CellStep<T>
 {
     public Span<T> Gates { get; init; }
-    public Span<T> HProj { get; init; }
-    public ReadOnlySpan<T> Bias { get; init; }
     public Span<T> DGh { get; init; }
     public ReadOnlySpan<T> HPrev { get; init; }
     public ReadOnlySpan<T> CPrev { get; init; }
@@ -381,26 +378,23 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             return;
         }
         int rows = L.Rows, hidden = L.Hidden, gh = L.GH, step = L.Step, time = L.Time;
-        var hproj = s.Slice(L.Tmp + r0 * gh, n * gh);
+        // only a cell whose gates sum both products comes here (the RNN): the GRU's steps are GruSteps' above
         for (int t = 0; t < time; t++)
         {
             var hPrev = s.Slice(L.H + t * step + r0 * hidden, n * hidden);
             var gatesT = s.Slice(L.G + (t * rows + r0) * gh, n * gh);
-            var product = TCell.Separate ? hproj : gatesT;   // a separate cell's W_hh hₜ₋₁ alone: it adds b_hh itself
             if (transposed && threads == 1)
             {
                 // the packed kernel, whatever the rows: a half batch (32 × 512 × 128) would otherwise take the axpy tiles,
                 // about half as fast here for this shape
                 Gemm.Blocked<T>.Run(ref MemoryMarshal.GetReference(hPrev), false, ref MemoryMarshal.GetReference(whh), false,
-                    ref MemoryMarshal.GetReference(product), n, gh, hidden, !TCell.Separate, 0, n, 0, gh);
+                    ref MemoryMarshal.GetReference(gatesT), n, gh, hidden, true, 0, n, 0, gh);
             }
-            else if (transposed) Gemm.Multiply<T>(hPrev, false, whh, false, product, n, gh, hidden, accumulate: !TCell.Separate, threads);
-            else Gemm.Multiply<T>(hPrev, false, whh, true, product, n, gh, hidden, accumulate: !TCell.Separate, threads);
+            else if (transposed) Gemm.Multiply<T>(hPrev, false, whh, false, gatesT, n, gh, hidden, accumulate: true, threads);
+            else Gemm.Multiply<T>(hPrev, false, whh, true, gatesT, n, gh, hidden, accumulate: true, threads);
             var cell = new CellStep<T>
             {
                 Gates = gatesT,
-                HProj = hproj,
-                Bias = bhh,
                 HPrev = hPrev,
                 HNext = s.Slice(L.H + (t + 1) * step + r0 * hidden, n * hidden),
                 CPrev = TCell.HasCell ? s.Slice(L.C + t * step + r0 * hidden, n * hidden) : default,
