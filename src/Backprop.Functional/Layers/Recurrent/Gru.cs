@@ -73,11 +73,6 @@ internal readonly struct GruCell : IRecurrentCell
     public static int Extra => 1;
     public static bool Separate => true;
 
-    /// <summary>Not used: the GRU's forward steps are <see cref="GruSteps"/>' at any number of rows, and the generic steps'
-    /// gates are not filled with W_ih xₜ + b_ih for it (<see cref="GruSteps.Cell{T}"/> is the cell).</summary>
-    public static void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T> =>
-        throw new System.Diagnostics.UnreachableException("the GRU's forward steps are GruSteps.Forward's at any number of rows");
-
     public static void StepBack<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int h = s.Hidden, gh = 3 * h;

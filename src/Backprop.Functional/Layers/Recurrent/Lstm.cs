@@ -77,12 +77,6 @@ internal readonly struct LstmCell : IRecurrentCell
     public static int Extra => 1;
     public static bool Separate => false;
 
-    public static void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int h = s.Hidden, gh = 4 * h;
-        for (int r = 0; r < s.Rows; r++)
-            LstmSteps.Cell(s.Gates.Slice(r * gh, gh), default, s.CPrev.Slice(r * h, h), s.CNext.Slice(r * h, h), s.Extra.Slice(r * h, h), s.HNext.Slice(r * h, h));
-    }
 
     public static void StepBack<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -23,26 +23,19 @@ internal interface IRecurrentCell
     /// and whether h′ depends on h other than through W_hh h (GRU: z ⊙ h).</summary>
     static abstract bool Separate { get; }
 
-    /// <summary>Forward step (the RNN's; the LSTM's and the GRU's forward steps are <see cref="LstmSteps"/>' and
-    /// <see cref="GruSteps"/>'): <c>Gates</c> holds the gate pre-activations W_ih xₜ + b_ih + W_hh hₜ₋₁ + b_hh on entry and
-    /// the gate activations on exit; writes hₜ (and cₜ) and the extra blocks.</summary>
-    static abstract void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>;
-
     /// <summary>Backward step: from ∂C/∂hₜ (<c>DH</c>, may be overwritten) and ∂C/∂cₜ (<c>DC</c>, turned into ∂C/∂cₜ₋₁)
     /// writes ∂C/∂(W_ih xₜ + b_ih) over the gates, ∂C/∂(W_hh hₜ₋₁ + b_hh) into <c>DGh</c> when <see cref="Separate"/>,
     /// and, when <see cref="Separate"/>, the part of ∂C/∂hₜ₋₁ that does not pass through W_hh into <c>DPrev</c>.</summary>
     static abstract void StepBack<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>;
 }
 
-/// <summary>The spans of one time step, [rows × …] each, row-major.</summary>
+/// <summary>The spans of one backward time step, [rows × …] each, row-major.</summary>
 internal readonly ref struct CellStep<T>
 {
     public Span<T> Gates { get; init; }
     public Span<T> DGh { get; init; }
     public ReadOnlySpan<T> HPrev { get; init; }
     public ReadOnlySpan<T> CPrev { get; init; }
-    public Span<T> HNext { get; init; }
-    public Span<T> CNext { get; init; }
     public Span<T> Extra { get; init; }
     public Span<T> DH { get; init; }
     public Span<T> DC { get; init; }
@@ -141,9 +134,9 @@ internal readonly struct RecurrentLayout
 /// </remarks>
 internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
 {
-    /// <summary>From this many rows W_hh is transposed once per batch (a plain A·B per step); below, each step reads
-    /// W_hh's rows as dot products (one-sequence inference, LSTM-128 over 28 steps: 805 → 275 µs). The LSTM's forward
-    /// pass runs its fused steps at any rows (one row per panel pass below this), its backward pass from this many.</summary>
+    /// <summary>From this many rows the backward steps read W_hh packed (<see cref="LstmSteps"/>, <see cref="GruSteps"/>,
+    /// <see cref="RnnSteps"/>); below, the generic steps' products read W_hh as it is. The forward steps run on the packed
+    /// weights at any rows (one row per panel pass below this), and a predictor's one-row passes keep the packing.</summary>
     private const int TransposeRows = 8;
 
     internal static int ScratchPerSample(int inputs, int hidden, int time) =>
@@ -155,11 +148,11 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     internal static int ScratchPerLayer(int inputs, int hidden) =>
         checked(StepWeights(inputs, hidden) + 2 * RecurrentGradients<float>.HalfLength(TCell.Gates * hidden, inputs, hidden, TCell.Separate));
 
-    /// <summary>The per-layer scratch's first region: W_hhᵀ (the RNN), transposed once per batch so each step's product is
-    /// a plain A·B; the LSTM's packed weights (<see cref="LstmSteps"/>), two copies, each of the two threads reading its
-    /// own, packed by itself; or the GRU's (<see cref="GruSteps"/>), one copy.</summary>
+    /// <summary>The per-layer scratch's first region: the LSTM's packed weights (<see cref="LstmSteps"/>), two copies, each
+    /// of the two threads reading its own, packed by itself; or the GRU's (<see cref="GruSteps"/>) or the RNN's
+    /// (<see cref="RnnSteps"/>), one copy both threads read.</summary>
     private static int StepWeights(int inputs, int hidden) =>
-        Fused ? checked(2 * LstmSteps.PackedLength(inputs, hidden)) : GruFused ? GruSteps.PackedLength(inputs, hidden) : checked(TCell.Gates * hidden * hidden);
+        Fused ? checked(2 * LstmSteps.PackedLength(inputs, hidden)) : GruFused ? GruSteps.PackedLength(inputs, hidden) : RnnSteps.PackedLength(inputs, hidden);
 
     /// <summary>Whether the steps are <see cref="LstmSteps"/>' (the LSTM's, from <see cref="TransposeRows"/> rows).</summary>
     private static bool Fused => typeof(TCell) == typeof(LstmCell);
@@ -167,6 +160,14 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
     /// <summary>Whether the steps are <see cref="GruSteps"/>' (the GRU's: forward at any rows, backward from
     /// <see cref="TransposeRows"/> rows; the weights packed once per pass, one copy both threads read).</summary>
     private static bool GruFused => typeof(TCell) == typeof(GruCell);
+
+    /// <summary>Whether the steps are <see cref="RnnSteps"/>' (the RNN's, tanh or ReLU: forward at any rows, backward from
+    /// <see cref="TransposeRows"/> rows; the weights packed once per pass, one copy both threads read).</summary>
+    private static bool RnnFused => typeof(TCell) == typeof(RnnCell<TanhPhi>) || typeof(TCell) == typeof(RnnCell<ReluPhi>);
+
+    /// <summary>Whether the forward steps take W_ih xₜ per panel inside each step (x's zeros skipped) from weights packed
+    /// once per pass, one copy both threads read: the GRU's and the RNN's.</summary>
+    private static bool PackedSteps => GruFused || RnnFused;
 
     internal static RecurrentLayout Layout(int inputs, int hidden, int rows, int time) =>
         new(TCell.Gates, TCell.HasCell, TCell.Extra, TCell.Separate, inputs, hidden, rows, time);
@@ -205,30 +206,20 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
 
         var xt = s.Slice(L.XT, time * rows * inputs);
         var gates = s.Slice(L.G, time * rows * gh);
-        // Seeded with the biases: b_ih, and b_hh too when the cell only ever uses their sum (not GRU's b_hn), so each
-        // step's W_hh hₜ₋₁ accumulates straight onto its gates.
+        // The summed biases b_ih + b_hh, which the LSTM's and the RNN's cells add (the GRU's cell adds the two apart: b_hn
+        // sits inside r ⊙ (W_hn hₜ₋₁ + b_hn)).
         var seed = BiasRow(s, L, gh);
         bih.CopyTo(seed);
         if (!TCell.Separate) TensorPrimitives.Add(seed, bhh, seed);
-        // W_hhᵀ once per batch so each step is a plain A·B; a few rows (inference) read W_hh's rows as dot products
-        // instead, which costs no transposition.
-        bool transposed = rows >= TransposeRows;
+        // a batch's passes pack the weights each pass; a predictor's few rows (its θ its own snapshot) keep the packing
+        bool batch = rows >= TransposeRows;
         // The LSTM runs its fused steps for any number of rows, so a sequence gets the same bits alone as in a batch;
         // below TransposeRows on one thread, each row against the packed weights (LstmSteps.RowTimesPacked). A
         // predictor's θ is its own snapshot (WeightsKept): the packing is made once and kept.
         bool fused = Fused;
-        // The GRU's steps (GruSteps, any rows, as the LSTM's) take W_ih xₜ per panel inside each step, skipping x's zeros.
-        bool gruSteps = GruFused;
-        if (!fused)
-        {
-            // x time-major, then (but for the GRU's steps) W_ih xₜ + b_ih for every step in one GEMM.
-            ToTimeMajor(p.X, xt, rows, time, inputs, 0, rows);
-            if (!gruSteps)
-            {
-                for (int r = 0; r < time * rows; r++) seed.CopyTo(gates.Slice(r * gh, gh));
-                Gemm.Multiply(xt, false, wih, true, gates, time * rows, gh, inputs, accumulate: true, p.Threads);
-            }
-        }
+        // The GRU's and the RNN's steps (GruSteps, RnnSteps: any rows, as the LSTM's) take W_ih xₜ per panel inside each
+        // step, skipping x's zeros: x only goes time-major first.
+        if (!fused) ToTimeMajor(p.X, xt, rows, time, inputs, 0, rows);
 
         InitialStates(p.Theta, inputs, hidden, initial, s, L);
         var whhT = p.LayerScratch[..StepWeights(inputs, hidden)];
@@ -239,7 +230,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             // threads each puts its own rows of x time-major and packs its own copy of the weights; on one, the same
             // copies and steps in turn.
             bool zeroStart = initial == InitialState.Zero;   // h₀ = 0: the first step's product skips W_hh·h₀
-            bool keep = !transposed && !p.WeightsKept.IsEmpty;
+            bool keep = !batch && !p.WeightsKept.IsEmpty;
             if (keep || !RecurrentSplit<T, TCell>.TryForwardFused(s, L, p.X, wih, whh, whhT, seed, lengths, zeroStart, p.Threads))
             {
                 var packed = whhT[..LstmSteps.PackedLength(inputs, hidden)];
@@ -253,22 +244,17 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         }
         else
         {
-            if (gruSteps)
-            {
-                // packed once and kept for a predictor's one-row passes (its θ is its own snapshot), as the LSTM's
-                bool keep = !transposed && !p.WeightsKept.IsEmpty;
-                if (!keep || !p.WeightsKept[0]) LstmSteps.PackForward(wih, whh, whhT, inputs, hidden, TCell.Gates);
-                if (!p.WeightsKept.IsEmpty) p.WeightsKept[0] = keep;
-            }
-            else if (transposed) Transpose(whh, whhT, gh, hidden);
-            var stepWeights = transposed || gruSteps ? (ReadOnlySpan<T>)whhT : whh;
-            // the GRU's steps add both biases in the cell: [b_ih | b_hh], as θ holds them
-            var stepBias = gruSteps ? p.Theta.Slice(gh * (inputs + hidden), 2 * gh) : bhh;
-            bool zeroStart = gruSteps && initial == InitialState.Zero;   // h₀ = 0: the first step's W_hh·h₀ skipped
+            // packed once and kept for a predictor's one-row passes (its θ is its own snapshot), as the LSTM's
+            bool keep = !batch && !p.WeightsKept.IsEmpty;
+            if (!keep || !p.WeightsKept[0]) LstmSteps.PackForward(wih, whh, whhT, inputs, hidden, TCell.Gates);
+            if (!p.WeightsKept.IsEmpty) p.WeightsKept[0] = keep;
+            // the GRU's steps add both biases in the cell, [b_ih | b_hh] as θ holds them; the RNN's their sum (the seed)
+            var stepBias = TCell.Separate ? p.Theta.Slice(gh * (inputs + hidden), 2 * gh) : seed;
+            bool zeroStart = initial == InitialState.Zero;   // h₀ = 0: the first step's W_hh·h₀ skipped
             // Not split (one thread, too few rows, or the GEMM pool busy): the one-thread steps, whatever p.Threads says,
-            // so the bits never depend on whether the pool was free (its per-step GEMMs would pick other kernels).
-            if (!RecurrentSplit<T, TCell>.TryForward(s, L, stepWeights, transposed, stepBias, lengths, p.Threads, zeroStart))
-                ForwardSteps(s, L, stepWeights, transposed, stepBias, lengths, 0, rows, 1, zeroStart);
+            // so the bits never depend on whether the pool was free.
+            if (!RecurrentSplit<T, TCell>.TryForward(s, L, whhT, stepBias, lengths, p.Threads, zeroStart))
+                ForwardSteps(s, L, whhT, stepBias, lengths, 0, rows, zeroStart);
         }
 
         if (sequences)
@@ -306,9 +292,9 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         var dc = TCell.HasCell ? s.Slice(L.DC, step) : default;
         // The fused LSTM steps read W_hh packed, a copy per thread, each packed by the thread that reads it.
         var packed = Fused && rows >= TransposeRows ? p.LayerScratch[..StepWeights(inputs, hidden)] : default;
-        if (GruFused && rows >= TransposeRows)
+        if (PackedSteps && rows >= TransposeRows)
         {
-            // the GRU's steps read W_hh packed once, by this thread, one copy for both threads
+            // the GRU's and the RNN's steps read W_hh packed once, by this thread, one copy for both threads
             var own = p.LayerScratch[..StepWeights(inputs, hidden)];
             LstmSteps.PackBackward(whh, own, hidden, TCell.Gates);
             whh = own;
@@ -362,62 +348,23 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         }
     }
 
-    /// <summary>The forward steps for rows [r0, r0 + n): each step's W_hh hₜ₋₁ (one GEMM over those rows), the cell, and
-    /// the padded rows' state held. Rows never mix before the weight gradients, so two ranges run on two threads.</summary>
-    internal static void ForwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, bool transposed, ReadOnlySpan<T> bhh,
-        ReadOnlySpan<int> lengths, int r0, int n, int threads, bool zeroStart = false) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The forward steps for rows [r0, r0 + n) of the GRU (<see cref="GruSteps"/>) or the RNN (<see cref="RnnSteps"/>):
+    /// <paramref name="packed"/> is [W_ih | W_hh] packed (<see cref="LstmSteps.PackForward"/>), <paramref name="bias"/>
+    /// [b_ih | b_hh] (the GRU) or b_ih + b_hh (the RNN). Rows never mix before the weight gradients, so two ranges run on
+    /// two threads. (The LSTM's are <see cref="LstmSteps"/>' through its own split, which packs a copy per thread.)</summary>
+    internal static void ForwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> packed, ReadOnlySpan<T> bias,
+        ReadOnlySpan<int> lengths, int r0, int n, bool zeroStart) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (Fused && transposed)
-        {
-            LstmSteps.Forward(s, L, whh, bhh, lengths, r0, n);   // bhh: b_ih + b_hh here
-            return;
-        }
-        if (GruFused)
-        {
-            GruSteps.Forward(s, L, whh, bhh, lengths, r0, n, zeroStart);   // whh: [W_ih | W_hh] packed, bhh: [b_ih | b_hh]
-            return;
-        }
-        int rows = L.Rows, hidden = L.Hidden, gh = L.GH, step = L.Step, time = L.Time;
-        // only a cell whose gates sum both products comes here (the RNN): the GRU's steps are GruSteps' above
-        for (int t = 0; t < time; t++)
-        {
-            var hPrev = s.Slice(L.H + t * step + r0 * hidden, n * hidden);
-            var gatesT = s.Slice(L.G + (t * rows + r0) * gh, n * gh);
-            if (transposed && threads == 1)
-            {
-                // the packed kernel, whatever the rows: a half batch (32 × 512 × 128) would otherwise take the axpy tiles,
-                // about half as fast here for this shape
-                Gemm.Blocked<T>.Run(ref MemoryMarshal.GetReference(hPrev), false, ref MemoryMarshal.GetReference(whh), false,
-                    ref MemoryMarshal.GetReference(gatesT), n, gh, hidden, true, 0, n, 0, gh);
-            }
-            else if (transposed) Gemm.Multiply<T>(hPrev, false, whh, false, gatesT, n, gh, hidden, accumulate: true, threads);
-            else Gemm.Multiply<T>(hPrev, false, whh, true, gatesT, n, gh, hidden, accumulate: true, threads);
-            var cell = new CellStep<T>
-            {
-                Gates = gatesT,
-                HPrev = hPrev,
-                HNext = s.Slice(L.H + (t + 1) * step + r0 * hidden, n * hidden),
-                CPrev = TCell.HasCell ? s.Slice(L.C + t * step + r0 * hidden, n * hidden) : default,
-                CNext = TCell.HasCell ? s.Slice(L.C + (t + 1) * step + r0 * hidden, n * hidden) : default,
-                Extra = TCell.Extra > 0 ? s.Slice(L.Ex + t * TCell.Extra * step + r0 * TCell.Extra * hidden, n * TCell.Extra * hidden) : default,
-                Rows = n,
-                Hidden = hidden,
-            };
-            TCell.Step(in cell);
-            if (!lengths.IsEmpty)
-                for (int r = 0; r < n; r++)
-                    if (t >= lengths[r0 + r])
-                    {
-                        cell.HPrev.Slice(r * hidden, hidden).CopyTo(cell.HNext.Slice(r * hidden, hidden));
-                        if (TCell.HasCell) cell.CPrev.Slice(r * hidden, hidden).CopyTo(cell.CNext.Slice(r * hidden, hidden));
-                    }
-        }
+        if (GruFused) GruSteps.Forward(s, L, packed, bias, lengths, r0, n, zeroStart);
+        else if (typeof(TCell) == typeof(RnnCell<TanhPhi>)) RnnSteps.Forward<T, TanhPhi>(s, L, packed, bias, lengths, r0, n, zeroStart);
+        else if (typeof(TCell) == typeof(RnnCell<ReluPhi>)) RnnSteps.Forward<T, ReluPhi>(s, L, packed, bias, lengths, r0, n, zeroStart);
+        else throw new System.Diagnostics.UnreachableException("the LSTM's forward steps are LstmSteps' through its own split");
     }
 
     /// <summary>The backward steps for rows [r0, r0 + n), from the last step to the first: ∂C/∂hₜ, the cell's
     /// vector–Jacobian product, and ∂C/∂hₜ₋₁ = δ_hₜ·W_hh (+ the cell's direct term). Leaves ∂C/∂h₀ (∂C/∂c₀) of those rows
     /// in the DB (DC) buffers and ‖∂C/∂hₜ‖² of those rows at Norms + t (Norms + time + t for a range not starting at 0).
-    /// For the LSTM from <see cref="TransposeRows"/> rows, <paramref name="whh"/> is W_hh packed (<see cref="LstmSteps"/>).</summary>
+    /// From <see cref="TransposeRows"/> rows <paramref name="whh"/> is W_hh packed and the steps are <see cref="LstmSteps"/>', <see cref="GruSteps"/>' or <see cref="RnnSteps"/>'.</summary>
     internal static void BackwardSteps<T>(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
         ReadOnlySpan<int> lengths, int r0, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -429,6 +376,13 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         if (GruFused && L.Rows >= TransposeRows)
         {
             GruSteps.Backward(s, L, whh, dy, sequences, lengths, r0, n);   // whh: packed by LstmSteps.PackBackward
+            return;
+        }
+        if (RnnFused && L.Rows >= TransposeRows)
+        {
+            // whh: packed by LstmSteps.PackBackward, one gate block
+            if (typeof(TCell) == typeof(RnnCell<ReluPhi>)) RnnSteps.Backward<T, ReluPhi>(s, L, whh, dy, sequences, lengths, r0, n);
+            else RnnSteps.Backward<T, TanhPhi>(s, L, whh, dy, sequences, lengths, r0, n);
             return;
         }
         int rows = L.Rows, hidden = L.Hidden, gh = L.GH, step = L.Step, time = L.Time, block = n * hidden;
@@ -544,20 +498,6 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
 
     /// <summary>The first row of the per-step temporary, [GH]: room for the summed biases before the steps use it.</summary>
     private static Span<T> BiasRow<T>(Span<T> s, in RecurrentLayout L, int gh) => s.Slice(L.Tmp, gh);
-
-    /// <summary>m [rows × cols] → mᵀ [cols × rows].</summary>
-    private static void Transpose<T>(ReadOnlySpan<T> m, Span<T> mt, int rows, int cols)
-    {
-        const int Block = 32;   // tiles of 32 × 32 stay in L1 on both sides
-        for (int r0 = 0; r0 < rows; r0 += Block)
-            for (int c0 = 0; c0 < cols; c0 += Block)
-            {
-                int r1 = Math.Min(r0 + Block, rows), c1 = Math.Min(c0 + Block, cols);
-                for (int r = r0; r < r1; r++)
-                    for (int c = c0; c < c1; c++)
-                        mt[c * rows + r] = m[r * cols + c];
-            }
-    }
 
     /// <summary>[rows × time × n] → [time × rows × n], rows [r0, r0 + count).</summary>
     internal static void ToTimeMajor<T>(ReadOnlySpan<T> x, Span<T> xt, int rows, int time, int n, int r0, int count)

@@ -23,12 +23,12 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     private RecurrentLayout _layout;
     private nint _scratch, _weights, _bias, _lengths, _dy, _x, _wih, _whh, _own;
     private int _scratchLength, _weightsLength, _biasLength, _lengthsLength, _dyLength, _xLength, _wihLength, _whhLength, _ownLength, _half;
-    private bool _backward, _transposed, _sequences, _fused, _zeroStart;
+    private bool _backward, _sequences, _fused, _zeroStart;
     private Exception? _error;
 
-    internal static bool TryForward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, bool transposed, ReadOnlySpan<T> bhh,
+    internal static bool TryForward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> bhh,
         ReadOnlySpan<int> lengths, int threads, bool zeroStart = false) =>
-        TryRun(backward: false, s, L, whh, bhh, default, transposed, sequences: false, lengths, threads, default, default, default, default,
+        TryRun(backward: false, s, L, whh, bhh, default, sequences: false, lengths, threads, default, default, default, default,
             zeroStart: zeroStart);
 
     /// <summary>The LSTM's fused forward steps on two threads, each range first putting its own rows of x time-major and
@@ -38,7 +38,7 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     internal static bool TryForwardFused(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> x, ReadOnlySpan<T> wih, ReadOnlySpan<T> whh,
         Span<T> packed, ReadOnlySpan<T> bias, ReadOnlySpan<int> lengths, bool zeroStart, int threads)
     {
-        return TryRun(backward: false, s, L, default, bias, default, transposed: true, sequences: false, lengths, threads, x, wih, whh, packed,
+        return TryRun(backward: false, s, L, default, bias, default, sequences: false, lengths, threads, x, wih, whh, packed,
             zeroStart: zeroStart);
     }
 
@@ -47,7 +47,7 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     internal static bool TryBackward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> dy, bool sequences,
         ReadOnlySpan<int> lengths, int threads, Span<T> packed)
     {
-        bool split = TryRun(backward: true, s, L, packed.IsEmpty ? whh : default, default, dy, transposed: false, sequences, lengths, threads,
+        bool split = TryRun(backward: true, s, L, packed.IsEmpty ? whh : default, default, dy, sequences, lengths, threads,
             default, default, packed.IsEmpty ? default : whh, packed);
         if (!split) s.Slice(L.Norms + L.Time, L.Time).Clear();   // one range: no second half's ‖·‖²
         return split;
@@ -58,7 +58,7 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     /// this thread's: a caller refused by a busy pool must not touch the job another thread's workers are reading (a
     /// zero-start flag written before the claim once made a concurrent layer skip W_hh·h₀ with a learned h₀).</summary>
     private static unsafe bool TryRun(bool backward, Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> bhh,
-        ReadOnlySpan<T> dy, bool transposed, bool sequences, ReadOnlySpan<int> lengths, int threads,
+        ReadOnlySpan<T> dy, bool sequences, ReadOnlySpan<int> lengths, int threads,
         ReadOnlySpan<T> x, ReadOnlySpan<T> wihRaw, ReadOnlySpan<T> whhRaw, Span<T> own, bool zeroStart = false)
     {
         if (threads < 2 || L.Rows < 2 * MinimumRows || !Gemm.Pool.TryEnter(1)) return false;
@@ -71,7 +71,6 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
                 job._layout = L;
                 job._half = L.Rows / 2;
                 job._backward = backward;
-                job._transposed = transposed;
                 job._sequences = sequences;
                 job._fused = !own.IsEmpty;
                 job._zeroStart = zeroStart;
@@ -132,7 +131,7 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
         else
         {
             var w = new ReadOnlySpan<T>((T*)_weights, _weightsLength);
-            Recurrence<TCell>.ForwardSteps(s, L, w, _transposed, new ReadOnlySpan<T>((T*)_bias, _biasLength), lengths, r0, n, 1, _zeroStart);
+            Recurrence<TCell>.ForwardSteps(s, L, w, new ReadOnlySpan<T>((T*)_bias, _biasLength), lengths, r0, n, _zeroStart);
         }
     }
 

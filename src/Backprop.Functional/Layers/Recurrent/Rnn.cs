@@ -126,19 +126,14 @@ internal readonly struct ReluPhi : IRnnPhi
     }
 }
 
-/// <summary>One Elman step for every row: hₜ = φ(W_ih xₜ + b_ih + W_hh hₜ₋₁ + b_hh); the gates hold hₜ.</summary>
+/// <summary>The Elman cell, hₜ = φ(W_ih xₜ + b_ih + W_hh hₜ₋₁ + b_hh): its forward steps are <see cref="RnnSteps"/>' (the
+/// gates hold hₜ after them); its backward step for every row below <see cref="Recurrence{TCell}"/>'s TransposeRows rows.</summary>
 internal readonly struct RnnCell<TPhi> : IRecurrentCell where TPhi : struct, IRnnPhi
 {
     public static int Gates => 1;
     public static bool HasCell => false;
     public static int Extra => 0;
     public static bool Separate => false;
-
-    public static void Step<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        TPhi.Apply(s.Gates);
-        s.Gates.CopyTo(s.HNext);
-    }
 
     public static void StepBack<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
     {
