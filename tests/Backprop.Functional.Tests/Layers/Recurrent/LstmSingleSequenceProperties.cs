@@ -10,7 +10,7 @@ namespace Backprop.Functional.Tests.Layers.Recurrent;
 /// skipped), more through the micro-kernel's panels. Each gate sum is the same FMA chain either way, so a sequence's output
 /// is the same bits alone, in a batch, through <see cref="Predictor{T}"/> (which keeps its packing between calls), and
 /// after <see cref="Predictor{T}.Refresh"/> picks up new weights. The GRU's steps (<c>GruSteps</c>: the products of
-/// xₜ and hₜ₋₁ apart, the same two kernels) likewise.</summary>
+/// xₜ and hₜ₋₁ apart, the same two kernels) and the RNN's (<c>RnnSteps</c>: one product, tanh or ReLU) likewise.</summary>
 public class LstmSingleSequenceProperties
 {
     /// <summary>Inputs 1–40 (with zeros, some in every row), hidden 1–40 (4H from 4 to 160: a part panel, one to five panels, four-panel
@@ -26,26 +26,42 @@ public class LstmSingleSequenceProperties
 
     [Property(MaxTest = 40)]
     public Property A_sequence_alone_and_through_the_predictor_gives_its_batch_row_bit_for_bit_float() =>
-        Prop.ForAll(Shapes.ToArbitrary(), c => Check<float>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, gru: false));
+        Prop.ForAll(Shapes.ToArbitrary(), c => Check<float>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, cell: "lstm"));
 
     [Property(MaxTest = 25)]
     public Property A_sequence_alone_and_through_the_predictor_gives_its_batch_row_bit_for_bit_double() =>
-        Prop.ForAll(Shapes.ToArbitrary(), c => Check<double>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, gru: false));
+        Prop.ForAll(Shapes.ToArbitrary(), c => Check<double>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, cell: "lstm"));
 
     [Property(MaxTest = 40)]
     public Property A_GRU_sequence_alone_and_through_the_predictor_gives_its_batch_row_bit_for_bit_float() =>
-        Prop.ForAll(Shapes.ToArbitrary(), c => Check<float>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, gru: true));
+        Prop.ForAll(Shapes.ToArbitrary(), c => Check<float>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, cell: "gru"));
 
     [Property(MaxTest = 25)]
     public Property A_GRU_sequence_alone_and_through_the_predictor_gives_its_batch_row_bit_for_bit_double() =>
-        Prop.ForAll(Shapes.ToArbitrary(), c => Check<double>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, gru: true));
+        Prop.ForAll(Shapes.ToArbitrary(), c => Check<double>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, cell: "gru"));
 
-    private static void Check<T>(int inputs, int hidden, int time, int batch, bool stacked, int seed, bool gru)
+    [Property(MaxTest = 40)]
+    public Property An_RNN_sequence_alone_and_through_the_predictor_gives_its_batch_row_bit_for_bit_float() =>
+        Prop.ForAll(Shapes.ToArbitrary(), c => Check<float>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, cell: "rnn-tanh"));
+
+    [Property(MaxTest = 25)]
+    public Property An_RNN_sequence_alone_and_through_the_predictor_gives_its_batch_row_bit_for_bit_double() =>
+        Prop.ForAll(Shapes.ToArbitrary(), c => Check<double>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, cell: "rnn-tanh"));
+
+    [Property(MaxTest = 25)]
+    public Property A_ReLU_RNN_sequence_alone_and_through_the_predictor_gives_its_batch_row_bit_for_bit_float() =>
+        Prop.ForAll(Shapes.ToArbitrary(), c => Check<float>(c.Inputs, c.Hidden, c.Time, c.Batch, c.Stacked, c.Seed, cell: "rnn-relu"));
+
+    private static void Check<T>(int inputs, int hidden, int time, int batch, bool stacked, int seed, string cell)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        Layer Cell(int i, int h, bool sequences) => gru
-            ? new Gru(i, h) { ReturnSequences = sequences }
-            : new Lstm(i, h) { ReturnSequences = sequences };
+        Layer Cell(int i, int h, bool sequences) => cell switch
+        {
+            "gru" => new Gru(i, h) { ReturnSequences = sequences },
+            "rnn-tanh" => new Rnn(i, h) { ReturnSequences = sequences },
+            "rnn-relu" => new Rnn(i, h, ActivationKind.ReLU) { ReturnSequences = sequences },
+            _ => new Lstm(i, h) { ReturnSequences = sequences },
+        };
         Layer[] layers = stacked
             ? [Cell(inputs, hidden, true), Cell(hidden, 7, false), new Dense(7, 3, ActivationKind.Softmax)]
             : [Cell(inputs, hidden, false), new Dense(hidden, 3, ActivationKind.Softmax)];
