@@ -34,6 +34,9 @@ internal static class Compare
         // The same training and latency with a GRU-128 (nn.GRU on the peer's side): L3@1, L3@2, L4@1.
         ["L3"] = new("samples_per_s", true, 1, PeerAtOurThreads: true),
         ["L4"] = new("median_us", false, 1, "test_acc_of_trained_L3", "gc_bytes_per_call", PeerAtOurThreads: true),
+        // And with a tanh RNN-128 (nn.RNN): L5@1, L5@2, L6@1.
+        ["L5"] = new("samples_per_s", true, 1, PeerAtOurThreads: true),
+        ["L6"] = new("median_us", false, 1, "test_acc_of_trained_L5", "gc_bytes_per_call", PeerAtOurThreads: true),
     };
 
     /// <summary>The peer's run.sh: the repository's copy (bench/peers/torchsharp), else the shared one beside or in the root.</summary>

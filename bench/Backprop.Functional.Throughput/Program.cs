@@ -5,7 +5,7 @@ using Backprop.Functional;
 using Backprop.Functional.Throughput;
 
 // End-to-end throughput runner. Usage:
-//   e2e <W1|W2|W3|W4|I1|G1|L1|L2|L3|L4|K1|O1|D2> [--threads N] [--micro-shards K] [--data DIR] [--seed S]   one measurement (K: W1–W3 data-parallel), prints "RESULT {json}" like the peer
+//   e2e <W1|W2|W3|W4|I1|G1|L1|L2|L3|L4|L5|L6|K1|O1|D2> [--threads N] [--micro-shards K] [--data DIR] [--seed S]   one measurement (K: W1–W3 data-parallel), prints "RESULT {json}" like the peer
 //   shapes [--append FILE]   untuned networks' step rates and GEMM efficiency over shapes > 64, as markdown
 //   dp <W2|W3> [--micro-shards K] [--rounds R] [--phases-only] [--no-untimed-step]   1 thread vs 2 data-parallel workers vs 2 GEMM threads, alternating in one process
 //   mp [--inputs I] [--outputs O] [--batch B] [--rounds R]   one wide dense layer: unsplit vs 2 row blocks (model parallelism) vs 2 GEMM threads
@@ -18,7 +18,7 @@ CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 Thread.CurrentThread.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length == 0 || args[0] is not ("e2e" or "compare" or "profile" or "shapes" or "peak" or "dp" or "mp" or "scaling"))
 {
-    Console.Error.WriteLine("usage: e2e <W1|W2|W3|W4|I1|G1|L1|L2|L3|L4|K1|O1|D2> [--threads N] [--micro-shards K] [--data DIR] [--seed S] | compare [--runs R] [--workloads W1,W2] [--data DIR] [--out FILE] | profile W | shapes [--append FILE] | peak");
+    Console.Error.WriteLine("usage: e2e <W1|W2|W3|W4|I1|G1|L1|L2|L3|L4|L5|L6|K1|O1|D2> [--threads N] [--micro-shards K] [--data DIR] [--seed S] | compare [--runs R] [--workloads W1,W2] [--data DIR] [--out FILE] | profile W | shapes [--append FILE] | peak");
     return 2;
 }
 string Option(string name, string fallback)
@@ -103,7 +103,7 @@ else
     var train = Mnist.LoadTrain(dir);
     var test = Mnist.LoadTest(dir);
     if (workload == "I1") Workloads.Inference(res, train, test, seed, threads);
-    else if (workload is "L1" or "L2" or "L3" or "L4") RecurrentWorkloads.Run(res, workload, threads, train, test, seed);
+    else if (workload is "L1" or "L2" or "L3" or "L4" or "L5" or "L6") RecurrentWorkloads.Run(res, workload, threads, train, test, seed);
     else if (workload == "K1") CurvatureWorkloads.Run(res, threads, train);
     else if (workload == "O1") OdeWorkloads.Run(res, threads, train);
     else if (workload == "D2") ProbeWorkload.Run(res, threads, train, seed);

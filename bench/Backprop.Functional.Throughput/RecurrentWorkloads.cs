@@ -4,7 +4,7 @@ namespace Backprop.Functional.Throughput;
 
 /// <summary>Issue 12's recurrent workloads (bench/peers/torchsharp/README.md): L1, sequential-MNIST LSTM-128 training
 /// at batch 64 (L1_STEPS timed steps, default 200, after a warm-up; samples/s, managed bytes per step, test accuracy),
-/// L2, one 28×28 sequence's inference latency (median µs), and L3 and L4, L1 and L2 with a GRU-128. Same RESULT fields and protocol as the peer's:
+/// L2, one 28×28 sequence's inference latency (median µs), L3 and L4, L1 and L2 with a GRU-128, and L5 and L6 with a tanh RNN-128. Same RESULT fields and protocol as the peer's:
 /// PyTorch's initialisation, Adam 1e-3, a shuffled permutation of the training set, warm-up on a throwaway model.</summary>
 internal static class RecurrentWorkloads
 {
@@ -12,9 +12,11 @@ internal static class RecurrentWorkloads
 
     private static NetworkSpec Spec => SpecOf("L1");
 
-    /// <summary>L1 and L2's LSTM-128 network; L3 and L4's GRU-128 (the same training and latency with the peer's nn.GRU).</summary>
+    /// <summary>L1 and L2's LSTM-128 network; L3 and L4's GRU-128 and L5 and L6's tanh RNN-128 (the same training and latency
+    /// with the peer's nn.GRU and nn.RNN).</summary>
     private static NetworkSpec SpecOf(string workload) =>
-        new([workload is "L3" or "L4" ? new Gru(Time, Hidden) : new Lstm(Time, Hidden), new Dense(Hidden, 10, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
+        new([workload switch { "L3" or "L4" => new Gru(Time, Hidden), "L5" or "L6" => new Rnn(Time, Hidden), _ => new Lstm(Time, Hidden) },
+            new Dense(Hidden, 10, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
 
     public static void Run(Dictionary<string, object> res, string workload, int threads, Dataset train, Dataset test, long seed)
     {
@@ -50,7 +52,7 @@ internal static class RecurrentWorkloads
         var (secs, bytes) = Train(net, train, threads, seed, steps, res);
         res["warmup_steps"] = warmSteps;
         res["jit_methods_in_window"] = System.Runtime.JitInfo.GetCompiledMethodCount() - jit0;
-        if (workload is "L1" or "L3")
+        if (workload is "L1" or "L3" or "L5")
         {
             res["batch"] = Batch;
             res["steps"] = steps;
@@ -61,7 +63,7 @@ internal static class RecurrentWorkloads
             res["test_acc"] = Trainer.Evaluate(net, test).Accuracy;
             return;
         }
-        res[workload == "L4" ? "test_acc_of_trained_L3" : "test_acc_of_trained_L1"] = Trainer.Evaluate(net, test).Accuracy;
+        res[workload switch { "L4" => "test_acc_of_trained_L3", "L6" => "test_acc_of_trained_L5", _ => "test_acc_of_trained_L1" }] = Trainer.Evaluate(net, test).Accuracy;
         using var predictor = net.CreatePredictor();
         var (median, p10, p90, p99, perCall) = Workloads.Latency(x => predictor.Predict(x), test);
         res["calls"] = 100_000;
