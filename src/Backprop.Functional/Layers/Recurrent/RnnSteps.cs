@@ -1,6 +1,8 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
@@ -32,7 +34,7 @@ internal static class RnnSteps
     {
         int rows = L.Rows, h = L.Hidden, step = L.Step, inputs = L.Inputs, wide = inputs + h, mr = Gemm.MicroKernel<T>.MR;
         ref T packedA = ref Gemm.Scratch<T>.PackedA(mr * wide);
-        ref T packedH = ref System.Runtime.CompilerServices.Unsafe.Add(ref packedA, (nint)mr * inputs);   // the panel's hₜ₋₁: depth I on
+        ref T packedH = ref Unsafe.Add(ref packedA, (nint)mr * inputs);   // the panel's hₜ₋₁: depth I on
         ref T b = ref MemoryMarshal.GetReference(packedB);
         ref int live = ref Gemm.Scratch<int>.Column(Math.Max(inputs, 1));
         for (int t = 0; t < L.Time; t++)
@@ -109,20 +111,102 @@ internal static class RnnSteps
     }
 
     /// <summary>One row's cell: <paramref name="gates"/> [H] holds [xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ on entry and
-    /// hₜ = φ(· + b_ih + b_hh) on exit (<paramref name="bias"/> the summed biases).</summary>
+    /// hₜ = φ(· + b_ih + b_hh) on exit (<paramref name="bias"/> the summed biases). tanh in one vectorised pass, as the GRU's
+    /// candidate: tanh v = 1 − 2 / (e²ᵛ + 1) with the cells' eˣ, four vectors' chains side by side; a unit's arithmetic
+    /// depends only on its index, so a row gives the same bits alone or in any panel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Cell<T, TPhi>(Span<T> gates, ReadOnlySpan<T> bias)
         where T : unmanaged, IFloatingPointIeee754<T> where TPhi : struct, IRnnPhi
     {
-        TensorPrimitives.Add(gates, bias, gates);   // lane by lane, the same sum at every width
-        TPhi.Apply(gates);
+        if (typeof(TPhi) != typeof(TanhPhi))
+        {
+            TensorPrimitives.Add(gates, bias, gates);   // lane by lane, the same sum at every width
+            TPhi.Apply(gates);
+            return;
+        }
+        int h = gates.Length, j = 0;
+        ref T g = ref MemoryMarshal.GetReference(gates);
+        ref T b = ref MemoryMarshal.GetReference(bias);
+        // float in 512-bit vectors where AVX-512 runs (the runtime's Vector<T> stays 256 bits wide), then the runtime's
+        // width: the same operations per unit at every width, so the same bits
+        if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
+            j = TanhUnits<Wide512<T>, Vector512<T>, T>(ref g, ref b, h, j);
+        if (VectorMath.Supported<T>())
+            j = TanhUnits<WideVector<T>, Vector<T>, T>(ref g, ref b, h, j);
+        for (; j < h; j++)
+            Unsafe.Add(ref g, j) = LstmSteps.Tanh(Unsafe.Add(ref g, j) + Unsafe.Add(ref b, j));
+    }
+
+    private static int TanhUnits<TW, TV, T>(ref T g, ref T b, int h, int j)
+        where TW : struct, IVectorWidth<TV, T>
+        where TV : struct
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = TW.Count;
+        var one = TW.Broadcast(T.One);
+        var two = TW.Broadcast(T.One + T.One);
+        for (; j + 4 * w <= h; j += 4 * w)
+        {
+            nuint u0 = (nuint)j, u1 = u0 + (nuint)w, u2 = u1 + (nuint)w, u3 = u2 + (nuint)w;
+            TV e0 = TW.Multiply(two, TW.Add(TW.Load(ref g, u0), TW.Load(ref b, u0)));
+            TV e1 = TW.Multiply(two, TW.Add(TW.Load(ref g, u1), TW.Load(ref b, u1)));
+            TV e2 = TW.Multiply(two, TW.Add(TW.Load(ref g, u2), TW.Load(ref b, u2)));
+            TV e3 = TW.Multiply(two, TW.Add(TW.Load(ref g, u3), TW.Load(ref b, u3)));
+            TW.GateExp4(ref e0, ref e1, ref e2, ref e3);
+            TW.Store(TW.Subtract(one, TW.Divide(two, TW.Add(e0, one))), ref g, u0);
+            TW.Store(TW.Subtract(one, TW.Divide(two, TW.Add(e1, one))), ref g, u1);
+            TW.Store(TW.Subtract(one, TW.Divide(two, TW.Add(e2, one))), ref g, u2);
+            TW.Store(TW.Subtract(one, TW.Divide(two, TW.Add(e3, one))), ref g, u3);
+        }
+        for (; j + w <= h; j += w)
+        {
+            nuint u = (nuint)j;
+            TV e = TW.GateExp(TW.Multiply(two, TW.Add(TW.Load(ref g, u), TW.Load(ref b, u))));
+            TW.Store(TW.Subtract(one, TW.Divide(two, TW.Add(e, one))), ref g, u);
+        }
+        return j;
     }
 
     /// <summary>One row's vector–Jacobian product: <paramref name="gates"/> [H] holds hₜ on entry and δₜ = ∂C/∂hₜ ⊙ φ′(hₜ) on
-    /// exit (φ′ from the output: 1 − hₜ² for tanh, [hₜ &gt; 0] for ReLU); <paramref name="dh"/> is overwritten with δₜ too.</summary>
+    /// exit (φ′ from the output: 1 − hₜ² for tanh, in one pass, the same operations as <see cref="TanhPhi.Back{T}"/>;
+    /// [hₜ &gt; 0] for ReLU, through <see cref="ReluPhi.Back{T}"/>, which overwrites <paramref name="dh"/> with δₜ too).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void CellBack<T, TPhi>(Span<T> gates, Span<T> dh, Span<T> temp)
         where T : unmanaged, IFloatingPointIeee754<T> where TPhi : struct, IRnnPhi
     {
-        TPhi.Back<T>(gates, dh, temp[..dh.Length]);
-        dh.CopyTo(gates);
+        if (typeof(TPhi) != typeof(TanhPhi))
+        {
+            TPhi.Back<T>(gates, dh, temp[..dh.Length]);
+            dh.CopyTo(gates);
+            return;
+        }
+        int h = gates.Length, j = 0;
+        ref T g = ref MemoryMarshal.GetReference(gates);
+        ref T d = ref MemoryMarshal.GetReference(dh);
+        if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
+            j = TanhBackUnits<Wide512<T>, Vector512<T>, T>(ref g, ref d, h, j);
+        if (VectorMath.Supported<T>())
+            j = TanhBackUnits<WideVector<T>, Vector<T>, T>(ref g, ref d, h, j);
+        for (; j < h; j++)
+        {
+            T y = Unsafe.Add(ref g, j);
+            Unsafe.Add(ref g, j) = Unsafe.Add(ref d, j) * (T.One - y * y);
+        }
+    }
+
+    private static int TanhBackUnits<TW, TV, T>(ref T g, ref T d, int h, int j)
+        where TW : struct, IVectorWidth<TV, T>
+        where TV : struct
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = TW.Count;
+        var one = TW.Broadcast(T.One);
+        for (; j + w <= h; j += w)
+        {
+            nuint u = (nuint)j;
+            TV y = TW.Load(ref g, u);
+            TW.Store(TW.Multiply(TW.Load(ref d, u), TW.Subtract(one, TW.Multiply(y, y))), ref g, u);
+        }
+        return j;
     }
 }
