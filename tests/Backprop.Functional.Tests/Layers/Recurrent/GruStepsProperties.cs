@@ -20,6 +20,13 @@ public class GruStepsProperties
     public Property Gradient_equals_central_differences() =>
         Prop.ForAll(Cases.ToArbitrary(), c => new RecurrentGradientProperties().Gradient_equals_central_differences(c));
 
+    /// <summary>A case a local run drew (a dense layer, two GRU layers with learned states, 15 rows, x with zeros): with the
+    /// Richardson stencil at h = 1e-5 an 8.4e-5 entry of the second GRU's W_ih was 1.03e-6 off, the costs' rounding; at
+    /// h = 1e-4 (now) it is inside the tolerance.</summary>
+    [Property(MaxTest = 1, Replay = "7367951316856686557,8059549040976563817,78")]
+    public Property Gradient_equals_central_differences_on_a_drawn_case() =>
+        Prop.ForAll(Cases.ToArbitrary(), c => new RecurrentGradientProperties().Gradient_equals_central_differences(c));
+
     [Property(MaxTest = 25)]
     public Property Gradient_of_half_batches_equals_central_differences() =>
         Prop.ForAll(SplitCases.ToArbitrary(), c => new RecurrentGradientProperties().Gradient_equals_central_differences(c));
