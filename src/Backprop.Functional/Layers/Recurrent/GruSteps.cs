@@ -123,11 +123,7 @@ internal static class GruSteps
                     }
                     else CellBack(gates.Slice(r * gh, gh), dgh.Slice(r * gh, gh), hn.Slice(r * h, h), hPrev.Slice(r * h, h), dh.Slice(r * h, h), dNext.Slice(r * h, h));
                 }
-                Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(dgh), false, n, gh, ir, m, 0, gh, ref packedA);
-                LstmSteps.PanelTimesPacked(ref packedA, ref b, gh, gh, ref dNext[ir * h], h, m, add: true, reverse: (t & 1) != 0);
-                if (!lengths.IsEmpty)
-                    for (int r = ir; r < ir + m; r++)
-                        if (t >= lengths[r0 + r]) dh.Slice(r * h, h).CopyTo(dNext.Slice(r * h, h));
+                LstmSteps.PanelBack(dgh, n, gh, ir, m, ref packedA, ref b, dNext, dh, add: true, t, lengths, r0);
             }
         }
     }

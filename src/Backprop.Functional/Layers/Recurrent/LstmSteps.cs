@@ -139,13 +139,24 @@ internal static class LstmSteps
                     if (!lengths.IsEmpty && t >= lengths[r0 + r]) gates.Slice(r * gh, gh).Clear();
                     else CellBack(gates.Slice(r * gh, gh), tanhC.Slice(r * h, h), cPrev.Slice(r * h, h), dh.Slice(r * h, h), dc.Slice(r * h, h));
                 }
-                Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(gates), false, n, gh, ir, m, 0, gh, ref packedA);
-                PanelTimesPacked(ref packedA, ref b, gh, gh, ref dNext[ir * h], h, m, add: false, reverse: (t & 1) != 0);
-                if (!lengths.IsEmpty)
-                    for (int r = ir; r < ir + m; r++)
-                        if (t >= lengths[r0 + r]) dh.Slice(r * h, h).CopyTo(dNext.Slice(r * h, h));
+                PanelBack(gates, n, gh, ir, m, ref packedA, ref b, dNext, dh, add: false, t, lengths, r0);
             }
         }
+    }
+
+    /// <summary>BP2 in time for one panel's rows [ir, ir + m) of n: their δ (<paramref name="deltas"/>, depth
+    /// <paramref name="depth"/> a row) packed into Ã, times W_hh packed (B̃ of δ·W_hh), into or onto (<paramref name="add"/>)
+    /// ∂C/∂hₜ₋₁ (<paramref name="dNext"/>, H a row); a padded row (t ≥ its length) passes ∂C/∂hₜ (<paramref name="dh"/>)
+    /// through unchanged. The LSTM's, the GRU's (δʰ, onto its direct term) and the RNN's backward steps.</summary>
+    internal static void PanelBack<T>(ReadOnlySpan<T> deltas, int n, int depth, int ir, int m, ref T packedA, ref T b, Span<T> dNext,
+        ReadOnlySpan<T> dh, bool add, int t, ReadOnlySpan<int> lengths, int r0) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int h = dh.Length / n;
+        Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(deltas), false, n, depth, ir, m, 0, depth, ref packedA);
+        PanelTimesPacked(ref packedA, ref b, depth, depth, ref dNext[ir * h], h, m, add, reverse: (t & 1) != 0);
+        if (!lengths.IsEmpty)
+            for (int r = ir; r < ir + m; r++)
+                if (t >= lengths[r0 + r]) dh.Slice(r * h, h).CopyTo(dNext.Slice(r * h, h));
     }
 
     /// <summary>C[0..rows, 0..width) (row stride = width) ← (add ? C : 0) + Ã·B̃ over depth kc, Ã one packed MR-row

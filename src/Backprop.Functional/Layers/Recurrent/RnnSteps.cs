@@ -101,11 +101,7 @@ internal static class RnnSteps
                     if (!lengths.IsEmpty && t >= lengths[r0 + r]) gates.Slice(r * h, h).Clear();
                     else CellBack<T, TPhi>(gates.Slice(r * h, h), dh.Slice(r * h, h), temp);
                 }
-                Gemm.Packing<T>.PackA(ref MemoryMarshal.GetReference(gates), false, n, h, ir, m, 0, h, ref packedA);
-                LstmSteps.PanelTimesPacked(ref packedA, ref b, h, h, ref dNext[ir * h], h, m, add: false, reverse: (t & 1) != 0);
-                if (!lengths.IsEmpty)
-                    for (int r = ir; r < ir + m; r++)
-                        if (t >= lengths[r0 + r]) dh.Slice(r * h, h).CopyTo(dNext.Slice(r * h, h));
+                LstmSteps.PanelBack(gates, n, h, ir, m, ref packedA, ref b, dNext, dh, add: false, t, lengths, r0);
             }
         }
     }
