@@ -8,13 +8,13 @@ namespace Backprop.Functional.Tests.Layers.Recurrent;
 /// which <see cref="RecurrentArbitraries"/>' batches of 1–3 never reach: the finite-difference checks over batches of
 /// 8–15 (whole and partial panels), hidden widths that leave a scalar tail after the vectors, lengths that differ
 /// within the batch, and inputs with zeros (a panel's product skips the depths that are 0 in all of its rows); and over
-/// batches of 16–21, which two threads run as two halves.</summary>
+/// batches of 16–21 on a two-thread workspace, which runs them as two row halves when the GEMM pool is free.</summary>
 public class GruStepsProperties
 {
     private static Gen<RecurrentCase> Cases => RecurrentArbitraries.Batched("gru", 8, 15, maxHidden: 10, maxTime: 5, dead: true);
 
     /// <summary>Stacked layers and input layers (random depth), so ∂C/∂x of a GRU on the packed steps is checked too.</summary>
-    private static Gen<RecurrentCase> SplitCases => RecurrentArbitraries.Batched("gru", 16, 21, maxHidden: 6, maxTime: 4);
+    private static Gen<RecurrentCase> SplitCases => RecurrentArbitraries.Batched("gru", 16, 21, maxHidden: 6, maxTime: 4, threads: 2);
 
     [Property(MaxTest = 40)]
     public Property Gradient_equals_central_differences() =>

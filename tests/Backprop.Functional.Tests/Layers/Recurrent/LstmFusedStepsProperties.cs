@@ -12,10 +12,10 @@ public class LstmFusedStepsProperties
 {
     private static Gen<RecurrentCase> Cases => RecurrentArbitraries.Batched("lstm", 8, 15, maxHidden: 10, maxTime: 5);
 
-    /// <summary>Batches of 16–21 (odd ones split unevenly), where two threads would run the fused steps as two batch
-    /// halves, with stacked layers and input layers (random depth), so ∂C/∂x of a fused layer is checked too; the weight
+    /// <summary>Batches of 16–21 (odd ones split unevenly) on a two-thread workspace, which runs the fused steps as two
+    /// batch halves when the GEMM pool is free, with stacked layers and input layers (random depth), so ∂C/∂x of a fused layer is checked too; the weight
     /// gradient is the sum of two partial products over the halves of the steps (RecurrentGradients).</summary>
-    private static Gen<RecurrentCase> SplitCases => RecurrentArbitraries.Batched("lstm", 16, 21, maxHidden: 6, maxTime: 4);
+    private static Gen<RecurrentCase> SplitCases => RecurrentArbitraries.Batched("lstm", 16, 21, maxHidden: 6, maxTime: 4, threads: 2);
 
     [Property(MaxTest = 25)]
     public Property Gradient_of_half_batches_equals_central_differences() =>

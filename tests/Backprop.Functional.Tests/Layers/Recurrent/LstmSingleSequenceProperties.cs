@@ -104,12 +104,23 @@ public class LstmSingleSequenceProperties
         Assert.Throws<ArgumentOutOfRangeException>(() => ws.Kept(-1));
     }
 
-    /// <summary>The predictor packs the LSTM's weights once and keeps them: after the network's θ changes,
-    /// <see cref="Predictor{T}.Refresh"/> must make them again (a stale packing would predict with the old weights).</summary>
-    [Fact]
-    public void Refresh_repacks_the_kept_weights()
+    private static Layer CellOf(string cell, int inputs, int hidden) => cell switch
     {
-        var spec = new NetworkSpec([new Lstm(5, 9), new Dense(9, 4, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
+        "gru" => new Gru(inputs, hidden),
+        "rnn" => new Rnn(inputs, hidden),
+        _ => new Lstm(inputs, hidden),
+    };
+
+    /// <summary>The predictor packs an LSTM's, a GRU's or an RNN's weights once and keeps them: after the network's θ
+    /// changes, <see cref="Predictor{T}.Refresh"/> must make them again (a stale packing would predict with the old
+    /// weights).</summary>
+    [Theory]
+    [InlineData("lstm")]
+    [InlineData("gru")]
+    [InlineData("rnn")]
+    public void Refresh_repacks_the_kept_weights(string cell)
+    {
+        var spec = new NetworkSpec([CellOf(cell, 5, 9), new Dense(9, 4, ActivationKind.Softmax)], LossKind.SoftmaxCrossEntropy);
         using var net = Network<float>.Create(spec, 3, Initialization.PyTorch);
         var x = new float[6 * 5];
         for (int i = 0; i < x.Length; i++) x[i] = (i % 7 - 3) / 4f;
@@ -129,10 +140,19 @@ public class LstmSingleSequenceProperties
     /// <summary>Step-by-step generation (one step a call, the state carried) through a workspace that keeps the packing
     /// gives the same bits as one that packs on every call, and <see cref="Workspace{T}.ForgetWeights"/> makes a changed θ
     /// take effect.</summary>
-    [Fact]
-    public void A_workspace_that_keeps_weights_steps_with_the_same_bits_and_forgets_them()
+    [Theory]
+    [InlineData("lstm")]
+    [InlineData("gru")]
+    [InlineData("rnn")]
+    public void A_workspace_that_keeps_weights_steps_with_the_same_bits_and_forgets_them(string cell)
     {
-        var spec = new NetworkSpec([new Lstm(6, 20) { ReturnSequences = true, InitialState = InitialState.Carried },
+        Layer recurrent = cell switch
+        {
+            "gru" => new Gru(6, 20) { ReturnSequences = true, InitialState = InitialState.Carried },
+            "rnn" => new Rnn(6, 20) { ReturnSequences = true, InitialState = InitialState.Carried },
+            _ => new Lstm(6, 20) { ReturnSequences = true, InitialState = InitialState.Carried },
+        };
+        var spec = new NetworkSpec([recurrent,
             new Dense(20, 6, ActivationKind.Softmax) { PerStep = true }], LossKind.SoftmaxCrossEntropy);
         using var net = Network<float>.Create(spec, 5, Initialization.PyTorch);
         using var kept = net.CreateWorkspace(1, 1, 1);

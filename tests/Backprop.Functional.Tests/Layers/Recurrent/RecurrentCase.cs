@@ -53,6 +53,10 @@ public sealed record RecurrentCase(string Cell, int Inputs, int Hidden, int Outp
     /// is 0 in every row and step, and half of the others at random, so a panel's product skips depths.</summary>
     public bool DeadInputs { get; init; }
 
+    /// <summary>The workspace's threads: 2 runs the recurrent steps as two row halves (and the weight gradients' halves)
+    /// whenever the GEMM pool is free; tests running in parallel may hold it, and then the one-thread steps run.</summary>
+    public int Threads { get; init; } = 1;
+
     public double[] X()
     {
         var rng = new SeededRandom(Seed + 2);
@@ -78,7 +82,7 @@ public sealed record RecurrentCase(string Cell, int Inputs, int Hidden, int Outp
 
     public Workspace<double> Workspace(Network<double> net)
     {
-        var ws = net.CreateWorkspace(Batch, 1, Time);
+        var ws = net.CreateWorkspace(Batch, Threads, Time);
         if (Lengths.Length > 0) ws.SetLengths(Lengths);
         return ws;
     }
@@ -124,14 +128,15 @@ public static class RecurrentArbitraries
     /// <summary><see cref="Gen"/>'s cases for one <paramref name="cell"/> kind at batches of <paramref name="minBatch"/>–
     /// <paramref name="maxBatch"/> (the fused steps run from 8 rows, two threads' halves from 16), hidden 1–<paramref name="maxHidden"/>,
     /// lengths that differ within the batch or not, and, with <paramref name="dead"/>, inputs with zeros half the time.</summary>
-    public static Gen<RecurrentCase> Batched(string cell, int minBatch, int maxBatch, int maxHidden, int maxTime, bool dead = false) =>
+    public static Gen<RecurrentCase> Batched(string cell, int minBatch, int maxBatch, int maxHidden, int maxTime, bool dead = false,
+        int threads = 1) =>
         from c in Gen(maxTime)
         from batch in FsCheck.Fluent.Gen.Choose(minBatch, maxBatch)
         from hidden in FsCheck.Fluent.Gen.Choose(1, maxHidden)
         from differ in FsCheck.Fluent.Gen.Elements(false, true)
         from lengths in FsCheck.Fluent.Gen.ArrayOf(FsCheck.Fluent.Gen.Choose(1, c.Time), batch)
         from zeros in FsCheck.Fluent.Gen.Elements(false, dead)
-        select c with { Cell = cell, Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [], DeadInputs = zeros };
+        select c with { Cell = cell, Hidden = hidden, Batch = batch, Lengths = differ ? lengths : [], DeadInputs = zeros, Threads = threads };
 
     public static Arbitrary<RecurrentCase> RecurrentCase() => Gen().ToArbitrary();
 }

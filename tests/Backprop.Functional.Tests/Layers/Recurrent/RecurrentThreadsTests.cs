@@ -19,6 +19,7 @@ public class RecurrentThreadsTests
     // and H = 40 runs the 512-bit cells (where AVX-512 runs) on 32 units, the 256-bit ones on 8
     [InlineData("Lstm(6-40),40-3:Softmax", true)]
     [InlineData("Rnn(6-64:Tanh),64-3:Softmax", false)]
+    [InlineData("Rnn(6-20:ReLU),20-3:Softmax", true)]
     public void Two_threads_give_the_same_model_as_one(string list, bool lengths)
     {
         Assert.True(LayerList.TryParse(list, LayerCatalog.Default, out var layers, out string error), error);
