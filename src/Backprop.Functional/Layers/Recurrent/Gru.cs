@@ -65,7 +65,8 @@ public readonly struct GruKernel : ILayerKernel<Gru>
             new Gru(inputs, hidden) { ReturnSequences = sequences, InitialState = initial }, out layer, out reason);
 }
 
-/// <summary>One GRU step for every row (see <see cref="Gru"/>); keeps W_hn hₜ₋₁ + b_hn for the backward step.</summary>
+/// <summary>The GRU cell (see <see cref="Gru"/>): its backward step for every row below eight rows (its forward steps and the
+/// backward ones from eight rows are <see cref="GruSteps"/>', which keep W_hn hₜ₋₁ + b_hn for it).</summary>
 internal readonly struct GruCell : IRecurrentCell
 {
     public static int Gates => 3;

@@ -39,7 +39,8 @@ public readonly struct LstmKernel : ILayerKernel<Lstm>
     /// <inheritdoc cref="ILayerKernel{TLayer}.ScratchPerSample"/>
     public static int ScratchPerSample(Lstm layer, int time) => Recurrence<LstmCell>.ScratchPerSample(layer.Inputs, layer.Hidden, time);
 
-    /// <summary>W_hhᵀ, transposed once per batch, and room for ∂C/∂[W_ih | W_hh].</summary>
+    /// <summary>[W_ih | W_hh] packed once per pass (backward: W_hh), a copy for each of two threads (<see cref="LstmSteps"/>),
+    /// and room for the two halves' partial sums of ∂C/∂[W_ih | W_hh] and ∂C/∂b.</summary>
     public static int ScratchPerLayer(Lstm layer) => Recurrence<LstmCell>.ScratchPerLayer(layer.Inputs, layer.Hidden);
 
     /// <inheritdoc cref="ILayerKernel{TLayer}.Forward"/>
@@ -69,14 +70,14 @@ public readonly struct LstmKernel : ILayerKernel<Lstm>
             new Lstm(inputs, hidden) { ReturnSequences = sequences, InitialState = initial }, out layer, out reason);
 }
 
-/// <summary>One LSTM step for every row (see <see cref="Lstm"/>); keeps tanh(cₜ) for the backward step.</summary>
+/// <summary>The LSTM cell (see <see cref="Lstm"/>): its backward step for every row below eight rows (its forward steps and the
+/// backward ones from eight rows are <see cref="LstmSteps"/>').</summary>
 internal readonly struct LstmCell : IRecurrentCell
 {
     public static int Gates => 4;
     public static bool HasCell => true;
     public static int Extra => 1;
     public static bool Separate => false;
-
 
     public static void StepBack<T>(scoped in CellStep<T> s) where T : unmanaged, IFloatingPointIeee754<T>
     {

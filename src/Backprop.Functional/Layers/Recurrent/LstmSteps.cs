@@ -27,7 +27,8 @@ internal static class LstmSteps
     /// <summary>[W_ih | W_hh] [G·H × (I + H)] into B̃ of [xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ: k = I + H, n = G·H, one k block. Each
     /// NR-wide panel is [(I + H) × NR], depth-major, so its first I rows of depth are W_ih's and the rest W_hh's: packed
     /// panel by panel from the two tensors, with no joined copy in between (the same values as packing the joined matrix).
-    /// G = 4 gate blocks for the LSTM, 3 for the GRU (<see cref="GruSteps"/>, which takes the two depths as two products).</summary>
+    /// G = 4 gate blocks for the LSTM, 3 for the GRU (<see cref="GruSteps"/>, which takes the two depths as two products),
+    /// 1 for the RNN (<see cref="RnnSteps"/>).</summary>
     internal static void PackForward<T>(ReadOnlySpan<T> wih, ReadOnlySpan<T> whh, Span<T> packed, int inputs, int hidden, int gates = 4)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -41,7 +42,7 @@ internal static class LstmSteps
     }
 
     /// <summary>W_hh [G·H × H] into B̃ of δₜ·W_hh: k = G·H, n = H, one k block (G = 4 gate blocks for the LSTM, 3 for
-    /// the GRU's <see cref="GruSteps"/>).</summary>
+    /// the GRU's <see cref="GruSteps"/>, 1 for the RNN's <see cref="RnnSteps"/>).</summary>
     internal static void PackBackward<T>(ReadOnlySpan<T> whh, Span<T> packed, int hidden, int gates = 4) where T : unmanaged, IFloatingPointIeee754<T> =>
         Gemm.Packing<T>.PackB(ref MemoryMarshal.GetReference(whh), false, hidden, gates * hidden, 0, hidden, 0, gates * hidden,
             ref MemoryMarshal.GetReference(packed));

@@ -1,13 +1,14 @@
 using System.Numerics;
 using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
 using Backprop.Functional.Kernels;
 
 namespace Backprop.Functional;
 
-/// <summary>One recurrent cell's arithmetic at one time step, for every row of the batch at once; the unrolling in
-/// time, the GEMMs and the bookkeeping are <see cref="Recurrence{TCell}"/>'s. Implemented by the cells of
-/// <see cref="Rnn"/>, <see cref="Lstm"/> and <see cref="Gru"/>.</summary>
+/// <summary>One recurrent cell's shape (gate blocks, a cell state, extra blocks, a separate hidden side) and its backward
+/// step for every row at once, which the generic backward steps run below eight rows; the forward steps and the
+/// backward ones from eight rows are each cell's own (<see cref="LstmSteps"/>, <see cref="GruSteps"/>,
+/// <see cref="RnnSteps"/>), the unrolling, the weight gradients and the bookkeeping <see cref="Recurrence{TCell}"/>'s.
+/// Implemented by the cells of <see cref="Rnn"/>, <see cref="Lstm"/> and <see cref="Gru"/>.</summary>
 internal interface IRecurrentCell
 {
     /// <summary>G: gate blocks of H rows in weight_ih / weight_hh (RNN 1, LSTM 4, GRU 3).</summary>
@@ -222,7 +223,7 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         if (!fused) ToTimeMajor(p.X, xt, rows, time, inputs, 0, rows);
 
         InitialStates(p.Theta, inputs, hidden, initial, s, L);
-        var whhT = p.LayerScratch[..StepWeights(inputs, hidden)];
+        var stepWeights = p.LayerScratch[..StepWeights(inputs, hidden)];
         if (fused)
         {
             // The LSTM's fused steps take W_ih xₜ inside each step's product ([xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ, depth I + H) and
@@ -231,9 +232,9 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
             // copies and steps in turn.
             bool zeroStart = initial == InitialState.Zero;   // h₀ = 0: the first step's product skips W_hh·h₀
             bool keep = !batch && !p.WeightsKept.IsEmpty;
-            if (keep || !RecurrentSplit<T, TCell>.TryForwardFused(s, L, p.X, wih, whh, whhT, seed, lengths, zeroStart, p.Threads))
+            if (keep || !RecurrentSplit<T, TCell>.TryForwardFused(s, L, p.X, wih, whh, stepWeights, seed, lengths, zeroStart, p.Threads))
             {
-                var packed = whhT[..LstmSteps.PackedLength(inputs, hidden)];
+                var packed = stepWeights[..LstmSteps.PackedLength(inputs, hidden)];
                 ToTimeMajor(p.X, xt, rows, time, inputs, 0, rows);
                 if (!keep || !p.WeightsKept[0])
                     LstmSteps.PackForward(wih, whh, packed, inputs, hidden);
@@ -246,15 +247,15 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         {
             // packed once and kept for a predictor's one-row passes (its θ is its own snapshot), as the LSTM's
             bool keep = !batch && !p.WeightsKept.IsEmpty;
-            if (!keep || !p.WeightsKept[0]) LstmSteps.PackForward(wih, whh, whhT, inputs, hidden, TCell.Gates);
+            if (!keep || !p.WeightsKept[0]) LstmSteps.PackForward(wih, whh, stepWeights, inputs, hidden, TCell.Gates);
             if (!p.WeightsKept.IsEmpty) p.WeightsKept[0] = keep;
             // the GRU's steps add both biases in the cell, [b_ih | b_hh] as θ holds them; the RNN's their sum (the seed)
             var stepBias = TCell.Separate ? p.Theta.Slice(gh * (inputs + hidden), 2 * gh) : seed;
             bool zeroStart = initial == InitialState.Zero;   // h₀ = 0: the first step's W_hh·h₀ skipped
             // Not split (one thread, too few rows, or the GEMM pool busy): the one-thread steps, whatever p.Threads says,
             // so the bits never depend on whether the pool was free.
-            if (!RecurrentSplit<T, TCell>.TryForward(s, L, whhT, stepBias, lengths, p.Threads, zeroStart))
-                ForwardSteps(s, L, whhT, stepBias, lengths, 0, rows, zeroStart);
+            if (!RecurrentSplit<T, TCell>.TryForward(s, L, stepWeights, stepBias, lengths, p.Threads, zeroStart))
+                ForwardSteps(s, L, stepWeights, stepBias, lengths, 0, rows, zeroStart);
         }
 
         if (sequences)
@@ -496,7 +497,8 @@ internal static class Recurrence<TCell> where TCell : struct, IRecurrentCell
         for (int r = 1; r < rows; r++) TensorPrimitives.Add(sums, m.Slice(r * width, width), sums);
     }
 
-    /// <summary>The first row of the per-step temporary, [GH]: room for the summed biases before the steps use it.</summary>
+    /// <summary>The first row of the per-step temporary, [GH]: the summed biases b_ih + b_hh, which the LSTM's and the RNN's
+    /// forward cells add (the backward steps use the temporary afterwards).</summary>
     private static Span<T> BiasRow<T>(Span<T> s, in RecurrentLayout L, int gh) => s.Slice(L.Tmp, gh);
 
     /// <summary>[rows × time × n] → [time × rows × n], rows [r0, r0 + count).</summary>

@@ -26,9 +26,11 @@ internal sealed class RecurrentSplit<T, TCell> : Gemm.Pool.Job
     private bool _backward, _sequences, _fused, _zeroStart;
     private Exception? _error;
 
-    internal static bool TryForward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> whh, ReadOnlySpan<T> bhh,
+    /// <summary>The GRU's or the RNN's forward steps (<see cref="Recurrence{TCell}.ForwardSteps"/>) on two threads, both
+    /// reading <paramref name="packed"/> [W_ih | W_hh], packed once by the caller, and <paramref name="bias"/>.</summary>
+    internal static bool TryForward(Span<T> s, in RecurrentLayout L, ReadOnlySpan<T> packed, ReadOnlySpan<T> bias,
         ReadOnlySpan<int> lengths, int threads, bool zeroStart = false) =>
-        TryRun(backward: false, s, L, whh, bhh, default, sequences: false, lengths, threads, default, default, default, default,
+        TryRun(backward: false, s, L, packed, bias, default, sequences: false, lengths, threads, default, default, default, default,
             zeroStart: zeroStart);
 
     /// <summary>The LSTM's fused forward steps on two threads, each range first putting its own rows of x time-major and

@@ -47,7 +47,8 @@ public readonly struct RnnKernel : ILayerKernel<Rnn>
     /// <inheritdoc cref="ILayerKernel{TLayer}.ScratchPerSample"/>
     public static int ScratchPerSample(Rnn layer, int time) => Recurrence<RnnCell<TanhPhi>>.ScratchPerSample(layer.Inputs, layer.Hidden, time);
 
-    /// <summary>W_hhᵀ, transposed once per batch, and room for ∂C/∂[W_ih | W_hh].</summary>
+    /// <summary>[W_ih | W_hh] packed once per pass (backward: W_hh), one copy both threads read (<see cref="RnnSteps"/>),
+    /// and room for the two halves' partial sums of ∂C/∂[W_ih | W_hh] and ∂C/∂b.</summary>
     public static int ScratchPerLayer(Rnn layer) => Recurrence<RnnCell<TanhPhi>>.ScratchPerLayer(layer.Inputs, layer.Hidden);
 
     /// <inheritdoc cref="ILayerKernel{TLayer}.Forward"/>

@@ -15,7 +15,7 @@ namespace Backprop.Functional;
 /// (one or two rows of a panel through <see cref="LstmSteps.RowTimesPacked{T}"/>, x's zeros skipped), so a sequence gets
 /// the same bits alone as in a batch; the backward steps from <see cref="Recurrence{TCell}"/>'s TransposeRows rows,
 /// below that the generic steps with <see cref="RnnCell{TPhi}.StepBack"/>, the same element-wise arithmetic. Before, x·W_ihᵀ was one GEMM over every
-/// step up front and each step re-packed W_hhᵀ inside a generic GEMM, forward and backward.</summary>
+/// step up front and each step's product packed its weights again inside a generic GEMM (W_hhᵀ forward, W_hh backward).</summary>
 internal static class RnnSteps
 {
     /// <summary>Values the packed weights take: B̃ of [xₜ | hₜ₋₁]·[W_ih | W_hh]ᵀ [(I + H) × H] (<see cref="LstmSteps.PackForward"/>
