@@ -8,11 +8,15 @@ using static Backprop.Functional.Tests.Curvature.HessianDiagonalOracles;
 namespace Backprop.Functional.Tests.Curvature;
 
 /// <summary>The Becker–LeCun diagonal against the exact diagonals of H = ∇²C and of the Gauss–Newton G, built densely in
-/// double, exactly where the theory says they agree (≤ 10⁻¹⁰ relative) — the last layer of any network, every layer of a
+/// double, exactly where the theory says they agree (≤ 10⁻⁸ relative) — the last layer of any network, every layer of a
 /// one-layer network, of a two-layer network with one output, of a width-one chain — and visibly apart elsewhere.</summary>
 public class HessianDiagonalTests
 {
-    private const double Tolerance = 1e-10;
+    // 10⁻⁸, not 10⁻¹⁰: near GELU's stationary point (z ≈ −0.75) GELU′ = Φ(z) + zφ(z) is a difference of terms ≈ 0.23, so
+    // its few-ulp rounding is relative to |GELU′|, not to 0.23. A fresh-clone CI run drew a two-layer GELU net whose one
+    // output sat there (diag G ≈ 2.2e-12 throughout, GELU′ ≈ 1.5e-6): the exact and Becker–LeCun diagonals, which reach
+    // GELU′ by different routes, agreed to 4.25e-10 (kept below as a replay). A real error in either is O(1).
+    private const double Tolerance = 1e-8;
 
     [Property(MaxTest = 200, Arbitrary = [typeof(OneLayerNets)])]
     public Property OneLayer_SecondOrder_equals_the_exact_diagonal_of_H(NetCase c) =>
@@ -43,6 +47,11 @@ public class HessianDiagonalTests
     public Property TwoLayers_with_one_output_are_exact_throughout(NetCase c) =>
         AgreesEverywhere(c, BeckerLeCunVariant.SecondOrder, gaussNewton: false)
             .And(AgreesEverywhere(c, BeckerLeCunVariant.GaussNewton, gaussNewton: true));
+
+    /// <summary>The case CI drew (6-2 Identity, 1 GELU output at GELU′ ≈ 1.5e-6, quadratic, batch 2): 4.25e-10 apart.</summary>
+    [Property(MaxTest = 1, Replay = "1386175006725784172,11584297399025611287,62", Arbitrary = [typeof(OneOutputNets)])]
+    public Property TwoLayers_with_one_output_are_exact_throughout_on_the_case_CI_drew(NetCase c) =>
+        TwoLayers_with_one_output_are_exact_throughout(c);
 
     [Theory]
     [InlineData(ActivationKind.Tanh, ActivationKind.Sigmoid, LossKind.Quadratic)]
