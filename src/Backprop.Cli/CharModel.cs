@@ -36,9 +36,11 @@ internal static class CharModel
         ArgumentNullException.ThrowIfNull(console);
         OutputPath.Check(s.Out);
         string path = KjvDownload.LocateOrFetch(s.TextFile, log);
-        var corpus = CharCorpus.Load(path);
-        if (s.MaxChars is { } max && max < corpus.Length) corpus = new CharCorpus(File.ReadAllText(path)[..(int)max]);
-        var (train, validation) = corpus.Split(0.05);
+        var corpus = CharCorpus.Load(path, s.MaxChars is { } max ? (int)max : CharCorpus.MaxLength);   // one read: a pipe drains
+        const double validationFraction = 0.05;
+        if (Math.Round(validationFraction * corpus.Length, MidpointRounding.AwayFromZero) < 1)
+            throw new CliException(string.Create(Inv, $"{path}: {corpus.Length} characters (after --max-chars) are too few to keep {validationFraction:P0} of them for validation"));
+        var (train, validation) = corpus.Split(validationFraction);
         var spec = Spec(s.Model, corpus.VocabularySize, s.Units);
         using var net = Network<float>.Create(spec, s.Seed, Initialization.PyTorch);
         GradientTransform chain = s.Clip is { } clip ? Transforms.Chain(new ClipByGlobalNorm(clip), s.Optimizer) : s.Optimizer;
@@ -119,8 +121,14 @@ internal static class CharModel
         return CharCorpus.BitsPerCharacter(sum / blocks);
     }
 
+    /// <summary>The most characters <c>sample --length</c> and <c>train --task chars --sample-length</c> generate.</summary>
+    public const int MaxSampleLength = 10_000_000;
+
     /// <summary>Generates <paramref name="length"/> characters one step at a time, the state carried, each drawn from
-    /// the softmax at temperature τ (p ∝ p_model^(1/τ)), starting from a newline (or the first character).</summary>
+    /// the softmax at temperature τ, p ∝ p_model^(1/τ) = exp((log p_model − max log p_model)/τ): the largest term is 1,
+    /// so no τ &gt; 0 underflows them all, and as τ → 0 the draw becomes the arg-max. Starts from a newline (or the first
+    /// character).</summary>
+    /// <exception cref="CliException">The model's output holds NaN or ±∞ (names the step).</exception>
     public static string Sample(Network<float> net, CharCorpus corpus, int length, double temperature, ref SeededRandom rng)
     {
         int v = corpus.VocabularySize;
@@ -137,10 +145,24 @@ internal static class CharModel
             x[current] = 1;
             var a = net.Forward(x, ws);
             Recurrent.CarryOver(net.Spec, ws, 1);
+            double top = double.NegativeInfinity;
+            for (int j = 0; j < v; j++)
+            {
+                if (!float.IsFinite(a[j]) || a[j] < 0)
+                    throw new CliException(string.Create(Inv, $"the model's output holds {a[j]} (character {j}) at sampled character {i + 1}: its weights do not give a distribution"));
+                top = Math.Max(top, Math.Log(a[j]));   // log 0 = −∞: that character gets weight 0
+            }
+            if (top == double.NegativeInfinity)
+                throw new CliException(string.Create(Inv, $"the model's output is 0 for every character at sampled character {i + 1}: its weights do not give a distribution"));
             double total = 0;
-            for (int j = 0; j < v; j++) total += p[j] = Math.Exp(Math.Log(Math.Max(a[j], 1e-30f)) / temperature);
+            int last = 0;
+            for (int j = 0; j < v; j++)
+            {
+                total += p[j] = Math.Exp((Math.Log(a[j]) - top) / temperature);
+                if (p[j] > 0) last = j;
+            }
             double u = rng.NextDouble() * total;
-            current = v - 1;
+            current = last;   // u ≥ the rounded running sum: the last character with weight, never one without
             for (int j = 0; j < v; j++)
             {
                 u -= p[j];
@@ -165,15 +187,20 @@ internal static class CharModel
         {
             int n = parse.GetValue(length) ?? 500;
             double t = parse.GetValue(temperature) ?? 0.8;
-            if (n < 1 || n > 10_000_000) throw new UsageException("--length must be 1 … 10000000");
+            if (n < 1 || n > MaxSampleLength) throw new UsageException(string.Create(Inv, $"--length must be 1 … {MaxSampleLength}"));
             if (!(t > 0 && double.IsFinite(t))) throw new UsageException("--temperature must be a positive number");
             string path = parse.GetValue(model)!;
             var loaded = ModelLoading.LoadWithMetadata(path);
             using var net = loaded.ToNetwork();
             if (!loaded.Metadata.TryGetValue(VocabularyKey, out string? vocabulary) || vocabulary.Length != net.Spec.Outputs)
                 throw new CliException($"{path} is not a character model: it has no vocabulary of {net.Spec.Outputs} characters in its metadata (train one with 'backprop train --task chars')");
+            // the corpus indexes characters by their place in its sorted, distinct vocabulary: the metadata must be that
+            // (else characters would be read and written under the wrong indices), and the one-hot input as wide
+            var corpus = new CharCorpus(vocabulary);
+            if (corpus.Vocabulary != vocabulary || net.Spec.Inputs != vocabulary.Length)
+                throw new CliException(string.Create(Inv, $"{path}: its vocabulary metadata is not {vocabulary.Length} distinct characters in code-point order for a network that reads {net.Spec.Inputs} and writes {net.Spec.Outputs} (the file was changed, or not written by 'backprop train --task chars')"));
             var rng = new SeededRandom(parse.GetValue(seed) ?? 0);
-            console.WriteLine(Sample(net, new CharCorpus(vocabulary), n, t, ref rng));
+            console.WriteLine(Sample(net, corpus, n, t, ref rng));
             return ExitCodes.Ok;
         });
         return command;

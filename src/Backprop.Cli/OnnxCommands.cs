@@ -44,7 +44,16 @@ internal static class OnnxCommands
     public static int RunImport(string onnxPath, string modelPath, LossKind? loss, IAnsiConsole console)
     {
         if (!File.Exists(onnxPath)) throw new CliException($"{onnxPath}: no such ONNX file");
-        var model = OnnxFile.Load(onnxPath, loss);
+        LoadedModel<float> model;
+        try
+        {
+            model = OnnxFile.Load(onnxPath, loss);
+        }
+        catch (ArgumentException e) when (loss is { } given && e.ParamName == "loss")
+        {
+            // the file is fine; the command line asked for a cost its output cannot take: a usage error (exit 2)
+            throw new UsageException($"--loss {Names.Of(given)}: {e.Message.Split(" (Parameter")[0]}");
+        }
         Target(modelPath, "--model");
         ModelFile.Save<float>(modelPath, model.Spec, model.Parameters, model.Metadata);
         console.Line(string.Create(CultureInfo.InvariantCulture,

@@ -25,10 +25,18 @@ internal static class Report
 
     public static string Accuracy(double accuracy, string testName = "test") => string.Create(Inv, $"{testName} accuracy: {accuracy:F4}");
 
-    /// <summary>Rows are true labels, columns predictions; the diagonal is highlighted.</summary>
-    public static Table Confusion(Evaluation e)
+    /// <summary>The most classes the console shows a confusion matrix for (wider ones collapse to "…" in a terminal,
+    /// and a table of 1,000 classes took 14 s to build).</summary>
+    public const int MaxConsoleConfusionClasses = 32;
+
+    /// <summary>Rows are true labels, columns predictions; the diagonal is highlighted. Above
+    /// <see cref="MaxConsoleConfusionClasses"/> classes, or when the evaluation kept no matrix
+    /// (<see cref="Evaluation.MaxConfusionClasses"/>), one line saying so.</summary>
+    public static Spectre.Console.Rendering.IRenderable Confusion(Evaluation e)
     {
         ArgumentNullException.ThrowIfNull(e);
+        if (e.Classes > MaxConsoleConfusionClasses || e.Confusion.Length != e.Classes * e.Classes)
+            return new Text(string.Create(Inv, $"confusion matrix left out: {e.Classes} classes (it is shown for at most {MaxConsoleConfusionClasses})") + Environment.NewLine);
         var table = new Table().Border(TableBorder.Minimal).Title("confusion matrix (rows: label, columns: predicted)");
         table.AddColumn(new TableColumn("").RightAligned());
         for (int p = 0; p < e.Classes; p++) table.AddColumn(new TableColumn(p.ToString(Inv)).RightAligned());

@@ -37,8 +37,8 @@ internal sealed class TrainCommand
     private readonly Option<int?> _stepSize = new("--step-size") { Description = "Updates between decays (--schedule step)", HelpName = "N" };
     private readonly Option<double?> _gamma = new("--gamma") { Description = "Decay factor: per step-size (step, default 0.1) or per update (exp)", HelpName = "γ" };
     private readonly Option<string> _init = new Option<string>("--init") { Description = $"Weight initialisation: {Names.List(Names.Inits)} [default: he; the presets use nielsen; --model uses pytorch, as torch.nn.LSTM does]", HelpName = "SCHEME" }.AcceptOnlyFromAmong(Names.Inits);
-    private readonly Option<int?> _batch = new("--batch") { Description = "Mini-batch size [default: 64]", HelpName = "N" };
-    private readonly Option<int?> _epochs = new("--epochs") { Description = "Passes over the training set [default: 5]", HelpName = "N" };
+    private readonly Option<int?> _batch = new("--batch") { Description = "Mini-batch size [default: 64; 32 streams with --task chars]", HelpName = "N" };
+    private readonly Option<int?> _epochs = new("--epochs") { Description = "Passes over the training set [default: 5; 1 with --task chars]", HelpName = "N" };
     private readonly Option<long?> _seed = new("--seed") { Description = "Seed of initialisation and shuffling [default: 0]", HelpName = "N" };
     private readonly Option<int?> _threads = new("--threads") { Description = "Threads for large matrix products, at most the core count [default: 1]", HelpName = "N" };
     private readonly Option<int?> _microShards = new("--micro-shards") { Description = "Cut each batch into K micro-shards whose gradients the --threads take in parallel (each shard's products on one thread), summed in a fixed order: the model is the same bit for bit for any --threads; K changes the bits [default: 1, the threads go to the products]", HelpName = "K" };
@@ -123,10 +123,15 @@ internal sealed class TrainCommand
             parse.GetValue(_seed) ?? 0,
             AtMostCores(Positive(parse.GetValue(_threads), "--threads"), "--threads") ?? 1,
             parse.GetValue(_out) ?? "chars.safetensors",
-            Positive(parse.GetValue(_sampleLength), "--sample-length") ?? 200,
+            SampleLength(parse.GetValue(_sampleLength)),
             0.8,
             Divergence(parse, TrainSettings.Default.DivergenceFactor));
     }
+
+    /// <summary>--sample-length, bounded as <c>sample --length</c> is, and checked before any training.</summary>
+    private static int SampleLength(int? n) => n is null ? 200
+        : n is >= 1 and <= CharModel.MaxSampleLength ? n.Value
+        : throw new UsageException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"--sample-length must be 1 … {CharModel.MaxSampleLength}"));
 
     /// <summary>Command line over preset over defaults.</summary>
     /// <exception cref="UsageException">A value is out of range or options contradict each other.</exception>
@@ -190,7 +195,7 @@ internal sealed class TrainCommand
         if (clip is { } c && !(c > 0 && double.IsFinite(c))) throw new UsageException("--clip must be > 0");
         var init = parse.GetValue(_init) is { } i ? Names.Init(i) : preset?.Init ?? (parse.GetValue(_model) is not null ? Initialization.PyTorch : d.Init);
 
-        return new TrainSettings(
+        var settings = new TrainSettings(
             layers, hidden, output, loss, optimizer, schedule, l2, clip, init,
             CurvatureBatch(parse, optimizerName) ?? Positive(parse.GetValue(_batch), "--batch") ?? preset?.Batch ?? d.Batch,
             Positive(parse.GetValue(_epochs), "--epochs") ?? preset?.Epochs ?? d.Epochs,
@@ -213,7 +218,15 @@ internal sealed class TrainCommand
             Mpi = MpiAsked(parse) && (curvature is null && layerList?[0].Input.IsSequence != true && !parse.GetValue(_diagnostics)
                 ? true : throw new UsageException("--mpi splits micro-shards of feature rows over the processes: not with a curvature optimizer, a sequence network or --diagnostics")),
         };
+        // A checkpoint is written during the run, before it is known to succeed: on the model's own path it would replace
+        // a good model with a checkpoint even when the run then fails or diverges.
+        if (settings.CheckpointEvery > 0 && SamePath(settings.CheckpointPath, settings.Out))
+            throw new UsageException($"--checkpoint {settings.CheckpointPath} is the model file --out names: a checkpoint would replace the model before the run is known to succeed; give another file");
+        return settings;
     }
+
+    private static bool SamePath(string a, string b) =>
+        string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
 
     /// <summary>--hogwild [--workers N]: the workers (null without --hogwild). Hogwild! runs plain SGD with a constant η
     /// and nothing else, so every option it would silently ignore is refused with a one-line message.</summary>

@@ -30,7 +30,7 @@ public static class Trainer
     /// <returns>The run: every epoch's result, trained as it is read.</returns>
     /// <exception cref="ArgumentException">The data does not fit the network, a data set is empty, or the checkpoint does
     /// not fit this network, optimizer, batch size or dataset (the message names what differs).</exception>
-    /// <exception cref="NonFiniteException">While reading: a batch's cost became NaN or infinite (θ is left as before that step).</exception>
+    /// <exception cref="NonFiniteException">While reading: a batch's cost became NaN or infinite (θ is left as before that step), or an epoch's last update left θ holding NaN or ±∞.</exception>
     /// <exception cref="TrainingDivergedException">While reading: the running mean cost rose above
     /// <see cref="TrainingOptions.DivergenceFactor"/> × the starting cost (θ holds that step's update).</exception>
     /// <exception cref="OperationCanceledException">While reading: <paramref name="cancellationToken"/> was cancelled.</exception>
@@ -81,7 +81,9 @@ public static class Trainer
     /// <param name="onBatch">Called after each batch with (batch index, batches per epoch).</param>
     /// <returns>Every epoch's result.</returns>
     /// <exception cref="ArgumentException">The data does not fit the network, or a data set is empty.</exception>
-    /// <exception cref="NonFiniteException">A batch's cost became NaN or infinite (θ is left as before that step).</exception>
+    /// <exception cref="NonFiniteException">A batch's cost became NaN or infinite (θ is left as before that step), or the
+    /// last update of an epoch (or the one before a checkpoint) left θ holding NaN or ±∞ (the message names the tensor and
+    /// index; nothing is evaluated or checkpointed after it).</exception>
     /// <exception cref="TrainingDivergedException">The running mean cost rose above
     /// <see cref="TrainingOptions.DivergenceFactor"/> × the starting cost.</exception>
     public static IReadOnlyList<EpochResult> Fit<T>(Network<T> network, Dataset train, Dataset? test, TrainingOptions options,
@@ -103,7 +105,9 @@ public static class Trainer
     /// <returns>Every epoch's result, the resumed ones' taken from the checkpoint.</returns>
     /// <exception cref="ArgumentException">The data does not fit the network, or <paramref name="resume"/> does not fit
     /// this network, optimizer, batch size or dataset (the message names what differs).</exception>
-    /// <exception cref="NonFiniteException">A batch's cost became NaN or infinite (θ is left as before that step).</exception>
+    /// <exception cref="NonFiniteException">A batch's cost became NaN or infinite (θ is left as before that step), or the
+    /// last update of an epoch (or the one before a checkpoint) left θ holding NaN or ±∞ (the message names the tensor and
+    /// index; nothing is evaluated or checkpointed after it).</exception>
     /// <exception cref="TrainingDivergedException">The running mean cost rose above
     /// <see cref="TrainingOptions.DivergenceFactor"/> × the starting cost (θ holds that step's update).</exception>
     public static IReadOnlyList<EpochResult> Fit<T>(Network<T> network, Dataset train, Dataset? test, TrainingOptions options,
@@ -189,6 +193,7 @@ public static class Trainer
                 onBatch?.Invoke(b, batcher.BatchCount);
                 if (onCheckpoint is not null && options.CheckpointEvery > 0 && state.Step % options.CheckpointEvery == 0)
                 {
+                    RequireFiniteTheta(network, epoch, state.Step, b, batcher.BatchCount);   // never a checkpoint of a blown-up θ
                     onCheckpoint(new TrainingCheckpoint<T>(network.Spec, network.Parameters.ToArray(), stateName,
                         buffers.Count, CopyMoments(buffers), state.Step, epoch - 1, b + 1, options.BatchSize, batcher.ShuffleState,
                         batcher.Order.ToArray(), lossSum, divergence.Start, divergence.Running, results.ToArray(), EmptyMetadata));
@@ -196,6 +201,9 @@ public static class Trainer
             }
             firstBatch = 0;
             clock.Stop();
+            // A step's cost is checked before its update, so the next step would see a θ the last update blew up; the
+            // epoch's last update has no next step before the evaluation (or the end of the run) reads θ.
+            RequireFiniteTheta(network, epoch, state.Step, batcher.BatchCount - 1, batcher.BatchCount);
             var evaluation = test is null ? null : Evaluate(network, test, options.EvaluationBatch);
             var result = new EpochResult(epoch, lossSum / train.Count, evaluation, rowsDone / clock.Elapsed.TotalSeconds, clock.Elapsed);
             lossSum = 0;
@@ -205,6 +213,18 @@ public static class Trainer
     }
 
     private static readonly IReadOnlyDictionary<string, string> EmptyMetadata = new Dictionary<string, string>();
+
+    /// <summary>Throws <see cref="NonFiniteException"/> naming the tensor and index when the update of step
+    /// <paramref name="step"/> (batch <paramref name="b"/>, 0-based) left θ holding NaN or ±∞ (a finite cost
+    /// before an update that overflowed). One pass over θ: run at an epoch's end and before a checkpoint, not per step.</summary>
+    private static void RequireFiniteTheta<T>(Network<T> network, int epoch, long step, int b, int batches)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (network.Layout.FirstNonFinite<T>(network.Parameters, out int layer) is { } bad)
+            throw new NonFiniteException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"epoch {epoch}, step {step} (batch {b + 1} of {batches}): its update left θ holding {bad}, though the cost before it was finite. Training stopped; lower the learning rate, or check the data."))
+            { Epoch = epoch, Step = step, Layer = layer };
+    }
 
     private static T[] CopyMoments<T>(OptimizerBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -389,7 +409,8 @@ public static class Trainer
         where T : unmanaged, IFloatingPointIeee754<T> =>
         TrainingStep.RunSharded(new SpecTrainable<T>(network.Spec), network.Parameters, x, y, ws, gradient, transform, ref state, buffers, lr, StepMode.Auto, microShards);
 
-    /// <summary>Mean cost, accuracy (arg-max of the output against the arg-max of the target) and confusion matrix.</summary>
+    /// <summary>Mean cost, accuracy (arg-max of the output against the arg-max of the target) and confusion matrix (empty
+    /// above <see cref="Evaluation.MaxConfusionClasses"/> classes).</summary>
     public static Evaluation Evaluate<T>(Network<T> network, Dataset data, int batch = 1000) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(network);
@@ -398,7 +419,7 @@ public static class Trainer
         int classes = data.Outputs;
         if (network.Spec.Layers[^1].Output.IsSequence)
             throw new ArgumentException($"{network.Spec} gives an output at every step; Evaluate scores one output per sample (use Network.Cost per batch)");
-        var confusion = new int[classes * classes];
+        var confusion = classes <= Evaluation.MaxConfusionClasses ? new int[classes * classes] : [];
         using var ws = network.CreateWorkspace(batch, 1, TimeOf(network, data));
         using var x = new BatchBuffer<T>(batch * data.Features);
         using var y = new BatchBuffer<T>(batch * data.Outputs);
@@ -415,7 +436,7 @@ public static class Trainer
             {
                 int predicted = ArgMax<T>(a.Slice(r * classes, classes));
                 int label = ArgMax<T>(ys.Slice(r * classes, classes));
-                confusion[label * classes + predicted]++;
+                if (confusion.Length > 0) confusion[label * classes + predicted]++;
                 if (predicted == label) correct++;
             }
         }

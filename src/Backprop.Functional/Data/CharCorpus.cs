@@ -55,20 +55,46 @@ public sealed class CharCorpus
     /// <exception cref="InvalidDataException">The file is longer than <see cref="MaxLength"/> bytes (checked before
     /// reading), is not valid UTF-8, is empty, or holds more than <see cref="MaxVocabulary"/> distinct characters;
     /// the message names the file.</exception>
-    public static CharCorpus Load(string path)
+    public static CharCorpus Load(string path) => Load(path, MaxLength, cut: false);
+
+    /// <summary>Reads the first <paramref name="maxLength"/> characters (UTF-16 code units; a surrogate pair is never cut
+    /// in two) of a UTF-8 text file (a byte-order mark is skipped) into a corpus, in one pass over the file, so a pipe
+    /// works too; the vocabulary is that of those characters.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="maxLength">Characters to keep, 1 … <see cref="MaxLength"/>.</param>
+    /// <returns>The corpus of the file's first <paramref name="maxLength"/> characters (all of it when shorter).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxLength"/> is outside 1 … <see cref="MaxLength"/>.</exception>
+    /// <exception cref="InvalidDataException">Those characters are not valid UTF-8, are empty, or hold more than
+    /// <see cref="MaxVocabulary"/> distinct characters; the message names the file.</exception>
+    public static CharCorpus Load(string path, int maxLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLength, MaxLength);
+        return Load(path, maxLength, cut: true);
+    }
+
+    private static CharCorpus Load(string path, int limit, bool cut)
     {
         ArgumentNullException.ThrowIfNull(path);
-        long bytes = new FileInfo(path).Length;
-        if (bytes > MaxLength)
-        {
-            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-                $"{path}: {bytes} bytes; a character corpus holds at most {MaxLength} characters"));
-        }
+        long bytes = new FileInfo(path).Length;   // 0 for a pipe: the read below is bounded as well
+        if (!cut && bytes > MaxLength) throw TooLong(path, $"{bytes} bytes");
 
         string text;
         try
         {
-            text = File.ReadAllText(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true));
+            using var reader = new StreamReader(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true));
+            var read = new StringBuilder();
+            var chunk = new char[1 << 16];
+            int n;
+            while (read.Length <= limit && (n = reader.Read(chunk, 0, (int)Math.Min(chunk.Length, limit + 1L - read.Length))) > 0)
+                read.Append(chunk, 0, n);
+            if (read.Length > limit)
+            {
+                if (!cut) throw TooLong(path, $"more than {MaxLength} characters");
+                int keep = char.IsHighSurrogate(read[limit - 1]) ? limit - 1 : limit;
+                read.Length = keep;
+            }
+            text = read.ToString();
         }
         catch (DecoderFallbackException e)
         {
@@ -86,6 +112,9 @@ public sealed class CharCorpus
             throw new InvalidDataException($"{path}: {reason}", e);
         }
     }
+
+    private static InvalidDataException TooLong(string path, string size) =>
+        new(string.Create(CultureInfo.InvariantCulture, $"{path}: {size}; a character corpus holds at most {MaxLength} characters"));
 
     /// <summary>The distinct characters of the text, sorted by code point; a character's index is its position here.</summary>
     public string Vocabulary { get; }

@@ -187,7 +187,7 @@ public static class CheckpointFile
             Expect(path, byName, "history", "F64", [epoch, HistoryColumns]);
             if (byName.TryGetValue("history.confusion", out var conf))
             {
-                if (conf.Shape.Length != 3 || conf.Shape[1] != conf.Shape[2] || conf.Shape[1] > 1 << 15)
+                if (conf.Shape.Length != 3 || conf.Shape[1] != conf.Shape[2] || conf.Shape[1] > Evaluation.MaxConfusionClasses)
                     throw Bad(path, $"tensor \"history.confusion\" has shape {conf.ShapeText}, not [epochs, classes, classes]");
                 classes = (int)conf.Shape[1];
                 Expect(path, byName, "history.confusion", "I32", [epoch, classes, classes]);
@@ -240,7 +240,7 @@ public static class CheckpointFile
     {
         int classes = 0;
         foreach (var r in results)
-            if (r.Test is { } t) classes = Math.Max(classes, t.Classes);
+            if (r.Test is { } t && t.Confusion.Length > 0) classes = Math.Max(classes, t.Classes);   // none kept: none written
         var history = new double[results.Count * HistoryColumns];
         var confusion = new int[results.Count * classes * classes];
         for (int e = 0; e < results.Count; e++)

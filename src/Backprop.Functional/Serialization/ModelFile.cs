@@ -236,13 +236,8 @@ public static class ModelFile
 
     private static void RequireFinite<T>(ParameterLayout layout, ReadOnlySpan<T> theta) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        foreach (var slot in layout.Slots)
-        {
-            var x = slot.Of(theta);
-            for (int i = 0; i < x.Length; i++)
-                if (!T.IsFinite(x[i]))
-                    throw new ArgumentException($"theta holds {x[i]} in tensor {slot.Name} at index {i}; a model file stores finite parameters only", nameof(theta));
-        }
+        if (layout.FirstNonFinite(theta, out _) is { } bad)
+            throw new ArgumentException($"theta holds {bad}; a model file stores finite parameters only", nameof(theta));
     }
 
     private static bool IsReserved(string key)

@@ -109,13 +109,8 @@ public static class OnnxFile
             for (int i = 0; i < theta.Length; i++) converted[i] = float.CreateSaturating(theta[i]);
         }
         ReadOnlySpan<float> values = converted ?? System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(theta);
-        foreach (var slot in layout.Slots)
-        {
-            var x = slot.Of(values);
-            for (int i = 0; i < x.Length; i++)
-                if (!float.IsFinite(x[i]))
-                    throw new ArgumentException($"theta holds {x[i]} in tensor {slot.Name} at index {i}{(converted is null ? "" : " (as float)")}; an ONNX export stores finite parameters only", nameof(theta));
-        }
+        if (layout.FirstNonFinite(values, out _) is { } bad)
+            throw new ArgumentException($"theta holds {bad}{(converted is null ? "" : " (as float)")}; an ONNX export stores finite parameters only", nameof(theta));
         OnnxExport.Write(path, spec, values);
     }
 

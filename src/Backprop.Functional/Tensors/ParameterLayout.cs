@@ -137,6 +137,23 @@ public sealed record ParameterLayout
     /// immediately followed by its bias).</summary>
     public Range LayerRange(int layer) => new(_layerOffset[layer], _layerOffset[layer + 1]);
 
+    /// <summary>The first element of <paramref name="theta"/> that is NaN or infinite, said as "NaN in tensor
+    /// layers.0.weight at index 3", and its layer; null (layer −1) when every element is finite. Allocates only to say
+    /// what it found.</summary>
+    internal string? FirstNonFinite<T>(ReadOnlySpan<T> theta, out int layer) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        for (layer = 0; layer < LayerCount; layer++)
+            foreach (var slot in SlotsOf(layer))
+            {
+                var x = slot.Of(theta);
+                for (int i = 0; i < x.Length; i++)
+                    if (!T.IsFinite(x[i]))
+                        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{x[i]} in tensor {slot.Name} at index {i}");
+            }
+        layer = -1;
+        return null;
+    }
+
     /// <summary>Index of layer <paramref name="layer"/>'s first element in θ.</summary>
     internal int LayerOffset(int layer) => _layerOffset[layer];
 

@@ -106,7 +106,8 @@ public sealed class HogwildTrainer<T> : IDisposable where T : unmanaged, IFloati
     /// nothing.</summary>
     /// <returns>The epoch's mean batch cost, η, updates and workers.</returns>
     /// <exception cref="NonFiniteException">A batch cost was NaN or infinite; that worker did not update θ, but the
-    /// others may have finished their batches.</exception>
+    /// others may have finished their batches. Or the epoch's updates left θ holding NaN or ±∞ (the message names the
+    /// tensor and index).</exception>
     public HogwildEpoch RunEpoch()
     {
         double eta = LearningRate;
@@ -135,6 +136,11 @@ public sealed class HogwildTrainer<T> : IDisposable where T : unmanaged, IFloati
         if (_job.NonFiniteBatch >= 0)
             throw new NonFiniteException(string.Create(CultureInfo.InvariantCulture,
                 $"Hogwild epoch {_epoch}: the cost of batch {_job.NonFiniteBatch} is not finite (η = {eta}); that update was not applied"));
+        // each cost is checked before its update: the epoch's last updates have no later cost that would see them blow up θ
+        if (_network.Layout.FirstNonFinite<T>(_network.Parameters, out int layer) is { } bad)
+            throw new NonFiniteException(string.Create(CultureInfo.InvariantCulture,
+                $"Hogwild epoch {_epoch}: its updates left θ holding {bad}, though every batch's cost was finite (η = {eta})"))
+            { Epoch = _epoch, Layer = layer };
         return new HogwildEpoch(_epoch, cost / updates, eta, updates, workers);
     }
 

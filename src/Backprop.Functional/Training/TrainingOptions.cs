@@ -102,9 +102,14 @@ public sealed record EpochResult(int Epoch, double TrainLoss, Evaluation? Test, 
 /// shareable.</para></summary>
 /// <param name="Loss">Mean cost.</param>
 /// <param name="Accuracy">Fraction of samples whose arg-max output is the label.</param>
-/// <param name="Confusion">Counts, [label × predicted], classes × classes (row-major).</param>
+/// <param name="Confusion">Counts, [label × predicted], classes × classes (row-major); empty when there are more than
+/// <see cref="MaxConfusionClasses"/> classes (the matrix would take classes² counts: 16 GiB for 65,536).</param>
 /// <param name="Classes">Number of classes.</param>
-public sealed record Evaluation(double Loss, double Accuracy, int[] Confusion, int Classes);
+public sealed record Evaluation(double Loss, double Accuracy, int[] Confusion, int Classes)
+{
+    /// <summary>The most classes an evaluation keeps a confusion matrix for (a million counts, 4 MiB).</summary>
+    public const int MaxConfusionClasses = 1024;
+}
 
 /// <summary>A numerical blow-up during training: a NaN or infinite cost, stopped before it reached θ.</summary>
 public sealed class NonFiniteException : TrainingDivergedException

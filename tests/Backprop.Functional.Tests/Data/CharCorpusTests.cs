@@ -23,6 +23,46 @@ public sealed class CharCorpusTests
             .And(indexOfInverts.Label("IndexOf(Vocabulary[i]) == i"));
     }
 
+    /// <summary>Pieces of a text: ASCII, a two-byte character, a surrogate pair (four bytes of UTF-8).</summary>
+    private static readonly string[] Pieces = ["a", "b", "\n", "é", "😀"];
+
+    [Property(MaxTest = 100)]
+    public Property Load_with_a_maximum_is_the_corpus_of_that_many_first_characters(PositiveInt seed, PositiveInt cut, bool bom)
+    {
+        var rng = new SeededRandom(seed.Get);
+        string text = string.Concat(Enumerable.Range(0, 1 + rng.Next(40)).Select(_ => Pieces[rng.Next(Pieces.Length)]));
+        int max = 1 + cut.Get % (text.Length + 3);
+        string path = Path.Combine(Path.GetTempPath(), $"charcorpus-{Guid.NewGuid():N}.txt");
+        try
+        {
+            File.WriteAllText(path, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: bom));
+            int keep = Math.Min(max, text.Length);
+            if (char.IsHighSurrogate(text[keep - 1])) keep--;   // a pair is never cut in two
+            if (keep == 0)
+            {
+                bool refused = false;
+                try { CharCorpus.Load(path, max); } catch (InvalidDataException) { refused = true; }
+                return refused.Label("only half a pair: empty, refused");
+            }
+            var corpus = CharCorpus.Load(path, max);
+            var expected = new CharCorpus(text[..keep]);
+            return (corpus.Decode(corpus.Indices) == text[..keep]).Label($"the first {keep} characters of {text.Length} (max {max})")
+                .And((corpus.Vocabulary == expected.Vocabulary).Label("their vocabulary"))
+                .And((CharCorpus.Load(path).Decode(CharCorpus.Load(path).Indices) == text).Label("without a maximum: all of it"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(CharCorpus.MaxLength + 1)]
+    public void Load_refuses_a_maximum_out_of_range(int max) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => CharCorpus.Load("whatever.txt", max));
+
     [Property(MaxTest = 200)]
     public Property Split_keeps_the_text_in_order_and_the_vocabulary(NonEmptyString s, PositiveInt permille)
     {

@@ -134,6 +134,45 @@ public class TrainerTests
         Assert.DoesNotContain(net.Parameters.ToArray(), float.IsNaN);
     }
 
+    [Theory]
+    [InlineData(0)]   // the check at the epoch's end
+    [InlineData(1)]   // the check before each checkpoint (here the same step)
+    public void Fit_stops_when_an_epochs_last_update_leaves_theta_non_finite_and_names_the_tensor(int checkpointEvery)
+    {
+        // One batch an epoch and η = 1e308 (∞ in float): the cost before the update is finite, θ after it is not. Before
+        // the check the run went on to evaluate (a NaN test loss), and a caller only learnt of it when saving.
+        var train = Blobs(10, 7);
+        using var net = Network<float>.Create(Spec, seed: 1);
+        int checkpoints = 0;
+        var e = Assert.Throws<NonFiniteException>(() => Trainer.Fit(net, train, Blobs(10, 8),
+            new TrainingOptions(Epochs: 3, BatchSize: 10, Optimizer: new Sgd(1e308), DivergenceFactor: null, CheckpointEvery: checkpointEvery),
+            resume: null, onCheckpoint: _ => checkpoints++));
+        Assert.Equal((1, 1L), (e.Epoch, e.Step));
+        Assert.Contains("epoch 1, step 1 (batch 1 of 1): its update left θ holding ", e.Message, StringComparison.Ordinal);
+        Assert.Matches(@"in tensor layers\.\d\.(weight|bias) at index \d+", e.Message);
+        Assert.InRange(e.Layer, 0, 1);
+        Assert.Equal(0, checkpoints);   // never a checkpoint of the blown-up θ
+    }
+
+    [Theory]
+    [InlineData(Evaluation.MaxConfusionClasses, true)]
+    [InlineData(Evaluation.MaxConfusionClasses + 1, false)]
+    [InlineData(65536, false)]   // classes² wrapped to 0 in int before the bound: an IndexOutOfRangeException
+    public void Evaluate_keeps_a_confusion_matrix_up_to_its_bound_and_the_accuracy_always(int classes, bool kept)
+    {
+        int[] labels = [0, classes - 1, classes - 1];
+        var data = Dataset.Create("wide", 3, 2, classes, [0.1f, 0.2f, 0.9f, 0.8f, 0.7f, 0.9f], Dataset.OneHot(labels, classes), labels);
+        using var net = Network<float>.Create(NetworkSpec.Mlp([2, classes], ActivationKind.Identity, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy), seed: 2);
+        var e = Trainer.Evaluate(net, data);
+        Assert.Equal(classes, e.Classes);
+        Assert.Equal(kept ? classes * classes : 0, e.Confusion.Length);
+        using var ws = net.CreateWorkspace(3);
+        var a = net.Forward(data.X, ws).ToArray();
+        int correct = Enumerable.Range(0, 3).Count(r => Trainer.ArgMax<float>(a.AsSpan(r * classes, classes)) == labels[r]);
+        Assert.Equal(correct / 3.0, e.Accuracy);
+        if (kept) Assert.Equal(correct, Enumerable.Range(0, classes).Sum(c => e.Confusion[c * classes + c]));
+    }
+
     [Fact]
     public void Fit_ThrowsForDatasetThatDoesNotFitTheNetwork()
     {
