@@ -45,6 +45,16 @@ public sealed class KFac<T> : ICurvatureOptimizer<T> where T : unmanaged, IFloat
     private SeededRandom _random;
     private long _step, _statisticsUpdates;
 
+    /// <summary>The most values the Kronecker factors, their inverses and the scratch of their size may take together:
+    /// <see cref="ParameterLayout.MaxCount"/>, as for θ (1 GB in float). A dense layer n → m takes about 2(n + 1)² + 2m²,
+    /// so two 15,000-wide layers (1.8 billion values, over 7 GB in float) are refused before anything is allocated.</summary>
+    public const int MaxFactorValues = ParameterLayout.MaxCount;
+
+    /// <summary>An offset into the factors while they are laid out, saturated at int.MaxValue: past the bound the layout is
+    /// refused (the total is summed in long) before any offset is used, so saturating only keeps an overflow from
+    /// throwing first.</summary>
+    internal static int Offset(long offset) => (int)Math.Min(offset, int.MaxValue);
+
     /// <summary>K-FAC for <paramref name="spec"/> on batches of up to <paramref name="batch"/> rows.</summary>
     /// <param name="spec">The network: its layers with parameters must be <see cref="Dense"/> (not per step).</param>
     /// <param name="batch">The largest batch an update takes.</param>
@@ -52,7 +62,8 @@ public sealed class KFac<T> : ICurvatureOptimizer<T> where T : unmanaged, IFloat
     /// <param name="threads">Threads the GEMMs may use.</param>
     /// <exception cref="ArgumentException">A layer with parameters is not dense, or reads or gives sequences (the
     /// message names the layer).</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="threads"/> is less than 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="threads"/> is less than 1, or
+    /// the factors would take more than <see cref="MaxFactorValues"/> values (the message gives the count).</exception>
     public KFac(NetworkSpec spec, int batch, KFacOptions? options = null, int threads = 1)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -88,17 +99,19 @@ public sealed class KFac<T> : ICurvatureOptimizer<T> where T : unmanaged, IFloat
             long aSize = (long)(inputs + 1) * (inputs + 1), gSize = (long)outputs * outputs;
             _inputs[i] = inputs;
             _outputs[i] = outputs;
-            _a[i] = checked((int)offset);
-            _aInverse[i] = checked((int)(offset += aSize));
-            _g[i] = checked((int)(offset += aSize));
-            _gInverse[i] = checked((int)(offset += gSize));
+            _a[i] = Offset(offset);
+            _aInverse[i] = Offset(offset += aSize);
+            _g[i] = Offset(offset += aSize);
+            _gInverse[i] = Offset(offset += gSize);
             offset += gSize;
             square = Math.Max(square, Math.Max(aSize, gSize));
             panel = Math.Max(panel, (long)outputs * (inputs + 1));
             widest = Math.Max(widest, Math.Max(inputs + 1, outputs));
         }
-        if (offset > Array.MaxLength || square > Array.MaxLength)
-            throw new ArgumentOutOfRangeException(nameof(spec), $"the Kronecker factors of {spec} need {offset} values, more than one array holds ({Array.MaxLength})");
+        long total = offset + square + 2 * panel;   // the factors and their inverses, then the scratch of the same order
+        if (total > MaxFactorValues)
+            throw new ArgumentOutOfRangeException(nameof(spec), string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"K-FAC of {spec} needs {total:N0} values for its Kronecker factors, their inverses and their scratch (a layer of width n needs about 2n² for each factor), more than {MaxFactorValues:N0} (ParameterLayout.MaxCount); use narrower layers, or a diagonal or Hessian-free optimizer"));
         int count = spec.Layout.Count;
         _ws = new Workspace<T>(spec.Layers, batch) { Threads = threads };
         _factors = MemoryOwner<T>.Allocate((int)offset, AllocationMode.Clear);

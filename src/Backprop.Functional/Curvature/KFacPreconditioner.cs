@@ -73,17 +73,20 @@ internal sealed class KFacPreconditioner<T> : IPreconditioner<T>, IDisposable wh
             int na = dense.Inputs + 1, o = dense.Outputs;
             _inputs[l] = dense.Inputs;
             _outputs[l] = o;
-            _abar[l] = checked((int)offset);
-            _d[l] = checked((int)(offset += (long)rows * na));
-            _gramA[l] = checked((int)(offset += (long)rows * o));
-            _gramG[l] = checked((int)(offset += square));
-            _ka[l] = checked((int)(offset += square));
-            _kg[l] = checked((int)(offset += square));
+            _abar[l] = KFac<T>.Offset(offset);
+            _d[l] = KFac<T>.Offset(offset += (long)rows * na);
+            _gramA[l] = KFac<T>.Offset(offset += (long)rows * o);
+            _gramG[l] = KFac<T>.Offset(offset += square);
+            _ka[l] = KFac<T>.Offset(offset += square);
+            _kg[l] = KFac<T>.Offset(offset += square);
             offset += square;
             panel = Math.Max(panel, (long)o * na);
             wide = Math.Max(wide, Math.Max(na, o));
         }
-        if (offset > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(rows), $"the K-FAC preconditioner of {spec} on {rows} rows needs {offset} values, more than one array holds");
+        long total = offset + square + panel + 4 * wide * rows;   // everything allocated below but the targets and one row
+        if (total > KFac<T>.MaxFactorValues)
+            throw new ArgumentOutOfRangeException(nameof(rows), string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"the K-FAC preconditioner of {spec} on {rows} rows needs {total:N0} values, more than {KFac<T>.MaxFactorValues:N0} (ParameterLayout.MaxCount); use fewer curvature rows, or Preconditioner = Diagonal"));
         _store = MemoryOwner<T>.Allocate(checked((int)offset), AllocationMode.Clear);
         _sampled = MemoryOwner<T>.Allocate(checked(rows * spec.Outputs), AllocationMode.Clear);
         _square = MemoryOwner<T>.Allocate(checked((int)square), AllocationMode.Clear);

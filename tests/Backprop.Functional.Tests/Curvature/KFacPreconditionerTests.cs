@@ -168,4 +168,12 @@ public sealed class KFacPreconditionerTests
         Assert.Contains("layer 1", e.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentOutOfRangeException>(() => new HessianFreeOptions(Preconditioner: (HessianFreePreconditioner)7));
     }
+
+    [Fact]
+    public void Create_KFacPastTheBound_IsRefusedBeforeAllocating()
+    {
+        var wide = NetworkSpec.Mlp([12_000, 1, 12_000], ActivationKind.Tanh, ActivationKind.Identity, LossKind.Quadratic);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new KFacPreconditioner<float>(wide, 20_000, threads: 1, seed: 1));
+        Assert.Contains("more than 250,000,000", e.Message, StringComparison.Ordinal);
+    }
 }

@@ -312,6 +312,21 @@ public sealed class KFacProperties
     }
 
     [Fact]
+    public void Constructor_refuses_factors_past_the_bound_before_allocating_them()
+    {
+        // θ is small (36,003 values) but the factors are ~2n² per 12,000-wide side: 576 million values, 2.3 GB in float.
+        // Before the bound only Array.MaxLength stopped them: two 15,000-wide layers took 12.8 GB in a CLI run.
+        var wide = NetworkSpec.Mlp([12_000, 1, 12_000], ActivationKind.Tanh, ActivationKind.Identity, LossKind.Quadratic);
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new KFac<float>(wide, 4));
+        Assert.True(GC.GetTotalAllocatedBytes(precise: true) - before < 64L << 20, "allocated before refusing");
+        Assert.Contains("more than 250,000,000", e.Message, StringComparison.Ordinal);
+        Assert.Contains("12000", e.Message, StringComparison.Ordinal);   // the spec
+        // a wide but reasonable network still gets its optimizer
+        using var fits = new KFac<float>(NetworkSpec.Mlp([784, 2000, 10], ActivationKind.Tanh, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy), 4);
+    }
+
+    [Fact]
     public void Update_with_a_non_finite_cost_leaves_theta_and_state_alone()
     {
         var spec = NetworkSpec.Mlp([2, 3, 1], ActivationKind.Identity, ActivationKind.Identity, LossKind.Quadratic);
