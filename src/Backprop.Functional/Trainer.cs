@@ -43,6 +43,10 @@ public static class Trainer
         if (test is not null) RequireFits(network, test);
         ArgumentOutOfRangeException.ThrowIfNegative(options.CheckpointEvery);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MicroShards, 1);
+        if (options.Epochs < 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Epochs, "Epochs must be 0 or more");
+        if (options.EvaluationBatch < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.EvaluationBatch, "EvaluationBatch must be at least 1");
         if (options.DivergenceFactor is { } factor && !(factor > 0 && double.IsFinite(factor)))
             throw new ArgumentOutOfRangeException(nameof(options), factor, "DivergenceFactor must be a positive finite number, or null to turn the check off");
         hooks ??= new FitHooks<T>();
@@ -409,14 +413,23 @@ public static class Trainer
         where T : unmanaged, IFloatingPointIeee754<T> =>
         TrainingStep.RunSharded(new SpecTrainable<T>(network.Spec), network.Parameters, x, y, ws, gradient, transform, ref state, buffers, lr, StepMode.Auto, microShards);
 
-    /// <summary>Mean cost, accuracy (arg-max of the output against the arg-max of the target) and confusion matrix (empty
-    /// above <see cref="Evaluation.MaxConfusionClasses"/> classes).</summary>
+    /// <summary>Mean cost, accuracy and confusion matrix (empty above <see cref="Evaluation.MaxConfusionClasses"/>
+    /// classes). With two or more outputs a sample's class is the arg-max of the output and its label the arg-max of the
+    /// target; with one output (a binary classifier's probability, e.g. sigmoid with cross-entropy) the class is
+    /// output ≥ ½ and the label target ≥ ½, two classes (for a regression the accuracy means nothing).</summary>
+    /// <param name="network">The network.</param>
+    /// <param name="data">Samples it fits.</param>
+    /// <param name="batch">Rows per forward pass, at least 1 (more than the data's are not used).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is less than 1.</exception>
     public static Evaluation Evaluate<T>(Network<T> network, Dataset data, int batch = 1000) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(network);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         RequireFits(network, data);
-        batch = Math.Max(1, Math.Min(batch, data.Count));
-        int classes = data.Outputs;
+        batch = Math.Min(batch, data.Count);
+        int outputs = data.Outputs;
+        bool binary = outputs == 1;   // before: the arg-max of one value is always 0, so every sample counted as right
+        int classes = binary ? 2 : outputs;
         if (network.Spec.Layers[^1].Output.IsSequence)
             throw new ArgumentException($"{network.Spec} gives an output at every step; Evaluate scores one output per sample (use Network.Cost per batch)");
         var confusion = classes <= Evaluation.MaxConfusionClasses ? new int[classes * classes] : [];
@@ -429,19 +442,21 @@ public static class Trainer
         for (int b = 0; b < batcher.BatchCount; b++)
         {
             int rows = batcher.Copy<T>(b, x.Span, y.Span);
-            var ys = y.Span[..(rows * classes)];
+            var ys = y.Span[..(rows * outputs)];
             loss += double.CreateChecked(network.Cost(x.Span[..(rows * data.Features)], ys, ws)) * rows;
             var a = ws.A(ws.LayerCount - 1, rows);
             for (int r = 0; r < rows; r++)
             {
-                int predicted = ArgMax<T>(a.Slice(r * classes, classes));
-                int label = ArgMax<T>(ys.Slice(r * classes, classes));
+                int predicted = binary ? (a[r] >= Half<T>() ? 1 : 0) : ArgMax<T>(a.Slice(r * outputs, outputs));
+                int label = binary ? (ys[r] >= Half<T>() ? 1 : 0) : ArgMax<T>(ys.Slice(r * outputs, outputs));
                 if (confusion.Length > 0) confusion[label * classes + predicted]++;
                 if (predicted == label) correct++;
             }
         }
         return new Evaluation(loss / data.Count, (double)correct / data.Count, confusion, classes);
     }
+
+    private static T Half<T>() where T : unmanaged, IFloatingPointIeee754<T> => T.One / (T.One + T.One);
 
     /// <summary>Index of the largest element (the first one on ties).</summary>
     public static int ArgMax<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>

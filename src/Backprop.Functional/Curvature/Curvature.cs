@@ -92,10 +92,16 @@ public static class Curvature
     /// <summary>After <see cref="Forward{T}"/>: Fv for the <paramref name="kind"/> Fisher into <paramref name="fv"/>
     /// (see <see cref="Curvature"/> and <see cref="FisherKind"/>).</summary>
     /// <exception cref="ArgumentException">A shape does not match, or y holds NaN or infinity.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="kind"/> is not a <see cref="FisherKind"/>.</exception>
     /// <exception cref="NotSupportedException">A layer kind has no tangent kernel (the message names it).</exception>
     public static void FisherVector<T>(NetworkSpec spec, ReadOnlySpan<T> theta, ReadOnlySpan<T> x, ReadOnlySpan<T> y,
         CurvatureWorkspace<T> ws, ReadOnlySpan<T> v, Span<T> fv, FisherKind kind) where T : unmanaged, IFloatingPointIeee754<T> =>
-        LinearisedProduct(spec, theta, x, y, ws, v, fv, kind == FisherKind.True ? SeedKind.TrueFisher : SeedKind.EmpiricalFisher);
+        LinearisedProduct(spec, theta, x, y, ws, v, fv, kind switch
+        {
+            FisherKind.True => SeedKind.TrueFisher,
+            FisherKind.Empirical => SeedKind.EmpiricalFisher,
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a FisherKind (True or Empirical)"),
+        });
 
     /// <summary>Whether the cost is fused with the output activation, so that the Gauss–Newton split is at zᴸ.</summary>
     public static bool SplitsAtLogits(LossKind loss, ActivationKind output) => (loss, output) switch

@@ -80,6 +80,7 @@ public sealed record Dataset(string Name, int Count, int Features, int Outputs, 
     public Dataset Slice(int start, int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(start, Count);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Count - start);
 

@@ -80,8 +80,7 @@ public static partial class Equations
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(ws);
         if (theta.Length != spec.Layout.Count) Shapes.ThrowLengths("theta", theta.Length, "the layout", spec.Layout.Count);
-        if (ws.LayerCount != spec.Layers.Count || ws.InputWidth != spec.Inputs)
-            throw new ArgumentException($"the workspace was made for another network ({ws.LayerCount} layers, input [{ws.InputWidth}]) than {spec}");
+        ws.RequireMadeFor(spec);
         return ws.RowsOf(x.Length);
     }
 

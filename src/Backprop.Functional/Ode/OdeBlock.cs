@@ -20,8 +20,8 @@ public sealed record OdeBlock : Layer<OdeBlock, OdeBlockKernel>
     {
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(solver);
-        if (!double.IsFinite(start) || !double.IsFinite(end) || start == end)
-            throw new ArgumentException($"the span [{start}, {end}] must be two different finite times", nameof(end));
+        if (!double.IsFinite(start) || !double.IsFinite(end) || start == end || !double.IsFinite(end - start))
+            throw new ArgumentException($"the span [{start}, {end}] must be two different finite times whose difference is finite", nameof(end));
         if (!Enum.IsDefined(gradient)) throw new ArgumentOutOfRangeException(nameof(gradient), gradient, "not an OdeGradient");
         F = f;
         Solver = solver;

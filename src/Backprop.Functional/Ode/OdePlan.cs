@@ -31,13 +31,21 @@ internal sealed class OdePlan
         Widest = widest;
         P = f.ParameterCount;
         FixedSteps = solver.FixedSteps;
-        MaxSteps = solver is DormandPrince dp ? dp.MaxSteps : checked(FixedSteps * intervals);
+        long fixedTotal = (long)FixedSteps * intervals;
+        if (solver is not DormandPrince && fixedTotal > FixedStepLimits.MaxSteps)
+            throw new ArgumentOutOfRangeException(nameof(intervals), intervals,
+                $"{FixedSteps} steps per interval × {intervals} intervals = {fixedTotal} steps in one solve, more than {FixedStepLimits.MaxSteps}");
+        MaxSteps = solver is DormandPrince dp ? dp.MaxSteps : (int)fixedTotal;
         if (FixedSteps > 0 && checkpoints >= FixedSteps)
             throw new ArgumentException($"{checkpoints} checkpoints need more than {checkpoints} steps per interval; the solver takes {FixedSteps}", nameof(checkpoints));
         if (checkpoints > FixedStepLimits.MaxSteps)
             throw new ArgumentOutOfRangeException(nameof(checkpoints), checkpoints, $"at most {FixedStepLimits.MaxSteps} checkpoints");
         int s = Tableau.Stages;
-        States = gradient == OdeGradient.Discretise ? checked(MaxSteps + 1) : checked(intervals * (checkpoints + 1) + 1);
+        long boundaries = (long)intervals * (checkpoints + 1) + 1;
+        if (boundaries > FixedStepLimits.MaxSteps + 1L)
+            throw new ArgumentOutOfRangeException(nameof(intervals), intervals,
+                $"{intervals} intervals × {checkpoints + 1} stored states each = {boundaries} states in one solve, more than {FixedStepLimits.MaxSteps + 1}");
+        States = gradient == OdeGradient.Discretise ? checked(MaxSteps + 1) : (int)boundaries;
         int w = gradient == OdeGradient.Adjoint ? 2 * D : D;
         W = w;
         // Per row: stored states, then the records, then the integrator's buffers, then the backward's.

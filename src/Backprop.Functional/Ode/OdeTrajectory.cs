@@ -31,6 +31,8 @@ public sealed class OdeTrajectory<T> where T : unmanaged, IFloatingPointIeee754<
             if (!double.IsFinite(times[i])) throw new ArgumentException($"time {i} is {times[i]}", nameof(times));
             if (i > 0 && (direction == 0 || Math.Sign(times[i] - times[i - 1]) != direction))
                 throw new ArgumentException($"the times must be strictly monotone; time {i - 1} is {times[i - 1]} and time {i} is {times[i]}", nameof(times));
+            if (i > 0 && !double.IsFinite(times[i] - times[i - 1]))   // e.g. −1e308 to 1e308: each step size would be ∞
+                throw new ArgumentException($"the interval from time {i - 1} ({times[i - 1]}) to time {i} ({times[i]}) is longer than a double holds", nameof(times));
         }
         _plan = new OdePlan(f, solver, gradient, checkpoints, times.Count - 1);
         long values = (long)_plan.PerRow * rows;
@@ -67,6 +69,9 @@ public sealed class OdeTrajectory<T> where T : unmanaged, IFloatingPointIeee754<
         Require(theta.Length, _plan.P, "θ");
         Require(h0.Length, nd, "h₀");
         Require(states.Length, checked(_times.Length * nd), "states");
+        for (int i = 0; i < h0.Length; i++)
+            if (!T.IsFinite(h0[i]))
+                throw new ArgumentException($"h₀ holds {h0[i]} at row {i / _plan.D}, dimension {i % _plan.D}", nameof(h0));
         var b = new OdeBuffers<T>(_plan, _perRow, _perLayer, Rows);
         h0.CopyTo(states);
         _solved = false;

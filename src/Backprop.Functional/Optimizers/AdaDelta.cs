@@ -52,7 +52,7 @@ public sealed record AdaDelta(
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(h);
-        OptimizerGuard.Check(theta.Length, g.Length, buf, 2);
+        OptimizerGuard.Check(theta.Length, g.Length, buf, 2, lr);
         Span<T> v = buf.Moment(0);
         Span<T> u = buf.Moment(1);
         T rho = OptimizerGuard.Of<T>(h.Rho);

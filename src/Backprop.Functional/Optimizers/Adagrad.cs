@@ -65,7 +65,7 @@ public sealed record Adagrad(
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(h);
-        OptimizerGuard.Check(theta.Length, g.Length, buf, 1);
+        OptimizerGuard.Check(theta.Length, g.Length, buf, 1, lr);
         Span<T> sum = buf.Moment(0);
         T clr = OptimizerGuard.Of<T>(lr / (1 + (s.Step * h.LrDecay)));
         T eps = OptimizerGuard.Of<T>(h.Epsilon);

@@ -81,7 +81,7 @@ public sealed record Adam(
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(h);
-        OptimizerGuard.Check(theta.Length, g.Length, buf, h.MomentCount);
+        OptimizerGuard.Check(theta.Length, g.Length, buf, h.MomentCount, lr);
         AdamKernel.Step(s.Step + 1, h.Beta1, h.Beta2, h.Epsilon, h.Amsgrad, h.WeightDecay, theta, g, buf, lr);
         return s with { Step = s.Step + 1 };
     }

@@ -79,7 +79,7 @@ public sealed record AdamW(
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(h);
-        OptimizerGuard.Check(theta.Length, g.Length, buf, h.MomentCount);
+        OptimizerGuard.Check(theta.Length, g.Length, buf, h.MomentCount, lr);
         if (h.WeightDecay != 0)
         {
             TensorPrimitives.Multiply(theta, OptimizerGuard.Of<T>(1 - (lr * h.WeightDecay)), theta);

@@ -70,7 +70,7 @@ public sealed record Momentum(
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(h);
-        OptimizerGuard.Check(theta.Length, g.Length, buf, 1);
+        OptimizerGuard.Check(theta.Length, g.Length, buf, 1, lr);
         Span<T> v = buf.Moment(0);
         T mu = OptimizerGuard.Of<T>(h.Mu);
         T lambda = OptimizerGuard.Of<T>(h.WeightDecay);

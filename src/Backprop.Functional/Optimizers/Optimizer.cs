@@ -70,10 +70,11 @@ public abstract record Optimizer(double LearningRate, double WeightDecay) : Grad
 /// <summary>Argument validation shared by the optimizers; throw paths are kept out of the hot loops.</summary>
 internal static class OptimizerGuard
 {
-    internal static void Check<T>(int thetaLength, int gLength, OptimizerBuffers<T> buffers, int momentCount)
+    internal static void Check<T>(int thetaLength, int gLength, OptimizerBuffers<T> buffers, int momentCount, double learningRate = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(buffers);
+        RequireLearningRate(learningRate);
         if (gLength != thetaLength)
         {
             ThrowLength("gradient", gLength, thetaLength);
@@ -88,6 +89,14 @@ internal static class OptimizerGuard
         {
             ThrowCount(buffers.Count, momentCount);
         }
+    }
+
+    /// <summary>η of one step (a schedule's, or a caller's override) must be finite and ≥ 0: a NaN would reach θ
+    /// unreported, a negative one climbs the cost. The constructors check their own η; this checks the one a step uses.</summary>
+    internal static void RequireLearningRate(double learningRate)
+    {
+        if (!(learningRate >= 0 && double.IsFinite(learningRate)))
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "the step's learning rate η must be a finite number ≥ 0 (from the schedule, or the override given)");
     }
 
     internal static T Of<T>(double value)

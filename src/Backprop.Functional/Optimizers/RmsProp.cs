@@ -61,7 +61,7 @@ public sealed record RmsProp(
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(h);
-        OptimizerGuard.Check(theta.Length, g.Length, buf, h.MomentCount);
+        OptimizerGuard.Check(theta.Length, g.Length, buf, h.MomentCount, lr);
         Span<T> v = buf.Moment(0);
         Span<T> gbar = h.Centered ? buf.Moment(1) : default;
         bool momentum = h.Mu != 0;

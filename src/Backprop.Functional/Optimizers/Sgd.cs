@@ -63,7 +63,7 @@ public sealed record Sgd(double LearningRate = 0.01, double WeightDecay = 0) : O
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(h);
-        OptimizerGuard.Check(theta.Length, g.Length, buf, 0);
+        OptimizerGuard.Check(theta.Length, g.Length, buf, 0, lr);
         SgdKernel.Stored(OptimizerGuard.Of<T>(lr), OptimizerGuard.Of<T>(h.WeightDecay), theta, g);
         return s with { Step = s.Step + 1 };
     }

@@ -57,6 +57,7 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
                 innerException: null);
         Batch = batch;
         Time = time;
+        Layers = layers;
         InputWidth = layers[0].Inputs;
         _inputPerSample = layers[0].Input.IsSequence ? time * InputWidth : InputWidth;
         _scratchOffsets = new int[n];
@@ -137,6 +138,24 @@ public sealed class Workspace<T> : IDisposable where T : unmanaged, IFloatingPoi
 
     /// <summary>Number of layers.</summary>
     public int LayerCount => _widths.Length;
+
+    /// <summary>The layers the workspace was made for.</summary>
+    internal IReadOnlyList<Layer> Layers { get; }
+
+    /// <summary>Refuses a workspace made for other layers than <paramref name="spec"/>'s (the same list, or layers equal
+    /// one by one): its per-layer scratch would be read at another layer's offsets. Allocates only to say what differs.</summary>
+    /// <exception cref="ArgumentException">The layers differ (the message names the first that does, on both sides).</exception>
+    internal void RequireMadeFor(NetworkSpec spec)
+    {
+        var mine = Layers;
+        var theirs = spec.Layers;
+        if (ReferenceEquals(mine, theirs)) return;
+        if (mine.Count != theirs.Count)
+            throw new ArgumentException($"the workspace was made for another network ({mine.Count} layers, input [{InputWidth}]) than {spec}");
+        for (int l = 0; l < mine.Count; l++)
+            if (!mine[l].Equals(theirs[l]))
+                throw new ArgumentException($"the workspace was made for another network: its layer {l} is {mine[l].Kind} {mine[l]}, {spec}'s is {theirs[l].Kind} {theirs[l]}");
+    }
 
     /// <summary>Threads a step may use for its large GEMMs (1: the calling thread only).</summary>
     /// <remarks>The extra threads are not the workspace's: they come from the process-wide GEMM worker pool (see

@@ -58,11 +58,17 @@ public sealed class Batcher
 
     /// <summary>Copies batch <paramref name="index"/> of this epoch into x ([rows × features]) and y
     /// ([rows × outputs]); returns its row count.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside 0 … <see cref="BatchCount"/> − 1.</exception>
+    /// <exception cref="ArgumentException">x or y is too short for the batch's rows (the message gives both lengths).</exception>
     public int Copy<T>(int index, Span<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, BatchCount);
         int start = index * BatchSize;
         int rows = Math.Min(BatchSize, _data.Count - start);
         int d = _data.Features, k = _data.Outputs;
+        if (x.Length < rows * d) throw new ArgumentException($"x has {x.Length} elements, fewer than batch {index}'s {rows} rows × {d} features = {rows * d}", nameof(x));
+        if (y.Length < rows * k) throw new ArgumentException($"y has {y.Length} elements, fewer than batch {index}'s {rows} rows × {k} outputs = {rows * k}", nameof(y));
         for (int r = 0; r < rows; r++)
         {
             int s = _order[start + r];

@@ -28,11 +28,21 @@ public readonly record struct Truncation(int K1, int K2)
     /// <exception cref="ArgumentException">time &gt; k₂ and (time − k₂) is not a multiple of k₁.</exception>
     public int Windows(int time)
     {
+        Require();
         ArgumentOutOfRangeException.ThrowIfLessThan(time, 1);
         if (time <= K2) return 1;
         if ((time - K2) % K1 != 0)
             throw new ArgumentException($"{time} steps do not split into windows of k₂ = {K2} advancing by k₁ = {K1}: time − k₂ must be a multiple of k₁", nameof(time));
         return 1 + (time - K2) / K1;
+    }
+
+    /// <summary>Refuses <c>default(Truncation)</c> (and <c>new Truncation()</c>), which skip the checks above: k₁ = 0
+    /// would divide by zero or make windows that never advance.</summary>
+    /// <exception cref="ArgumentException">k₁ &lt; 1 or k₂ &lt; k₁.</exception>
+    internal void Require()
+    {
+        if (K1 < 1 || K2 < K1)
+            throw new ArgumentException($"{this} is not a truncation (default(Truncation) is k₁ = k₂ = 0): use Truncation.Of(k) or new Truncation(k₁, k₂) with 1 ≤ k₁ ≤ k₂", "truncation");
     }
 
     /// <summary>"k₁ = …, k₂ = …".</summary>
@@ -55,6 +65,8 @@ public static class Bptt
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(train);
+        truncation.Require();
+        ArgumentOutOfRangeException.ThrowIfNegative(window);
         var ws = train.Workspace;
         if (truncation.K1 > ws.Time)
             throw new ArgumentException($"{truncation}: a window of the state's workspace has {ws.Time} steps, fewer than k₁; make the TrainState with time = k₂", nameof(truncation));
@@ -90,9 +102,11 @@ public static class Bptt
         RequireStreaming(spec);
         int windows = truncation.Windows(time);
         int inputs = spec.Inputs, outputs = spec.Outputs;
-        Shapes.RequireRows(x.Length, checked(time * inputs), "x");
+        if ((long)time * inputs > x.Length || (long)time * outputs > y.Length)   // also keeps time · width inside int below
+            throw new ArgumentOutOfRangeException(nameof(time), time, $"x has {x.Length} values and y {y.Length}: not one sequence of {time} steps × {inputs} inputs and {outputs} outputs");
+        Shapes.RequireRows(x.Length, time * inputs, "x");
         int rows = x.Length / (time * inputs);
-        Shapes.RequireLength(y, rows, checked(time * outputs), "y");
+        Shapes.RequireLength(y, rows, time * outputs, "y");
         if (gradient.Length != spec.Layout.Count) Shapes.ThrowLengths("gradient", gradient.Length, "theta", spec.Layout.Count);
         int span = Math.Min(truncation.K2, time);
         using var ws = network.CreateWorkspace(rows, 1, span);

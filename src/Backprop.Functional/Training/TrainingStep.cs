@@ -105,6 +105,7 @@ public static class TrainingStep
     {
         ArgumentNullException.ThrowIfNull(transform);
         ArgumentOutOfRangeException.ThrowIfLessThan(microShards, 1);
+        OptimizerGuard.RequireLearningRate(learningRate);   // before anything is computed, whichever update follows
         var spec = net.Spec;
         if (mode == StepMode.Auto && x.Length == spec.Inputs && spec.DenseOnly && OuterProductUpdate.Supports(transform))
         {

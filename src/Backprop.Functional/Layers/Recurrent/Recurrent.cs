@@ -11,6 +11,9 @@ public static class Recurrent
     /// <paramref name="rows"/> rows: the start of new streams for layers with <see cref="InitialState.Carried"/>.</summary>
     public static void ResetState<T>(NetworkSpec spec, Workspace<T> ws, int rows) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(ws);
+        ws.RequireMadeFor(spec);
         for (int l = 0; l < spec.Layers.Count; l++)
             if (Locate(spec.Layers[l], ws, rows) is { } at)
             {
@@ -28,6 +31,7 @@ public static class Recurrent
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(ws);
+        ws.RequireMadeFor(spec);
         ArgumentOutOfRangeException.ThrowIfNegative(fromStep);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(fromStep, ws.Time);
         int step = fromStep == 0 ? ws.Time : fromStep;
@@ -78,6 +82,7 @@ public static class Recurrent
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(ws);
+        ws.RequireMadeFor(spec);
         ArgumentOutOfRangeException.ThrowIfNegative(layer);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, spec.Layers.Count);
         var at = Locate(spec.Layers[layer], ws, rows)

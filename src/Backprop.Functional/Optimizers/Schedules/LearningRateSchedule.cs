@@ -35,6 +35,12 @@ public sealed record ConstantRate : LearningRateSchedule
 /// <remarks>Closed form of <c>torch.optim.lr_scheduler.StepLR(step_size, gamma)</c>.</remarks>
 public sealed record StepDecay(int StepSize, double Gamma = 0.1) : LearningRateSchedule
 {
+    /// <summary>Updates between decays, at least 1 (checked when constructed).</summary>
+    public int StepSize { get; init; } = StepSize >= 1 ? StepSize : throw new ArgumentOutOfRangeException(nameof(StepSize), StepSize, "StepDecay's step size must be at least 1");
+
+    /// <summary>γ, finite and &gt; 0 (checked when constructed).</summary>
+    public double Gamma { get; init; } = Schedules.Factor(Gamma, nameof(Gamma));
+
     /// <inheritdoc/>
     public override double Rate(double baseRate, long t)
     {
@@ -50,6 +56,9 @@ public sealed record StepDecay(int StepSize, double Gamma = 0.1) : LearningRateS
 /// <remarks>Closed form of <c>torch.optim.lr_scheduler.ExponentialLR(gamma)</c>.</remarks>
 public sealed record ExponentialDecay(double Gamma) : LearningRateSchedule
 {
+    /// <summary>γ, finite and &gt; 0 (checked when constructed: a negative γ would flip η's sign every update).</summary>
+    public double Gamma { get; init; } = Schedules.Factor(Gamma, nameof(Gamma));
+
     /// <inheritdoc/>
     public override double Rate(double baseRate, long t)
     {
@@ -68,6 +77,13 @@ public sealed record ExponentialDecay(double Gamma) : LearningRateSchedule
 /// </remarks>
 public sealed record CosineAnnealing(long TMax, double MinRate = 0) : LearningRateSchedule
 {
+    /// <summary>T_max, at least 1 (checked when constructed).</summary>
+    public long TMax { get; init; } = TMax >= 1 ? TMax : throw new ArgumentOutOfRangeException(nameof(TMax), TMax, "CosineAnnealing's T_max must be at least 1");
+
+    /// <summary>η_min, finite and ≥ 0 (checked when constructed).</summary>
+    public double MinRate { get; init; } = MinRate >= 0 && double.IsFinite(MinRate) ? MinRate
+        : throw new ArgumentOutOfRangeException(nameof(MinRate), MinRate, "CosineAnnealing's minimum rate must be a finite number ≥ 0");
+
     /// <inheritdoc/>
     public override double Rate(double baseRate, long t)
     {
@@ -90,6 +106,12 @@ public sealed record CosineAnnealing(long TMax, double MinRate = 0) : LearningRa
 /// </remarks>
 public sealed record Warmup(long Steps, LearningRateSchedule Then) : LearningRateSchedule
 {
+    /// <summary>S, at least 1 (checked when constructed).</summary>
+    public long Steps { get; init; } = Steps >= 1 ? Steps : throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "Warmup's length must be at least 1 update");
+
+    /// <summary>The schedule after warm-up, not null (checked when constructed).</summary>
+    public LearningRateSchedule Then { get; init; } = Then ?? throw new ArgumentNullException(nameof(Then));
+
     /// <inheritdoc/>
     public override double Rate(double baseRate, long t)
     {
@@ -104,4 +126,11 @@ public sealed record Warmup(long Steps, LearningRateSchedule Then) : LearningRat
         double start = 1.0 / Steps;
         return baseRate * (start + ((1 - start) * t / Steps));
     }
+}
+
+/// <summary>Checks shared by the schedules' constructors.</summary>
+internal static class Schedules
+{
+    internal static double Factor(double gamma, string name) => gamma > 0 && double.IsFinite(gamma) ? gamma
+        : throw new ArgumentOutOfRangeException(name, gamma, "a decay factor γ must be a finite number > 0");
 }
