@@ -36,7 +36,7 @@ internal static class CharModel
         ArgumentNullException.ThrowIfNull(console);
         OutputPath.Check(s.Out);
         string path = KjvDownload.LocateOrFetch(s.TextFile, log);
-        var corpus = CharCorpus.Load(path, s.MaxChars is { } max ? (int)max : CharCorpus.MaxLength);   // one read: a pipe drains
+        var corpus = s.MaxChars is { } max ? CharCorpus.Load(path, (int)max) : CharCorpus.Load(path);   // one read each: a pipe drains
         const double validationFraction = 0.05;
         if (Math.Round(validationFraction * corpus.Length, MidpointRounding.AwayFromZero) < 1)
             throw new CliException(string.Create(Inv, $"{path}: {corpus.Length} characters (after --max-chars) are too few to keep {validationFraction:P0} of them for validation"));

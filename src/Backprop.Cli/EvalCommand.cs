@@ -37,6 +37,9 @@ internal static class EvalCommand
             : DataLoading.MnistTest(source.MnistDir);
         ModelLoading.RequireFits(network, test, modelPath);
         var evaluation = Trainer.Evaluate(network, test);
+        if (evaluation.NonFinite is { } where)
+            throw new CliException(string.Create(CultureInfo.InvariantCulture,
+                $"{modelPath} on {test.Name}: {where}, so its test loss ({evaluation.Loss}) and accuracy mean nothing (its weights overflow on that input)"));
         console.Line(string.Create(CultureInfo.InvariantCulture, $"{network.Spec} on {test.Name} ({test.Count:N0} samples)"));
         console.Line(string.Create(CultureInfo.InvariantCulture, $"test loss: {evaluation.Loss:F4}"));
         console.Line(Report.Accuracy(evaluation.Accuracy));

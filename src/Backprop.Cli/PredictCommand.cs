@@ -56,7 +56,7 @@ internal static class PredictCommand
     {
         using var ws = network.CreateWorkspace(1);
         float[] a = network.Forward(x, ws).ToArray();
-        int predicted = Trainer.ArgMax<float>(a);
+        int predicted = Trainer.ClassOf<float>(a);
         var output = network.Spec.OutputActivation;
         bool isDistribution = output == ActivationKind.Softmax;
         double sum = isDistribution ? 1 : a.Sum(v => Math.Max(0, v));

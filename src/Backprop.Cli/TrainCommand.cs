@@ -111,7 +111,7 @@ internal sealed class TrainCommand
         double? clip = parse.GetValue(_clip) ?? 5;
         if (clip is { } c && !(c > 0 && double.IsFinite(c))) throw new UsageException("--clip must be > 0");
         long? maxChars = parse.GetValue(_maxChars);
-        if (maxChars is { } m && (m < 2 || m > CharCorpus.MaxLength)) throw new UsageException($"--max-chars must be 2 … {CharCorpus.MaxLength}");
+        if (maxChars is { } m && (m < 10 || m > CharCorpus.MaxLength)) throw new UsageException($"--max-chars must be 10 … {CharCorpus.MaxLength} (5 % of the text, at least one character, validates)");
         int bptt = Positive(parse.GetValue(_bptt), "--bptt") ?? 64;
         if (bptt > 4096) throw new UsageException("--bptt must be at most 4096");
         int units = Positive(parse.GetValue(_units), "--units") ?? 256;
@@ -184,7 +184,7 @@ internal sealed class TrainCommand
         var schedule = new ScheduleSettings(
             parse.GetValue(_schedule) ?? "constant",
             Positive(parse.GetValue(_stepSize), "--step-size"),
-            parse.GetValue(_gamma) is { } g ? (g > 0 ? g : throw new UsageException("--gamma must be > 0")) : null,
+            parse.GetValue(_gamma) is { } g ? (g > 0 && double.IsFinite(g) ? g : throw new UsageException("--gamma must be a finite number > 0")) : null,
             parse.GetValue(_warmup) is { } w ? (w >= 0 ? w : throw new UsageException("--warmup must be ≥ 0")) : 0);
         if (schedule.Kind == "step" && schedule.StepSize is null) throw new UsageException("--schedule step needs --step-size N (updates between decays)");
         if (schedule.Kind == "exp" && schedule.Gamma is null) throw new UsageException("--schedule exp needs --gamma G (factor per update, e.g. 0.9999)");

@@ -128,7 +128,8 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
         }
     }
 
-    /// <summary>The index of the largest output (the predicted class; the first on ties).</summary>
+    /// <summary>The predicted class: the index of the largest output (the first on ties); with one output (a binary
+    /// classifier's probability) 1 when it is ≥ ½, else 0, as <see cref="Trainer.Evaluate{T}"/> scores it.</summary>
     /// <param name="x">One input, [inputs].</param>
     /// <exception cref="ArgumentException">x is not [inputs] long, or holds NaN or infinity.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using this predictor.</exception>
@@ -137,7 +138,7 @@ public sealed class Predictor<T> : IDisposable where T : unmanaged, IFloatingPoi
         Enter();
         try
         {
-            return Trainer.ArgMax(Run(x));
+            return Trainer.ClassOf(Run(x));
         }
         finally
         {

@@ -439,24 +439,37 @@ public static class Trainer
         var batcher = new Batcher(data, batch, 0, shuffle: false);
         double loss = 0;
         int correct = 0;
+        string? nonFinite = null;
         for (int b = 0; b < batcher.BatchCount; b++)
         {
             int rows = batcher.Copy<T>(b, x.Span, y.Span);
             var ys = y.Span[..(rows * outputs)];
             loss += double.CreateChecked(network.Cost(x.Span[..(rows * data.Features)], ys, ws)) * rows;
             var a = ws.A(ws.LayerCount - 1, rows);
+            if (nonFinite is null)
+                for (int i = 0; i < rows * outputs; i++)
+                    if (!T.IsFinite(a[i]))
+                    {
+                        nonFinite = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"sample {b * batch + i / outputs} gives {a[i]} at output {i % outputs}");
+                        break;
+                    }
             for (int r = 0; r < rows; r++)
             {
-                int predicted = binary ? (a[r] >= Half<T>() ? 1 : 0) : ArgMax<T>(a.Slice(r * outputs, outputs));
-                int label = binary ? (ys[r] >= Half<T>() ? 1 : 0) : ArgMax<T>(ys.Slice(r * outputs, outputs));
+                int predicted = ClassOf<T>(a.Slice(r * outputs, outputs));
+                int label = ClassOf<T>(ys.Slice(r * outputs, outputs));
                 if (confusion.Length > 0) confusion[label * classes + predicted]++;
                 if (predicted == label) correct++;
             }
         }
-        return new Evaluation(loss / data.Count, (double)correct / data.Count, confusion, classes);
+        return new Evaluation(loss / data.Count, (double)correct / data.Count, confusion, classes) { NonFinite = nonFinite };
     }
 
     private static T Half<T>() where T : unmanaged, IFloatingPointIeee754<T> => T.One / (T.One + T.One);
+
+    /// <summary>The class an output row stands for: its arg-max, or for one output (a binary classifier's probability)
+    /// 1 when it is ≥ ½, else 0. <see cref="Evaluate{T}"/>, <see cref="Predictor{T}.Classify"/> and <c>backprop predict</c> share it.</summary>
+    public static int ClassOf<T>(ReadOnlySpan<T> output) where T : unmanaged, IFloatingPointIeee754<T> =>
+        output.Length == 1 ? (output[0] >= Half<T>() ? 1 : 0) : ArgMax(output);
 
     /// <summary>Index of the largest element (the first one on ties).</summary>
     public static int ArgMax<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>

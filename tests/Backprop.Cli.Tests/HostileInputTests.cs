@@ -123,7 +123,7 @@ public class HostileInputTests
             greedy.Append(corpus.Vocabulary[current]);
         }
         Assert.Equal(greedy.ToString(), sampled);
-        Assert.NotEqual(new string('\n', 60), sampled);   // the vocabulary's last character, the old fallback
+        Assert.NotEqual(new string(corpus.Vocabulary[^1], 60), sampled);   // the vocabulary's last character, the old fallback
     }
 
     [SkippableFact]
@@ -139,7 +139,11 @@ public class HostileInputTests
             Skip.If(mk.ExitCode != 0, "mkfifo failed here");
         }
         string text = string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog.\n", 200));
-        var writer = Task.Run(() => File.WriteAllText(fifo, text));   // blocks until the CLI opens the pipe
+        var writer = Task.Run(() =>   // blocks until the CLI opens the pipe
+        {
+            try { File.WriteAllText(fifo, text); }
+            catch (IOException) { }   // EPIPE: the reader took its 2,001 characters and closed the pipe, as it should
+        });
         var run = Task.Run(() => Cli.Run("train", "--task", "chars", "--text", fifo, "--max-chars", "2000", "--units", "8", "--bptt", "8",
             "--batch", "2", "--sample-length", "5", "--out", dir["c.safetensors"]));
         Assert.True(run.Wait(TimeSpan.FromMinutes(2)), "the run did not finish: it waited on the pipe a second time");
@@ -182,6 +186,33 @@ public class HostileInputTests
         Assert.StartsWith("backprop: --loss ce: ", r.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("Parameter", r.Error, StringComparison.Ordinal);
         Assert.False(File.Exists(dir["back.safetensors"]));
+    }
+
+    [Fact]
+    public void Eval_of_a_model_whose_outputs_overflow_names_the_sample_and_fails()
+    {
+        // Was: "test loss: NaN", an accuracy, and exit 0. The weights are finite (a model file holds only finite ones)
+        // but 3e38 · x overflows.
+        using var dir = new TempDir();
+        string csv = Many(dir);
+        var spec = NetworkSpec.Mlp([2, 4, 2], ActivationKind.Tanh, ActivationKind.Softmax, LossKind.SoftmaxCrossEntropy);
+        var theta = new float[spec.Layout.Count];
+        Array.Fill(theta, 3e38f);
+        ModelFile.Save<float>(dir["big.safetensors"], spec, theta);
+        var r = Cli.Run("eval", "--model", dir["big.safetensors"], "--csv", csv, "--label-column", "label");
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.Contains("sample 0 gives NaN at output 0", r.Error, StringComparison.Ordinal);
+        Assert.Contains("mean nothing", r.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--gamma must be a finite number > 0", "--schedule", "exp", "--gamma", "Infinity")]
+    [InlineData("--max-chars must be 10 …", "--task", "chars", "--max-chars", "5")]
+    public void Values_a_run_would_fail_on_later_are_usage_errors(string expected, params string[] args)
+    {
+        var r = Cli.Run(["train", .. args]);
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains(expected, r.Error, StringComparison.Ordinal);
     }
 
     [Fact]

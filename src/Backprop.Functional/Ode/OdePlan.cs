@@ -31,10 +31,13 @@ internal sealed class OdePlan
         Widest = widest;
         P = f.ParameterCount;
         FixedSteps = solver.FixedSteps;
+        // Discretise-then-optimise stores every step's state, so its steps are bounded like a description's; the adjoint
+        // stores only the boundaries (bounded below), and its step count need only fit an int.
         long fixedTotal = (long)FixedSteps * intervals;
-        if (solver is not DormandPrince && fixedTotal > FixedStepLimits.MaxSteps)
+        long stepLimit = gradient == OdeGradient.Discretise ? FixedStepLimits.MaxSteps : int.MaxValue - 1;
+        if (solver is not DormandPrince && fixedTotal > stepLimit)
             throw new ArgumentOutOfRangeException(nameof(intervals), intervals,
-                $"{FixedSteps} steps per interval × {intervals} intervals = {fixedTotal} steps in one solve, more than {FixedStepLimits.MaxSteps}");
+                $"{FixedSteps} steps per interval × {intervals} intervals = {fixedTotal} steps in one solve, more than {stepLimit}");
         MaxSteps = solver is DormandPrince dp ? dp.MaxSteps : (int)fixedTotal;
         if (FixedSteps > 0 && checkpoints >= FixedSteps)
             throw new ArgumentException($"{checkpoints} checkpoints need more than {checkpoints} steps per interval; the solver takes {FixedSteps}", nameof(checkpoints));

@@ -40,6 +40,7 @@ public static class OuterProductUpdate
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);   // Adam's bias corrections divide by 1 − βᵗ
+        OptimizerGuard.RequireLearningRate(learningRate);
         if (!Supports(optimizer)) throw NotFused(optimizer, nameof(optimizer));
         var scalars = default(FusedScalars<T>);
         if (typeof(T) == typeof(float))

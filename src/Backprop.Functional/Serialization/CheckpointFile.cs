@@ -187,7 +187,7 @@ public static class CheckpointFile
             Expect(path, byName, "history", "F64", [epoch, HistoryColumns]);
             if (byName.TryGetValue("history.confusion", out var conf))
             {
-                if (conf.Shape.Length != 3 || conf.Shape[1] != conf.Shape[2] || conf.Shape[1] > Evaluation.MaxConfusionClasses)
+                if (conf.Shape.Length != 3 || conf.Shape[1] != conf.Shape[2] || conf.Shape[1] > 1 << 15)   // what earlier versions wrote
                     throw Bad(path, $"tensor \"history.confusion\" has shape {conf.ShapeText}, not [epochs, classes, classes]");
                 classes = (int)conf.Shape[1];
                 Expect(path, byName, "history.confusion", "I32", [epoch, classes, classes]);

@@ -101,7 +101,8 @@ public sealed record EpochResult(int Epoch, double TrainLoss, Evaluation? Test, 
 /// <para>Threads: immutable once returned (nothing writes <see cref="Confusion"/> afterwards);
 /// shareable.</para></summary>
 /// <param name="Loss">Mean cost.</param>
-/// <param name="Accuracy">Fraction of samples whose arg-max output is the label.</param>
+/// <param name="Accuracy">Fraction of samples whose class is their label: the arg-max of the output against the arg-max
+/// of the target, or for one output (a binary classifier) output ≥ ½ against target ≥ ½.</param>
 /// <param name="Confusion">Counts, [label × predicted], classes × classes (row-major); empty when there are more than
 /// <see cref="MaxConfusionClasses"/> classes (the matrix would take classes² counts: 16 GiB for 65,536).</param>
 /// <param name="Classes">Number of classes.</param>
@@ -109,6 +110,11 @@ public sealed record Evaluation(double Loss, double Accuracy, int[] Confusion, i
 {
     /// <summary>The most classes an evaluation keeps a confusion matrix for (a million counts, 4 MiB).</summary>
     public const int MaxConfusionClasses = 1024;
+
+    /// <summary>Where the network's output was first NaN or ±∞, e.g. "sample 17 gives NaN at output 3" (0-based, in the
+    /// data's order); null when every output was finite. When set, <see cref="Loss"/> and <see cref="Accuracy"/> say
+    /// nothing about the model: its weights overflow on that input.</summary>
+    public string? NonFinite { get; init; }
 }
 
 /// <summary>A numerical blow-up during training: a NaN or infinite cost, stopped before it reached θ.</summary>

@@ -21,6 +21,20 @@ public sealed class ApiArgumentTests
         Assert.Equal(3 / 5.0, e.Accuracy);
         Assert.Equal(2, e.Classes);
         Assert.Equal([1, 1, 1, 2], e.Confusion);   // [label × predicted]: (0,0) (0,1) (1,0) (1,1)
+        Assert.Null(e.NonFinite);
+        // the predictor classifies by the same rule
+        using var predictor = net.CreatePredictor();
+        Assert.Equal([0, 1, 0, 1, 1], new[] { 1.0, 3, 2, 4, 2.6 }.Select(v => predictor.Classify([v])));
+    }
+
+    [Fact]
+    public void Evaluate_names_the_first_output_that_is_not_finite()
+    {
+        var spec = NetworkSpec.Mlp([1, 1], ActivationKind.Tanh, ActivationKind.Identity, LossKind.Quadratic);
+        using var net = Network<double>.FromParameters(spec, [1e308, 0]);   // finite weights, 1e308 · 10 = ∞
+        var data = Dataset.Create("d", 3, 1, 1, [0f, 0.5f, 10f], [0f, 0f, 0f]);
+        var e = Trainer.Evaluate(net, data, batch: 2);   // the ∞ is in the second batch
+        Assert.Equal("sample 2 gives Infinity at output 0", e.NonFinite);
     }
 
     [Fact]
@@ -109,6 +123,11 @@ public sealed class ApiArgumentTests
         var times = Enumerable.Range(0, 30_000).Select(i => (double)i).ToArray();
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new OdeTrajectory<double>(f, new RungeKutta4(100_000), times, rows: 1));
         Assert.Contains("100000 steps per interval × 29999 intervals", e.Message, StringComparison.Ordinal);
+        // the adjoint stores only the boundaries: 200 steps × 999 intervals is fine (ode-demo's spiral at rk4:200);
+        // discretise-then-optimise would store every step, and is bounded
+        var thousand = Enumerable.Range(0, 1000).Select(i => i / 100.0).ToArray();
+        _ = new OdeTrajectory<double>(f, new RungeKutta4(200), thousand, rows: 1);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OdeTrajectory<double>(f, new RungeKutta4(200), thousand, rows: 1, OdeGradient.Discretise));
     }
 
     [Fact]

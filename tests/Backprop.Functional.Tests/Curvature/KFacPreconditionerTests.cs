@@ -170,7 +170,7 @@ public sealed class KFacPreconditionerTests
     }
 
     [Fact]
-    public void Create_KFacPastTheBound_IsRefusedBeforeAllocating()
+    public void Create_KFacPastTheBound_IsRefusedWithTheCount()
     {
         var wide = NetworkSpec.Mlp([12_000, 1, 12_000], ActivationKind.Tanh, ActivationKind.Identity, LossKind.Quadratic);
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new KFacPreconditioner<float>(wide, 20_000, threads: 1, seed: 1));

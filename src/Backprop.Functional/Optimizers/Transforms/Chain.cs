@@ -121,6 +121,7 @@ public sealed record Chain : GradientTransform
         OptimizerState state, Span<T> g, Span<T> theta, OptimizerBuffers<T> buffers, scoped in StepContext<T> context)
     {
         ArgumentNullException.ThrowIfNull(buffers);
+        OptimizerGuard.RequireLearningRate(context.LearningRate);   // before a member (weight decay's 1 − ηλ) touches θ
         for (int k = 0; k < _members.Length; k++) _members[k].Update(state, g, theta, Share(buffers, k), in context);
         return state with { Step = state.Step + 1 };
     }
@@ -128,6 +129,7 @@ public sealed record Chain : GradientTransform
     internal override OptimizerState UpdateSplit<T>(
         OptimizerState state, Span<T> g, Span<T> theta, OptimizerBuffers<T> buffers, scoped in StepContext<T> context)
     {
+        OptimizerGuard.RequireLearningRate(context.LearningRate);
         if (_prefix == 0) return ParallelUpdate<T>.Run(this, state, g, theta, buffers, in context);
         if (_tail is null) return Update(state, g, theta, buffers, in context);
         ArgumentNullException.ThrowIfNull(buffers);
