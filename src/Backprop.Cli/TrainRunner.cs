@@ -80,6 +80,8 @@ internal static class TrainRunner
             : Fit(network, train, test, options, resume, onCheckpoint, r => { console.Line(Report.EpochLine(r, s.Epochs, classification, testName)); AfterEpoch(r); }, null, probe);
 
         var final = results[^1].Test!;
+        if (final.NonFinite is { } where)   // θ is finite (the trainer checks it), yet it overflows on some input
+            (warnings ?? Console.Error).WriteLine(string.Create(Inv, $"backprop: warning: on the {testName} set {where}: the weights are finite but overflow on that input, so the {testName} loss and accuracy below mean nothing"));
         if (classification)
         {
             console.Line(Report.Accuracy(final.Accuracy, testName));

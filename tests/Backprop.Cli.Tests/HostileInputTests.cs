@@ -216,6 +216,19 @@ public class HostileInputTests
     }
 
     [Fact]
+    public void Train_warns_when_its_finite_model_overflows_on_a_test_sample()
+    {
+        using var dir = new TempDir();
+        string csv = Many(dir);
+        string test = Csv(dir, "test.csv", "a,b,label\n1,2,0\n3e38,3e38,1\n");   // finite, but no ReLU layer keeps it so
+        var r = Cli.Run("train", "--csv", csv, "--test-csv", test, "--label-column", "label", "--layers", "2-16-2", "--hidden", "relu",
+            "--epochs", "1", "--out", dir["m.safetensors"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("warning: on the test set sample 1 gives", r.Error, StringComparison.Ordinal);
+        Assert.Contains("mean nothing", r.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_text_too_short_to_validate_is_a_clear_error()
     {
         using var dir = new TempDir();

@@ -81,6 +81,12 @@ public sealed class ApiArgumentTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new CosineAnnealing(10, -0.1));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Warmup(-1, new ConstantRate()));
         Assert.Throws<ArgumentNullException>(() => new Warmup(5, null!));
+        // `with` is checked too (a positional record's initialisers alone would let it through)
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ExponentialDecay(0.5) with { Gamma = -1 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StepDecay(2) with { StepSize = 0 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CosineAnnealing(10) with { MinRate = double.NaN });
+        Assert.Throws<ArgumentNullException>(() => new Warmup(5, new ConstantRate()) with { Then = null! });
+        Assert.Equal(new ExponentialDecay(0.5), new ExponentialDecay(0.25) with { Gamma = 0.5 });   // value equality kept
         Assert.Equal(0.5, new StepDecay(2, 0.5).Rate(1, 2));   // the valid ones still give their closed forms
         Assert.Equal(0.25, new ExponentialDecay(0.5).Rate(1, 2));
     }

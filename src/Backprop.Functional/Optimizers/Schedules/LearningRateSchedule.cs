@@ -35,11 +35,14 @@ public sealed record ConstantRate : LearningRateSchedule
 /// <remarks>Closed form of <c>torch.optim.lr_scheduler.StepLR(step_size, gamma)</c>.</remarks>
 public sealed record StepDecay(int StepSize, double Gamma = 0.1) : LearningRateSchedule
 {
-    /// <summary>Updates between decays, at least 1 (checked when constructed).</summary>
-    public int StepSize { get; init; } = StepSize >= 1 ? StepSize : throw new ArgumentOutOfRangeException(nameof(StepSize), StepSize, "StepDecay's step size must be at least 1");
+    private readonly int _stepSize = Schedules.AtLeastOne(StepSize, nameof(StepSize));
+    private readonly double _gamma = Schedules.Factor(Gamma, nameof(Gamma));
 
-    /// <summary>γ, finite and &gt; 0 (checked when constructed).</summary>
-    public double Gamma { get; init; } = Schedules.Factor(Gamma, nameof(Gamma));
+    /// <summary>Updates between decays, at least 1 (checked when constructed and by <c>with</c>).</summary>
+    public int StepSize { get => _stepSize; init => _stepSize = Schedules.AtLeastOne(value, nameof(value)); }
+
+    /// <summary>γ, finite and &gt; 0 (checked when constructed and by <c>with</c>).</summary>
+    public double Gamma { get => _gamma; init => _gamma = Schedules.Factor(value, nameof(value)); }
 
     /// <inheritdoc/>
     public override double Rate(double baseRate, long t)
@@ -56,8 +59,11 @@ public sealed record StepDecay(int StepSize, double Gamma = 0.1) : LearningRateS
 /// <remarks>Closed form of <c>torch.optim.lr_scheduler.ExponentialLR(gamma)</c>.</remarks>
 public sealed record ExponentialDecay(double Gamma) : LearningRateSchedule
 {
-    /// <summary>γ, finite and &gt; 0 (checked when constructed: a negative γ would flip η's sign every update).</summary>
-    public double Gamma { get; init; } = Schedules.Factor(Gamma, nameof(Gamma));
+    private readonly double _gamma = Schedules.Factor(Gamma, nameof(Gamma));
+
+    /// <summary>γ, finite and &gt; 0 (checked when constructed and by <c>with</c>: a negative γ would flip η's sign every
+    /// update).</summary>
+    public double Gamma { get => _gamma; init => _gamma = Schedules.Factor(value, nameof(value)); }
 
     /// <inheritdoc/>
     public override double Rate(double baseRate, long t)
@@ -77,12 +83,14 @@ public sealed record ExponentialDecay(double Gamma) : LearningRateSchedule
 /// </remarks>
 public sealed record CosineAnnealing(long TMax, double MinRate = 0) : LearningRateSchedule
 {
-    /// <summary>T_max, at least 1 (checked when constructed).</summary>
-    public long TMax { get; init; } = TMax >= 1 ? TMax : throw new ArgumentOutOfRangeException(nameof(TMax), TMax, "CosineAnnealing's T_max must be at least 1");
+    private readonly long _tMax = Schedules.AtLeastOne(TMax, nameof(TMax));
+    private readonly double _minRate = Schedules.Rate(MinRate, nameof(MinRate));
 
-    /// <summary>η_min, finite and ≥ 0 (checked when constructed).</summary>
-    public double MinRate { get; init; } = MinRate >= 0 && double.IsFinite(MinRate) ? MinRate
-        : throw new ArgumentOutOfRangeException(nameof(MinRate), MinRate, "CosineAnnealing's minimum rate must be a finite number ≥ 0");
+    /// <summary>T_max, at least 1 (checked when constructed and by <c>with</c>).</summary>
+    public long TMax { get => _tMax; init => _tMax = Schedules.AtLeastOne(value, nameof(value)); }
+
+    /// <summary>η_min, finite and ≥ 0 (checked when constructed and by <c>with</c>).</summary>
+    public double MinRate { get => _minRate; init => _minRate = Schedules.Rate(value, nameof(value)); }
 
     /// <inheritdoc/>
     public override double Rate(double baseRate, long t)
@@ -106,11 +114,14 @@ public sealed record CosineAnnealing(long TMax, double MinRate = 0) : LearningRa
 /// </remarks>
 public sealed record Warmup(long Steps, LearningRateSchedule Then) : LearningRateSchedule
 {
-    /// <summary>S, at least 1 (checked when constructed).</summary>
-    public long Steps { get; init; } = Steps >= 1 ? Steps : throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "Warmup's length must be at least 1 update");
+    private readonly long _steps = Schedules.AtLeastOne(Steps, nameof(Steps));
+    private readonly LearningRateSchedule _then = Then ?? throw new ArgumentNullException(nameof(Then));
 
-    /// <summary>The schedule after warm-up, not null (checked when constructed).</summary>
-    public LearningRateSchedule Then { get; init; } = Then ?? throw new ArgumentNullException(nameof(Then));
+    /// <summary>S, at least 1 (checked when constructed and by <c>with</c>).</summary>
+    public long Steps { get => _steps; init => _steps = Schedules.AtLeastOne(value, nameof(value)); }
+
+    /// <summary>The schedule after warm-up, not null (checked when constructed and by <c>with</c>).</summary>
+    public LearningRateSchedule Then { get => _then; init => _then = value ?? throw new ArgumentNullException(nameof(value)); }
 
     /// <inheritdoc/>
     public override double Rate(double baseRate, long t)
@@ -133,4 +144,13 @@ internal static class Schedules
 {
     internal static double Factor(double gamma, string name) => gamma > 0 && double.IsFinite(gamma) ? gamma
         : throw new ArgumentOutOfRangeException(name, gamma, "a decay factor γ must be a finite number > 0");
+
+    internal static double Rate(double rate, string name) => rate >= 0 && double.IsFinite(rate) ? rate
+        : throw new ArgumentOutOfRangeException(name, rate, "a learning rate must be a finite number ≥ 0");
+
+    internal static int AtLeastOne(int n, string name) => n >= 1 ? n
+        : throw new ArgumentOutOfRangeException(name, n, "a schedule's length in updates must be at least 1");
+
+    internal static long AtLeastOne(long n, string name) => n >= 1 ? n
+        : throw new ArgumentOutOfRangeException(name, n, "a schedule's length in updates must be at least 1");
 }
