@@ -364,6 +364,19 @@ public static partial class Gemm
             return (k + blocks - 1) / blocks;
         }
 
+        /// <summary>Sizes this thread's packing scratch for an m × n × k product now, as <see cref="Run"/> would: for a
+        /// caller that may later run a product it has not run before (another thread's part, taken over), so that the
+        /// growth happens while warming up and not in a steady-state step.</summary>
+        internal static void Reserve(int m, int n, int k)
+        {
+            if (m <= 0 || n <= 0 || k <= 0) return;
+            int mr = MicroKernel<T>.MR, nr = MicroKernel<T>.NR;
+            int kcMax = BlockDepth(k);
+            _ = ref Scratch<T>.PackedA(RoundUp(Math.Min(MC, RoundUp(m, mr)), mr) * kcMax);
+            _ = ref Scratch<T>.PackedB(Math.Min(NCOuter, RoundUp(n, nr)) * kcMax);
+            _ = ref Scratch<T>.Tile(mr * nr);
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         internal static void Run(ref T a, bool transposeA, ref T b, bool transposeB, ref T c,
             int m, int n, int k, bool accumulate, int i0, int i1, int j0, int j1)

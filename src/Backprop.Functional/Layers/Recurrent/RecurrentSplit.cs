@@ -200,6 +200,12 @@ internal sealed class RecurrentGradients<T> : Gemm.Pool.Job where T : unmanaged,
             Combine(first, default, dwih, dwhh, dbih, dbhh, inputs, hidden, separate);
             return;
         }
+        // The halves' products differ (h₀'s zero rows skipped in the first, x dense in one half and sparse in the other),
+        // and this thread runs the second half too whenever the pool is busy: its scratch is sized for both halves here, so
+        // a step that first meets that case in steady state does not grow it (an allocation once seen on a loaded machine).
+        int longest = Math.Max(split, count - split);
+        Gemm.Blocked<T>.Reserve(gh, hidden, longest);   // BP4, hₜ₋₁
+        Gemm.Blocked<T>.Reserve(inputs, gh, longest);   // BP4, xₜ
         if (threads < 2 || (long)gh * (inputs + hidden + 1) * count < MinimumVolume || !Gemm.Pool.TryEnter(1))
         {
             Half(delta, x, h, first, gh, inputs, hidden, 0, split, zeroRows, deltaH);
